@@ -1,0 +1,234 @@
+#include "jobs/worker_pool.h"
+
+#include <unistd.h>
+
+#include <random>
+
+namespace ta::jobs {
+
+std::string DefaultWorkerId() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  std::random_device rd;
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+}
+
+bool JobContext::CancelRequested() {
+  if (cancelled_ || job_.cancel_requested) return true;
+  const auto now = clock().Now();
+  if (last_check_ == Clock::TimePoint{} || now - last_check_ >= std::chrono::milliseconds(200)) {
+    last_check_ = now;
+    cancelled_ = queue_.CancelRequested(job_.id);
+  }
+  return cancelled_;
+}
+
+WorkerPool::WorkerPool(JobQueue& queue, WorkerOptions options)
+    : queue_(queue), options_(std::move(options)) {
+  if (options_.worker_id.empty()) options_.worker_id = DefaultWorkerId();
+  options_.concurrency = std::max(1, options_.concurrency);
+  options_.batch = std::max(1, options_.batch);
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+void WorkerPool::Register(const std::string& kind, Handler handler) {
+  handlers_[kind] = std::move(handler);
+}
+
+void WorkerPool::Execute(const Job& job) {
+  auto it = handlers_.find(job.kind);
+  JobResult result;
+  if (it == handlers_.end()) {
+    result =
+        JobResult::Fail(Status::Internal("no handler registered for job kind '" + job.kind + "'"));
+  } else {
+    JobContext ctx(job, queue_, stopping_);
+    try {
+      result = it->second(ctx);
+    } catch (const std::exception& e) {
+      // A bug in a handler: retry (it may be transient) until attempts run out.
+      result = JobResult::Retry(Status::Internal(std::string("handler threw: ") + e.what()));
+    }
+  }
+  Record(job, std::move(result));
+}
+
+void WorkerPool::Record(const Job& job, JobResult result) {
+  const std::string& w = options_.worker_id;
+  switch (result.kind) {
+    case JobResult::Kind::kSuccess: {
+      std::lock_guard<std::mutex> lock(mu_);
+      completed_.push_back(job);
+      return;  // flushed in a batch; stays in_flight_ (heartbeated) until then
+    }
+    case JobResult::Kind::kRetry:
+      queue_.Fail(w, job, result.error, true);
+      break;
+    case JobResult::Kind::kFail:
+      queue_.Fail(w, job, result.error, false);
+      break;
+    case JobResult::Kind::kSnooze:
+      queue_.Snooze(w, job, result.snooze_until);
+      break;
+    case JobResult::Kind::kCancelled:
+      queue_.MarkCancelled(w, job);
+      break;
+    case JobResult::Kind::kRelease:
+      queue_.Release(w, {job});
+      break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(job.id);
+}
+
+Status WorkerPool::FlushCompletions() {
+  std::vector<Job> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.swap(completed_);
+  }
+  if (batch.empty()) return Status::Ok();
+  Status s = queue_.Complete(options_.worker_id, batch);
+  if (!s.ok()) {
+    // Keep them: the lease still protects them, the next flush retries.
+    std::lock_guard<std::mutex> lock(mu_);
+    completed_.insert(completed_.end(), batch.begin(), batch.end());
+    return s;
+  }
+  processed_ += static_cast<int64_t>(batch.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& j : batch) in_flight_.erase(j.id);
+  done_cv_.notify_all();
+  return Status::Ok();
+}
+
+Result<int> WorkerPool::RunOnce() {
+  if (auto r = queue_.RescueExpired(); !r) return Unexpected(r.error());
+  auto jobs = queue_.Claim(options_.worker_id, options_.batch);
+  if (!jobs) return Unexpected(jobs.error());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& j : *jobs) in_flight_[j.id] = j;
+  }
+  for (const auto& j : *jobs) Execute(j);
+  if (Status s = FlushCompletions(); !s.ok()) return Unexpected(s);
+  return static_cast<int>(jobs->size());
+}
+
+void WorkerPool::Start() {
+  if (started_) return;
+  started_ = true;
+  stopping_ = false;
+  for (int i = 0; i < options_.concurrency; ++i)
+    executors_.emplace_back([this] { ExecutorLoop(); });
+  heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  dispatcher_ = std::thread([this] { DispatcherLoop(); });
+}
+
+void WorkerPool::Stop() {
+  if (!started_) return;
+  stopping_ = true;
+  queue_.db().Interrupt();
+  work_cv_.notify_all();
+  done_cv_.notify_all();
+  hb_cv_.notify_all();
+  dispatcher_.join();
+  for (auto& t : executors_) t.join();
+  executors_.clear();
+  heartbeat_.join();
+  // Results of handlers that finished during shutdown, then anything unstarted.
+  FlushCompletions();
+  std::vector<Job> unstarted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, job] : in_flight_) unstarted.push_back(job);
+    in_flight_.clear();
+    ready_.clear();
+  }
+  queue_.Release(options_.worker_id, unstarted);
+  started_ = false;
+}
+
+void WorkerPool::ExecutorLoop() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+      if (ready_.empty()) return;  // stopping; unstarted jobs are released by Stop()
+      if (stopping_) return;
+      job = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    Execute(job);
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake = dispatcher_waiting_;
+    }
+    done_cv_.notify_all();
+    if (wake) queue_.db().Interrupt();
+  }
+}
+
+void WorkerPool::DispatcherLoop() {
+  auto last_rescue = std::chrono::steady_clock::time_point{};
+  while (!stopping_) {
+    FlushCompletions();
+    if (std::chrono::steady_clock::now() - last_rescue >= options_.rescue_interval) {
+      queue_.RescueExpired();
+      last_rescue = std::chrono::steady_clock::now();
+    }
+    int free_slots;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Slots count jobs claimed and not yet recorded, so a claim never
+      // outruns the handlers by more than one batch.
+      free_slots = options_.concurrency + options_.batch - static_cast<int>(in_flight_.size());
+    }
+    int claimed = 0;
+    if (free_slots > 0) {
+      auto jobs = queue_.Claim(options_.worker_id, std::min(free_slots, options_.batch));
+      if (jobs) {
+        claimed = static_cast<int>(jobs->size());
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& j : *jobs) {
+          in_flight_[j.id] = j;
+          ready_.push_back(std::move(j));
+        }
+      }
+      if (claimed > 0) work_cv_.notify_all();
+    }
+    if (claimed > 0) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!completed_.empty()) continue;
+    if (free_slots <= 0) {
+      // Every slot is busy: wait for handlers to finish something.
+      done_cv_.wait_for(lock, options_.poll_interval,
+                        [&] { return stopping_ || !completed_.empty(); });
+      continue;
+    }
+    dispatcher_waiting_ = true;
+    lock.unlock();
+    queue_.db().WaitForNotification(kJobsChannel, options_.poll_interval);
+    lock.lock();
+    dispatcher_waiting_ = false;
+  }
+}
+
+void WorkerPool::HeartbeatLoop() {
+  std::unique_lock<std::mutex> hb(hb_mu_);
+  while (!stopping_) {
+    hb_cv_.wait_for(hb, options_.heartbeat_interval, [&] { return stopping_.load(); });
+    if (stopping_) break;
+    std::vector<int64_t> ids;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, _] : in_flight_) ids.push_back(id);
+    }
+    queue_.Heartbeat(options_.worker_id, ids);
+  }
+}
+
+}  // namespace ta::jobs

@@ -1,0 +1,121 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/thread_annotations.h"
+#include "jobs/job_queue.h"
+
+namespace ta::jobs {
+
+// What a handler decided. Handlers never throw for expected failures.
+struct JobResult {
+  enum class Kind { kSuccess, kRetry, kFail, kSnooze, kCancelled, kRelease };
+  Kind kind = Kind::kSuccess;
+  Status error;
+  Clock::TimePoint snooze_until{};
+
+  static JobResult Success() { return {}; }
+  static JobResult Retry(Status e) { return {Kind::kRetry, std::move(e), {}}; }  // backoff
+  static JobResult Fail(Status e) { return {Kind::kFail, std::move(e), {}}; }    // no retry
+  static JobResult Snooze(Clock::TimePoint until) { return {Kind::kSnooze, {}, until}; }
+  static JobResult Cancelled() { return {Kind::kCancelled, {}, {}}; }
+  static JobResult Release() { return {Kind::kRelease, {}, {}}; }  // give back on shutdown
+};
+
+class JobContext {
+ public:
+  JobContext(const Job& job, JobQueue& queue, const std::atomic<bool>& stopping)
+      : job_(job), queue_(queue), stopping_(stopping) {}
+  const Job& job() const { return job_; }
+  store::Database& db() { return queue_.db(); }
+  Clock& clock() { return queue_.clock(); }
+  // Handlers call this between items; cheap (re-reads the flag at most every 200 ms).
+  bool CancelRequested();
+  // True once the pool is shutting down: finish the current item and return Release().
+  bool ShuttingDown() const { return stopping_.load(); }
+
+ private:
+  const Job& job_;
+  JobQueue& queue_;
+  const std::atomic<bool>& stopping_;
+  bool cancelled_ = false;
+  Clock::TimePoint last_check_{};
+};
+
+using Handler = std::function<JobResult(JobContext&)>;
+
+struct WorkerOptions {
+  std::string worker_id;  // default: host-pid-random
+  int concurrency = 4;    // handler threads
+  int batch = 32;         // max jobs per claim
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds rescue_interval{5000};
+  std::chrono::milliseconds shutdown_grace{25'000};
+};
+
+// Claims jobs and runs their handlers. Either step it with RunOnce() (tests,
+// no threads) or Start() it (one dispatcher, `concurrency` handler threads and
+// a heartbeat thread). Successful completions are flushed in batches.
+class WorkerPool {
+ public:
+  WorkerPool(JobQueue& queue, WorkerOptions options);
+  ~WorkerPool();
+
+  // Register before Start()/RunOnce(). A job with no handler fails permanently.
+  void Register(const std::string& kind, Handler handler);
+
+  // One synchronous step: rescue expired leases, claim up to `batch` jobs,
+  // run each on this thread, record the results. Returns jobs run.
+  Result<int> RunOnce();
+
+  void Start();
+  // Graceful: stops claiming, lets running handlers finish (they see
+  // ShuttingDown()), releases jobs not started, flushes results. Idempotent.
+  void Stop();
+
+  const std::string& worker_id() const { return options_.worker_id; }
+  int64_t processed() const { return processed_.load(); }
+
+ private:
+  void Execute(const Job& job);
+  void Record(const Job& job, JobResult result);
+  Status FlushCompletions();
+  void DispatcherLoop();
+  void ExecutorLoop();
+  void HeartbeatLoop();
+
+  JobQueue& queue_;
+  WorkerOptions options_;
+  std::map<std::string, Handler> handlers_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> processed_{0};
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // executors wait for jobs
+  std::condition_variable done_cv_;  // dispatcher waits for free slots
+  std::deque<Job> ready_ GUARDED_BY(mu_);
+  std::map<int64_t, Job> in_flight_ GUARDED_BY(mu_);  // claimed, not yet recorded
+  std::vector<Job> completed_ GUARDED_BY(mu_);        // succeeded, not yet flushed
+  bool dispatcher_waiting_ GUARDED_BY(mu_) = false;
+
+  std::thread dispatcher_;
+  std::thread heartbeat_;
+  std::vector<std::thread> executors_;
+  std::mutex hb_mu_;
+  std::condition_variable hb_cv_;
+  bool started_ = false;
+};
+
+std::string DefaultWorkerId();
+
+}  // namespace ta::jobs

@@ -1,0 +1,180 @@
+#include "runs/run_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "store/audit_log.h"
+#include "store/notifications.h"
+
+namespace ta::runs {
+
+using store::RunRecord;
+using store::RunStatus;
+using store::Tx;
+
+std::string RunUrl(int64_t run_id) { return "/runs/" + std::to_string(run_id); }
+
+namespace {
+
+std::string ViewRunAction(int64_t run_id) {
+  return nlohmann::json{{"label", "View run"}, {"url", RunUrl(run_id)}}.dump();
+}
+
+std::string Counts(const RunRecord& r) {
+  return std::to_string(r.succeeded) + " succeeded, " + std::to_string(r.failed) + " failed, " +
+         std::to_string(r.skipped) + " skipped";
+}
+
+}  // namespace
+
+RunService::RunService(store::Database& db, Clock& clock, const Redactor& redactor)
+    : db_(db), clock_(clock), redactor_(redactor) {}
+
+Result<StartResult> RunService::Start(const StartRequest& request) {
+  auto key = BuildKey(request.tenant_id, request.type, request.target_id, request.key_context);
+  if (!key) return Unexpected(key.error());
+  return StartWithKey(request, *key);
+}
+
+Result<StartResult> RunService::StartWithKey(const StartRequest& request,
+                                             const IdempotencyKey& key) {
+  if (request.type.empty()) return Unexpected(Status::InvalidArgument("type: is required"));
+  if (request.tenant_id <= 0)
+    return Unexpected(Status::InvalidArgument("tenant_id: must be positive"));
+  return store::WriteResult<StartResult>(db_, [&](Tx& tx) -> Result<StartResult> {
+    const int64_t now = ToUnixMillis(clock_.Now());
+    store::NewRun run{request.tenant_id,         request.type,   key.key,      request.target_id,
+                      request.initiator_user_id, request.params, request.total};
+    auto created = store::RunsRepository::CreateOrReuse(tx, run, now);
+    if (!created) return Unexpected(created.error());
+    if (created->reused) return StartResult{created->run, true};
+
+    jobs::JobSpec spec;
+    spec.tenant_id = request.tenant_id;
+    spec.kind = request.type;
+    spec.run_id = created->run.id;
+    spec.payload = request.params;
+    spec.max_attempts = request.max_attempts;
+    spec.priority = request.priority;
+    auto job = jobs::JobQueue::Enqueue(db_, tx, spec, now);
+    if (!job) return Unexpected(job.error());
+    if (Status s = NotifyAndAudit(tx, created->run, now); !s.ok()) return Unexpected(s);
+    return StartResult{created->run, false};
+  });
+}
+
+Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
+  const bool terminal = store::IsTerminal(run.status);
+  if (run.initiator_user_id) {
+    store::Notification n;
+    n.user_id = *run.initiator_user_id;
+    n.tenant_id = run.tenant_id;
+    n.run_id = run.id;
+    n.action = ViewRunAction(run.id);
+    n.created_at = now;
+    const std::string status(store::ToString(run.status));
+    n.title = run.type + " " + status;
+    if (!terminal) {
+      n.level = "info";
+      n.body = "Run #" + std::to_string(run.id) + " was queued.";
+    } else {
+      n.level = run.status == RunStatus::kSucceeded            ? "success"
+                : run.status == RunStatus::kPartiallySucceeded ? "warning"
+                : run.status == RunStatus::kCancelled          ? "info"
+                                                               : "error";
+      n.body = "Run #" + std::to_string(run.id) + " " + status + ": " + Counts(run) + ".";
+      if (run.error_message) n.body += " " + *run.error_message;
+    }
+    if (auto r = store::NotificationsRepository::Insert(tx, n); !r) return r.error();
+  }
+  store::AuditEntry e;
+  e.tenant_id = run.tenant_id;
+  e.actor_user_id = terminal ? std::nullopt : run.initiator_user_id;
+  e.action = terminal ? "run.finished" : "run.queued";
+  e.target_type = "run";
+  e.target_id = std::to_string(run.id);
+  e.run_id = run.id;
+  nlohmann::json details{{"type", run.type}, {"status", store::ToString(run.status)}};
+  if (run.target_id) details["target_id"] = *run.target_id;
+  if (terminal) {
+    details["succeeded"] = run.succeeded;
+    details["failed"] = run.failed;
+    details["skipped"] = run.skipped;
+  }
+  e.details = details.dump();
+  auto r = store::AuditLog::Append(tx, e, now);
+  return r ? Status::Ok() : r.error();
+}
+
+Status RunService::Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64_t> actor) {
+  return db_.Write([&](Tx& tx) -> Status {
+    const int64_t now = ToUnixMillis(clock_.Now());
+    auto run = store::RunsRepository::Get(tx, tenant_id, run_id);
+    if (!run) return run.error();
+    if (store::IsTerminal(run->status)) {
+      return Status::Conflict("run " + std::to_string(run_id) + " already ended (" +
+                              std::string(store::ToString(run->status)) + ")");
+    }
+    if (Status s = store::RunsRepository::RequestCancel(tx, tenant_id, run_id, now); !s.ok())
+      return s;
+    auto job = tx.Query(
+        "SELECT id FROM jobs WHERE run_id = $1 AND tenant_id = $2 AND state IN ('queued', "
+        "'running')",
+        {run_id, tenant_id});
+    if (!job) return job.error();
+    store::AuditEntry e{tenant_id, actor, "run.cancel_requested", "run", std::to_string(run_id),
+                        run_id,    "{}"};
+    if (auto r = store::AuditLog::Append(tx, e, now); !r) return r.error();
+    if (job->empty()) return Status::Ok();
+    return jobs::JobQueue::CancelInTx(tx, this, tenant_id, job->front().Int(0), now);
+  });
+}
+
+Status RunService::OnClaimed(Tx& tx, const std::vector<jobs::Job>& jobs, int64_t now) {
+  std::vector<int64_t> run_ids;
+  for (const auto& j : jobs)
+    if (j.run_id) run_ids.push_back(*j.run_id);
+  if (run_ids.empty()) return Status::Ok();
+  auto n = tx.Exec(
+      "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 "
+      "WHERE status = 'queued' AND " +
+          store::InIdArray(tx.backend(), "id", 2),
+      {now, store::IdArray(tx.backend(), run_ids)});
+  return n ? Status::Ok() : n.error();
+}
+
+Status RunService::OnFinished(Tx& tx, const jobs::Job& job, jobs::JobState state,
+                              const std::string& error, int64_t now) {
+  if (!job.run_id) return Status::Ok();
+  auto run = store::RunsRepository::Get(tx, job.tenant_id, *job.run_id);
+  if (!run) return run.error();
+  if (store::IsTerminal(run->status)) return Status::Ok();  // the handler finished it already
+  RunStatus to = RunStatus::kSucceeded;
+  std::optional<std::string> code, message;
+  if (state == jobs::JobState::kCancelled) {
+    to = RunStatus::kCancelled;
+  } else if (state == jobs::JobState::kFailed) {
+    to = RunStatus::kFailed;
+    code = "job_failed";
+    message = redactor_.Redact(error);
+  } else if (run->failed > 0) {
+    to = run->succeeded > 0 ? RunStatus::kPartiallySucceeded : RunStatus::kFailed;
+  }
+  if (run->status == RunStatus::kQueued && to != RunStatus::kCancelled &&
+      to != RunStatus::kFailed) {
+    if (Status s =
+            store::RunsRepository::Transition(tx, job.tenant_id, run->id, RunStatus::kRunning, now);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (Status s =
+          store::RunsRepository::Transition(tx, job.tenant_id, run->id, to, now, code, message);
+      !s.ok()) {
+    return s;
+  }
+  auto finished = store::RunsRepository::Get(tx, job.tenant_id, run->id);
+  if (!finished) return finished.error();
+  return NotifyAndAudit(tx, *finished, now);
+}
+
+}  // namespace ta::runs

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "core/idempotency.h"
+#include "core/redactor.h"
+#include "jobs/job_queue.h"
+#include "store/runs_repository.h"
+
+namespace ta::runs {
+
+struct StartRequest {
+  int64_t tenant_id = 0;
+  std::string type;  // e.g. "policy.capture_snapshot"; also the job kind
+  std::optional<std::string> target_id;
+  php::Value key_context = php::Value(php::Array{});  // what makes two starts "the same"
+  std::optional<int64_t> initiator_user_id;
+  std::string params = "{}";  // JSON handed to the job
+  int64_t total = 0;
+  int max_attempts = 5;
+  int priority = 100;
+};
+
+struct StartResult {
+  store::RunRecord run;
+  bool reused = false;  // an identical run was already queued or running
+};
+
+// Starts, cancels and finishes runs. Start writes the run, its job, the
+// "queued" notification and the audit entry in one transaction, so a run
+// never exists without its job. As JobHooks it moves runs to running and to
+// their terminal state in the same transactions as their jobs.
+class RunService final : public jobs::JobHooks {
+ public:
+  RunService(store::Database& db, Clock& clock, const Redactor& redactor);
+
+  // Key = BuildKey(tenant, type, target, key_context).
+  Result<StartResult> Start(const StartRequest& request);
+  // For operations with their own key function (RestoreExecuteKey).
+  Result<StartResult> StartWithKey(const StartRequest& request, const IdempotencyKey& key);
+
+  // Queued: cancelled at once. Running: flagged; the handler stops between items.
+  Status Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64_t> actor_user_id);
+
+  Status OnClaimed(store::Tx& tx, const std::vector<jobs::Job>& jobs, int64_t now_ms) override;
+  Status OnFinished(store::Tx& tx, const jobs::Job& job, jobs::JobState state,
+                    const std::string& error, int64_t now_ms) override;
+
+ private:
+  Status NotifyAndAudit(store::Tx& tx, const store::RunRecord& run, int64_t now_ms);
+
+  store::Database& db_;
+  Clock& clock_;
+  const Redactor& redactor_;
+};
+
+// "/runs/<id>": the run detail page a notification links to.
+std::string RunUrl(int64_t run_id);
+
+}  // namespace ta::runs

@@ -1,0 +1,117 @@
+#include "store/audit_log.h"
+
+#include "core/php_json.h"
+#include "core/sha256.h"
+
+namespace ta::store {
+namespace {
+
+php::Value OptValue(const std::optional<std::string>& v) {
+  return v ? php::Value(*v) : php::Value(nullptr);
+}
+php::Value OptValue(const std::optional<int64_t>& v) {
+  return v ? php::Value(*v) : php::Value(nullptr);
+}
+
+}  // namespace
+
+std::string AuditLog::Canonical(int64_t tenant_id, int64_t seq, int64_t created_at,
+                                const AuditEntry& e) {
+  auto json = php::JsonEncode(php::Value(
+      php::MakeList({php::Value(tenant_id), php::Value(seq), php::Value(created_at),
+                     OptValue(e.actor_user_id), php::Value(e.action), OptValue(e.target_type),
+                     OptValue(e.target_id), OptValue(e.run_id), php::Value(e.details)})));
+  // Only invalid UTF-8 can fail; hash the raw bytes then, so the row still chains.
+  return json ? *json : e.action + e.details;
+}
+
+Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
+  // Locks this tenant's head row until commit: appends to one chain serialise.
+  Result<Rows> head =
+      tx.Query("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+               {e.tenant_id});
+  if (!head) return Unexpected(head.error());
+  if (head->empty()) {
+    auto ins = tx.Exec(
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (tenant_id) "
+        "DO NOTHING",
+        {e.tenant_id});
+    if (!ins) return Unexpected(ins.error());
+    head = tx.Query("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
+                    {e.tenant_id});
+    if (!head) return Unexpected(head.error());
+  }
+  const int64_t seq = head->front().Int(0);
+  const std::string prev = head->front().Text(1);
+  const std::string hash = Sha256Hex(prev + Canonical(e.tenant_id, seq, now_ms, e));
+  auto ins = tx.Exec(
+      "INSERT INTO audit_log (tenant_id, seq, actor_user_id, action, target_type, target_id, "
+      "run_id, "
+      "details, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+      {e.tenant_id, seq, e.actor_user_id ? Param(*e.actor_user_id) : Param(nullptr), e.action,
+       e.target_type ? Param(*e.target_type) : Param(nullptr),
+       e.target_id ? Param(*e.target_id) : Param(nullptr),
+       e.run_id ? Param(*e.run_id) : Param(nullptr), e.details, now_ms, prev, hash});
+  if (!ins) return Unexpected(ins.error());
+  auto upd = tx.Exec("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2", {hash, e.tenant_id});
+  if (!upd) return Unexpected(upd.error());
+  return seq;
+}
+
+Result<std::vector<AuditProblem>> AuditLog::Verify(Database& db) {
+  return ReadResult<std::vector<AuditProblem>>(db, [](Tx& tx) -> Result<std::vector<AuditProblem>> {
+    std::vector<AuditProblem> problems;
+    auto heads = tx.Query(
+        "SELECT tenant_id, seq, hash FROM audit_heads UNION "
+        "SELECT DISTINCT tenant_id, -1, '' FROM audit_log WHERE tenant_id NOT IN "
+        "(SELECT tenant_id FROM audit_heads) ORDER BY 1");
+    if (!heads) return Unexpected(heads.error());
+    constexpr int64_t kPage = 1000;
+    for (const auto& h : *heads) {
+      const int64_t tenant = h.Int(0);
+      if (h.Int(1) < 0) {
+        problems.push_back({tenant, 0, "audit rows exist but the chain head is missing"});
+        continue;
+      }
+      int64_t expect_seq = 1;
+      std::string prev;
+      while (true) {
+        auto rows = tx.Query(
+            "SELECT seq, actor_user_id, action, target_type, target_id, run_id, details, "
+            "created_at, "
+            "prev_hash, hash FROM audit_log WHERE tenant_id = $1 AND seq >= $2 ORDER BY seq LIMIT "
+            "$3",
+            {tenant, expect_seq, kPage});
+        if (!rows) return Unexpected(rows.error());
+        for (const auto& r : *rows) {
+          const int64_t seq = r.Int(0);
+          if (seq != expect_seq) {
+            problems.push_back({tenant, expect_seq,
+                                "rows " + std::to_string(expect_seq) + ".." +
+                                    std::to_string(seq - 1) + " are missing (deleted)"});
+          }
+          AuditEntry e{tenant,       r.OptInt(1), r.Text(2), r.OptText(3),
+                       r.OptText(4), r.OptInt(5), r.Text(6)};
+          if (r.Text(8) != prev) {
+            problems.push_back({tenant, seq, "prev_hash does not match the previous row's hash"});
+          }
+          if (Sha256Hex(r.Text(8) + Canonical(tenant, seq, r.Int(7), e)) != r.Text(9)) {
+            problems.push_back({tenant, seq, "row content does not match its hash (edited)"});
+          }
+          prev = r.Text(9);
+          expect_seq = seq + 1;
+        }
+        if (static_cast<int64_t>(rows->size()) < kPage) break;
+      }
+      if (expect_seq - 1 != h.Int(1) || prev != h.Text(2)) {
+        problems.push_back({tenant, expect_seq,
+                            "chain ends at seq " + std::to_string(expect_seq - 1) +
+                                " but the head says " + std::to_string(h.Int(1)) +
+                                " (rows deleted from the end or head edited)"});
+      }
+    }
+    return problems;
+  });
+}
+
+}  // namespace ta::store

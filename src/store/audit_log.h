@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/database.h"
+
+namespace ta::store {
+
+struct AuditEntry {
+  int64_t tenant_id = 0;  // 0 for platform-level events
+  std::optional<int64_t> actor_user_id;
+  std::string action;  // e.g. "run.started", "restore.write"
+  std::optional<std::string> target_type, target_id;
+  std::optional<int64_t> run_id;
+  std::string details = "{}";  // JSON; callers never put secrets here
+};
+
+struct AuditProblem {
+  int64_t tenant_id;
+  int64_t seq;  // the sequence number where the chain breaks
+  std::string problem;
+};
+
+// The append-only, hash-chained audit log. Each tenant has its own chain:
+// row.hash = sha256(prev_hash ‖ canonical(row)), and audit_heads holds the
+// last seq and hash, so an edited, deleted or truncated row is detectable.
+// Per-tenant chains keep one tenant's writes from serialising another's.
+class AuditLog {
+ public:
+  // Appends inside the caller's transaction (so the entry commits or rolls
+  // back with the change it records). Returns the new row's seq.
+  static Result<int64_t> Append(Tx& tx, const AuditEntry& entry, int64_t now_ms);
+
+  // Walks every chain and reports each break. Empty means intact.
+  static Result<std::vector<AuditProblem>> Verify(Database& db);
+
+  // The canonical bytes hashed for a row (exposed for tests).
+  static std::string Canonical(int64_t tenant_id, int64_t seq, int64_t created_at,
+                               const AuditEntry& e);
+};
+
+}  // namespace ta::store

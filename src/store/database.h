@@ -1,0 +1,130 @@
+#pragma once
+
+// The storage seam. Two backends implement Database: SQLite (embedded default)
+// and PostgreSQL (multi-node). SQL is written with $1..$N placeholders on both.
+// Backend-specific SQL (claiming jobs, arrays) branches on Tx::backend().
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ta::store {
+
+enum class Backend { kSqlite, kPostgres };
+
+using Param = std::variant<std::nullptr_t, int64_t, double, std::string>;
+using Params = std::vector<Param>;
+
+// One result row; cells are text as the backend printed them (NULL = nullopt).
+class Row {
+ public:
+  explicit Row(std::vector<std::optional<std::string>> cells) : cells_(std::move(cells)) {}
+  size_t size() const { return cells_.size(); }
+  bool IsNull(size_t i) const { return !cells_.at(i).has_value(); }
+  int64_t Int(size_t i) const;  // 0 when NULL
+  std::optional<int64_t> OptInt(size_t i) const;
+  double Real(size_t i) const;
+  const std::string& Text(size_t i) const;  // "" when NULL
+  std::optional<std::string> OptText(size_t i) const { return cells_.at(i); }
+
+ private:
+  std::vector<std::optional<std::string>> cells_;
+};
+using Rows = std::vector<Row>;
+
+// A transaction in progress. Not thread-safe; used only by the thread that got it.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Backend backend() const = 0;
+  // Runs one statement and returns its rows (RETURNING rows for writes).
+  virtual Result<Rows> Query(std::string_view sql, const Params& params = {}) = 0;
+  // Runs one statement and returns the number of rows it changed.
+  virtual Result<int64_t> Exec(std::string_view sql, const Params& params = {}) = 0;
+  // Runs a multi-statement script without parameters (migrations only).
+  virtual Status ExecScript(std::string_view sql) = 0;
+  // Registers fn to run after this transaction commits (never on rollback).
+  virtual void AfterCommit(std::function<void()> fn) = 0;
+};
+
+struct DatabaseOptions {
+  // SQLite: synchronous=FULL by default (an acknowledged write survives power
+  // loss). NORMAL trades the last commits on power loss for fewer fsyncs.
+  bool sqlite_synchronous_normal = false;
+  int sqlite_readers = 4;
+  int sqlite_busy_timeout_ms = 5000;
+  int pg_pool_size = 16;
+  bool run_migrations = true;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual Backend backend() const = 0;
+
+  // Runs fn in a read-write transaction: commits when fn returns OK, rolls back
+  // (only fn's own writes) otherwise, and returns fn's status or the commit
+  // error. Returns only after the commit is durable. Thread-safe.
+  virtual Status Write(const std::function<Status(Tx&)>& fn) = 0;
+
+  // Runs fn in a read-only snapshot. Thread-safe.
+  virtual Status Read(const std::function<Status(Tx&)>& fn) = 0;
+
+  // Wake-ups across processes (PostgreSQL LISTEN/NOTIFY) or threads (SQLite).
+  // Notify is issued inside a transaction and delivered after it commits.
+  virtual Status Notify(Tx& tx, std::string_view channel) = 0;
+  // Blocks until a notification on `channel` arrives or timeout passes.
+  // Returns true when woken by a notification.
+  virtual bool WaitForNotification(std::string_view channel, std::chrono::milliseconds timeout) = 0;
+  // Wakes every WaitForNotification caller in this process (used on shutdown).
+  virtual void Interrupt() = 0;
+};
+
+// Opens a database from a URL: "postgresql://..." / "postgres://..." selects
+// PostgreSQL; "sqlite:PATH" or a plain path selects SQLite. Runs migrations
+// unless options say not to.
+Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url,
+                                               const DatabaseOptions& options = {});
+
+// Helpers that carry a value out of a transaction.
+template <typename T, typename F>
+Result<T> WriteResult(Database& db, F&& fn) {
+  std::optional<T> out;
+  Status s = db.Write([&](Tx& tx) -> Status {
+    Result<T> r = fn(tx);
+    if (!r) return r.error();
+    out = std::move(*r);
+    return Status::Ok();
+  });
+  if (!s.ok()) return Unexpected(std::move(s));
+  return std::move(*out);
+}
+
+template <typename T, typename F>
+Result<T> ReadResult(Database& db, F&& fn) {
+  std::optional<T> out;
+  Status s = db.Read([&](Tx& tx) -> Status {
+    Result<T> r = fn(tx);
+    if (!r) return r.error();
+    out = std::move(*r);
+    return Status::Ok();
+  });
+  if (!s.ok()) return Unexpected(std::move(s));
+  return std::move(*out);
+}
+
+// Formats ids for `= ANY($1::bigint[])` (PostgreSQL) or `IN (SELECT value FROM
+// json_each($1))` (SQLite): "{1,2,3}" or "[1,2,3]".
+std::string IdArray(Backend backend, const std::vector<int64_t>& ids);
+// The SQL fragment that tests membership of `column` in IdArray parameter $n.
+std::string InIdArray(Backend backend, std::string_view column, int n);
+
+}  // namespace ta::store

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/database.h"
+
+namespace ta::store {
+
+struct Notification {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  int64_t tenant_id = 0;
+  std::optional<int64_t> run_id;
+  std::string level;  // info | success | warning | error
+  std::string title;
+  std::string body;
+  std::optional<std::string> action;  // JSON {"label":"View run","url":"/runs/7"}
+  std::optional<int64_t> read_at;
+  int64_t created_at = 0;
+};
+
+class NotificationsRepository {
+ public:
+  static Result<int64_t> Insert(Tx& tx, const Notification& n);
+  static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
+};
+
+}  // namespace ta::store

@@ -1,0 +1,203 @@
+#include "store/runs_repository.h"
+
+#include <array>
+
+namespace ta::store {
+namespace {
+
+constexpr std::array<std::string_view, 6> kNames = {
+    "queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"};
+
+constexpr const char* kRunColumns =
+    "id, tenant_id, type, status, idempotency_key, target_id, initiator_user_id, params, total, "
+    "processed, succeeded, failed, skipped, error_code, error_message, cancel_requested, "
+    "created_at, started_at, finished_at, updated_at";
+
+RunRecord FromRow(const Row& r) {
+  RunRecord run;
+  run.id = r.Int(0);
+  run.tenant_id = r.Int(1);
+  run.type = r.Text(2);
+  run.status = ParseRunStatus(r.Text(3)).value_or(RunStatus::kFailed);
+  run.idempotency_key = r.Text(4);
+  run.target_id = r.OptText(5);
+  run.initiator_user_id = r.OptInt(6);
+  run.params = r.Text(7);
+  run.total = r.Int(8);
+  run.processed = r.Int(9);
+  run.succeeded = r.Int(10);
+  run.failed = r.Int(11);
+  run.skipped = r.Int(12);
+  run.error_code = r.OptText(13);
+  run.error_message = r.OptText(14);
+  run.cancel_requested = r.Int(15) != 0;
+  run.created_at = r.Int(16);
+  run.started_at = r.OptInt(17);
+  run.finished_at = r.OptInt(18);
+  run.updated_at = r.Int(19);
+  return run;
+}
+
+Param Opt(const std::optional<std::string>& v) { return v ? Param(*v) : Param(nullptr); }
+Param Opt(const std::optional<int64_t>& v) { return v ? Param(*v) : Param(nullptr); }
+
+enum Bucket { kNone, kSucceeded, kFailed, kSkipped };
+Bucket BucketOf(std::string_view status) {
+  if (status.empty() || status == "pending") return kNone;
+  if (status == "failed") return kFailed;
+  if (status == "skipped" || status == "cancelled") return kSkipped;
+  return kSucceeded;
+}
+
+}  // namespace
+
+std::string_view ToString(RunStatus s) { return kNames[static_cast<size_t>(s)]; }
+
+std::optional<RunStatus> ParseRunStatus(std::string_view s) {
+  for (size_t i = 0; i < kNames.size(); ++i)
+    if (kNames[i] == s) return static_cast<RunStatus>(i);
+  return std::nullopt;
+}
+
+bool IsTerminal(RunStatus s) { return s != RunStatus::kQueued && s != RunStatus::kRunning; }
+
+bool IsLegalTransition(RunStatus from, RunStatus to) {
+  if (IsTerminal(from)) return false;
+  if (from == RunStatus::kQueued)
+    return to == RunStatus::kRunning || to == RunStatus::kCancelled || to == RunStatus::kFailed;
+  return IsTerminal(to);  // from running
+}
+
+Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& run,
+                                                          int64_t now_ms) {
+  const std::string insert =
+      std::string(
+          "INSERT INTO runs (tenant_id, type, status, idempotency_key, target_id, "
+          "initiator_user_id, params, total, created_at, updated_at) "
+          "VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $8) "
+          "ON CONFLICT (tenant_id, idempotency_key) "
+          "WHERE status IN ('queued', 'running') DO NOTHING RETURNING ") +
+      kRunColumns;
+  const std::string active = std::string("SELECT ") + kRunColumns +
+                             " FROM runs WHERE tenant_id = $1 AND idempotency_key = $2 AND "
+                             "status IN ('queued', 'running')";
+  // The loop covers the window where the conflicting run ends between our
+  // INSERT and our SELECT (PostgreSQL, READ COMMITTED): then we insert again.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto rows = tx.Query(insert, {run.tenant_id, run.type, run.idempotency_key, Opt(run.target_id),
+                                  Opt(run.initiator_user_id), run.params, run.total, now_ms});
+    if (!rows) return Unexpected(rows.error());
+    if (!rows->empty()) return CreateOrReuseResult{FromRow(rows->front()), false};
+    auto existing = tx.Query(active, {run.tenant_id, run.idempotency_key});
+    if (!existing) return Unexpected(existing.error());
+    if (!existing->empty()) return CreateOrReuseResult{FromRow(existing->front()), true};
+  }
+  return Unexpected(Status::Unavailable("run key kept changing state; retry the request"));
+}
+
+Result<RunRecord> RunsRepository::Get(Tx& tx, int64_t tenant_id, int64_t run_id) {
+  auto rows =
+      tx.Query(std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = $1 AND tenant_id = $2",
+               {run_id, tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (!rows->empty()) return FromRow(rows->front());
+  auto other = tx.Query("SELECT 1 FROM runs WHERE id = $1", {run_id});
+  if (!other) return Unexpected(other.error());
+  if (!other->empty()) {
+    return Unexpected(
+        Status::PermissionDenied("run " + std::to_string(run_id) + " belongs to another tenant"));
+  }
+  return Unexpected(Status::NotFound("run " + std::to_string(run_id) + " does not exist"));
+}
+
+Status RunsRepository::Transition(Tx& tx, int64_t tenant_id, int64_t run_id, RunStatus to,
+                                  int64_t now_ms, std::optional<std::string> error_code,
+                                  std::optional<std::string> error_message) {
+  auto run = Get(tx, tenant_id, run_id);
+  if (!run) return run.error();
+  if (!IsLegalTransition(run->status, to)) {
+    return Status::Conflict("run " + std::to_string(run_id) + " cannot move from " +
+                            std::string(ToString(run->status)) + " to " +
+                            std::string(ToString(to)) +
+                            (IsTerminal(run->status) ? "; it has already ended" : ""));
+  }
+  auto n = tx.Exec(
+      "UPDATE runs SET status = $1, updated_at = $2, "
+      "started_at = CASE WHEN $1 = 'running' THEN COALESCE(started_at, $2) ELSE started_at END, "
+      "finished_at = CASE WHEN $1 IN ('queued', 'running') THEN NULL ELSE $2 END, "
+      "error_code = COALESCE($3, error_code), error_message = COALESCE($4, error_message) "
+      "WHERE id = $5 AND tenant_id = $6 AND status = $7",
+      {std::string(ToString(to)), now_ms, Opt(error_code), Opt(error_message), run_id, tenant_id,
+       std::string(ToString(run->status))});
+  if (!n) return n.error();
+  if (*n != 1)
+    return Status::Conflict("run " + std::to_string(run_id) + " changed concurrently; retry");
+  return Status::Ok();
+}
+
+Status RunsRepository::SetTotal(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t total,
+                                int64_t now_ms) {
+  auto n = tx.Exec("UPDATE runs SET total = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+                   {total, now_ms, run_id, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok() : Status::NotFound("run " + std::to_string(run_id));
+}
+
+Status RunsRepository::RequestCancel(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t now_ms) {
+  auto n = tx.Exec(
+      "UPDATE runs SET cancel_requested = 1, updated_at = $1 WHERE id = $2 AND tenant_id = $3 AND "
+      "status IN ('queued', 'running')",
+      {now_ms, run_id, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok()
+                 : Status::Conflict("run " + std::to_string(run_id) + " is not active");
+}
+
+Status RunsRepository::UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, const RunItem& item,
+                                  int64_t now_ms) {
+  auto prev = tx.Query(
+      "SELECT status FROM run_items WHERE run_id = $1 AND item_ref = $2 AND tenant_id = $3",
+      {run_id, item.item_ref, tenant_id});
+  if (!prev) return prev.error();
+  const Bucket before = prev->empty() ? kNone : BucketOf(prev->front().Text(0));
+  const Bucket after = BucketOf(item.status);
+  auto up = tx.Exec(
+      "INSERT INTO run_items (run_id, tenant_id, item_ref, status, action, graph_id, error_code, "
+      "error_message, details, attempts, created_at, updated_at) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) "
+      "ON CONFLICT (run_id, item_ref) DO UPDATE SET status = excluded.status, "
+      "action = excluded.action, graph_id = COALESCE(excluded.graph_id, run_items.graph_id), "
+      "error_code = excluded.error_code, error_message = excluded.error_message, "
+      "details = excluded.details, attempts = run_items.attempts + 1, updated_at = "
+      "excluded.updated_at",
+      {run_id, tenant_id, item.item_ref, item.status, Opt(item.action), Opt(item.graph_id),
+       Opt(item.error_code), Opt(item.error_message), Opt(item.details), now_ms});
+  if (!up) return up.error();
+  if (before == after) return Status::Ok();
+  auto delta = [&](Bucket b) -> int64_t { return (after == b ? 1 : 0) - (before == b ? 1 : 0); };
+  auto n = tx.Exec(
+      "UPDATE runs SET processed = processed + $1, succeeded = succeeded + $2, failed = failed + "
+      "$3, "
+      "skipped = skipped + $4, updated_at = $5 WHERE id = $6 AND tenant_id = $7",
+      {int64_t{(after != kNone ? 1 : 0) - (before != kNone ? 1 : 0)}, delta(kSucceeded),
+       delta(kFailed), delta(kSkipped), now_ms, run_id, tenant_id});
+  if (!n) return n.error();
+  return Status::Ok();
+}
+
+Result<std::vector<RunItem>> RunsRepository::Items(Tx& tx, int64_t tenant_id, int64_t run_id) {
+  auto rows = tx.Query(
+      "SELECT item_ref, status, action, graph_id, error_code, error_message, details FROM "
+      "run_items "
+      "WHERE run_id = $1 AND tenant_id = $2 ORDER BY id",
+      {run_id, tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<RunItem> out;
+  for (const auto& r : *rows) {
+    out.push_back(RunItem{r.Text(0), r.Text(1), r.OptText(2), r.OptText(3), r.OptText(4),
+                          r.OptText(5), r.OptText(6)});
+  }
+  return out;
+}
+
+}  // namespace ta::store

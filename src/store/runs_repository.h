@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "store/database.h"
+
+namespace ta::store {
+
+enum class RunStatus { kQueued, kRunning, kSucceeded, kPartiallySucceeded, kFailed, kCancelled };
+
+std::string_view ToString(RunStatus s);
+std::optional<RunStatus> ParseRunStatus(std::string_view s);
+bool IsTerminal(RunStatus s);
+// queued → running | cancelled | failed; running → any terminal state.
+// Nothing leaves a terminal state.
+bool IsLegalTransition(RunStatus from, RunStatus to);
+
+struct RunRecord {
+  int64_t id = 0;
+  int64_t tenant_id = 0;
+  std::string type;
+  RunStatus status = RunStatus::kQueued;
+  std::string idempotency_key;
+  std::optional<std::string> target_id;
+  std::optional<int64_t> initiator_user_id;
+  std::string params = "{}";
+  int64_t total = 0, processed = 0, succeeded = 0, failed = 0, skipped = 0;
+  std::optional<std::string> error_code, error_message;
+  bool cancel_requested = false;
+  int64_t created_at = 0;
+  std::optional<int64_t> started_at, finished_at;
+  int64_t updated_at = 0;
+};
+
+struct NewRun {
+  int64_t tenant_id = 0;
+  std::string type;
+  std::string idempotency_key;
+  std::optional<std::string> target_id;
+  std::optional<int64_t> initiator_user_id;
+  std::string params = "{}";
+  int64_t total = 0;
+};
+
+struct CreateOrReuseResult {
+  RunRecord run;
+  bool reused = false;
+};
+
+// Per-item outcome. Status strings are the operation's outcomes (created,
+// updated, unchanged, failed, skipped, would_create, ...); "failed" counts as
+// failed, "skipped"/"cancelled" as skipped, "pending" as not yet processed, and
+// anything else as succeeded.
+struct RunItem {
+  std::string item_ref;
+  std::string status;
+  std::optional<std::string> action, graph_id, error_code, error_message, details;
+};
+
+// Every query takes the tenant id. All functions run inside the caller's Tx.
+class RunsRepository {
+ public:
+  // Atomic create-or-reuse: one INSERT .. ON CONFLICT DO NOTHING against the
+  // partial unique index over active runs; when it conflicts, the active run
+  // is returned with reused = true. Never creates two active runs for a key.
+  static Result<CreateOrReuseResult> CreateOrReuse(Tx& tx, const NewRun& run, int64_t now_ms);
+
+  // NotFound when no such run exists; PermissionDenied when it belongs to
+  // another tenant (the API maps that to 403).
+  static Result<RunRecord> Get(Tx& tx, int64_t tenant_id, int64_t run_id);
+
+  // Validated status change; Conflict (naming both states) when illegal or when
+  // the run changed concurrently.
+  static Status Transition(Tx& tx, int64_t tenant_id, int64_t run_id, RunStatus to, int64_t now_ms,
+                           std::optional<std::string> error_code = std::nullopt,
+                           std::optional<std::string> error_message = std::nullopt);
+
+  static Status SetTotal(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t total, int64_t now_ms);
+  static Status RequestCancel(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t now_ms);
+
+  // Upserts by (run_id, item_ref) and moves the run's counters by the change in
+  // the item's outcome, so a retried item updates its row and counts once.
+  static Status UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, const RunItem& item,
+                           int64_t now_ms);
+  static Result<std::vector<RunItem>> Items(Tx& tx, int64_t tenant_id, int64_t run_id);
+};
+
+}  // namespace ta::store

@@ -1,0 +1,297 @@
+// Storage behaviour, identical on SQLite and PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "store/audit_log.h"
+#include "store/migrations.h"
+#include "store/notifications.h"
+#include "store/runs_repository.h"
+#include "support/test_database.h"
+
+namespace ta::store {
+namespace {
+
+using ::ta::testing::MakeTenant;
+using ::ta::testing::MustExec;
+using ::ta::testing::QueryInt;
+using ::ta::testing::TestBackend;
+
+class StoreTest : public ::testing::TestWithParam<TestBackend> {};
+
+NewRun SnapshotRun(int64_t tenant, const std::string& key) {
+  NewRun r;
+  r.tenant_id = tenant;
+  r.type = "policy.capture_snapshot";
+  r.idempotency_key = key;
+  r.target_id = "42";
+  return r;
+}
+
+Result<CreateOrReuseResult> CreateOrReuse(Database& db, const NewRun& run) {
+  return WriteResult<CreateOrReuseResult>(
+      db, [&](Tx& tx) { return RunsRepository::CreateOrReuse(tx, run, 1000); });
+}
+
+Status Move(Database& db, int64_t tenant, int64_t run, RunStatus to) {
+  return db.Write([&](Tx& tx) { return RunsRepository::Transition(tx, tenant, run, to, 2000); });
+}
+
+TEST_P(StoreTest, MigrationsApplyOnceAndReopenIsANoOp) {
+  TA_OPEN_DB(t);
+  auto v = AppliedMigrations(t->db());
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(*v, std::vector<int>{1});
+  ASSERT_TRUE(Migrate(t->db()).ok());
+  EXPECT_EQ(*AppliedMigrations(t->db()), std::vector<int>{1});
+  for (const char* table :
+       {"tenants", "users", "api_tokens", "memberships", "policies", "policy_versions",
+        "backup_sets", "backup_items", "runs", "run_items", "jobs", "notifications", "audit_log"}) {
+    EXPECT_EQ(QueryInt(t->db(), std::string("SELECT COUNT(*) FROM ") + table), 0) << table;
+  }
+}
+
+TEST_P(StoreTest, FailedWriteRollsBackItsOwnChangesOnly) {
+  TA_OPEN_DB(t);
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 16; ++i) {
+    threads.emplace_back([&, i] {
+      Status s = t->db().Write([&](Tx& tx) -> Status {
+        auto r = tx.Exec("INSERT INTO tenants (name, created_at) VALUES ($1, 0)",
+                         {"t" + std::to_string(i)});
+        if (!r) return r.error();
+        return i % 2 ? Status::InvalidArgument("boom") : Status::Ok();
+      });
+      (s.ok() ? ok : failed)++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, 8);
+  EXPECT_EQ(failed, 8);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants"), 8);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants WHERE name IN ('t1','t3','t5')"), 0);
+}
+
+TEST_P(StoreTest, ConstraintViolationBecomesAlreadyExists) {
+  TA_OPEN_DB(t);
+  MakeTenant(t->db(), "dup");
+  Status s = t->db().Write([](Tx& tx) -> Status {
+    auto r = tx.Exec("INSERT INTO tenants (name, created_at) VALUES ('dup', 0)");
+    return r ? Status::Ok() : r.error();
+  });
+  EXPECT_EQ(s.code(), Status::Code::kAlreadyExists) << s.ToString();
+}
+
+TEST_P(StoreTest, CreateOrReuseReusesOnlyWhileActive) {
+  TA_OPEN_DB(t);
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  auto first = CreateOrReuse(t->db(), SnapshotRun(tenant, "k1"));
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_FALSE(first->reused);
+  EXPECT_EQ(first->run.status, RunStatus::kQueued);
+  auto again = CreateOrReuse(t->db(), SnapshotRun(tenant, "k1"));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_TRUE(again->reused);
+  EXPECT_EQ(again->run.id, first->run.id);
+
+  ASSERT_TRUE(Move(t->db(), tenant, first->run.id, RunStatus::kRunning).ok());
+  EXPECT_TRUE(CreateOrReuse(t->db(), SnapshotRun(tenant, "k1"))->reused);
+  ASSERT_TRUE(Move(t->db(), tenant, first->run.id, RunStatus::kSucceeded).ok());
+  auto after = CreateOrReuse(t->db(), SnapshotRun(tenant, "k1"));
+  EXPECT_FALSE(after->reused);
+  EXPECT_NE(after->run.id, first->run.id);
+}
+
+TEST_P(StoreTest, SameKeyInAnotherTenantIsADifferentRun) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a"), b = MakeTenant(t->db(), "b");
+  EXPECT_NE(CreateOrReuse(t->db(), SnapshotRun(a, "k"))->run.id,
+            CreateOrReuse(t->db(), SnapshotRun(b, "k"))->run.id);
+}
+
+TEST_P(StoreTest, CrossTenantGetIsPermissionDeniedAndMissingIsNotFound) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a"), b = MakeTenant(t->db(), "b");
+  const int64_t id = CreateOrReuse(t->db(), SnapshotRun(a, "k"))->run.id;
+  auto get = [&](int64_t tenant, int64_t run) {
+    return ReadResult<RunRecord>(t->db(),
+                                 [&](Tx& tx) { return RunsRepository::Get(tx, tenant, run); });
+  };
+  EXPECT_TRUE(get(a, id).has_value());
+  EXPECT_EQ(get(b, id).error().code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(get(a, id + 1000).error().code(), Status::Code::kNotFound);
+}
+
+TEST_P(StoreTest, IllegalTransitionsAreRejectedWithBothStatesNamed) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a");
+  const int64_t id = CreateOrReuse(t->db(), SnapshotRun(a, "k"))->run.id;
+  Status s = Move(t->db(), a, id, RunStatus::kSucceeded);
+  EXPECT_EQ(s.code(), Status::Code::kConflict);
+  EXPECT_NE(s.message().find("from queued to succeeded"), std::string::npos) << s.message();
+  ASSERT_TRUE(Move(t->db(), a, id, RunStatus::kRunning).ok());
+  ASSERT_TRUE(Move(t->db(), a, id, RunStatus::kFailed).ok());
+  for (RunStatus to :
+       {RunStatus::kRunning, RunStatus::kSucceeded, RunStatus::kQueued, RunStatus::kCancelled}) {
+    Status st = Move(t->db(), a, id, to);
+    EXPECT_EQ(st.code(), Status::Code::kConflict);
+    EXPECT_NE(st.message().find("already ended"), std::string::npos) << st.message();
+  }
+}
+
+TEST(RunStatus, TransitionTable) {
+  EXPECT_TRUE(IsLegalTransition(RunStatus::kQueued, RunStatus::kRunning));
+  EXPECT_TRUE(IsLegalTransition(RunStatus::kQueued, RunStatus::kCancelled));
+  EXPECT_FALSE(IsLegalTransition(RunStatus::kQueued, RunStatus::kSucceeded));
+  EXPECT_TRUE(IsLegalTransition(RunStatus::kRunning, RunStatus::kPartiallySucceeded));
+  EXPECT_FALSE(IsLegalTransition(RunStatus::kRunning, RunStatus::kQueued));
+  EXPECT_FALSE(IsLegalTransition(RunStatus::kCancelled, RunStatus::kRunning));
+}
+
+TEST_P(StoreTest, RetriedItemUpdatesItsRowAndCountsOnce) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a");
+  const int64_t id = CreateOrReuse(t->db(), SnapshotRun(a, "k"))->run.id;
+  auto upsert = [&](const std::string& ref, const std::string& status) {
+    RunItem item{ref, status, "update", std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+    if (status == "failed") {
+      item.error_code = "BadRequest";
+      item.error_message = "nope";
+    }
+    ASSERT_TRUE(
+        t->db().Write([&](Tx& tx) { return RunsRepository::UpsertItem(tx, a, id, item, 5); }).ok());
+  };
+  upsert("p1", "failed");
+  upsert("p2", "created");
+  upsert("p1", "updated");  // the retry succeeded
+  upsert("p3", "skipped");
+  auto run = ReadResult<RunRecord>(t->db(), [&](Tx& tx) { return RunsRepository::Get(tx, a, id); });
+  EXPECT_EQ(run->processed, 3);
+  EXPECT_EQ(run->succeeded, 2);
+  EXPECT_EQ(run->failed, 0);
+  EXPECT_EQ(run->skipped, 1);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM run_items WHERE run_id = $1", {id}), 3);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT attempts FROM run_items WHERE item_ref = 'p1'"), 2);
+}
+
+// The headline race: many callers start the identical operation at once.
+TEST_P(StoreTest, DedupeStormYieldsExactlyOneActiveRun) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a");
+  constexpr int kThreads = 64;
+  std::vector<int64_t> ids(kThreads, -1);
+  std::atomic<int> reused{0}, go{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      go++;
+      while (go.load() < kThreads) std::this_thread::yield();  // start together
+      auto r = CreateOrReuse(t->db(), SnapshotRun(a, "storm"));
+      ASSERT_TRUE(r.has_value()) << r.error().ToString();
+      ids[i] = r->run.id;
+      if (r->reused) reused++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(std::set<int64_t>(ids.begin(), ids.end()).size(), 1u);
+  EXPECT_EQ(reused, kThreads - 1);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 1);
+  ASSERT_TRUE(Move(t->db(), a, ids[0], RunStatus::kRunning).ok());
+  ASSERT_TRUE(Move(t->db(), a, ids[0], RunStatus::kSucceeded).ok());
+  auto next = CreateOrReuse(t->db(), SnapshotRun(a, "storm"));
+  EXPECT_FALSE(next->reused);
+  EXPECT_NE(next->run.id, ids[0]);
+}
+
+TEST_P(StoreTest, NotificationsListNewestFirstForTheirUserOnly) {
+  TA_OPEN_DB(t);
+  for (int i = 0; i < 3; ++i) {
+    Notification n;
+    n.user_id = i == 2 ? 8 : 7;
+    n.tenant_id = 1;
+    n.level = "info";
+    n.title = "t" + std::to_string(i);
+    n.body = "b";
+    n.created_at = i;
+    ASSERT_TRUE(t->db()
+                    .Write([&](Tx& tx) -> Status {
+                      auto r = NotificationsRepository::Insert(tx, n);
+                      return r ? Status::Ok() : r.error();
+                    })
+                    .ok());
+  }
+  auto list = ReadResult<std::vector<Notification>>(
+      t->db(), [](Tx& tx) { return NotificationsRepository::ForUser(tx, 7); });
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].title, "t1");
+  EXPECT_EQ((*list)[1].title, "t0");
+}
+
+void AppendAudit(Database& db, int64_t tenant, int n) {
+  for (int i = 0; i < n; ++i) {
+    AuditEntry e{
+        tenant, 1, "run.queued", "run", std::to_string(i), i, "{\"i\":" + std::to_string(i) + "}"};
+    ASSERT_TRUE(db.Write([&](Tx& tx) -> Status {
+                    auto r = AuditLog::Append(tx, e, 100 + i);
+                    return r ? Status::Ok() : r.error();
+                  }).ok());
+  }
+}
+
+TEST_P(StoreTest, AuditChainVerifiesWhenUntouched) {
+  TA_OPEN_DB(t);
+  AppendAudit(t->db(), 1, 5);
+  AppendAudit(t->db(), 2, 3);
+  auto problems = AuditLog::Verify(t->db());
+  ASSERT_TRUE(problems.has_value()) << problems.error().ToString();
+  EXPECT_TRUE(problems->empty());
+  EXPECT_EQ(QueryInt(t->db(), "SELECT MAX(seq) FROM audit_log WHERE tenant_id = 1"), 5);
+}
+
+TEST_P(StoreTest, AuditVerifyFlagsAnEditedRow) {
+  TA_OPEN_DB(t);
+  AppendAudit(t->db(), 1, 5);
+  MustExec(t->db(), "UPDATE audit_log SET details = '{\"i\":99}' WHERE tenant_id = 1 AND seq = 3");
+  auto problems = AuditLog::Verify(t->db());
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_EQ((*problems)[0].seq, 3);
+  EXPECT_NE((*problems)[0].problem.find("edited"), std::string::npos);
+}
+
+TEST_P(StoreTest, AuditVerifyFlagsADeletedRow) {
+  TA_OPEN_DB(t);
+  AppendAudit(t->db(), 1, 5);
+  MustExec(t->db(), "DELETE FROM audit_log WHERE tenant_id = 1 AND seq = 2");
+  auto problems = AuditLog::Verify(t->db());
+  ASSERT_FALSE(problems->empty());
+  EXPECT_EQ((*problems)[0].seq, 2);
+  EXPECT_NE((*problems)[0].problem.find("deleted"), std::string::npos);
+}
+
+TEST_P(StoreTest, AuditVerifyFlagsATruncatedTail) {
+  TA_OPEN_DB(t);
+  AppendAudit(t->db(), 1, 5);
+  MustExec(t->db(), "DELETE FROM audit_log WHERE tenant_id = 1 AND seq = 5");
+  auto problems = AuditLog::Verify(t->db());
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_NE((*problems)[0].problem.find("head says 5"), std::string::npos);
+}
+
+TEST_P(StoreTest, ConcurrentAuditAppendsKeepOneUnbrokenChain) {
+  TA_OPEN_DB(t);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&] { AppendAudit(t->db(), 1, 10); });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log"), 80);
+  EXPECT_TRUE(AuditLog::Verify(t->db())->empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::store
