@@ -1,0 +1,435 @@
+// The job engine and run lifecycle, identical on SQLite and PostgreSQL.
+// Time is a FakeClock; the engine is stepped with RunOnce(); nothing sleeps.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "jobs/backoff.h"
+#include "jobs/job_queue.h"
+#include "jobs/worker_pool.h"
+#include "runs/run_service.h"
+#include "store/audit_log.h"
+#include "store/notifications.h"
+#include "support/test_database.h"
+
+namespace ta::jobs {
+namespace {
+
+using namespace std::chrono_literals;
+using runs::RunService;
+using runs::StartRequest;
+using store::RunStatus;
+using store::Tx;
+using ::ta::testing::MakeTenant;
+using ::ta::testing::MakeUser;
+using ::ta::testing::MustExec;
+using ::ta::testing::QueryInt;
+using ::ta::testing::TestBackend;
+
+// Wires a database, a fake clock, the run service (as hooks) and a queue.
+struct Engine {
+  explicit Engine(store::Database& db, QueueOptions options = {})
+      : runs(db, clock, redactor), queue(db, clock, options, &runs, &redactor, 42) {}
+  FakeClock clock;
+  Redactor redactor;
+  RunService runs;
+  JobQueue queue;
+
+  int64_t Start(int64_t tenant, const std::string& target,
+                std::optional<int64_t> user = std::nullopt, int max_attempts = 5) {
+    StartRequest req;
+    req.tenant_id = tenant;
+    req.type = "test.work";
+    req.target_id = target;
+    req.initiator_user_id = user;
+    req.max_attempts = max_attempts;
+    auto r = runs.Start(req);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
+    return r ? r->run.id : -1;
+  }
+  store::RunRecord Get(int64_t tenant, int64_t run) {
+    auto r = store::ReadResult<store::RunRecord>(
+        queue.db(), [&](Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(store::RunRecord{});
+  }
+};
+
+WorkerOptions Opts(const std::string& id, int batch = 32) {
+  WorkerOptions o;
+  o.worker_id = id;
+  o.batch = batch;
+  return o;
+}
+
+class JobsTest : public ::testing::TestWithParam<TestBackend> {};
+
+TEST_P(JobsTest, StartWritesRunJobNotificationAndAuditTogether) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t tenant = MakeTenant(t->db(), "a"), user = MakeUser(t->db(), "u@x");
+  const int64_t run = e.Start(tenant, "42", user);
+  EXPECT_EQ(
+      QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'", {run}),
+      1);
+  auto notes = store::ReadResult<std::vector<store::Notification>>(
+      t->db(), [&](Tx& tx) { return store::NotificationsRepository::ForUser(tx, user); });
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_EQ(*(*notes)[0].action,
+            "{\"label\":\"View run\",\"url\":\"/runs/" + std::to_string(run) + "\"}");
+  EXPECT_EQ(
+      QueryInt(t->db(),
+               "SELECT COUNT(*) FROM audit_log WHERE action = 'run.queued' AND run_id = $1", {run}),
+      1);
+
+  // A double click reuses the run and writes nothing.
+  StartRequest again;
+  again.tenant_id = tenant;
+  again.type = "test.work";
+  again.target_id = "42";
+  again.initiator_user_id = user;
+  auto second = e.runs.Start(again);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_TRUE(second->reused);
+  EXPECT_EQ(second->run.id, run);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs"), 1);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM notifications"), 1);
+}
+
+TEST_P(JobsTest, EnqueueRollsBackWithTheCallersTransaction) {
+  TA_OPEN_DB(t);
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  Status s = t->db().Write([&](Tx& tx) -> Status {
+    store::NewRun run{tenant, "test.work", "k", std::nullopt, std::nullopt, "{}", 0};
+    auto r = store::RunsRepository::CreateOrReuse(tx, run, 1);
+    if (!r) return r.error();
+    JobSpec spec;
+    spec.tenant_id = tenant;
+    spec.kind = "test.work";
+    spec.run_id = r->run.id;
+    auto j = JobQueue::Enqueue(t->db(), tx, spec, 1);
+    if (!j) return j.error();
+    return Status::Internal("caller failed after enqueue");
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 0);
+}
+
+TEST_P(JobsTest, JobDedupeKeyKeepsOneActiveJob) {
+  TA_OPEN_DB(t);
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  auto enqueue = [&] {
+    return store::WriteResult<EnqueueResult>(t->db(), [&](Tx& tx) {
+      JobSpec spec;
+      spec.tenant_id = tenant;
+      spec.kind = "sync";
+      spec.dedupe_key = "inventory";
+      return JobQueue::Enqueue(t->db(), tx, spec, 1);
+    });
+  };
+  auto a = enqueue(), b = enqueue();
+  EXPECT_FALSE(a->deduped);
+  EXPECT_TRUE(b->deduped);
+  EXPECT_EQ(a->job_id, b->job_id);
+}
+
+TEST_P(JobsTest, RunOnceExecutesAndFinishesTheRunWithItsOutcome) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t tenant = MakeTenant(t->db(), "a"), user = MakeUser(t->db(), "u@x");
+  const int64_t run = e.Start(tenant, "1", user);
+  WorkerPool pool(e.queue, Opts("w1"));
+  pool.Register("test.work", [&](JobContext& ctx) {
+    EXPECT_EQ(
+        QueryInt(ctx.db(), "SELECT COUNT(*) FROM runs WHERE id = $1 AND status = 'running'", {run}),
+        1);
+    Status s = ctx.db().Write([&](Tx& tx) -> Status {
+      store::RunItem ok{"p1", "created", "create", "g1", std::nullopt, std::nullopt, std::nullopt};
+      store::RunItem bad{"p2",         "failed",          "update",    std::nullopt,
+                         "BadRequest", "read-only field", std::nullopt};
+      if (Status st = store::RunsRepository::UpsertItem(tx, tenant, run, ok, 1); !st.ok())
+        return st;
+      return store::RunsRepository::UpsertItem(tx, tenant, run, bad, 1);
+    });
+    return s.ok() ? JobResult::Success() : JobResult::Retry(s);
+  });
+  EXPECT_EQ(*pool.RunOnce(), 1);
+  const auto r = e.Get(tenant, run);
+  EXPECT_EQ(r.status, RunStatus::kPartiallySucceeded);
+  EXPECT_EQ(r.succeeded, 1);
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_TRUE(r.finished_at.has_value());
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'completed'"), 1);
+  EXPECT_EQ(QueryInt(t->db(),
+                     "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND level = 'warning'",
+                     {user}),
+            1);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE action = 'run.finished'"), 1);
+  EXPECT_TRUE(store::AuditLog::Verify(t->db())->empty());
+  EXPECT_EQ(*pool.RunOnce(), 0);
+}
+
+TEST_P(JobsTest, RescuesJobWhoseLeaseExpired) {
+  TA_OPEN_DB(t);
+  QueueOptions o;
+  o.lease = 30s;
+  Engine e(t->db(), o);
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(tenant, "1");
+  auto claimed = e.queue.Claim("crashed-worker", 10);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(*e.queue.RescueExpired(), 0);  // lease still valid
+  e.clock.Advance(31s);
+  EXPECT_EQ(*e.queue.RescueExpired(), 1);
+  EXPECT_EQ(e.Get(tenant, run).status, RunStatus::kRunning);  // still active while re-queued
+
+  WorkerPool pool(e.queue, Opts("w2"));
+  pool.Register("test.work", [](JobContext& ctx) {
+    EXPECT_EQ(ctx.job().attempts, 2);
+    return JobResult::Success();
+  });
+  EXPECT_EQ(*pool.RunOnce(), 1);
+  // The crashed worker coming back cannot complete what it lost.
+  EXPECT_TRUE(e.queue.Complete("crashed-worker", *claimed).ok());
+  EXPECT_EQ(
+      QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE worker_id = 'w2' AND state = 'completed'"),
+      1);
+  EXPECT_EQ(e.Get(tenant, run).status, RunStatus::kSucceeded);
+}
+
+TEST_P(JobsTest, LeaseExpiryOnTheLastAttemptFailsJobAndRun) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(tenant, "1", std::nullopt, /*max_attempts=*/1);
+  ASSERT_EQ(e.queue.Claim("w", 1)->size(), 1u);
+  e.clock.Advance(e.queue.options().lease + 1ms);
+  EXPECT_EQ(*e.queue.RescueExpired(), 1);
+  const auto r = e.Get(tenant, run);
+  EXPECT_EQ(r.status, RunStatus::kFailed);
+  EXPECT_NE(r.error_message->find("lease expired"), std::string::npos);
+}
+
+TEST(Backoff, FullJitterStaysUnderTheDoublingCappedCeiling) {
+  RetryPolicy p{1000ms, 60'000ms};
+  EXPECT_EQ(BackoffCeiling(p, 1), 1000ms);
+  EXPECT_EQ(BackoffCeiling(p, 2), 2000ms);
+  EXPECT_EQ(BackoffCeiling(p, 4), 8000ms);
+  EXPECT_EQ(BackoffCeiling(p, 10), 60'000ms);
+  EXPECT_EQ(BackoffCeiling(p, 500), 60'000ms);
+  std::mt19937_64 rng(7);
+  std::chrono::milliseconds lo = 1h, hi = 0ms;
+  for (int i = 0; i < 2000; ++i) {
+    auto d = FullJitterBackoff(p, 4, rng);
+    ASSERT_GE(d, 0ms);
+    ASSERT_LE(d, 8000ms);
+    lo = std::min(lo, d);
+    hi = std::max(hi, d);
+  }
+  EXPECT_LT(lo, 500ms);   // full jitter reaches down to zero ...
+  EXPECT_GT(hi, 7500ms);  // ... and up to the ceiling
+}
+
+TEST_P(JobsTest, RetryWaitsForBackoffThenFailsForGoodWithARedactedError) {
+  TA_OPEN_DB(t);
+  QueueOptions o;
+  o.retry = RetryPolicy{1000ms, 60'000ms};
+  Engine e(t->db(), o);
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(tenant, "1", std::nullopt, /*max_attempts=*/3);
+  WorkerPool pool(e.queue, Opts("w"));
+  int calls = 0;
+  pool.Register("test.work", [&](JobContext&) {
+    ++calls;
+    return JobResult::Retry(
+        Status::Unavailable("graph 503; request had client_secret=TopSecret123&x=1"));
+  });
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    EXPECT_EQ(*pool.RunOnce(), 1) << attempt;
+    if (attempt == 3) break;
+    const int64_t wait = QueryInt(t->db(), "SELECT run_at FROM jobs") - ToUnixMillis(e.clock.Now());
+    EXPECT_GE(wait, 0);
+    EXPECT_LE(wait, BackoffCeiling(o.retry, attempt).count());
+    EXPECT_EQ(e.Get(tenant, run).status, RunStatus::kRunning);  // waiting for a retry is active
+    if (wait > 0) {
+      e.clock.Advance(std::chrono::milliseconds(wait - 1));
+      EXPECT_EQ(*pool.RunOnce(), 0) << "claimed before its backoff elapsed";
+    }
+    e.clock.Advance(1ms);
+  }
+  EXPECT_EQ(calls, 3);
+  const auto r = e.Get(tenant, run);
+  EXPECT_EQ(r.status, RunStatus::kFailed);
+  EXPECT_EQ(r.error_message->find("TopSecret123"), std::string::npos) << *r.error_message;
+  EXPECT_NE(r.error_message->find("client_secret=[REDACTED]"), std::string::npos)
+      << *r.error_message;
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE last_error LIKE '%TopSecret123%'"),
+            0);
+}
+
+TEST_P(JobsTest, SnoozeDelaysWithoutConsumingAnAttempt) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(tenant, "1", std::nullopt, /*max_attempts=*/1);
+  WorkerPool pool(e.queue, Opts("w"));
+  int calls = 0;
+  pool.Register("test.work", [&](JobContext& ctx) {
+    if (++calls <= 3)
+      return JobResult::Snooze(ctx.clock().Now() + 20s);  // Graph said Retry-After: 20
+    return JobResult::Success();
+  });
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(*pool.RunOnce(), 1);
+    e.clock.Advance(19s);
+    EXPECT_EQ(*pool.RunOnce(), 0);
+    e.clock.Advance(1s);
+  }
+  EXPECT_EQ(*pool.RunOnce(), 1);  // max_attempts = 1, yet it ran 4 times: snoozes are free
+  EXPECT_EQ(e.Get(tenant, run).status, RunStatus::kSucceeded);
+}
+
+TEST_P(JobsTest, FairnessSmallTenantStartsWithinTheFirstClaim) {
+  TA_OPEN_DB(t);
+  QueueOptions o;
+  o.tenant_running_cap = 4;
+  Engine e(t->db(), o);
+  const int64_t a = MakeTenant(t->db(), "big"), b = MakeTenant(t->db(), "small");
+  ASSERT_TRUE(t->db()
+                  .Write([&](Tx& tx) -> Status {
+                    for (int i = 0; i < 5000; ++i) {
+                      JobSpec spec;
+                      spec.tenant_id = a;
+                      spec.kind = "noop";
+                      if (auto r = JobQueue::Enqueue(t->db(), tx, spec, 0); !r) return r.error();
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  // A is already busy when B's single job arrives.
+  ASSERT_EQ(e.queue.Claim("w0", 3)->size(), 3u);
+  ASSERT_TRUE(t->db()
+                  .Write([&](Tx& tx) -> Status {
+                    JobSpec spec;
+                    spec.tenant_id = b;
+                    spec.kind = "noop";
+                    auto r = JobQueue::Enqueue(t->db(), tx, spec, 0);
+                    return r ? Status::Ok() : r.error();
+                  })
+                  .ok());
+  auto next = e.queue.Claim("w1", 4);
+  ASSERT_FALSE(next->empty());
+  std::set<int64_t> tenants;
+  for (const auto& j : *next) tenants.insert(j.tenant_id);
+  EXPECT_TRUE(tenants.count(b)) << "tenant B's job was not in the first claim after it arrived";
+  EXPECT_EQ(next->size(), 2u);  // B's job + A's last slot under the cap of 4
+}
+
+TEST_P(JobsTest, PerTenantCapLimitsRunningJobs) {
+  TA_OPEN_DB(t);
+  QueueOptions o;
+  o.tenant_running_cap = 2;
+  Engine e(t->db(), o);
+  const int64_t a = MakeTenant(t->db(), "a");
+  for (int i = 0; i < 10; ++i) e.Start(a, std::to_string(i));
+  auto first = e.queue.Claim("w", 10);
+  EXPECT_EQ(first->size(), 2u);
+  EXPECT_EQ(e.queue.Claim("w", 10)->size(), 0u);
+  ASSERT_TRUE(e.queue.Complete("w", {(*first)[0]}).ok());
+  EXPECT_EQ(e.queue.Claim("w", 10)->size(), 1u);
+}
+
+TEST_P(JobsTest, CancellingAQueuedRunIsImmediate) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a"), user = MakeUser(t->db(), "u@x");
+  const int64_t run = e.Start(a, "1", user);
+  ASSERT_TRUE(e.runs.Cancel(a, run, user).ok());
+  EXPECT_EQ(e.Get(a, run).status, RunStatus::kCancelled);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'cancelled'"), 1);
+  EXPECT_EQ(e.runs.Cancel(a, run, user).code(), Status::Code::kConflict);
+  const int64_t other = MakeTenant(t->db(), "other");
+  EXPECT_EQ(e.runs.Cancel(other, run, user).code(), Status::Code::kPermissionDenied);
+}
+
+TEST_P(JobsTest, CancellingARunningRunStopsBetweenItems) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(a, "1");
+  WorkerPool pool(e.queue, Opts("w"));
+  int items = 0;
+  pool.Register("test.work", [&](JobContext& ctx) {
+    for (int i = 0; i < 100; ++i) {
+      if (ctx.CancelRequested()) return JobResult::Cancelled();
+      ++items;
+      if (i == 2) {
+        EXPECT_TRUE(e.runs.Cancel(a, run, std::nullopt).ok());  // the user clicks Cancel
+      }
+      e.clock.Advance(250ms);  // each item takes a while
+    }
+    return JobResult::Success();
+  });
+  EXPECT_EQ(*pool.RunOnce(), 1);
+  EXPECT_EQ(items, 3);
+  EXPECT_EQ(e.Get(a, run).status, RunStatus::kCancelled);
+}
+
+TEST_P(JobsTest, UnknownJobKindFailsTheRunClearly) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a");
+  const int64_t run = e.Start(a, "1");
+  WorkerPool pool(e.queue, Opts("w"));
+  EXPECT_EQ(*pool.RunOnce(), 1);
+  const auto r = e.Get(a, run);
+  EXPECT_EQ(r.status, RunStatus::kFailed);
+  EXPECT_NE(r.error_message->find("no handler registered for job kind 'test.work'"),
+            std::string::npos);
+}
+
+// Threads for real: the pool drains, and a graceful stop loses nothing.
+TEST_P(JobsTest, ThreadedPoolDrainsAndStopsWithoutLosingJobs) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a");
+  WorkerOptions o = Opts("threaded", 8);
+  o.concurrency = 4;
+  o.poll_interval = 50ms;
+  WorkerPool pool(e.queue, o);
+  std::atomic<bool> block{false};
+  std::atomic<int> ran{0};
+  pool.Register("test.work", [&](JobContext& ctx) {
+    ran++;
+    while (block && !ctx.ShuttingDown()) std::this_thread::yield();
+    return ctx.ShuttingDown() && block ? JobResult::Release() : JobResult::Success();
+  });
+  pool.Start();
+  for (int i = 0; i < 200; ++i) e.Start(a, std::to_string(i));
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'completed'") < 200 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polling a condition with a deadline, not waiting for luck
+  }
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'"), 200);
+
+  // Now handlers block until shutdown: Stop() must hand their jobs back.
+  block = true;
+  for (int i = 200; i < 220; ++i) e.Start(a, std::to_string(i));
+  while (ran < 204 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  pool.Stop();
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'running'"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued'"), 20);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts <> 0"),
+            0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobsTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::jobs
