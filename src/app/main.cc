@@ -1,14 +1,24 @@
 // tenantatlas: the product's single binary. main() only parses flags and
-// dispatches to commands that live in their own files.
+// dispatches to commands that live in their own files. Configuration comes
+// from flags, then environment variables, then defaults.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/db_commands.h"
 #include "app/idempotency_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"TenantAtlas: backup and restore of Microsoft Intune configuration for MSPs"};
   app.set_version_flag("--version", "tenantatlas 0.1.0");
   app.require_subcommand(0, 1);
+
+  std::string db_url = ta::app::kDefaultDatabase;
+  auto add_db = [&](CLI::App* cmd) {
+    cmd->add_option("--db", db_url,
+                    "Database: a SQLite path, sqlite:PATH, or postgresql://user@host:port/db")
+        ->envname("TA_DATABASE_URL")
+        ->capture_default_str();
+  };
 
   bool explain = false;
   auto* key_cmd = app.add_subcommand(
@@ -20,9 +30,21 @@ int main(int argc, char** argv) {
       "\"selected_item_ids\":[1,2],\"group_mapping\":{}}");
   key_cmd->add_flag("--explain", explain, "Also print the canonical JSON that was hashed");
 
+  auto* migrate_cmd = app.add_subcommand("migrate", "Apply pending database migrations");
+  add_db(migrate_cmd);
+
+  auto* audit_cmd = app.add_subcommand("audit", "Audit log tools");
+  audit_cmd->require_subcommand(1);
+  auto* verify_cmd = audit_cmd->add_subcommand(
+      "verify",
+      "Check every tenant's hash chain; exit 1 and list each edited, deleted or truncated row");
+  add_db(verify_cmd);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*key_cmd) return ta::app::RunIdempotencyKeyCommand(std::cin, std::cout, std::cerr, explain);
+  if (*migrate_cmd) return ta::app::RunMigrateCommand(db_url, std::cout, std::cerr);
+  if (*verify_cmd) return ta::app::RunAuditVerifyCommand(db_url, std::cout, std::cerr);
   std::cout << app.help();
   return 0;
 }

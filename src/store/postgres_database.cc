@@ -170,8 +170,18 @@ class PgTx final : public Tx {
 class PostgresDatabase final : public Database {
  public:
   PostgresDatabase(std::string url, int pool_size)
-      : url_(std::move(url)), pool_size_(pool_size), wake_fd_(eventfd(0, EFD_NONBLOCK)) {}
-  ~PostgresDatabase() override { close(wake_fd_); }
+      : url_(std::move(url)), pool_size_(pool_size), wake_fd_(eventfd(0, EFD_NONBLOCK)) {
+    notifier_ = std::thread([this] { NotifierLoop(); });
+  }
+  ~PostgresDatabase() override {
+    {
+      std::lock_guard<std::mutex> lock(notify_mu_);
+      stopping_ = true;
+    }
+    notify_cv_.notify_all();
+    notifier_.join();
+    close(wake_fd_);
+  }
 
   Backend backend() const override { return Backend::kPostgres; }
 
@@ -185,9 +195,20 @@ class PostgresDatabase final : public Database {
     });
   }
 
+  // NOTIFY is sent after commit by the notifier thread, not inside `tx`: a
+  // transaction that notifies takes a database-wide lock at commit and holds
+  // it across its WAL flush, which serialises every such commit (no group
+  // commit). Wake-ups that pile up while one is being sent coalesce into one.
   Status Notify(Tx& tx, std::string_view channel) override {
-    auto r = tx.Exec("SELECT pg_notify($1, '')", {std::string(channel)});
-    return r ? Status::Ok() : r.error();
+    std::string ch(channel);
+    tx.AfterCommit([this, ch] {
+      {
+        std::lock_guard<std::mutex> lock(notify_mu_);
+        pending_notify_.insert(ch);
+      }
+      notify_cv_.notify_one();
+    });
+    return Status::Ok();
   }
 
   bool WaitForNotification(std::string_view channel, std::chrono::milliseconds timeout) override {
@@ -232,6 +253,27 @@ class PostgresDatabase final : public Database {
   }
 
  private:
+  void NotifierLoop() {
+    std::unique_ptr<PgConn> conn;
+    std::unique_lock<std::mutex> lock(notify_mu_);
+    while (true) {
+      notify_cv_.wait(lock, [&] { return stopping_ || !pending_notify_.empty(); });
+      if (pending_notify_.empty()) return;  // stopping, nothing left to send
+      std::set<std::string> channels;
+      channels.swap(pending_notify_);
+      lock.unlock();
+      if (!conn || !conn->healthy()) {
+        auto c = PgConn::Connect(url_);
+        conn = c ? std::move(*c) : nullptr;
+      }
+      for (const auto& ch : channels) {
+        // Best effort: workers also poll, so a lost wake-up only adds latency.
+        if (conn) conn->Run("SELECT pg_notify($1, '')", {ch}, nullptr);
+      }
+      lock.lock();
+    }
+  }
+
   bool Drain(const std::string& ch) EXCLUSIVE_LOCKS_REQUIRED(listen_mu_) {
     bool got = false;
     while (PGnotify* n = PQnotifies(listener_->raw())) {
@@ -316,6 +358,12 @@ class PostgresDatabase final : public Database {
   std::unique_ptr<PgConn> listener_ GUARDED_BY(listen_mu_);
   std::set<std::string> listening_ GUARDED_BY(listen_mu_);
   int wake_fd_;
+
+  std::mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::set<std::string> pending_notify_ GUARDED_BY(notify_mu_);
+  bool stopping_ GUARDED_BY(notify_mu_) = false;
+  std::thread notifier_;
 };
 
 }  // namespace

@@ -20,6 +20,8 @@ std::string RandomSuffix() {
 bool AdminExec(const std::string& url, const std::string& sql, std::string* err) {
   PGconn* c = PQconnectdb(url.c_str());
   bool ok = PQstatus(c) == CONNECTION_OK;
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
   if (ok) {
     PGresult* r = PQexec(c, sql.c_str());
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;

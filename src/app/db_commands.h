@@ -1,0 +1,18 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+namespace ta::app {
+
+// Default database when neither --db nor TA_DATABASE_URL is given.
+inline constexpr const char* kDefaultDatabase = "./data/tenantatlas.db";
+
+// `tenantatlas migrate`: applies pending migrations; prints the schema version.
+int RunMigrateCommand(const std::string& db_url, std::ostream& out, std::ostream& err);
+
+// `tenantatlas audit verify`: walks every tenant's hash chain. Exit 0 when
+// intact, 1 with one line per break when not, 2 when the database cannot be read.
+int RunAuditVerifyCommand(const std::string& db_url, std::ostream& out, std::ostream& err);
+
+}  // namespace ta::app
