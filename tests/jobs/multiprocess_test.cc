@@ -67,17 +67,14 @@ TEST(MultiProcessPostgres, DedupeStormAcrossFourProcessesYieldsOneRun) {
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 1);
 }
 
-TEST(MultiProcessPostgres, KilledWorkerLosesNoJob) {
-  auto t = TestDatabase::Create(TestBackend::kPostgres);
-  if (!t) return;
-  constexpr int kJobs = 2000;
-  const int64_t tenant = MakeTenant(t->db(), "a");
+// Starts `n` runs of "test.work" in tenant `tenant` from 8 threads.
+void StartRuns(store::Database& db, int64_t tenant, int n) {
   Redactor redactor;
-  runs::RunService runs(t->db(), SystemClock::Instance(), redactor);
+  runs::RunService runs(db, SystemClock::Instance(), redactor);
   std::vector<std::thread> starters;
   for (int th = 0; th < 8; ++th) {
     starters.emplace_back([&, th] {
-      for (int i = th; i < kJobs; i += 8) {
+      for (int i = th; i < n; i += 8) {
         runs::StartRequest req;
         req.tenant_id = tenant;
         req.type = "test.work";
@@ -87,16 +84,52 @@ TEST(MultiProcessPostgres, KilledWorkerLosesNoJob) {
     });
   }
   for (auto& s : starters) s.join();
+}
+
+void WaitForCompleted(store::Database& db, int64_t at_least) {
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (QueryInt(db, "SELECT COUNT(*) FROM jobs WHERE state = 'completed'") < at_least &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);  // polling a condition with a deadline
+  }
+}
+
+TEST(MultiProcessPostgres, SigtermFinishesOrReleasesInFlightJobs) {
+  auto t = TestDatabase::Create(TestBackend::kPostgres);
+  if (!t) return;
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  StartRuns(t->db(), tenant, 400);
+  const pid_t worker = Spawn({"ta_test_helper", "worker", t->url(), "graceful"});
+  WaitForCompleted(t->db(), 40);
+  ASSERT_GT(
+      QueryInt(t->db(),
+               "SELECT COUNT(*) FROM jobs WHERE worker_id = 'graceful' AND state = 'running'"),
+      0);
+  ASSERT_EQ(kill(worker, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(worker), 0);
+  const int64_t completed =
+      QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'completed'");
+  EXPECT_LT(completed, 400) << "the worker should have stopped early";
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'running'"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued'"), 400 - completed);
+  // Released jobs got their attempt back; nothing waits for a lease to expire.
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND attempts <> 0"),
+            0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'"), completed);
+}
+
+TEST(MultiProcessPostgres, KilledWorkerLosesNoJob) {
+  auto t = TestDatabase::Create(TestBackend::kPostgres);
+  if (!t) return;
+  constexpr int kJobs = 2000;
+  const int64_t tenant = MakeTenant(t->db(), "a");
+  StartRuns(t->db(), tenant, kJobs);
   ASSERT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued'"), kJobs);
 
   std::vector<pid_t> workers;
   for (int w = 0; w < 3; ++w)
     workers.push_back(Spawn({"ta_test_helper", "worker", t->url(), "worker-" + std::to_string(w)}));
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'completed'") < kJobs / 4 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitForCompleted(t->db(), kJobs / 4);
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
   EXPECT_EQ(WaitExit(workers[0]), 128 + SIGKILL);
   const int64_t orphaned = QueryInt(

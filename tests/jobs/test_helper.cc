@@ -3,7 +3,11 @@
 //       THREADS threads start the identical run at START_AT_MS; prints each run id.
 //   ta_test_helper worker URL WORKER_ID
 //       drains "test.work" jobs (each records one run item and takes ~20 ms)
-//       until the queue stays empty, then exits 0. Tests kill it with SIGKILL.
+//       until the queue stays empty, then exits 0. On SIGTERM it stops
+//       gracefully (running handlers finish, unstarted jobs are released) and
+//       exits 0. Tests also kill it with SIGKILL.
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +24,9 @@ using namespace std::chrono_literals;
 using namespace ta;
 
 namespace {
+
+std::atomic<bool> g_terminate{false};
+extern "C" void OnSigterm(int) { g_terminate = true; }
 
 int Storm(const std::string& url, int64_t tenant, const std::string& key, int threads,
           int64_t start_at) {
@@ -82,9 +89,14 @@ int Worker(const std::string& url, const std::string& worker_id) {
     });
     return s.ok() ? jobs::JobResult::Success() : jobs::JobResult::Retry(s);
   });
+  struct sigaction sa {};
+  sa.sa_handler = OnSigterm;
+  sigaction(SIGTERM, &sa, nullptr);
   pool.Start();
+  std::printf("started\n");
+  std::fflush(stdout);
   int idle = 0;
-  while (idle < 3) {
+  while (idle < 3 && !g_terminate) {
     std::this_thread::sleep_for(200ms);
     auto active = store::ReadResult<int64_t>(**db, [](store::Tx& tx) -> Result<int64_t> {
       auto r = tx.Query("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')");

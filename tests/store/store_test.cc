@@ -295,3 +295,28 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
 
 }  // namespace
 }  // namespace ta::store
+
+namespace ta::store {
+namespace {
+
+int64_t SqliteSynchronous(bool normal) {
+  DatabaseOptions o;
+  o.sqlite_synchronous_normal = normal;
+  auto t = ::ta::testing::TestDatabase::Create(TestBackend::kSqlite, o);
+  if (!t) return -1;
+  // Writes run on the writer connection, whose setting is what durability rests on.
+  auto r = WriteResult<int64_t>(t->db(), [](Tx& tx) -> Result<int64_t> {
+    auto rows = tx.Query("PRAGMA synchronous");
+    if (!rows) return Unexpected(rows.error());
+    return rows->front().Int(0);
+  });
+  return r.value_or(-1);
+}
+
+TEST(SqliteDurability, WriterIsSynchronousFullByDefaultAndNormalOnlyWhenAsked) {
+  EXPECT_EQ(SqliteSynchronous(false), 2);  // FULL: an acknowledged commit survives power loss
+  EXPECT_EQ(SqliteSynchronous(true), 1);   // NORMAL
+}
+
+}  // namespace
+}  // namespace ta::store
