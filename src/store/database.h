@@ -95,10 +95,11 @@ Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url,
                                                const DatabaseOptions& options = {});
 
 // Helpers that carry a value out of a transaction.
-template <typename T, typename F>
-Result<T> WriteResult(Database& db, F&& fn) {
+namespace detail {
+template <typename T, typename Run, typename F>
+Result<T> Carry(Run&& run, F&& fn) {
   std::optional<T> out;
-  Status s = db.Write([&](Tx& tx) -> Status {
+  Status s = run([&](Tx& tx) -> Status {
     Result<T> r = fn(tx);
     if (!r) return r.error();
     out = std::move(*r);
@@ -107,18 +108,16 @@ Result<T> WriteResult(Database& db, F&& fn) {
   if (!s.ok()) return Unexpected(std::move(s));
   return std::move(*out);
 }
+}  // namespace detail
+
+template <typename T, typename F>
+Result<T> WriteResult(Database& db, F&& fn) {
+  return detail::Carry<T>([&](const std::function<Status(Tx&)>& f) { return db.Write(f); }, fn);
+}
 
 template <typename T, typename F>
 Result<T> ReadResult(Database& db, F&& fn) {
-  std::optional<T> out;
-  Status s = db.Read([&](Tx& tx) -> Status {
-    Result<T> r = fn(tx);
-    if (!r) return r.error();
-    out = std::move(*r);
-    return Status::Ok();
-  });
-  if (!s.ok()) return Unexpected(std::move(s));
-  return std::move(*out);
+  return detail::Carry<T>([&](const std::function<Status(Tx&)>& f) { return db.Read(f); }, fn);
 }
 
 // Formats ids for `= ANY($1::bigint[])` (PostgreSQL) or `IN (SELECT value FROM

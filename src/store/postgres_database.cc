@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/thread_annotations.h"
+#include "store/conn_tx.h"
 #include "store/migrations.h"
 
 namespace ta::store {
@@ -66,10 +67,12 @@ class PgConn {
   PGconn* raw() { return conn_; }
   bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
 
-  Status Simple(const char* sql) {
-    PgResult res(PQexec(conn_, sql));
+  Status Script(std::string_view sql_text) {
+    const std::string sql(sql_text);
+    PgResult res(PQexec(conn_, sql.c_str()));
     const auto st = PQresultStatus(res.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return PgError(conn_, res.get(), sql);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      return PgError(conn_, res.get(), sql.substr(0, 60));
     return Status::Ok();
   }
 
@@ -143,29 +146,7 @@ class PgConn {
   std::map<std::string, std::string, std::less<>> cache_;  // sql -> prepared name
 };
 
-class PgTx final : public Tx {
- public:
-  explicit PgTx(PgConn& conn) : conn_(conn) {}
-  Backend backend() const override { return Backend::kPostgres; }
-  Result<Rows> Query(std::string_view sql, const Params& params) override {
-    Rows rows;
-    auto r = conn_.Run(sql, params, &rows);
-    if (!r) return Unexpected(r.error());
-    return rows;
-  }
-  Result<int64_t> Exec(std::string_view sql, const Params& params) override {
-    return conn_.Run(sql, params, nullptr);
-  }
-  Status ExecScript(std::string_view sql) override {
-    return conn_.Simple(std::string(sql).c_str());
-  }
-  void AfterCommit(std::function<void()> fn) override { after_.push_back(std::move(fn)); }
-  std::vector<std::function<void()>> TakeAfterCommit() { return std::move(after_); }
-
- private:
-  PgConn& conn_;
-  std::vector<std::function<void()>> after_;
-};
+using PgTx = ConnTx<PgConn, Backend::kPostgres>;
 
 class PostgresDatabase final : public Database {
  public:
@@ -227,7 +208,7 @@ class PostgresDatabase final : public Database {
       char* ident = PQescapeIdentifier(listener_->raw(), ch.c_str(), ch.size());
       std::string sql = std::string("LISTEN ") + ident;
       PQfreemem(ident);
-      if (!listener_->Simple(sql.c_str()).ok()) return false;
+      if (!listener_->Script(sql.c_str()).ok()) return false;
       listening_.insert(ch);
     }
     if (Drain(ch)) return true;
@@ -285,7 +266,7 @@ class PostgresDatabase final : public Database {
 
   Status RunTx(PgConn& conn, const std::function<Status(Tx&)>& fn, const char* begin) {
     for (int attempt = 0;; ++attempt) {
-      if (Status s = conn.Simple(begin); !s.ok()) return s;
+      if (Status s = conn.Script(begin); !s.ok()) return s;
       PgTx tx(conn);
       Status s;
       try {
@@ -304,7 +285,7 @@ class PostgresDatabase final : public Database {
           return s;
         }
       } else {
-        conn.Simple("ROLLBACK");
+        conn.Script("ROLLBACK");
       }
       if (!Retryable(s) || attempt >= 4) return s;
     }

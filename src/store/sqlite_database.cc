@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "core/thread_annotations.h"
+#include "store/conn_tx.h"
 #include "store/migrations.h"
 #include "store/sql_text.h"
 
@@ -142,27 +143,7 @@ class SqliteConn {
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
 };
 
-class SqliteTx final : public Tx {
- public:
-  explicit SqliteTx(SqliteConn& conn) : conn_(conn) {}
-  Backend backend() const override { return Backend::kSqlite; }
-  Result<Rows> Query(std::string_view sql, const Params& params) override {
-    Rows rows;
-    auto r = conn_.Run(sql, params, &rows);
-    if (!r) return Unexpected(r.error());
-    return rows;
-  }
-  Result<int64_t> Exec(std::string_view sql, const Params& params) override {
-    return conn_.Run(sql, params, nullptr);
-  }
-  Status ExecScript(std::string_view sql) override { return conn_.Script(sql); }
-  void AfterCommit(std::function<void()> fn) override { after_.push_back(std::move(fn)); }
-  std::vector<std::function<void()>> TakeAfterCommit() { return std::move(after_); }
-
- private:
-  SqliteConn& conn_;
-  std::vector<std::function<void()>> after_;
-};
+using SqliteTx = ConnTx<SqliteConn, Backend::kSqlite>;
 
 class SqliteDatabase final : public Database {
  public:
