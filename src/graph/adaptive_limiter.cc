@@ -1,0 +1,63 @@
+#include "graph/adaptive_limiter.h"
+
+#include <algorithm>
+
+namespace ta::graph {
+
+AdaptiveLimiter::State& AdaptiveLimiter::Get(const std::string& tenant) {
+  State& s = states_[tenant];
+  if (s.limit == 0) s.limit = options_.initial;
+  return s;
+}
+
+void AdaptiveLimiter::Acquire(const std::string& tenant) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    State& s = Get(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < s.gate) {
+      cv_.wait_until(lock, s.gate);
+      continue;
+    }
+    if (s.in_flight < std::max(1, static_cast<int>(s.limit))) {
+      ++s.in_flight;
+      return;
+    }
+    cv_.wait(lock);
+  }
+}
+
+void AdaptiveLimiter::Release(const std::string& tenant) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --Get(tenant).in_flight;
+  }
+  cv_.notify_all();
+}
+
+void AdaptiveLimiter::OnSuccess(const std::string& tenant) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = Get(tenant);
+  s.limit = std::min(options_.max, s.limit + 1.0 / s.limit);
+}
+
+void AdaptiveLimiter::OnThrottle(const std::string& tenant, std::chrono::milliseconds retry_after) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    State& s = Get(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    // Halve once per throttle episode: the other requests that were in flight
+    // when the limit was hit report the same episode.
+    if (now >= s.gate) s.limit = std::max(options_.min, s.limit / 2);
+    s.gate = std::max(s.gate, now + retry_after);
+  }
+  cv_.notify_all();
+}
+
+double AdaptiveLimiter::Limit(const std::string& tenant) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = states_.find(tenant);
+  return it == states_.end() ? options_.initial : it->second.limit;
+}
+
+}  // namespace ta::graph

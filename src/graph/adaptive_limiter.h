@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/thread_annotations.h"
+
+namespace ta::graph {
+
+// Per-tenant concurrency limit that adapts by AIMD (additive increase,
+// multiplicative decrease), plus a gate that a 429 closes for Retry-After.
+// A success raises the limit by 1/limit (about +1 per round of requests); a
+// throttle halves it and holds every caller for that tenant until the gate
+// opens, so one 429 pauses the tenant instead of letting each in-flight
+// request discover the throttle on its own. Thread-safe.
+class AdaptiveLimiter {
+ public:
+  struct Options {
+    double initial = 4;
+    double min = 1;
+    double max = 16;
+  };
+  AdaptiveLimiter() : AdaptiveLimiter(Options{}) {}
+  explicit AdaptiveLimiter(Options options) : options_(options) {}
+
+  // Blocks until the tenant has a free slot and its gate is open.
+  void Acquire(const std::string& tenant);
+  void Release(const std::string& tenant);
+  void OnSuccess(const std::string& tenant);
+  void OnThrottle(const std::string& tenant, std::chrono::milliseconds retry_after);
+  double Limit(const std::string& tenant) const;
+
+ private:
+  struct State {
+    double limit = 0;
+    int in_flight = 0;
+    std::chrono::steady_clock::time_point gate{};
+  };
+  State& Get(const std::string& tenant) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, State> states_ GUARDED_BY(mu_);
+};
+
+}  // namespace ta::graph

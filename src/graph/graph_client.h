@@ -1,0 +1,108 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/redactor.h"
+#include "graph/adaptive_limiter.h"
+#include "graph/graph_error.h"
+#include "graph/http_transport.h"
+#include "graph/token_provider.h"
+
+namespace ta::graph {
+
+struct GraphConfig {
+  // Public cloud defaults; national clouds and the simulator change both.
+  std::string authority_base = "https://login.microsoftonline.com";
+  std::string graph_base = "https://graph.microsoft.com";
+  std::string scope = "https://graph.microsoft.com/.default";
+  std::string api_version = "beta";
+  int max_throttle_retries = 50;  // 429s: Retry-After is honoured each time
+  int max_transient_retries = 4;  // 502/503/504 and network errors
+  std::chrono::milliseconds backoff_base{500};
+  std::chrono::milliseconds backoff_cap{30'000};
+  std::chrono::milliseconds timeout{60'000};
+};
+
+// Read-only access. Preview code receives only this: it has no way to write.
+class GraphReader {
+ public:
+  virtual ~GraphReader() = default;
+  // `path` is relative to the Graph base and version
+  // ("deviceManagement/deviceConfigurations?$top=50") or an absolute URL (a nextLink).
+  virtual GraphResult<nlohmann::json> Get(const std::string& path) = 0;
+};
+
+class GraphWriter {
+ public:
+  virtual ~GraphWriter() = default;
+  virtual GraphResult<nlohmann::json> Post(const std::string& path, const nlohmann::json& body) = 0;
+  virtual GraphResult<nlohmann::json> Patch(const std::string& path,
+                                            const nlohmann::json& body) = 0;
+  virtual GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) = 0;
+};
+
+// Iterates a collection page by page, following @odata.nextLink.
+class Pager {
+ public:
+  Pager(GraphReader& reader, std::string first_path)
+      : reader_(reader), next_(std::move(first_path)) {}
+  // The next page's items; nullopt after the last page.
+  GraphResult<std::optional<std::vector<nlohmann::json>>> Next();
+  int pages() const { return pages_; }
+
+ private:
+  GraphReader& reader_;
+  std::optional<std::string> next_;
+  int pages_ = 0;
+};
+
+GraphResult<std::vector<nlohmann::json>> ListAll(GraphReader& reader, const std::string& path);
+
+struct GraphStats {
+  int64_t requests = 0;
+  int64_t throttled = 0;  // 429 responses seen
+  int64_t transient_retries = 0;
+  int64_t auth_retries = 0;
+};
+
+// One tenant's Graph connection. Thread-safe; share one per tenant so the
+// limiter and token cache see all of that tenant's traffic.
+class GraphClient final : public GraphReader, public GraphWriter {
+ public:
+  GraphClient(AppCredentials app, GraphConfig config, HttpTransport& transport,
+              TokenProvider& tokens, AdaptiveLimiter& limiter, Redactor& redactor,
+              uint64_t seed = std::random_device{}());
+
+  GraphResult<nlohmann::json> Get(const std::string& path) override;
+  GraphResult<nlohmann::json> Post(const std::string& path, const nlohmann::json& body) override;
+  GraphResult<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body) override;
+  GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override;
+
+  GraphStats stats() const;
+
+ private:
+  GraphResult<nlohmann::json> Send(const std::string& method, const std::string& path,
+                                   const nlohmann::json* body);
+  std::string Url(const std::string& path) const;
+  GraphError ErrorFrom(const HttpResponse& response) const;
+  std::chrono::milliseconds Backoff(int attempt);
+
+  const AppCredentials app_;
+  const GraphConfig config_;
+  HttpTransport& transport_;
+  TokenProvider& tokens_;
+  AdaptiveLimiter& limiter_;
+  Redactor& redactor_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+  std::atomic<int64_t> requests_{0}, throttled_{0}, transient_{0}, auth_retries_{0};
+};
+
+}  // namespace ta::graph

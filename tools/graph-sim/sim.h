@@ -1,0 +1,84 @@
+#pragma once
+
+// graph-sim: a real HTTP server on loopback that emulates the subset of
+// Microsoft Graph (and the Entra token endpoint) that TenantAtlas uses, with
+// per-tenant in-memory state, Intune-style throttling, fault injection and a
+// request log. Used in-process by tests and benchmarks, and as the
+// `graph-sim` executable for demos and e2e tests.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace ta::sim {
+
+struct SimConfig {
+  // Throttling per tenant per app, sliding window (Intune's documented limits).
+  int64_t throttle_window_ms = 20'000;
+  int throttle_max_requests = 1000;
+  int throttle_max_writes = 100;
+  bool throttle_enabled = true;
+  bool omit_retry_after = false;  // Intune sometimes sends 429 without it
+  int page_size = 100;            // default page size of list responses
+  int64_t latency_ms = 0;         // added to every Graph request
+  double fault_rate = 0.0;        // share of Graph requests answered 503
+  int64_t token_lifetime_s = 3600;
+  uint64_t seed = 1;
+  int threads = 64;  // server worker threads
+};
+
+struct SimApp {
+  std::string client_id;
+  std::string client_secret;
+};
+
+class GraphSim {
+ public:
+  explicit GraphSim(SimConfig config = {});
+  ~GraphSim();
+  GraphSim(const GraphSim&) = delete;
+  GraphSim& operator=(const GraphSim&) = delete;
+
+  // Binds 127.0.0.1:port (0 = any free port) and serves on a background
+  // thread. Returns the bound port, or -1.
+  int Start(const std::string& host = "127.0.0.1", int port = 0);
+  void Stop();
+  int port() const;
+  std::string base_url() const;  // http://127.0.0.1:PORT (authority and Graph base)
+
+  // Seeding (thread-safe; also reachable over HTTP under /_sim).
+  void AddTenant(const std::string& tenant_id, const std::vector<SimApp>& apps);
+  // Adds objects to a collection ("deviceConfigurations", ..., or "groups").
+  // Missing ids and timestamps are filled in. Returns the ids.
+  std::vector<std::string> Seed(const std::string& tenant_id, const std::string& collection,
+                                const std::vector<nlohmann::json>& objects);
+  // Generates `count` realistic synthetic policies spread over the 8 types.
+  void GeneratePolicies(const std::string& tenant_id, int count,
+                        const std::string& only_collection = "");
+  // Loads {"tenants":[{"id","apps":[...],"groups":[...],"policies":{collection:[...]}}]}.
+  bool LoadFixture(const nlohmann::json& fixture, std::string* error);
+
+  // Runtime knobs (also POST /_sim/config).
+  void Configure(const nlohmann::json& knobs);
+  // Fail the next `count` Graph requests with `status` (deterministic faults).
+  void FailNext(int count, int status = 503);
+
+  // The request log: [{seq, method, path, tenant, status, write, ts_ms}].
+  nlohmann::json Requests() const;
+  void ClearRequests();
+  int64_t CountRequests(const std::string& method_filter, int status_filter = 0) const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The collections the simulator serves under /deviceManagement.
+const std::vector<std::string>& SimCollections();
+
+}  // namespace ta::sim
