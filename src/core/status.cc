@@ -14,6 +14,8 @@ std::string_view CodeName(Status::Code code) {
       return "AlreadyExists";
     case Status::Code::kConflict:
       return "Conflict";
+    case Status::Code::kFailedPrecondition:
+      return "FailedPrecondition";
     case Status::Code::kPermissionDenied:
       return "PermissionDenied";
     case Status::Code::kUnauthenticated:

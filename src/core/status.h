@@ -17,7 +17,8 @@ class Status {
     kInvalidArgument,  // bad input; the message names the field and the fix
     kNotFound,
     kAlreadyExists,
-    kConflict,  // state does not allow the operation (e.g. terminal run)
+    kConflict,            // state does not allow the operation (e.g. terminal run)
+    kFailedPrecondition,  // not set up for this yet (e.g. no credentials)
     kPermissionDenied,
     kUnauthenticated,
     kResourceExhausted,  // throttled or over a limit
@@ -34,6 +35,9 @@ class Status {
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status Conflict(std::string msg) { return {Code::kConflict, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) {
+    return {Code::kFailedPrecondition, std::move(msg)};
+  }
   static Status PermissionDenied(std::string msg) {
     return {Code::kPermissionDenied, std::move(msg)};
   }

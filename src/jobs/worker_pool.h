@@ -38,7 +38,7 @@ class JobContext {
   const Job& job() const { return job_; }
   store::Database& db() { return queue_.db(); }
   Clock& clock() { return queue_.clock(); }
-  // Handlers call this between items; cheap (re-reads the flag at most every 200 ms).
+  // Handlers call this between items; it reads the job's cancel flag (one row).
   bool CancelRequested();
   // True once the pool is shutting down: finish the current item and return Release().
   bool ShuttingDown() const { return stopping_.load(); }
@@ -48,7 +48,6 @@ class JobContext {
   JobQueue& queue_;
   const std::atomic<bool>& stopping_;
   bool cancelled_ = false;
-  Clock::TimePoint last_check_{};
 };
 
 using Handler = std::function<JobResult(JobContext&)>;

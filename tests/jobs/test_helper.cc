@@ -1,6 +1,8 @@
 // A separate process for multi-process tests (the tests spawn it):
 //   ta_test_helper storm URL TENANT KEY THREADS START_AT_MS
 //       THREADS threads start the identical run at START_AT_MS; prints each run id.
+//   ta_test_helper restore-crash URL SIM_URL MASTER_KEY
+//       runs one queued restore and SIGKILLs itself right after the first create.
 //   ta_test_helper worker URL WORKER_ID
 //       drains "test.work" jobs (each records one run item and takes ~20 ms)
 //       until the queue stays empty, then exits 0. On SIGTERM it stops
@@ -16,7 +18,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/secret_box.h"
+#include "graph/curl_transport.h"
 #include "jobs/worker_pool.h"
+#include "ops/operations.h"
 #include "runs/run_service.h"
 #include "store/runs_repository.h"
 
@@ -110,6 +115,42 @@ int Worker(const std::string& url, const std::string& worker_id) {
   return 0;
 }
 
+// Runs queued restore jobs once, and kills itself with SIGKILL right after the
+// first Graph create succeeds, before the create is recorded.
+int RestoreCrash(const std::string& url, const std::string& sim_url,
+                 const std::string& master_key) {
+  store::DatabaseOptions o;
+  o.run_migrations = false;
+  auto db = store::OpenDatabase(url, o);
+  if (!db) {
+    std::fprintf(stderr, "%s\n", db.error().ToString().c_str());
+    return 1;
+  }
+  auto box = SecretBox::FromBase64Key(master_key);
+  Redactor redactor;
+  auto transport = graph::MakeCurlTransport();
+  graph::GraphConfig gc;
+  gc.authority_base = gc.graph_base = sim_url;
+  ops::TenantGraphAccess access(**db, *box, gc, *transport, redactor, SystemClock::Instance());
+  runs::RunService runs(**db, SystemClock::Instance(), redactor);
+  jobs::QueueOptions qo;
+  qo.lease = 1000ms;
+  qo.tenant_running_cap = 0;
+  jobs::JobQueue queue(**db, SystemClock::Instance(), qo, &runs, &redactor);
+  jobs::WorkerOptions wo;
+  wo.worker_id = "doomed";
+  jobs::WorkerPool pool(queue, wo);
+  ops::OpsContext ctx{**db, SystemClock::Instance(), redactor, access,
+                      [](const std::string& event) {
+                        if (event == "after_create") raise(SIGKILL);
+                      }};
+  ops::RegisterHandlers(pool, ctx);
+  auto n = pool.RunOnce();
+  std::fprintf(stderr, "restore-crash: the hook did not fire (%s)\n",
+               n ? "ran" : n.error().ToString().c_str());
+  return 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +158,7 @@ int main(int argc, char** argv) {
   if (a.size() == 7 && a[1] == "storm")
     return Storm(a[2], std::stoll(a[3]), a[4], std::stoi(a[5]), std::stoll(a[6]));
   if (a.size() == 4 && a[1] == "worker") return Worker(a[2], a[3]);
+  if (a.size() == 5 && a[1] == "restore-crash") return RestoreCrash(a[2], a[3], a[4]);
   std::fprintf(
       stderr,
       "usage: ta_test_helper storm URL TENANT KEY THREADS START_AT_MS | worker URL WORKER_ID\n");

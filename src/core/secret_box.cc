@@ -1,0 +1,82 @@
+#include "core/secret_box.h"
+
+#include <sodium.h>
+
+#include <optional>
+
+#include <vector>
+
+namespace ta {
+namespace {
+
+bool Init() {
+  static const bool ok = sodium_init() >= 0;
+  return ok;
+}
+
+std::string ToBase64(const unsigned char* data, size_t len) {
+  std::string out(sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, len, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // drop the terminating NUL
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> FromBase64(std::string_view b64) {
+  std::vector<unsigned char> out(b64.size());
+  size_t len = 0;
+  if (sodium_base642bin(out.data(), out.size(), b64.data(), b64.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+Result<SecretBox> SecretBox::FromBase64Key(std::string_view key_b64) {
+  if (!Init()) return Unexpected(Status::Internal("libsodium failed to initialise"));
+  auto key = FromBase64(key_b64);
+  if (!key || key->size() != crypto_secretbox_KEYBYTES) {
+    return Unexpected(
+        Status::InvalidArgument("master key: must be 32 random bytes in base64 (TA_MASTER_KEY or "
+                                "--master-key-file); generate one with "
+                                "`head -c32 /dev/urandom | base64`"));
+  }
+  return SecretBox(std::string(key->begin(), key->end()));
+}
+
+std::string SecretBox::GenerateKeyBase64() {
+  Init();
+  unsigned char key[crypto_secretbox_KEYBYTES];
+  crypto_secretbox_keygen(key);
+  return ToBase64(key, sizeof key);
+}
+
+std::string SecretBox::Seal(std::string_view plaintext) const {
+  std::vector<unsigned char> out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
+                                 plaintext.size());
+  randombytes_buf(out.data(), crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(out.data() + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                        out.data(), reinterpret_cast<const unsigned char*>(key_.data()));
+  return ToBase64(out.data(), out.size());
+}
+
+Result<std::string> SecretBox::Open(std::string_view sealed) const {
+  auto bin = FromBase64(sealed);
+  if (!bin || bin->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return Unexpected(Status::InvalidArgument("sealed secret is malformed"));
+  }
+  std::string plain(bin->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
+                                 bin->data() + crypto_secretbox_NONCEBYTES,
+                                 bin->size() - crypto_secretbox_NONCEBYTES, bin->data(),
+                                 reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
+    return Unexpected(Status::PermissionDenied(
+        "sealed secret cannot be opened: wrong master key or tampered data"));
+  }
+  return plain;
+}
+
+}  // namespace ta

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "core/clock.h"
+#include "core/redactor.h"
+#include "core/secret_box.h"
+#include "core/thread_annotations.h"
+#include "graph/graph_client.h"
+#include "store/database.h"
+
+namespace ta::ops {
+
+// Graph access for a tenant, from its stored credentials. Read-only callers
+// (restore preview) ask for a Reader and get no way to write.
+class GraphAccess {
+ public:
+  virtual ~GraphAccess() = default;
+  virtual Result<graph::GraphReader*> Reader(int64_t tenant_id) = 0;
+  virtual Result<graph::GraphWriter*> Writer(int64_t tenant_id) = 0;
+};
+
+// One GraphClient per tenant (cached), sharing a transport, token cache and
+// limiter, built from tenants.entra_tenant_id / client_id / client_secret_enc.
+class TenantGraphAccess final : public GraphAccess {
+ public:
+  TenantGraphAccess(store::Database& db, const SecretBox& box, graph::GraphConfig config,
+                    graph::HttpTransport& transport, Redactor& redactor, Clock& clock);
+  Result<graph::GraphReader*> Reader(int64_t tenant_id) override;
+  Result<graph::GraphWriter*> Writer(int64_t tenant_id) override;
+
+ private:
+  Result<graph::GraphClient*> Client(int64_t tenant_id);
+
+  store::Database& db_;
+  const SecretBox& box_;
+  const graph::GraphConfig config_;
+  graph::HttpTransport& transport_;
+  Redactor& redactor_;
+  graph::TokenProvider tokens_;
+  graph::AdaptiveLimiter limiter_;
+  std::mutex mu_;
+  std::map<int64_t, std::unique_ptr<graph::GraphClient>> clients_ GUARDED_BY(mu_);
+};
+
+// Stores a tenant's app credentials, the secret sealed with `box`.
+Status SetTenantCredentials(store::Database& db, const SecretBox& box, int64_t tenant_id,
+                            const std::string& entra_tenant_id, const std::string& client_id,
+                            const std::string& client_secret);
+
+}  // namespace ta::ops

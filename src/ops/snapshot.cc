@@ -1,0 +1,174 @@
+// policy.capture_snapshot and backup_set.create: complete captures stored as
+// immutable versions; identical content makes no new version ("unchanged").
+#include <nlohmann/json.hpp>
+
+#include "ops/capture.h"
+#include "ops/handlers.h"
+#include "ops/ops_common.h"
+
+namespace ta::ops {
+
+using nlohmann::json;
+
+namespace {
+
+struct PolicyRow {
+  int64_t id;
+  std::string type, graph_id, name;
+};
+
+struct Stored {
+  int64_t version_id;
+  int64_t version;
+  bool unchanged;
+};
+
+// Inside `tx`: reuse the latest version when the hash matches, else add one.
+Result<Stored> StoreVersion(store::Tx& tx, int64_t tenant, const PolicyRow& p, const Captured& c,
+                            int64_t run_id, int64_t now) {
+  auto latest = tx.Query(
+      "SELECT id, version, content_hash FROM policy_versions WHERE policy_id = $1 AND tenant_id = "
+      "$2 "
+      "ORDER BY version DESC LIMIT 1",
+      {p.id, tenant});
+  if (!latest) return Unexpected(latest.error());
+  if (!latest->empty() && latest->front().Text(2) == c.content_hash) {
+    return Stored{latest->front().Int(0), latest->front().Int(1), true};
+  }
+  const int64_t version = latest->empty() ? 1 : latest->front().Int(1) + 1;
+  auto ins = tx.Query(
+      "INSERT INTO policy_versions (tenant_id, policy_id, version, payload, assignments, "
+      "content_hash, run_id, "
+      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+      {tenant, p.id, version, c.payload.dump(), c.assignments.dump(), c.content_hash, run_id, now});
+  if (!ins) return Unexpected(ins.error());
+  return Stored{ins->front().Int(0), version, false};
+}
+
+Result<std::vector<PolicyRow>> LoadPolicies(store::Database& db, int64_t tenant,
+                                            const std::optional<std::vector<int64_t>>& ids) {
+  return store::ReadResult<std::vector<PolicyRow>>(
+      db, [&](store::Tx& tx) -> Result<std::vector<PolicyRow>> {
+        Result<store::Rows> rows =
+            ids ? tx.Query(
+                      "SELECT id, policy_type, graph_id, display_name FROM policies WHERE "
+                      "tenant_id = $1 AND " +
+                          store::InIdArray(tx.backend(), "id", 2) + " ORDER BY id",
+                      {tenant, store::IdArray(tx.backend(), *ids)})
+                : tx.Query(
+                      "SELECT id, policy_type, graph_id, display_name FROM policies WHERE "
+                      "tenant_id = $1 AND "
+                      "gone_at IS NULL ORDER BY id",
+                      {tenant});
+        if (!rows) return Unexpected(rows.error());
+        std::vector<PolicyRow> out;
+        for (const auto& r : *rows) out.push_back({r.Int(0), r.Text(1), r.Text(2), r.Text(3)});
+        return out;
+      });
+}
+
+// Captures one policy into a new or reused version (and, with a set, a
+// backup item). Records the item's outcome.
+void CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRow& p,
+                std::optional<int64_t> backup_set_id) {
+  const std::string ref = "policy:" + std::to_string(p.id);
+  const graph::PolicyType* type = graph::FindPolicyType(p.type);
+  if (!type) {
+    RecordItem(ctx, FailedItem(ref, "capture", "unsupported_type",
+                               "policy type '" + p.type + "' is not in the catalog"));
+    return;
+  }
+  auto captured = CapturePolicy(reader, *type, p.graph_id);
+  if (!captured) {
+    RecordItem(ctx, FailedItem(ref, "capture", captured.error()));
+    return;
+  }
+  const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
+  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+    const int64_t now = NowMs(ctx);
+    auto stored = StoreVersion(tx, tenant, p, *captured, run, now);
+    if (!stored) return stored.error();
+    if (backup_set_id) {
+      auto ins = tx.Exec(
+          "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, policy_version_id, "
+          "policy_type, graph_id, "
+          "display_name, payload, assignments, content_hash, created_at) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (backup_set_id, "
+          "policy_id) DO NOTHING",
+          {tenant, *backup_set_id, p.id, stored->version_id, p.type, p.graph_id, p.name,
+           captured->payload.dump(), captured->assignments.dump(), captured->content_hash, now});
+      if (!ins) return ins.error();
+    }
+    store::RunItem item;
+    item.item_ref = ref;
+    item.status = stored->unchanged ? "unchanged" : "captured";
+    item.action = "capture";
+    item.graph_id = p.graph_id;
+    item.details =
+        json{{"version", stored->version}, {"policy_version_id", stored->version_id}}.dump();
+    return store::RunsRepository::UpsertItem(tx, tenant, run, item, now);
+  });
+  if (!s.ok()) RecordItem(ctx, FailedItem(ref, "capture", "store_failed", s.ToString()));
+}
+
+}  // namespace
+
+jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
+  const json params = json::parse(ctx.job().payload, nullptr, false);
+  const int64_t policy_id = params.value("policy_id", int64_t{0});
+  auto reader = ops.graph.Reader(ctx.job().tenant_id);
+  if (!reader) return JobFailure(reader.error());
+  auto policies = LoadPolicies(ctx.db(), ctx.job().tenant_id, std::vector<int64_t>{policy_id});
+  if (!policies) return JobFailure(policies.error());
+  if (policies->empty())
+    return jobs::JobResult::Fail(Status::NotFound("policy " + std::to_string(policy_id)));
+  CaptureOne(ctx, **reader, policies->front(), std::nullopt);
+  return jobs::JobResult::Success();
+}
+
+jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
+  const json params = json::parse(ctx.job().payload, nullptr, false);
+  const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
+  std::optional<std::vector<int64_t>> ids;
+  if (params.contains("policy_ids") && params["policy_ids"].is_array())
+    ids = params["policy_ids"].get<std::vector<int64_t>>();
+  // The set row is created once per run (a retried job finds it).
+  auto set_id = store::WriteResult<int64_t>(ctx.db(), [&](store::Tx& tx) -> Result<int64_t> {
+    auto found =
+        tx.Query("SELECT id FROM backup_sets WHERE run_id = $1 AND tenant_id = $2", {run, tenant});
+    if (!found) return Unexpected(found.error());
+    if (!found->empty()) return found->front().Int(0);
+    auto ins = tx.Query(
+        "INSERT INTO backup_sets (tenant_id, name, description, run_id, created_by, created_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        {tenant, params.value("name", "Backup"), params.value("description", ""), run,
+         params.contains("user_id") ? store::Param(params["user_id"].get<int64_t>())
+                                    : store::Param(nullptr),
+         NowMs(ctx)});
+    if (!ins) return Unexpected(ins.error());
+    return ins->front().Int(0);
+  });
+  if (!set_id) return JobFailure(set_id.error());
+  auto reader = ops.graph.Reader(tenant);
+  if (!reader) return JobFailure(reader.error());
+  auto policies = LoadPolicies(ctx.db(), tenant, ids);
+  if (!policies) return JobFailure(policies.error());
+  ctx.db().Write([&](store::Tx& tx) {
+    return store::RunsRepository::SetTotal(tx, tenant, run, static_cast<int64_t>(policies->size()),
+                                           NowMs(ctx));
+  });
+  const auto done = ExistingItems(ctx);
+  std::vector<std::string> refs;
+  for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));
+  for (size_t i = 0; i < policies->size(); ++i) {
+    if (Done(done, refs[i])) continue;
+    if (ctx.CancelRequested()) {
+      SkipRemaining(ctx, refs, ExistingItems(ctx));
+      return jobs::JobResult::Cancelled();
+    }
+    CaptureOne(ctx, **reader, (*policies)[i], *set_id);
+  }
+  return jobs::JobResult::Success();
+}
+
+}  // namespace ta::ops

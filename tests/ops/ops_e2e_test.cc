@@ -1,0 +1,384 @@
+// Backup and restore operations end to end, on SQLite and PostgreSQL.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <csignal>
+#include <set>
+#include <thread>
+
+#include "graph/catalog.h"
+#include "ops_env.h"
+
+namespace ta::ops {
+namespace {
+
+using nlohmann::json;
+using store::RunStatus;
+using ::ta::testing::TestBackend;
+using ::ta::testing::TestDatabase;
+
+class OpsTest : public ::testing::TestWithParam<TestBackend> {};
+
+#define TA_OPS_ENV(env, ...)                        \
+  auto env##_db = TestDatabase::Create(GetParam()); \
+  if (!env##_db) return;                            \
+  OpsEnv env(std::move(env##_db), ##__VA_ARGS__)
+
+int64_t NonGetRequests(const sim::GraphSim& sim) {
+  int64_t n = 0;
+  for (const auto& r : sim.Requests())
+    if (r["method"] != "GET" && r["path"].get<std::string>().find("/oauth2/") == std::string::npos)
+      ++n;
+  return n;
+}
+
+std::map<std::string, int> StatusCounts(const std::vector<store::RunItem>& items) {
+  std::map<std::string, int> out;
+  for (const auto& i : items) out[i.status]++;
+  return out;
+}
+
+TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
+  TA_OPS_ENV(env);
+  env.sim.Seed("ms-a", "groups", {{{"id", "ga-1"}, {"displayName", "Finance"}}});
+  env.sim.GeneratePolicies("ms-a", 16);
+  const int64_t set_id = env.SyncAndBackUpA();
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies WHERE tenant_id = $1", {env.tenant_a}), 16);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM tenant_groups WHERE tenant_id = $1", {env.tenant_a}),
+            1);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1", {set_id}), 16);
+  // Complete capture: settings catalog settings (some > 1 page), compliance actions, GP definition
+  // values.
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE policy_type = 'settingsCatalog' AND "
+                      "payload LIKE '%settingInstance%'"),
+            2);
+  EXPECT_EQ(
+      env.Count("SELECT COUNT(*) FROM backup_items WHERE policy_type = 'compliancePolicy' AND "
+                "payload LIKE '%scheduledActionConfigurations%'"),
+      2);
+  EXPECT_EQ(
+      env.Count(
+          "SELECT COUNT(*) FROM backup_items WHERE policy_type = 'groupPolicyConfiguration' AND "
+          "payload LIKE '%presentationValues%'"),
+      2);
+  // Capturing unchanged content again makes no new version.
+  const int64_t policy =
+      env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_a});
+  auto snap = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+  ASSERT_TRUE(snap.has_value());
+  env.Drain();
+  auto items = env.Items(env.tenant_a, snap->run.id);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].status, "unchanged");
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1", {policy}), 1);
+  // Notifications: queued + terminal for each of the three runs.
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM notifications WHERE user_id = $1", {env.operator_both}),
+            6);
+}
+
+TEST_P(OpsTest, PolicyDeletedInIntuneIsMarkedGoneNotDeleted) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 8);
+  ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_a, std::nullopt));
+  env.Drain();
+  // A new simulator tenant state without one policy: re-seed by replacing the tenant.
+  env.sim.Configure({{"reset_throttle", true}});
+  ::ta::testing::MustExec(env.db(),
+                          "UPDATE policies SET graph_id = 'deleted-in-intune' WHERE id = (SELECT "
+                          "MIN(id) FROM policies)");
+  auto again = StartInventorySync(*env.runs, env.tenant_a, std::nullopt);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_FALSE(again->reused);
+  env.Drain();
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies WHERE gone_at IS NOT NULL AND graph_id = "
+                      "'deleted-in-intune'"),
+            1);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies WHERE gone_at IS NULL"), 8);
+}
+
+TEST_P(OpsTest, PreviewIsReadOnlyAndShowsAFieldDiff) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 8);
+  const int64_t set_id = env.SyncAndBackUpA();
+  // Someone changes one policy in Intune after the backup.
+  auto writer = env.access->Writer(env.tenant_a);
+  const std::string changed = env.sim.Requests().empty() ? "" : "";
+  auto live =
+      graph::ListAll(**env.access->Reader(env.tenant_a), "deviceManagement/deviceConfigurations");
+  ASSERT_TRUE(live.has_value());
+  const std::string id = (*live)[0]["id"];
+  ASSERT_TRUE((*writer)->Patch("deviceManagement/deviceConfigurations/" + id,
+                               {{"passwordMinimumLength", 4}}));
+  env.sim.ClearRequests();
+
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_a, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, /*execute=*/false);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  env.Drain();
+  EXPECT_EQ(NonGetRequests(env.sim), 0) << env.sim.Requests().dump();
+  auto items = env.Items(env.tenant_a, run->run.id);
+  const auto counts = StatusCounts(items);
+  EXPECT_EQ(counts.at("would_update"), 1);
+  EXPECT_EQ(counts.at("unchanged"), 7);
+  for (const auto& i : items) {
+    if (i.status != "would_update") continue;
+    const json diff = json::parse(*i.details)["diff"];
+    ASSERT_EQ(diff.size(), 1u) << diff.dump();
+    EXPECT_EQ(diff[0]["path"], "passwordMinimumLength");
+    EXPECT_EQ(diff[0]["before"], 4);
+  }
+  EXPECT_EQ(env.Run(env.tenant_a, run->run.id).status, RunStatus::kSucceeded);
+  // Preview wrote nothing to the domain tables.
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_sets"), 1);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM audit_log WHERE action = 'restore.write'"), 0);
+}
+
+TEST_P(OpsTest, FiftyItemRestoreWithThreeFailuresIsPartiallySucceeded) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 47, "deviceConfigurations");
+  // Three scripts Intune will refuse on create (the content is not base64).
+  env.sim.Seed("ms-a", "deviceManagementScripts",
+               {{{"displayName", "Bad 1"}, {"scriptContent", "%%%"}},
+                {{"displayName", "Bad 2"}, {"scriptContent", "%%%"}},
+                {{"displayName", "Bad 3"}, {"scriptContent", "%%%"}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  env.Drain();
+  const auto r = env.Run(env.tenant_b, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kPartiallySucceeded);
+  EXPECT_EQ(r.succeeded, 47);
+  EXPECT_EQ(r.failed, 3);
+  auto items = env.Items(env.tenant_b, run->run.id);
+  EXPECT_EQ(items.size(), 50u);
+  const auto counts = StatusCounts(items);
+  EXPECT_EQ(counts.at("created"), 47);
+  EXPECT_EQ(counts.at("failed"), 3);
+  for (const auto& i : items) {
+    if (i.status == "failed") {
+      EXPECT_EQ(i.error_code, "ModelValidationFailure");
+      EXPECT_NE(i.error_message->find("base64"), std::string::npos);
+    } else {
+      EXPECT_TRUE(i.graph_id.has_value());
+    }
+  }
+  EXPECT_EQ(
+      env.Count("SELECT COUNT(*) FROM audit_log WHERE action = 'restore.write' AND tenant_id = $1",
+                {env.tenant_b}),
+      47);
+}
+
+TEST_P(OpsTest, SelectionOfFiveTouchesExactlyFivePolicies) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 50, "deviceConfigurations");
+  const int64_t set_id = env.SyncAndBackUpA();
+  std::vector<int64_t> chosen;
+  for (int64_t k = 0; k < 5; ++k)
+    chosen.push_back(env.Count(
+        "SELECT id FROM backup_items WHERE backup_set_id = $1 ORDER BY id LIMIT 1 OFFSET " +
+            std::to_string(k * 9),
+        {set_id}));
+  env.sim.ClearRequests();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, chosen, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+  env.Drain();
+  EXPECT_EQ(env.sim.CountRequests("POST", 201), 5);
+  auto target =
+      graph::ListAll(**env.access->Reader(env.tenant_b), "deviceManagement/deviceConfigurations");
+  EXPECT_EQ(target->size(), 5u);
+  EXPECT_EQ(env.Items(env.tenant_b, run->run.id).size(), 5u);
+  EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kSucceeded);
+}
+
+TEST_P(OpsTest, RestoreIntoTheSameTenantUpdatesInsteadOfDuplicating) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 16);
+  const int64_t set_id = env.SyncAndBackUpA();
+  auto live =
+      graph::ListAll(**env.access->Reader(env.tenant_a), "deviceManagement/configurationPolicies");
+  const std::string id = (*live)[0]["id"];
+  ASSERT_TRUE((*env.access->Writer(env.tenant_a))
+                  ->Put("deviceManagement/configurationPolicies/" + id,
+                        {{"name", (*live)[0]["name"]}, {"settings", json::array()}}));
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_a, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  env.Drain();
+  const auto counts = StatusCounts(env.Items(env.tenant_a, run->run.id));
+  EXPECT_EQ(counts.at("updated"), 1) << "the settings catalog policy is replaced with PUT";
+  EXPECT_EQ(counts.at("unchanged"), 15);
+  EXPECT_EQ(counts.count("created"), 0u);
+  EXPECT_EQ(env.sim.CountRequests("PUT", 204), 2);  // ours above + the restore's
+  auto settings = graph::ListAll(**env.access->Reader(env.tenant_a),
+                                 "deviceManagement/configurationPolicies/" + id + "/settings");
+  EXPECT_GT(settings->size(), 0u);
+}
+
+TEST_P(OpsTest, GroupMappingIsAppliedAndUnmappedGroupsFailTheItemWithoutWrites) {
+  TA_OPS_ENV(env);
+  env.sim.Seed(
+      "ms-a", "groups",
+      {{{"id", "ga-fin"}, {"displayName", "Finance"}}, {{"id", "ga-hr"}, {"displayName", "HR"}}});
+  env.sim.Seed("ms-b", "groups", {{{"id", "gb-fin"}, {"displayName", "Finance"}}});
+  auto target = [](const std::string& g) {
+    return json::array(
+        {{{"target",
+           {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"}, {"groupId", g}}}}});
+  };
+  env.sim.Seed("ms-a", "deviceConfigurations",
+               {{{"displayName", "To Finance"}, {"assignments", target("ga-fin")}},
+                {{"displayName", "To HR"}, {"assignments", target("ga-hr")}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
+  env.Drain();
+  auto suggestions = SuggestGroupMapping(env.db(), env.tenant_a, env.tenant_b, set_id);
+  ASSERT_TRUE(suggestions.has_value());
+  ASSERT_EQ(suggestions->size(), 2u);
+  EXPECT_EQ((*suggestions)[0]["source_group_id"], "ga-fin");
+  EXPECT_EQ((*suggestions)[0]["target_group_id"], "gb-fin");
+  EXPECT_TRUE((*suggestions)[0]["suggested"].get<bool>());
+  EXPECT_TRUE((*suggestions)[1]["target_group_id"].is_null());  // no "HR" in B
+
+  RestoreRequest req{env.operator_both, env.tenant_a,          env.tenant_b, set_id,
+                     std::nullopt,      {{"ga-fin", "gb-fin"}}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  env.Drain();
+  auto items = env.Items(env.tenant_b, run->run.id);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kPartiallySucceeded);
+  for (const auto& i : items) {
+    if (i.status == "failed") {
+      EXPECT_EQ(i.error_code, "unmapped_group");
+      EXPECT_NE(i.error_message->find("ga-hr"), std::string::npos);
+    } else {
+      EXPECT_EQ(i.status, "created");
+      auto assigned =
+          (*env.access->Reader(env.tenant_b))
+              ->Get("deviceManagement/deviceConfigurations/" + *i.graph_id + "/assignments");
+      ASSERT_EQ((*assigned)["value"].size(), 1u);
+      EXPECT_EQ((*assigned)["value"][0]["target"]["groupId"], "gb-fin");
+    }
+  }
+  auto in_b =
+      graph::ListAll(**env.access->Reader(env.tenant_b), "deviceManagement/deviceConfigurations");
+  EXPECT_EQ(in_b->size(), 1u) << "nothing is written for the item with an unmapped group";
+}
+
+TEST_P(OpsTest, IdenticalExecuteWhileQueuedReusesTheRun) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 4);
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{
+      env.operator_both, env.tenant_a, env.tenant_b, set_id, std::vector<int64_t>{}, {}};
+  req.item_ids = std::nullopt;
+  auto first = StartRestore(*env.runs, env.db(), req, true);
+  auto second = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(first->reused);
+  EXPECT_TRUE(second->reused);
+  EXPECT_EQ(first->run.id, second->run.id);
+  env.Drain();
+  auto third = StartRestore(*env.runs, env.db(), req, true);  // the first one ended: a new run
+  EXPECT_FALSE(third->reused);
+}
+
+TEST_P(OpsTest, CrossTenantRestoreNeedsOperatorRightsInBothTenants) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 2);
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_a, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto denied = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_FALSE(denied.has_value());
+  EXPECT_EQ(denied.error().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(denied.error().message().find("both the source and the target"), std::string::npos);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM runs WHERE type = 'restore.execute'"), 0);
+  req.actor_user_id = env.operator_both;
+  auto allowed = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(allowed.has_value());
+  EXPECT_EQ(allowed->run.tenant_id, env.tenant_b);  // the run belongs to the target
+}
+
+TEST_P(OpsTest, ThrottledTargetFinishesWithZeroFailedItems) {
+  sim::SimConfig sc;
+  sc.throttle_window_ms = 1000;
+  sc.throttle_max_requests = 30;
+  sc.throttle_max_writes = 8;
+  TA_OPS_ENV(env, sc);
+  env.sim.GeneratePolicies("ms-a", 24);
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  env.Drain();
+  const auto r = env.Run(env.tenant_b, run->run.id);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.status, RunStatus::kSucceeded);
+  EXPECT_GT(env.sim.CountRequests("", 429), 0) << "the restore should have been throttled";
+}
+
+TEST_P(OpsTest, CancelStopsBetweenItemsAndSkipsTheRest) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 10, "deviceConfigurations");
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  int creates = 0;
+  env.ops->fault_hook = [&](const std::string& event) {
+    if (event == "after_create" && ++creates == 3)
+      env.runs->Cancel(env.tenant_b, run->run.id, env.operator_both);
+  };
+  env.Drain();
+  const auto r = env.Run(env.tenant_b, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kCancelled);
+  const auto counts = StatusCounts(env.Items(env.tenant_b, run->run.id));
+  EXPECT_EQ(counts.at("created"), 3);
+  EXPECT_EQ(counts.at("skipped"), 7);
+}
+
+TEST_P(OpsTest, WorkerKilledRightAfterACreateResumesWithoutADuplicate) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 6, "deviceConfigurations");
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+
+  const std::string cmd = std::string(TA_TEST_HELPER) + " restore-crash '" + env.t->url() + "' " +
+                          env.sim.base_url() + " " + kMasterKey;
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
+      << "the helper should have died by SIGKILL, status " << status;
+  auto in_b =
+      graph::ListAll(**env.access->Reader(env.tenant_b), "deviceManagement/deviceConfigurations");
+  ASSERT_EQ(in_b->size(), 1u) << "one policy was created before the kill";
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM run_items WHERE run_id = $1 AND status = 'pending'",
+                      {run->run.id}),
+            1);
+
+  // The lease lapses; this worker rescues the job and resumes it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (env.Run(env.tenant_b, run->run.id).status == RunStatus::kRunning &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(env.pool->RunOnce().has_value());
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(100));  // waiting for the 1 s lease to lapse
+  }
+  EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kSucceeded);
+  in_b =
+      graph::ListAll(**env.access->Reader(env.tenant_b), "deviceManagement/deviceConfigurations");
+  EXPECT_EQ(in_b->size(), 6u) << "exactly one copy of each policy";
+  std::set<std::string> names;
+  for (const auto& p : *in_b) names.insert(p["displayName"].get<std::string>());
+  EXPECT_EQ(names.size(), 6u);
+  const auto counts = StatusCounts(env.Items(env.tenant_b, run->run.id));
+  EXPECT_EQ(counts.at("created"), 6);
+  EXPECT_EQ(env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run->run.id}), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, OpsTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::ops

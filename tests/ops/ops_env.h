@@ -1,0 +1,111 @@
+#pragma once
+
+// Operations end to end: a test database (either backend), graph-sim on
+// loopback with two customer tenants, the real Graph client, the run service,
+// the job queue and a worker pool stepped with RunOnce().
+#include <memory>
+
+#include "core/secret_box.h"
+#include "graph/curl_transport.h"
+#include "jobs/worker_pool.h"
+#include "ops/operations.h"
+#include "runs/run_service.h"
+#include "sim.h"
+#include "support/test_database.h"
+
+namespace ta::ops {
+
+inline const char* kMasterKey =
+    "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";  // 32 bytes, tests only
+
+struct OpsEnv {
+  explicit OpsEnv(std::unique_ptr<::ta::testing::TestDatabase> test_db, sim::SimConfig sc = {},
+                  jobs::QueueOptions qo = {})
+      : t(std::move(test_db)),
+        sim(sc),
+        box(*SecretBox::FromBase64Key(kMasterKey)),
+        transport(graph::MakeCurlTransport()) {
+    sim.AddTenant("ms-a", {{"app-a", "secret-a-Qx8~"}});
+    sim.AddTenant("ms-b", {{"app-b", "secret-b-Qx8~"}});
+    sim.Start();
+    graph::GraphConfig gc;
+    gc.authority_base = gc.graph_base = sim.base_url();
+    gc.backoff_base = std::chrono::milliseconds(20);
+    access = std::make_unique<TenantGraphAccess>(db(), box, gc, *transport, redactor,
+                                                 SystemClock::Instance());
+    runs = std::make_unique<runs::RunService>(db(), SystemClock::Instance(), redactor);
+    qo.tenant_running_cap = 0;
+    queue =
+        std::make_unique<jobs::JobQueue>(db(), SystemClock::Instance(), qo, runs.get(), &redactor);
+    jobs::WorkerOptions wo;
+    wo.worker_id = "test-worker";
+    wo.batch = 4;
+    pool = std::make_unique<jobs::WorkerPool>(*queue, wo);
+    ops = std::make_unique<OpsContext>(
+        OpsContext{db(), SystemClock::Instance(), redactor, *access, nullptr});
+    RegisterHandlers(*pool, *ops);
+    tenant_a = ::ta::testing::MakeTenant(db(), "Contoso");
+    tenant_b = ::ta::testing::MakeTenant(db(), "Fabrikam");
+    SetTenantCredentials(db(), box, tenant_a, "ms-a", "app-a", "secret-a-Qx8~");
+    SetTenantCredentials(db(), box, tenant_b, "ms-b", "app-b", "secret-b-Qx8~");
+    operator_both = ::ta::testing::MakeUser(db(), "both@msp");
+    operator_a = ::ta::testing::MakeUser(db(), "a-only@msp");
+    Member(operator_both, tenant_a, "operator");
+    Member(operator_both, tenant_b, "owner");
+    Member(operator_a, tenant_a, "operator");
+    Member(operator_a, tenant_b, "readonly");
+  }
+
+  store::Database& db() { return t->db(); }
+  void Member(int64_t user, int64_t tenant, const std::string& role) {
+    ::ta::testing::MustExec(
+        db(),
+        "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, 0)",
+        {tenant, user, role});
+  }
+  // Runs queued jobs until none is left (bounded).
+  void Drain() {
+    for (int i = 0; i < 50; ++i) {
+      auto n = pool->RunOnce();
+      ASSERT_TRUE(n.has_value()) << n.error().ToString();
+      if (*n == 0) return;
+    }
+  }
+  store::RunRecord Run(int64_t tenant, int64_t id) {
+    return *store::ReadResult<store::RunRecord>(
+        db(), [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, id); });
+  }
+  std::vector<store::RunItem> Items(int64_t tenant, int64_t run) {
+    return *store::ReadResult<std::vector<store::RunItem>>(
+        db(), [&](store::Tx& tx) { return store::RunsRepository::Items(tx, tenant, run); });
+  }
+  int64_t Count(const std::string& sql, const store::Params& p = {}) {
+    return ::ta::testing::QueryInt(db(), sql, p);
+  }
+
+  // Syncs tenant A and backs all of it up; returns the backup set id.
+  int64_t SyncAndBackUpA() {
+    auto sync = StartInventorySync(*runs, tenant_a, operator_both);
+    EXPECT_TRUE(sync.has_value());
+    Drain();
+    auto set = StartBackupSet(*runs, db(), tenant_a, "Nightly", std::nullopt, operator_both);
+    EXPECT_TRUE(set.has_value()) << (set ? "" : set.error().ToString());
+    Drain();
+    EXPECT_EQ(Run(tenant_a, set->run.id).status, store::RunStatus::kSucceeded);
+    return Count("SELECT id FROM backup_sets WHERE run_id = $1", {set->run.id});
+  }
+
+  std::unique_ptr<::ta::testing::TestDatabase> t;
+  sim::GraphSim sim;
+  SecretBox box;
+  Redactor redactor;
+  std::unique_ptr<graph::HttpTransport> transport;
+  std::unique_ptr<TenantGraphAccess> access;
+  std::unique_ptr<runs::RunService> runs;
+  std::unique_ptr<jobs::JobQueue> queue;
+  std::unique_ptr<jobs::WorkerPool> pool;
+  std::unique_ptr<OpsContext> ops;
+  int64_t tenant_a = 0, tenant_b = 0, operator_both = 0, operator_a = 0;
+};
+
+}  // namespace ta::ops
