@@ -5,8 +5,9 @@
 //   ta_graph_throttle_bench [--gets 5000] [--tenants 1] [--threads 8] [--reps 3]
 //
 // Reports, per tenant: elapsed time; achieved rate; efficiency = the least
-// time the limit allows for N requests ((N - L) * W / L: the first window's L
-// requests may go at once) divided by the elapsed time, so 1.0 is perfect;
+// time the sliding-window limit allows for N requests (floor((N - 1) / L) * W:
+// request k cannot go before request k - L plus W) divided by the elapsed
+// time, so 1.0 is perfect;
 // and the share of requests that got 429.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
     }
     for (auto& th : all) th.join();
     const double window_s = sc.throttle_window_ms / 1000.0, limit = sc.throttle_max_requests;
-    const double min_time = (gets - limit) * window_s / limit;
+    // Sliding window: request k cannot go before request k - limit plus the window.
+    const double min_time = static_cast<double>((gets - 1) / sc.throttle_max_requests) * window_s;
     for (int t = 0; t < tenants; ++t) {
       const auto s = clients[t]->stats();
       const double eff = min_time / elapsed[t];

@@ -1,6 +1,9 @@
 // policy.capture_snapshot and backup_set.create: complete captures stored as
 // immutable versions; identical content makes no new version ("unchanged").
+#include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "ops/capture.h"
 #include "ops/handlers.h"
@@ -11,6 +14,8 @@ namespace ta::ops {
 using nlohmann::json;
 
 namespace {
+
+constexpr size_t kCaptureConcurrency = 8;
 
 struct PolicyRow {
   int64_t id;
@@ -160,13 +165,33 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   const auto done = ExistingItems(ctx);
   std::vector<std::string> refs;
   for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));
-  for (size_t i = 0; i < policies->size(); ++i) {
-    if (Done(done, refs[i])) continue;
-    if (ctx.CancelRequested()) {
-      SkipRemaining(ctx, refs, ExistingItems(ctx));
-      return jobs::JobResult::Cancelled();
+  // Captures are independent reads, so a few run at once: Graph latency, not
+  // this loop, then bounds the run, and the tenant's limiter and throttle gate
+  // keep the total within Intune's limits.
+  std::atomic<size_t> next{0};
+  std::atomic<bool> cancelled{false};
+  std::mutex ctx_mu;  // JobContext is not thread-safe
+  auto worker = [&] {
+    for (size_t i; (i = next++) < policies->size();) {
+      if (Done(done, refs[i])) continue;
+      {
+        std::lock_guard<std::mutex> lock(ctx_mu);
+        if (cancelled || ctx.CancelRequested()) {
+          cancelled = true;
+          return;
+        }
+      }
+      CaptureOne(ctx, **reader, (*policies)[i], *set_id);
     }
-    CaptureOne(ctx, **reader, (*policies)[i], *set_id);
+  };
+  std::vector<std::thread> threads;
+  const size_t n = std::min<size_t>(kCaptureConcurrency, policies->size());
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (cancelled) {
+    SkipRemaining(ctx, refs, ExistingItems(ctx));
+    return jobs::JobResult::Cancelled();
   }
   return jobs::JobResult::Success();
 }

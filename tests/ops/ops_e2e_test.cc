@@ -103,7 +103,6 @@ TEST_P(OpsTest, PreviewIsReadOnlyAndShowsAFieldDiff) {
   const int64_t set_id = env.SyncAndBackUpA();
   // Someone changes one policy in Intune after the backup.
   auto writer = env.access->Writer(env.tenant_a);
-  const std::string changed = env.sim.Requests().empty() ? "" : "";
   auto live =
       graph::ListAll(**env.access->Reader(env.tenant_a), "deviceManagement/deviceConfigurations");
   ASSERT_TRUE(live.has_value());
@@ -266,22 +265,34 @@ TEST_P(OpsTest, GroupMappingIsAppliedAndUnmappedGroupsFailTheItemWithoutWrites) 
   EXPECT_EQ(in_b->size(), 1u) << "nothing is written for the item with an unmapped group";
 }
 
-TEST_P(OpsTest, IdenticalExecuteWhileQueuedReusesTheRun) {
+TEST_P(OpsTest, IdenticalExecuteWhileQueuedOrRunningReusesTheRun) {
   TA_OPS_ENV(env);
   env.sim.GeneratePolicies("ms-a", 4);
   const int64_t set_id = env.SyncAndBackUpA();
-  RestoreRequest req{
-      env.operator_both, env.tenant_a, env.tenant_b, set_id, std::vector<int64_t>{}, {}};
-  req.item_ids = std::nullopt;
+  RestoreRequest req{env.operator_both, env.tenant_a,  env.tenant_b, set_id,
+                     std::nullopt,      {{"g1", "g2"}}};
   auto first = StartRestore(*env.runs, env.db(), req, true);
-  auto second = StartRestore(*env.runs, env.db(), req, true);
-  ASSERT_TRUE(first && second);
+  auto queued_again = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(first && queued_again);
   EXPECT_FALSE(first->reused);
-  EXPECT_TRUE(second->reused);
-  EXPECT_EQ(first->run.id, second->run.id);
-  env.Drain();
-  auto third = StartRestore(*env.runs, env.db(), req, true);  // the first one ended: a new run
-  EXPECT_FALSE(third->reused);
+  EXPECT_TRUE(queued_again->reused);
+  EXPECT_EQ(first->run.id, queued_again->run.id);
+  // A worker picks it up: the run is now running, and a double click still reuses it.
+  auto claimed = env.queue->Claim("busy-worker", 1);
+  ASSERT_EQ(claimed->size(), 1u);
+  ASSERT_EQ(env.Run(env.tenant_b, first->run.id).status, RunStatus::kRunning);
+  auto running_again = StartRestore(*env.runs, env.db(), req, true);
+  EXPECT_TRUE(running_again->reused);
+  EXPECT_EQ(running_again->run.id, first->run.id);
+  // A different selection or mapping is a different restore.
+  RestoreRequest other = req;
+  other.group_mapping = {{"g1", "g3"}};
+  EXPECT_FALSE(StartRestore(*env.runs, env.db(), other, true)->reused);
+  // After it ends, the same request starts a new run.
+  ASSERT_TRUE(env.queue->Complete("busy-worker", *claimed).ok());
+  auto after = StartRestore(*env.runs, env.db(), req, true);
+  EXPECT_FALSE(after->reused);
+  EXPECT_NE(after->run.id, first->run.id);
 }
 
 TEST_P(OpsTest, CrossTenantRestoreNeedsOperatorRightsInBothTenants) {

@@ -733,6 +733,16 @@ std::vector<std::string> GraphSim::Seed(const std::string& tenant_id, const std:
   return ids;
 }
 
+bool GraphSim::Remove(const std::string& tenant_id, const std::string& collection,
+                      const std::string& id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Tenant& t = impl_->tenants[tenant_id];
+  Collection& c = collection == "groups" ? t.groups : t.collections[collection];
+  if (!c.items.erase(id)) return false;
+  c.order.erase(std::remove(c.order.begin(), c.order.end(), id), c.order.end());
+  return true;
+}
+
 void GraphSim::GeneratePolicies(const std::string& tenant_id, int count, const std::string& only) {
   const auto& colls = SimCollections();
   std::map<std::string, std::vector<json>> by;

@@ -56,6 +56,8 @@ class GraphSim {
   // Missing ids and timestamps are filled in. Returns the ids.
   std::vector<std::string> Seed(const std::string& tenant_id, const std::string& collection,
                                 const std::vector<nlohmann::json>& objects);
+  // Deletes an object, as an admin deleting a policy in the Intune portal would.
+  bool Remove(const std::string& tenant_id, const std::string& collection, const std::string& id);
   // Generates `count` realistic synthetic policies spread over the 8 types.
   void GeneratePolicies(const std::string& tenant_id, int count,
                         const std::string& only_collection = "");
