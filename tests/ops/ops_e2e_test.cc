@@ -77,6 +77,27 @@ TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
             6);
 }
 
+TEST_P(OpsTest, BackupSetKeepsTheItemsThatSucceededWhenSomeCapturesFail) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 10, "deviceConfigurations");
+  ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_a, std::nullopt));
+  env.Drain();
+  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
+  ASSERT_TRUE(set.has_value());
+  env.sim.FailNext(2, 400);  // two captures get a non-retryable error from Graph
+  env.Drain();
+  const auto r = env.Run(env.tenant_a, set->run.id);
+  EXPECT_EQ(r.status, RunStatus::kPartiallySucceeded);
+  EXPECT_EQ(r.failed, 2);
+  EXPECT_EQ(r.succeeded, 8);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items"), 8);
+  for (const auto& i : env.Items(env.tenant_a, set->run.id)) {
+    if (i.status == "failed") {
+      EXPECT_NE(i.error_message->find("Graph 400"), std::string::npos) << *i.error_message;
+    }
+  }
+}
+
 TEST_P(OpsTest, PolicyDeletedInIntuneIsMarkedGoneNotDeleted) {
   TA_OPS_ENV(env);
   env.sim.GeneratePolicies("ms-a", 8);
