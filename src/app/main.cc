@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/db_commands.h"
+#include "app/demo_command.h"
 #include "app/idempotency_command.h"
 
 int main(int argc, char** argv) {
@@ -40,11 +41,24 @@ int main(int argc, char** argv) {
       "Check every tenant's hash chain; exit 1 and list each edited, deleted or truncated row");
   add_db(verify_cmd);
 
+  std::string demo_db = "./data/demo.db";
+  int demo_policies = 24;
+  auto* demo_cmd =
+      app.add_subcommand("demo",
+                         "Run the product end to end on the built-in Graph simulator (no Microsoft "
+                         "credentials needed): sync, "
+                         "backup, restore preview and a cross-tenant restore, as jobs");
+  demo_cmd->add_option("--db", demo_db, "SQLite file for the demo (recreated)")
+      ->capture_default_str();
+  demo_cmd->add_option("--policies", demo_policies, "Synthetic policies to generate")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*key_cmd) return ta::app::RunIdempotencyKeyCommand(std::cin, std::cout, std::cerr, explain);
   if (*migrate_cmd) return ta::app::RunMigrateCommand(db_url, std::cout, std::cerr);
   if (*verify_cmd) return ta::app::RunAuditVerifyCommand(db_url, std::cout, std::cerr);
+  if (*demo_cmd) return ta::app::RunDemoCommand(demo_db, demo_policies, std::cout, std::cerr);
   std::cout << app.help();
   return 0;
 }

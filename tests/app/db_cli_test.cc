@@ -90,6 +90,15 @@ TEST_F(DbCli, AuditVerifyPassesThenFlagsTampering) {
       << bad.out;
 }
 
+TEST_F(DbCli, DemoRunsTheWholeFlowOnTheSimulator) {
+  auto r = Cli("demo --db " + dir_ + "/demo.db --policies 16");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Graph writes made by the preview: 0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the same request again reused run"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("succeeded: 18 created"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("audit chain: intact"), std::string::npos) << r.out;
+}
+
 TEST_F(DbCli, UnreachablePostgresIsAClearErrorWithoutThePassword) {
   auto r = Cli("migrate --db postgresql://admin:hunter2secret@127.0.0.1:1/x");
   EXPECT_EQ(r.exit_code, 2);

@@ -1,0 +1,206 @@
+#include "app/demo_command.h"
+
+#include <filesystem>
+#include <iomanip>
+#include <ostream>
+
+#include "core/secret_box.h"
+#include "graph/curl_transport.h"
+#include "ops/operations.h"
+#include "sim.h"
+#include "store/audit_log.h"
+
+namespace ta::app {
+
+using nlohmann::json;
+
+namespace {
+
+struct Demo {
+  std::ostream& out;
+  store::Database& db;
+  runs::RunService& runs;
+  jobs::WorkerPool& pool;
+
+  void Drain() {
+    while (true) {
+      auto n = pool.RunOnce();
+      if (!n || *n == 0) return;
+    }
+  }
+  store::RunRecord Get(int64_t tenant, int64_t id) {
+    return *store::ReadResult<store::RunRecord>(
+        db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, id); });
+  }
+  std::vector<store::RunItem> Items(int64_t tenant, int64_t id) {
+    return *store::ReadResult<std::vector<store::RunItem>>(
+        db, [&](store::Tx& tx) { return store::RunsRepository::Items(tx, tenant, id); });
+  }
+  void Summary(const char* step, int64_t tenant, const Result<runs::StartResult>& started) {
+    if (!started) {
+      out << step << " failed to start: " << started.error().ToString() << "\n";
+      return;
+    }
+    const auto r = Get(tenant, started->run.id);
+    std::map<std::string, int> counts;
+    for (const auto& i : Items(tenant, r.id)) counts[i.status]++;
+    out << step << " run #" << r.id << " " << store::ToString(r.status) << ": ";
+    bool first = true;
+    for (const auto& [status, n] : counts) {
+      out << (first ? "" : ", ") << n << " " << status;
+      first = false;
+    }
+    out << "\n";
+  }
+};
+
+}  // namespace
+
+int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, std::ostream& err) {
+  std::error_code ec;
+  std::filesystem::remove(db_path, ec);
+  std::filesystem::remove(db_path + "-wal", ec);
+  std::filesystem::remove(db_path + "-shm", ec);
+  auto db = store::OpenDatabase(db_path);
+  if (!db) {
+    err << "error: " << db.error().ToString() << "\n";
+    return 2;
+  }
+  sim::GraphSim sim;
+  sim.AddTenant("contoso.example", {{"contoso-app", "contoso-secret-Qx8~"}});
+  sim.AddTenant("fabrikam.example", {{"fabrikam-app", "fabrikam-secret-Qx8~"}});
+  sim.Seed("contoso.example", "groups",
+           {{{"id", "c-0001"}, {"displayName", "All Windows Devices"}},
+            {{"id", "c-0002"}, {"displayName", "Finance Users"}}});
+  sim.Seed("fabrikam.example", "groups",
+           {{{"id", "f-0101"}, {"displayName", "All Windows Devices"}},
+            {{"id", "f-0102"}, {"displayName", "Finance Users"}}});
+  auto assign = [](const std::string& g) {
+    return json::array(
+        {{{"target",
+           {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"}, {"groupId", g}}}}});
+  };
+  sim.Seed("contoso.example", "deviceConfigurations",
+           {{{"displayName", "Win - BitLocker"},
+             {"encryptionRequired", true},
+             {"assignments", assign("c-0001")}},
+            {{"displayName", "Win - Finance restrictions"},
+             {"cameraBlocked", true},
+             {"assignments", assign("c-0002")}}});
+  sim.GeneratePolicies("contoso.example", policies);
+  if (sim.Start() < 0) {
+    err << "error: the Graph simulator could not bind a loopback port\n";
+    return 1;
+  }
+
+  auto box = *SecretBox::FromBase64Key(SecretBox::GenerateKeyBase64());
+  Redactor redactor;
+  auto transport = graph::MakeCurlTransport();
+  graph::GraphConfig gc;
+  gc.authority_base = gc.graph_base = sim.base_url();
+  ops::TenantGraphAccess access(**db, box, gc, *transport, redactor, SystemClock::Instance());
+  runs::RunService runs(**db, SystemClock::Instance(), redactor);
+  jobs::QueueOptions qo;
+  jobs::JobQueue queue(**db, SystemClock::Instance(), qo, &runs, &redactor);
+  jobs::WorkerPool pool(queue, {});
+  ops::OpsContext ctx{**db, SystemClock::Instance(), redactor, access, nullptr};
+  ops::RegisterHandlers(pool, ctx);
+
+  auto insert = [&](const std::string& sql, const store::Params& p) {
+    return *store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+      auto r = tx.Query(sql, p);
+      if (!r) return Unexpected(r.error());
+      return r->front().Int(0);
+    });
+  };
+  const int64_t contoso =
+      insert("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {"Contoso"});
+  const int64_t fabrikam =
+      insert("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {"Fabrikam"});
+  const int64_t user =
+      insert("INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, 0) RETURNING id",
+             {"engineer@msp.example", "MSP engineer"});
+  for (int64_t t : {contoso, fabrikam}) {
+    (*db)->Write([&](store::Tx& tx) -> Status {
+      auto r = tx.Exec(
+          "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, "
+          "'operator', 0)",
+          {t, user});
+      return r ? Status::Ok() : r.error();
+    });
+  }
+  ops::SetTenantCredentials(**db, box, contoso, "contoso.example", "contoso-app",
+                            "contoso-secret-Qx8~");
+  ops::SetTenantCredentials(**db, box, fabrikam, "fabrikam.example", "fabrikam-app",
+                            "fabrikam-secret-Qx8~");
+
+  out << "TenantAtlas demo: two customer tenants on the built-in Graph simulator ("
+      << sim.base_url() << "), database " << db_path << " (SQLite, synchronous=FULL)\n\n";
+  Demo demo{out, **db, runs, pool};
+  auto sync_a = ops::StartInventorySync(runs, contoso, user);
+  auto sync_b = ops::StartInventorySync(runs, fabrikam, user);
+  demo.Drain();
+  demo.Summary("1. inventory.sync Contoso  ", contoso, sync_a);
+  demo.Summary("   inventory.sync Fabrikam ", fabrikam, sync_b);
+  auto backup = ops::StartBackupSet(runs, **db, contoso, "Contoso baseline", std::nullopt, user);
+  demo.Drain();
+  demo.Summary("2. backup_set.create       ", contoso, backup);
+  const int64_t set_id = *store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto r = tx.Query("SELECT id FROM backup_sets WHERE run_id = $1", {backup->run.id});
+    if (!r) return Unexpected(r.error());
+    return r->front().Int(0);
+  });
+
+  auto suggestions = ops::SuggestGroupMapping(**db, contoso, fabrikam, set_id);
+  std::map<std::string, std::string> mapping;
+  out << "3. group mapping for Contoso -> Fabrikam (suggested by display name; confirmed here by "
+         "the demo):\n";
+  for (const auto& s : *suggestions) {
+    out << "     " << s["source_name"].get<std::string>() << " ("
+        << s["source_group_id"].get<std::string>() << ") -> "
+        << (s["target_group_id"].is_null() ? std::string("(no match)")
+                                           : s["target_group_id"].get<std::string>())
+        << (s["suggested"].get<bool>() ? "  [suggested]" : "") << "\n";
+    if (!s["target_group_id"].is_null()) mapping[s["source_group_id"]] = s["target_group_id"];
+  }
+  ops::RestoreRequest req{user, contoso, fabrikam, set_id, std::nullopt, mapping};
+  sim.ClearRequests();
+  auto preview = ops::StartRestore(runs, **db, req, false);
+  demo.Drain();
+  int64_t writes = 0;
+  for (const auto& r : sim.Requests())
+    if (r["method"] != "GET" && r["path"].get<std::string>().find("oauth2") == std::string::npos)
+      ++writes;
+  demo.Summary("4. restore.preview         ", fabrikam, preview);
+  out << "   Graph writes made by the preview: " << writes << "\n";
+  auto execute = ops::StartRestore(runs, **db, req, true);
+  auto again = ops::StartRestore(runs, **db, req, true);  // a double click
+  out << "5. restore.execute started as run #" << execute->run.id << "; the same request again "
+      << (again->reused ? "reused run #" + std::to_string(again->run.id)
+                        : std::string("created a new run"))
+      << "\n";
+  demo.Drain();
+  demo.Summary("   restore.execute         ", fabrikam, execute);
+
+  out << "\n   item        type                      outcome    name\n";
+  for (const auto& i : demo.Items(fabrikam, execute->run.id)) {
+    const json d = i.details ? json::parse(*i.details, nullptr, false) : json();
+    out << "   " << std::left << std::setw(11) << i.item_ref << " " << std::setw(25)
+        << (d.is_object() ? d.value("type", "") : "") << " " << std::setw(10) << i.status << " "
+        << (d.is_object() ? d.value("name", "") : "")
+        << (i.error_message ? "  (" + *i.error_message + ")" : "") << "\n";
+  }
+  auto audit = store::AuditLog::Verify(**db);
+  out << "\n6. audit chain: " << (audit && audit->empty() ? "intact" : "BROKEN") << "\n";
+  auto notes = store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto r = tx.Query("SELECT COUNT(*) FROM notifications WHERE user_id = $1", {user});
+    if (!r) return Unexpected(r.error());
+    return r->front().Int(0);
+  });
+  out << "7. notifications for the engineer (each with a \"View run\" link): " << notes.value_or(0)
+      << "\n";
+  const auto final_run = demo.Get(fabrikam, execute->run.id);
+  return final_run.status == store::RunStatus::kSucceeded && writes == 0 ? 0 : 1;
+}
+
+}  // namespace ta::app
