@@ -21,7 +21,7 @@
 
 #include "core/secret_box.h"
 #include "graph/curl_transport.h"
-#include "ops/operations.h"
+#include "ops/ops_stack.h"
 
 using namespace ta;
 
@@ -69,14 +69,11 @@ int main(int argc, char** argv) {
     auto box = *SecretBox::FromBase64Key(SecretBox::GenerateKeyBase64());
     Redactor redactor;
     auto transport = graph::MakeCurlTransport();
-    graph::GraphConfig gc;
-    gc.authority_base = gc.graph_base = base;
-    ops::TenantGraphAccess access(**db, box, gc, *transport, redactor, SystemClock::Instance());
-    runs::RunService runs(**db, SystemClock::Instance(), redactor);
-    jobs::JobQueue queue(**db, SystemClock::Instance(), {}, &runs, &redactor);
-    jobs::WorkerPool pool(queue, {});
-    ops::OpsContext ctx{**db, SystemClock::Instance(), redactor, access, nullptr};
-    ops::RegisterHandlers(pool, ctx);
+    ops::OpsStackOptions options;
+    options.graph.authority_base = options.graph.graph_base = base;
+    ops::OpsStack stack(**db, box, *transport, redactor, SystemClock::Instance(), options);
+    runs::RunService& runs = stack.runs();
+    jobs::WorkerPool& pool = stack.pool();
     const int64_t tenant = *store::WriteResult<int64_t>(**db, [](store::Tx& tx) -> Result<int64_t> {
       auto r = tx.Query("INSERT INTO tenants (name, created_at) VALUES ('bench', 0) RETURNING id");
       if (!r) return Unexpected(r.error());

@@ -6,7 +6,7 @@
 
 #include "core/secret_box.h"
 #include "graph/curl_transport.h"
-#include "ops/operations.h"
+#include "ops/ops_stack.h"
 #include "sim.h"
 #include "store/audit_log.h"
 
@@ -23,9 +23,7 @@ struct Demo {
   jobs::WorkerPool& pool;
 
   void Drain() {
-    while (true) {
-      auto n = pool.RunOnce();
-      if (!n || *n == 0) return;
+    while (pool.RunOnce().value_or(0) > 0) {
     }
   }
   store::RunRecord Get(int64_t tenant, int64_t id) {
@@ -96,15 +94,11 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   auto box = *SecretBox::FromBase64Key(SecretBox::GenerateKeyBase64());
   Redactor redactor;
   auto transport = graph::MakeCurlTransport();
-  graph::GraphConfig gc;
-  gc.authority_base = gc.graph_base = sim.base_url();
-  ops::TenantGraphAccess access(**db, box, gc, *transport, redactor, SystemClock::Instance());
-  runs::RunService runs(**db, SystemClock::Instance(), redactor);
-  jobs::QueueOptions qo;
-  jobs::JobQueue queue(**db, SystemClock::Instance(), qo, &runs, &redactor);
-  jobs::WorkerPool pool(queue, {});
-  ops::OpsContext ctx{**db, SystemClock::Instance(), redactor, access, nullptr};
-  ops::RegisterHandlers(pool, ctx);
+  ops::OpsStackOptions options;
+  options.graph.authority_base = options.graph.graph_base = sim.base_url();
+  ops::OpsStack stack(**db, box, *transport, redactor, SystemClock::Instance(), options);
+  runs::RunService& runs = stack.runs();
+  jobs::WorkerPool& pool = stack.pool();
 
   auto insert = [&](const std::string& sql, const store::Params& p) {
     return *store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {

@@ -21,7 +21,7 @@
 #include "core/secret_box.h"
 #include "graph/curl_transport.h"
 #include "jobs/worker_pool.h"
-#include "ops/operations.h"
+#include "ops/ops_stack.h"
 #include "runs/run_service.h"
 #include "store/runs_repository.h"
 
@@ -129,22 +129,16 @@ int RestoreCrash(const std::string& url, const std::string& sim_url,
   auto box = SecretBox::FromBase64Key(master_key);
   Redactor redactor;
   auto transport = graph::MakeCurlTransport();
-  graph::GraphConfig gc;
-  gc.authority_base = gc.graph_base = sim_url;
-  ops::TenantGraphAccess access(**db, *box, gc, *transport, redactor, SystemClock::Instance());
-  runs::RunService runs(**db, SystemClock::Instance(), redactor);
-  jobs::QueueOptions qo;
-  qo.lease = 1000ms;
-  qo.tenant_running_cap = 0;
-  jobs::JobQueue queue(**db, SystemClock::Instance(), qo, &runs, &redactor);
-  jobs::WorkerOptions wo;
-  wo.worker_id = "doomed";
-  jobs::WorkerPool pool(queue, wo);
-  ops::OpsContext ctx{**db, SystemClock::Instance(), redactor, access,
-                      [](const std::string& event) {
-                        if (event == "after_create") raise(SIGKILL);
-                      }};
-  ops::RegisterHandlers(pool, ctx);
+  ops::OpsStackOptions options;
+  options.graph.authority_base = options.graph.graph_base = sim_url;
+  options.queue.lease = 1000ms;
+  options.queue.tenant_running_cap = 0;
+  options.workers.worker_id = "doomed";
+  ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
+  stack.context().fault_hook = [](const std::string& event) {
+    if (event == "after_create") raise(SIGKILL);
+  };
+  jobs::WorkerPool& pool = stack.pool();
   auto n = pool.RunOnce();
   std::fprintf(stderr, "restore-crash: the hook did not fire (%s)\n",
                n ? "ran" : n.error().ToString().c_str());

@@ -7,9 +7,7 @@
 
 #include "core/secret_box.h"
 #include "graph/curl_transport.h"
-#include "jobs/worker_pool.h"
-#include "ops/operations.h"
-#include "runs/run_service.h"
+#include "ops/ops_stack.h"
 #include "sim.h"
 #include "support/test_database.h"
 
@@ -28,22 +26,20 @@ struct OpsEnv {
     sim.AddTenant("ms-a", {{"app-a", "secret-a-Qx8~"}});
     sim.AddTenant("ms-b", {{"app-b", "secret-b-Qx8~"}});
     sim.Start();
-    graph::GraphConfig gc;
-    gc.authority_base = gc.graph_base = sim.base_url();
-    gc.backoff_base = std::chrono::milliseconds(20);
-    access = std::make_unique<TenantGraphAccess>(db(), box, gc, *transport, redactor,
-                                                 SystemClock::Instance());
-    runs = std::make_unique<runs::RunService>(db(), SystemClock::Instance(), redactor);
-    qo.tenant_running_cap = 0;
-    queue =
-        std::make_unique<jobs::JobQueue>(db(), SystemClock::Instance(), qo, runs.get(), &redactor);
-    jobs::WorkerOptions wo;
-    wo.worker_id = "test-worker";
-    wo.batch = 4;
-    pool = std::make_unique<jobs::WorkerPool>(*queue, wo);
-    ops = std::make_unique<OpsContext>(
-        OpsContext{db(), SystemClock::Instance(), redactor, *access, nullptr});
-    RegisterHandlers(*pool, *ops);
+    OpsStackOptions options;
+    options.graph.authority_base = options.graph.graph_base = sim.base_url();
+    options.graph.backoff_base = std::chrono::milliseconds(20);
+    options.queue = qo;
+    options.queue.tenant_running_cap = 0;
+    options.workers.worker_id = "test-worker";
+    options.workers.batch = 4;
+    stack = std::make_unique<OpsStack>(db(), box, *transport, redactor, SystemClock::Instance(),
+                                       options);
+    access = &stack->access();
+    runs = &stack->runs();
+    queue = &stack->queue();
+    pool = &stack->pool();
+    ops = &stack->context();
     tenant_a = ::ta::testing::MakeTenant(db(), "Contoso");
     tenant_b = ::ta::testing::MakeTenant(db(), "Fabrikam");
     SetTenantCredentials(db(), box, tenant_a, "ms-a", "app-a", "secret-a-Qx8~");
@@ -100,11 +96,12 @@ struct OpsEnv {
   SecretBox box;
   Redactor redactor;
   std::unique_ptr<graph::HttpTransport> transport;
-  std::unique_ptr<TenantGraphAccess> access;
-  std::unique_ptr<runs::RunService> runs;
-  std::unique_ptr<jobs::JobQueue> queue;
-  std::unique_ptr<jobs::WorkerPool> pool;
-  std::unique_ptr<OpsContext> ops;
+  std::unique_ptr<OpsStack> stack;
+  TenantGraphAccess* access = nullptr;
+  runs::RunService* runs = nullptr;
+  jobs::JobQueue* queue = nullptr;
+  jobs::WorkerPool* pool = nullptr;
+  OpsContext* ops = nullptr;
   int64_t tenant_a = 0, tenant_b = 0, operator_both = 0, operator_a = 0;
 };
 

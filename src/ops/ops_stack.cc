@@ -1,0 +1,24 @@
+#include "ops/ops_stack.h"
+
+namespace ta::ops {
+
+OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTransport& transport,
+                   Redactor& redactor, Clock& clock, OpsStackOptions options)
+    : access_(db, box, options.graph, transport, redactor, clock),
+      runs_(db, clock, redactor),
+      queue_(db, clock, options.queue, &runs_, &redactor),
+      pool_(queue_, options.workers),
+      context_{db, clock, redactor, access_, nullptr} {
+  RegisterHandlers(pool_, context_);
+}
+
+Status OpsStack::Drain(int max_steps) {
+  for (int i = 0; i < max_steps; ++i) {
+    auto n = pool_.RunOnce();
+    if (!n) return n.error();
+    if (*n == 0) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+}  // namespace ta::ops
