@@ -7,6 +7,7 @@
 #include "app/db_commands.h"
 #include "app/demo_command.h"
 #include "app/idempotency_command.h"
+#include "app/worker_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"TenantAtlas: backup and restore of Microsoft Intune configuration for MSPs"};
@@ -53,11 +54,40 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--policies", demo_policies, "Synthetic policies to generate")
       ->capture_default_str();
 
+  ta::app::WorkerConfig worker;
+  std::string master_key_file;
+  auto* worker_cmd =
+      app.add_subcommand("worker", "Run job workers only (no API) until SIGTERM; stops gracefully");
+  add_db(worker_cmd);
+  worker_cmd->add_option(
+      "--master-key-file", master_key_file,
+      "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)");
+  worker_cmd->add_option("--concurrency", worker.concurrency, "Handler threads")
+      ->capture_default_str();
+  worker_cmd
+      ->add_option("--tenant-cap", worker.tenant_cap,
+                   "Running jobs per tenant across all workers (0: none)")
+      ->capture_default_str();
+  worker_cmd
+      ->add_option("--graph-authority", worker.graph_authority,
+                   "Entra authority base (default public cloud; a national cloud, or graph-sim)")
+      ->envname("TA_GRAPH_AUTHORITY");
+  worker_cmd
+      ->add_option("--graph-base", worker.graph_base,
+                   "Microsoft Graph base URL (default public cloud)")
+      ->envname("TA_GRAPH_BASE");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*key_cmd) return ta::app::RunIdempotencyKeyCommand(std::cin, std::cout, std::cerr, explain);
   if (*migrate_cmd) return ta::app::RunMigrateCommand(db_url, std::cout, std::cerr);
   if (*verify_cmd) return ta::app::RunAuditVerifyCommand(db_url, std::cout, std::cerr);
+  if (*worker_cmd) {
+    worker.db_url = db_url;
+    if (int rc = ta::app::LoadMasterKey(master_key_file, worker.master_key_b64, std::cerr); rc != 0)
+      return rc;
+    return ta::app::RunWorkerCommand(worker, std::cout, std::cerr);
+  }
   if (*demo_cmd) return ta::app::RunDemoCommand(demo_db, demo_policies, std::cout, std::cerr);
   std::cout << app.help();
   return 0;

@@ -1,0 +1,83 @@
+#include "app/worker_command.h"
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <ostream>
+#include <sstream>
+
+#include "graph/curl_transport.h"
+#include "ops/ops_stack.h"
+
+namespace ta::app {
+
+int LoadMasterKey(const std::string& key_file, std::string& key_b64, std::ostream& err) {
+  if (!key_file.empty()) {
+    std::ifstream f(key_file);
+    if (!f) {
+      err << "error: --master-key-file: cannot read " << key_file << "\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    key_b64 = ss.str();
+    while (!key_b64.empty() &&
+           (key_b64.back() == '\n' || key_b64.back() == '\r' || key_b64.back() == ' '))
+      key_b64.pop_back();
+  } else if (const char* env = std::getenv("TA_MASTER_KEY")) {
+    key_b64 = env;
+  }
+  if (key_b64.empty()) {
+    err << "error: master key: set TA_MASTER_KEY or --master-key-file (32 random bytes in base64; "
+           "create one with "
+           "`head -c32 /dev/urandom | base64`)\n";
+    return 2;
+  }
+  return 0;
+}
+
+int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream& err) {
+  auto box = SecretBox::FromBase64Key(config.master_key_b64);
+  if (!box) {
+    err << "error: " << box.error().message() << "\n";
+    return 2;
+  }
+  if (config.concurrency < 1 || config.concurrency > 256) {
+    err << "error: --concurrency: must be between 1 and 256\n";
+    return 2;
+  }
+  // Block the stop signals before any thread starts, so sigwait receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto db = store::OpenDatabase(config.db_url);
+  if (!db) {
+    err << "error: " << db.error().ToString() << "\n";
+    return 2;
+  }
+  Redactor redactor;
+  auto transport = graph::MakeCurlTransport();
+  ops::OpsStackOptions options;
+  if (!config.graph_authority.empty()) options.graph.authority_base = config.graph_authority;
+  if (!config.graph_base.empty()) options.graph.graph_base = config.graph_base;
+  options.queue.tenant_running_cap = config.tenant_cap;
+  options.workers.concurrency = config.concurrency;
+  ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
+  stack.pool().Start();
+  out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency
+      << ", per-tenant cap " << config.tenant_cap << ", Graph " << options.graph.graph_base
+      << std::endl;
+  int sig = 0;
+  sigwait(&set, &sig);
+  out << "worker stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+      << "): finishing running jobs, handing back the rest" << std::endl;
+  stack.pool().Stop();
+  out << "worker stopped after " << stack.pool().processed() << " jobs" << std::endl;
+  return 0;
+}
+
+}  // namespace ta::app

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+namespace ta::app {
+
+struct WorkerConfig {
+  std::string db_url;
+  std::string master_key_b64;   // from --master-key-file or TA_MASTER_KEY
+  std::string graph_authority;  // e.g. https://login.microsoftonline.com (or a national cloud)
+  std::string graph_base;       // e.g. https://graph.microsoft.com
+  int concurrency = 4;
+  int tenant_cap = 4;
+};
+
+// Reads the master key: the file when given, else the TA_MASTER_KEY value.
+// Errors name the setting and how to create a key.
+int LoadMasterKey(const std::string& key_file, std::string& key_b64, std::ostream& err);
+
+// `tenantatlas worker`: runs job workers (no API) until SIGTERM or SIGINT,
+// then stops gracefully: running handlers finish, unstarted jobs are handed
+// back. Returns the exit code.
+int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream& err);
+
+}  // namespace ta::app
