@@ -116,26 +116,25 @@ int64_t QueryInt(store::Database& db, const std::string& sql, const store::Param
   return r.value_or(-1);
 }
 
-int64_t MakeTenant(store::Database& db, const std::string& name) {
+int64_t InsertReturningId(store::Database& db, const std::string& sql,
+                          const store::Params& params) {
   auto r = store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto rows =
-        tx.Query("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {name});
+    auto rows = tx.Query(sql, params);
     if (!rows) return Unexpected(rows.error());
     return rows->front().Int(0);
   });
-  EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
+  EXPECT_TRUE(r.has_value()) << sql << ": " << (r ? "" : r.error().ToString());
   return r.value_or(-1);
 }
 
+int64_t MakeTenant(store::Database& db, const std::string& name) {
+  return InsertReturningId(db, "INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id",
+                           {name});
+}
+
 int64_t MakeUser(store::Database& db, const std::string& email) {
-  auto r = store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto rows =
-        tx.Query("INSERT INTO users (email, created_at) VALUES ($1, 0) RETURNING id", {email});
-    if (!rows) return Unexpected(rows.error());
-    return rows->front().Int(0);
-  });
-  EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().ToString());
-  return r.value_or(-1);
+  return InsertReturningId(db, "INSERT INTO users (email, created_at) VALUES ($1, 0) RETURNING id",
+                           {email});
 }
 
 }  // namespace ta::testing

@@ -42,6 +42,9 @@ class TestDatabase {
 // Runs SQL on the test database with no result checking beyond success.
 void MustExec(store::Database& db, const std::string& sql, const store::Params& params = {});
 int64_t QueryInt(store::Database& db, const std::string& sql, const store::Params& params = {});
+// Runs an INSERT ... RETURNING id and returns the id (-1 and a test failure on error).
+int64_t InsertReturningId(store::Database& db, const std::string& sql,
+                          const store::Params& params = {});
 // Inserts a tenant and a user; returns their ids.
 int64_t MakeTenant(store::Database& db, const std::string& name);
 int64_t MakeUser(store::Database& db, const std::string& email);
