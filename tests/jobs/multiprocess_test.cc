@@ -127,11 +127,26 @@ TEST(MultiProcessPostgres, KilledWorkerLosesNoJob) {
   ASSERT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE state = 'queued'"), kJobs);
 
   std::vector<pid_t> workers;
-  for (int w = 0; w < 3; ++w)
-    workers.push_back(Spawn({"ta_test_helper", "worker", t->url(), "worker-" + std::to_string(w)}));
+  for (int w = 0; w < 3; ++w) {
+    // application_name tags the worker's server connections so the test can see them go.
+    const std::string id = "worker-" + std::to_string(w);
+    workers.push_back(
+        Spawn({"ta_test_helper", "worker", t->url() + "&application_name=" + id, id}));
+  }
   WaitForCompleted(t->db(), kJobs / 4);
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
   EXPECT_EQ(WaitExit(workers[0]), 128 + SIGKILL);
+  // A COMMIT the worker sent just before it died may still be in flight on the server. Count the
+  // orphans only once the server has finished every one of the dead worker's connections.
+  const auto gone_by = std::chrono::steady_clock::now() + 30s;
+  while (QueryInt(t->db(),
+                  "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'worker-0'") > 0 &&
+         std::chrono::steady_clock::now() < gone_by) {
+    std::this_thread::sleep_for(10ms);  // polling a condition with a deadline
+  }
+  ASSERT_EQ(
+      QueryInt(t->db(), "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'worker-0'"),
+      0);
   const int64_t orphaned = QueryInt(
       t->db(), "SELECT COUNT(*) FROM jobs WHERE worker_id = 'worker-0' AND state = 'running'");
   EXPECT_GT(orphaned, 0) << "the kill should land mid-job";
