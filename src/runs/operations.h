@@ -1,0 +1,58 @@
+#pragma once
+
+// Starting the backup and restore operations. Each runs only as a job; these
+// functions validate, compute the run's key and start (or reuse) the run.
+// They read the store and never touch Graph, so the HTTP layer can call them
+// (the job handlers that do the work live in ops/).
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "runs/run_service.h"
+
+namespace ta::runs {
+
+inline constexpr const char* kInventorySync = "inventory.sync";
+inline constexpr const char* kCaptureSnapshot = "policy.capture_snapshot";
+inline constexpr const char* kBackupSetCreate = "backup_set.create";
+inline constexpr const char* kRestorePreview = "restore.preview";
+inline constexpr const char* kRestoreExecute = "restore.execute";
+
+Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
+                                             std::optional<int64_t> user_id);
+Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db,
+                                               int64_t tenant_id, int64_t policy_id,
+                                               std::optional<int64_t> user_id);
+// policy_ids: nullopt = every policy the tenant has (not gone).
+Result<StartResult> StartBackupSet(RunService& runs, store::Database& db,
+                                         int64_t tenant_id, const std::string& name,
+                                         std::optional<std::vector<int64_t>> policy_ids,
+                                         std::optional<int64_t> user_id);
+
+struct RestoreRequest {
+  int64_t actor_user_id = 0;
+  int64_t source_tenant_id = 0;  // owns the backup set
+  int64_t target_tenant_id = 0;  // the run belongs here
+  int64_t backup_set_id = 0;
+  std::optional<std::vector<int64_t>> item_ids;      // nullopt = the whole set
+  std::map<std::string, std::string> group_mapping;  // source group id -> target group id
+};
+
+// Preview (execute = false) or execute. The actor must be an operator or owner
+// of both tenants (PermissionDenied otherwise); selected items must belong to
+// the set. Execute's key is RestoreExecuteKey, as in the PHP system.
+Result<StartResult> StartRestore(RunService& runs, store::Database& db,
+                                       const RestoreRequest& request, bool execute);
+
+// For a restore into another tenant: every group the set's assignments use,
+// with a suggested target group whose display name matches exactly. Each row
+// is {"source_group_id", "source_name", "target_group_id"|null, "target_name",
+// "suggested": true|false}. Suggestions are never applied by themselves.
+Result<nlohmann::json> SuggestGroupMapping(store::Database& db, int64_t source_tenant_id,
+                                           int64_t target_tenant_id, int64_t backup_set_id);
+
+}  // namespace ta::runs
