@@ -1,5 +1,7 @@
 #include "app/demo_command.h"
 
+#include "app/demo_world.h"
+
 #include <filesystem>
 #include <iomanip>
 #include <ostream>
@@ -65,27 +67,7 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
     return 2;
   }
   sim::GraphSim sim;
-  sim.AddTenant("contoso.example", {{"contoso-app", "contoso-secret-Qx8~"}});
-  sim.AddTenant("fabrikam.example", {{"fabrikam-app", "fabrikam-secret-Qx8~"}});
-  sim.Seed("contoso.example", "groups",
-           {{{"id", "c-0001"}, {"displayName", "All Windows Devices"}},
-            {{"id", "c-0002"}, {"displayName", "Finance Users"}}});
-  sim.Seed("fabrikam.example", "groups",
-           {{{"id", "f-0101"}, {"displayName", "All Windows Devices"}},
-            {{"id", "f-0102"}, {"displayName", "Finance Users"}}});
-  auto assign = [](const std::string& g) {
-    return json::array(
-        {{{"target",
-           {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"}, {"groupId", g}}}}});
-  };
-  sim.Seed("contoso.example", "deviceConfigurations",
-           {{{"displayName", "Win - BitLocker"},
-             {"encryptionRequired", true},
-             {"assignments", assign("c-0001")}},
-            {{"displayName", "Win - Finance restrictions"},
-             {"cameraBlocked", true},
-             {"assignments", assign("c-0002")}}});
-  sim.GeneratePolicies("contoso.example", policies);
+  SeedDemoWorld(sim, policies);
   if (sim.Start() < 0) {
     err << "error: the Graph simulator could not bind a loopback port\n";
     return 1;
@@ -123,10 +105,8 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
       return r ? Status::Ok() : r.error();
     });
   }
-  ops::SetTenantCredentials(**db, box, contoso, "contoso.example", "contoso-app",
-                            "contoso-secret-Qx8~");
-  ops::SetTenantCredentials(**db, box, fabrikam, "fabrikam.example", "fabrikam-app",
-                            "fabrikam-secret-Qx8~");
+  for (auto [id, t] : {std::pair{contoso, &kContoso}, std::pair{fabrikam, &kFabrikam}})
+    ops::SetTenantCredentials(**db, box, id, t->entra_tenant_id, t->client_id, t->client_secret);
 
   out << "TenantAtlas demo: two customer tenants on the built-in Graph simulator ("
       << sim.base_url() << "), database " << db_path << " (SQLite, synchronous=FULL)\n\n";

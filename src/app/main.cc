@@ -2,11 +2,14 @@
 // dispatches to commands that live in their own files. Configuration comes
 // from flags, then environment variables, then defaults.
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
+#include "app/admin_commands.h"
 #include "app/db_commands.h"
 #include "app/demo_command.h"
 #include "app/idempotency_command.h"
+#include "app/serve_command.h"
 #include "app/worker_command.h"
 
 int main(int argc, char** argv) {
@@ -56,26 +59,105 @@ int main(int argc, char** argv) {
 
   ta::app::WorkerConfig worker;
   std::string master_key_file;
+  auto add_worker_options = [&](CLI::App* cmd) {
+    add_db(cmd);
+    cmd->add_option(
+        "--master-key-file", master_key_file,
+        "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)");
+    cmd->add_option("--concurrency", worker.concurrency, "Job handler threads")
+        ->envname("TA_CONCURRENCY")
+        ->capture_default_str();
+    cmd->add_option("--tenant-cap", worker.tenant_cap,
+                    "Running jobs per tenant across all workers (0: none)")
+        ->envname("TA_TENANT_CAP")
+        ->capture_default_str();
+    cmd->add_option("--graph-authority", worker.graph_authority,
+                    "Entra authority base (default public cloud; a national cloud, or graph-sim)")
+        ->envname("TA_GRAPH_AUTHORITY");
+    cmd->add_option("--graph-base", worker.graph_base,
+                    "Microsoft Graph base URL (default public cloud)")
+        ->envname("TA_GRAPH_BASE");
+  };
   auto* worker_cmd =
       app.add_subcommand("worker", "Run job workers only (no API) until SIGTERM; stops gracefully");
-  add_db(worker_cmd);
-  worker_cmd->add_option(
-      "--master-key-file", master_key_file,
-      "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)");
-  worker_cmd->add_option("--concurrency", worker.concurrency, "Handler threads")
+  add_worker_options(worker_cmd);
+
+  ta::app::ServeConfig serve;
+  auto* serve_cmd = app.add_subcommand(
+      "serve", "Run the HTTP API (and, by default, job workers) until SIGTERM; stops gracefully");
+  add_worker_options(serve_cmd);
+  serve_cmd->add_option("--host", serve.host, "Address to listen on")
+      ->envname("TA_HOST")
       ->capture_default_str();
-  worker_cmd
-      ->add_option("--tenant-cap", worker.tenant_cap,
-                   "Running jobs per tenant across all workers (0: none)")
+  serve_cmd->add_option("--port", serve.port, "Port to listen on (0: any free port)")
+      ->envname("TA_PORT")
       ->capture_default_str();
-  worker_cmd
-      ->add_option("--graph-authority", worker.graph_authority,
-                   "Entra authority base (default public cloud; a national cloud, or graph-sim)")
-      ->envname("TA_GRAPH_AUTHORITY");
-  worker_cmd
-      ->add_option("--graph-base", worker.graph_base,
-                   "Microsoft Graph base URL (default public cloud)")
-      ->envname("TA_GRAPH_BASE");
+  serve_cmd->add_option("--workers", serve.workers, "In-process worker pools: 1, or 0 for API only")
+      ->envname("TA_WORKERS")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-threads", serve.http_threads,
+                        "Connections served at once (keep-alive and event streams hold one each)")
+      ->envname("TA_HTTP_THREADS")
+      ->capture_default_str();
+  serve_cmd->add_flag("--secure-cookies", serve.secure_cookies,
+                      "Mark session cookies Secure (when clients reach the server over HTTPS)")
+      ->envname("TA_SECURE_COOKIES");
+  serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
+      ->envname("TA_LOG_LEVEL")
+      ->capture_default_str();
+  serve_cmd->add_flag("--demo", serve.demo,
+                      "Start the built-in Graph simulator with demo tenants, a demo user and a "
+                      "token (printed once)")
+      ->envname("TA_DEMO");
+
+  ta::app::AdminArgs admin;
+  auto* user_cmd = app.add_subcommand("user", "Users");
+  user_cmd->require_subcommand(1);
+  auto* user_add = user_cmd->add_subcommand(
+      "add", "Create a user; the password (12+ characters) is read from stdin or --secret-file");
+  add_db(user_add);
+  user_add->add_option("--email", admin.email, "Email address (the sign-in name)")->required();
+  user_add->add_option("--name", admin.name, "Display name");
+  user_add->add_flag("--platform-admin", admin.platform_admin, "May create tenants");
+  user_add->add_option("--secret-file", admin.secret_file, "File holding the password");
+
+  auto* token_cmd = app.add_subcommand("token", "API tokens");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand(
+      "create", "Create an API token for a user and print it once on stdout");
+  add_db(token_create);
+  token_create->add_option("--email", admin.email, "The token's user")->required();
+  token_create->add_option("--name", admin.name, "What the token is for");
+  token_create->add_option("--expires-days", admin.expires_days, "Expire after this many days");
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "Revoke an API token");
+  add_db(token_revoke);
+  token_revoke->add_option("--id", admin.id, "Token id")->required();
+
+  auto* tenant_cmd = app.add_subcommand("tenant", "Customer tenants");
+  tenant_cmd->require_subcommand(1);
+  auto* tenant_add = tenant_cmd->add_subcommand(
+      "add",
+      "Add a tenant; with --entra-tenant-id and --client-id the app's client secret is read from "
+      "stdin or --secret-file and sealed under the master key");
+  add_db(tenant_add);
+  tenant_add->add_option("--name", admin.name, "Tenant name (unique)")->required();
+  tenant_add->add_option("--entra-tenant-id", admin.entra_tenant_id,
+                         "Directory (tenant) id or domain");
+  tenant_add->add_option("--client-id", admin.client_id, "App registration's client id");
+  tenant_add->add_option("--secret-file", admin.secret_file, "File holding the client secret");
+  tenant_add->add_option("--master-key-file", master_key_file,
+                         "File with the base64 master key (else TA_MASTER_KEY)");
+
+  auto* member_cmd = app.add_subcommand("member", "Tenant memberships");
+  member_cmd->require_subcommand(1);
+  auto* member_add = member_cmd->add_subcommand("add", "Give a user a role in a tenant");
+  auto* member_remove = member_cmd->add_subcommand("remove", "Remove a user from a tenant");
+  for (auto* cmd : {member_add, member_remove}) {
+    add_db(cmd);
+    cmd->add_option("--tenant", admin.tenant, "Tenant id or name")->required();
+    cmd->add_option("--email", admin.email, "The user")->required();
+  }
+  member_add->add_option("--role", admin.role, "owner, operator or readonly")->required();
 
   CLI11_PARSE(app, argc, argv);
 
@@ -88,6 +170,30 @@ int main(int argc, char** argv) {
       return rc;
     return ta::app::RunWorkerCommand(worker, std::cout, std::cerr);
   }
+  if (*serve_cmd) {
+    worker.db_url = db_url;
+    serve.worker = worker;
+    const bool have_key = !master_key_file.empty() || std::getenv("TA_MASTER_KEY");
+    if ((have_key || !serve.demo) &&
+        ta::app::LoadMasterKey(master_key_file, serve.worker.master_key_b64, std::cerr) != 0)
+      return 2;
+    const auto slash = db_url.find_last_of('/');
+    serve.demo_key_file =
+        (slash == std::string::npos ? std::string(".") : db_url.substr(0, slash)) + "/demo-master.key";
+    return ta::app::RunServeCommand(serve, std::cout, std::cerr);
+  }
+  admin.db_url = db_url;
+  if (*user_add) return ta::app::UserAdd(admin, std::cin, std::cout, std::cerr);
+  if (*token_create) return ta::app::TokenCreate(admin, std::cout, std::cerr);
+  if (*token_revoke) return ta::app::TokenRevoke(admin, std::cout, std::cerr);
+  if (*tenant_add) {
+    if (!admin.entra_tenant_id.empty() &&
+        ta::app::LoadMasterKey(master_key_file, admin.master_key_b64, std::cerr) != 0)
+      return 2;
+    return ta::app::TenantAdd(admin, std::cin, std::cout, std::cerr);
+  }
+  if (*member_add) return ta::app::MemberAdd(admin, std::cout, std::cerr);
+  if (*member_remove) return ta::app::MemberRemove(admin, std::cout, std::cerr);
   if (*demo_cmd) return ta::app::RunDemoCommand(demo_db, demo_policies, std::cout, std::cerr);
   std::cout << app.help();
   return 0;

@@ -156,6 +156,10 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
       continue;
     }
     const long status = res->status;
+    if (config_.metrics) {
+      config_.metrics->Add("ta_graph_requests_total", {{"status", std::to_string(status)}});
+      if (status == 429) config_.metrics->Add("ta_graph_throttled_total", {});
+    }
     if (status >= 200 && status < 300) {
       limiter_.OnSuccess(app_.tenant);
       if (res->body.empty()) return json::object();

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/metrics.h"
 #include "core/redactor.h"
 #include "graph/adaptive_limiter.h"
 #include "graph/graph_error.h"
@@ -28,6 +29,8 @@ struct GraphConfig {
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30'000};
   std::chrono::milliseconds timeout{60'000};
+  // When set: ta_graph_requests_total{status} and ta_graph_throttled_total.
+  Metrics* metrics = nullptr;
 };
 
 // Read-only access. Preview code receives only this: it has no way to write.

@@ -42,11 +42,20 @@ void WorkerPool::Execute(const Job& job) {
         JobResult::Fail(Status::Internal("no handler registered for job kind '" + job.kind + "'"));
   } else {
     JobContext ctx(job, queue_, stopping_);
+    const auto started = std::chrono::steady_clock::now();
     try {
       result = it->second(ctx);
     } catch (const std::exception& e) {
       // A bug in a handler: retry (it may be transient) until attempts run out.
       result = JobResult::Retry(Status::Internal(std::string("handler threw: ") + e.what()));
+    }
+    if (options_.metrics) {
+      static constexpr const char* kResult[] = {"success", "retry", "fail", "snooze", "cancelled", "released"};
+      const auto k = static_cast<size_t>(result.kind);
+      options_.metrics->Observe(
+          "ta_job_duration_seconds",
+          {{"kind", job.kind}, {"result", k < std::size(kResult) ? kResult[k] : "other"}},
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
   }
   Record(job, std::move(result));

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/thread_annotations.h"
 #include "jobs/job_queue.h"
 
@@ -60,6 +61,8 @@ struct WorkerOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   std::chrono::milliseconds rescue_interval{5000};
   std::chrono::milliseconds shutdown_grace{25'000};
+  // When set: ta_job_duration_seconds{kind,result}, one observation per handler call.
+  Metrics* metrics = nullptr;
 };
 
 // Claims jobs and runs their handlers. Either step it with RunOnce() (tests,

@@ -1,5 +1,7 @@
 #include "ops/graph_access.h"
 
+#include "store/accounts.h"
+
 namespace ta::ops {
 
 TenantGraphAccess::TenantGraphAccess(store::Database& db, const SecretBox& box,
@@ -63,14 +65,9 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
 Status SetTenantCredentials(store::Database& db, const SecretBox& box, int64_t tenant_id,
                             const std::string& entra_tenant_id, const std::string& client_id,
                             const std::string& client_secret) {
-  return db.Write([&](store::Tx& tx) -> Status {
-    auto n = tx.Exec(
-        "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3 WHERE id "
-        "= $4",
-        {entra_tenant_id, client_id, box.Seal(client_secret), tenant_id});
-    if (!n) return n.error();
-    return *n == 1 ? Status::Ok()
-                   : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+  return db.Write([&](store::Tx& tx) {
+    return store::Accounts::SetCredentials(tx, tenant_id, entra_tenant_id, client_id,
+                                           box.Seal(client_secret));
   });
 }
 

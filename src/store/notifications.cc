@@ -15,10 +15,22 @@ Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
 
 Result<std::vector<Notification>> NotificationsRepository::ForUser(Tx& tx, int64_t user_id,
                                                                    int64_t limit) {
+  Filter f;
+  f.limit = limit;
+  return List(tx, user_id, f);
+}
+
+Result<std::vector<Notification>> NotificationsRepository::List(Tx& tx, int64_t user_id,
+                                                                const Filter& f) {
+  const bool ascending = f.after_id.has_value();
   auto rows = tx.Query(
-      "SELECT id, user_id, tenant_id, run_id, level, title, body, action, read_at, created_at "
-      "FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
-      {user_id, limit});
+      std::string("SELECT id, user_id, tenant_id, run_id, level, title, body, action, read_at, "
+                  "created_at FROM notifications WHERE user_id = $1 AND ($2 = 0 OR read_at IS "
+                  "NULL) AND ($3 IS NULL OR id < $3) AND ($4 IS NULL OR id > $4) ORDER BY id ") +
+          (ascending ? "ASC" : "DESC") + " LIMIT $5",
+      {user_id, int64_t{f.unread_only ? 1 : 0},
+       f.before_id ? Param(*f.before_id) : Param(nullptr),
+       f.after_id ? Param(*f.after_id) : Param(nullptr), f.limit});
   if (!rows) return Unexpected(rows.error());
   std::vector<Notification> out;
   for (const auto& r : *rows) {
@@ -26,6 +38,38 @@ Result<std::vector<Notification>> NotificationsRepository::ForUser(Tx& tx, int64
                                r.Text(6), r.OptText(7), r.OptInt(8), r.Int(9)});
   }
   return out;
+}
+
+Result<int64_t> NotificationsRepository::UnreadCount(Tx& tx, int64_t user_id) {
+  auto rows = tx.Query(
+      "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL", {user_id});
+  if (!rows) return Unexpected(rows.error());
+  return rows->front().Int(0);
+}
+
+Result<int64_t> NotificationsRepository::MaxId(Tx& tx, int64_t user_id) {
+  auto rows = tx.Query("SELECT COALESCE(MAX(id), 0) FROM notifications WHERE user_id = $1",
+                       {user_id});
+  if (!rows) return Unexpected(rows.error());
+  return rows->front().Int(0);
+}
+
+Status NotificationsRepository::MarkRead(Tx& tx, int64_t user_id, int64_t id, int64_t now_ms) {
+  auto n = tx.Exec(
+      "UPDATE notifications SET read_at = COALESCE(read_at, $1) WHERE id = $2 AND user_id = $3",
+      {now_ms, id, user_id});
+  if (!n) return n.error();
+  if (*n == 1) return Status::Ok();
+  auto other = tx.Query("SELECT 1 FROM notifications WHERE id = $1", {id});
+  if (!other) return other.error();
+  const std::string name = "notification: " + std::to_string(id);
+  return other->empty() ? Status::NotFound(name + " does not exist")
+                        : Status::PermissionDenied(name + " belongs to another user");
+}
+
+Result<int64_t> NotificationsRepository::MarkAllRead(Tx& tx, int64_t user_id, int64_t now_ms) {
+  return tx.Exec("UPDATE notifications SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL",
+                 {now_ms, user_id});
 }
 
 }  // namespace ta::store

@@ -27,6 +27,19 @@ class NotificationsRepository {
  public:
   static Result<int64_t> Insert(Tx& tx, const Notification& n);
   static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
+
+  struct Filter {
+    bool unread_only = false;
+    std::optional<int64_t> before_id;  // newest first, ids below this
+    std::optional<int64_t> after_id;   // or oldest first, ids above this (streams)
+    int64_t limit = 50;
+  };
+  static Result<std::vector<Notification>> List(Tx& tx, int64_t user_id, const Filter& filter);
+  static Result<int64_t> UnreadCount(Tx& tx, int64_t user_id);
+  static Result<int64_t> MaxId(Tx& tx, int64_t user_id);
+  // NotFound when it does not exist; PermissionDenied when it is another user's.
+  static Status MarkRead(Tx& tx, int64_t user_id, int64_t id, int64_t now_ms);
+  static Result<int64_t> MarkAllRead(Tx& tx, int64_t user_id, int64_t now_ms);
 };
 
 }  // namespace ta::store

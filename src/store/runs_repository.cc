@@ -101,13 +101,15 @@ Result<RunRecord> RunsRepository::Get(Tx& tx, int64_t tenant_id, int64_t run_id)
                {run_id, tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (!rows->empty()) return FromRow(rows->front());
-  auto other = tx.Query("SELECT 1 FROM runs WHERE id = $1", {run_id});
-  if (!other) return Unexpected(other.error());
-  if (!other->empty()) {
-    return Unexpected(
-        Status::PermissionDenied("run " + std::to_string(run_id) + " belongs to another tenant"));
-  }
-  return Unexpected(Status::NotFound("run " + std::to_string(run_id) + " does not exist"));
+  return Unexpected(MissingOrForeign(tx, "runs", run_id, "run"));
+}
+
+Status MissingOrForeign(Tx& tx, std::string_view table, int64_t id, std::string_view what) {
+  auto other = tx.Query("SELECT 1 FROM " + std::string(table) + " WHERE id = $1", {id});
+  if (!other) return other.error();
+  const std::string name = std::string(what) + " " + std::to_string(id);
+  if (!other->empty()) return Status::PermissionDenied(name + " belongs to another tenant");
+  return Status::NotFound(name + " does not exist");
 }
 
 Status RunsRepository::Transition(Tx& tx, int64_t tenant_id, int64_t run_id, RunStatus to,
@@ -197,6 +199,27 @@ Result<std::vector<RunItem>> RunsRepository::Items(Tx& tx, int64_t tenant_id, in
     out.push_back(RunItem{r.Text(0), r.Text(1), r.OptText(2), r.OptText(3), r.OptText(4),
                           r.OptText(5), r.OptText(6)});
   }
+  return out;
+}
+
+Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<int64_t>& tenant_ids,
+                                                    const RunFilter& f) {
+  // Absent filters are NULL parameters, so one statement (and one prepared
+  // plan) serves every combination.
+  const std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE " +
+                          InIdArray(tx.backend(), "tenant_id", 1) +
+                          " AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR type = $3)"
+                          " AND ($4 IS NULL OR id < $4) AND ($5 = 0 OR status IN ('queued', "
+                          "'running')) ORDER BY id DESC LIMIT $6";
+  auto rows = tx.Query(sql, {IdArray(tx.backend(), tenant_ids),
+                             f.status ? Param(*f.status) : Param(nullptr),
+                             f.type ? Param(*f.type) : Param(nullptr),
+                             f.before_id ? Param(*f.before_id) : Param(nullptr),
+                             int64_t{f.active_only ? 1 : 0}, f.limit});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<RunRecord> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows) out.push_back(FromRow(r));
   return out;
 }
 

@@ -61,6 +61,14 @@ struct RunItem {
   std::optional<std::string> action, graph_id, error_code, error_message, details;
 };
 
+struct RunFilter {
+  std::optional<std::string> status;  // a RunStatus name
+  std::optional<std::string> type;
+  bool active_only = false;            // queued or running
+  std::optional<int64_t> before_id;    // cursor: ids below this one
+  int64_t limit = 50;
+};
+
 // Every query takes the tenant id. All functions run inside the caller's Tx.
 class RunsRepository {
  public:
@@ -87,6 +95,16 @@ class RunsRepository {
   static Status UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, const RunItem& item,
                            int64_t now_ms);
   static Result<std::vector<RunItem>> Items(Tx& tx, int64_t tenant_id, int64_t run_id);
+
+  // Newest first. `tenant_ids` scopes the query (one tenant, or the tenants a
+  // user belongs to for the cross-tenant progress widget); never empty.
+  static Result<std::vector<RunRecord>> List(Tx& tx, const std::vector<int64_t>& tenant_ids,
+                                             const RunFilter& filter);
 };
+
+// After a tenant-scoped lookup of `table`.id found nothing: PermissionDenied
+// when the row exists in another tenant, else NotFound. `what` names the
+// record in the message ("run 7 belongs to another tenant").
+Status MissingOrForeign(Tx& tx, std::string_view table, int64_t id, std::string_view what);
 
 }  // namespace ta::store

@@ -1,0 +1,391 @@
+// Sign-in, API tokens, tenants and memberships.
+#include <nlohmann/json.hpp>
+
+#include "api/input.h"
+#include "api/problem.h"
+#include "api/routes.h"
+#include "api/views.h"
+#include "core/credentials.h"
+#include "store/audit_log.h"
+
+namespace ta::api::handlers {
+namespace {
+
+using nlohmann::json;
+using store::Accounts;
+
+int64_t Now(ApiContext& ctx) { return ToUnixMillis(ctx.clock.Now()); }
+
+Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req,
+             std::string action, std::string target_type, std::string target_id,
+             json details = json::object()) {
+  store::AuditEntry e;
+  e.tenant_id = tenant;
+  if (req.principal) e.actor_user_id = req.principal->user.id;
+  e.action = std::move(action);
+  e.target_type = std::move(target_type);
+  e.target_id = std::move(target_id);
+  e.details = details.dump();
+  auto seq = store::AuditLog::Append(tx, e, Now(ctx));
+  return seq ? Status::Ok() : seq.error();
+}
+
+std::string SessionCookie(ApiContext& ctx, const std::string& value, int64_t max_age_s) {
+  return "ta_session=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(max_age_s) + (ctx.options.secure_cookies ? "; Secure" : "");
+}
+
+json TokenJson(const store::ApiToken& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"expires_at", Time(t.expires_at)},
+          {"revoked_at", Time(t.revoked_at)},
+          {"last_used_at", Time(t.last_used_at)},
+          {"created_at", Time(t.created_at)}};
+}
+
+json MemberJson(const store::Membership& m) {
+  return {{"tenant_id", m.tenant_id}, {"tenant_name", m.tenant_name}, {"user_id", m.user_id},
+          {"email", m.email},         {"role", m.role},               {"created_at", Time(m.created_at)}};
+}
+
+// A hash to verify against when the email is unknown, so a wrong email and a
+// wrong password take the same time.
+const std::string& DummyHash() {
+  static const std::string hash = HashPassword(NewSecret("dummy-")).value_or("");
+  return hash;
+}
+
+}  // namespace
+
+Result<Response> Login(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"email", "password"});
+  if (!body) return Unexpected(body.error());
+  auto email = body->String("email", 254);
+  if (!email) return Unexpected(email.error());
+  auto password = body->String("password", 1024);
+  if (!password) return Unexpected(password.error());
+
+  const auto wait = ctx.login_limiter.RetryAfter(req.remote_addr, *email);
+  if (wait.count() > 0) {
+    Response r = Problem(429, "too many failed sign-ins; try again in " +
+                                  std::to_string(wait.count()) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+    return r;
+  }
+  auto user = store::ReadResult<std::optional<std::pair<store::User, std::string>>>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::UserByEmail(tx, *email); });
+  if (!user) return Unexpected(user.error());
+  const bool ok = *user ? VerifyPassword(*password, (*user)->second)
+                        : (VerifyPassword(*password, DummyHash()), false);
+  if (!ok) {
+    ctx.login_limiter.RecordFailure(req.remote_addr, *email);
+    Status s = ctx.db.Write([&](store::Tx& tx) {
+      return Audit(tx, ctx, 0, req, "auth.login_failed", "user",
+                   *user ? std::to_string((*user)->first.id) : "",
+                   {{"email", *email}, {"address", req.remote_addr}});
+    });
+    if (!s.ok()) return Unexpected(s);
+    return Unexpected(Status::Unauthenticated("email or password is wrong"));
+  }
+  ctx.login_limiter.RecordSuccess(req.remote_addr, *email);
+  const store::User& u = (*user)->first;
+  const std::string secret = NewSecret("tas_");
+  const std::string csrf = NewSecret("");
+  const int64_t now = Now(ctx);
+  const int64_t ttl_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.session_ttl).count();
+  Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
+    auto id = Accounts::CreateSession(tx, u.id, SecretHash(secret), csrf, now + ttl_ms, now);
+    if (!id) return id.error();
+    req.principal = store::Principal{u, store::Principal::Via::kSession, *id, csrf, std::nullopt};
+    return Audit(tx, ctx, 0, req, "auth.login", "user", std::to_string(u.id),
+                 {{"address", req.remote_addr}});
+  });
+  if (!s.ok()) return Unexpected(s);
+  Response r = Response::Json(
+      200, {{"user", UserJson(u)}, {"csrf_token", csrf}, {"expires_at", Time(now + ttl_ms)}});
+  r.headers.emplace_back("Set-Cookie", SessionCookie(ctx, secret, ttl_ms / 1000));
+  return r;
+}
+
+Result<Response> Logout(ApiContext& ctx, Request& req) {
+  if (req.principal->via == store::Principal::Via::kSession) {
+    Status s = ctx.db.Write([&](store::Tx& tx) {
+      return Accounts::RevokeSession(tx, req.principal->credential_id, Now(ctx));
+    });
+    if (!s.ok()) return Unexpected(s);
+  }
+  Response r = Response::NoContent();
+  r.headers.emplace_back("Set-Cookie", SessionCookie(ctx, "", 0));
+  return r;
+}
+
+Result<Response> Me(ApiContext& ctx, Request& req) {
+  auto m = store::ReadResult<std::vector<store::Membership>>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::MembershipsOf(tx, req.user_id()); });
+  if (!m) return Unexpected(m.error());
+  json tenants = json::array();
+  for (const auto& x : *m)
+    tenants.push_back({{"tenant_id", x.tenant_id}, {"tenant_name", x.tenant_name}, {"role", x.role}});
+  json out = {{"user", UserJson(req.principal->user)},
+              {"memberships", tenants},
+              {"auth", req.principal->via == store::Principal::Via::kSession ? "session" : "token"}};
+  if (req.principal->via == store::Principal::Via::kSession)
+    out["csrf_token"] = req.principal->csrf_token;
+  return Response::Json(200, out);
+}
+
+Result<Response> ListTokens(ApiContext& ctx, Request& req) {
+  auto tokens = store::ReadResult<std::vector<store::ApiToken>>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::TokensOf(tx, req.user_id()); });
+  if (!tokens) return Unexpected(tokens.error());
+  json items = json::array();
+  for (const auto& t : *tokens) items.push_back(TokenJson(t));
+  return Response::Json(200, {{"items", items}});
+}
+
+Result<Response> CreateToken(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"name", "expires_in_days"});
+  if (!body) return Unexpected(body.error());
+  auto name = body->String("name", 100);
+  if (!name) return Unexpected(name.error());
+  auto days = body->OptInt("expires_in_days", 1, 3650);
+  if (!days) return Unexpected(days.error());
+  const int64_t now = Now(ctx);
+  std::optional<int64_t> expires;
+  if (*days) expires = now + **days * 86'400'000;
+  const std::string secret = NewSecret("tat_");
+  auto token = store::WriteResult<store::ApiToken>(ctx.db, [&](store::Tx& tx) -> Result<store::ApiToken> {
+    auto id = Accounts::CreateToken(tx, req.user_id(), *name, SecretHash(secret), expires, now);
+    if (!id) return Unexpected(id.error());
+    if (Status s = Audit(tx, ctx, 0, req, "token.created", "api_token", std::to_string(*id),
+                         {{"name", *name}});
+        !s.ok())
+      return Unexpected(s);
+    return store::ApiToken{*id, req.user_id(), *name, expires, std::nullopt, std::nullopt, now};
+  });
+  if (!token) return Unexpected(token.error());
+  // The only time the secret is shown; only its hash is stored.
+  return Response::Json(201, {{"token", TokenJson(*token)}, {"secret", secret}});
+}
+
+Result<Response> RevokeToken(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "token");
+  if (!id) return Unexpected(id.error());
+  Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
+    auto t = Accounts::TokenById(tx, *id);
+    if (!t) return t.error();
+    if (!*t) return Status::NotFound("token: " + std::to_string(*id) + " does not exist");
+    if ((*t)->user_id != req.user_id())
+      return Status::PermissionDenied("token: " + std::to_string(*id) + " belongs to another user");
+    if (Status r = Accounts::RevokeToken(tx, *id, Now(ctx)); !r.ok()) return r;
+    return Audit(tx, ctx, 0, req, "token.revoked", "api_token", std::to_string(*id));
+  });
+  if (!s.ok()) return Unexpected(s);
+  return Response::NoContent();
+}
+
+Result<Response> ListTenants(ApiContext& ctx, Request& req) {
+  auto m = store::ReadResult<std::vector<store::Membership>>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::MembershipsOf(tx, req.user_id()); });
+  if (!m) return Unexpected(m.error());
+  json items = json::array();
+  for (const auto& x : *m) items.push_back({{"id", x.tenant_id}, {"name", x.tenant_name}, {"role", x.role}});
+  return Response::Json(200, {{"items", items}});
+}
+
+namespace {
+
+struct Credentials {
+  std::string entra_tenant_id, client_id, client_secret;
+};
+
+Result<std::optional<Credentials>> ParseCredentials(const JsonBody& body, bool required) {
+  auto entra = body.OptString("entra_tenant_id", 200);
+  if (!entra) return Unexpected(entra.error());
+  auto client = body.OptString("client_id", 200);
+  if (!client) return Unexpected(client.error());
+  auto secret = body.OptString("client_secret", 1024);
+  if (!secret) return Unexpected(secret.error());
+  if (!required && !*entra && !*client && !*secret) return std::optional<Credentials>();
+  for (auto [name, v] : {std::pair{"entra_tenant_id", &*entra}, std::pair{"client_id", &*client},
+                         std::pair{"client_secret", &*secret}}) {
+    if (!*v)
+      return Unexpected(Status::InvalidArgument(
+          std::string(name) +
+          ": is required (credentials need entra_tenant_id, client_id and client_secret)"));
+  }
+  for (char c : **entra) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
+      return Unexpected(Status::InvalidArgument(
+          "entra_tenant_id: expected the directory id (a GUID) or a domain like contoso.onmicrosoft.com"));
+  }
+  return std::optional<Credentials>(Credentials{**entra, **client, **secret});
+}
+
+Status StoreCredentials(store::Tx& tx, ApiContext& ctx, const Request& req, int64_t tenant,
+                        const Credentials& c) {
+  if (!ctx.box)
+    return Status::FailedPrecondition(
+        "client_secret: the server has no master key to encrypt it; start serve with "
+        "TA_MASTER_KEY or --master-key-file");
+  ctx.redactor.RegisterSecret(c.client_secret);
+  if (Status s = Accounts::SetCredentials(tx, tenant, c.entra_tenant_id, c.client_id,
+                                          ctx.box->Seal(c.client_secret));
+      !s.ok())
+    return s;
+  return Audit(tx, ctx, tenant, req, "tenant.credentials_set", "tenant", std::to_string(tenant),
+               {{"entra_tenant_id", c.entra_tenant_id}, {"client_id", c.client_id}});
+}
+
+Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) {
+  auto rows = tx.Query(
+      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 ELSE 1 END, settings, "
+      "created_at FROM tenants WHERE id = $1",
+      {tenant});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
+  const auto& r = rows->front();
+  return json{{"id", r.Int(0)},
+              {"name", r.Text(1)},
+              {"entra_tenant_id", r.OptText(2) ? json(*r.OptText(2)) : json()},
+              {"client_id", r.OptText(3) ? json(*r.OptText(3)) : json()},
+              {"has_credentials", r.Int(4) != 0},
+              {"settings", JsonColumn(r.Text(5))},
+              {"created_at", Time(r.Int(6))},
+              {"role", role.empty() ? json() : json(role)}};
+}
+
+}  // namespace
+
+Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
+  auto body =
+      JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret"});
+  if (!body) return Unexpected(body.error());
+  auto name = body->String("name", 200);
+  if (!name) return Unexpected(name.error());
+  auto creds = ParseCredentials(*body, false);
+  if (!creds) return Unexpected(creds.error());
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    const int64_t now = Now(ctx);
+    auto id = Accounts::CreateTenant(tx, *name, now);
+    if (!id) return Unexpected(id.error());
+    // The creator owns the new tenant, so someone can manage it.
+    if (Status s = Accounts::SetMember(tx, *id, req.user_id(), "owner", now); !s.ok())
+      return Unexpected(s);
+    if (Status s = Audit(tx, ctx, *id, req, "tenant.created", "tenant", std::to_string(*id),
+                         {{"name", *name}});
+        !s.ok())
+      return Unexpected(s);
+    if (*creds)
+      if (Status s = StoreCredentials(tx, ctx, req, *id, **creds); !s.ok()) return Unexpected(s);
+    return TenantJson(tx, *id, "owner");
+  });
+  if (!out) return Unexpected(out.error());
+  Response r = Response::Json(201, *out);
+  r.headers.emplace_back("Location", "/api/v1/tenants/" + std::to_string((*out)["id"].get<int64_t>()));
+  return r;
+}
+
+Result<Response> GetTenant(ApiContext& ctx, Request& req) {
+  auto out = store::ReadResult<json>(ctx.db,
+                                     [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role); });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+Result<Response> SetCredentials(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"entra_tenant_id", "client_id", "client_secret"});
+  if (!body) return Unexpected(body.error());
+  auto creds = ParseCredentials(*body, true);
+  if (!creds) return Unexpected(creds.error());
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    if (Status s = StoreCredentials(tx, ctx, req, req.tenant_id, **creds); !s.ok())
+      return Unexpected(s);
+    return TenantJson(tx, req.tenant_id, req.role);
+  });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+Result<Response> ListMembers(ApiContext& ctx, Request& req) {
+  auto m = store::ReadResult<std::vector<store::Membership>>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::MembersOf(tx, req.tenant_id); });
+  if (!m) return Unexpected(m.error());
+  json items = json::array();
+  for (const auto& x : *m) items.push_back(MemberJson(x));
+  return Response::Json(200, {{"items", items}});
+}
+
+namespace {
+
+// Refuses to leave a tenant without an owner.
+Status KeepAnOwner(store::Tx& tx, int64_t tenant, int64_t user) {
+  auto rows = tx.Query(
+      "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND user_id <> $2",
+      {tenant, user});
+  if (!rows) return rows.error();
+  return rows->front().Int(0) > 0
+             ? Status::Ok()
+             : Status::Conflict("role: the tenant would have no owner; add another owner first");
+}
+
+}  // namespace
+
+Result<Response> AddMember(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"email", "role"});
+  if (!body) return Unexpected(body.error());
+  auto email = body->String("email", 254);
+  if (!email) return Unexpected(email.error());
+  auto role = body->String("role", 20);
+  if (!role) return Unexpected(role.error());
+  if (!store::IsRole(*role))
+    return Unexpected(Status::InvalidArgument("role: must be one of owner, operator, readonly"));
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    auto user = Accounts::UserByEmail(tx, *email);
+    if (!user) return Unexpected(user.error());
+    if (!*user)
+      return Unexpected(Status::NotFound(
+          "email: no user has this email; create the user first (tenantatlas user add)"));
+    const int64_t uid = (*user)->first.id;
+    auto current = Accounts::RoleOf(tx, uid, req.tenant_id);
+    if (!current) return Unexpected(current.error());
+    if (*current == std::optional<std::string>("owner") && *role != "owner")
+      if (Status s = KeepAnOwner(tx, req.tenant_id, uid); !s.ok()) return Unexpected(s);
+    if (Status s = Accounts::SetMember(tx, req.tenant_id, uid, *role, Now(ctx)); !s.ok())
+      return Unexpected(s);
+    if (Status s = Audit(tx, ctx, req.tenant_id, req, "member.set", "user", std::to_string(uid),
+                         {{"role", *role}, {"previous_role", *current ? json(**current) : json()}});
+        !s.ok())
+      return Unexpected(s);
+    auto members = Accounts::MembersOf(tx, req.tenant_id);
+    if (!members) return Unexpected(members.error());
+    for (const auto& m : *members)
+      if (m.user_id == uid) return MemberJson(m);
+    return Unexpected(Status::Internal("membership vanished"));
+  });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+Result<Response> RemoveMember(ApiContext& ctx, Request& req) {
+  auto uid = PathId(req, "user");
+  if (!uid) return Unexpected(uid.error());
+  Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
+    auto current = Accounts::RoleOf(tx, *uid, req.tenant_id);
+    if (!current) return current.error();
+    if (!*current)
+      return Status::NotFound("user: " + std::to_string(*uid) + " is not a member of this tenant");
+    if (**current == "owner")
+      if (Status k = KeepAnOwner(tx, req.tenant_id, *uid); !k.ok()) return k;
+    auto removed = Accounts::RemoveMember(tx, req.tenant_id, *uid);
+    if (!removed) return removed.error();
+    return Audit(tx, ctx, req.tenant_id, req, "member.removed", "user", std::to_string(*uid),
+                 {{"role", **current}});
+  });
+  if (!s.ok()) return Unexpected(s);
+  return Response::NoContent();
+}
+
+}  // namespace ta::api::handlers

@@ -1,0 +1,63 @@
+#pragma once
+
+// What every handler may use. The API links store, jobs and runs only: it has
+// no way to reach Microsoft Graph, so a request never waits on it.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "api/login_limiter.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/redactor.h"
+#include "core/secret_box.h"
+#include "runs/run_service.h"
+#include "store/database.h"
+
+namespace ta::api {
+
+struct ApiOptions {
+  size_t max_body_bytes = 1 << 20;
+  std::chrono::hours session_ttl{12};
+  bool secure_cookies = false;  // set when served over TLS (directly or by a proxy)
+  std::chrono::milliseconds stream_poll{500};
+  std::chrono::seconds stream_keepalive{15};
+  std::chrono::hours idempotency_ttl{24};
+  std::string web_root;  // built web UI; empty: none
+};
+
+struct ApiContext {
+  ApiContext(store::Database& db_, runs::RunService& runs_, Clock& clock_, Redactor& redactor_,
+             const SecretBox* box_, Metrics& metrics_, Logger& log_, LoginLimiter& limiter_,
+             ApiOptions options_ = {})
+      : db(db_),
+        runs(runs_),
+        clock(clock_),
+        redactor(redactor_),
+        box(box_),
+        metrics(metrics_),
+        log(log_),
+        login_limiter(limiter_),
+        options(std::move(options_)) {}
+
+  store::Database& db;
+  runs::RunService& runs;
+  Clock& clock;
+  Redactor& redactor;  // new tenant secrets are registered with it
+  const SecretBox* box;  // null: credentials cannot be stored (no master key)
+  Metrics& metrics;
+  Logger& log;
+  LoginLimiter& login_limiter;
+  ApiOptions options;
+  // Extra /metrics text (e.g. from the worker side); may be empty.
+  std::function<std::string()> extra_metrics;
+  // Readiness beyond the database (e.g. workers started); may be empty.
+  std::function<bool()> ready;
+  std::atomic<bool> stopping{false};
+};
+
+}  // namespace ta::api

@@ -1,0 +1,436 @@
+#include "api/routes.h"
+
+#include <chrono>
+#include <exception>
+
+#include <nlohmann/json.hpp>
+
+#include "api/input.h"
+#include "api/problem.h"
+#include "core/credentials.h"
+#include "core/sha256.h"
+
+namespace ta::api {
+
+std::string_view AccessName(Access a) {
+  switch (a) {
+    case Access::kPublic: return "public";
+    case Access::kUser: return "user";
+    case Access::kPlatformAdmin: return "platform_admin";
+    case Access::kTenantRead: return "readonly";
+    case Access::kTenantOperate: return "operator";
+    case Access::kTenantOwner: return "owner";
+  }
+  return "?";
+}
+
+const std::vector<Route>& RouteTable() {
+  using namespace handlers;
+  using A = Access;
+  constexpr BodyKind kNone = BodyKind::kNone, kJson = BodyKind::kJson;
+  static const std::vector<Route> kRoutes = {
+      {"GET", "/healthz", A::kPublic, kNone, "", Healthz},
+      {"GET", "/readyz", A::kPublic, kNone, "", Readyz},
+      {"GET", "/metrics", A::kPlatformAdmin, kNone, "", MetricsText},
+      {"POST", "/api/v1/auth/login", A::kPublic, kJson, "", Login},
+      {"POST", "/api/v1/auth/logout", A::kUser, kNone, "", Logout},
+      {"GET", "/api/v1/me", A::kUser, kNone, "", Me},
+      {"GET", "/api/v1/tokens", A::kUser, kNone, "", ListTokens},
+      {"POST", "/api/v1/tokens", A::kUser, kJson, "", CreateToken},
+      {"DELETE", "/api/v1/tokens/{token}", A::kUser, kNone, "", RevokeToken},
+      {"GET", "/api/v1/runs/active", A::kUser, kNone, "", ActiveRuns},
+      {"GET", "/api/v1/notifications", A::kUser, kNone, "unread,cursor,limit", ListNotifications},
+      {"POST", "/api/v1/notifications/read-all", A::kUser, kNone, "", MarkAllNotificationsRead},
+      {"POST", "/api/v1/notifications/{notification}/read", A::kUser, kNone, "",
+       MarkNotificationRead},
+      {"GET", "/api/v1/notifications/stream", A::kUser, kNone, "", NotificationStream},
+      {"GET", "/api/v1/tenants", A::kUser, kNone, "", ListTenants},
+      {"POST", "/api/v1/tenants", A::kPlatformAdmin, kJson, "", CreateTenant},
+      {"GET", "/api/v1/tenants/{tenant}", A::kTenantRead, kNone, "", GetTenant},
+      {"PUT", "/api/v1/tenants/{tenant}/credentials", A::kTenantOwner, kJson, "", SetCredentials},
+      {"GET", "/api/v1/tenants/{tenant}/members", A::kTenantRead, kNone, "", ListMembers},
+      {"POST", "/api/v1/tenants/{tenant}/members", A::kTenantOwner, kJson, "", AddMember},
+      {"DELETE", "/api/v1/tenants/{tenant}/members/{user}", A::kTenantOwner, kNone, "",
+       RemoveMember},
+      {"GET", "/api/v1/tenants/{tenant}/policies", A::kTenantRead, kNone,
+       "type,include_gone,cursor,limit", ListPolicies},
+      {"POST", "/api/v1/tenants/{tenant}/policies/sync", A::kTenantOperate, kNone, "",
+       SyncPolicies},
+      {"GET", "/api/v1/tenants/{tenant}/policies/{policy}", A::kTenantRead, kNone, "", GetPolicy},
+      {"POST", "/api/v1/tenants/{tenant}/policies/{policy}/capture", A::kTenantOperate, kNone, "",
+       CapturePolicy},
+      {"GET", "/api/v1/tenants/{tenant}/policies/{policy}/versions", A::kTenantRead, kNone,
+       "cursor,limit", ListVersions},
+      {"GET", "/api/v1/tenants/{tenant}/policies/{policy}/versions/{version}", A::kTenantRead,
+       kNone, "", GetVersion},
+      {"GET", "/api/v1/tenants/{tenant}/groups", A::kTenantRead, kNone, "cursor,limit",
+       ListGroups},
+      {"GET", "/api/v1/tenants/{tenant}/backup-sets", A::kTenantRead, kNone, "cursor,limit",
+       ListBackupSets},
+      {"POST", "/api/v1/tenants/{tenant}/backup-sets", A::kTenantOperate, kJson, "",
+       CreateBackupSet},
+      {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}", A::kTenantRead, kNone, "",
+       GetBackupSet},
+      {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/items", A::kTenantRead, kNone,
+       "cursor,limit", ListBackupItems},
+      {"GET", "/api/v1/tenants/{tenant}/restores/group-mapping", A::kTenantOperate, kNone,
+       "source_tenant,backup_set", SuggestMapping},
+      {"POST", "/api/v1/tenants/{tenant}/restores/preview", A::kTenantOperate, kJson, "",
+       PreviewRestore},
+      {"POST", "/api/v1/tenants/{tenant}/restores/execute", A::kTenantOperate, kJson, "",
+       ExecuteRestore},
+      {"GET", "/api/v1/tenants/{tenant}/runs", A::kTenantRead, kNone, "status,type,cursor,limit",
+       ListRuns},
+      {"GET", "/api/v1/tenants/{tenant}/runs/{run}", A::kTenantRead, kNone, "", GetRun},
+      {"GET", "/api/v1/tenants/{tenant}/runs/{run}/items", A::kTenantRead, kNone,
+       "status,cursor,limit", ListRunItems},
+      {"POST", "/api/v1/tenants/{tenant}/runs/{run}/cancel", A::kTenantOperate, kNone, "",
+       CancelRun},
+      {"GET", "/api/v1/tenants/{tenant}/runs/{run}/events", A::kTenantRead, kNone, "", RunEvents},
+      {"GET", "/api/v1/tenants/{tenant}/audit", A::kTenantRead, kNone,
+       "action,run_id,cursor,limit", ListAudit},
+  };
+  return kRoutes;
+}
+
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    const size_t j = std::min(path.find('/', i), path.size());
+    out.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// Literal segments must match; {name} segments capture. Returns the number of
+// captures, or -1 when the path does not fit.
+int Match(std::string_view pattern, const std::vector<std::string_view>& parts,
+          std::map<std::string, std::string>* params) {
+  const auto segs = Split(pattern);
+  if (segs.size() != parts.size()) return -1;
+  int captures = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (segs[i].front() == '{') {
+      if (params) (*params)[std::string(segs[i].substr(1, segs[i].size() - 2))] = parts[i];
+      ++captures;
+    } else if (segs[i] != parts[i]) {
+      return -1;
+    }
+  }
+  return captures;
+}
+
+bool IsJsonContentType(const std::string& ct) {
+  const auto semi = ct.find(';');
+  std::string base = ct.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return base == "application/json" || base == "application/problem+json";
+}
+
+std::string CookieValue(const std::string& header, std::string_view name) {
+  size_t i = 0;
+  while (i < header.size()) {
+    while (i < header.size() && (header[i] == ' ' || header[i] == ';')) ++i;
+    const size_t eq = header.find('=', i);
+    const size_t end = std::min(header.find(';', i), header.size());
+    if (eq != std::string::npos && eq < end && std::string_view(header).substr(i, eq - i) == name)
+      return header.substr(eq + 1, end - eq - 1);
+    i = end;
+  }
+  return "";
+}
+
+struct AuthResult {
+  std::optional<store::Principal> principal;
+  bool tenant_exists = false;
+  std::optional<std::string> role;
+};
+
+bool IsUnsafe(std::string_view method) { return method != "GET" && method != "HEAD"; }
+
+// Authenticates and, for tenant routes, looks up the tenant and the role, in
+// one read transaction (one round trip on the request path).
+Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
+  if (route.access == Access::kPublic) return Response{};
+  const std::string auth = req.Header("authorization");
+  const std::string cookie = CookieValue(req.Header("cookie"), "ta_session");
+  std::string secret;
+  bool bearer = false;
+  if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+    secret = auth.substr(7);
+    bearer = true;
+  } else if (!auth.empty()) {
+    return Unexpected(Status::Unauthenticated(
+        "Authorization: use \"Bearer <api token>\" (create one with `tenantatlas token create`)"));
+  } else {
+    secret = cookie;
+  }
+  if (secret.empty())
+    return Unexpected(Status::Unauthenticated(
+        "Authorization: sign in, or send \"Authorization: Bearer <api token>\""));
+
+  int64_t tenant = 0;
+  const bool tenant_route = route.access == Access::kTenantRead ||
+                            route.access == Access::kTenantOperate ||
+                            route.access == Access::kTenantOwner;
+  if (tenant_route) {
+    auto id = PathId(req, "tenant");
+    if (!id) return Unexpected(id.error());
+    tenant = *id;
+  }
+  const int64_t now = ToUnixMillis(ctx.clock.Now());
+  const std::string hash = SecretHash(secret);
+  auto found = store::ReadResult<AuthResult>(ctx.db, [&](store::Tx& tx) -> Result<AuthResult> {
+    AuthResult out;
+    auto p = bearer ? store::Accounts::PrincipalForToken(tx, hash, now)
+                    : store::Accounts::PrincipalForSession(tx, hash, now);
+    if (!p) return Unexpected(p.error());
+    out.principal = std::move(*p);
+    if (!out.principal || !tenant_route) return out;
+    auto rows = tx.Query(
+        "SELECT t.id, m.role FROM tenants t LEFT JOIN memberships m ON m.tenant_id = t.id AND "
+        "m.user_id = $2 WHERE t.id = $1",
+        {tenant, out.principal->user.id});
+    if (!rows) return Unexpected(rows.error());
+    out.tenant_exists = !rows->empty();
+    if (!rows->empty()) out.role = rows->front().OptText(1);
+    return out;
+  });
+  if (!found) return Unexpected(found.error());
+  if (!found->principal) {
+    return Unexpected(Status::Unauthenticated(
+        bearer ? "Authorization: the API token is unknown, expired or revoked"
+               : "session: expired or signed out; sign in again"));
+  }
+  req.principal = std::move(found->principal);
+  const auto& p = *req.principal;
+  if (p.via == store::Principal::Via::kSession && IsUnsafe(req.method) &&
+      !SecretEquals(req.Header("x-csrf-token"), p.csrf_token)) {
+    return Unexpected(Status::PermissionDenied(
+        "X-CSRF-Token: missing or wrong; send the csrf_token from the login response"));
+  }
+  if (p.via == store::Principal::Via::kToken &&
+      (!p.last_used_at || *p.last_used_at < now - 60'000)) {
+    // At most one write per token per minute keeps "last used" useful without
+    // turning every read into a write.
+    (void)ctx.db.Write(
+        [&](store::Tx& tx) { return store::Accounts::TouchToken(tx, p.credential_id, now); });
+  }
+  if (route.access == Access::kPlatformAdmin && !p.user.is_platform_admin)
+    return Unexpected(Status::PermissionDenied("this needs a platform administrator"));
+  if (tenant_route) {
+    if (!found->tenant_exists)
+      return Unexpected(Status::NotFound("tenant: " + std::to_string(tenant) + " does not exist"));
+    if (!found->role)
+      return Unexpected(Status::PermissionDenied("tenant: you are not a member of tenant " +
+                                                 std::to_string(tenant)));
+    const int need = store::RoleRank(AccessName(route.access));
+    if (store::RoleRank(*found->role) < need)
+      return Unexpected(Status::PermissionDenied(
+          "role: this needs the " + std::string(AccessName(route.access)) +
+          " role in tenant " + std::to_string(tenant) + "; you have " + *found->role));
+    req.tenant_id = tenant;
+    req.role = *found->role;
+  }
+  return Response{};
+}
+
+struct Stored {
+  std::string request_hash;
+  int status = 0;
+  std::optional<std::string> location;
+  std::string body;
+};
+
+Response Replay(const Stored& s) {
+  Response r;
+  r.status = s.status;
+  r.body = s.body;
+  r.content_type = s.status >= 400 ? "application/problem+json" : "application/json";
+  if (s.location) r.headers.emplace_back("Location", *s.location);
+  r.headers.emplace_back("Idempotent-Replayed", "true");
+  return r;
+}
+
+Result<std::optional<Stored>> LoadStored(store::Tx& tx, int64_t user, const std::string& key,
+                                         int64_t fresh_after) {
+  auto rows = tx.Query(
+      "SELECT request_hash, status, location, body FROM idempotent_requests WHERE user_id = $1 "
+      "AND idem_key = $2 AND created_at > $3",
+      {user, key, fresh_after});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<Stored>();
+  const auto& r = rows->front();
+  return std::optional<Stored>(
+      Stored{r.Text(0), static_cast<int>(r.Int(1)), r.OptText(2), r.Text(3)});
+}
+
+// Idempotency-Key: the first response for (user, key) is kept and replayed;
+// the same key with a different request is refused.
+Response WithIdempotencyKey(ApiContext& ctx, const Route& route, Request& req,
+                            const std::function<Response()>& run) {
+  const std::string key = req.Header("idempotency-key");
+  if (key.empty() || !req.principal || !IsUnsafe(req.method)) return run();
+  if (key.size() > 255 || key.find_first_of("\r\n") != std::string::npos)
+    return Problem(400, "Idempotency-Key: 1 to 255 characters", "Idempotency-Key");
+  const int64_t user = req.principal->user.id;
+  const std::string hash = Sha256Hex(req.method + " " + req.path + "\n" + req.body);
+  const int64_t now = ToUnixMillis(ctx.clock.Now());
+  const int64_t fresh_after =
+      now - std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.idempotency_ttl)
+                .count();
+  auto check = [&](const Stored& s) {
+    return s.request_hash == hash
+               ? Replay(s)
+               : Problem(422,
+                         "Idempotency-Key: this key was already used for a different request; "
+                         "use a new key",
+                         "Idempotency-Key");
+  };
+  auto prior = store::ReadResult<std::optional<Stored>>(
+      ctx.db, [&](store::Tx& tx) { return LoadStored(tx, user, key, fresh_after); });
+  if (!prior) return Problem(prior.error());
+  if (*prior) return check(**prior);
+
+  Response r = run();
+  if (r.status >= 500 || r.stream) return r;  // a failure may be retried with the same key
+  std::optional<std::string> location;
+  for (const auto& [k, v] : r.headers)
+    if (k == "Location") location = v;
+  auto kept = store::WriteResult<std::optional<Stored>>(
+      ctx.db, [&](store::Tx& tx) -> Result<std::optional<Stored>> {
+        auto del = tx.Exec(
+            "DELETE FROM idempotent_requests WHERE user_id = $1 AND idem_key = $2 AND created_at "
+            "<= $3",
+            {user, key, fresh_after});
+        if (!del) return Unexpected(del.error());
+        auto ins = tx.Exec(
+            "INSERT INTO idempotent_requests (user_id, idem_key, request_hash, status, location, "
+            "body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, "
+            "idem_key) DO NOTHING",
+            {user, key, hash, int64_t{r.status},
+             location ? store::Param(*location) : store::Param(nullptr), r.body, now});
+        if (!ins) return Unexpected(ins.error());
+        if (*ins == 1) return std::optional<Stored>();
+        return LoadStored(tx, user, key, fresh_after);  // a concurrent request won
+      });
+  if (!kept) {
+    ctx.log.Warn("idempotency key not stored", {{"error", kept.error().ToString()}});
+    return r;
+  }
+  if (*kept) return check(**kept);
+  (void)route;
+  return r;
+}
+
+void Record(ApiContext& ctx, std::string_view route, const Request& req, const Response& r,
+            std::chrono::steady_clock::time_point started) {
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string status = std::to_string(r.status);
+  ctx.metrics.Add("ta_http_requests_total",
+                  {{"method", req.method}, {"route", std::string(route)}, {"status", status}});
+  ctx.metrics.Observe("ta_http_request_duration_seconds", {{"route", std::string(route)}}, secs);
+  if (r.status >= 500 || ctx.log.Enabled(Logger::Level::kDebug)) {
+    ctx.log.Log(r.status >= 500 ? Logger::Level::kError : Logger::Level::kDebug, "request",
+                {{"method", req.method},
+                 {"path", req.path},
+                 {"route", route},
+                 {"status", r.status},
+                 {"ms", secs * 1000},
+                 {"user", req.user_id()}});
+  }
+}
+
+}  // namespace
+
+Response Dispatch(ApiContext& ctx, Request& req) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto parts = Split(req.path);
+  const Route* route = nullptr;
+  int best = 1 << 20;
+  std::string allow;
+  for (const auto& r : RouteTable()) {
+    const int captures = Match(r.pattern, parts, nullptr);
+    if (captures < 0) continue;
+    if (r.method != req.method) {
+      allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+      continue;
+    }
+    if (captures < best) {  // literal segments win over {params}
+      best = captures;
+      route = &r;
+    }
+  }
+  if (!route) {
+    Response r = allow.empty() ? Problem(404, "no route for " + req.path)
+                               : Problem(405, req.method + " is not allowed on " + req.path);
+    if (!allow.empty()) r.headers.emplace_back("Allow", allow);
+    Record(ctx, allow.empty() ? "unmatched" : "method_not_allowed", req, r, started);
+    return r;
+  }
+  Match(route->pattern, parts, &req.path_params);
+
+  Response response = [&]() -> Response {
+    try {
+      for (const auto& [name, value] : req.query) {
+        const std::string_view allowed = route->query;
+        bool ok = false;
+        size_t i = 0;
+        while (i <= allowed.size() && !ok) {
+          const size_t j = std::min(allowed.find(',', i), allowed.size());
+          ok = allowed.substr(i, j - i) == name;
+          i = j + 1;
+        }
+        if (!ok)
+          return Problem(400,
+                         name + ": unknown query parameter" +
+                             (allowed.empty() ? "" : "; allowed: " + std::string(allowed)),
+                         name);
+      }
+      if (req.body.size() > ctx.options.max_body_bytes)
+        return Problem(413, "body: at most " + std::to_string(ctx.options.max_body_bytes) +
+                                " bytes", "body");
+      const bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
+      if (has_body && !IsJsonContentType(req.Header("content-type")))
+        return Problem(415, "Content-Type: send application/json", "Content-Type");
+      if (has_body && route->body == BodyKind::kNone) {
+        auto empty = JsonBody::Parse(req.body, {});
+        if (!empty) return Problem(empty.error());
+      }
+      if (auto a = Authorize(ctx, *route, req); !a) {
+        Response r = Problem(a.error());
+        if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+      }
+      return WithIdempotencyKey(ctx, *route, req, [&]() -> Response {
+        auto r = route->handler(ctx, req);
+        if (!r) {
+          if (r.error().code() == Status::Code::kInternal)
+            ctx.log.Error("handler failed", {{"route", route->pattern},
+                                             {"error", r.error().ToString()}});
+          return Problem(r.error());
+        }
+        return std::move(*r);
+      });
+    } catch (const std::exception& e) {
+      ctx.log.Error("handler threw", {{"route", route->pattern}, {"error", e.what()}});
+      return Problem(500, "internal error; see the server log");
+    }
+  }();
+  Record(ctx, route->pattern, req, response, started);
+  return response;
+}
+
+}  // namespace ta::api

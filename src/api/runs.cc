@@ -1,0 +1,330 @@
+// Runs (list, detail, items, cancel, live events), audit and notifications.
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "api/input.h"
+#include "api/routes.h"
+#include "api/views.h"
+#include "store/accounts.h"
+
+namespace ta::api::handlers {
+namespace {
+
+using nlohmann::json;
+
+
+std::string Event(std::string_view name, const json& data, std::optional<int64_t> id = {}) {
+  std::string out;
+  if (id) out += "id: " + std::to_string(*id) + "\n";
+  out += "event: " + std::string(name) + "\ndata: " +
+         data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return out;
+}
+
+Response EventStream(std::function<void(const StreamWriter&)> body) {
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Accel-Buffering", "no");
+  r.stream = std::move(body);
+  return r;
+}
+
+// Sleeps one poll interval, waking early when the server stops.
+void Pause(ApiContext& ctx) {
+  const auto until = std::chrono::steady_clock::now() + ctx.options.stream_poll;
+  while (!ctx.stopping && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.')) return false;
+  return true;
+}
+
+}  // namespace
+
+Result<Response> ListRuns(ApiContext& ctx, Request& req) {
+  auto page = ParsePage(req);
+  if (!page) return Unexpected(page.error());
+  auto status = QueryEnum(
+      req, "status",
+      {"queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"});
+  if (!status) return Unexpected(status.error());
+  const auto type = req.QueryParam("type");
+  if (type && !IsIdentifier(*type))
+    return Unexpected(Status::InvalidArgument("type: a run type such as policy.capture_snapshot"));
+  store::RunFilter f;
+  f.status = *status;
+  f.type = type;
+  f.before_id = page->cursor;
+  f.limit = page->limit;
+  auto list = store::ReadResult<std::vector<store::RunRecord>>(ctx.db, [&](store::Tx& tx) {
+    return store::RunsRepository::List(tx, {req.tenant_id}, f);
+  });
+  if (!list) return Unexpected(list.error());
+  json items = json::array();
+  for (const auto& r : *list) items.push_back(RunJson(r));
+  return Response::Json(200, PageJson(items, page->limit,
+                                      list->empty() ? std::nullopt : std::optional(list->back().id)));
+}
+
+Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
+  auto list = store::ReadResult<std::vector<store::RunRecord>>(
+      ctx.db, [&](store::Tx& tx) -> Result<std::vector<store::RunRecord>> {
+        auto m = store::Accounts::MembershipsOf(tx, req.user_id());
+        if (!m) return Unexpected(m.error());
+        std::vector<int64_t> tenants;
+        for (const auto& x : *m) tenants.push_back(x.tenant_id);
+        if (tenants.empty()) return std::vector<store::RunRecord>{};
+        store::RunFilter f;
+        f.active_only = true;
+        f.limit = 200;
+        return store::RunsRepository::List(tx, tenants, f);
+      });
+  if (!list) return Unexpected(list.error());
+  json items = json::array();
+  for (const auto& r : *list) items.push_back(RunJson(r));
+  return Response::Json(200, {{"items", items}});
+}
+
+Result<Response> GetRun(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "run");
+  if (!id) return Unexpected(id.error());
+  auto run = store::ReadResult<store::RunRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, req.tenant_id, *id); });
+  if (!run) return Unexpected(run.error());
+  return Response::Json(200, RunJson(*run));
+}
+
+Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "run");
+  if (!id) return Unexpected(id.error());
+  auto page = ParsePage(req);
+  if (!page) return Unexpected(page.error());
+  const auto status = req.QueryParam("status");
+  if (status && !IsIdentifier(*status))
+    return Unexpected(Status::InvalidArgument("status: an item outcome such as failed or created"));
+  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) -> Result<store::Rows> {
+    if (auto run = store::RunsRepository::Get(tx, req.tenant_id, *id); !run)
+      return Unexpected(run.error());
+    return tx.Query(
+        "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
+        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND ($3 IS "
+        "NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
+        {req.tenant_id, *id, status ? store::Param(*status) : store::Param(nullptr),
+         page->cursor.value_or(0), page->limit});
+  });
+  if (!rows) return Unexpected(rows.error());
+  json items = json::array();
+  auto opt = [](const store::Row& r, size_t i) { return r.OptText(i) ? json(*r.OptText(i)) : json(); };
+  for (const auto& r : *rows)
+    items.push_back({{"id", r.Int(0)},
+                     {"item_ref", r.Text(1)},
+                     {"outcome", r.Text(2)},
+                     {"action", opt(r, 3)},
+                     {"graph_id", opt(r, 4)},
+                     {"error", r.IsNull(5) && r.IsNull(6)
+                                   ? json()
+                                   : json{{"code", opt(r, 5)}, {"message", opt(r, 6)}}},
+                     {"details", r.OptText(7) ? JsonColumn(*r.OptText(7)) : json()},
+                     {"attempts", r.Int(8)},
+                     {"updated_at", Time(r.Int(9))}});
+  return Response::Json(200, PageJson(items, page->limit,
+                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+}
+
+Result<Response> CancelRun(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "run");
+  if (!id) return Unexpected(id.error());
+  if (Status s = ctx.runs.Cancel(req.tenant_id, *id, req.user_id()); !s.ok()) return Unexpected(s);
+  auto run = store::ReadResult<store::RunRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, req.tenant_id, *id); });
+  if (!run) return Unexpected(run.error());
+  return Response::Json(202, RunJson(*run));
+}
+
+Result<Response> RunEvents(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "run");
+  if (!id) return Unexpected(id.error());
+  const int64_t tenant = req.tenant_id, run_id = *id;
+  auto first = store::ReadResult<store::RunRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run_id); });
+  if (!first) return Unexpected(first.error());  // 403/404 before the stream starts
+  ApiContext* c = &ctx;
+  return EventStream([c, tenant, run_id](const StreamWriter& write) {
+    int64_t last = -1;
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!c->stopping) {
+      auto run = store::ReadResult<store::RunRecord>(
+          c->db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run_id); });
+      if (!run) {
+        write(Event("error", {{"detail", run.error().message()}}));
+        return;
+      }
+      const bool ended = store::IsTerminal(run->status);
+      if (run->updated_at != last) {
+        last = run->updated_at;
+        quiet_since = std::chrono::steady_clock::now();
+        if (!write(Event("run", RunJson(*run), run->updated_at))) return;
+      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
+        quiet_since = std::chrono::steady_clock::now();
+        if (!write(": keep-alive\n\n")) return;
+      }
+      if (ended) {
+        write(Event("end", {{"status", store::ToString(run->status)}}));
+        return;
+      }
+      Pause(*c);
+    }
+  });
+}
+
+Result<Response> ListAudit(ApiContext& ctx, Request& req) {
+  auto page = ParsePage(req);
+  if (!page) return Unexpected(page.error());
+  auto run = QueryId(req, "run_id");
+  if (!run) return Unexpected(run.error());
+  const auto action = req.QueryParam("action");
+  if (action && !IsIdentifier(*action))
+    return Unexpected(Status::InvalidArgument("action: an audit action such as run.started"));
+  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
+    return tx.Query(
+        "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
+        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2) "
+        "AND ($3 IS NULL OR run_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        {req.tenant_id, action ? store::Param(*action) : store::Param(nullptr),
+         *run ? store::Param(**run) : store::Param(nullptr),
+         page->cursor ? store::Param(*page->cursor) : store::Param(nullptr), page->limit});
+  });
+  if (!rows) return Unexpected(rows.error());
+  json items = json::array();
+  for (const auto& r : *rows)
+    items.push_back({{"id", r.Int(0)},
+                     {"seq", r.Int(1)},
+                     {"actor_user_id", r.OptInt(2) ? json(*r.OptInt(2)) : json()},
+                     {"action", r.Text(3)},
+                     {"target_type", r.OptText(4) ? json(*r.OptText(4)) : json()},
+                     {"target_id", r.OptText(5) ? json(*r.OptText(5)) : json()},
+                     {"run_id", r.OptInt(6) ? json(*r.OptInt(6)) : json()},
+                     {"details", JsonColumn(r.Text(7))},
+                     {"created_at", Time(r.Int(8))},
+                     {"hash", r.Text(9)}});
+  return Response::Json(200, PageJson(items, page->limit,
+                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+}
+
+Result<Response> ListNotifications(ApiContext& ctx, Request& req) {
+  auto page = ParsePage(req);
+  if (!page) return Unexpected(page.error());
+  auto unread = QueryEnum(req, "unread", {"true", "false"});
+  if (!unread) return Unexpected(unread.error());
+  store::NotificationsRepository::Filter f;
+  f.unread_only = *unread == std::optional<std::string>("true");
+  f.before_id = page->cursor;
+  f.limit = page->limit;
+  json items = json::array();
+  int64_t count = 0;
+  std::optional<int64_t> last;
+  Status s = ctx.db.Read([&](store::Tx& tx) -> Status {
+    auto list = store::NotificationsRepository::List(tx, req.user_id(), f);
+    if (!list) return list.error();
+    for (const auto& n : *list) items.push_back(NotificationJson(n));
+    if (!list->empty()) last = list->back().id;
+    auto c = store::NotificationsRepository::UnreadCount(tx, req.user_id());
+    if (!c) return c.error();
+    count = *c;
+    return Status::Ok();
+  });
+  if (!s.ok()) return Unexpected(s);
+  json out = PageJson(items, page->limit, last);
+  out["unread_count"] = count;
+  return Response::Json(200, out);
+}
+
+Result<Response> MarkNotificationRead(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "notification");
+  if (!id) return Unexpected(id.error());
+  Status s = ctx.db.Write([&](store::Tx& tx) {
+    return store::NotificationsRepository::MarkRead(tx, req.user_id(), *id,
+                                                    ToUnixMillis(ctx.clock.Now()));
+  });
+  if (!s.ok()) return Unexpected(s);
+  return Response::NoContent();
+}
+
+Result<Response> MarkAllNotificationsRead(ApiContext& ctx, Request& req) {
+  auto n = store::WriteResult<int64_t>(ctx.db, [&](store::Tx& tx) {
+    return store::NotificationsRepository::MarkAllRead(tx, req.user_id(),
+                                                       ToUnixMillis(ctx.clock.Now()));
+  });
+  if (!n) return Unexpected(n.error());
+  return Response::Json(200, {{"marked", *n}});
+}
+
+Result<Response> NotificationStream(ApiContext& ctx, Request& req) {
+  const int64_t user = req.user_id();
+  std::optional<int64_t> after;
+  if (auto last = req.Header("last-event-id"); !last.empty()) {
+    Request probe;
+    probe.path_params["Last-Event-ID"] = last;
+    auto id = PathId(probe, "Last-Event-ID");
+    if (!id) return Unexpected(Status::InvalidArgument("Last-Event-ID: must be a notification id"));
+    after = *id;
+  }
+  if (!after) {  // new notifications only
+    auto max = store::ReadResult<int64_t>(
+        ctx.db, [&](store::Tx& tx) { return store::NotificationsRepository::MaxId(tx, user); });
+    if (!max) return Unexpected(max.error());
+    after = *max;
+  }
+  ApiContext* c = &ctx;
+  return EventStream([c, user, start = *after](const StreamWriter& write) {
+    int64_t cursor = start;
+    int64_t unread = -1;
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!c->stopping) {
+      std::vector<store::Notification> fresh;
+      int64_t count = 0;
+      Status s = c->db.Read([&](store::Tx& tx) -> Status {
+        store::NotificationsRepository::Filter f;
+        f.after_id = cursor;
+        f.limit = 100;
+        auto list = store::NotificationsRepository::List(tx, user, f);
+        if (!list) return list.error();
+        fresh = std::move(*list);
+        auto n = store::NotificationsRepository::UnreadCount(tx, user);
+        if (!n) return n.error();
+        count = *n;
+        return Status::Ok();
+      });
+      if (!s.ok()) {
+        write(Event("error", {{"detail", s.message()}}));
+        return;
+      }
+      bool sent = false;
+      for (const auto& n : fresh) {
+        cursor = n.id;
+        if (!write(Event("notification", NotificationJson(n), n.id))) return;
+        sent = true;
+      }
+      if (count != unread) {
+        unread = count;
+        if (!write(Event("unread", {{"unread_count", count}}))) return;
+        sent = true;
+      }
+      if (sent) {
+        quiet_since = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
+        quiet_since = std::chrono::steady_clock::now();
+        if (!write(": keep-alive\n\n")) return;
+      }
+      Pause(*c);
+    }
+  });
+}
+
+}  // namespace ta::api::handlers

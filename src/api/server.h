@@ -1,0 +1,38 @@
+#pragma once
+
+// The HTTP server: cpp-httplib on a thread pool, every request handed to
+// Dispatch (routes.h). Static web UI files (when configured) are served with
+// cache headers and the SPA fallback for deep links.
+
+#include <memory>
+#include <string>
+
+#include "api/context.h"
+
+namespace ta::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see port())
+  int threads = 64;  // concurrent connections served (keep-alive and SSE hold one each)
+};
+
+class Server {
+ public:
+  Server(ApiContext& ctx, ServerOptions options);
+  ~Server();
+
+  // Binds the socket; an error names the address.
+  Status Bind();
+  int port() const;
+  // Serves until Stop(); call after Bind().
+  void Serve();
+  // Stops accepting, ends event streams and returns from Serve().
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ta::api

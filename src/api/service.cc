@@ -1,0 +1,53 @@
+// Liveness, readiness and Prometheus metrics.
+#include <nlohmann/json.hpp>
+
+#include "api/routes.h"
+
+namespace ta::api::handlers {
+
+Result<Response> Healthz(ApiContext&, Request&) {
+  return Response::Json(200, {{"status", "ok"}});
+}
+
+Result<Response> Readyz(ApiContext& ctx, Request&) {
+  Status db = ctx.db.Read([](store::Tx& tx) -> Status {
+    auto r = tx.Query("SELECT 1");
+    return r ? Status::Ok() : r.error();
+  });
+  const bool workers = !ctx.ready || ctx.ready();
+  const bool ok = db.ok() && workers && !ctx.stopping;
+  return Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not ready"},
+                                         {"database", db.ok() ? "ok" : db.message()},
+                                         {"workers", workers ? "ok" : "not started"},
+                                         {"stopping", ctx.stopping.load()}});
+}
+
+Result<Response> MetricsText(ApiContext& ctx, Request&) {
+  std::string out;
+  Status s = ctx.db.Read([&](store::Tx& tx) -> Status {
+    auto runs = tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
+    if (!runs) return runs.error();
+    out += "# HELP ta_runs Runs by type and status.\n# TYPE ta_runs gauge\n";
+    for (const auto& r : *runs)
+      out += "ta_runs" + RenderLabels({{"type", r.Text(0)}, {"status", r.Text(1)}}) + " " +
+             r.Text(2) + "\n";
+    auto jobs = tx.Query(
+        "SELECT state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state");
+    if (!jobs) return jobs.error();
+    int64_t queued = 0, running = 0;
+    for (const auto& r : *jobs) (r.Text(0) == "queued" ? queued : running) = r.Int(1);
+    out += "# HELP ta_queue_depth Jobs waiting or running.\n# TYPE ta_queue_depth gauge\n";
+    out += "ta_queue_depth{state=\"queued\"} " + std::to_string(queued) + "\n";
+    out += "ta_queue_depth{state=\"running\"} " + std::to_string(running) + "\n";
+    return Status::Ok();
+  });
+  if (!s.ok()) return Unexpected(s);
+  out += ctx.metrics.Render();
+  if (ctx.extra_metrics) out += ctx.extra_metrics();
+  Response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace ta::api::handlers

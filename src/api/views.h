@@ -1,0 +1,32 @@
+#pragma once
+
+// JSON shapes of the API's records (docs/openapi.yaml's schemas). Times are
+// RFC 3339 UTC strings; absent times are null.
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/http.h"
+#include "runs/run_service.h"
+#include "store/notifications.h"
+#include "store/runs_repository.h"
+
+namespace ta::api {
+
+nlohmann::json Time(std::optional<int64_t> unix_ms);
+nlohmann::json RunJson(const store::RunRecord& run);
+nlohmann::json NotificationJson(const store::Notification& n);
+nlohmann::json UserJson(const store::User& u);
+// A parsed JSON column; a value that does not parse is returned as a string.
+nlohmann::json JsonColumn(const std::string& text);
+
+// {"items": [...], "next_cursor": "<id>"|null}: a full page has a next cursor.
+nlohmann::json PageJson(nlohmann::json items, int64_t limit, std::optional<int64_t> last_id);
+
+// 202 + Location for a new run, 200 with reused: true for an active duplicate.
+Response StartResponse(const runs::StartResult& started);
+std::string RunPath(int64_t tenant_id, int64_t run_id);
+
+}  // namespace ta::api

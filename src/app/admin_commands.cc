@@ -1,0 +1,220 @@
+#include "app/admin_commands.h"
+
+#include <fstream>
+#include <istream>
+#include <ostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/credentials.h"
+#include "core/secret_box.h"
+#include "store/accounts.h"
+#include "store/audit_log.h"
+
+namespace ta::app {
+namespace {
+
+using store::Accounts;
+
+int64_t Now() { return ToUnixMillis(SystemClock::Instance().Now()); }
+
+int Fail(std::ostream& err, const Status& s, int code = 1) {
+  err << "error: " << s.message() << "\n";
+  return code;
+}
+
+// One secret: the file's contents, or one line from stdin; trailing newline dropped.
+Result<std::string> ReadSecret(const std::string& file, std::istream& in, std::string_view what) {
+  std::string s;
+  if (!file.empty() && file != "-") {
+    std::ifstream f(file);
+    if (!f) return Unexpected(Status::InvalidArgument("--secret-file: cannot read " + file));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    s = ss.str();
+  } else {
+    std::getline(in, s);
+  }
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  if (s.empty())
+    return Unexpected(Status::InvalidArgument(std::string(what) +
+                                              ": empty; pipe it on stdin or use --secret-file"));
+  return s;
+}
+
+Status Audit(store::Tx& tx, int64_t tenant, std::string action, std::string type,
+             std::string target, nlohmann::json details = nlohmann::json::object()) {
+  store::AuditEntry e;
+  e.tenant_id = tenant;
+  e.action = std::move(action);
+  e.target_type = std::move(type);
+  e.target_id = std::move(target);
+  details["via"] = "cli";
+  e.details = details.dump();
+  auto r = store::AuditLog::Append(tx, e, Now());
+  return r ? Status::Ok() : r.error();
+}
+
+Result<std::unique_ptr<store::Database>> Open(const std::string& url) {
+  return store::OpenDatabase(url);
+}
+
+Result<int64_t> UserId(store::Tx& tx, const std::string& email) {
+  auto u = Accounts::UserByEmail(tx, email);
+  if (!u) return Unexpected(u.error());
+  if (!*u) return Unexpected(Status::NotFound("--email: no user " + email + " (tenantatlas user add)"));
+  return (*u)->first.id;
+}
+
+Result<int64_t> TenantId(store::Tx& tx, const std::string& tenant) {
+  auto r = tenant.find_first_not_of("0123456789") == std::string::npos && !tenant.empty()
+               ? tx.Query("SELECT id FROM tenants WHERE id = $1", {std::stoll(tenant)})
+               : tx.Query("SELECT id FROM tenants WHERE name = $1", {tenant});
+  if (!r) return Unexpected(r.error());
+  if (r->empty()) return Unexpected(Status::NotFound("--tenant: no tenant " + tenant));
+  return r->front().Int(0);
+}
+
+}  // namespace
+
+int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto password = ReadSecret(a.secret_file, in, "password");
+  if (!password) return Fail(err, password.error(), 2);
+  auto hash = HashPassword(*password);
+  if (!hash) return Fail(err, hash.error(), 2);
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto id = Accounts::CreateUser(tx, a.email, a.name, *hash, a.platform_admin, Now());
+    if (!id) return Unexpected(id.error());
+    if (Status s = Audit(tx, 0, "user.created", "user", std::to_string(*id),
+                         {{"email", a.email}, {"platform_admin", a.platform_admin}});
+        !s.ok())
+      return Unexpected(s);
+    return *id;
+  });
+  if (!id) return Fail(err, id.error());
+  out << "user " << *id << " " << a.email << (a.platform_admin ? " (platform admin)" : "") << "\n";
+  return 0;
+}
+
+int TokenCreate(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  const std::string secret = NewSecret("tat_");
+  const int64_t now = Now();
+  std::optional<int64_t> expires;
+  if (a.expires_days) {
+    if (*a.expires_days < 1 || *a.expires_days > 3650)
+      return Fail(err, Status::InvalidArgument("--expires-days: 1 to 3650"), 2);
+    expires = now + int64_t{*a.expires_days} * 86'400'000;
+  }
+  auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto user = UserId(tx, a.email);
+    if (!user) return Unexpected(user.error());
+    auto id = Accounts::CreateToken(tx, *user, a.name.empty() ? "cli" : a.name, SecretHash(secret),
+                                    expires, now);
+    if (!id) return Unexpected(id.error());
+    if (Status s = Audit(tx, 0, "token.created", "api_token", std::to_string(*id),
+                         {{"user_id", *user}});
+        !s.ok())
+      return Unexpected(s);
+    return *id;
+  });
+  if (!id) return Fail(err, id.error());
+  err << "token " << *id << " for " << a.email << " (shown once; store it now)\n";
+  out << secret << "\n";
+  return 0;
+}
+
+int TokenRevoke(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
+    if (Status r = Accounts::RevokeToken(tx, a.id, Now()); !r.ok()) return r;
+    return Audit(tx, 0, "token.revoked", "api_token", std::to_string(a.id));
+  });
+  if (!s.ok()) return Fail(err, s);
+  out << "token " << a.id << " revoked\n";
+  return 0;
+}
+
+int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err) {
+  const bool with_creds = !a.entra_tenant_id.empty() || !a.client_id.empty();
+  if (with_creds && (a.entra_tenant_id.empty() || a.client_id.empty()))
+    return Fail(err, Status::InvalidArgument(
+                         "--entra-tenant-id and --client-id: give both (the client secret comes "
+                         "on stdin or --secret-file)"),
+                2);
+  std::string sealed;
+  if (with_creds) {
+    auto key = SecretBox::FromBase64Key(a.master_key_b64);
+    if (!key) return Fail(err, key.error(), 2);
+    auto secret = ReadSecret(a.secret_file, in, "client secret");
+    if (!secret) return Fail(err, secret.error(), 2);
+    sealed = key->Seal(*secret);
+  }
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto id = Accounts::CreateTenant(tx, a.name, Now());
+    if (!id) return Unexpected(id.error());
+    if (Status s = Audit(tx, *id, "tenant.created", "tenant", std::to_string(*id),
+                         {{"name", a.name}});
+        !s.ok())
+      return Unexpected(s);
+    if (with_creds) {
+      if (Status s = Accounts::SetCredentials(tx, *id, a.entra_tenant_id, a.client_id, sealed);
+          !s.ok())
+        return Unexpected(s);
+      if (Status s = Audit(tx, *id, "tenant.credentials_set", "tenant", std::to_string(*id),
+                           {{"entra_tenant_id", a.entra_tenant_id}, {"client_id", a.client_id}});
+          !s.ok())
+        return Unexpected(s);
+    }
+    return *id;
+  });
+  if (!id) return Fail(err, id.error());
+  out << "tenant " << *id << " " << a.name << (with_creds ? " (credentials sealed)" : "") << "\n";
+  return 0;
+}
+
+int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  if (!store::IsRole(a.role))
+    return Fail(err, Status::InvalidArgument("--role: owner, operator or readonly"), 2);
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
+    auto tenant = TenantId(tx, a.tenant);
+    if (!tenant) return tenant.error();
+    auto user = UserId(tx, a.email);
+    if (!user) return user.error();
+    if (Status r = Accounts::SetMember(tx, *tenant, *user, a.role, Now()); !r.ok()) return r;
+    return Audit(tx, *tenant, "member.set", "user", std::to_string(*user), {{"role", a.role}});
+  });
+  if (!s.ok()) return Fail(err, s);
+  out << a.email << " is " << a.role << " of tenant " << a.tenant << "\n";
+  return 0;
+}
+
+int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
+    auto tenant = TenantId(tx, a.tenant);
+    if (!tenant) return tenant.error();
+    auto user = UserId(tx, a.email);
+    if (!user) return user.error();
+    auto removed = Accounts::RemoveMember(tx, *tenant, *user);
+    if (!removed) return removed.error();
+    if (!*removed) return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
+    return Audit(tx, *tenant, "member.removed", "user", std::to_string(*user));
+  });
+  if (!s.ok()) return Fail(err, s);
+  out << a.email << " removed from tenant " << a.tenant << "\n";
+  return 0;
+}
+
+}  // namespace ta::app

@@ -1,0 +1,32 @@
+#pragma once
+
+// Admin commands: users, API tokens, tenants and memberships. Secrets (user
+// passwords, tenant client secrets) are read from stdin or a file, never from
+// argv, where `ps` and shell history would show them. Every change is audited
+// (actor: none, i.e. the command line).
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+namespace ta::app {
+
+struct AdminArgs {
+  std::string db_url;
+  std::string email, name, role, tenant;  // tenant: id or name
+  bool platform_admin = false;
+  std::string secret_file;                // "-" or empty: stdin
+  std::string entra_tenant_id, client_id;
+  std::optional<int> expires_days;
+  int64_t id = 0;
+  std::string master_key_b64;
+};
+
+int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err);
+int TokenCreate(const AdminArgs& a, std::ostream& out, std::ostream& err);
+int TokenRevoke(const AdminArgs& a, std::ostream& out, std::ostream& err);
+int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err);
+int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err);
+int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err);
+
+}  // namespace ta::app

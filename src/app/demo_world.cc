@@ -1,0 +1,33 @@
+#include "app/demo_world.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ta::app {
+
+using nlohmann::json;
+
+void SeedDemoWorld(sim::GraphSim& sim, int generated) {
+  sim.AddTenant(kContoso.entra_tenant_id, {{kContoso.client_id, kContoso.client_secret}});
+  sim.AddTenant(kFabrikam.entra_tenant_id, {{kFabrikam.client_id, kFabrikam.client_secret}});
+  sim.Seed("contoso.example", "groups",
+           {{{"id", "c-0001"}, {"displayName", "All Windows Devices"}},
+            {{"id", "c-0002"}, {"displayName", "Finance Users"}}});
+  sim.Seed("fabrikam.example", "groups",
+           {{{"id", "f-0101"}, {"displayName", "All Windows Devices"}},
+            {{"id", "f-0102"}, {"displayName", "Finance Users"}}});
+  auto assign = [](const std::string& g) {
+    return json::array(
+        {{{"target",
+           {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"}, {"groupId", g}}}}});
+  };
+  sim.Seed("contoso.example", "deviceConfigurations",
+           {{{"displayName", "Win - BitLocker"},
+             {"encryptionRequired", true},
+             {"assignments", assign("c-0001")}},
+            {{"displayName", "Win - Finance restrictions"},
+             {"cameraBlocked", true},
+             {"assignments", assign("c-0002")}}});
+  sim.GeneratePolicies("contoso.example", generated);
+}
+
+}  // namespace ta::app

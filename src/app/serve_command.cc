@@ -1,0 +1,289 @@
+#include "app/serve_command.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <thread>
+
+#include "api/server.h"
+#include "app/demo_world.h"
+#include "core/credentials.h"
+#include "graph/curl_transport.h"
+#include "ops/ops_stack.h"
+#include "store/accounts.h"
+
+namespace ta::app {
+namespace {
+
+// The demo's master key: kept beside the database so a restart can still open
+// the sealed demo secrets. Created 0600 on first use.
+Result<std::string> DemoKey(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  if (in && std::getline(in, key) && !key.empty()) return key;
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  key = SecretBox::GenerateKeyBase64();
+  std::ofstream f(path, std::ios::trunc);
+  if (!f) return Unexpected(Status::Unavailable("demo key: cannot write " + path));
+  f << key << "\n";
+  f.close();
+  ::chmod(path.c_str(), 0600);
+  return key;
+}
+
+struct DemoLogin {
+  int64_t tenant = 0;
+  int64_t other_tenant = 0;
+  std::string email, password, token;
+};
+
+Result<int64_t> EnsureTenant(store::Database& db, const SecretBox& box, const DemoTenant& t,
+                             int64_t user, int64_t now) {
+  return store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto rows = tx.Query("SELECT id FROM tenants WHERE name = $1", {t.name});
+    if (!rows) return Unexpected(rows.error());
+    int64_t id = 0;
+    if (rows->empty()) {
+      auto created = store::Accounts::CreateTenant(tx, t.name, now);
+      if (!created) return Unexpected(created.error());
+      id = *created;
+    } else {
+      id = rows->front().Int(0);
+    }
+    if (Status s = store::Accounts::SetCredentials(tx, id, t.entra_tenant_id, t.client_id,
+                                                   box.Seal(t.client_secret));
+        !s.ok())
+      return Unexpected(s);
+    if (Status s = store::Accounts::SetMember(tx, id, user, "owner", now); !s.ok())
+      return Unexpected(s);
+    return id;
+  });
+}
+
+// Demo user (new password each start), a fresh token, both demo tenants.
+Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
+  const int64_t now = ToUnixMillis(SystemClock::Instance().Now());
+  DemoLogin login;
+  login.email = "demo@tenantatlas.example";
+  login.password = NewSecret("").substr(0, 20);
+  login.token = NewSecret("tat_");
+  auto hash = HashPassword(login.password);
+  if (!hash) return Unexpected(hash.error());
+  auto user = store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
+    auto found = store::Accounts::UserByEmail(tx, login.email);
+    if (!found) return Unexpected(found.error());
+    int64_t id = 0;
+    if (*found) {
+      id = (*found)->first.id;
+      auto n = tx.Exec("UPDATE users SET password_hash = $1 WHERE id = $2", {*hash, id});
+      if (!n) return Unexpected(n.error());
+    } else {
+      auto created = store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
+      if (!created) return Unexpected(created.error());
+      id = *created;
+    }
+    auto token = store::Accounts::CreateToken(tx, id, "demo", SecretHash(login.token),
+                                              std::nullopt, now);
+    if (!token) return Unexpected(token.error());
+    return id;
+  });
+  if (!user) return Unexpected(user.error());
+  auto a = EnsureTenant(db, box, kContoso, *user, now);
+  if (!a) return Unexpected(a.error());
+  auto b = EnsureTenant(db, box, kFabrikam, *user, now);
+  if (!b) return Unexpected(b.error());
+  login.tenant = *a;
+  login.other_tenant = *b;
+  return login;
+}
+
+// Waits for a run to end (the in-process workers run it).
+bool AwaitRun(store::Database& db, int64_t tenant, int64_t run, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = store::ReadResult<store::RunRecord>(
+        db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
+    if (!r) return false;
+    if (store::IsTerminal(r->status)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+Logger::Level ParseLevel(const std::string& s) {
+  if (s == "debug") return Logger::Level::kDebug;
+  if (s == "warn") return Logger::Level::kWarn;
+  if (s == "error") return Logger::Level::kError;
+  return Logger::Level::kInfo;
+}
+
+}  // namespace
+
+int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
+  if (config.port < 0 || config.port > 65535) {
+    err << "error: --port: must be 0 to 65535\n";
+    return 2;
+  }
+  if (config.workers < 0 || config.workers > 1) {
+    err << "error: --workers: 0 (API only) or 1 (in-process worker pool; size it with "
+           "--concurrency)\n";
+    return 2;
+  }
+  if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
+      config.log_level != "error") {
+    err << "error: --log-level: one of debug, info, warn, error\n";
+    return 2;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::unique_ptr<sim::GraphSim> sim;
+  if (config.demo) {
+    if (config.worker.master_key_b64.empty()) {
+      auto key = DemoKey(config.demo_key_file);
+      if (!key) {
+        err << "error: " << key.error().message() << "\n";
+        return 2;
+      }
+      config.worker.master_key_b64 = *key;
+    }
+    sim = std::make_unique<sim::GraphSim>();
+    SeedDemoWorld(*sim, 24);
+    if (sim->Start() < 0) {
+      err << "error: the Graph simulator could not bind a loopback port\n";
+      return 1;
+    }
+    config.worker.graph_authority = config.worker.graph_base = sim->base_url();
+  }
+  if (config.worker.master_key_b64.empty()) {
+    err << "error: master key: set TA_MASTER_KEY or --master-key-file (32 random bytes in base64; "
+           "create one with `head -c32 /dev/urandom | base64`), or use --demo\n";
+    return 2;
+  }
+  auto box = SecretBox::FromBase64Key(config.worker.master_key_b64);
+  if (!box) {
+    err << "error: " << box.error().message() << "\n";
+    return 2;
+  }
+  if (config.worker.db_url.rfind("postgres", 0) != 0) {
+    std::error_code ec;
+    const std::string path = config.worker.db_url.rfind("sqlite:", 0) == 0
+                                 ? config.worker.db_url.substr(7)
+                                 : config.worker.db_url;
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  }
+  auto db = store::OpenDatabase(config.worker.db_url);
+  if (!db) {
+    err << "error: " << db.error().ToString() << "\n";
+    return 2;
+  }
+
+  Redactor redactor;
+  Metrics metrics;
+  metrics.DescribeCounter("ta_http_requests_total", "HTTP requests by method, route and status.");
+  metrics.DescribeHistogram("ta_http_request_duration_seconds", "HTTP request latency by route.",
+                            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
+  metrics.DescribeHistogram("ta_job_duration_seconds", "Job handler run time by kind and result.",
+                            {0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800});
+  metrics.DescribeCounter("ta_graph_requests_total", "Microsoft Graph responses by status.");
+  metrics.DescribeCounter("ta_graph_throttled_total", "Microsoft Graph 429 responses.");
+  metrics.Add("ta_graph_throttled_total", {}, 0);
+  Logger log(redactor, SystemClock::Instance(), stderr, ParseLevel(config.log_level));
+
+  auto transport = graph::MakeCurlTransport();
+  ops::OpsStackOptions options;
+  if (!config.worker.graph_authority.empty())
+    options.graph.authority_base = config.worker.graph_authority;
+  if (!config.worker.graph_base.empty()) options.graph.graph_base = config.worker.graph_base;
+  options.graph.metrics = &metrics;
+  options.queue.tenant_running_cap = config.worker.tenant_cap;
+  options.workers.concurrency = config.worker.concurrency;
+  options.workers.metrics = &metrics;
+  ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
+
+  api::LoginLimiter limiter(SystemClock::Instance());
+  api::ApiContext ctx(**db, stack.runs(), SystemClock::Instance(), redactor, &*box, metrics, log,
+                      limiter);
+  ctx.options.secure_cookies = config.secure_cookies;
+  api::ServerOptions server_options;
+  server_options.host = config.host;
+  server_options.port = config.port;
+  server_options.threads = config.http_threads;
+  api::Server server(ctx, server_options);
+  if (Status s = server.Bind(); !s.ok()) {
+    err << "error: " << s.message() << "\n";
+    return 2;
+  }
+  if (config.workers > 0) stack.pool().Start();
+  std::thread http([&] { server.Serve(); });
+  const std::string base = "http://" + config.host + ":" + std::to_string(server.port());
+  out << "listening on " << base << std::endl;
+  log.Info("serve started", {{"address", base},
+                             {"database", (*db)->backend() == store::Backend::kSqlite ? "sqlite" : "postgresql"},
+                             {"workers", config.workers > 0 ? config.worker.concurrency : 0},
+                             {"demo", config.demo}});
+
+  if (config.demo) {
+    auto login = PrepareDemo(**db, *box);
+    if (!login) {
+      err << "error: demo setup: " << login.error().ToString() << "\n";
+    } else {
+      // Fill the demo tenants and take a first backup, as jobs, before
+      // showing the commands that use them.
+      auto a = runs::StartInventorySync(stack.runs(), login->tenant, std::nullopt);
+      auto b = runs::StartInventorySync(stack.runs(), login->other_tenant, std::nullopt);
+      bool ready = a && b && AwaitRun(**db, login->tenant, a->run.id, std::chrono::seconds(60)) &&
+                   AwaitRun(**db, login->other_tenant, b->run.id, std::chrono::seconds(60));
+      int64_t set_id = 0, policy_id = 0;
+      if (ready) {
+        auto backup = runs::StartBackupSet(stack.runs(), **db, login->tenant, "Contoso baseline",
+                                           std::nullopt, std::nullopt);
+        ready = backup && AwaitRun(**db, login->tenant, backup->run.id, std::chrono::seconds(60));
+        (void)(**db).Read([&](store::Tx& tx) -> Status {
+          auto r = tx.Query("SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {login->tenant});
+          if (r) set_id = r->front().Int(0);
+          auto p = tx.Query("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {login->tenant});
+          if (p) policy_id = p->front().Int(0);
+          return Status::Ok();
+        });
+      }
+      const std::string t = std::to_string(login->tenant);
+      out << "\nDemo (Graph simulator at " << sim->base_url() << "): tenants Contoso (id " << t
+          << ") and Fabrikam (id " << login->other_tenant << ")"
+          << (ready ? ", inventory synced and a first backup set taken" : " (setup still running)")
+          << ".\n"
+          << "  sign-in: " << login->email << " / " << login->password << "\n"
+          << "  API token (shown once): " << login->token << "\n\n"
+          << "  export TOKEN=" << login->token << "\n"
+          << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/"
+          << t << "/policies/" << policy_id << "/capture\n"
+          << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: "
+             "application/json' -d '{\"backup_set_id\":"
+          << set_id << "}' " << base << "/api/v1/tenants/" << t << "/restores/preview\n"
+          << "  curl -sN -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/" << t
+          << "/runs/RUN_ID/events   # RUN_ID from the answer above\n"
+          << std::endl;
+    }
+  }
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  log.Info("serve stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.Stop();
+  http.join();
+  if (config.workers > 0) stack.pool().Stop();
+  (**db).Interrupt();
+  if (sim) sim->Stop();
+  log.Info("serve stopped", {{"jobs_processed", stack.pool().processed()}});
+  return 0;
+}
+
+}  // namespace ta::app

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "app/worker_command.h"
+
+namespace ta::app {
+
+struct ServeConfig {
+  WorkerConfig worker;  // db, master key, Graph endpoints, concurrency, tenant cap
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (printed)
+  int workers = 1;  // in-process worker pools: 0 = API only (run `tenantatlas worker` elsewhere)
+  int http_threads = 64;
+  bool secure_cookies = false;
+  bool demo = false;  // built-in Graph simulator, demo tenants, user and token
+  std::string demo_key_file;  // where the demo keeps its master key when none is configured
+  std::string log_level = "info";
+};
+
+// `tenantatlas serve`: the API and in-process workers until SIGTERM/SIGINT,
+// then a graceful stop (event streams end, running jobs finish or are handed
+// back). Prints "listening on http://HOST:PORT" once bound.
+int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err);
+
+}  // namespace ta::app

@@ -1,0 +1,249 @@
+#include "store/accounts.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace ta::store {
+namespace {
+
+std::string NormalizeEmail(std::string e) {
+  const auto b = e.find_first_not_of(" \t\r\n");
+  const auto last = e.find_last_not_of(" \t\r\n");
+  e = b == std::string::npos ? "" : e.substr(b, last - b + 1);
+  std::transform(e.begin(), e.end(), e.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e;
+}
+
+Result<int64_t> InsertId(Tx& tx, std::string_view sql, const Params& params) {
+  auto rows = tx.Query(sql, params);
+  if (!rows) return Unexpected(rows.error());
+  return rows->front().Int(0);
+}
+
+constexpr const char* kUserCols = "u.id, u.email, u.display_name, u.is_platform_admin, u.created_at";
+
+User UserFrom(const Row& r, size_t at = 0) {
+  return User{r.Int(at), r.Text(at + 1), r.Text(at + 2), r.Int(at + 3) != 0, r.Int(at + 4)};
+}
+
+ApiToken TokenFrom(const Row& r) {
+  return ApiToken{r.Int(0),    r.Int(1),    r.Text(2), r.OptInt(3),
+                  r.OptInt(4), r.OptInt(5), r.Int(6)};
+}
+
+Result<std::vector<Membership>> Memberships(Tx& tx, std::string_view where, int64_t id) {
+  auto rows = tx.Query(
+      std::string("SELECT m.tenant_id, t.name, m.user_id, u.email, m.role, m.created_at FROM "
+                  "memberships m JOIN tenants t ON t.id = m.tenant_id JOIN users u ON u.id = "
+                  "m.user_id WHERE ") +
+          std::string(where) + " ORDER BY m.tenant_id, m.user_id",
+      {id});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<Membership> out;
+  for (const auto& r : *rows)
+    out.push_back({r.Int(0), r.Text(1), r.Int(2), r.Text(3), r.Text(4), r.Int(5)});
+  return out;
+}
+
+}  // namespace
+
+int RoleRank(std::string_view role) {
+  if (role == "readonly") return 1;
+  if (role == "operator") return 2;
+  if (role == "owner") return 3;
+  return 0;
+}
+
+bool IsRole(std::string_view role) { return RoleRank(role) > 0; }
+
+Result<int64_t> Accounts::CreateUser(Tx& tx, const std::string& email_in,
+                                     const std::string& display_name,
+                                     const std::string& password_hash, bool platform_admin,
+                                     int64_t now_ms) {
+  const std::string email = NormalizeEmail(email_in);
+  const auto at = email.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == email.size() || email.size() > 254 ||
+      email.find_first_of(" \t\r\n,;<>") != std::string::npos) {
+    return Unexpected(Status::InvalidArgument("email: expected an address like ops@example.com"));
+  }
+  if (display_name.size() > 200)
+    return Unexpected(Status::InvalidArgument("display_name: at most 200 characters"));
+  auto id = InsertId(tx,
+                     "INSERT INTO users (email, display_name, password_hash, is_platform_admin, "
+                     "created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                     {email, display_name, password_hash, int64_t{platform_admin ? 1 : 0}, now_ms});
+  if (!id && id.error().code() == Status::Code::kAlreadyExists)
+    return Unexpected(Status::AlreadyExists("email: a user with this email already exists"));
+  return id;
+}
+
+Result<std::optional<User>> Accounts::UserById(Tx& tx, int64_t id) {
+  auto rows = tx.Query(std::string("SELECT ") + kUserCols + " FROM users u WHERE u.id = $1", {id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<User>();
+  return std::optional<User>(UserFrom(rows->front()));
+}
+
+Result<std::optional<std::pair<User, std::string>>> Accounts::UserByEmail(
+    Tx& tx, const std::string& email) {
+  auto rows = tx.Query(
+      std::string("SELECT ") + kUserCols + ", u.password_hash FROM users u WHERE u.email = $1",
+      {NormalizeEmail(email)});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<std::pair<User, std::string>>();
+  return std::optional<std::pair<User, std::string>>(
+      std::make_pair(UserFrom(rows->front()), rows->front().Text(5)));
+}
+
+Result<int64_t> Accounts::CreateToken(Tx& tx, int64_t user_id, const std::string& name,
+                                      const std::string& secret_hash,
+                                      std::optional<int64_t> expires_at, int64_t now_ms) {
+  if (name.empty() || name.size() > 100)
+    return Unexpected(Status::InvalidArgument("name: 1 to 100 characters"));
+  return InsertId(tx,
+                  "INSERT INTO api_tokens (user_id, name, token_hash, expires_at, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                  {user_id, name, secret_hash, expires_at ? Param(*expires_at) : Param(nullptr), now_ms});
+}
+
+Result<std::optional<Principal>> Accounts::PrincipalForToken(Tx& tx, const std::string& hash,
+                                                             int64_t now_ms) {
+  auto rows = tx.Query(std::string("SELECT ") + kUserCols +
+                           ", t.id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "
+                           "t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL "
+                           "OR t.expires_at > $2)",
+                       {hash, now_ms});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<Principal>();
+  Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(5), "",
+              rows->front().OptInt(6)};
+  return std::optional<Principal>(std::move(p));
+}
+
+Result<std::vector<ApiToken>> Accounts::TokensOf(Tx& tx, int64_t user_id) {
+  auto rows = tx.Query(
+      "SELECT id, user_id, name, expires_at, revoked_at, last_used_at, created_at FROM api_tokens "
+      "WHERE user_id = $1 ORDER BY id",
+      {user_id});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<ApiToken> out;
+  for (const auto& r : *rows) out.push_back(TokenFrom(r));
+  return out;
+}
+
+Result<std::optional<ApiToken>> Accounts::TokenById(Tx& tx, int64_t token_id) {
+  auto rows = tx.Query(
+      "SELECT id, user_id, name, expires_at, revoked_at, last_used_at, created_at FROM api_tokens "
+      "WHERE id = $1",
+      {token_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<ApiToken>();
+  return std::optional<ApiToken>(TokenFrom(rows->front()));
+}
+
+Status Accounts::TouchToken(Tx& tx, int64_t token_id, int64_t now_ms) {
+  auto n = tx.Exec("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2", {now_ms, token_id});
+  return n ? Status::Ok() : n.error();
+}
+
+Status Accounts::RevokeToken(Tx& tx, int64_t token_id, int64_t now_ms) {
+  auto n = tx.Exec(
+      "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2", {now_ms, token_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok()
+                 : Status::NotFound("token " + std::to_string(token_id) + " does not exist");
+}
+
+Result<int64_t> Accounts::CreateSession(Tx& tx, int64_t user_id, const std::string& secret_hash,
+                                        const std::string& csrf_token, int64_t expires_at,
+                                        int64_t now_ms) {
+  return InsertId(tx,
+                  "INSERT INTO sessions (secret_hash, user_id, csrf_token, expires_at, created_at) "
+                  "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                  {secret_hash, user_id, csrf_token, expires_at, now_ms});
+}
+
+Result<std::optional<Principal>> Accounts::PrincipalForSession(Tx& tx, const std::string& hash,
+                                                               int64_t now_ms) {
+  auto rows = tx.Query(std::string("SELECT ") + kUserCols +
+                           ", s.id, s.csrf_token FROM sessions s JOIN users u ON u.id = "
+                           "s.user_id WHERE s.secret_hash = $1 AND s.revoked_at IS NULL AND "
+                           "s.expires_at > $2",
+                       {hash, now_ms});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<Principal>();
+  const Row& r = rows->front();
+  Principal p{UserFrom(r), Principal::Via::kSession, r.Int(5), r.Text(6), std::nullopt};
+  return std::optional<Principal>(std::move(p));
+}
+
+Status Accounts::RevokeSession(Tx& tx, int64_t session_id, int64_t now_ms) {
+  auto n = tx.Exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                   {now_ms, session_id});
+  return n ? Status::Ok() : n.error();
+}
+
+Result<int64_t> Accounts::CreateTenant(Tx& tx, const std::string& name, int64_t now_ms) {
+  if (name.empty() || name.size() > 200 || name.find_first_of("\r\n\t") != std::string::npos)
+    return Unexpected(
+        Status::InvalidArgument("name: 1 to 200 characters on one line, e.g. \"Contoso Ltd\""));
+  auto id = InsertId(tx, "INSERT INTO tenants (name, created_at) VALUES ($1, $2) RETURNING id",
+                     {name, now_ms});
+  if (!id && id.error().code() == Status::Code::kAlreadyExists)
+    return Unexpected(Status::AlreadyExists("name: a tenant with this name already exists"));
+  return id;
+}
+
+Result<bool> Accounts::TenantExists(Tx& tx, int64_t tenant_id) {
+  auto rows = tx.Query("SELECT 1 FROM tenants WHERE id = $1", {tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  return !rows->empty();
+}
+
+Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
+                               const std::string& client_id, const std::string& sealed_secret) {
+  auto n = tx.Exec(
+      "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3 WHERE id = "
+      "$4",
+      {entra_tenant_id, client_id, sealed_secret, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok()
+                 : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+}
+
+Result<std::optional<std::string>> Accounts::RoleOf(Tx& tx, int64_t user_id, int64_t tenant_id) {
+  auto rows = tx.Query("SELECT role FROM memberships WHERE user_id = $1 AND tenant_id = $2",
+                       {user_id, tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows->front().Text(0));
+}
+
+Status Accounts::SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std::string& role,
+                           int64_t now_ms) {
+  if (!IsRole(role))
+    return Status::InvalidArgument("role: must be one of owner, operator, readonly");
+  auto n = tx.Exec(
+      "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
+      {tenant_id, user_id, role, now_ms});
+  return n ? Status::Ok() : n.error();
+}
+
+Result<bool> Accounts::RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id) {
+  auto n = tx.Exec("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+                   {tenant_id, user_id});
+  if (!n) return Unexpected(n.error());
+  return *n > 0;
+}
+
+Result<std::vector<Membership>> Accounts::MembersOf(Tx& tx, int64_t tenant_id) {
+  return Memberships(tx, "m.tenant_id = $1", tenant_id);
+}
+
+Result<std::vector<Membership>> Accounts::MembershipsOf(Tx& tx, int64_t user_id) {
+  return Memberships(tx, "m.user_id = $1", user_id);
+}
+
+}  // namespace ta::store

@@ -1,0 +1,104 @@
+#pragma once
+
+// Users, API tokens, browser sessions, tenants and memberships. Secrets are
+// never stored: tokens and sessions are looked up by the hash of the secret
+// (core/credentials.h), passwords by their argon2id hash.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "store/database.h"
+
+namespace ta::store {
+
+struct User {
+  int64_t id = 0;
+  std::string email;
+  std::string display_name;
+  bool is_platform_admin = false;
+  int64_t created_at = 0;
+};
+
+// Who is making a request, and how they proved it.
+struct Principal {
+  User user;
+  enum class Via { kToken, kSession } via = Via::kToken;
+  int64_t credential_id = 0;  // api_tokens.id or sessions.id
+  std::string csrf_token;     // sessions only
+  std::optional<int64_t> last_used_at;  // tokens only
+};
+
+struct ApiToken {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string name;
+  std::optional<int64_t> expires_at, revoked_at, last_used_at;
+  int64_t created_at = 0;
+};
+
+struct Membership {
+  int64_t tenant_id = 0;
+  std::string tenant_name;
+  int64_t user_id = 0;
+  std::string email;
+  std::string role;  // owner | operator | readonly
+  int64_t created_at = 0;
+};
+
+// Role order: readonly < operator < owner. Unknown roles rank below readonly.
+int RoleRank(std::string_view role);
+bool IsRole(std::string_view role);
+
+class Accounts {
+ public:
+  // Users. Email is trimmed and lower-cased; a duplicate is AlreadyExists.
+  static Result<int64_t> CreateUser(Tx& tx, const std::string& email,
+                                    const std::string& display_name,
+                                    const std::string& password_hash, bool platform_admin,
+                                    int64_t now_ms);
+  static Result<std::optional<User>> UserById(Tx& tx, int64_t id);
+  // With the password hash, for login only.
+  static Result<std::optional<std::pair<User, std::string>>> UserByEmail(Tx& tx,
+                                                                         const std::string& email);
+
+  // API tokens, by the hash of the secret. Expired and revoked tokens do not match.
+  static Result<int64_t> CreateToken(Tx& tx, int64_t user_id, const std::string& name,
+                                     const std::string& secret_hash,
+                                     std::optional<int64_t> expires_at, int64_t now_ms);
+  static Result<std::optional<Principal>> PrincipalForToken(Tx& tx, const std::string& secret_hash,
+                                                            int64_t now_ms);
+  static Result<std::vector<ApiToken>> TokensOf(Tx& tx, int64_t user_id);
+  static Result<std::optional<ApiToken>> TokenById(Tx& tx, int64_t token_id);
+  static Status TouchToken(Tx& tx, int64_t token_id, int64_t now_ms);  // sets last_used_at
+  // NotFound when the token does not exist; idempotent when already revoked.
+  static Status RevokeToken(Tx& tx, int64_t token_id, int64_t now_ms);
+
+  static Result<int64_t> CreateSession(Tx& tx, int64_t user_id, const std::string& secret_hash,
+                                       const std::string& csrf_token, int64_t expires_at,
+                                       int64_t now_ms);
+  static Result<std::optional<Principal>> PrincipalForSession(Tx& tx,
+                                                              const std::string& secret_hash,
+                                                              int64_t now_ms);
+  static Status RevokeSession(Tx& tx, int64_t session_id, int64_t now_ms);
+
+  // Tenants. A duplicate name is AlreadyExists.
+  static Result<int64_t> CreateTenant(Tx& tx, const std::string& name, int64_t now_ms);
+  static Result<bool> TenantExists(Tx& tx, int64_t tenant_id);
+  // Stores the app credentials; `sealed_secret` is already encrypted (SecretBox).
+  static Status SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
+                               const std::string& client_id, const std::string& sealed_secret);
+
+  // Memberships.
+  static Result<std::optional<std::string>> RoleOf(Tx& tx, int64_t user_id, int64_t tenant_id);
+  static Status SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std::string& role,
+                          int64_t now_ms);
+  // False when there was no such membership.
+  static Result<bool> RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id);
+  static Result<std::vector<Membership>> MembersOf(Tx& tx, int64_t tenant_id);
+  static Result<std::vector<Membership>> MembershipsOf(Tx& tx, int64_t user_id);
+};
+
+}  // namespace ta::store
