@@ -70,7 +70,7 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   const auto type = req.QueryParam("type");
   auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
     return tx.Query(std::string("SELECT ") + kPolicyCols +
-                        " FROM policies p WHERE p.tenant_id = $1 AND ($2 IS NULL OR "
+                        " FROM policies p WHERE p.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
                         "p.policy_type = $2) AND ($3 = 1 OR p.gone_at IS NULL) AND p.id > $4 "
                         "ORDER BY p.id LIMIT $5",
                     {req.tenant_id, type ? store::Param(*type) : store::Param(nullptr),
@@ -113,7 +113,7 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
     if (auto p = OwnedPolicy(tx, req.tenant_id, *id); !p) return Unexpected(p.error());
     return tx.Query(
         "SELECT id, version, content_hash, run_id, created_at FROM policy_versions WHERE "
-        "tenant_id = $1 AND policy_id = $2 AND ($3 IS NULL OR version < $3) ORDER BY version "
+        "tenant_id = $1 AND policy_id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER BY version "
         "DESC LIMIT $4",
         {req.tenant_id, *id, page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
          page->limit});
@@ -184,7 +184,7 @@ Result<Response> ListBackupSets(ApiContext& ctx, Request& req) {
   if (!page) return Unexpected(page.error());
   auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
     return tx.Query(std::string("SELECT ") + kSetCols +
-                        " FROM backup_sets s WHERE s.tenant_id = $1 AND ($2 IS NULL OR s.id < $2) "
+                        " FROM backup_sets s WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < $2) "
                         "ORDER BY s.id DESC LIMIT $3",
                     {req.tenant_id,
                      page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),

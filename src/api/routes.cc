@@ -384,6 +384,18 @@ Response Dispatch(ApiContext& ctx, Request& req) {
 
   Response response = [&]() -> Response {
     try {
+      if (req.body.size() > ctx.options.max_body_bytes)
+        return Problem(413, "body: at most " + std::to_string(ctx.options.max_body_bytes) +
+                                " bytes", "body");
+      const bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
+      if (has_body && !IsJsonContentType(req.Header("content-type")))
+        return Problem(415, "Content-Type: send application/json", "Content-Type");
+      if (has_body && route->body == BodyKind::kNone) {
+        auto empty = JsonBody::Parse(req.body, {});
+        if (!empty) return Problem(empty.error());
+      }
+      // After the body checks: the HTTP library adds form-encoded body fields to
+      // the query parameters, and such a body is a 415, not an unknown parameter.
       for (const auto& [name, value] : req.query) {
         const std::string_view allowed = route->query;
         bool ok = false;
@@ -398,16 +410,6 @@ Response Dispatch(ApiContext& ctx, Request& req) {
                          name + ": unknown query parameter" +
                              (allowed.empty() ? "" : "; allowed: " + std::string(allowed)),
                          name);
-      }
-      if (req.body.size() > ctx.options.max_body_bytes)
-        return Problem(413, "body: at most " + std::to_string(ctx.options.max_body_bytes) +
-                                " bytes", "body");
-      const bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
-      if (has_body && !IsJsonContentType(req.Header("content-type")))
-        return Problem(415, "Content-Type: send application/json", "Content-Type");
-      if (has_body && route->body == BodyKind::kNone) {
-        auto empty = JsonBody::Parse(req.body, {});
-        if (!empty) return Problem(empty.error());
       }
       if (auto a = Authorize(ctx, *route, req); !a) {
         Response r = Problem(a.error());

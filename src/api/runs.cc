@@ -113,8 +113,8 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
       return Unexpected(run.error());
     return tx.Query(
         "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
-        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND ($3 IS "
-        "NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
+        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND (CAST($3 AS TEXT) "
+        "IS NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
         {req.tenant_id, *id, status ? store::Param(*status) : store::Param(nullptr),
          page->cursor.value_or(0), page->limit});
   });
@@ -194,8 +194,8 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
   auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
     return tx.Query(
         "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
-        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND ($2 IS NULL OR action = $2) "
-        "AND ($3 IS NULL OR run_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR action = $2) "
+        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
         {req.tenant_id, action ? store::Param(*action) : store::Param(nullptr),
          *run ? store::Param(**run) : store::Param(nullptr),
          page->cursor ? store::Param(*page->cursor) : store::Param(nullptr), page->limit});

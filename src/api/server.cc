@@ -1,6 +1,7 @@
 #include "api/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include "api/problem.h"
 #include "api/routes.h"
@@ -12,6 +13,7 @@ struct Server::Impl {
   ServerOptions options;
   httplib::Server http;
   int port = 0;
+  int listen_fd = -1;
 
   Impl(ApiContext& c, ServerOptions o) : ctx(c), options(std::move(o)) {}
 
@@ -52,6 +54,12 @@ Server::Server(ApiContext& ctx, ServerOptions options)
   const int threads = std::max(4, impl_->options.threads);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(ctx.options.max_body_bytes);
+  // The library listens with a backlog of 5, so a burst of new connections
+  // would wait for SYN retries; remember the socket to widen it after binding.
+  http.set_socket_options([impl = impl_.get()](int sock) {
+    httplib::default_socket_options(sock);
+    impl->listen_fd = sock;
+  });
   http.set_keep_alive_max_count(10'000);
   http.set_keep_alive_timeout(30);
   http.set_read_timeout(30, 0);
@@ -102,6 +110,7 @@ Status Server::Bind() {
                                  " (in use? choose another with --port)");
     impl_->port = o.port;
   }
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   return Status::Ok();
 }
 

@@ -26,7 +26,7 @@ Result<std::vector<Notification>> NotificationsRepository::List(Tx& tx, int64_t 
   auto rows = tx.Query(
       std::string("SELECT id, user_id, tenant_id, run_id, level, title, body, action, read_at, "
                   "created_at FROM notifications WHERE user_id = $1 AND ($2 = 0 OR read_at IS "
-                  "NULL) AND ($3 IS NULL OR id < $3) AND ($4 IS NULL OR id > $4) ORDER BY id ") +
+                  "NULL) AND (CAST($3 AS BIGINT) IS NULL OR id < $3) AND (CAST($4 AS BIGINT) IS NULL OR id > $4) ORDER BY id ") +
           (ascending ? "ASC" : "DESC") + " LIMIT $5",
       {user_id, int64_t{f.unread_only ? 1 : 0},
        f.before_id ? Param(*f.before_id) : Param(nullptr),

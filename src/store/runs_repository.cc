@@ -208,8 +208,8 @@ Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<in
   // plan) serves every combination.
   const std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs WHERE " +
                           InIdArray(tx.backend(), "tenant_id", 1) +
-                          " AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR type = $3)"
-                          " AND ($4 IS NULL OR id < $4) AND ($5 = 0 OR status IN ('queued', "
+                          " AND (CAST($2 AS TEXT) IS NULL OR status = $2) AND (CAST($3 AS TEXT) IS NULL OR type = $3)"
+                          " AND (CAST($4 AS BIGINT) IS NULL OR id < $4) AND ($5 = 0 OR status IN ('queued', "
                           "'running')) ORDER BY id DESC LIMIT $6";
   auto rows = tx.Query(sql, {IdArray(tx.backend(), tenant_ids),
                              f.status ? Param(*f.status) : Param(nullptr),

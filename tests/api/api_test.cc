@@ -1,0 +1,321 @@
+// The API's behaviour through real HTTP: dedupe under concurrency, the
+// Idempotency-Key header, sign-in with sessions and CSRF, validation, paging
+// and live run events.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <set>
+
+#include "api_env.h"
+
+namespace ta::api {
+namespace {
+
+using nlohmann::json;
+using ::ta::testing::QueryInt;
+using ::ta::testing::TestBackend;
+
+class ApiTest : public ::testing::TestWithParam<TestBackend> {
+ protected:
+  // Tenant A with an operator (token) and policy 1..n.
+  struct World {
+    int64_t tenant = 0;
+    Who op;
+  };
+  World Setup(ApiEnv& env, int policies = 1) {
+    World w;
+    w.tenant = ::ta::testing::MakeTenant(env.db(), "A");
+    w.op = env.AddUser("op@example.com");
+    env.Member(w.op, w.tenant, "operator");
+    for (int i = 0; i < policies; ++i)
+      ::ta::testing::MustExec(env.db(),
+                              "INSERT INTO policies (tenant_id, policy_type, graph_id, "
+                              "display_name, synced_at) VALUES ($1, 'deviceConfigurations', $2, "
+                              "'P', 0)",
+                              {w.tenant, "g-" + std::to_string(i)});
+    return w;
+  }
+  static std::string T(int64_t tenant) { return "/api/v1/tenants/" + std::to_string(tenant); }
+};
+
+TEST_P(ApiTest, FiveHundredConcurrentIdenticalStartsGiveOneRun) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  constexpr int kClients = 500;
+  std::vector<Reply> replies(kClients);
+  std::barrier start(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      start.arrive_and_wait();
+      replies[i] = env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token);
+    });
+  }
+  for (auto& c : clients) c.join();
+  std::set<int64_t> ids;
+  int created = 0, reused = 0;
+  for (const Reply& r : replies) {
+    ASSERT_TRUE(r.status == 202 || r.status == 200) << r.status << " " << r.body;
+    const json j = r.Json();
+    ids.insert(j["run"]["id"].get<int64_t>());
+    EXPECT_EQ(r.Header("Location"), T(w.tenant) + "/runs/" + std::to_string(j["run"]["id"].get<int64_t>()));
+    (r.status == 202 ? created : reused)++;
+    EXPECT_EQ(j["reused"].get<bool>(), r.status == 200);
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(reused, kClients - 1);
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM runs"), 1);
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM jobs"), 1);
+}
+
+TEST_P(ApiTest, IdempotencyKeyReplaysTheFirstResponse) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const std::string body = R"({"name":"nightly"})";
+  const Reply first = env.Call("POST", T(w.tenant) + "/backup-sets", w.op.token, body,
+                               {{"Idempotency-Key", "k-1"}});
+  ASSERT_EQ(first.status, 202) << first.body;
+  const int64_t run = first.Json()["run"]["id"];
+  // The run ends; a retry with the same key still gets the first answer, not a new run.
+  ASSERT_TRUE(env.runs().Cancel(w.tenant, run, std::nullopt).ok());
+  const Reply again = env.Call("POST", T(w.tenant) + "/backup-sets", w.op.token, body,
+                               {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(again.status, 202);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(again.Header("Idempotent-Replayed"), "true");
+  EXPECT_EQ(again.Header("Location"), first.Header("Location"));
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM runs"), 1);
+  // The same key with another request is refused and names the header.
+  const Reply other = env.Call("POST", T(w.tenant) + "/backup-sets", w.op.token,
+                               R"({"name":"weekly"})", {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_EQ(other.Json()["field"], "Idempotency-Key");
+  // Keys are per user: another user's k-1 is a request of its own.
+  Who op2 = env.AddUser("op2@example.com");
+  env.Member(op2, w.tenant, "operator");
+  const Reply theirs = env.Call("POST", T(w.tenant) + "/backup-sets", op2.token, body,
+                                {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(theirs.status, 202);
+  EXPECT_NE(theirs.Json()["run"]["id"], run);
+  EXPECT_EQ(theirs.Header("Idempotent-Replayed"), "");
+}
+
+TEST_P(ApiTest, SignInUsesAStrictCookieAndCsrfAndFailuresAreLimitedAndAudited) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  env.AddUser("jo@example.com", false, "correct horse battery staple");
+  auto login = [&](const std::string& password) {
+    return env.Call("POST", "/api/v1/auth/login", "",
+                    json{{"email", "jo@example.com"}, {"password", password}}.dump());
+  };
+  for (int i = 0; i < 5; ++i) {
+    const Reply r = login("wrong password " + std::to_string(i));
+    EXPECT_EQ(r.status, 401) << r.body;
+    EXPECT_EQ(r.body.find("wrong password"), std::string::npos) << "the password is echoed";
+  }
+  const Reply limited = login("correct horse battery staple");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_FALSE(limited.Header("Retry-After").empty());
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM audit_log WHERE tenant_id = 0 AND action = "
+                               "'auth.login_failed'"),
+            5);
+
+  env.AddUser("sam@example.com", false, "another long passphrase");
+  const Reply ok = env.Call("POST", "/api/v1/auth/login", "",
+                            R"({"email":"SAM@example.com","password":"another long passphrase"})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  const std::string cookie = ok.Header("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  EXPECT_EQ(cookie.find("Secure"), std::string::npos);  // plain HTTP here
+  const std::string session = cookie.substr(0, cookie.find(';'));
+  const std::string csrf = ok.Json()["csrf_token"];
+  const Reply me = env.Call("GET", "/api/v1/me", "", "", {{"Cookie", session}});
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(me.Json()["user"]["email"], "sam@example.com");
+  const Reply no_csrf =
+      env.Call("POST", "/api/v1/tokens", "", R"({"name":"x"})", {{"Cookie", session}});
+  EXPECT_EQ(no_csrf.status, 403);
+  EXPECT_EQ(no_csrf.Json()["field"], "X-CSRF-Token");
+  const Reply with_csrf = env.Call("POST", "/api/v1/tokens", "", R"({"name":"x"})",
+                                   {{"Cookie", session}, {"X-CSRF-Token", csrf}});
+  EXPECT_EQ(with_csrf.status, 201);
+  // The new token works as a Bearer token, and revoking it ends it.
+  const std::string token = with_csrf.Json()["secret"];
+  EXPECT_EQ(env.Call("GET", "/api/v1/me", token).status, 200);
+  const int64_t token_id = with_csrf.Json()["token"]["id"];
+  EXPECT_EQ(env.Call("DELETE", "/api/v1/tokens/" + std::to_string(token_id), token).status, 204);
+  EXPECT_EQ(env.Call("GET", "/api/v1/me", token).status, 401);
+  EXPECT_EQ(env.Call("POST", "/api/v1/auth/logout", "", "",
+                     {{"Cookie", session}, {"X-CSRF-Token", csrf}})
+                .status,
+            204);
+  EXPECT_EQ(env.Call("GET", "/api/v1/me", "", "", {{"Cookie", session}}).status, 401);
+}
+
+TEST_P(ApiTest, BadInputGetsAProblemNamingTheFieldAndWritesNothing) {
+  TA_OPEN_DB(t);
+  ApiOptions options;
+  options.max_body_bytes = 4096;
+  ApiEnv env(std::move(t), options);
+  const World w = Setup(env);
+  struct Case {
+    std::string method, path, body, content_type;
+    int status;
+    std::string field;
+  };
+  const std::string sets = T(w.tenant) + "/backup-sets";
+  const std::vector<Case> cases = {
+      {"POST", sets, R"({"name":)", "", 400, "body"},
+      {"POST", sets, R"([1,2])", "", 400, "body"},
+      {"POST", sets, R"({"nmae":"x"})", "", 400, "nmae"},
+      {"POST", sets, R"({"name":7})", "", 400, "name"},
+      {"POST", sets, R"({})", "", 400, "name"},
+      {"POST", sets, R"({"name":"x","policy_ids":[1,"2"]})", "", 400, "policy_ids[1]"},
+      {"POST", sets, R"({"name":"x","policy_ids":[999]})", "", 400, "policy_ids"},
+      {"POST", sets, "name=x", "application/x-www-form-urlencoded", 415, "Content-Type"},
+      {"POST", sets, "{\"name\":\"" + std::string(5000, 'x') + "\"}", "", 413, "body"},
+      {"POST", sets, "{\"name\":\"\xff\"}", "", 400, "body"},
+      {"POST", T(w.tenant) + "/restores/preview", R"({"backup_set_id":-3})", "", 400,
+       "backup_set_id"},
+      {"POST", T(w.tenant) + "/restores/preview", R"({"backup_set_id":1,"group_mapping":{"g":5}})",
+       "", 400, "group_mapping.g"},
+      {"GET", T(w.tenant) + "/runs?limit=0", "", "", 400, "limit"},
+      {"GET", T(w.tenant) + "/runs?status=done", "", "", 400, "status"},
+      {"GET", T(w.tenant) + "/runs?colour=red", "", "", 400, "colour"},
+      {"GET", T(w.tenant) + "/runs/abc", "", "", 400, "run"},
+      {"GET", "/api/v1/tenants/x/runs", "", "", 400, "tenant"},
+      {"POST", T(w.tenant) + "/policies/sync", R"({"force":true})", "", 400, "force"},
+  };
+  for (const Case& c : cases) {
+    httplib::Headers h;
+    if (!c.content_type.empty()) h.emplace("Content-Type", c.content_type);
+    const Reply r = env.Call(c.method, c.path, w.op.token, c.body, h);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body.substr(0, 60)
+                                  << " -> " << r.body;
+    EXPECT_EQ(r.Header("Content-Type"), "application/problem+json") << c.path;
+    EXPECT_EQ(r.Json()["field"], c.field) << c.path << " " << r.body;
+  }
+  EXPECT_EQ(env.Call("GET", "/api/v1/nothing-here", w.op.token).status, 404);
+  EXPECT_EQ(env.Call("PUT", T(w.tenant) + "/runs", w.op.token).status, 405);
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM runs"), 0);
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM jobs"), 0);
+  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM audit_log"), 0);
+}
+
+TEST_P(ApiTest, CursorPagingVisitsEveryRunOnceNewestFirst) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env, 25);
+  for (int p = 1; p <= 25; ++p)
+    ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(p) + "/capture",
+                       w.op.token)
+                  .status,
+              202);
+  std::vector<int64_t> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    const Reply r = env.Call("GET", T(w.tenant) + "/runs?limit=10" +
+                                        (cursor.empty() ? "" : "&cursor=" + cursor),
+                             w.op.token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json j = r.Json();
+    for (const auto& run : j["items"]) seen.push_back(run["id"]);
+    cursor = j["next_cursor"].is_null() ? "" : j["next_cursor"].get<std::string>();
+    ++pages;
+  } while (!cursor.empty() && pages < 10);
+  ASSERT_EQ(seen.size(), 25u);
+  EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend()));
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 25u);
+  EXPECT_EQ(pages, 3);
+  const Reply filtered =
+      env.Call("GET", T(w.tenant) + "/runs?status=queued&type=policy.capture_snapshot&limit=200",
+               w.op.token);
+  EXPECT_EQ(filtered.Json()["items"].size(), 25u);
+  EXPECT_TRUE(
+      env.Call("GET", T(w.tenant) + "/runs?status=succeeded", w.op.token).Json()["items"].empty());
+}
+
+TEST_P(ApiTest, RunEventsStreamProgressAndEndWithTheRun) {
+  TA_OPEN_DB(t);
+  ApiOptions options;
+  options.stream_poll = std::chrono::milliseconds(20);
+  ApiEnv env(std::move(t), options);
+  const World w = Setup(env);
+  const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
+  ASSERT_EQ(started.status, 202);
+  const int64_t run = started.Json()["run"]["id"];
+  std::string stream;
+  std::atomic<bool> first_event{false};
+  std::thread reader([&] {
+    httplib::Client client("127.0.0.1", env.port());
+    client.set_read_timeout(20, 0);
+    client.Get((T(w.tenant) + "/runs/" + std::to_string(run) + "/events").c_str(),
+               {{"Authorization", "Bearer " + w.op.token}},
+               [&](const char* data, size_t n) {
+                 stream.append(data, n);
+                 first_event = true;
+                 return true;
+               });
+  });
+  while (!first_event) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Cancelling the queued run ends it; the stream reports that and closes.
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token)
+                .status,
+            202);
+  reader.join();
+  EXPECT_NE(stream.find("event: run\n"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
+  EXPECT_NE(stream.find("\"status\":\"cancelled\""), std::string::npos) << stream;
+  EXPECT_NE(stream.find("event: end\ndata: {\"status\":\"cancelled\"}"), std::string::npos)
+      << stream;
+}
+
+TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
+  TA_OPEN_DB(t);
+  ApiOptions options;
+  options.stream_poll = std::chrono::milliseconds(20);
+  ApiEnv env(std::move(t), options);
+  const World w = Setup(env);
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token).status, 202);
+  const Reply list = env.Call("GET", "/api/v1/notifications?unread=true", w.op.token);
+  ASSERT_EQ(list.status, 200);
+  const json j = list.Json();
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["unread_count"], 1);
+  EXPECT_EQ(j["items"][0]["action"]["label"], "View run");
+  const int64_t id = j["items"][0]["id"];
+  EXPECT_EQ(env.Call("POST", "/api/v1/notifications/" + std::to_string(id) + "/read", w.op.token)
+                .status,
+            204);
+  EXPECT_EQ(env.Call("GET", "/api/v1/notifications?unread=true", w.op.token).Json()["unread_count"],
+            0);
+  // The stream resumes after Last-Event-ID and delivers the next notification.
+  std::string stream;
+  std::thread reader([&] {
+    httplib::Client client("127.0.0.1", env.port());
+    client.set_read_timeout(20, 0);
+    client.Get("/api/v1/notifications/stream",
+               {{"Authorization", "Bearer " + w.op.token}, {"Last-Event-ID", std::to_string(id)}},
+               [&](const char* data, size_t n) {
+                 stream.append(data, n);
+                 return stream.find("event: notification") == std::string::npos;
+               });
+  });
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token).status, 202);
+  reader.join();
+  EXPECT_NE(stream.find("event: notification"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("policy.capture_snapshot"), std::string::npos) << stream;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::api

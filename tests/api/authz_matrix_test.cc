@@ -1,0 +1,323 @@
+// The authorization matrix, generated from the route table: every route x
+// {anonymous, readonly, operator, owner, platform admin} x {own tenant, other
+// tenant, own tenant with another tenant's record}. A route without a sample
+// request below fails the test, so no route can skip the matrix.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "api/routes.h"
+#include "api_env.h"
+#include "store/notifications.h"
+
+namespace ta::api {
+namespace {
+
+using nlohmann::json;
+using ::ta::testing::InsertReturningId;
+using ::ta::testing::TestBackend;
+
+enum class Scope { kOwn, kOtherTenant, kForeignRecord };
+
+struct Sample {
+  std::string path;
+  std::string body;
+  std::set<int> ok;  // statuses that mean "allowed"
+};
+
+// One tenant's records, referenced by the samples.
+struct Records {
+  int64_t tenant = 0, policy = 0, set = 0, run = 0, member = 0;
+};
+
+class AuthzMatrix : public ::testing::TestWithParam<TestBackend> {};
+
+TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  store::Database& db = env.db();
+  auto records = [&](const std::string& name, const Who& owner) {
+    Records r;
+    r.tenant = ::ta::testing::MakeTenant(db, name);
+    env.Member(owner, r.tenant, "owner");
+    r.policy = InsertReturningId(
+        db,
+        "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, synced_at) VALUES "
+        "($1, 'deviceConfigurations', 'g-1', 'Policy', 0) RETURNING id",
+        {r.tenant});
+    const int64_t version = InsertReturningId(
+        db,
+        "INSERT INTO policy_versions (tenant_id, policy_id, version, payload, assignments, "
+        "content_hash, created_at) VALUES ($1, $2, 1, '{}', '[]', 'h', 0) RETURNING id",
+        {r.tenant, r.policy});
+    r.set = InsertReturningId(
+        db, "INSERT INTO backup_sets (tenant_id, name, created_at) VALUES ($1, 'set', 0) RETURNING id",
+        {r.tenant});
+    InsertReturningId(db,
+                      "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, "
+                      "policy_version_id, policy_type, graph_id, display_name, payload, "
+                      "assignments, content_hash, created_at) VALUES ($1, $2, $3, $4, "
+                      "'deviceConfigurations', 'g-1', 'Policy', '{}', '[]', 'h', 0) RETURNING id",
+                      {r.tenant, r.set, r.policy, version});
+    runs::StartRequest req;
+    req.tenant_id = r.tenant;
+    req.type = "inventory.sync";
+    req.target_id = "matrix";
+    r.run = env.runs().Start(req)->run.id;
+    r.member = env.AddUser("member-of-" + name + "@example.com").id;
+    return r;
+  };
+
+  const Who b_owner = env.AddUser("b-owner@example.com");
+  const Records a = records("A", env.AddUser("a-owner@example.com"));
+  const Records b = records("B", b_owner);
+  const Who readonly = env.AddUser("readonly@example.com");
+  const Who op = env.AddUser("operator@example.com");
+  const Who owner = env.AddUser("owner@example.com");
+  const Who admin = env.AddUser("admin@example.com", true);
+  env.Member(readonly, a.tenant, "readonly");
+  env.Member(op, a.tenant, "operator");
+  env.Member(owner, a.tenant, "owner");
+  env.AddUser("login@example.com", false, "correct horse battery staple");
+  env.AddUser("extra@example.com");
+  auto notification_of = [&](const Who& w) {
+    store::Notification n;
+    n.user_id = w.id;
+    n.tenant_id = a.tenant;
+    n.level = "info";
+    n.title = "t";
+    n.body = "b";
+    return *store::WriteResult<int64_t>(
+        db, [&](store::Tx& tx) { return store::NotificationsRepository::Insert(tx, n); });
+  };
+  const int64_t b_note = notification_of(b_owner);
+  int fresh = 0;
+
+  const std::set<int> kStart = {200, 202};
+  using SampleFn = std::function<Sample(const Who&, Scope)>;
+  auto T = [](int64_t id) { return "/api/v1/tenants/" + std::to_string(id); };
+  // Path pieces for a scope: the tenant in the path and whose records are used.
+  auto tp = [&](Scope s) { return T(s == Scope::kOtherTenant ? b.tenant : a.tenant); };
+  auto rec = [&](Scope s) { return s == Scope::kOwn ? a : b; };
+  const std::map<std::string, SampleFn> samples = {
+      {"GET /healthz", [](const Who&, Scope) { return Sample{"/healthz", "", {200}}; }},
+      {"GET /readyz", [](const Who&, Scope) { return Sample{"/readyz", "", {200}}; }},
+      {"GET /metrics", [](const Who&, Scope) { return Sample{"/metrics", "", {200}}; }},
+      {"POST /api/v1/auth/login",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/auth/login",
+                       R"({"email":"login@example.com","password":"correct horse battery staple"})",
+                       {200}};
+       }},
+      {"POST /api/v1/auth/logout",
+       [](const Who&, Scope) { return Sample{"/api/v1/auth/logout", "", {204}}; }},
+      {"GET /api/v1/me", [](const Who&, Scope) { return Sample{"/api/v1/me", "", {200}}; }},
+      {"GET /api/v1/tokens", [](const Who&, Scope) { return Sample{"/api/v1/tokens", "", {200}}; }},
+      {"POST /api/v1/tokens",
+       [](const Who&, Scope) { return Sample{"/api/v1/tokens", R"({"name":"ci"})", {201}}; }},
+      {"DELETE /api/v1/tokens/{token}",
+       [&](const Who& w, Scope s) {
+         // Own: a fresh token of the caller. Foreign: another user's token.
+         const Who& holder = s == Scope::kOwn && w.id ? w : b_owner;
+         const std::string secret = env.NewToken(holder);
+         const int64_t id = ::ta::testing::QueryInt(
+             db, "SELECT id FROM api_tokens WHERE token_hash = $1", {SecretHash(secret)});
+         return Sample{"/api/v1/tokens/" + std::to_string(id), "", {204}};
+       }},
+      {"GET /api/v1/runs/active",
+       [](const Who&, Scope) { return Sample{"/api/v1/runs/active", "", {200}}; }},
+      {"GET /api/v1/notifications",
+       [](const Who&, Scope) { return Sample{"/api/v1/notifications", "", {200}}; }},
+      {"POST /api/v1/notifications/read-all",
+       [](const Who&, Scope) { return Sample{"/api/v1/notifications/read-all", "", {200}}; }},
+      {"POST /api/v1/notifications/{notification}/read",
+       [&](const Who& w, Scope s) {
+         const int64_t id = s == Scope::kOwn && w.id ? notification_of(w) : b_note;
+         return Sample{"/api/v1/notifications/" + std::to_string(id) + "/read", "", {204}};
+       }},
+      {"GET /api/v1/notifications/stream",
+       [](const Who&, Scope) { return Sample{"/api/v1/notifications/stream", "", {200}}; }},
+      {"GET /api/v1/tenants", [](const Who&, Scope) { return Sample{"/api/v1/tenants", "", {200}}; }},
+      {"POST /api/v1/tenants",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/tenants",
+                       json{{"name", "New " + std::to_string(++fresh)}}.dump(), {201}};
+       }},
+      {"GET /api/v1/tenants/{tenant}",
+       [&](const Who&, Scope s) { return Sample{tp(s), "", {200}}; }},
+      {"PUT /api/v1/tenants/{tenant}/credentials",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/credentials",
+                       R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
+                       {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/members",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/members", "", {200}}; }},
+      {"POST /api/v1/tenants/{tenant}/members",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/members", R"({"email":"extra@example.com","role":"readonly"})",
+                       {200}};
+       }},
+      {"DELETE /api/v1/tenants/{tenant}/members/{user}",
+       [&](const Who&, Scope s) {
+         const Who m = env.AddUser("fresh-" + std::to_string(++fresh) + "@example.com");
+         env.Member(m, s == Scope::kOtherTenant ? b.tenant : a.tenant, "readonly");
+         return Sample{tp(s) + "/members/" + std::to_string(m.id), "", {204}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/policies",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/policies", "", {200}}; }},
+      {"POST /api/v1/tenants/{tenant}/policies/sync",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/policies/sync", "", kStart}; }},
+      {"GET /api/v1/tenants/{tenant}/policies/{policy}",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy), "", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/policies/{policy}/capture",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/capture", "",
+                       kStart};
+       }},
+      {"GET /api/v1/tenants/{tenant}/policies/{policy}/versions",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions", "",
+                       {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/policies/{policy}/versions/{version}",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions/1", "",
+                       {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/groups",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/groups", "", {200}}; }},
+      {"GET /api/v1/tenants/{tenant}/backup-sets",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/backup-sets", "", {200}}; }},
+      {"POST /api/v1/tenants/{tenant}/backup-sets",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets", R"({"name":"nightly"})", kStart};
+       }},
+      {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set), "", {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/items",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/items", "",
+                       {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/restores/group-mapping",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/restores/group-mapping?backup_set=" + std::to_string(rec(s).set),
+                       "", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/restores/preview",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/restores/preview",
+                       json{{"backup_set_id", rec(s).set}}.dump(), kStart};
+       }},
+      {"POST /api/v1/tenants/{tenant}/restores/execute",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/restores/execute",
+                       json{{"backup_set_id", rec(s).set}}.dump(), kStart};
+       }},
+      {"GET /api/v1/tenants/{tenant}/runs",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/runs", "", {200}}; }},
+      {"GET /api/v1/tenants/{tenant}/runs/{run}",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/runs/" + std::to_string(rec(s).run), "", {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/runs/{run}/items",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/runs/" + std::to_string(rec(s).run) + "/items", "", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/runs/{run}/cancel",
+       [&](const Who&, Scope s) {
+         runs::StartRequest req;  // a fresh active run to cancel
+         req.tenant_id = s == Scope::kOwn ? a.tenant : b.tenant;
+         req.type = "inventory.sync";
+         req.target_id = "cancel-" + std::to_string(++fresh);
+         const int64_t run = env.runs().Start(req)->run.id;
+         return Sample{tp(s) + "/runs/" + std::to_string(run) + "/cancel", "", {202}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/runs/{run}/events",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/runs/" + std::to_string(rec(s).run) + "/events", "", {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/audit",
+       [&](const Who&, Scope s) { return Sample{tp(s) + "/audit", "", {200}}; }},
+  };
+
+  const std::vector<std::pair<std::string, Who>> principals = {
+      {"anonymous", Who{}}, {"readonly", readonly}, {"operator", op},
+      {"owner", owner},     {"platform_admin", admin}};
+  int checked = 0;
+  for (const Route& route : RouteTable()) {
+    const std::string key = std::string(route.method) + " " + std::string(route.pattern);
+    auto sample = samples.find(key);
+    ASSERT_NE(sample, samples.end()) << "no authorization sample for " << key;
+    const std::string pattern(route.pattern);
+    const bool tenant_route = pattern.find("{tenant}") != std::string::npos;
+    // Records another tenant could own: a foreign id in an own-tenant path.
+    const bool has_record = pattern.find("{policy}") != std::string::npos ||
+                            pattern.find("{backup_set}") != std::string::npos ||
+                            pattern.find("{run}") != std::string::npos ||
+                            pattern.find("{token}") != std::string::npos ||
+                            pattern.find("{notification}") != std::string::npos ||
+                            key.find("restores/") != std::string::npos;
+    std::vector<Scope> scopes = {Scope::kOwn};
+    if (tenant_route) scopes.push_back(Scope::kOtherTenant);
+    if (has_record) scopes.push_back(Scope::kForeignRecord);
+    for (const auto& [role, who] : principals) {
+      for (Scope scope : scopes) {
+        const Sample s = sample->second(who, scope);
+        int expected = 0;  // 0: one of s.ok
+        if (route.access == Access::kPublic) {
+          expected = 0;
+        } else if (who.token.empty()) {
+          expected = 401;
+        } else if (route.access == Access::kUser) {
+          expected = scope == Scope::kOwn ? 0 : 403;
+        } else if (route.access == Access::kPlatformAdmin) {
+          expected = who.id == admin.id ? 0 : 403;
+        } else {
+          const int have = who.id == admin.id ? 0 : store::RoleRank(role);
+          const bool allowed = have >= store::RoleRank(AccessName(route.access));
+          expected = scope == Scope::kOwn && allowed ? 0 : 403;
+        }
+        const Reply r = env.Call(std::string(route.method), s.path, who.token, s.body);
+        const std::string what = key + " as " + role + " (" +
+                                 (scope == Scope::kOwn            ? "own tenant"
+                                  : scope == Scope::kOtherTenant ? "other tenant"
+                                                                  : "other tenant's record") +
+                                 "): " + r.body;
+        if (expected == 0) {
+          EXPECT_TRUE(s.ok.count(r.status)) << what << " -> " << r.status;
+        } else {
+          EXPECT_EQ(r.status, expected) << what;
+          EXPECT_EQ(r.Header("Content-Type"), "application/problem+json") << what;
+        }
+        ++checked;
+      }
+    }
+  }
+  std::printf("authorization matrix: %d requests over %zu routes\n", checked, RouteTable().size());
+  // Denied requests changed nothing in tenant B: no run other than its own
+  // sync, nothing cancelled, no credentials stored.
+  EXPECT_EQ(::ta::testing::QueryInt(db,
+                                    "SELECT COUNT(*) FROM runs WHERE tenant_id = $1 AND (type <> "
+                                    "'inventory.sync' OR cancel_requested <> 0)",
+                                    {b.tenant}),
+            0);
+  EXPECT_EQ(::ta::testing::QueryInt(
+                db, "SELECT COUNT(*) FROM tenants WHERE id = $1 AND client_id IS NOT NULL",
+                {b.tenant}),
+            0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuthzMatrix,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::api
