@@ -41,13 +41,26 @@ struct Who {
 class ApiEnv {
  public:
   explicit ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, ApiOptions options = {})
+      : ApiEnv(std::move(t), nullptr, std::move(options)) {}
+  // On a database someone else owns (e.g. an ops test environment's).
+  explicit ApiEnv(store::Database& db, ApiOptions options = {})
+      : ApiEnv(nullptr, &db, std::move(options)) {}
+  ~ApiEnv() {
+    server_->Stop();
+    thread_.join();
+    std::fclose(log_file_);
+  }
+
+ private:
+  ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, store::Database* db, ApiOptions options)
       : t_(std::move(t)),
+        db_(db ? *db : t_->db()),
         log_file_(std::tmpfile()),
         log_(redactor_, SystemClock::Instance(), log_file_, Logger::Level::kDebug),
         limiter_(SystemClock::Instance()),
         box_(*SecretBox::FromBase64Key(kTestMasterKey)),
-        runs_(t_->db(), SystemClock::Instance(), redactor_),
-        ctx_(t_->db(), runs_, SystemClock::Instance(), redactor_, &box_, metrics_, log_, limiter_,
+        runs_(db_, SystemClock::Instance(), redactor_),
+        ctx_(db_, runs_, SystemClock::Instance(), redactor_, &box_, metrics_, log_, limiter_,
              options) {
     metrics_.DescribeHistogram("ta_http_request_duration_seconds", "latency", {0.01, 0.1, 1});
     ServerOptions so;
@@ -59,18 +72,13 @@ class ApiEnv {
     for (int i = 0; i < 500 && Call("GET", "/healthz").status != 200; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ~ApiEnv() {
-    server_->Stop();
-    thread_.join();
-    std::fclose(log_file_);
-  }
 
-  store::Database& db() { return t_->db(); }
+ public:
+  store::Database& db() { return db_; }
   runs::RunService& runs() { return runs_; }
   Redactor& redactor() { return redactor_; }
   ApiContext& ctx() { return ctx_; }
   int port() const { return server_->port(); }
-  const ::ta::testing::TestDatabase& test_db() const { return *t_; }
 
   // Everything the server logged so far.
   std::string Logs() {
@@ -155,6 +163,7 @@ class ApiEnv {
 
  private:
   std::unique_ptr<::ta::testing::TestDatabase> t_;
+  store::Database& db_;
   Redactor redactor_;
   Metrics metrics_;
   std::FILE* log_file_;

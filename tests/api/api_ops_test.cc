@@ -1,0 +1,152 @@
+// The API with the real workers and the Graph simulator behind it: the
+// request path never waits on Graph, and secrets never come back out.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "api_env.h"
+#include "ops/ops_env.h"
+
+namespace ta::api {
+namespace {
+
+using nlohmann::json;
+using ::ta::testing::TestBackend;
+
+class ApiOpsTest : public ::testing::TestWithParam<TestBackend> {};
+
+std::string T(int64_t tenant) { return "/api/v1/tenants/" + std::to_string(tenant); }
+
+TEST_P(ApiOpsTest, StartsAnswerAtOnceWhileGraphTakesTenSeconds) {
+  TA_OPEN_DB(t);
+  sim::SimConfig sc;
+  sc.latency_ms = 10'000;
+  ops::OpsEnv ops(std::move(t), sc);
+  ApiEnv api(ops.db());
+  Who op = api.AddUser("op@example.com");
+  api.Member(op, ops.tenant_a, "operator");
+  constexpr int kStarts = 200;
+  for (int i = 0; i < kStarts; ++i)
+    ::ta::testing::MustExec(ops.db(),
+                            "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, "
+                            "synced_at) VALUES ($1, 'deviceConfigurations', $2, 'P', 0)",
+                            {ops.tenant_a, "g-" + std::to_string(i)});
+  ops.pool->Start();  // workers pick the jobs up and sit in 10 s Graph calls
+  std::vector<double> ms;
+  for (int p = 1; p <= kStarts; ++p) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Reply r =
+        api.Call("POST", T(ops.tenant_a) + "/policies/" + std::to_string(p) + "/capture", op.token);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  // The workers really are inside slow Graph calls while the API answers.
+  EXPECT_GT(ops.Count("SELECT COUNT(*) FROM jobs WHERE state = 'running'"), 0);
+  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'"), 0);
+  std::sort(ms.begin(), ms.end());
+  const double p50 = ms[ms.size() / 2], p99 = ms[ms.size() * 99 / 100];
+  std::printf("start with Graph latency 10 s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d starts)\n",
+              p50, p99, ms.back(), kStarts);
+  // A request that waited on Graph would take 10 s. The 50 ms target is
+  // measured in bench/ (api_load_bench); here the bound is structural.
+  EXPECT_LT(p99, 1000.0);
+  ops.sim.Configure({{"latency_ms", 0}});
+  ops.pool->Stop();
+}
+
+// Plants a tenant secret through the API, forces token and Graph errors, and
+// then looks for the secret everywhere it could leak.
+TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
+  TA_OPEN_DB(t);
+  const std::string planted = "Pl4nted-S3cret-Value-9f3e~";
+  const std::string wrong = "Wr0ng-Planted-S3cret-77ab~";
+  std::string db_path;
+  if (GetParam() == TestBackend::kSqlite) db_path = t->url().substr(7);
+  ops::OpsEnv ops(std::move(t));
+  ops.sim.AddTenant("ms-planted", {{"app-planted", planted}});
+  ApiEnv api(ops.db());
+  Who owner = api.AddUser("owner@example.com");
+  api.Member(owner, ops.tenant_a, "owner");
+  api.Member(owner, ops.tenant_b, "owner");
+  std::string responses;
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+    Reply r = api.Call(method, path, owner.token, body);
+    responses += r.body + "\n";
+    for (const auto& [k, v] : r.headers) responses += k + ": " + v + "\n";
+    return r;
+  };
+  // A good secret for A, a wrong one for B (a token error: AADSTS 401).
+  ASSERT_EQ(call("PUT", T(ops.tenant_a) + "/credentials",
+                 json{{"entra_tenant_id", "ms-planted"}, {"client_id", "app-planted"},
+                      {"client_secret", planted}}.dump())
+                .status,
+            200);
+  ASSERT_EQ(call("PUT", T(ops.tenant_b) + "/credentials",
+                 json{{"entra_tenant_id", "ms-planted"}, {"client_id", "app-planted"},
+                      {"client_secret", wrong}}.dump())
+                .status,
+            200);
+  // Graph errors on A: 5xx faults beyond the retry budget, then revoked tokens.
+  ops.sim.FailNext(30, 500);
+  const Reply sync_a = call("POST", T(ops.tenant_a) + "/policies/sync");
+  const Reply sync_b = call("POST", T(ops.tenant_b) + "/policies/sync");
+  ops.Drain();
+  ops.sim.Configure({{"revoke_tokens", true}});
+  const Reply again = call("POST", T(ops.tenant_a) + "/policies/sync");
+  ops.Drain();
+  for (const Reply* r : {&sync_a, &sync_b, &again}) {
+    const std::string id = std::to_string(r->Json()["run"]["id"].get<int64_t>());
+    const int64_t tenant = r == &sync_b ? ops.tenant_b : ops.tenant_a;
+    call("GET", T(tenant) + "/runs/" + id);
+    call("GET", T(tenant) + "/runs/" + id + "/items");
+  }
+  const Reply b_run = call("GET", T(ops.tenant_b) + "/runs/" +
+                                      std::to_string(sync_b.Json()["run"]["id"].get<int64_t>()));
+  EXPECT_EQ(b_run.Json()["status"], "failed") << b_run.body;  // the wrong secret did fail
+  for (int64_t tenant : {ops.tenant_a, ops.tenant_b}) {
+    call("GET", T(tenant));
+    call("GET", T(tenant) + "/audit");
+    call("GET", T(tenant) + "/runs");
+  }
+  call("GET", "/api/v1/notifications");
+  ASSERT_GT(responses.size(), 1000u);
+
+  std::string stored;
+  if (!db_path.empty()) {
+    for (const std::string& f : {db_path, db_path + "-wal"}) {
+      std::ifstream in(f, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      stored += ss.str();
+    }
+  } else {
+    for (const char* table : {"tenants", "runs", "run_items", "jobs", "audit_log",
+                              "notifications", "idempotent_requests", "api_tokens"}) {
+      (void)ops.db().Read([&](store::Tx& tx) -> Status {
+        auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
+        if (rows)
+          for (const auto& r : *rows) stored += r.Text(0) + "\n";
+        return Status::Ok();
+      });
+    }
+  }
+  ASSERT_GT(stored.size(), 1000u);
+  const std::string logs = api.Logs();
+  for (const std::string& secret : {planted, wrong}) {
+    EXPECT_EQ(responses.find(secret), std::string::npos) << "in an API response";
+    EXPECT_EQ(stored.find(secret), std::string::npos) << "in the database";
+    EXPECT_EQ(logs.find(secret), std::string::npos) << "in the log";
+  }
+  // The sealed secret is stored, just not readable.
+  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM tenants WHERE client_secret_enc IS NOT NULL"), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiOpsTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::api
