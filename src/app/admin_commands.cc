@@ -86,17 +86,20 @@ int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostrea
   if (!hash) return Fail(err, hash.error(), 2);
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
-  auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+  auto user = store::WriteResult<store::User>(**db, [&](store::Tx& tx) -> Result<store::User> {
     auto id = Accounts::CreateUser(tx, a.email, a.name, *hash, a.platform_admin, Now());
     if (!id) return Unexpected(id.error());
+    auto u = Accounts::UserById(tx, *id);
+    if (!u) return Unexpected(u.error());
     if (Status s = Audit(tx, 0, "user.created", "user", std::to_string(*id),
-                         {{"email", a.email}, {"platform_admin", a.platform_admin}});
+                         {{"email", (*u)->email}, {"platform_admin", a.platform_admin}});
         !s.ok())
       return Unexpected(s);
-    return *id;
+    return **u;
   });
-  if (!id) return Fail(err, id.error());
-  out << "user " << *id << " " << a.email << (a.platform_admin ? " (platform admin)" : "") << "\n";
+  if (!user) return Fail(err, user.error());
+  out << "user " << user->id << " " << user->email
+      << (a.platform_admin ? " (platform admin)" : "") << "\n";
   return 0;
 }
 

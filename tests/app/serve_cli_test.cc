@@ -1,0 +1,209 @@
+// End-to-end: `tenantatlas serve --demo` as the README runs it (the three
+// curl lines it prints finish a run), and the admin commands.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/credentials.h"
+#include "store/audit_log.h"
+#include "store/database.h"
+
+namespace ta {
+namespace {
+
+using nlohmann::json;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process with stdout on a pipe; stderr goes to a file.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+  std::string buffered;
+
+  static Child Start(const std::vector<std::string>& argv, const std::string& stderr_path,
+                     const std::vector<std::string>& env = {}) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    Child c;
+    c.pid = fork();
+    if (c.pid == 0) {
+      dup2(fds[1], 1);
+      FILE* err = std::fopen(stderr_path.c_str(), "w");
+      dup2(fileno(err), 2);
+      close(fds[0]);
+      for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    c.out = fds[0];
+    return c;
+  }
+  // Reads stdout until `pattern` matches (or the deadline); returns the match.
+  std::smatch WaitFor(const std::regex& pattern, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    std::smatch m;
+    while (!std::regex_search(buffered, m, pattern)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{out, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = read(out, buf, sizeof buf);
+      if (n <= 0) break;
+      buffered.append(buf, n);
+    }
+    return m;
+  }
+  int Stop(int sig = SIGTERM) {
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+};
+
+class ServeCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ta-serve-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
+  Child serve = Child::Start({TA_BINARY, "serve", "--demo", "--port", "0", "--db",
+                              dir_ + "/data/ta.db"},
+                             dir_ + "/serve.log");
+  const auto listening =
+      serve.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"), std::chrono::seconds(30));
+  ASSERT_FALSE(listening.empty()) << serve.buffered;
+  const int port = std::stoi(listening[1]);
+  const auto token = serve.WaitFor(std::regex(R"(export TOKEN=(tat_\S+))"), std::chrono::seconds(90));
+  ASSERT_FALSE(token.empty()) << serve.buffered;
+  EXPECT_NE(serve.buffered.find("inventory synced and a first backup set taken"), std::string::npos)
+      << serve.buffered;
+  // The printed lines, run as written (curl replaced by an HTTP client).
+  std::smatch capture, preview;
+  ASSERT_TRUE(std::regex_search(serve.buffered, capture,
+                                std::regex(R"(curl -s -X POST -H "Authorization: Bearer \$TOKEN" http://127\.0\.0\.1:\d+(\S+/capture))")));
+  ASSERT_TRUE(std::regex_search(serve.buffered, preview,
+                                std::regex(R"(-d '(\{[^']*\})' http://127\.0\.0\.1:\d+(\S+/restores/preview))")));
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(60, 0);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + token[1].str()}};
+  auto cap = client.Post(capture[1].str().c_str(), auth, "", "application/json");
+  ASSERT_TRUE(cap);
+  EXPECT_TRUE(cap->status == 202 || cap->status == 200) << cap->body;
+  auto pre = client.Post(preview[2].str().c_str(), auth, preview[1].str(), "application/json");
+  ASSERT_TRUE(pre);
+  ASSERT_EQ(pre->status, 202) << pre->body;
+  const std::string events = json::parse(pre->body)["run"]["links"]["events"];
+  std::string stream;
+  auto watched = client.Get(events.c_str(), auth, [&](const char* d, size_t n) {
+    stream.append(d, n);
+    return true;
+  });
+  ASSERT_TRUE(watched);
+  EXPECT_NE(stream.find("event: end\ndata: {\"status\":\"succeeded\"}"), std::string::npos) << stream;
+  EXPECT_EQ(serve.Stop(SIGTERM), 0);
+  const std::string log = Slurp(dir_ + "/serve.log");
+  EXPECT_NE(log.find("\"msg\":\"serve stopped\""), std::string::npos) << log;
+  // The demo tenants' client secrets are sealed, never logged or stored in clear.
+  EXPECT_EQ(log.find("secret-Qx8~"), std::string::npos);
+  EXPECT_EQ(Slurp(dir_ + "/data/ta.db").find("secret-Qx8~"), std::string::npos);
+}
+
+// Runs a shell command; `out` gets stdout (and stderr unless stdout_only).
+int Shell(const std::string& cmd, std::string* out = nullptr, bool stdout_only = false) {
+  FILE* f = popen((cmd + (stdout_only ? " 2>/dev/null" : " 2>&1")).c_str(), "r");
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) text.append(buf, n);
+  const int status = pclose(f);
+  if (out) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {
+  const std::string db = dir_ + "/ta.db";
+  const std::string bin = std::string(TA_BINARY) + " ";
+  const std::string key = "TA_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= ";
+  std::string out;
+  EXPECT_EQ(Shell("echo short | " + bin + "user add --db " + db + " --email ops@example.com", &out), 2);
+  EXPECT_NE(out.find("password: use at least 12 characters"), std::string::npos) << out;
+  ASSERT_EQ(Shell("echo 'a long enough passphrase' | " + bin + "user add --db " + db +
+                    " --email Ops@Example.com --name Ops --platform-admin",
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("ops@example.com (platform admin)"), std::string::npos) << out;
+  std::string token;
+  ASSERT_EQ(Shell(bin + "token create --db " + db + " --email ops@example.com --name ci", &token,
+                  true),
+            0);
+  ASSERT_EQ(token.rfind("tat_", 0), 0u) << token;
+  token = token.substr(0, token.find('\n'));
+  ASSERT_EQ(Shell("printf 'Cl1ent-S3cret~value' | " + key + bin + "tenant add --db " + db +
+                    " --name Contoso --entra-tenant-id contoso.example --client-id app-1",
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Shell(bin + "member add --db " + db + " --tenant Contoso --email ops@example.com --role owner",
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(Shell(bin + "member add --db " + db + " --tenant 1 --email ops@example.com --role boss",
+                &out),
+            2);
+  EXPECT_NE(out.find("--role"), std::string::npos);
+
+  auto opened = store::OpenDatabase(db);
+  ASSERT_TRUE(opened.has_value());
+  auto count = [&](const std::string& sql, const store::Params& p = {}) {
+    return *store::ReadResult<int64_t>(**opened, [&](store::Tx& tx) -> Result<int64_t> {
+      auto r = tx.Query(sql, p);
+      if (!r) return Unexpected(r.error());
+      return r->front().Int(0);
+    });
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM api_tokens WHERE token_hash = $1", {SecretHash(token)}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM memberships WHERE role = 'owner'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM audit_log WHERE action IN ('user.created', "
+                  "'token.created', 'tenant.created', 'tenant.credentials_set', 'member.set')"),
+            5);
+  EXPECT_TRUE(store::AuditLog::Verify(**opened)->empty());
+  opened->reset();
+  EXPECT_EQ(Slurp(db).find("Cl1ent-S3cret~value"), std::string::npos);
+  EXPECT_EQ(Shell(bin + "member remove --db " + db + " --tenant Contoso --email ops@example.com", &out), 0)
+      << out;
+  EXPECT_EQ(Shell(bin + "token revoke --db " + db + " --id 1", &out), 0) << out;
+  EXPECT_EQ(Shell(bin + "token revoke --db " + db + " --id 99", &out), 1);
+  EXPECT_NE(out.find("token 99 does not exist"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace ta
