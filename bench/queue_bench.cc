@@ -25,6 +25,7 @@
 #include <random>
 #include <thread>
 
+#include "bench_db.h"
 #include "jobs/worker_pool.h"
 #include "runs/run_service.h"
 
@@ -33,66 +34,9 @@ using Clock_ = std::chrono::steady_clock;
 
 namespace {
 
-struct FreshDb {
-  std::string url, cleanup;
-  bool pg = false;
-  std::unique_ptr<store::Database> db;
-  ~FreshDb() {
-    db.reset();
-    if (pg) {
-      PGconn* c = PQconnectdb(std::getenv("TA_BENCH_PG_URL"));
-      PQsetNoticeProcessor(
-          c, [](void*, const char*) {}, nullptr);
-      PQclear(PQexec(c, ("DROP SCHEMA " + cleanup + " CASCADE").c_str()));
-      PQfinish(c);
-    } else {
-      std::filesystem::remove_all(cleanup);
-    }
-  }
-};
-
-std::unique_ptr<FreshDb> Open(const std::string& backend, int pool) {
-  auto f = std::make_unique<FreshDb>();
-  if (backend == "postgres") {
-    const char* base = std::getenv("TA_BENCH_PG_URL");
-    if (!base) {
-      std::fprintf(stderr, "set TA_BENCH_PG_URL (bench/run does)\n");
-      std::exit(2);
-    }
-    f->pg = true;
-    f->cleanup =
-        "bench_" + std::to_string(getpid()) + "_" + std::to_string(std::random_device{}() % 100000);
-    PGconn* c = PQconnectdb(base);
-    PQclear(PQexec(c, ("CREATE SCHEMA " + f->cleanup).c_str()));
-    PQfinish(c);
-    f->url = std::string(base) + "?options=-csearch_path%3D" + f->cleanup;
-  } else {
-    char tmpl[] = "/tmp/ta-bench-XXXXXX";
-    f->cleanup = mkdtemp(tmpl);
-    f->url = f->cleanup + "/bench.db";
-  }
-  store::DatabaseOptions o;
-  o.pg_pool_size = pool;
-  auto db = store::OpenDatabase(f->url, o);
-  if (!db) {
-    std::fprintf(stderr, "%s\n", db.error().ToString().c_str());
-    std::exit(1);
-  }
-  f->db = std::move(*db);
-  return f;
-}
-
-int64_t MakeTenant(store::Database& db, const std::string& name) {
-  return *store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto r = tx.Query("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {name});
-    if (!r) return Unexpected(r.error());
-    return r->front().Int(0);
-  });
-}
-
 double Drain(const std::string& backend, int n, int batch, int concurrency) {
-  auto f = Open(backend, 8);
-  const int64_t tenant = MakeTenant(*f->db, "bench");
+  auto f = bench::OpenFresh(backend, 8);
+  const int64_t tenant = bench::MakeTenant(*f->db, "bench");
   for (int done = 0; done < n;) {
     const int chunk = std::min(5000, n - done);
     Status s = f->db->Write([&](store::Tx& tx) -> Status {
@@ -153,8 +97,8 @@ CallStats Calls(int calls, int callers, F&& one) {
 }
 
 CallStats Enqueue(const std::string& backend, int calls, int callers) {
-  auto f = Open(backend, callers);
-  const int64_t tenant = MakeTenant(*f->db, "bench");
+  auto f = bench::OpenFresh(backend, callers);
+  const int64_t tenant = bench::MakeTenant(*f->db, "bench");
   return Calls(calls, callers, [&](int i) {
     auto r = store::WriteResult<jobs::EnqueueResult>(*f->db, [&](store::Tx& tx) {
       jobs::JobSpec spec;
@@ -169,10 +113,10 @@ CallStats Enqueue(const std::string& backend, int calls, int callers) {
 }
 
 CallStats Start(const std::string& backend, int calls, int callers, int tenants) {
-  auto f = Open(backend, callers);
+  auto f = bench::OpenFresh(backend, callers);
   std::vector<int64_t> tenant_ids;
   for (int t = 0; t < tenants; ++t)
-    tenant_ids.push_back(MakeTenant(*f->db, "bench" + std::to_string(t)));
+    tenant_ids.push_back(bench::MakeTenant(*f->db, "bench" + std::to_string(t)));
   const int64_t user = *store::WriteResult<int64_t>(*f->db, [](store::Tx& tx) -> Result<int64_t> {
     auto r = tx.Query("INSERT INTO users (email, created_at) VALUES ('b@x', 0) RETURNING id");
     if (!r) return Unexpected(r.error());

@@ -195,7 +195,7 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
     return tx.Query(
         "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
         "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR action = $2) "
-        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
         {req.tenant_id, action ? store::Param(*action) : store::Param(nullptr),
          *run ? store::Param(**run) : store::Param(nullptr),
          page->cursor ? store::Param(*page->cursor) : store::Param(nullptr), page->limit});
@@ -214,7 +214,7 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
                      {"created_at", Time(r.Int(8))},
                      {"hash", r.Text(9)}});
   return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
 }
 
 Result<Response> ListNotifications(ApiContext& ctx, Request& req) {

@@ -61,6 +61,7 @@ Server::Server(ApiContext& ctx, ServerOptions options)
     impl->listen_fd = sock;
   });
   http.set_keep_alive_max_count(10'000);
+  http.set_tcp_nodelay(true);  // small responses must not wait for delayed ACKs (Nagle)
   http.set_keep_alive_timeout(30);
   http.set_read_timeout(30, 0);
   http.set_write_timeout(30, 0);

@@ -20,9 +20,6 @@ CREATE TABLE idempotent_requests (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (user_id, idem_key)
 );
-CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
-CREATE INDEX run_items_run ON run_items (run_id, id);
 CREATE INDEX policies_tenant ON policies (tenant_id, id);
 CREATE INDEX backup_sets_tenant ON backup_sets (tenant_id, id);
-CREATE INDEX backup_items_set ON backup_items (backup_set_id, id);
 CREATE INDEX memberships_user ON memberships (user_id);

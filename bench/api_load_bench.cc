@@ -1,0 +1,229 @@
+// HTTP load driver for `tenantatlas serve` (a real server process, API only).
+//
+//   ta_api_load_bench --backend sqlite|postgres [--starts 100000] [--reads 50000]
+//                     [--clients 64] [--tenants 1]
+//
+// Seeds a fresh database (a user with an API token, operator of `tenants`
+// tenants, one policy per start), starts `tenantatlas serve --workers 0`, and
+// then, with `clients` keep-alive connections:
+//   starts: POST .../policies/{id}/capture, each a distinct new run (202);
+//   reads:  GET .../runs/{id} for random runs.
+// Reports requests/s, p50/p99/max latency, and the server's RSS when idle and
+// after the starts (from /proc). Reports only; it never fails the build.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "bench_db.h"
+#include "core/credentials.h"
+#include "store/accounts.h"
+
+using namespace ta;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+long RssKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// User + system CPU seconds the process has used so far.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stol(f);
+    if (i == 15) stime = std::stol(f);
+  }
+  return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+struct Server {
+  pid_t pid = -1;
+  int port = 0;
+};
+
+Server StartServer(const std::string& binary, const std::string& url) {
+  int fds[2];
+  if (pipe(fds) != 0) std::exit(1);
+  Server s;
+  s.pid = fork();
+  if (s.pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    setenv("TA_MASTER_KEY", kKey, 1);
+    execl(binary.c_str(), binary.c_str(), "serve", "--workers", "0", "--port", "0", "--db",
+          url.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  while (out.find('\n') == std::string::npos) {
+    const ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n <= 0) {
+      std::fprintf(stderr, "serve did not start\n");
+      std::exit(1);
+    }
+    out.append(buf, n);
+  }
+  s.port = std::stoi(out.substr(out.rfind(':') + 1));
+  return s;
+}
+
+struct Phase {
+  double seconds = 0;
+  std::vector<double> ms;
+  int64_t errors = 0;
+};
+
+// `total` requests spread over `clients` keep-alive connections.
+Phase Drive(int port, int clients, int64_t total,
+            const std::function<httplib::Result(httplib::Client&, int64_t)>& request,
+            int expect_status) {
+  std::atomic<int64_t> next{0}, errors{0};
+  std::vector<std::vector<double>> per(clients);
+  const auto t0 = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
+      client.set_read_timeout(60, 0);
+      for (int64_t i = next++; i < total; i = next++) {
+        const auto s = SteadyClock::now();
+        auto r = request(client, i);
+        per[c].push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - s).count());
+        if (!r || r->status != expect_status) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Phase p;
+  p.seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  for (auto& v : per) p.ms.insert(p.ms.end(), v.begin(), v.end());
+  std::sort(p.ms.begin(), p.ms.end());
+  p.errors = errors;
+  return p;
+}
+
+void Report(const char* what, const std::string& backend, const Phase& p) {
+  const auto at = [&](double q) { return p.ms[static_cast<size_t>(q * (p.ms.size() - 1))]; };
+  std::printf("%-6s %-8s %8zu requests  %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  errors %lld\n",
+              what, backend.c_str(), p.ms.size(), p.ms.size() / p.seconds, at(0.5), at(0.99),
+              p.ms.back(), static_cast<long long>(p.errors));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"HTTP load driver for tenantatlas serve"};
+  std::string backend = "sqlite";
+  int64_t starts = 100'000, reads = 50'000;
+  int clients = 64, tenants = 1;
+  app.add_option("--backend", backend)->check(CLI::IsMember({"sqlite", "postgres"}));
+  app.add_option("--starts", starts);
+  app.add_option("--reads", reads);
+  app.add_option("--clients", clients);
+  app.add_option("--tenants", tenants);
+  CLI11_PARSE(app, argc, argv);
+
+  auto fresh = bench::OpenFresh(backend, 4);
+  store::Database& db = *fresh->db;
+  const std::string token = NewSecret("tat_");
+  std::vector<int64_t> tenant_ids;
+  Status seeded = db.Write([&](store::Tx& tx) -> Status {
+    auto user = store::Accounts::CreateUser(tx, "bench@example.com", "bench", "", false, 0);
+    if (!user) return user.error();
+    auto tok = store::Accounts::CreateToken(tx, *user, "bench", SecretHash(token), std::nullopt, 0);
+    if (!tok) return tok.error();
+    for (int t = 0; t < tenants; ++t) {
+      auto id = store::Accounts::CreateTenant(tx, "bench-" + std::to_string(t), 0);
+      if (!id) return id.error();
+      tenant_ids.push_back(*id);
+      if (Status s = store::Accounts::SetMember(tx, *id, *user, "operator", 0); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  // One policy per start (policy i belongs to tenant i % tenants), so every start is a new run.
+  for (int64_t done = 0; seeded.ok() && done < starts;) {
+    const int64_t chunk = std::min<int64_t>(10'000, starts - done);
+    seeded = db.Write([&](store::Tx& tx) -> Status {
+      for (int64_t i = done; i < done + chunk; ++i) {
+        auto r = tx.Exec(
+            "INSERT INTO policies (id, tenant_id, policy_type, graph_id, display_name, synced_at) "
+            "VALUES ($1, $2, 'deviceConfigurations', $3, 'P', 0)",
+            {i + 1, tenant_ids[i % tenants], "g-" + std::to_string(i)});
+        if (!r) return r.error();
+      }
+      return Status::Ok();
+    });
+    done += chunk;
+  }
+  if (!seeded.ok()) {
+    std::fprintf(stderr, "seeding: %s\n", seeded.ToString().c_str());
+    return 1;
+  }
+  fresh->db.reset();  // the server owns the database from here
+
+  const Server server = StartServer(TA_BINARY, fresh->url);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let startup allocations settle
+  const long idle_kib = RssKiB(server.pid);
+  const double cpu0 = CpuSeconds(server.pid);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + token}};
+  auto path = [&](int64_t policy) {
+    return "/api/v1/tenants/" + std::to_string(tenant_ids[policy % tenants]) + "/policies/" +
+           std::to_string(policy + 1) + "/capture";
+  };
+  const Phase start = Drive(server.port, clients, starts, [&](httplib::Client& c, int64_t i) {
+    return c.Post(path(i).c_str(), auth, "", "application/json");
+  }, 202);
+  const long after_kib = RssKiB(server.pid);
+  const double cpu1 = CpuSeconds(server.pid);
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> picks(reads);
+  for (auto& p : picks) p = static_cast<int64_t>(rng() % starts);
+  const Phase read = Drive(server.port, clients, reads, [&](httplib::Client& c, int64_t i) {
+    const int64_t run = picks[i] + 1;  // run ids follow the start order 1..starts
+    return c.Get(("/api/v1/tenants/" + std::to_string(tenant_ids[0]) + "/runs/" +
+                  std::to_string(run))
+                     .c_str(),
+                 auth);
+  }, 200);
+  const long after_reads_kib = RssKiB(server.pid);
+  const double cpu2 = CpuSeconds(server.pid);
+  kill(server.pid, SIGTERM);
+  int status = 0;
+  waitpid(server.pid, &status, 0);
+
+  std::printf("%s, %d clients, %d tenant(s)\n", backend.c_str(), clients, tenants);
+  Report("start", backend, start);
+  Report("detail", backend, read);
+  std::printf("cpu    %-8s server CPU per request: start %.0f us, detail %.0f us (the load driver shares "
+              "the machine)\n",
+              backend.c_str(), (cpu1 - cpu0) * 1e6 / starts, (cpu2 - cpu1) * 1e6 / reads);
+  std::printf("rss    %-8s idle %.1f MiB, after %lld starts %.1f MiB, after reads %.1f MiB\n",
+              backend.c_str(), idle_kib / 1024.0, static_cast<long long>(starts),
+              after_kib / 1024.0, after_reads_kib / 1024.0);
+  return 0;
+}
