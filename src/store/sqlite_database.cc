@@ -61,9 +61,6 @@ class SqliteConn {
       pragmas += "PRAGMA journal_mode=WAL;";
       pragmas +=
           o.sqlite_synchronous_normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;";
-      // Checkpoint less often: hot pages (audit heads, index roots) rewritten
-      // by many commits are copied into the database once per checkpoint.
-      pragmas += "PRAGMA wal_autocheckpoint=8000;";
     } else {
       pragmas += "PRAGMA query_only=1;";
     }
@@ -151,8 +148,16 @@ using SqliteTx = ConnTx<SqliteConn, Backend::kSqlite>;
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(std::unique_ptr<SqliteConn> writer,
-                 std::vector<std::unique_ptr<SqliteConn>> readers)
-      : writer_conn_(std::move(writer)), readers_(std::move(readers)) {
+                 std::vector<std::unique_ptr<SqliteConn>> readers,
+                 std::unique_ptr<SqliteConn> checkpointer)
+      : writer_conn_(std::move(writer)),
+        checkpoint_conn_(std::move(checkpointer)),
+        readers_(std::move(readers)) {
+    // Checkpoints run on their own thread and connection (PASSIVE: they never
+    // block the writer), instead of inside whichever commit crosses the WAL
+    // threshold, where they stalled every request in that group commit.
+    sqlite3_wal_hook(writer_conn_->db(), &SqliteDatabase::OnWalCommit, this);
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -163,6 +168,12 @@ class SqliteDatabase final : public Database {
     }
     cv_.notify_all();
     writer_thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    checkpoint_thread_.join();
   }
 
   Backend backend() const override { return Backend::kSqlite; }
@@ -244,6 +255,35 @@ class SqliteDatabase final : public Database {
   }
 
  private:
+  static constexpr int kCheckpointPages = 1000;
+
+  // Called by SQLite on the writer thread after each commit.
+  static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+    if (pages >= kCheckpointPages) {
+      auto* db = static_cast<SqliteDatabase*>(self);
+      {
+        std::lock_guard<std::mutex> lock(db->checkpoint_mu_);
+        db->checkpoint_wanted_ = true;
+      }
+      db->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop() {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    while (!checkpoint_stop_) {
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_wanted_; });
+      if (checkpoint_stop_) break;
+      checkpoint_wanted_ = false;
+      lock.unlock();
+      int log = 0, done = 0;
+      sqlite3_wal_checkpoint_v2(checkpoint_conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                &done);
+      lock.lock();
+    }
+  }
+
   struct Request {
     const std::function<Status(Tx&)>* fn = nullptr;
     std::promise<Status> promise;
@@ -328,6 +368,12 @@ class SqliteDatabase final : public Database {
   std::deque<Request*> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::thread writer_thread_;
+  std::unique_ptr<SqliteConn> checkpoint_conn_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stop_ GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpoint_thread_;
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
@@ -354,7 +400,10 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
     if (!r) return Unexpected(r.error());
     readers.push_back(std::move(*r));
   }
-  auto db = std::make_unique<SqliteDatabase>(std::move(*writer), std::move(readers));
+  auto checkpointer = SqliteConn::Open(path, false, options);
+  if (!checkpointer) return Unexpected(checkpointer.error());
+  auto db = std::make_unique<SqliteDatabase>(std::move(*writer), std::move(readers),
+                                             std::move(*checkpointer));
   if (options.run_migrations) {
     if (Status s = Migrate(*db); !s.ok()) return Unexpected(s);
   }
