@@ -129,9 +129,11 @@ Phase Drive(int port, int clients, int64_t total,
 
 void Report(const char* what, const std::string& backend, const Phase& p) {
   const auto at = [&](double q) { return p.ms[static_cast<size_t>(q * (p.ms.size() - 1))]; };
-  std::printf("%-6s %-8s %8zu requests  %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  errors %lld\n",
-              what, backend.c_str(), p.ms.size(), p.ms.size() / p.seconds, at(0.5), at(0.99),
-              p.ms.back(), static_cast<long long>(p.errors));
+  std::printf(
+      "%-6s %-8s %8zu requests  %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms  errors "
+      "%lld\n",
+      what, backend.c_str(), p.ms.size(), p.ms.size() / p.seconds, at(0.5), at(0.99), p.ms.back(),
+      static_cast<long long>(p.errors));
 }
 
 }  // namespace
@@ -195,21 +197,27 @@ int main(int argc, char** argv) {
     return "/api/v1/tenants/" + std::to_string(tenant_ids[policy % tenants]) + "/policies/" +
            std::to_string(policy + 1) + "/capture";
   };
-  const Phase start = Drive(server.port, clients, starts, [&](httplib::Client& c, int64_t i) {
-    return c.Post(path(i).c_str(), auth, "", "application/json");
-  }, 202);
+  const Phase start = Drive(
+      server.port, clients, starts,
+      [&](httplib::Client& c, int64_t i) {
+        return c.Post(path(i).c_str(), auth, "", "application/json");
+      },
+      202);
   const long after_kib = RssKiB(server.pid);
   const double cpu1 = CpuSeconds(server.pid);
   std::mt19937_64 rng(7);
   std::vector<int64_t> picks(reads);
   for (auto& p : picks) p = static_cast<int64_t>(rng() % starts);
-  const Phase read = Drive(server.port, clients, reads, [&](httplib::Client& c, int64_t i) {
-    const int64_t run = picks[i] + 1;  // run ids follow the start order 1..starts
-    return c.Get(("/api/v1/tenants/" + std::to_string(tenant_ids[0]) + "/runs/" +
-                  std::to_string(run))
-                     .c_str(),
-                 auth);
-  }, 200);
+  const Phase read = Drive(
+      server.port, clients, reads,
+      [&](httplib::Client& c, int64_t i) {
+        const int64_t run = picks[i] + 1;  // run ids follow the start order 1..starts
+        return c.Get(
+            ("/api/v1/tenants/" + std::to_string(tenant_ids[0]) + "/runs/" + std::to_string(run))
+                .c_str(),
+            auth);
+      },
+      200);
   const long after_reads_kib = RssKiB(server.pid);
   const double cpu2 = CpuSeconds(server.pid);
   kill(server.pid, SIGTERM);
@@ -219,9 +227,10 @@ int main(int argc, char** argv) {
   std::printf("%s, %d clients, %d tenant(s)\n", backend.c_str(), clients, tenants);
   Report("start", backend, start);
   Report("detail", backend, read);
-  std::printf("cpu    %-8s server CPU per request: start %.0f us, detail %.0f us (the load driver shares "
-              "the machine)\n",
-              backend.c_str(), (cpu1 - cpu0) * 1e6 / starts, (cpu2 - cpu1) * 1e6 / reads);
+  std::printf(
+      "cpu    %-8s server CPU per request: start %.0f us, detail %.0f us (the load driver shares "
+      "the machine)\n",
+      backend.c_str(), (cpu1 - cpu0) * 1e6 / starts, (cpu2 - cpu1) * 1e6 / reads);
   std::printf("rss    %-8s idle %.1f MiB, after %lld starts %.1f MiB, after reads %.1f MiB\n",
               backend.c_str(), idle_kib / 1024.0, static_cast<long long>(starts),
               after_kib / 1024.0, after_reads_kib / 1024.0);

@@ -16,9 +16,8 @@ using store::Accounts;
 
 int64_t Now(ApiContext& ctx) { return ToUnixMillis(ctx.clock.Now()); }
 
-Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req,
-             std::string action, std::string target_type, std::string target_id,
-             json details = json::object()) {
+Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req, std::string action,
+             std::string target_type, std::string target_id, json details = json::object()) {
   store::AuditEntry e;
   e.tenant_id = tenant;
   if (req.principal) e.actor_user_id = req.principal->user.id;
@@ -31,8 +30,9 @@ Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req,
 }
 
 std::string SessionCookie(ApiContext& ctx, const std::string& value, int64_t max_age_s) {
-  return "ta_session=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
-         std::to_string(max_age_s) + (ctx.options.secure_cookies ? "; Secure" : "");
+  return "ta_session=" + value +
+         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s) +
+         (ctx.options.secure_cookies ? "; Secure" : "");
 }
 
 json TokenJson(const store::ApiToken& t) {
@@ -45,8 +45,9 @@ json TokenJson(const store::ApiToken& t) {
 }
 
 json MemberJson(const store::Membership& m) {
-  return {{"tenant_id", m.tenant_id}, {"tenant_name", m.tenant_name}, {"user_id", m.user_id},
-          {"email", m.email},         {"role", m.role},               {"created_at", Time(m.created_at)}};
+  return {{"tenant_id", m.tenant_id}, {"tenant_name", m.tenant_name},
+          {"user_id", m.user_id},     {"email", m.email},
+          {"role", m.role},           {"created_at", Time(m.created_at)}};
 }
 
 // A hash to verify against when the email is unknown, so a wrong email and a
@@ -68,8 +69,8 @@ Result<Response> Login(ApiContext& ctx, Request& req) {
 
   const auto wait = ctx.login_limiter.RetryAfter(req.remote_addr, *email);
   if (wait.count() > 0) {
-    Response r = Problem(429, "too many failed sign-ins; try again in " +
-                                  std::to_string(wait.count()) + " s");
+    Response r = Problem(
+        429, "too many failed sign-ins; try again in " + std::to_string(wait.count()) + " s");
     r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
     return r;
   }
@@ -127,10 +128,12 @@ Result<Response> Me(ApiContext& ctx, Request& req) {
   if (!m) return Unexpected(m.error());
   json tenants = json::array();
   for (const auto& x : *m)
-    tenants.push_back({{"tenant_id", x.tenant_id}, {"tenant_name", x.tenant_name}, {"role", x.role}});
-  json out = {{"user", UserJson(req.principal->user)},
-              {"memberships", tenants},
-              {"auth", req.principal->via == store::Principal::Via::kSession ? "session" : "token"}};
+    tenants.push_back(
+        {{"tenant_id", x.tenant_id}, {"tenant_name", x.tenant_name}, {"role", x.role}});
+  json out = {
+      {"user", UserJson(req.principal->user)},
+      {"memberships", tenants},
+      {"auth", req.principal->via == store::Principal::Via::kSession ? "session" : "token"}};
   if (req.principal->via == store::Principal::Via::kSession)
     out["csrf_token"] = req.principal->csrf_token;
   return Response::Json(200, out);
@@ -156,15 +159,16 @@ Result<Response> CreateToken(ApiContext& ctx, Request& req) {
   std::optional<int64_t> expires;
   if (*days) expires = now + **days * 86'400'000;
   const std::string secret = NewSecret("tat_");
-  auto token = store::WriteResult<store::ApiToken>(ctx.db, [&](store::Tx& tx) -> Result<store::ApiToken> {
-    auto id = Accounts::CreateToken(tx, req.user_id(), *name, SecretHash(secret), expires, now);
-    if (!id) return Unexpected(id.error());
-    if (Status s = Audit(tx, ctx, 0, req, "token.created", "api_token", std::to_string(*id),
-                         {{"name", *name}});
-        !s.ok())
-      return Unexpected(s);
-    return store::ApiToken{*id, req.user_id(), *name, expires, std::nullopt, std::nullopt, now};
-  });
+  auto token =
+      store::WriteResult<store::ApiToken>(ctx.db, [&](store::Tx& tx) -> Result<store::ApiToken> {
+        auto id = Accounts::CreateToken(tx, req.user_id(), *name, SecretHash(secret), expires, now);
+        if (!id) return Unexpected(id.error());
+        if (Status s = Audit(tx, ctx, 0, req, "token.created", "api_token", std::to_string(*id),
+                             {{"name", *name}});
+            !s.ok())
+          return Unexpected(s);
+        return store::ApiToken{*id, req.user_id(), *name, expires, std::nullopt, std::nullopt, now};
+      });
   if (!token) return Unexpected(token.error());
   // The only time the secret is shown; only its hash is stored.
   return Response::Json(201, {{"token", TokenJson(*token)}, {"secret", secret}});
@@ -191,7 +195,8 @@ Result<Response> ListTenants(ApiContext& ctx, Request& req) {
       ctx.db, [&](store::Tx& tx) { return Accounts::MembershipsOf(tx, req.user_id()); });
   if (!m) return Unexpected(m.error());
   json items = json::array();
-  for (const auto& x : *m) items.push_back({{"id", x.tenant_id}, {"name", x.tenant_name}, {"role", x.role}});
+  for (const auto& x : *m)
+    items.push_back({{"id", x.tenant_id}, {"name", x.tenant_name}, {"role", x.role}});
   return Response::Json(200, {{"items", items}});
 }
 
@@ -218,8 +223,9 @@ Result<std::optional<Credentials>> ParseCredentials(const JsonBody& body, bool r
   }
   for (char c : **entra) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return Unexpected(Status::InvalidArgument(
-          "entra_tenant_id: expected the directory id (a GUID) or a domain like contoso.onmicrosoft.com"));
+      return Unexpected(
+          Status::InvalidArgument("entra_tenant_id: expected the directory id (a GUID) or a domain "
+                                  "like contoso.onmicrosoft.com"));
   }
   return std::optional<Credentials>(Credentials{**entra, **client, **secret});
 }
@@ -241,7 +247,8 @@ Status StoreCredentials(store::Tx& tx, ApiContext& ctx, const Request& req, int6
 
 Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) {
   auto rows = tx.Query(
-      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 ELSE 1 END, settings, "
+      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
+      "ELSE 1 END, settings, "
       "created_at FROM tenants WHERE id = $1",
       {tenant});
   if (!rows) return Unexpected(rows.error());
@@ -260,8 +267,7 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
 }  // namespace
 
 Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
-  auto body =
-      JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret"});
+  auto body = JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret"});
   if (!body) return Unexpected(body.error());
   auto name = body->String("name", 200);
   if (!name) return Unexpected(name.error());
@@ -284,13 +290,14 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
   });
   if (!out) return Unexpected(out.error());
   Response r = Response::Json(201, *out);
-  r.headers.emplace_back("Location", "/api/v1/tenants/" + std::to_string((*out)["id"].get<int64_t>()));
+  r.headers.emplace_back("Location",
+                         "/api/v1/tenants/" + std::to_string((*out)["id"].get<int64_t>()));
   return r;
 }
 
 Result<Response> GetTenant(ApiContext& ctx, Request& req) {
-  auto out = store::ReadResult<json>(ctx.db,
-                                     [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role); });
+  auto out = store::ReadResult<json>(
+      ctx.db, [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role); });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
 }

@@ -47,7 +47,7 @@ struct ApiContext {
   store::Database& db;
   runs::RunService& runs;
   Clock& clock;
-  Redactor& redactor;  // new tenant secrets are registered with it
+  Redactor& redactor;    // new tenant secrets are registered with it
   const SecretBox* box;  // null: credentials cannot be stored (no master key)
   Metrics& metrics;
   Logger& log;

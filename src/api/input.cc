@@ -31,8 +31,8 @@ Result<JsonBody> JsonBody::Parse(std::string_view body,
   try {
     j = json::parse(body);
   } catch (const json::parse_error& e) {
-    return Unexpected(Bad("body", "malformed JSON at byte " + std::to_string(e.byte) +
-                                      "; send one JSON object"));
+    return Unexpected(
+        Bad("body", "malformed JSON at byte " + std::to_string(e.byte) + "; send one JSON object"));
   }
   if (!j.is_object()) return Unexpected(Bad("body", "must be a JSON object"));
   for (const auto& [k, v] : j.items()) {
@@ -76,8 +76,7 @@ Result<std::optional<int64_t>> JsonBody::OptInt(std::string_view name, int64_t m
                                                 int64_t max) const {
   const json* v = Find(name);
   if (!v) return std::optional<int64_t>();
-  if (!v->is_number_integer())
-    return Unexpected(Bad(name, "must be an integer"));
+  if (!v->is_number_integer()) return Unexpected(Bad(name, "must be an integer"));
   const int64_t i = v->get<int64_t>();
   if (i < min || i > max)
     return Unexpected(
@@ -113,7 +112,7 @@ Result<std::optional<std::vector<int64_t>>> JsonBody::OptIdList(std::string_view
 }
 
 Result<std::map<std::string, std::string>> JsonBody::StringMap(std::string_view name,
-                                                              size_t max_items) const {
+                                                               size_t max_items) const {
   std::map<std::string, std::string> out;
   const json* v = Find(name);
   if (!v) return out;

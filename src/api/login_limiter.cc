@@ -13,8 +13,7 @@ std::chrono::seconds LoginLimiter::Wait(Times& times, int limit, Clock::TimePoin
   while (!times.empty() && times.front() + window_ <= now) times.pop_front();
   if (static_cast<int>(times.size()) < limit) return std::chrono::seconds(0);
   // Allowed again once the oldest failure in the window expires.
-  const auto wait =
-      std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now);
+  const auto wait = std::chrono::duration_cast<std::chrono::seconds>(times.front() + window_ - now);
   return std::max(wait, std::chrono::seconds(1));
 }
 

@@ -29,7 +29,8 @@ class LoginLimiter {
 
  private:
   using Times = std::deque<Clock::TimePoint>;
-  std::chrono::seconds Wait(Times& times, int limit, Clock::TimePoint now) EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::chrono::seconds Wait(Times& times, int limit, Clock::TimePoint now)
+      EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock& clock_;
   const int max_failures_;

@@ -30,8 +30,8 @@ json PolicyJson(const store::Row& r) {
           {"gone", !r.IsNull(7)},
           {"gone_at", Time(r.OptInt(7))},
           {"synced_at", Time(r.Int(8))},
-          {"last_snapshot", r.IsNull(9) ? json()
-                                        : json{{"version", r.Int(9)}, {"captured_at", Time(r.Int(10))}}}};
+          {"last_snapshot",
+           r.IsNull(9) ? json() : json{{"version", r.Int(9)}, {"captured_at", Time(r.Int(10))}}}};
 }
 
 // The policy's row when it belongs to the tenant; 403/404 otherwise.
@@ -45,10 +45,13 @@ Result<store::Row> OwnedPolicy(store::Tx& tx, int64_t tenant, int64_t policy) {
 }
 
 json BackupSetJson(const store::Row& r) {
-  return {{"id", r.Int(0)},           {"name", r.Text(1)},
-          {"description", r.Text(2)}, {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
+  return {{"id", r.Int(0)},
+          {"name", r.Text(1)},
+          {"description", r.Text(2)},
+          {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
           {"created_by", r.OptInt(4) ? json(*r.OptInt(4)) : json()},
-          {"created_at", Time(r.Int(5))}, {"item_count", r.Int(6)}};
+          {"created_at", Time(r.Int(5))},
+          {"item_count", r.Int(6)}};
 }
 
 constexpr const char* kSetCols =
@@ -80,9 +83,9 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
   for (const auto& r : *rows) items.push_back(PolicyJson(r));
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional(rows->back().Int(0))));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
 }
 
 Result<Response> GetPolicy(ApiContext& ctx, Request& req) {
@@ -113,7 +116,8 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
     if (auto p = OwnedPolicy(tx, req.tenant_id, *id); !p) return Unexpected(p.error());
     return tx.Query(
         "SELECT id, version, content_hash, run_id, created_at FROM policy_versions WHERE "
-        "tenant_id = $1 AND policy_id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER BY version "
+        "tenant_id = $1 AND policy_id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER "
+        "BY version "
         "DESC LIMIT $4",
         {req.tenant_id, *id, page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
          page->limit});
@@ -126,9 +130,9 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
                      {"content_hash", r.Text(2)},
                      {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
                      {"captured_at", Time(r.Int(4))}});
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional(rows->back().Int(1))));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
 }
 
 Result<Response> GetVersion(ApiContext& ctx, Request& req) {
@@ -145,8 +149,8 @@ Result<Response> GetVersion(ApiContext& ctx, Request& req) {
   });
   if (!rows) return Unexpected(rows.error());
   if (rows->empty())
-    return Unexpected(Status::NotFound("version: policy " + std::to_string(*id) + " has no version " +
-                                       std::to_string(*version)));
+    return Unexpected(Status::NotFound("version: policy " + std::to_string(*id) +
+                                       " has no version " + std::to_string(*version)));
   const auto& r = rows->front();
   return Response::Json(200, {{"id", r.Int(0)},
                               {"policy_id", *id},
@@ -183,19 +187,20 @@ Result<Response> ListBackupSets(ApiContext& ctx, Request& req) {
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
   auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
-    return tx.Query(std::string("SELECT ") + kSetCols +
-                        " FROM backup_sets s WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < $2) "
-                        "ORDER BY s.id DESC LIMIT $3",
-                    {req.tenant_id,
-                     page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
-                     page->limit});
+    return tx.Query(
+        std::string("SELECT ") + kSetCols +
+            " FROM backup_sets s WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < "
+            "$2) "
+            "ORDER BY s.id DESC LIMIT $3",
+        {req.tenant_id, page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
+         page->limit});
   });
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
   for (const auto& r : *rows) items.push_back(BackupSetJson(r));
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional(rows->back().Int(0))));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
 }
 
 Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
@@ -205,8 +210,7 @@ Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
   if (!name) return Unexpected(name.error());
   auto ids = body->OptIdList("policy_ids", 10'000);
   if (!ids) return Unexpected(ids.error());
-  return Started(
-      runs::StartBackupSet(ctx.runs, ctx.db, req.tenant_id, *name, *ids, req.user_id()));
+  return Started(runs::StartBackupSet(ctx.runs, ctx.db, req.tenant_id, *name, *ids, req.user_id()));
 }
 
 namespace {
@@ -216,7 +220,8 @@ Result<store::Row> OwnedSet(store::Tx& tx, int64_t tenant, int64_t set) {
                            " FROM backup_sets s WHERE s.id = $1 AND s.tenant_id = $2",
                        {set, tenant});
   if (!rows) return Unexpected(rows.error());
-  if (rows->empty()) return Unexpected(store::MissingOrForeign(tx, "backup_sets", set, "backup set"));
+  if (rows->empty())
+    return Unexpected(store::MissingOrForeign(tx, "backup_sets", set, "backup set"));
   return rows->front();
 }
 
@@ -256,9 +261,9 @@ Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
                      {"content_hash", r.Text(6)},
                      {"captured_at", Time(r.Int(7))},
                      {"assignments", JsonColumn(r.Text(8))}});
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional(rows->back().Int(0))));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
 }
 
 namespace {
@@ -283,8 +288,8 @@ Status CheckSourceMember(ApiContext& ctx, const Request& req, int64_t source) {
 }
 
 Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
-  auto body = JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids",
-                                         "group_mapping"});
+  auto body =
+      JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids", "group_mapping"});
   if (!body) return Unexpected(body.error());
   auto set = body->Id("backup_set_id");
   if (!set) return Unexpected(set.error());
@@ -315,8 +320,8 @@ Result<Response> SuggestMapping(ApiContext& ctx, Request& req) {
   if (!source) return Unexpected(source.error());
   const int64_t src = source->value_or(req.tenant_id);
   if (Status s = CheckSourceMember(ctx, req, src); !s.ok()) return Unexpected(s);
-  auto owned = store::ReadResult<store::Row>(ctx.db,
-                                             [&](store::Tx& tx) { return OwnedSet(tx, src, **set); });
+  auto owned = store::ReadResult<store::Row>(
+      ctx.db, [&](store::Tx& tx) { return OwnedSet(tx, src, **set); });
   if (!owned) return Unexpected(owned.error());
   auto rows = runs::SuggestGroupMapping(ctx.db, src, req.tenant_id, **set);
   if (!rows) return Unexpected(rows.error());

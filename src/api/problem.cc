@@ -7,18 +7,30 @@ namespace {
 
 std::string_view Title(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return status >= 500 ? "Internal Server Error" : "Error";
   }
 }
 
@@ -40,17 +52,26 @@ std::string FieldOf(std::string_view message) {
 int HttpStatusFor(Status::Code code) {
   using C = Status::Code;
   switch (code) {
-    case C::kOk: return 200;
-    case C::kInvalidArgument: return 400;
-    case C::kUnauthenticated: return 401;
-    case C::kPermissionDenied: return 403;
-    case C::kNotFound: return 404;
+    case C::kOk:
+      return 200;
+    case C::kInvalidArgument:
+      return 400;
+    case C::kUnauthenticated:
+      return 401;
+    case C::kPermissionDenied:
+      return 403;
+    case C::kNotFound:
+      return 404;
     case C::kAlreadyExists:
     case C::kConflict:
-    case C::kFailedPrecondition: return 409;
-    case C::kResourceExhausted: return 429;
-    case C::kUnavailable: return 503;
-    case C::kInternal: return 500;
+    case C::kFailedPrecondition:
+      return 409;
+    case C::kResourceExhausted:
+      return 429;
+    case C::kUnavailable:
+      return 503;
+    case C::kInternal:
+      return 500;
   }
   return 500;
 }

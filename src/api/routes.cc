@@ -14,12 +14,18 @@ namespace ta::api {
 
 std::string_view AccessName(Access a) {
   switch (a) {
-    case Access::kPublic: return "public";
-    case Access::kUser: return "user";
-    case Access::kPlatformAdmin: return "platform_admin";
-    case Access::kTenantRead: return "readonly";
-    case Access::kTenantOperate: return "operator";
-    case Access::kTenantOwner: return "owner";
+    case Access::kPublic:
+      return "public";
+    case Access::kUser:
+      return "user";
+    case Access::kPlatformAdmin:
+      return "platform_admin";
+    case Access::kTenantRead:
+      return "readonly";
+    case Access::kTenantOperate:
+      return "operator";
+    case Access::kTenantOwner:
+      return "owner";
   }
   return "?";
 }
@@ -63,8 +69,7 @@ const std::vector<Route>& RouteTable() {
        "cursor,limit", ListVersions},
       {"GET", "/api/v1/tenants/{tenant}/policies/{policy}/versions/{version}", A::kTenantRead,
        kNone, "", GetVersion},
-      {"GET", "/api/v1/tenants/{tenant}/groups", A::kTenantRead, kNone, "cursor,limit",
-       ListGroups},
+      {"GET", "/api/v1/tenants/{tenant}/groups", A::kTenantRead, kNone, "cursor,limit", ListGroups},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets", A::kTenantRead, kNone, "cursor,limit",
        ListBackupSets},
       {"POST", "/api/v1/tenants/{tenant}/backup-sets", A::kTenantOperate, kJson, "",
@@ -87,8 +92,8 @@ const std::vector<Route>& RouteTable() {
       {"POST", "/api/v1/tenants/{tenant}/runs/{run}/cancel", A::kTenantOperate, kNone, "",
        CancelRun},
       {"GET", "/api/v1/tenants/{tenant}/runs/{run}/events", A::kTenantRead, kNone, "", RunEvents},
-      {"GET", "/api/v1/tenants/{tenant}/audit", A::kTenantRead, kNone,
-       "action,run_id,cursor,limit", ListAudit},
+      {"GET", "/api/v1/tenants/{tenant}/audit", A::kTenantRead, kNone, "action,run_id,cursor,limit",
+       ListAudit},
   };
   return kRoutes;
 }
@@ -167,7 +172,8 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
   const std::string cookie = CookieValue(req.Header("cookie"), "ta_session");
   std::string secret;
   bool bearer = false;
-  if (auth.size() > 7 && (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
+  if (auth.size() > 7 &&
+      (auth.compare(0, 7, "Bearer ") == 0 || auth.compare(0, 7, "bearer ") == 0)) {
     secret = auth.substr(7);
     bearer = true;
   } else if (!auth.empty()) {
@@ -238,8 +244,8 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
     const int need = store::RoleRank(AccessName(route.access));
     if (store::RoleRank(*found->role) < need)
       return Unexpected(Status::PermissionDenied(
-          "role: this needs the " + std::string(AccessName(route.access)) +
-          " role in tenant " + std::to_string(tenant) + "; you have " + *found->role));
+          "role: this needs the " + std::string(AccessName(route.access)) + " role in tenant " +
+          std::to_string(tenant) + "; you have " + *found->role));
     req.tenant_id = tenant;
     req.role = *found->role;
   }
@@ -278,8 +284,7 @@ Result<std::optional<Stored>> LoadStored(store::Tx& tx, int64_t user, const std:
 
 // Idempotency-Key: the first response for (user, key) is kept and replayed;
 // the same key with a different request is refused.
-Response WithIdempotencyKey(ApiContext& ctx, const Route& route, Request& req,
-                            const std::function<Response()>& run) {
+Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<Response()>& run) {
   const std::string key = req.Header("idempotency-key");
   if (key.empty() || !req.principal || !IsUnsafe(req.method)) return run();
   if (key.size() > 255 || key.find_first_of("\r\n") != std::string::npos)
@@ -288,8 +293,8 @@ Response WithIdempotencyKey(ApiContext& ctx, const Route& route, Request& req,
   const std::string hash = Sha256Hex(req.method + " " + req.path + "\n" + req.body);
   const int64_t now = ToUnixMillis(ctx.clock.Now());
   const int64_t fresh_after =
-      now - std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.idempotency_ttl)
-                .count();
+      now -
+      std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.idempotency_ttl).count();
   auto check = [&](const Stored& s) {
     return s.request_hash == hash
                ? Replay(s)
@@ -330,7 +335,6 @@ Response WithIdempotencyKey(ApiContext& ctx, const Route& route, Request& req,
     return r;
   }
   if (*kept) return check(**kept);
-  (void)route;
   return r;
 }
 
@@ -385,8 +389,8 @@ Response Dispatch(ApiContext& ctx, Request& req) {
   Response response = [&]() -> Response {
     try {
       if (req.body.size() > ctx.options.max_body_bytes)
-        return Problem(413, "body: at most " + std::to_string(ctx.options.max_body_bytes) +
-                                " bytes", "body");
+        return Problem(
+            413, "body: at most " + std::to_string(ctx.options.max_body_bytes) + " bytes", "body");
       const bool has_body = req.body.find_first_not_of(" \t\r\n") != std::string::npos;
       if (has_body && !IsJsonContentType(req.Header("content-type")))
         return Problem(415, "Content-Type: send application/json", "Content-Type");
@@ -416,12 +420,12 @@ Response Dispatch(ApiContext& ctx, Request& req) {
         if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
         return r;
       }
-      return WithIdempotencyKey(ctx, *route, req, [&]() -> Response {
+      return WithIdempotencyKey(ctx, req, [&]() -> Response {
         auto r = route->handler(ctx, req);
         if (!r) {
           if (r.error().code() == Status::Code::kInternal)
-            ctx.log.Error("handler failed", {{"route", route->pattern},
-                                             {"error", r.error().ToString()}});
+            ctx.log.Error("handler failed",
+                          {{"route", route->pattern}, {"error", r.error().ToString()}});
           return Problem(r.error());
         }
         return std::move(*r);

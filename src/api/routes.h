@@ -34,7 +34,7 @@ struct Route {
   std::string_view pattern;  // "/api/v1/tenants/{tenant}/runs/{run}"
   Access access;
   BodyKind body;
-  std::string_view query;    // allowed query parameters, comma-separated
+  std::string_view query;  // allowed query parameters, comma-separated
   Handler handler;
 };
 

@@ -13,12 +13,11 @@ namespace {
 
 using nlohmann::json;
 
-
 std::string Event(std::string_view name, const json& data, std::optional<int64_t> id = {}) {
   std::string out;
   if (id) out += "id: " + std::to_string(*id) + "\n";
-  out += "event: " + std::string(name) + "\ndata: " +
-         data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  out += "event: " + std::string(name) +
+         "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
   return out;
 }
 
@@ -50,9 +49,9 @@ bool IsIdentifier(std::string_view s) {
 Result<Response> ListRuns(ApiContext& ctx, Request& req) {
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
-  auto status = QueryEnum(
-      req, "status",
-      {"queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"});
+  auto status =
+      QueryEnum(req, "status",
+                {"queued", "running", "succeeded", "partially_succeeded", "failed", "cancelled"});
   if (!status) return Unexpected(status.error());
   const auto type = req.QueryParam("type");
   if (type && !IsIdentifier(*type))
@@ -62,14 +61,14 @@ Result<Response> ListRuns(ApiContext& ctx, Request& req) {
   f.type = type;
   f.before_id = page->cursor;
   f.limit = page->limit;
-  auto list = store::ReadResult<std::vector<store::RunRecord>>(ctx.db, [&](store::Tx& tx) {
-    return store::RunsRepository::List(tx, {req.tenant_id}, f);
-  });
+  auto list = store::ReadResult<std::vector<store::RunRecord>>(
+      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::List(tx, {req.tenant_id}, f); });
   if (!list) return Unexpected(list.error());
   json items = json::array();
   for (const auto& r : *list) items.push_back(RunJson(r));
-  return Response::Json(200, PageJson(items, page->limit,
-                                      list->empty() ? std::nullopt : std::optional(list->back().id)));
+  return Response::Json(
+      200,
+      PageJson(items, page->limit, list->empty() ? std::nullopt : std::optional(list->back().id)));
 }
 
 Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
@@ -113,28 +112,32 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
       return Unexpected(run.error());
     return tx.Query(
         "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
-        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND (CAST($3 AS TEXT) "
+        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND (CAST($3 AS "
+        "TEXT) "
         "IS NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
         {req.tenant_id, *id, status ? store::Param(*status) : store::Param(nullptr),
          page->cursor.value_or(0), page->limit});
   });
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
-  auto opt = [](const store::Row& r, size_t i) { return r.OptText(i) ? json(*r.OptText(i)) : json(); };
+  auto opt = [](const store::Row& r, size_t i) {
+    return r.OptText(i) ? json(*r.OptText(i)) : json();
+  };
   for (const auto& r : *rows)
-    items.push_back({{"id", r.Int(0)},
-                     {"item_ref", r.Text(1)},
-                     {"outcome", r.Text(2)},
-                     {"action", opt(r, 3)},
-                     {"graph_id", opt(r, 4)},
-                     {"error", r.IsNull(5) && r.IsNull(6)
-                                   ? json()
-                                   : json{{"code", opt(r, 5)}, {"message", opt(r, 6)}}},
-                     {"details", r.OptText(7) ? JsonColumn(*r.OptText(7)) : json()},
-                     {"attempts", r.Int(8)},
-                     {"updated_at", Time(r.Int(9))}});
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+    items.push_back(
+        {{"id", r.Int(0)},
+         {"item_ref", r.Text(1)},
+         {"outcome", r.Text(2)},
+         {"action", opt(r, 3)},
+         {"graph_id", opt(r, 4)},
+         {"error",
+          r.IsNull(5) && r.IsNull(6) ? json() : json{{"code", opt(r, 5)}, {"message", opt(r, 6)}}},
+         {"details", r.OptText(7) ? JsonColumn(*r.OptText(7)) : json()},
+         {"attempts", r.Int(8)},
+         {"updated_at", Time(r.Int(9))}});
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
 }
 
 Result<Response> CancelRun(ApiContext& ctx, Request& req) {
@@ -194,8 +197,10 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
   auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
     return tx.Query(
         "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
-        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR action = $2) "
-        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
+        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
+        "action = $2) "
+        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR seq < "
+        "$4) ORDER BY seq DESC LIMIT $5",
         {req.tenant_id, action ? store::Param(*action) : store::Param(nullptr),
          *run ? store::Param(**run) : store::Param(nullptr),
          page->cursor ? store::Param(*page->cursor) : store::Param(nullptr), page->limit});
@@ -213,8 +218,9 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
                      {"details", JsonColumn(r.Text(7))},
                      {"created_at", Time(r.Int(8))},
                      {"hash", r.Text(9)}});
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
 }
 
 Result<Response> ListNotifications(ApiContext& ctx, Request& req) {

@@ -34,14 +34,13 @@ struct Server::Impl {
     for (const auto& [k, v] : r.headers) out.set_header(k, v);
     if (r.stream) {
       auto stream = std::move(r.stream);
-      out.set_chunked_content_provider(
-          r.content_type, [stream](size_t, httplib::DataSink& sink) {
-            stream([&sink](std::string_view chunk) {
-              return sink.is_writable() && sink.write(chunk.data(), chunk.size());
-            });
-            sink.done();
-            return true;
-          });
+      out.set_chunked_content_provider(r.content_type, [stream](size_t, httplib::DataSink& sink) {
+        stream([&sink](std::string_view chunk) {
+          return sink.is_writable() && sink.write(chunk.data(), chunk.size());
+        });
+        sink.done();
+        return true;
+      });
       return;
     }
     if (!r.content_type.empty()) out.set_content(r.body, r.content_type);
@@ -86,15 +85,16 @@ Server::Server(ApiContext& ctx, ServerOptions options)
       }));
   // Errors raised by the HTTP library itself (413, 400 on a bad request line)
   // still answer in problem+json.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& out) {
-    if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    Response p = Problem(out.status, out.status == 413 ? "body: too large for this server"
-                                                       : "the request could not be read",
-                         out.status == 413 ? "body" : "");
-    out.set_content(p.body, p.content_type);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& out) {
+        if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        Response p = Problem(
+            out.status,
+            out.status == 413 ? "body: too large for this server" : "the request could not be read",
+            out.status == 413 ? "body" : "");
+        out.set_content(p.body, p.content_type);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 }
 
 Server::~Server() { Stop(); }

@@ -13,7 +13,7 @@ namespace ta::api {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;  // 0: any free port (see port())
+  int port = 8080;   // 0: any free port (see port())
   int threads = 64;  // concurrent connections served (keep-alive and SSE hold one each)
 };
 

@@ -5,9 +5,7 @@
 
 namespace ta::api::handlers {
 
-Result<Response> Healthz(ApiContext&, Request&) {
-  return Response::Json(200, {{"status", "ok"}});
-}
+Result<Response> Healthz(ApiContext&, Request&) { return Response::Json(200, {{"status", "ok"}}); }
 
 Result<Response> Readyz(ApiContext& ctx, Request&) {
   Status db = ctx.db.Read([](store::Tx& tx) -> Status {
@@ -25,7 +23,8 @@ Result<Response> Readyz(ApiContext& ctx, Request&) {
 Result<Response> MetricsText(ApiContext& ctx, Request&) {
   std::string out;
   Status s = ctx.db.Read([&](store::Tx& tx) -> Status {
-    auto runs = tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
+    auto runs =
+        tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
     if (!runs) return runs.error();
     out += "# HELP ta_runs Runs by type and status.\n# TYPE ta_runs gauge\n";
     for (const auto& r : *runs)

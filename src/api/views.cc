@@ -24,33 +24,34 @@ json RunJson(const store::RunRecord& r) {
                           {"message", r.error_message ? json(*r.error_message) : json()}}
                    : json();
   const std::string self = RunPath(r.tenant_id, r.id);
-  return {{"id", r.id},
-          {"tenant_id", r.tenant_id},
-          {"type", r.type},
-          {"status", store::ToString(r.status)},
-          {"active", r.status == store::RunStatus::kQueued || r.status == store::RunStatus::kRunning},
-          {"target_id", r.target_id ? json(*r.target_id) : json()},
-          {"initiator_user_id", r.initiator_user_id ? json(*r.initiator_user_id) : json()},
-          {"idempotency_key", r.idempotency_key},
-          {"params", JsonColumn(r.params)},
-          {"counts",
-           {{"total", r.total},
-            {"processed", r.processed},
-            {"succeeded", r.succeeded},
-            {"failed", r.failed},
-            {"skipped", r.skipped}}},
-          {"progress", r.total > 0 ? json(std::min(1.0, static_cast<double>(done) / r.total)) : json()},
-          {"cancel_requested", r.cancel_requested},
-          {"error", error},
-          {"created_at", Time(r.created_at)},
-          {"started_at", Time(r.started_at)},
-          {"finished_at", Time(r.finished_at)},
-          {"updated_at", Time(r.updated_at)},
-          {"links",
-           {{"self", self},
-            {"items", self + "/items"},
-            {"events", self + "/events"},
-            {"view", runs::RunUrl(r.id)}}}};
+  return {
+      {"id", r.id},
+      {"tenant_id", r.tenant_id},
+      {"type", r.type},
+      {"status", store::ToString(r.status)},
+      {"active", r.status == store::RunStatus::kQueued || r.status == store::RunStatus::kRunning},
+      {"target_id", r.target_id ? json(*r.target_id) : json()},
+      {"initiator_user_id", r.initiator_user_id ? json(*r.initiator_user_id) : json()},
+      {"idempotency_key", r.idempotency_key},
+      {"params", JsonColumn(r.params)},
+      {"counts",
+       {{"total", r.total},
+        {"processed", r.processed},
+        {"succeeded", r.succeeded},
+        {"failed", r.failed},
+        {"skipped", r.skipped}}},
+      {"progress", r.total > 0 ? json(std::min(1.0, static_cast<double>(done) / r.total)) : json()},
+      {"cancel_requested", r.cancel_requested},
+      {"error", error},
+      {"created_at", Time(r.created_at)},
+      {"started_at", Time(r.started_at)},
+      {"finished_at", Time(r.finished_at)},
+      {"updated_at", Time(r.updated_at)},
+      {"links",
+       {{"self", self},
+        {"items", self + "/items"},
+        {"events", self + "/events"},
+        {"view", runs::RunUrl(r.id)}}}};
 }
 
 json NotificationJson(const store::Notification& n) {
@@ -81,7 +82,8 @@ json PageJson(json items, int64_t limit, std::optional<int64_t> last_id) {
 }
 
 Response StartResponse(const runs::StartResult& s) {
-  Response r = Response::Json(s.reused ? 200 : 202, {{"run", RunJson(s.run)}, {"reused", s.reused}});
+  Response r =
+      Response::Json(s.reused ? 200 : 202, {{"run", RunJson(s.run)}, {"reused", s.reused}});
   r.headers.emplace_back("Location", RunPath(s.run.tenant_id, s.run.id));
   return r;
 }

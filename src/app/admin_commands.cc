@@ -64,7 +64,8 @@ Result<std::unique_ptr<store::Database>> Open(const std::string& url) {
 Result<int64_t> UserId(store::Tx& tx, const std::string& email) {
   auto u = Accounts::UserByEmail(tx, email);
   if (!u) return Unexpected(u.error());
-  if (!*u) return Unexpected(Status::NotFound("--email: no user " + email + " (tenantatlas user add)"));
+  if (!*u)
+    return Unexpected(Status::NotFound("--email: no user " + email + " (tenantatlas user add)"));
   return (*u)->first.id;
 }
 
@@ -98,8 +99,8 @@ int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostrea
     return **u;
   });
   if (!user) return Fail(err, user.error());
-  out << "user " << user->id << " " << user->email
-      << (a.platform_admin ? " (platform admin)" : "") << "\n";
+  out << "user " << user->id << " " << user->email << (a.platform_admin ? " (platform admin)" : "")
+      << "\n";
   return 0;
 }
 
@@ -120,8 +121,8 @@ int TokenCreate(const AdminArgs& a, std::ostream& out, std::ostream& err) {
     auto id = Accounts::CreateToken(tx, *user, a.name.empty() ? "cli" : a.name, SecretHash(secret),
                                     expires, now);
     if (!id) return Unexpected(id.error());
-    if (Status s = Audit(tx, 0, "token.created", "api_token", std::to_string(*id),
-                         {{"user_id", *user}});
+    if (Status s =
+            Audit(tx, 0, "token.created", "api_token", std::to_string(*id), {{"user_id", *user}});
         !s.ok())
       return Unexpected(s);
     return *id;
@@ -147,9 +148,10 @@ int TokenRevoke(const AdminArgs& a, std::ostream& out, std::ostream& err) {
 int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err) {
   const bool with_creds = !a.entra_tenant_id.empty() || !a.client_id.empty();
   if (with_creds && (a.entra_tenant_id.empty() || a.client_id.empty()))
-    return Fail(err, Status::InvalidArgument(
-                         "--entra-tenant-id and --client-id: give both (the client secret comes "
-                         "on stdin or --secret-file)"),
+    return Fail(err,
+                Status::InvalidArgument(
+                    "--entra-tenant-id and --client-id: give both (the client secret comes "
+                    "on stdin or --secret-file)"),
                 2);
   std::string sealed;
   if (with_creds) {
@@ -164,8 +166,8 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
   auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
     auto id = Accounts::CreateTenant(tx, a.name, Now());
     if (!id) return Unexpected(id.error());
-    if (Status s = Audit(tx, *id, "tenant.created", "tenant", std::to_string(*id),
-                         {{"name", a.name}});
+    if (Status s =
+            Audit(tx, *id, "tenant.created", "tenant", std::to_string(*id), {{"name", a.name}});
         !s.ok())
       return Unexpected(s);
     if (with_creds) {

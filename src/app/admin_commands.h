@@ -15,7 +15,7 @@ struct AdminArgs {
   std::string db_url;
   std::string email, name, role, tenant;  // tenant: id or name
   bool platform_admin = false;
-  std::string secret_file;                // "-" or empty: stdin
+  std::string secret_file;  // "-" or empty: stdin
   std::string entra_tenant_id, client_id;
   std::optional<int> expires_days;
   int64_t id = 0;

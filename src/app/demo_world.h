@@ -10,13 +10,14 @@
 namespace ta::app {
 
 struct DemoTenant {
-  std::string name;            // TenantAtlas tenant name
+  std::string name;  // TenantAtlas tenant name
   std::string entra_tenant_id;
   std::string client_id;
-  std::string client_secret;   // the simulator's; not a real credential
+  std::string client_secret;  // the simulator's; not a real credential
 };
 
-inline const DemoTenant kContoso{"Contoso", "contoso.example", "contoso-app", "contoso-secret-Qx8~"};
+inline const DemoTenant kContoso{"Contoso", "contoso.example", "contoso-app",
+                                 "contoso-secret-Qx8~"};
 inline const DemoTenant kFabrikam{"Fabrikam", "fabrikam.example", "fabrikam-app",
                                   "fabrikam-secret-Qx8~"};
 

@@ -95,19 +95,22 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--workers", serve.workers, "In-process worker pools: 1, or 0 for API only")
       ->envname("TA_WORKERS")
       ->capture_default_str();
-  serve_cmd->add_option("--http-threads", serve.http_threads,
-                        "Connections served at once (keep-alive and event streams hold one each)")
+  serve_cmd
+      ->add_option("--http-threads", serve.http_threads,
+                   "Connections served at once (keep-alive and event streams hold one each)")
       ->envname("TA_HTTP_THREADS")
       ->capture_default_str();
-  serve_cmd->add_flag("--secure-cookies", serve.secure_cookies,
-                      "Mark session cookies Secure (when clients reach the server over HTTPS)")
+  serve_cmd
+      ->add_flag("--secure-cookies", serve.secure_cookies,
+                 "Mark session cookies Secure (when clients reach the server over HTTPS)")
       ->envname("TA_SECURE_COOKIES");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
       ->envname("TA_LOG_LEVEL")
       ->capture_default_str();
-  serve_cmd->add_flag("--demo", serve.demo,
-                      "Start the built-in Graph simulator with demo tenants, a demo user and a "
-                      "token (printed once)")
+  serve_cmd
+      ->add_flag("--demo", serve.demo,
+                 "Start the built-in Graph simulator with demo tenants, a demo user and a "
+                 "token (printed once)")
       ->envname("TA_DEMO");
 
   ta::app::AdminArgs admin;
@@ -179,7 +182,8 @@ int main(int argc, char** argv) {
       return 2;
     const auto slash = db_url.find_last_of('/');
     serve.demo_key_file =
-        (slash == std::string::npos ? std::string(".") : db_url.substr(0, slash)) + "/demo-master.key";
+        (slash == std::string::npos ? std::string(".") : db_url.substr(0, slash)) +
+        "/demo-master.key";
     return ta::app::RunServeCommand(serve, std::cout, std::cerr);
   }
   admin.db_url = db_url;

@@ -83,12 +83,13 @@ Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
       auto n = tx.Exec("UPDATE users SET password_hash = $1 WHERE id = $2", {*hash, id});
       if (!n) return Unexpected(n.error());
     } else {
-      auto created = store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
+      auto created =
+          store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
       if (!created) return Unexpected(created.error());
       id = *created;
     }
-    auto token = store::Accounts::CreateToken(tx, id, "demo", SecretHash(login.token),
-                                              std::nullopt, now);
+    auto token =
+        store::Accounts::CreateToken(tx, id, "demo", SecretHash(login.token), std::nullopt, now);
     if (!token) return Unexpected(token.error());
     return id;
   });
@@ -233,10 +234,11 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   std::thread http([&] { server.Serve(); });
   const std::string base = "http://" + config.host + ":" + std::to_string(server.port());
   out << "listening on " << base << std::endl;
-  log.Info("serve started", {{"address", base},
-                             {"database", (*db)->backend() == store::Backend::kSqlite ? "sqlite" : "postgresql"},
-                             {"workers", config.workers > 0 ? config.worker.concurrency : 0},
-                             {"demo", config.demo}});
+  log.Info("serve started",
+           {{"address", base},
+            {"database", (*db)->backend() == store::Backend::kSqlite ? "sqlite" : "postgresql"},
+            {"workers", config.workers > 0 ? config.worker.concurrency : 0},
+            {"demo", config.demo}});
 
   if (config.demo) {
     auto login = PrepareDemo(**db, *box);
@@ -255,7 +257,8 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
                                            std::nullopt, std::nullopt);
         ready = backup && AwaitRun(**db, login->tenant, backup->run.id, std::chrono::seconds(60));
         (void)(**db).Read([&](store::Tx& tx) -> Status {
-          auto r = tx.Query("SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {login->tenant});
+          auto r =
+              tx.Query("SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {login->tenant});
           if (r) set_id = r->front().Int(0);
           auto p = tx.Query("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {login->tenant});
           if (p) policy_id = p->front().Int(0);

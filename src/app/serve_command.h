@@ -14,7 +14,7 @@ struct ServeConfig {
   int workers = 1;  // in-process worker pools: 0 = API only (run `tenantatlas worker` elsewhere)
   int http_threads = 64;
   bool secure_cookies = false;
-  bool demo = false;  // built-in Graph simulator, demo tenants, user and token
+  bool demo = false;          // built-in Graph simulator, demo tenants, user and token
   std::string demo_key_file;  // where the demo keeps its master key when none is configured
   std::string log_level = "info";
 };

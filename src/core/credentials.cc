@@ -54,8 +54,7 @@ std::string NewSecret(std::string_view prefix) {
 std::string SecretHash(std::string_view secret) { return Sha256Hex(secret); }
 
 bool SecretEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace ta

@@ -50,7 +50,8 @@ void WorkerPool::Execute(const Job& job) {
       result = JobResult::Retry(Status::Internal(std::string("handler threw: ") + e.what()));
     }
     if (options_.metrics) {
-      static constexpr const char* kResult[] = {"success", "retry", "fail", "snooze", "cancelled", "released"};
+      static constexpr const char* kResult[] = {"success", "retry",     "fail",
+                                                "snooze",  "cancelled", "released"};
       const auto k = static_cast<size_t>(result.kind);
       options_.metrics->Observe(
           "ta_job_duration_seconds",

@@ -30,7 +30,7 @@ Result<bool> CanOperate(store::Tx& tx, int64_t user, int64_t tenant) {
 }  // namespace
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
-                                             std::optional<int64_t> user) {
+                                       std::optional<int64_t> user) {
   StartRequest req;
   req.tenant_id = tenant_id;
   req.type = kInventorySync;
@@ -38,9 +38,8 @@ Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
   return runs.Start(req);
 }
 
-Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db,
-                                               int64_t tenant_id, int64_t policy_id,
-                                               std::optional<int64_t> user) {
+Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
+                                         int64_t policy_id, std::optional<int64_t> user) {
   auto found = store::ReadResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
     auto r = tx.Query("SELECT tenant_id FROM policies WHERE id = $1", {policy_id});
     if (!r) return Unexpected(r.error());
@@ -63,10 +62,10 @@ Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db,
   return runs.Start(req);
 }
 
-Result<StartResult> StartBackupSet(RunService& runs, store::Database& db,
-                                         int64_t tenant_id, const std::string& name,
-                                         std::optional<std::vector<int64_t>> policy_ids,
-                                         std::optional<int64_t> user) {
+Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_t tenant_id,
+                                   const std::string& name,
+                                   std::optional<std::vector<int64_t>> policy_ids,
+                                   std::optional<int64_t> user) {
   if (name.empty() || name.size() > 200) {
     return Unexpected(Status::InvalidArgument("name: must be 1 to 200 characters"));
   }
@@ -109,8 +108,8 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db,
   return runs.Start(req);
 }
 
-Result<StartResult> StartRestore(RunService& runs, store::Database& db,
-                                       const RestoreRequest& r, bool execute) {
+Result<StartResult> StartRestore(RunService& runs, store::Database& db, const RestoreRequest& r,
+                                 bool execute) {
   for (const auto& [src, dst] : r.group_mapping) {
     if (src.empty() || dst.empty())
       return Unexpected(

@@ -23,15 +23,14 @@ inline constexpr const char* kRestorePreview = "restore.preview";
 inline constexpr const char* kRestoreExecute = "restore.execute";
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
-                                             std::optional<int64_t> user_id);
-Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db,
-                                               int64_t tenant_id, int64_t policy_id,
-                                               std::optional<int64_t> user_id);
+                                       std::optional<int64_t> user_id);
+Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
+                                         int64_t policy_id, std::optional<int64_t> user_id);
 // policy_ids: nullopt = every policy the tenant has (not gone).
-Result<StartResult> StartBackupSet(RunService& runs, store::Database& db,
-                                         int64_t tenant_id, const std::string& name,
-                                         std::optional<std::vector<int64_t>> policy_ids,
-                                         std::optional<int64_t> user_id);
+Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_t tenant_id,
+                                   const std::string& name,
+                                   std::optional<std::vector<int64_t>> policy_ids,
+                                   std::optional<int64_t> user_id);
 
 struct RestoreRequest {
   int64_t actor_user_id = 0;
@@ -46,7 +45,7 @@ struct RestoreRequest {
 // of both tenants (PermissionDenied otherwise); selected items must belong to
 // the set. Execute's key is RestoreExecuteKey, as in the PHP system.
 Result<StartResult> StartRestore(RunService& runs, store::Database& db,
-                                       const RestoreRequest& request, bool execute);
+                                 const RestoreRequest& request, bool execute);
 
 // For a restore into another tenant: every group the set's assignments use,
 // with a suggested target group whose display name matches exactly. Each row

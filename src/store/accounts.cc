@@ -21,15 +21,15 @@ Result<int64_t> InsertId(Tx& tx, std::string_view sql, const Params& params) {
   return rows->front().Int(0);
 }
 
-constexpr const char* kUserCols = "u.id, u.email, u.display_name, u.is_platform_admin, u.created_at";
+constexpr const char* kUserCols =
+    "u.id, u.email, u.display_name, u.is_platform_admin, u.created_at";
 
 User UserFrom(const Row& r, size_t at = 0) {
   return User{r.Int(at), r.Text(at + 1), r.Text(at + 2), r.Int(at + 3) != 0, r.Int(at + 4)};
 }
 
 ApiToken TokenFrom(const Row& r) {
-  return ApiToken{r.Int(0),    r.Int(1),    r.Text(2), r.OptInt(3),
-                  r.OptInt(4), r.OptInt(5), r.Int(6)};
+  return ApiToken{r.Int(0), r.Int(1), r.Text(2), r.OptInt(3), r.OptInt(4), r.OptInt(5), r.Int(6)};
 }
 
 Result<std::vector<Membership>> Memberships(Tx& tx, std::string_view where, int64_t id) {
@@ -101,19 +101,21 @@ Result<int64_t> Accounts::CreateToken(Tx& tx, int64_t user_id, const std::string
                                       std::optional<int64_t> expires_at, int64_t now_ms) {
   if (name.empty() || name.size() > 100)
     return Unexpected(Status::InvalidArgument("name: 1 to 100 characters"));
-  return InsertId(tx,
-                  "INSERT INTO api_tokens (user_id, name, token_hash, expires_at, created_at) "
-                  "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                  {user_id, name, secret_hash, expires_at ? Param(*expires_at) : Param(nullptr), now_ms});
+  return InsertId(
+      tx,
+      "INSERT INTO api_tokens (user_id, name, token_hash, expires_at, created_at) "
+      "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+      {user_id, name, secret_hash, expires_at ? Param(*expires_at) : Param(nullptr), now_ms});
 }
 
 Result<std::optional<Principal>> Accounts::PrincipalForToken(Tx& tx, const std::string& hash,
                                                              int64_t now_ms) {
-  auto rows = tx.Query(std::string("SELECT ") + kUserCols +
-                           ", t.id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "
-                           "t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL "
-                           "OR t.expires_at > $2)",
-                       {hash, now_ms});
+  auto rows = tx.Query(
+      std::string("SELECT ") + kUserCols +
+          ", t.id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE "
+          "t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL "
+          "OR t.expires_at > $2)",
+      {hash, now_ms});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<Principal>();
   Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(5), "",
@@ -148,8 +150,8 @@ Status Accounts::TouchToken(Tx& tx, int64_t token_id, int64_t now_ms) {
 }
 
 Status Accounts::RevokeToken(Tx& tx, int64_t token_id, int64_t now_ms) {
-  auto n = tx.Exec(
-      "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2", {now_ms, token_id});
+  auto n = tx.Exec("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+                   {now_ms, token_id});
   if (!n) return n.error();
   return *n == 1 ? Status::Ok()
                  : Status::NotFound("token " + std::to_string(token_id) + " does not exist");
@@ -202,7 +204,7 @@ Result<bool> Accounts::TenantExists(Tx& tx, int64_t tenant_id) {
 }
 
 Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
-                               const std::string& client_id, const std::string& sealed_secret) {
+                                const std::string& client_id, const std::string& sealed_secret) {
   auto n = tx.Exec(
       "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3 WHERE id = "
       "$4",

@@ -26,8 +26,8 @@ struct User {
 struct Principal {
   User user;
   enum class Via { kToken, kSession } via = Via::kToken;
-  int64_t credential_id = 0;  // api_tokens.id or sessions.id
-  std::string csrf_token;     // sessions only
+  int64_t credential_id = 0;            // api_tokens.id or sessions.id
+  std::string csrf_token;               // sessions only
   std::optional<int64_t> last_used_at;  // tokens only
 };
 

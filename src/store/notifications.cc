@@ -26,10 +26,10 @@ Result<std::vector<Notification>> NotificationsRepository::List(Tx& tx, int64_t 
   auto rows = tx.Query(
       std::string("SELECT id, user_id, tenant_id, run_id, level, title, body, action, read_at, "
                   "created_at FROM notifications WHERE user_id = $1 AND ($2 = 0 OR read_at IS "
-                  "NULL) AND (CAST($3 AS BIGINT) IS NULL OR id < $3) AND (CAST($4 AS BIGINT) IS NULL OR id > $4) ORDER BY id ") +
+                  "NULL) AND (CAST($3 AS BIGINT) IS NULL OR id < $3) AND (CAST($4 AS BIGINT) IS "
+                  "NULL OR id > $4) ORDER BY id ") +
           (ascending ? "ASC" : "DESC") + " LIMIT $5",
-      {user_id, int64_t{f.unread_only ? 1 : 0},
-       f.before_id ? Param(*f.before_id) : Param(nullptr),
+      {user_id, int64_t{f.unread_only ? 1 : 0}, f.before_id ? Param(*f.before_id) : Param(nullptr),
        f.after_id ? Param(*f.after_id) : Param(nullptr), f.limit});
   if (!rows) return Unexpected(rows.error());
   std::vector<Notification> out;
@@ -41,15 +41,15 @@ Result<std::vector<Notification>> NotificationsRepository::List(Tx& tx, int64_t 
 }
 
 Result<int64_t> NotificationsRepository::UnreadCount(Tx& tx, int64_t user_id) {
-  auto rows = tx.Query(
-      "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL", {user_id});
+  auto rows = tx.Query("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+                       {user_id});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }
 
 Result<int64_t> NotificationsRepository::MaxId(Tx& tx, int64_t user_id) {
-  auto rows = tx.Query("SELECT COALESCE(MAX(id), 0) FROM notifications WHERE user_id = $1",
-                       {user_id});
+  auto rows =
+      tx.Query("SELECT COALESCE(MAX(id), 0) FROM notifications WHERE user_id = $1", {user_id});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }

@@ -64,8 +64,8 @@ struct RunItem {
 struct RunFilter {
   std::optional<std::string> status;  // a RunStatus name
   std::optional<std::string> type;
-  bool active_only = false;            // queued or running
-  std::optional<int64_t> before_id;    // cursor: ids below this one
+  bool active_only = false;          // queued or running
+  std::optional<int64_t> before_id;  // cursor: ids below this one
   int64_t limit = 50;
 };
 

@@ -102,7 +102,8 @@ class ApiEnv {
     auto id = store::WriteResult<int64_t>(db(), [&](store::Tx& tx) -> Result<int64_t> {
       auto id = store::Accounts::CreateUser(tx, email, email, hash, platform_admin, 0);
       if (!id) return id;
-      auto tok = store::Accounts::CreateToken(tx, *id, "test", SecretHash(w.token), std::nullopt, 0);
+      auto tok =
+          store::Accounts::CreateToken(tx, *id, "test", SecretHash(w.token), std::nullopt, 0);
       if (!tok) return Unexpected(tok.error());
       return id;
     });

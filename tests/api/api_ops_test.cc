@@ -39,8 +39,8 @@ TEST_P(ApiOpsTest, StartsAnswerAtOnceWhileGraphTakesTenSeconds) {
     const auto t0 = std::chrono::steady_clock::now();
     const Reply r =
         api.Call("POST", T(ops.tenant_a) + "/policies/" + std::to_string(p) + "/capture", op.token);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     ASSERT_EQ(r.status, 202) << r.body;
   }
   // The workers really are inside slow Graph calls while the API answers.
@@ -72,7 +72,8 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
   api.Member(owner, ops.tenant_a, "owner");
   api.Member(owner, ops.tenant_b, "owner");
   std::string responses;
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body = "") {
+  auto call = [&](const std::string& method, const std::string& path,
+                  const std::string& body = "") {
     Reply r = api.Call(method, path, owner.token, body);
     responses += r.body + "\n";
     for (const auto& [k, v] : r.headers) responses += k + ": " + v + "\n";
@@ -80,13 +81,17 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
   };
   // A good secret for A, a wrong one for B (a token error: AADSTS 401).
   ASSERT_EQ(call("PUT", T(ops.tenant_a) + "/credentials",
-                 json{{"entra_tenant_id", "ms-planted"}, {"client_id", "app-planted"},
-                      {"client_secret", planted}}.dump())
+                 json{{"entra_tenant_id", "ms-planted"},
+                      {"client_id", "app-planted"},
+                      {"client_secret", planted}}
+                     .dump())
                 .status,
             200);
   ASSERT_EQ(call("PUT", T(ops.tenant_b) + "/credentials",
-                 json{{"entra_tenant_id", "ms-planted"}, {"client_id", "app-planted"},
-                      {"client_secret", wrong}}.dump())
+                 json{{"entra_tenant_id", "ms-planted"},
+                      {"client_id", "app-planted"},
+                      {"client_secret", wrong}}
+                     .dump())
                 .status,
             200);
   // Graph errors on A: 5xx faults beyond the retry budget, then revoked tokens.
@@ -123,8 +128,8 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
       stored += ss.str();
     }
   } else {
-    for (const char* table : {"tenants", "runs", "run_items", "jobs", "audit_log",
-                              "notifications", "idempotent_requests", "api_tokens"}) {
+    for (const char* table : {"tenants", "runs", "run_items", "jobs", "audit_log", "notifications",
+                              "idempotent_requests", "api_tokens"}) {
       (void)ops.db().Read([&](store::Tx& tx) -> Status {
         auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
         if (rows)

@@ -60,7 +60,8 @@ TEST_P(ApiTest, FiveHundredConcurrentIdenticalStartsGiveOneRun) {
     ASSERT_TRUE(r.status == 202 || r.status == 200) << r.status << " " << r.body;
     const json j = r.Json();
     ids.insert(j["run"]["id"].get<int64_t>());
-    EXPECT_EQ(r.Header("Location"), T(w.tenant) + "/runs/" + std::to_string(j["run"]["id"].get<int64_t>()));
+    EXPECT_EQ(r.Header("Location"),
+              T(w.tenant) + "/runs/" + std::to_string(j["run"]["id"].get<int64_t>()));
     (r.status == 202 ? created : reused)++;
     EXPECT_EQ(j["reused"].get<bool>(), r.status == 200);
   }
@@ -97,8 +98,8 @@ TEST_P(ApiTest, IdempotencyKeyReplaysTheFirstResponse) {
   // Keys are per user: another user's k-1 is a request of its own.
   Who op2 = env.AddUser("op2@example.com");
   env.Member(op2, w.tenant, "operator");
-  const Reply theirs = env.Call("POST", T(w.tenant) + "/backup-sets", op2.token, body,
-                                {{"Idempotency-Key", "k-1"}});
+  const Reply theirs =
+      env.Call("POST", T(w.tenant) + "/backup-sets", op2.token, body, {{"Idempotency-Key", "k-1"}});
   EXPECT_EQ(theirs.status, 202);
   EXPECT_NE(theirs.Json()["run"]["id"], run);
   EXPECT_EQ(theirs.Header("Idempotent-Replayed"), "");
@@ -120,8 +121,9 @@ TEST_P(ApiTest, SignInUsesAStrictCookieAndCsrfAndFailuresAreLimitedAndAudited) {
   const Reply limited = login("correct horse battery staple");
   EXPECT_EQ(limited.status, 429);
   EXPECT_FALSE(limited.Header("Retry-After").empty());
-  EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM audit_log WHERE tenant_id = 0 AND action = "
-                               "'auth.login_failed'"),
+  EXPECT_EQ(QueryInt(env.db(),
+                     "SELECT COUNT(*) FROM audit_log WHERE tenant_id = 0 AND action = "
+                     "'auth.login_failed'"),
             5);
 
   env.AddUser("sam@example.com", false, "another long passphrase");
@@ -150,10 +152,10 @@ TEST_P(ApiTest, SignInUsesAStrictCookieAndCsrfAndFailuresAreLimitedAndAudited) {
   const int64_t token_id = with_csrf.Json()["token"]["id"];
   EXPECT_EQ(env.Call("DELETE", "/api/v1/tokens/" + std::to_string(token_id), token).status, 204);
   EXPECT_EQ(env.Call("GET", "/api/v1/me", token).status, 401);
-  EXPECT_EQ(env.Call("POST", "/api/v1/auth/logout", "", "",
-                     {{"Cookie", session}, {"X-CSRF-Token", csrf}})
-                .status,
-            204);
+  EXPECT_EQ(
+      env.Call("POST", "/api/v1/auth/logout", "", "", {{"Cookie", session}, {"X-CSRF-Token", csrf}})
+          .status,
+      204);
   EXPECT_EQ(env.Call("GET", "/api/v1/me", "", "", {{"Cookie", session}}).status, 401);
 }
 
@@ -207,22 +209,64 @@ TEST_P(ApiTest, BadInputGetsAProblemNamingTheFieldAndWritesNothing) {
   EXPECT_EQ(QueryInt(env.db(), "SELECT COUNT(*) FROM audit_log"), 0);
 }
 
+TEST_P(ApiTest, AnIdThatDoesNotExistIs404AndAnotherTenantsIs403) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const int64_t other = ::ta::testing::MakeTenant(env.db(), "B");
+  runs::StartRequest req;
+  req.tenant_id = other;
+  req.type = "inventory.sync";
+  const int64_t foreign_run = env.runs().Start(req)->run.id;
+  struct Case {
+    std::string method, path;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"GET", T(w.tenant) + "/runs/99999", 404},
+      {"GET", T(w.tenant) + "/runs/" + std::to_string(foreign_run), 403},
+      {"GET", T(w.tenant) + "/runs/99999/items", 404},
+      {"POST", T(w.tenant) + "/runs/99999/cancel", 404},
+      {"GET", T(w.tenant) + "/policies/99999", 404},
+      {"POST", T(w.tenant) + "/policies/99999/capture", 404},
+      {"GET", T(w.tenant) + "/policies/1/versions/7", 404},
+      {"GET", T(w.tenant) + "/backup-sets/99999", 404},
+      {"GET", "/api/v1/tenants/99999", 404},
+      {"GET", "/api/v1/tenants/99999/runs", 404},
+      {"GET", T(other), 403},
+      {"POST", "/api/v1/notifications/99999/read", 404},
+      {"DELETE", "/api/v1/tokens/99999", 404},
+  };
+  for (const Case& c : cases) {
+    const Reply r = env.Call(c.method, c.path, w.op.token);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << ": " << r.body;
+  }
+  // A cancelled run cannot be cancelled again: 409 naming its state.
+  const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
+  const std::string run =
+      T(w.tenant) + "/runs/" + std::to_string(started.Json()["run"]["id"].get<int64_t>());
+  EXPECT_EQ(env.Call("POST", run + "/cancel", w.op.token).status, 202);
+  const Reply again = env.Call("POST", run + "/cancel", w.op.token);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body.find("already ended (cancelled)"), std::string::npos) << again.body;
+}
+
 TEST_P(ApiTest, CursorPagingVisitsEveryRunOnceNewestFirst) {
   TA_OPEN_DB(t);
   ApiEnv env(std::move(t));
   const World w = Setup(env, 25);
   for (int p = 1; p <= 25; ++p)
-    ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(p) + "/capture",
-                       w.op.token)
-                  .status,
-              202);
+    ASSERT_EQ(
+        env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(p) + "/capture", w.op.token)
+            .status,
+        202);
   std::vector<int64_t> seen;
   std::string cursor;
   int pages = 0;
   do {
-    const Reply r = env.Call("GET", T(w.tenant) + "/runs?limit=10" +
-                                        (cursor.empty() ? "" : "&cursor=" + cursor),
-                             w.op.token);
+    const Reply r = env.Call(
+        "GET", T(w.tenant) + "/runs?limit=10" + (cursor.empty() ? "" : "&cursor=" + cursor),
+        w.op.token);
     ASSERT_EQ(r.status, 200) << r.body;
     const json j = r.Json();
     for (const auto& run : j["items"]) seen.push_back(run["id"]);
@@ -256,18 +300,20 @@ TEST_P(ApiTest, RunEventsStreamProgressAndEndWithTheRun) {
     httplib::Client client("127.0.0.1", env.port());
     client.set_read_timeout(20, 0);
     client.Get((T(w.tenant) + "/runs/" + std::to_string(run) + "/events").c_str(),
-               {{"Authorization", "Bearer " + w.op.token}},
-               [&](const char* data, size_t n) {
+               {{"Authorization", "Bearer " + w.op.token}}, [&](const char* data, size_t n) {
                  stream.append(data, n);
                  first_event = true;
                  return true;
                });
   });
-  while (!first_event) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!first_event && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling with a deadline
+  EXPECT_TRUE(first_event) << "no event within 20 s";
   // Cancelling the queued run ends it; the stream reports that and closes.
-  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token)
-                .status,
-            202);
+  ASSERT_EQ(
+      env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token).status,
+      202);
   reader.join();
   EXPECT_NE(stream.find("event: run\n"), std::string::npos) << stream;
   EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
@@ -290,9 +336,9 @@ TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
   EXPECT_EQ(j["unread_count"], 1);
   EXPECT_EQ(j["items"][0]["action"]["label"], "View run");
   const int64_t id = j["items"][0]["id"];
-  EXPECT_EQ(env.Call("POST", "/api/v1/notifications/" + std::to_string(id) + "/read", w.op.token)
-                .status,
-            204);
+  EXPECT_EQ(
+      env.Call("POST", "/api/v1/notifications/" + std::to_string(id) + "/read", w.op.token).status,
+      204);
   EXPECT_EQ(env.Call("GET", "/api/v1/notifications?unread=true", w.op.token).Json()["unread_count"],
             0);
   // The stream resumes after Last-Event-ID and delivers the next notification.

@@ -53,7 +53,8 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
         "content_hash, created_at) VALUES ($1, $2, 1, '{}', '[]', 'h', 0) RETURNING id",
         {r.tenant, r.policy});
     r.set = InsertReturningId(
-        db, "INSERT INTO backup_sets (tenant_id, name, created_at) VALUES ($1, 'set', 0) RETURNING id",
+        db,
+        "INSERT INTO backup_sets (tenant_id, name, created_at) VALUES ($1, 'set', 0) RETURNING id",
         {r.tenant});
     InsertReturningId(db,
                       "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, "
@@ -102,9 +103,18 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
   auto tp = [&](Scope s) { return T(s == Scope::kOtherTenant ? b.tenant : a.tenant); };
   auto rec = [&](Scope s) { return s == Scope::kOwn ? a : b; };
   const std::map<std::string, SampleFn> samples = {
-      {"GET /healthz", [](const Who&, Scope) { return Sample{"/healthz", "", {200}}; }},
-      {"GET /readyz", [](const Who&, Scope) { return Sample{"/readyz", "", {200}}; }},
-      {"GET /metrics", [](const Who&, Scope) { return Sample{"/metrics", "", {200}}; }},
+      {"GET /healthz",
+       [](const Who&, Scope) {
+         return Sample{"/healthz", "", {200}};
+       }},
+      {"GET /readyz",
+       [](const Who&, Scope) {
+         return Sample{"/readyz", "", {200}};
+       }},
+      {"GET /metrics",
+       [](const Who&, Scope) {
+         return Sample{"/metrics", "", {200}};
+       }},
       {"POST /api/v1/auth/login",
        [](const Who&, Scope) {
          return Sample{"/api/v1/auth/login",
@@ -112,11 +122,21 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
                        {200}};
        }},
       {"POST /api/v1/auth/logout",
-       [](const Who&, Scope) { return Sample{"/api/v1/auth/logout", "", {204}}; }},
-      {"GET /api/v1/me", [](const Who&, Scope) { return Sample{"/api/v1/me", "", {200}}; }},
-      {"GET /api/v1/tokens", [](const Who&, Scope) { return Sample{"/api/v1/tokens", "", {200}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/auth/logout", "", {204}};
+       }},
+      {"GET /api/v1/me",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/me", "", {200}};
+       }},
+      {"GET /api/v1/tokens",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/tokens", "", {200}};
+       }},
       {"POST /api/v1/tokens",
-       [](const Who&, Scope) { return Sample{"/api/v1/tokens", R"({"name":"ci"})", {201}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/tokens", R"({"name":"ci"})", {201}};
+       }},
       {"DELETE /api/v1/tokens/{token}",
        [&](const Who& w, Scope s) {
          // Own: a fresh token of the caller. Foreign: another user's token.
@@ -127,38 +147,54 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          return Sample{"/api/v1/tokens/" + std::to_string(id), "", {204}};
        }},
       {"GET /api/v1/runs/active",
-       [](const Who&, Scope) { return Sample{"/api/v1/runs/active", "", {200}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/runs/active", "", {200}};
+       }},
       {"GET /api/v1/notifications",
-       [](const Who&, Scope) { return Sample{"/api/v1/notifications", "", {200}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/notifications", "", {200}};
+       }},
       {"POST /api/v1/notifications/read-all",
-       [](const Who&, Scope) { return Sample{"/api/v1/notifications/read-all", "", {200}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/notifications/read-all", "", {200}};
+       }},
       {"POST /api/v1/notifications/{notification}/read",
        [&](const Who& w, Scope s) {
          const int64_t id = s == Scope::kOwn && w.id ? notification_of(w) : b_note;
          return Sample{"/api/v1/notifications/" + std::to_string(id) + "/read", "", {204}};
        }},
       {"GET /api/v1/notifications/stream",
-       [](const Who&, Scope) { return Sample{"/api/v1/notifications/stream", "", {200}}; }},
-      {"GET /api/v1/tenants", [](const Who&, Scope) { return Sample{"/api/v1/tenants", "", {200}}; }},
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/notifications/stream", "", {200}};
+       }},
+      {"GET /api/v1/tenants",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/tenants", "", {200}};
+       }},
       {"POST /api/v1/tenants",
        [&](const Who&, Scope) {
-         return Sample{"/api/v1/tenants",
-                       json{{"name", "New " + std::to_string(++fresh)}}.dump(), {201}};
+         return Sample{
+             "/api/v1/tenants", json{{"name", "New " + std::to_string(++fresh)}}.dump(), {201}};
        }},
       {"GET /api/v1/tenants/{tenant}",
-       [&](const Who&, Scope s) { return Sample{tp(s), "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s), "", {200}};
+       }},
       {"PUT /api/v1/tenants/{tenant}/credentials",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/credentials",
-                       R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
-                       {200}};
+         return Sample{
+             tp(s) + "/credentials",
+             R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
+             {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/members",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/members", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/members", "", {200}};
+       }},
       {"POST /api/v1/tenants/{tenant}/members",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/members", R"({"email":"extra@example.com","role":"readonly"})",
-                       {200}};
+         return Sample{
+             tp(s) + "/members", R"({"email":"extra@example.com","role":"readonly"})", {200}};
        }},
       {"DELETE /api/v1/tenants/{tenant}/members/{user}",
        [&](const Who&, Scope s) {
@@ -167,9 +203,13 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          return Sample{tp(s) + "/members/" + std::to_string(m.id), "", {204}};
        }},
       {"GET /api/v1/tenants/{tenant}/policies",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/policies", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies", "", {200}};
+       }},
       {"POST /api/v1/tenants/{tenant}/policies/sync",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/policies/sync", "", kStart}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/policies/sync", "", kStart};
+       }},
       {"GET /api/v1/tenants/{tenant}/policies/{policy}",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy), "", {200}};
@@ -181,18 +221,22 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        }},
       {"GET /api/v1/tenants/{tenant}/policies/{policy}/versions",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions", "",
-                       {200}};
+         return Sample{
+             tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions", "", {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/policies/{policy}/versions/{version}",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions/1", "",
-                       {200}};
+         return Sample{
+             tp(s) + "/policies/" + std::to_string(rec(s).policy) + "/versions/1", "", {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/groups",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/groups", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/groups", "", {200}};
+       }},
       {"GET /api/v1/tenants/{tenant}/backup-sets",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/backup-sets", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets", "", {200}};
+       }},
       {"POST /api/v1/tenants/{tenant}/backup-sets",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets", R"({"name":"nightly"})", kStart};
@@ -203,26 +247,27 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        }},
       {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/items",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/items", "",
-                       {200}};
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/items", "", {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/restores/group-mapping",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/restores/group-mapping?backup_set=" + std::to_string(rec(s).set),
-                       "", {200}};
+         return Sample{
+             tp(s) + "/restores/group-mapping?backup_set=" + std::to_string(rec(s).set), "", {200}};
        }},
       {"POST /api/v1/tenants/{tenant}/restores/preview",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/restores/preview",
-                       json{{"backup_set_id", rec(s).set}}.dump(), kStart};
+         return Sample{tp(s) + "/restores/preview", json{{"backup_set_id", rec(s).set}}.dump(),
+                       kStart};
        }},
       {"POST /api/v1/tenants/{tenant}/restores/execute",
        [&](const Who&, Scope s) {
-         return Sample{tp(s) + "/restores/execute",
-                       json{{"backup_set_id", rec(s).set}}.dump(), kStart};
+         return Sample{tp(s) + "/restores/execute", json{{"backup_set_id", rec(s).set}}.dump(),
+                       kStart};
        }},
       {"GET /api/v1/tenants/{tenant}/runs",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/runs", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/runs", "", {200}};
+       }},
       {"GET /api/v1/tenants/{tenant}/runs/{run}",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/runs/" + std::to_string(rec(s).run), "", {200}};
@@ -245,12 +290,16 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          return Sample{tp(s) + "/runs/" + std::to_string(rec(s).run) + "/events", "", {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/audit",
-       [&](const Who&, Scope s) { return Sample{tp(s) + "/audit", "", {200}}; }},
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/audit", "", {200}};
+       }},
   };
 
-  const std::vector<std::pair<std::string, Who>> principals = {
-      {"anonymous", Who{}}, {"readonly", readonly}, {"operator", op},
-      {"owner", owner},     {"platform_admin", admin}};
+  const std::vector<std::pair<std::string, Who>> principals = {{"anonymous", Who{}},
+                                                               {"readonly", readonly},
+                                                               {"operator", op},
+                                                               {"owner", owner},
+                                                               {"platform_admin", admin}};
   int checked = 0;
   for (const Route& route : RouteTable()) {
     const std::string key = std::string(route.method) + " " + std::string(route.pattern);
@@ -287,9 +336,9 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
         }
         const Reply r = env.Call(std::string(route.method), s.path, who.token, s.body);
         const std::string what = key + " as " + role + " (" +
-                                 (scope == Scope::kOwn            ? "own tenant"
+                                 (scope == Scope::kOwn           ? "own tenant"
                                   : scope == Scope::kOtherTenant ? "other tenant"
-                                                                  : "other tenant's record") +
+                                                                 : "other tenant's record") +
                                  "): " + r.body;
         if (expected == 0) {
           EXPECT_TRUE(s.ok.count(r.status)) << what << " -> " << r.status;
@@ -309,10 +358,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
                                     "'inventory.sync' OR cancel_requested <> 0)",
                                     {b.tenant}),
             0);
-  EXPECT_EQ(::ta::testing::QueryInt(
-                db, "SELECT COUNT(*) FROM tenants WHERE id = $1 AND client_id IS NOT NULL",
-                {b.tenant}),
-            0);
+  EXPECT_EQ(
+      ::ta::testing::QueryInt(
+          db, "SELECT COUNT(*) FROM tenants WHERE id = $1 AND client_id IS NOT NULL", {b.tenant}),
+      0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthzMatrix,

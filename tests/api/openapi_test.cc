@@ -80,7 +80,9 @@ TEST_F(OpenApi, EveryOperationStatesRoleBodyParametersAndErrors) {
     for (const auto& p : op["parameters"]) {
       YAML::Node param = Resolve(p);
       const std::string in = param["in"].as<std::string>();
-      (in == "path" ? spec_path : in == "query" ? spec_query : spec_header)
+      (in == "path"    ? spec_path
+       : in == "query" ? spec_query
+                       : spec_header)
           .insert(param["name"].as<std::string>());
     }
     EXPECT_EQ(spec_path, path_params) << what;
@@ -97,7 +99,8 @@ TEST_F(OpenApi, EveryOperationStatesRoleBodyParametersAndErrors) {
     }
     EXPECT_TRUE(success) << what << " documents no 2xx response";
     if (r.access == Access::kPublic) {
-      EXPECT_TRUE(op["security"] && op["security"].size() == 0) << what << " should say security: []";
+      EXPECT_TRUE(op["security"] && op["security"].size() == 0)
+          << what << " should say security: []";
     } else {
       EXPECT_TRUE(responses["401"]) << what;
       EXPECT_TRUE(responses["403"]) << what;

@@ -95,23 +95,27 @@ class ServeCli : public ::testing::Test {
 };
 
 TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
-  Child serve = Child::Start({TA_BINARY, "serve", "--demo", "--port", "0", "--db",
-                              dir_ + "/data/ta.db"},
-                             dir_ + "/serve.log");
-  const auto listening =
-      serve.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"), std::chrono::seconds(30));
+  Child serve =
+      Child::Start({TA_BINARY, "serve", "--demo", "--port", "0", "--db", dir_ + "/data/ta.db"},
+                   dir_ + "/serve.log");
+  const auto listening = serve.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
+                                       std::chrono::seconds(30));
   ASSERT_FALSE(listening.empty()) << serve.buffered;
   const int port = std::stoi(listening[1]);
-  const auto token = serve.WaitFor(std::regex(R"(export TOKEN=(tat_\S+))"), std::chrono::seconds(90));
+  const auto token =
+      serve.WaitFor(std::regex(R"(export TOKEN=(tat_\S+))"), std::chrono::seconds(90));
   ASSERT_FALSE(token.empty()) << serve.buffered;
   EXPECT_NE(serve.buffered.find("inventory synced and a first backup set taken"), std::string::npos)
       << serve.buffered;
   // The printed lines, run as written (curl replaced by an HTTP client).
   std::smatch capture, preview;
-  ASSERT_TRUE(std::regex_search(serve.buffered, capture,
-                                std::regex(R"(curl -s -X POST -H "Authorization: Bearer \$TOKEN" http://127\.0\.0\.1:\d+(\S+/capture))")));
-  ASSERT_TRUE(std::regex_search(serve.buffered, preview,
-                                std::regex(R"(-d '(\{[^']*\})' http://127\.0\.0\.1:\d+(\S+/restores/preview))")));
+  ASSERT_TRUE(std::regex_search(
+      serve.buffered, capture,
+      std::regex(
+          R"(curl -s -X POST -H "Authorization: Bearer \$TOKEN" http://127\.0\.0\.1:\d+(\S+/capture))")));
+  ASSERT_TRUE(std::regex_search(
+      serve.buffered, preview,
+      std::regex(R"(-d '(\{[^']*\})' http://127\.0\.0\.1:\d+(\S+/restores/preview))")));
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
   const httplib::Headers auth = {{"Authorization", "Bearer " + token[1].str()}};
@@ -128,7 +132,8 @@ TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
     return true;
   });
   ASSERT_TRUE(watched);
-  EXPECT_NE(stream.find("event: end\ndata: {\"status\":\"succeeded\"}"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("event: end\ndata: {\"status\":\"succeeded\"}"), std::string::npos)
+      << stream;
   EXPECT_EQ(serve.Stop(SIGTERM), 0);
   const std::string log = Slurp(dir_ + "/serve.log");
   EXPECT_NE(log.find("\"msg\":\"serve stopped\""), std::string::npos) << log;
@@ -153,31 +158,33 @@ TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {
   const std::string bin = std::string(TA_BINARY) + " ";
   const std::string key = "TA_MASTER_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= ";
   std::string out;
-  EXPECT_EQ(Shell("echo short | " + bin + "user add --db " + db + " --email ops@example.com", &out), 2);
+  EXPECT_EQ(Shell("echo short | " + bin + "user add --db " + db + " --email ops@example.com", &out),
+            2);
   EXPECT_NE(out.find("password: use at least 12 characters"), std::string::npos) << out;
   ASSERT_EQ(Shell("echo 'a long enough passphrase' | " + bin + "user add --db " + db +
-                    " --email Ops@Example.com --name Ops --platform-admin",
-                &out),
+                      " --email Ops@Example.com --name Ops --platform-admin",
+                  &out),
             0)
       << out;
   EXPECT_NE(out.find("ops@example.com (platform admin)"), std::string::npos) << out;
   std::string token;
-  ASSERT_EQ(Shell(bin + "token create --db " + db + " --email ops@example.com --name ci", &token,
-                  true),
-            0);
+  ASSERT_EQ(
+      Shell(bin + "token create --db " + db + " --email ops@example.com --name ci", &token, true),
+      0);
   ASSERT_EQ(token.rfind("tat_", 0), 0u) << token;
   token = token.substr(0, token.find('\n'));
   ASSERT_EQ(Shell("printf 'Cl1ent-S3cret~value' | " + key + bin + "tenant add --db " + db +
-                    " --name Contoso --entra-tenant-id contoso.example --client-id app-1",
-                &out),
+                      " --name Contoso --entra-tenant-id contoso.example --client-id app-1",
+                  &out),
             0)
       << out;
-  EXPECT_EQ(Shell(bin + "member add --db " + db + " --tenant Contoso --email ops@example.com --role owner",
-                &out),
+  EXPECT_EQ(Shell(bin + "member add --db " + db +
+                      " --tenant Contoso --email ops@example.com --role owner",
+                  &out),
             0)
       << out;
   EXPECT_EQ(Shell(bin + "member add --db " + db + " --tenant 1 --email ops@example.com --role boss",
-                &out),
+                  &out),
             2);
   EXPECT_NE(out.find("--role"), std::string::npos);
 
@@ -198,7 +205,9 @@ TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {
   EXPECT_TRUE(store::AuditLog::Verify(**opened)->empty());
   opened->reset();
   EXPECT_EQ(Slurp(db).find("Cl1ent-S3cret~value"), std::string::npos);
-  EXPECT_EQ(Shell(bin + "member remove --db " + db + " --tenant Contoso --email ops@example.com", &out), 0)
+  EXPECT_EQ(
+      Shell(bin + "member remove --db " + db + " --tenant Contoso --email ops@example.com", &out),
+      0)
       << out;
   EXPECT_EQ(Shell(bin + "token revoke --db " + db + " --id 1", &out), 0) << out;
   EXPECT_EQ(Shell(bin + "token revoke --db " + db + " --id 99", &out), 1);
