@@ -78,6 +78,15 @@ Result<int64_t> TenantId(store::Tx& tx, const std::string& tenant) {
   return r->front().Int(0);
 }
 
+// The tenant (--tenant, id or name) and the user (--email) a membership command names.
+Result<std::pair<int64_t, int64_t>> TenantAndUser(store::Tx& tx, const AdminArgs& a) {
+  auto tenant = TenantId(tx, a.tenant);
+  if (!tenant) return Unexpected(tenant.error());
+  auto user = UserId(tx, a.email);
+  if (!user) return Unexpected(user.error());
+  return std::make_pair(*tenant, *user);
+}
+
 }  // namespace
 
 int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err) {
@@ -192,12 +201,11 @@ int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
   Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-    auto tenant = TenantId(tx, a.tenant);
-    if (!tenant) return tenant.error();
-    auto user = UserId(tx, a.email);
-    if (!user) return user.error();
-    if (Status r = Accounts::SetMember(tx, *tenant, *user, a.role, Now()); !r.ok()) return r;
-    return Audit(tx, *tenant, "member.set", "user", std::to_string(*user), {{"role", a.role}});
+    auto ids = TenantAndUser(tx, a);
+    if (!ids) return ids.error();
+    const auto [tenant, user] = *ids;
+    if (Status r = Accounts::SetMember(tx, tenant, user, a.role, Now()); !r.ok()) return r;
+    return Audit(tx, tenant, "member.set", "user", std::to_string(user), {{"role", a.role}});
   });
   if (!s.ok()) return Fail(err, s);
   out << a.email << " is " << a.role << " of tenant " << a.tenant << "\n";
@@ -208,14 +216,13 @@ int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
   Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-    auto tenant = TenantId(tx, a.tenant);
-    if (!tenant) return tenant.error();
-    auto user = UserId(tx, a.email);
-    if (!user) return user.error();
-    auto removed = Accounts::RemoveMember(tx, *tenant, *user);
+    auto ids = TenantAndUser(tx, a);
+    if (!ids) return ids.error();
+    const auto [tenant, user] = *ids;
+    auto removed = Accounts::RemoveMember(tx, tenant, user);
     if (!removed) return removed.error();
     if (!*removed) return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
-    return Audit(tx, *tenant, "member.removed", "user", std::to_string(*user));
+    return Audit(tx, tenant, "member.removed", "user", std::to_string(user));
   });
   if (!s.ok()) return Fail(err, s);
   out << a.email << " removed from tenant " << a.tenant << "\n";

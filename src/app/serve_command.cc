@@ -144,11 +144,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
     err << "error: --log-level: one of debug, info, warn, error\n";
     return 2;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = BlockStopSignals();
 
   std::unique_ptr<sim::GraphSim> sim;
   if (config.demo) {
@@ -207,13 +203,8 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   Logger log(redactor, SystemClock::Instance(), stderr, ParseLevel(config.log_level));
 
   auto transport = graph::MakeCurlTransport();
-  ops::OpsStackOptions options;
-  if (!config.worker.graph_authority.empty())
-    options.graph.authority_base = config.worker.graph_authority;
-  if (!config.worker.graph_base.empty()) options.graph.graph_base = config.worker.graph_base;
+  ops::OpsStackOptions options = StackOptions(config.worker);
   options.graph.metrics = &metrics;
-  options.queue.tenant_running_cap = config.worker.tenant_cap;
-  options.workers.concurrency = config.worker.concurrency;
   options.workers.metrics = &metrics;
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
 

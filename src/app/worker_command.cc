@@ -8,7 +8,6 @@
 #include <sstream>
 
 #include "graph/curl_transport.h"
-#include "ops/ops_stack.h"
 
 namespace ta::app {
 
@@ -37,6 +36,24 @@ int LoadMasterKey(const std::string& key_file, std::string& key_b64, std::ostrea
   return 0;
 }
 
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+ops::OpsStackOptions StackOptions(const WorkerConfig& config) {
+  ops::OpsStackOptions options;
+  if (!config.graph_authority.empty()) options.graph.authority_base = config.graph_authority;
+  if (!config.graph_base.empty()) options.graph.graph_base = config.graph_base;
+  options.queue.tenant_running_cap = config.tenant_cap;
+  options.workers.concurrency = config.concurrency;
+  return options;
+}
+
 int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream& err) {
   auto box = SecretBox::FromBase64Key(config.master_key_b64);
   if (!box) {
@@ -47,12 +64,7 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
     err << "error: --concurrency: must be between 1 and 256\n";
     return 2;
   }
-  // Block the stop signals before any thread starts, so sigwait receives them.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  sigset_t set = BlockStopSignals();
 
   auto db = store::OpenDatabase(config.db_url);
   if (!db) {
@@ -61,11 +73,7 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   }
   Redactor redactor;
   auto transport = graph::MakeCurlTransport();
-  ops::OpsStackOptions options;
-  if (!config.graph_authority.empty()) options.graph.authority_base = config.graph_authority;
-  if (!config.graph_base.empty()) options.graph.graph_base = config.graph_base;
-  options.queue.tenant_running_cap = config.tenant_cap;
-  options.workers.concurrency = config.concurrency;
+  const ops::OpsStackOptions options = StackOptions(config);
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
   stack.pool().Start();
   out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency

@@ -1,7 +1,11 @@
 #pragma once
 
+#include <signal.h>
+
 #include <iosfwd>
 #include <string>
+
+#include "ops/ops_stack.h"
 
 namespace ta::app {
 
@@ -17,6 +21,14 @@ struct WorkerConfig {
 // Reads the master key: the file when given, else the TA_MASTER_KEY value.
 // Errors name the setting and how to create a key.
 int LoadMasterKey(const std::string& key_file, std::string& key_b64, std::ostream& err);
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// afterwards, so sigwait() on the returned set receives them. Call before
+// any thread starts.
+sigset_t BlockStopSignals();
+
+// The worker side's options from the settings shared by `worker` and `serve`.
+ops::OpsStackOptions StackOptions(const WorkerConfig& config);
 
 // `tenantatlas worker`: runs job workers (no API) until SIGTERM or SIGINT,
 // then stops gracefully: running handlers finish, unstarted jobs are handed
