@@ -27,7 +27,7 @@ struct ApiOptions {
   std::chrono::milliseconds stream_poll{500};
   std::chrono::seconds stream_keepalive{15};
   std::chrono::hours idempotency_ttl{24};
-  std::string web_root;  // built web UI; empty: none
+  std::string web_root;  // the built web UI (index.html, assets/); empty: none
 };
 
 struct ApiContext {

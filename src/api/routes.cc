@@ -7,6 +7,7 @@
 
 #include "api/input.h"
 #include "api/problem.h"
+#include "api/static_files.h"
 #include "core/credentials.h"
 #include "core/sha256.h"
 
@@ -45,6 +46,7 @@ const std::vector<Route>& RouteTable() {
       {"POST", "/api/v1/tokens", A::kUser, kJson, "", CreateToken},
       {"DELETE", "/api/v1/tokens/{token}", A::kUser, kNone, "", RevokeToken},
       {"GET", "/api/v1/runs/active", A::kUser, kNone, "", ActiveRuns},
+      {"GET", "/api/v1/runs/active/stream", A::kUser, kNone, "", ActiveRunsStream},
       {"GET", "/api/v1/notifications", A::kUser, kNone, "unread,cursor,limit", ListNotifications},
       {"POST", "/api/v1/notifications/read-all", A::kUser, kNone, "", MarkAllNotificationsRead},
       {"POST", "/api/v1/notifications/{notification}/read", A::kUser, kNone, "",
@@ -375,6 +377,12 @@ Response Dispatch(ApiContext& ctx, Request& req) {
     if (captures < best) {  // literal segments win over {params}
       best = captures;
       route = &r;
+    }
+  }
+  if (!route && allow.empty()) {
+    if (auto file = ServeStatic(ctx.options.web_root, req)) {
+      Record(ctx, "static", req, *file, started);
+      return std::move(*file);
     }
   }
   if (!route) {

@@ -79,6 +79,7 @@ Result<Response> ExecuteRestore(ApiContext&, Request&);
 // runs.cc
 Result<Response> ListRuns(ApiContext&, Request&);
 Result<Response> ActiveRuns(ApiContext&, Request&);
+Result<Response> ActiveRunsStream(ApiContext&, Request&);
 Result<Response> GetRun(ApiContext&, Request&);
 Result<Response> ListRunItems(ApiContext&, Request&);
 Result<Response> CancelRun(ApiContext&, Request&);

@@ -71,10 +71,13 @@ Result<Response> ListRuns(ApiContext& ctx, Request& req) {
       PageJson(items, page->limit, list->empty() ? std::nullopt : std::optional(list->back().id)));
 }
 
-Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
-  auto list = store::ReadResult<std::vector<store::RunRecord>>(
+namespace {
+
+// Queued and running runs across every tenant the user belongs to, newest first.
+Result<std::vector<store::RunRecord>> ActiveRunsOf(ApiContext& ctx, int64_t user) {
+  return store::ReadResult<std::vector<store::RunRecord>>(
       ctx.db, [&](store::Tx& tx) -> Result<std::vector<store::RunRecord>> {
-        auto m = store::Accounts::MembershipsOf(tx, req.user_id());
+        auto m = store::Accounts::MembershipsOf(tx, user);
         if (!m) return Unexpected(m.error());
         std::vector<int64_t> tenants;
         for (const auto& x : *m) tenants.push_back(x.tenant_id);
@@ -84,10 +87,46 @@ Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
         f.limit = 200;
         return store::RunsRepository::List(tx, tenants, f);
       });
-  if (!list) return Unexpected(list.error());
+}
+
+json RunList(const std::vector<store::RunRecord>& runs) {
   json items = json::array();
-  for (const auto& r : *list) items.push_back(RunJson(r));
-  return Response::Json(200, {{"items", items}});
+  for (const auto& r : runs) items.push_back(RunJson(r));
+  return {{"items", items}};
+}
+
+}  // namespace
+
+Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
+  auto list = ActiveRunsOf(ctx, req.user_id());
+  if (!list) return Unexpected(list.error());
+  return Response::Json(200, RunList(*list));
+}
+
+Result<Response> ActiveRunsStream(ApiContext& ctx, Request& req) {
+  ApiContext* c = &ctx;
+  return EventStream([c, user = req.user_id()](const StreamWriter& write) {
+    std::string last;
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!c->stopping) {
+      auto list = ActiveRunsOf(*c, user);
+      if (!list) {
+        write(Event("error", {{"detail", list.error().message()}}));
+        return;
+      }
+      const json now = RunList(*list);
+      const std::string text = now.dump();
+      if (text != last) {
+        last = text;
+        quiet_since = std::chrono::steady_clock::now();
+        if (!write(Event("active", now))) return;
+      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
+        quiet_since = std::chrono::steady_clock::now();
+        if (!write(": keep-alive\n\n")) return;
+      }
+      Pause(*c);
+    }
+  });
 }
 
 Result<Response> GetRun(ApiContext& ctx, Request& req) {

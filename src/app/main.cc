@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
       ->add_flag("--secure-cookies", serve.secure_cookies,
                  "Mark session cookies Secure (when clients reach the server over HTTPS)")
       ->envname("TA_SECURE_COOKIES");
+  serve_cmd->add_option("--web-root", serve.web_root, "Directory of the built web UI to serve")
+      ->envname("TA_WEB_ROOT");
   serve_cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
       ->envname("TA_LOG_LEVEL")
       ->capture_default_str();

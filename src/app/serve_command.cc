@@ -212,6 +212,11 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   api::ApiContext ctx(**db, stack.runs(), SystemClock::Instance(), redactor, &*box, metrics, log,
                       limiter);
   ctx.options.secure_cookies = config.secure_cookies;
+  if (!config.web_root.empty() && !std::filesystem::exists(config.web_root + "/index.html")) {
+    err << "error: --web-root: no index.html in " << config.web_root << "\n";
+    return 2;
+  }
+  ctx.options.web_root = config.web_root;
   api::ServerOptions server_options;
   server_options.host = config.host;
   server_options.port = config.port;

@@ -17,6 +17,7 @@ struct ServeConfig {
   bool demo = false;          // built-in Graph simulator, demo tenants, user and token
   std::string demo_key_file;  // where the demo keeps its master key when none is configured
   std::string log_level = "info";
+  std::string web_root;  // the built web UI to serve (index.html + assets/); empty: none
 };
 
 // `tenantatlas serve`: the API and in-process workers until SIGTERM/SIGINT,

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <barrier>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "api_env.h"
@@ -357,6 +359,68 @@ TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
   reader.join();
   EXPECT_NE(stream.find("event: notification"), std::string::npos) << stream;
   EXPECT_NE(stream.find("policy.capture_snapshot"), std::string::npos) << stream;
+}
+
+TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
+  TA_OPEN_DB(t);
+  ApiOptions options;
+  options.stream_poll = std::chrono::milliseconds(20);
+  ApiEnv env(std::move(t), options);
+  const World w = Setup(env);
+  std::string stream;
+  std::atomic<bool> first{false};
+  std::thread reader([&] {
+    httplib::Client client("127.0.0.1", env.port());
+    client.set_read_timeout(20, 0);
+    client.Get("/api/v1/runs/active/stream", {{"Authorization", "Bearer " + w.op.token}},
+               [&](const char* data, size_t n) {
+                 stream.append(data, n);
+                 if (stream.find("event: active") != std::string::npos) first = true;
+                 // The first event (no active run), then the one with the new run.
+                 return stream.find("policy.capture_snapshot") == std::string::npos;
+               });
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!first && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling with a deadline
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token).status, 202);
+  reader.join();
+  EXPECT_NE(stream.find("event: active\ndata: {\"items\":[]}"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
+}
+
+TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
+  TA_OPEN_DB(t);
+  char tmpl[] = "/tmp/ta-web-XXXXXX";
+  const std::string root = mkdtemp(tmpl);
+  std::filesystem::create_directories(root + "/assets");
+  std::ofstream(root + "/index.html") << "<!doctype html><div id=app></div>";
+  std::ofstream(root + "/assets/app-1a2b3c.js") << "console.log(1)";
+  std::ofstream("/tmp/ta-web-secret.txt") << "outside";
+  ApiOptions options;
+  options.web_root = root;
+  ApiEnv env(std::move(t), options);
+  const Reply index = env.Call("GET", "/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.body, "<!doctype html><div id=app></div>");
+  EXPECT_EQ(index.Header("Cache-Control"), "no-cache");
+  EXPECT_EQ(index.Header("Content-Type"), "text/html; charset=utf-8");
+  const Reply deep = env.Call("GET", "/runs/123");
+  EXPECT_EQ(deep.status, 200);
+  EXPECT_EQ(deep.body, index.body);
+  const Reply asset = env.Call("GET", "/assets/app-1a2b3c.js");
+  EXPECT_EQ(asset.status, 200);
+  EXPECT_EQ(asset.Header("Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(asset.Header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(env.Call("GET", "/assets/missing.js").status, 404);
+  EXPECT_EQ(env.Call("GET", "/assets/../../ta-web-secret.txt").status, 404);
+  EXPECT_EQ(env.Call("GET", "/%2e%2e/ta-web-secret.txt").status, 404);
+  // API paths never fall back to the app.
+  const Reply api = env.Call("GET", "/api/v1/nothing");
+  EXPECT_EQ(api.status, 404);
+  EXPECT_EQ(api.Header("Content-Type"), "application/problem+json");
+  std::filesystem::remove_all(root);
+  std::filesystem::remove("/tmp/ta-web-secret.txt");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiTest,

@@ -146,6 +146,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
              db, "SELECT id FROM api_tokens WHERE token_hash = $1", {SecretHash(secret)});
          return Sample{"/api/v1/tokens/" + std::to_string(id), "", {204}};
        }},
+      {"GET /api/v1/runs/active/stream",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/runs/active/stream", "", {200}};
+       }},
       {"GET /api/v1/runs/active",
        [](const Who&, Scope) {
          return Sample{"/api/v1/runs/active", "", {200}};
