@@ -73,6 +73,11 @@ Result<Response> ListRuns(ApiContext& ctx, Request& req) {
 
 namespace {
 
+Result<store::RunRecord> LoadRun(ApiContext& ctx, int64_t tenant, int64_t run) {
+  return store::ReadResult<store::RunRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
+}
+
 // Queued and running runs across every tenant the user belongs to, newest first.
 Result<std::vector<store::RunRecord>> ActiveRunsOf(ApiContext& ctx, int64_t user) {
   return store::ReadResult<std::vector<store::RunRecord>>(
@@ -132,8 +137,7 @@ Result<Response> ActiveRunsStream(ApiContext& ctx, Request& req) {
 Result<Response> GetRun(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "run");
   if (!id) return Unexpected(id.error());
-  auto run = store::ReadResult<store::RunRecord>(
-      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, req.tenant_id, *id); });
+  auto run = LoadRun(ctx, req.tenant_id, *id);
   if (!run) return Unexpected(run.error());
   return Response::Json(200, RunJson(*run));
 }
@@ -183,8 +187,7 @@ Result<Response> CancelRun(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "run");
   if (!id) return Unexpected(id.error());
   if (Status s = ctx.runs.Cancel(req.tenant_id, *id, req.user_id()); !s.ok()) return Unexpected(s);
-  auto run = store::ReadResult<store::RunRecord>(
-      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, req.tenant_id, *id); });
+  auto run = LoadRun(ctx, req.tenant_id, *id);
   if (!run) return Unexpected(run.error());
   return Response::Json(202, RunJson(*run));
 }
@@ -193,16 +196,14 @@ Result<Response> RunEvents(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "run");
   if (!id) return Unexpected(id.error());
   const int64_t tenant = req.tenant_id, run_id = *id;
-  auto first = store::ReadResult<store::RunRecord>(
-      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run_id); });
+  auto first = LoadRun(ctx, tenant, run_id);
   if (!first) return Unexpected(first.error());  // 403/404 before the stream starts
   ApiContext* c = &ctx;
   return EventStream([c, tenant, run_id](const StreamWriter& write) {
     int64_t last = -1;
     auto quiet_since = std::chrono::steady_clock::now();
     while (!c->stopping) {
-      auto run = store::ReadResult<store::RunRecord>(
-          c->db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run_id); });
+      auto run = LoadRun(*c, tenant, run_id);
       if (!run) {
         write(Event("error", {{"detail", run.error().message()}}));
         return;
