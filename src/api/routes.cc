@@ -121,9 +121,8 @@ std::vector<std::string_view> Split(std::string_view path) {
 
 // Literal segments must match; {name} segments capture. Returns the number of
 // captures, or -1 when the path does not fit.
-int Match(std::string_view pattern, const std::vector<std::string_view>& parts,
+int Match(const std::vector<std::string_view>& segs, const std::vector<std::string_view>& parts,
           std::map<std::string, std::string>* params) {
-  const auto segs = Split(pattern);
   if (segs.size() != parts.size()) return -1;
   int captures = 0;
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -364,11 +363,19 @@ void Record(ApiContext& ctx, std::string_view route, const Request& req, const R
 Response Dispatch(ApiContext& ctx, Request& req) {
   const auto started = std::chrono::steady_clock::now();
   const auto parts = Split(req.path);
+  // The patterns' segments, split once (the table never changes).
+  static const std::vector<std::vector<std::string_view>> kSegments = [] {
+    std::vector<std::vector<std::string_view>> out;
+    for (const auto& r : RouteTable()) out.push_back(Split(r.pattern));
+    return out;
+  }();
   const Route* route = nullptr;
+  size_t route_index = 0;
   int best = 1 << 20;
   std::string allow;
-  for (const auto& r : RouteTable()) {
-    const int captures = Match(r.pattern, parts, nullptr);
+  for (size_t i = 0; i < RouteTable().size(); ++i) {
+    const Route& r = RouteTable()[i];
+    const int captures = Match(kSegments[i], parts, nullptr);
     if (captures < 0) continue;
     if (r.method != req.method) {
       allow += (allow.empty() ? "" : ", ") + std::string(r.method);
@@ -377,6 +384,7 @@ Response Dispatch(ApiContext& ctx, Request& req) {
     if (captures < best) {  // literal segments win over {params}
       best = captures;
       route = &r;
+      route_index = i;
     }
   }
   if (!route && allow.empty()) {
@@ -392,7 +400,7 @@ Response Dispatch(ApiContext& ctx, Request& req) {
     Record(ctx, allow.empty() ? "unmatched" : "method_not_allowed", req, r, started);
     return r;
   }
-  Match(route->pattern, parts, &req.path_params);
+  Match(kSegments[route_index], parts, &req.path_params);
 
   Response response = [&]() -> Response {
     try {
