@@ -392,11 +392,12 @@ TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
 TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
   TA_OPEN_DB(t);
   char tmpl[] = "/tmp/ta-web-XXXXXX";
-  const std::string root = mkdtemp(tmpl);
+  const std::string outer = mkdtemp(tmpl);  // holds the web root and a file beside it
+  const std::string root = outer + "/web";
   std::filesystem::create_directories(root + "/assets");
   std::ofstream(root + "/index.html") << "<!doctype html><div id=app></div>";
   std::ofstream(root + "/assets/app-1a2b3c.js") << "console.log(1)";
-  std::ofstream("/tmp/ta-web-secret.txt") << "outside";
+  std::ofstream(outer + "/secret.txt") << "outside";
   ApiOptions options;
   options.web_root = root;
   ApiEnv env(std::move(t), options);
@@ -413,14 +414,14 @@ TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
   EXPECT_EQ(asset.Header("Cache-Control"), "public, max-age=31536000, immutable");
   EXPECT_EQ(asset.Header("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_EQ(env.Call("GET", "/assets/missing.js").status, 404);
-  EXPECT_EQ(env.Call("GET", "/assets/../../ta-web-secret.txt").status, 404);
-  EXPECT_EQ(env.Call("GET", "/%2e%2e/ta-web-secret.txt").status, 404);
+  EXPECT_EQ(env.Call("GET", "/assets/../../secret.txt").status, 404);
+  EXPECT_EQ(env.Call("GET", "/%2e%2e/secret.txt").status, 404);
+  EXPECT_EQ(env.Call("GET", "/../secret.txt").status, 404);
   // API paths never fall back to the app.
   const Reply api = env.Call("GET", "/api/v1/nothing");
   EXPECT_EQ(api.status, 404);
   EXPECT_EQ(api.Header("Content-Type"), "application/problem+json");
-  std::filesystem::remove_all(root);
-  std::filesystem::remove("/tmp/ta-web-secret.txt");
+  std::filesystem::remove_all(outer);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiTest,
