@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
       for (int64_t i = done; i < done + chunk; ++i) {
         auto r = tx.Exec(
             "INSERT INTO policies (id, tenant_id, policy_type, graph_id, display_name, synced_at) "
-            "VALUES ($1, $2, 'deviceConfigurations', $3, 'P', 0)",
+            "VALUES ($1, $2, 'deviceConfiguration', $3, 'P', 0)",
             {i + 1, tenant_ids[i % tenants], "g-" + std::to_string(i)});
         if (!r) return r.error();
       }

@@ -33,7 +33,7 @@ class ApiTest : public ::testing::TestWithParam<TestBackend> {
     for (int i = 0; i < policies; ++i)
       ::ta::testing::MustExec(env.db(),
                               "INSERT INTO policies (tenant_id, policy_type, graph_id, "
-                              "display_name, synced_at) VALUES ($1, 'deviceConfigurations', $2, "
+                              "display_name, synced_at) VALUES ($1, 'deviceConfiguration', $2, "
                               "'P', 0)",
                               {w.tenant, "g-" + std::to_string(i)});
     return w;

@@ -45,7 +45,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
     r.policy = InsertReturningId(
         db,
         "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, synced_at) VALUES "
-        "($1, 'deviceConfigurations', 'g-1', 'Policy', 0) RETURNING id",
+        "($1, 'deviceConfiguration', 'g-1', 'Policy', 0) RETURNING id",
         {r.tenant});
     const int64_t version = InsertReturningId(
         db,
@@ -60,7 +60,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
                       "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, "
                       "policy_version_id, policy_type, graph_id, display_name, payload, "
                       "assignments, content_hash, created_at) VALUES ($1, $2, $3, $4, "
-                      "'deviceConfigurations', 'g-1', 'Policy', '{}', '[]', 'h', 0) RETURNING id",
+                      "'deviceConfiguration', 'g-1', 'Policy', '{}', '[]', 'h', 0) RETURNING id",
                       {r.tenant, r.set, r.policy, version});
     runs::StartRequest req;
     req.tenant_id = r.tenant;
