@@ -18,15 +18,9 @@ int64_t Now(ApiContext& ctx) { return ToUnixMillis(ctx.clock.Now()); }
 
 Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req, std::string action,
              std::string target_type, std::string target_id, json details = json::object()) {
-  store::AuditEntry e;
-  e.tenant_id = tenant;
-  if (req.principal) e.actor_user_id = req.principal->user.id;
-  e.action = std::move(action);
-  e.target_type = std::move(target_type);
-  e.target_id = std::move(target_id);
-  e.details = details.dump();
-  auto seq = store::AuditLog::Append(tx, e, Now(ctx));
-  return seq ? Status::Ok() : seq.error();
+  return store::AuditLog::Record(
+      tx, tenant, req.principal ? std::optional(req.principal->user.id) : std::nullopt,
+      std::move(action), std::move(target_type), std::move(target_id), details.dump(), Now(ctx));
 }
 
 std::string SessionCookie(ApiContext& ctx, const std::string& value, int64_t max_age_s) {

@@ -83,9 +83,7 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
   for (const auto& r : *rows) items.push_back(PolicyJson(r));
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
 }
 
 Result<Response> GetPolicy(ApiContext& ctx, Request& req) {
@@ -130,9 +128,7 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
                      {"content_hash", r.Text(2)},
                      {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
                      {"captured_at", Time(r.Int(4))}});
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 1));
 }
 
 Result<Response> GetVersion(ApiContext& ctx, Request& req) {
@@ -198,9 +194,7 @@ Result<Response> ListBackupSets(ApiContext& ctx, Request& req) {
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
   for (const auto& r : *rows) items.push_back(BackupSetJson(r));
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
 }
 
 Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
@@ -261,9 +255,7 @@ Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
                      {"content_hash", r.Text(6)},
                      {"captured_at", Time(r.Int(7))},
                      {"assignments", JsonColumn(r.Text(8))}});
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
 }
 
 namespace {

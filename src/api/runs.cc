@@ -30,6 +30,29 @@ Response EventStream(std::function<void(const StreamWriter&)> body) {
   return r;
 }
 
+// An event stream that remembers when it last wrote, so an idle stream can
+// send a keep-alive comment (proxies drop silent connections).
+class Stream {
+ public:
+  Stream(const StreamWriter& write, std::chrono::seconds keepalive)
+      : write_(write), keepalive_(keepalive), last_(std::chrono::steady_clock::now()) {}
+  // False when the client has gone.
+  bool Send(std::string_view chunk) {
+    last_ = std::chrono::steady_clock::now();
+    return write_(chunk);
+  }
+  // Call when a poll found nothing to send.
+  bool Idle() {
+    if (std::chrono::steady_clock::now() - last_ < keepalive_) return true;
+    return Send(": keep-alive\n\n");
+  }
+
+ private:
+  const StreamWriter& write_;
+  const std::chrono::seconds keepalive_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 // Sleeps one poll interval, waking early when the server stops.
 void Pause(ApiContext& ctx) {
   const auto until = std::chrono::steady_clock::now() + ctx.options.stream_poll;
@@ -111,23 +134,21 @@ Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
 Result<Response> ActiveRunsStream(ApiContext& ctx, Request& req) {
   ApiContext* c = &ctx;
   return EventStream([c, user = req.user_id()](const StreamWriter& write) {
+    Stream out(write, c->options.stream_keepalive);
     std::string last;
-    auto quiet_since = std::chrono::steady_clock::now();
     while (!c->stopping) {
       auto list = ActiveRunsOf(*c, user);
       if (!list) {
-        write(Event("error", {{"detail", list.error().message()}}));
+        out.Send(Event("error", {{"detail", list.error().message()}}));
         return;
       }
       const json now = RunList(*list);
       const std::string text = now.dump();
       if (text != last) {
         last = text;
-        quiet_since = std::chrono::steady_clock::now();
-        if (!write(Event("active", now))) return;
-      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
-        quiet_since = std::chrono::steady_clock::now();
-        if (!write(": keep-alive\n\n")) return;
+        if (!out.Send(Event("active", now))) return;
+      } else if (!out.Idle()) {
+        return;
       }
       Pause(*c);
     }
@@ -178,9 +199,7 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
          {"details", r.OptText(7) ? JsonColumn(*r.OptText(7)) : json()},
          {"attempts", r.Int(8)},
          {"updated_at", Time(r.Int(9))}});
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(0))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
 }
 
 Result<Response> CancelRun(ApiContext& ctx, Request& req) {
@@ -200,25 +219,23 @@ Result<Response> RunEvents(ApiContext& ctx, Request& req) {
   if (!first) return Unexpected(first.error());  // 403/404 before the stream starts
   ApiContext* c = &ctx;
   return EventStream([c, tenant, run_id](const StreamWriter& write) {
+    Stream out(write, c->options.stream_keepalive);
     int64_t last = -1;
-    auto quiet_since = std::chrono::steady_clock::now();
     while (!c->stopping) {
       auto run = LoadRun(*c, tenant, run_id);
       if (!run) {
-        write(Event("error", {{"detail", run.error().message()}}));
+        out.Send(Event("error", {{"detail", run.error().message()}}));
         return;
       }
       const bool ended = store::IsTerminal(run->status);
       if (run->updated_at != last) {
         last = run->updated_at;
-        quiet_since = std::chrono::steady_clock::now();
-        if (!write(Event("run", RunJson(*run), run->updated_at))) return;
-      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
-        quiet_since = std::chrono::steady_clock::now();
-        if (!write(": keep-alive\n\n")) return;
+        if (!out.Send(Event("run", RunJson(*run), run->updated_at))) return;
+      } else if (!out.Idle()) {
+        return;
       }
       if (ended) {
-        write(Event("end", {{"status", store::ToString(run->status)}}));
+        out.Send(Event("end", {{"status", store::ToString(run->status)}}));
         return;
       }
       Pause(*c);
@@ -258,9 +275,7 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
                      {"details", JsonColumn(r.Text(7))},
                      {"created_at", Time(r.Int(8))},
                      {"hash", r.Text(9)}});
-  return Response::Json(
-      200, PageJson(items, page->limit,
-                    rows->empty() ? std::nullopt : std::optional(rows->back().Int(1))));
+  return Response::Json(200, PageJson(items, page->limit, *rows, 1));
 }
 
 Result<Response> ListNotifications(ApiContext& ctx, Request& req) {
@@ -330,8 +345,8 @@ Result<Response> NotificationStream(ApiContext& ctx, Request& req) {
   ApiContext* c = &ctx;
   return EventStream([c, user, start = *after](const StreamWriter& write) {
     int64_t cursor = start;
+    Stream out(write, c->options.stream_keepalive);
     int64_t unread = -1;
-    auto quiet_since = std::chrono::steady_clock::now();
     while (!c->stopping) {
       std::vector<store::Notification> fresh;
       int64_t count = 0;
@@ -348,26 +363,21 @@ Result<Response> NotificationStream(ApiContext& ctx, Request& req) {
         return Status::Ok();
       });
       if (!s.ok()) {
-        write(Event("error", {{"detail", s.message()}}));
+        out.Send(Event("error", {{"detail", s.message()}}));
         return;
       }
       bool sent = false;
       for (const auto& n : fresh) {
         cursor = n.id;
-        if (!write(Event("notification", NotificationJson(n), n.id))) return;
+        if (!out.Send(Event("notification", NotificationJson(n), n.id))) return;
         sent = true;
       }
       if (count != unread) {
         unread = count;
-        if (!write(Event("unread", {{"unread_count", count}}))) return;
+        if (!out.Send(Event("unread", {{"unread_count", count}}))) return;
         sent = true;
       }
-      if (sent) {
-        quiet_since = std::chrono::steady_clock::now();
-      } else if (std::chrono::steady_clock::now() - quiet_since > c->options.stream_keepalive) {
-        quiet_since = std::chrono::steady_clock::now();
-        if (!write(": keep-alive\n\n")) return;
-      }
+      if (!sent && !out.Idle()) return;
       Pause(*c);
     }
   });

@@ -81,6 +81,11 @@ json PageJson(json items, int64_t limit, std::optional<int64_t> last_id) {
           {"next_cursor", full ? json(std::to_string(*last_id)) : json()}};
 }
 
+json PageJson(json items, int64_t limit, const store::Rows& rows, size_t cursor_column) {
+  return PageJson(std::move(items), limit,
+                  rows.empty() ? std::nullopt : std::optional(rows.back().Int(cursor_column)));
+}
+
 Response StartResponse(const runs::StartResult& s) {
   Response r =
       Response::Json(s.reused ? 200 : 202, {{"run", RunJson(s.run)}, {"reused", s.reused}});

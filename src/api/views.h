@@ -24,6 +24,9 @@ nlohmann::json JsonColumn(const std::string& text);
 
 // {"items": [...], "next_cursor": "<id>"|null}: a full page has a next cursor.
 nlohmann::json PageJson(nlohmann::json items, int64_t limit, std::optional<int64_t> last_id);
+// The same, with the cursor taken from column `cursor_column` of the last row.
+nlohmann::json PageJson(nlohmann::json items, int64_t limit, const store::Rows& rows,
+                        size_t cursor_column);
 
 // 202 + Location for a new run, 200 with reused: true for an active duplicate.
 Response StartResponse(const runs::StartResult& started);

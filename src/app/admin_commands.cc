@@ -46,15 +46,9 @@ Result<std::string> ReadSecret(const std::string& file, std::istream& in, std::s
 
 Status Audit(store::Tx& tx, int64_t tenant, std::string action, std::string type,
              std::string target, nlohmann::json details = nlohmann::json::object()) {
-  store::AuditEntry e;
-  e.tenant_id = tenant;
-  e.action = std::move(action);
-  e.target_type = std::move(type);
-  e.target_id = std::move(target);
   details["via"] = "cli";
-  e.details = details.dump();
-  auto r = store::AuditLog::Append(tx, e, Now());
-  return r ? Status::Ok() : r.error();
+  return store::AuditLog::Record(tx, tenant, std::nullopt, std::move(action), std::move(type),
+                                 std::move(target), details.dump(), Now());
 }
 
 Result<std::unique_ptr<store::Database>> Open(const std::string& url) {

@@ -58,6 +58,20 @@ Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
   return seq;
 }
 
+Status AuditLog::Record(Tx& tx, int64_t tenant_id, std::optional<int64_t> actor, std::string action,
+                        std::string target_type, std::string target_id, std::string details_json,
+                        int64_t now_ms) {
+  AuditEntry e;
+  e.tenant_id = tenant_id;
+  e.actor_user_id = actor;
+  e.action = std::move(action);
+  e.target_type = std::move(target_type);
+  e.target_id = std::move(target_id);
+  e.details = std::move(details_json);
+  auto seq = Append(tx, e, now_ms);
+  return seq ? Status::Ok() : seq.error();
+}
+
 Result<std::vector<AuditProblem>> AuditLog::Verify(Database& db) {
   return ReadResult<std::vector<AuditProblem>>(db, [](Tx& tx) -> Result<std::vector<AuditProblem>> {
     std::vector<AuditProblem> problems;

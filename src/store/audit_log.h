@@ -35,6 +35,11 @@ class AuditLog {
   // back with the change it records). Returns the new row's seq.
   static Result<int64_t> Append(Tx& tx, const AuditEntry& entry, int64_t now_ms);
 
+  // Append for the common case: `actor` did `action` to `target_type` `target_id`.
+  static Status Record(Tx& tx, int64_t tenant_id, std::optional<int64_t> actor, std::string action,
+                       std::string target_type, std::string target_id, std::string details_json,
+                       int64_t now_ms);
+
   // Walks every chain and reports each break. Empty means intact.
   static Result<std::vector<AuditProblem>> Verify(Database& db);
 
