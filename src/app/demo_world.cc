@@ -27,6 +27,12 @@ void SeedDemoWorld(sim::GraphSim& sim, int generated) {
             {{"displayName", "Win - Finance restrictions"},
              {"cameraBlocked", true},
              {"assignments", assign("c-0002")}}});
+  // Fabrikam already has its own BitLocker policy, drifted from Contoso's: a
+  // restore preview shows it as an update with a field diff.
+  sim.Seed("fabrikam.example", "deviceConfigurations",
+           {{{"displayName", "Win - BitLocker"},
+             {"encryptionRequired", false},
+             {"assignments", assign("f-0101")}}});
   sim.GeneratePolicies("contoso.example", generated);
 }
 

@@ -1,0 +1,341 @@
+// Browser end-to-end tests: Debian's Chromium (headless) driven by
+// playwright-core against a real `tenantatlas serve --demo`.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { csrf, PASSWORD, shot, signIn, startStack, users } from './harness.mjs';
+
+let stack;
+let capturedRun; // a Contoso run, opened later by a Fabrikam-only user
+
+before(async () => {
+  stack = await startStack();
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+const runIdFromUrl = (url) => Number(new URL(url).pathname.split('/').pop());
+
+async function apiJson(page, path) {
+  const r = await page.request.get(path);
+  assert.equal(r.status(), 200, `${path}: ${await r.text()}`);
+  return r.json();
+}
+
+test('sign in, capture a snapshot, watch it finish live, open it from the notification', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  // The tenant switcher lists exactly the user's tenants.
+  const options = await page.getByLabel('Tenant').locator('option').allTextContents();
+  assert.deepEqual(options.map((o) => o.replace(/ \(.*\)$/, '')).sort(), ['Contoso', 'Fabrikam']);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+
+  // Slow Graph down so the run is visibly queued/running before it ends.
+  await stack.simLatency(400);
+  await page.getByTestId('policy-row').first().waitFor();
+  await page.getByRole('button', { name: /^Capture snapshot of / }).first().click();
+  const toast = page.getByTestId('toast').filter({ hasText: 'queued as run' });
+  await toast.waitFor();
+  const link = toast.getByRole('link', { name: /View run #\d+/ });
+  await link.click();
+  await page.waitForURL(/\/runs\/\d+/);
+  capturedRun = runIdFromUrl(page.url());
+
+  // A marker on window survives only if the page is never reloaded.
+  await page.evaluate(() => {
+    window.__noReload = true;
+  });
+  const status = page.locator('.run-summary').getByTestId('status');
+  const seen = new Set([await status.textContent()]);
+  // The global progress widget shows the active run while it works.
+  await page.getByTestId('active-run').filter({ hasText: `#${capturedRun}` }).waitFor({ timeout: 10_000 });
+  while (!seen.has('succeeded')) {
+    await page.waitForTimeout(100);
+    seen.add(await status.textContent());
+    assert.ok(seen.size < 10);
+  }
+  assert.ok(seen.has('queued') || seen.has('running'), `states seen: ${[...seen]}`);
+  assert.equal(await page.evaluate(() => window.__noReload), true, 'the page reloaded');
+  await page.getByTestId('item-row').first().waitFor();
+  // A capture of an unchanged policy records "unchanged"; a changed one "captured".
+  const outcome = await page.getByTestId('item-row').first().getAttribute('data-outcome');
+  assert.ok(['unchanged', 'captured'].includes(outcome), `outcome ${outcome}`);
+  await page.getByTestId('run-audit').getByText('run.finished').waitFor();
+  await stack.simLatency(0);
+
+  // The bell: the finished run's notification, with its "View run" link.
+  await page.goto('/policies');
+  const bell = page.getByRole('button', { name: /Notifications, \d+ unread/ });
+  await bell.click();
+  const note = page
+    .getByTestId('notification')
+    .filter({ hasText: `Run #${capturedRun} succeeded` })
+    .first();
+  await note.waitFor();
+  await shot(page, 'notifications-panel');
+  await note.getByRole('link', { name: 'View run' }).click();
+  await page.waitForURL(new RegExp(`/runs/${capturedRun}\\?tenant=${stack.contoso}$`));
+  await page.locator('.run-summary').getByText('succeeded').waitFor();
+  await shot(page, 'run-detail');
+
+  // Mark it read: the unread count goes down.
+  await page.getByRole('button', { name: /Notifications, \d+ unread/ }).click();
+  const before = Number(await page.getByTestId('unread-count').textContent());
+  assert.ok(before > 0);
+  await page.getByTestId('notification').filter({ hasText: 'unread' }).count();
+  await page.locator('li.unread').first().getByRole('button', { name: 'Mark read' }).click();
+  await page.getByTestId('unread-count').filter({ hasText: String(before - 1) }).waitFor();
+  await page.context().close();
+});
+
+test('a double-clicked capture makes one run, and both answers name it', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await stack.simLatency(300); // keep the first run queued/running during the second click
+  const runsPath = `/api/v1/tenants/${stack.contoso}/runs?type=policy.capture_snapshot&limit=200`;
+  const before = (await apiJson(page, runsPath)).items.length;
+  const button = page.getByRole('button', { name: /^Capture snapshot of / }).nth(1);
+  await button.dblclick();
+  const toasts = page.getByTestId('toast').filter({ hasText: /run #\d+/ });
+  await toasts.nth(1).waitFor();
+  const texts = await toasts.allTextContents();
+  const ids = new Set(texts.map((t) => t.match(/run #(\d+)/)[1]));
+  assert.equal(ids.size, 1, `toasts: ${texts}`);
+  assert.ok(texts.some((t) => t.includes('already queued or running')), `toasts: ${texts}`);
+  const afterList = (await apiJson(page, runsPath)).items;
+  assert.equal(afterList.length, before + 1);
+  assert.equal(String(afterList[0].id), [...ids][0]);
+  await stack.simLatency(0);
+  await page.context().close();
+});
+
+test('restore wizard: suggestions, preview with diffs, execute with typed confirmation', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await page.getByRole('link', { name: 'Restore', exact: true }).click();
+
+  const set = page.getByLabel('Backup set');
+  const label = (await set.locator('option').allTextContents()).find((t) => t.startsWith('Contoso baseline'));
+  await set.selectOption({ label });
+  await page.getByRole('group', { name: 'Items to restore' }).waitFor();
+  await page.getByRole('button', { name: 'Next: target tenant' }).click();
+  await page.getByLabel(/Fabrikam/).check();
+  await page.getByRole('button', { name: 'Next: group mapping' }).click();
+
+  // Both source groups have a same-named group in Fabrikam: pre-filled and marked.
+  await page.getByTestId('mapping-row').first().waitFor();
+  assert.equal(await page.getByTestId('mapping-row').count(), 2);
+  assert.equal(await page.getByTestId('suggested').count(), 2);
+  const target = page.getByLabel('Target group for Finance Users');
+  assert.equal(await target.inputValue(), 'f-0102');
+  // Unmapping one flags it.
+  await target.selectOption('');
+  await page.getByTestId('unmapped').waitFor();
+  assert.match(await page.getByTestId('unmapped-count').textContent(), /1 group unmapped/);
+
+  await page.getByRole('button', { name: 'Next: preview' }).click();
+  await page.getByRole('button', { name: 'Run preview' }).click();
+  await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
+  await page.getByTestId('preview-unmapped').waitFor();
+  const unmappedItem = page.getByTestId('item-row').filter({ hasText: 'Win - Finance restrictions' });
+  await unmappedItem.getByTestId('unmapped').waitFor();
+
+  // Map it again and preview once more: nothing unmapped.
+  await page.getByRole('button', { name: 'Back', exact: true }).click();
+  await page.getByLabel('Target group for Finance Users').selectOption('f-0102');
+  await page.getByRole('button', { name: 'Next: preview' }).click();
+  await page.getByRole('button', { name: 'Run preview' }).click();
+  await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('preview-unmapped').count(), 0);
+  const outcomes = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
+  // Fabrikam has its own, drifted "Win - BitLocker": an update with a field diff.
+  assert.equal(outcomes.filter((o) => o === 'would_update').length, 1, `outcomes: ${outcomes}`);
+  assert.ok(outcomes.filter((o) => o !== 'would_update').every((o) => o === 'would_create'), `outcomes: ${outcomes}`);
+  const drifted = page.getByTestId('item-row').filter({ hasText: 'Win - BitLocker' });
+  await drifted.getByText(/field change/).click();
+  const diff = drifted.getByTestId('diff');
+  const row = diff.locator('tbody tr').filter({ hasText: 'encryptionRequired' });
+  await row.waitFor();
+  assert.deepEqual(await row.locator('td').allTextContents(), ['encryptionRequired', 'false', 'true']);
+  await shot(page, 'restore-preview');
+
+  await page.getByRole('button', { name: 'Next: execute' }).click();
+  const execute = page.getByRole('button', { name: 'Execute restore' });
+  assert.equal(await execute.isDisabled(), true);
+  await page.getByLabel(/to confirm/).fill('Contoso');
+  assert.equal(await execute.isDisabled(), true, 'the wrong tenant name must not enable execute');
+  await page.getByLabel(/to confirm/).fill('Fabrikam');
+  await execute.click();
+  await page.waitForURL(/\/runs\/\d+\?tenant=/);
+  await page.locator('.run-summary').getByText('succeeded').waitFor({ timeout: 60_000 });
+  await page.getByTestId('item-row').first().waitFor();
+  const executed = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
+  assert.equal(executed.length, outcomes.length);
+  assert.equal(executed.filter((o) => o === 'updated').length, 1, `outcomes: ${executed}`);
+  assert.equal(executed.filter((o) => o === 'created').length, executed.length - 1, `outcomes: ${executed}`);
+  // The run belongs to Fabrikam, and the switcher followed it.
+  assert.match(await page.getByLabel('Tenant').inputValue(), new RegExp(`^${stack.fabrikam}$`));
+  await page.context().close();
+});
+
+test('runs list filters by status and type', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await page.getByTestId('run-row').first().waitFor();
+  await page.getByLabel('Type').selectOption('policy.capture_snapshot');
+  await page.waitForURL(/type=policy.capture_snapshot/);
+  await page.getByTestId('run-row').first().waitFor();
+  const rows = await page.getByTestId('run-row').allTextContents();
+  assert.ok(rows.length >= 2 && rows.every((r) => r.includes('Capture snapshot')), rows.join('\n'));
+  await page.getByLabel('Type').selectOption('');
+  await page.getByTestId('run-row').first().waitFor();
+  await shot(page, 'runs-list');
+  await page.getByLabel('Status').selectOption('cancelled');
+  await page.getByText('No runs match these filters.').waitFor();
+  await page.context().close();
+});
+
+test('a backup set with Graph failures: "failed only" shows exactly the failed items', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await page.getByRole('link', { name: 'Backup sets' }).click();
+  await page.getByRole('button', { name: 'New backup set' }).click();
+  await page.getByLabel('Name').fill('With failures');
+  // The next three Graph reads answer 400 (not retried): three items fail.
+  await stack.simConfig({ fail_next: 3, fail_status: 400 });
+  await page.getByRole('button', { name: 'Create backup set' }).click();
+  await page.getByTestId('toast').getByRole('link', { name: /View run/ }).click();
+  await page.locator('.run-summary').getByText('partially succeeded').waitFor({ timeout: 60_000 });
+  const run = await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs/${runIdFromUrl(page.url())}`);
+  assert.ok(run.counts.failed > 0 && run.counts.succeeded > 0, JSON.stringify(run.counts));
+  await page.getByTestId('item-row').first().waitFor();
+  await page.getByLabel('Failed only').check();
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-testid=item-row]').length === n,
+    run.counts.failed,
+  );
+  const outcomes = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
+  assert.ok(outcomes.every((o) => o === 'failed'), `outcomes: ${outcomes}`);
+  assert.match(await page.getByTestId('item-row').first().textContent(), /400|Bad Request|bad_request/i);
+  await page.context().close();
+});
+
+test('an operator cancels a running run from its page', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await stack.simLatency(500);
+  await page.getByRole('link', { name: 'Backup sets' }).click();
+  await page.getByRole('button', { name: 'New backup set' }).click();
+  await page.getByLabel('Name').fill('Cancelled one');
+  await page.getByRole('button', { name: 'Create backup set' }).click();
+  await page.getByTestId('toast').getByRole('link', { name: /View run/ }).click();
+  await page.getByRole('button', { name: 'Cancel run' }).click();
+  await page.locator('.run-summary').getByText('cancelled').waitFor({ timeout: 60_000 });
+  await stack.simLatency(0);
+  const run = await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs/${runIdFromUrl(page.url())}`);
+  assert.equal(run.status, 'cancelled');
+  // Items not reached when the cancel landed are recorded as skipped.
+  assert.ok(run.counts.skipped > 0 && run.counts.succeeded < run.counts.total, JSON.stringify(run.counts));
+  await page.getByTestId('item-row').filter({ hasText: 'skipped' }).first().waitFor();
+  await page.context().close();
+});
+
+test('a readonly user sees no start or execute controls, and the API refuses them anyway', async () => {
+  const page = await stack.newPage();
+  await signIn(page, users.reader, PASSWORD);
+  await page.getByTestId('policy-row').first().waitFor();
+  assert.equal(await page.getByRole('button', { name: /Capture snapshot/ }).count(), 0);
+  assert.equal(await page.getByRole('button', { name: 'Sync inventory' }).count(), 0);
+  assert.equal(await page.getByRole('link', { name: 'Restore', exact: true }).count(), 0);
+  await page.getByRole('link', { name: 'Backup sets' }).click();
+  await page.getByTestId('backup-sets-table').waitFor();
+  assert.equal(await page.getByRole('button', { name: 'New backup set' }).count(), 0);
+  assert.equal(await page.getByRole('link', { name: 'Restore…' }).count(), 0);
+  await page.goto('/restore');
+  await page.getByText('you have read-only access').waitFor();
+
+  const token = await csrf(page);
+  const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0];
+  const capture = await page.request.post(`/api/v1/tenants/${stack.contoso}/policies/${policy.id}/capture`, {
+    headers: { 'X-CSRF-Token': token },
+  });
+  assert.equal(capture.status(), 403);
+  assert.match((await capture.json()).detail, /operator/);
+  const execute = await page.request.post(`/api/v1/tenants/${stack.contoso}/restores/execute`, {
+    headers: { 'X-CSRF-Token': token },
+    data: { backup_set_id: 1 },
+  });
+  assert.equal(execute.status(), 403);
+  await page.context().close();
+});
+
+test("a user of Fabrikam who opens Contoso's run URL sees a 403 page", async () => {
+  assert.ok(capturedRun, 'the first test recorded a Contoso run');
+  const page = await stack.newPage();
+  await signIn(page, users.fabrikam, PASSWORD);
+  await page.goto(`/runs/${capturedRun}?tenant=${stack.contoso}`);
+  await page.getByTestId('error-403').waitFor();
+  assert.match(await page.getByTestId('error-403').textContent(), /403/);
+  // Without the tenant in the link, too.
+  await page.goto(`/runs/${capturedRun}`);
+  await page.getByTestId('error-403').waitFor();
+  await page.context().close();
+});
+
+test('problem details name the field; tablet width; keyboard; labelled controls', async () => {
+  const page = await stack.newPage({ width: 768, height: 1024 });
+  // Sign in with the keyboard only.
+  await page.goto('/');
+  await page.getByLabel('Email').focus();
+  await page.keyboard.type(stack.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(stack.password);
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+
+  // A value the server rejects: its problem is shown with the field to fix.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Run id').fill('abc');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.equal(await page.getByTestId('problem-field').textContent(), 'run_id');
+  await page.goto(`/policies/999999`);
+  await page.getByTestId('error-404').waitFor();
+
+  // Nothing wider than the viewport at tablet width, on every list page.
+  for (const path of ['/policies', '/backup-sets', '/runs', '/audit', '/restore']) {
+    await page.goto(path);
+    await page.locator('main h1').first().waitFor();
+    await page.waitForLoadState('networkidle').catch(() => {});
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${path} overflows by ${overflow}px at 768px`);
+    // Every control has an accessible name.
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll('input, select, button')]
+        .filter((el) => {
+          if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+          if (el.tagName === 'BUTTON') return el.textContent.trim() === '';
+          return !(el.labels && el.labels.length > 0);
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    assert.deepEqual(unlabelled, [], `${path}: unlabelled controls`);
+  }
+
+  // The bell opens and closes with the keyboard.
+  const bell = page.getByRole('button', { name: /Notifications/ });
+  await bell.focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog', { name: 'Notifications' }).waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog', { name: 'Notifications' }).waitFor({ state: 'detached' });
+  await page.context().close();
+});

@@ -1,0 +1,43 @@
+// The global progress widget: queued and running runs across every tenant the
+// user belongs to, live over /api/v1/runs/active/stream.
+import { useState } from 'preact/hooks';
+import { runTypeLabel, type Run } from '../api';
+import { useEventStream } from '../hooks';
+import { useSession } from '../session';
+import { Counts, ProgressBar, runHref, StatusBadge } from './ui';
+
+export function ActiveRuns() {
+  const session = useSession();
+  const [runs, setRuns] = useState<Run[] | null>(null);
+  const live = useEventStream('/api/v1/runs/active/stream', {
+    active: (data: { items: Run[] }) => setRuns(data.items),
+  });
+  return (
+    <section class="active-runs" aria-label="Active runs" aria-live="polite" data-testid="active-runs">
+      <span class="label">
+        Active runs
+        <span class={live ? 'dot live' : 'dot'} title={live ? 'live' : 'connecting'} aria-hidden="true" />
+      </span>
+      {runs === null ? (
+        <span class="muted">connecting…</span>
+      ) : runs.length === 0 ? (
+        <span class="muted">none</span>
+      ) : (
+        <ul>
+          {runs.slice(0, 6).map((r) => (
+            <li key={r.id} data-testid="active-run">
+              <a href={runHref(r)}>
+                #{r.id} {runTypeLabel(r.type)}
+              </a>
+              <span class="tenant">{session.tenantName(r.tenant_id)}</span>
+              <StatusBadge status={r.status} />
+              <ProgressBar run={r} />
+              <Counts run={r} />
+            </li>
+          ))}
+          {runs.length > 6 && <li class="muted">and {runs.length - 6} more</li>}
+        </ul>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,146 @@
+// The notifications bell: unread count, a panel with "View run" links and
+// mark-as-read, kept live by /api/v1/notifications/stream.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, post, type Notification, type Page } from '../api';
+import { formatTime, useEventStream } from '../hooks';
+import { useToasts } from '../session';
+
+export function viewRunHref(n: Notification): string | null {
+  if (!n.action?.url) return null;
+  return n.tenant_id ? `${n.action.url}?tenant=${n.tenant_id}` : n.action.url;
+}
+
+export function NotificationsBell() {
+  const toasts = useToasts();
+  const [items, setItems] = useState<Notification[]>([]);
+  const [unread, setUnread] = useState(0);
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const panel = useRef<HTMLDivElement>(null);
+  const streamSynced = useRef(false);
+
+  const load = async () => {
+    try {
+      const page = await get<Page<Notification> & { unread_count: number }>('/api/v1/notifications?limit=30');
+      setItems(page.items);
+      setUnread(page.unread_count);
+      setError(null);
+    } catch (e) {
+      setError(e as ApiError);
+    }
+  };
+  useEffect(() => {
+    void load();
+  }, []);
+  useEventStream('/api/v1/notifications/stream', {
+    notification: (n: Notification) =>
+      setItems((list) => (list.some((x) => x.id === n.id) ? list : [n, ...list].slice(0, 50))),
+    unread: (d: { unread_count: number }) => {
+      // The stream starts at the newest notification; load the list again
+      // once it is open, so nothing written in between is missed.
+      if (!streamSynced.current) {
+        streamSynced.current = true;
+        void load();
+      }
+      setUnread(d.unread_count);
+    },
+  });
+
+  // Escape closes the panel and gives focus back to the bell.
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') {
+        setOpen(false);
+        document.getElementById('bell')?.focus();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    panel.current?.querySelector<HTMLElement>('button, a')?.focus();
+    return () => document.removeEventListener('keydown', onKey);
+  }, [open]);
+
+  const markRead = async (n: Notification) => {
+    try {
+      await post(`/api/v1/notifications/${n.id}/read`);
+      setItems((list) => list.map((x) => (x.id === n.id ? { ...x, read: true } : x)));
+      setUnread((u) => Math.max(0, u - (n.read ? 0 : 1)));
+    } catch (e) {
+      toasts.show({ kind: 'error', text: (e as ApiError).message });
+    }
+  };
+  const markAll = async () => {
+    try {
+      await post('/api/v1/notifications/read-all');
+      setItems((list) => list.map((x) => ({ ...x, read: true })));
+      setUnread(0);
+    } catch (e) {
+      toasts.show({ kind: 'error', text: (e as ApiError).message });
+    }
+  };
+
+  return (
+    <div class="bell">
+      <button
+        id="bell"
+        type="button"
+        class="secondary outline"
+        aria-expanded={open}
+        aria-controls="notifications-panel"
+        aria-label={`Notifications, ${unread} unread`}
+        onClick={() => setOpen((o) => !o)}
+      >
+        <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" class="icon">
+          <path
+            fill="currentColor"
+            d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22Zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1Z"
+          />
+        </svg>{' '}
+        <span class="count" data-testid="unread-count">
+          {unread}
+        </span>
+      </button>
+      {open && (
+        <div id="notifications-panel" class="panel" role="dialog" aria-label="Notifications" ref={panel}>
+          <div class="panel-head">
+            <strong>Notifications</strong>
+            <button type="button" class="secondary outline small" onClick={markAll} disabled={unread === 0}>
+              Mark all read
+            </button>
+          </div>
+          {error && <p role="alert">{error.message}</p>}
+          {items.length === 0 ? (
+            <p class="empty">No notifications yet. Runs you start will report here.</p>
+          ) : (
+            <ul>
+              {items.map((n) => {
+                const href = viewRunHref(n);
+                return (
+                  <li key={n.id} class={n.read ? 'read' : `unread level-${n.level}`} data-testid="notification">
+                    <div>
+                      <strong>{n.title}</strong>
+                      <p>{n.body}</p>
+                      <small class="muted">{formatTime(n.created_at)}</small>
+                    </div>
+                    <div class="row-actions">
+                      {href && (
+                        <a href={href} onClick={() => setOpen(false)}>
+                          {n.action?.label ?? 'View run'}
+                        </a>
+                      )}
+                      {!n.read && (
+                        <button type="button" class="secondary outline small" onClick={() => markRead(n)}>
+                          Mark read
+                        </button>
+                      )}
+                    </div>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,149 @@
+// Small shared pieces: loading / empty / error states, status badges,
+// progress bars, pagers and run links.
+import type { ComponentChildren } from 'preact';
+import { ApiError, runTypeLabel, type Run } from '../api';
+import type { Async } from '../hooks';
+
+export function Loading(props: { label?: string }) {
+  return (
+    <p aria-busy="true" class="muted">
+      {props.label ?? 'Loading…'}
+    </p>
+  );
+}
+
+export function Empty(props: { children: ComponentChildren }) {
+  return <p class="empty">{props.children}</p>;
+}
+
+// An RFC 9457 problem, with the field to fix when the server named one.
+export function ProblemView(props: { error: ApiError | null | undefined; onRetry?: () => void }) {
+  const e = props.error;
+  if (!e) return null;
+  const p = e.problem;
+  return (
+    <div role="alert" class="problem">
+      <strong>
+        {p.status ? `${p.status} ${p.title}` : p.title}
+      </strong>
+      <p>{p.detail}</p>
+      {p.field && (
+        <p>
+          Field: <code data-testid="problem-field">{p.field}</code>
+        </p>
+      )}
+      {props.onRetry && (
+        <button type="button" class="secondary outline small" onClick={props.onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+// Renders the three states of an async value; `children` gets the data.
+export function Show<T>(props: {
+  value: Async<T> & { reload?: () => void };
+  loading?: string;
+  children: (data: T) => ComponentChildren;
+}) {
+  const v = props.value;
+  if (v.state === 'error')
+    return (
+      <>
+        <ProblemView error={v.error} onRetry={props.value.reload} />
+        {v.data !== undefined && props.children(v.data)}
+      </>
+    );
+  if (v.data === undefined) return <Loading label={props.loading} />;
+  return <>{props.children(v.data)}</>;
+}
+
+export function StatusBadge(props: { status: string }) {
+  return (
+    <span class={`badge status-${props.status}`} data-testid="status">
+      {props.status.replace('_', ' ')}
+    </span>
+  );
+}
+
+export function ProgressBar(props: { run: Run; label?: string }) {
+  const { counts, progress, status } = props.run;
+  const label = props.label ?? `Run ${props.run.id} progress`;
+  const done = status !== 'queued' && status !== 'running';
+  if (progress === null && !done) return <progress aria-label={label} />;
+  const value = done && counts.total === 0 ? 1 : (progress ?? 1);
+  return <progress aria-label={label} value={Math.round(value * 100)} max={100} />;
+}
+
+export function Counts(props: { run: Run }) {
+  const c = props.run.counts;
+  return (
+    <span class="counts" data-testid="counts">
+      {c.processed}/{c.total || '?'} · <span class="ok">{c.succeeded} ok</span>
+      {c.failed > 0 && <span class="bad"> · {c.failed} failed</span>}
+      {c.skipped > 0 && <span> · {c.skipped} skipped</span>}
+    </span>
+  );
+}
+
+export function runHref(run: { id: number; tenant_id: number }): string {
+  return `/runs/${run.id}?tenant=${run.tenant_id}`;
+}
+
+export function RunLink(props: { run: Run }) {
+  return (
+    <a href={runHref(props.run)}>
+      #{props.run.id} {runTypeLabel(props.run.type)}
+    </a>
+  );
+}
+
+export function Pager(props: {
+  page: number;
+  nextCursor: string | null | undefined;
+  onNext: (cursor: string) => void;
+  onPrev: () => void;
+}) {
+  if (props.page <= 1 && !props.nextCursor) return null;
+  return (
+    <nav aria-label="Pages" class="pager">
+      <button type="button" class="secondary outline small" disabled={props.page <= 1} onClick={props.onPrev}>
+        ← Previous
+      </button>
+      <span>Page {props.page}</span>
+      <button
+        type="button"
+        class="secondary outline small"
+        disabled={!props.nextCursor}
+        onClick={() => props.nextCursor && props.onNext(props.nextCursor)}
+      >
+        Next →
+      </button>
+    </nav>
+  );
+}
+
+export function PageTitle(props: { children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <div class="page-title">
+      <h1>{props.children}</h1>
+      {props.actions && <div class="actions">{props.actions}</div>}
+    </div>
+  );
+}
+
+export function ErrorPage(props: { status: number; detail: string }) {
+  const title = props.status === 403 ? 'Access denied' : props.status === 404 ? 'Not found' : 'Error';
+  return (
+    <section class="error-page" data-testid={`error-${props.status}`}>
+      <h1>
+        {props.status} · {title}
+      </h1>
+      <p>{props.detail}</p>
+      <p>
+        <a href="/runs">Back to runs</a>
+      </p>
+    </section>
+  );
+}

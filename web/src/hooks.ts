@@ -1,0 +1,97 @@
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api';
+
+export type Async<T> =
+  | { state: 'loading'; data?: T }
+  | { state: 'ok'; data: T }
+  | { state: 'error'; error: ApiError; data?: T };
+
+function asApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  return new ApiError({ status: 0, title: 'Error', detail: String(e) });
+}
+
+// Loads `fn` whenever `deps` change; `reload()` loads again and keeps the old
+// data visible meanwhile. A response for old deps never overwrites newer data.
+export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): Async<T> & { reload: () => void } {
+  const [value, setValue] = useState<Async<T>>({ state: 'loading' });
+  const generation = useRef(0);
+  const run = useCallback(() => {
+    const mine = ++generation.current;
+    setValue((v) => ({ state: 'loading', data: v.data }));
+    fn().then(
+      (data) => mine === generation.current && setValue({ state: 'ok', data }),
+      (e) => mine === generation.current && setValue((v) => ({ state: 'error', error: asApiError(e), data: v.data })),
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    setValue({ state: 'loading' });
+    run();
+  }, [run]);
+  return { ...value, reload: run };
+}
+
+// A server-sent event stream (same origin, so the session cookie goes along).
+// `handlers` maps event names to callbacks; the latest handlers are used
+// without reopening the stream. A null url closes it.
+export function useEventStream(url: string | null, handlers: Record<string, (data: any) => void>): boolean {
+  const latest = useRef(handlers);
+  latest.current = handlers;
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!url) return;
+    const es = new EventSource(url);
+    const names = Object.keys(latest.current);
+    const listeners = names.map((name) => {
+      const fn = (ev: MessageEvent) => {
+        let data: unknown = null;
+        try {
+          data = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        if (name === 'end') es.close();
+        latest.current[name]?.(data);
+      };
+      es.addEventListener(name, fn as EventListener);
+      return [name, fn] as const;
+    });
+    es.onopen = () => setOpen(true);
+    es.onerror = () => setOpen(es.readyState === EventSource.OPEN);
+    return () => {
+      for (const [name, fn] of listeners) es.removeEventListener(name, fn as EventListener);
+      es.close();
+      setOpen(false);
+    };
+  }, [url]);
+  return open;
+}
+
+// Cursor paging: a stack of cursors so "Previous" works too.
+export function useCursor(resetKey: string) {
+  const [stack, setStack] = useState<(string | null)[]>([null]);
+  useEffect(() => setStack([null]), [resetKey]);
+  const cursor = stack[stack.length - 1];
+  return {
+    cursor,
+    page: stack.length,
+    next: (c: string) => setStack((s) => [...s, c]),
+    prev: () => setStack((s) => (s.length > 1 ? s.slice(0, -1) : s)),
+  };
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
+export function duration(from: string | null, to: string | null): string {
+  if (!from) return '—';
+  const ms = (to ? new Date(to).getTime() : Date.now()) - new Date(from).getTime();
+  if (ms < 1000) return `${Math.max(0, ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

@@ -1,0 +1,232 @@
+import { useRoute } from 'preact-iso';
+import { useState } from 'preact/hooks';
+import { get, getAll, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
+import { Empty, ErrorPage, PageTitle, Pager, Show } from '../components/ui';
+import { formatTime, useAsync, useCursor } from '../hooks';
+import { useSession } from '../session';
+import { useStart } from './Policies';
+
+export function BackupSetsPage() {
+  const session = useSession();
+  const tenant = session.tenant!.tenant_id;
+  const paging = useCursor(String(tenant));
+  const [creating, setCreating] = useState(false);
+  const sets = useAsync(
+    () => get<Page<BackupSet>>(withQuery(tenantPath(tenant, '/backup-sets'), { cursor: paging.cursor, limit: 25 })),
+    [tenant, paging.cursor],
+  );
+  return (
+    <section>
+      <PageTitle
+        actions={
+          session.canOperate() &&
+          !creating && (
+            <button type="button" onClick={() => setCreating(true)}>
+              New backup set
+            </button>
+          )
+        }
+      >
+        Backup sets · {session.tenant!.tenant_name}
+      </PageTitle>
+      {creating && <CreateBackupSet tenant={tenant} onDone={() => (setCreating(false), sets.reload())} />}
+      <Show value={sets} loading="Loading backup sets…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No backup sets yet. A backup set captures every selected policy at one moment.</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table class="striped" data-testid="backup-sets-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Items</th>
+                      <th scope="col">Created</th>
+                      <th scope="col">Run</th>
+                      <th scope="col">
+                        <span class="visually-hidden">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {page.items.map((s) => (
+                      <tr key={s.id}>
+                        <td>
+                          <a href={`/backup-sets/${s.id}`}>{s.name}</a>
+                        </td>
+                        <td>{s.item_count}</td>
+                        <td>{formatTime(s.created_at)}</td>
+                        <td>{s.run_id ? <a href={`/runs/${s.run_id}?tenant=${tenant}`}>#{s.run_id}</a> : '—'}</td>
+                        <td class="row-actions">
+                          {session.me.memberships.some((m) => m.role !== 'readonly') && (
+                            <a href={`/restore?set=${s.id}`}>Restore…</a>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+function CreateBackupSet(props: { tenant: number; onDone: () => void }) {
+  const start = useStart();
+  const [name, setName] = useState(`Backup ${new Date().toISOString().slice(0, 16).replace('T', ' ')}`);
+  const [scope, setScope] = useState<'all' | 'some'>('all');
+  const [chosen, setChosen] = useState<Set<number>>(new Set());
+  const [busy, setBusy] = useState(false);
+  const policies = useAsync(
+    () => getAll<Policy>(tenantPath(props.tenant, '/policies')),
+    [props.tenant],
+  );
+  const invalid = name.trim() === '' ? 'name: enter a name' : scope === 'some' && chosen.size === 0 ? 'policy_ids: choose at least one policy' : '';
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (invalid) return;
+    setBusy(true);
+    const body = scope === 'all' ? { name: name.trim() } : { name: name.trim(), policy_ids: [...chosen] };
+    const started = await start(tenantPath(props.tenant, '/backup-sets'), `Backup set "${name.trim()}"`, body);
+    setBusy(false);
+    if (started) props.onDone();
+  };
+  const toggle = (id: number) =>
+    setChosen((s) => {
+      const n = new Set(s);
+      if (n.has(id)) n.delete(id);
+      else n.add(id);
+      return n;
+    });
+  return (
+    <article aria-label="New backup set">
+      <form onSubmit={submit}>
+        <label>
+          Name
+          <input
+            name="name"
+            maxLength={200}
+            required
+            value={name}
+            aria-invalid={name.trim() === '' ? 'true' : undefined}
+            onInput={(e) => setName((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <fieldset>
+          <legend>Policies</legend>
+          <label class="inline">
+            <input type="radio" name="scope" checked={scope === 'all'} onChange={() => setScope('all')} />
+            All policies
+          </label>
+          <label class="inline">
+            <input type="radio" name="scope" checked={scope === 'some'} onChange={() => setScope('some')} />
+            A selection
+          </label>
+        </fieldset>
+        {scope === 'some' && (
+          <Show value={policies} loading="Loading policies…">
+            {(page) => (
+              <fieldset class="checklist" aria-label="Choose policies">
+                {page.items.map((p) => (
+                  <label key={p.id}>
+                    <input type="checkbox" checked={chosen.has(p.id)} onChange={() => toggle(p.id)} />
+                    <span>
+                      {p.display_name} <small class="muted">{p.type}</small>
+                    </span>
+                  </label>
+                ))}
+              </fieldset>
+            )}
+          </Show>
+        )}
+        {invalid && <small class="muted">{invalid}</small>}
+        <div class="row-actions">
+          <button type="submit" disabled={busy || !!invalid} aria-busy={busy}>
+            Create backup set
+          </button>
+          <button type="button" class="secondary outline" onClick={props.onDone}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </article>
+  );
+}
+
+export function BackupSetPage() {
+  const session = useSession();
+  const tenant = session.tenant!.tenant_id;
+  const id = Number(useRoute().params.id);
+  const paging = useCursor(`${tenant}|${id}`);
+  const set = useAsync(() => get<BackupSet>(tenantPath(tenant, `/backup-sets/${id}`)), [tenant, id]);
+  const items = useAsync(
+    () =>
+      get<Page<BackupItem>>(
+        withQuery(tenantPath(tenant, `/backup-sets/${id}/items`), { cursor: paging.cursor, limit: 50 }),
+      ),
+    [tenant, id, paging.cursor],
+  );
+  if (set.state === 'error' && (set.error.status === 403 || set.error.status === 404))
+    return <ErrorPage status={set.error.status} detail={set.error.problem.detail} />;
+  return (
+    <section>
+      <Show value={set} loading="Loading backup set…">
+        {(s) => (
+          <PageTitle
+            actions={session.canOperate() && <a role="button" href={`/restore?set=${s.id}`}>Restore…</a>}
+          >
+            {s.name}
+            <small class="muted block">
+              {s.item_count} items · {formatTime(s.created_at)}
+            </small>
+          </PageTitle>
+        )}
+      </Show>
+      <Show value={items} loading="Loading items…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>This backup set has no items.</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table class="striped" data-testid="backup-items-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Policy</th>
+                      <th scope="col">Type</th>
+                      <th scope="col">Graph id</th>
+                      <th scope="col">Assignments</th>
+                      <th scope="col">Captured</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {page.items.map((it) => (
+                      <tr key={it.id}>
+                        <td>
+                          <a href={`/policies/${it.policy_id}`}>{it.display_name}</a>
+                        </td>
+                        <td>{it.type}</td>
+                        <td>
+                          <code>{it.graph_id}</code>
+                        </td>
+                        <td>{Array.isArray(it.assignments) ? it.assignments.length : 0}</td>
+                        <td>{formatTime(it.captured_at)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}

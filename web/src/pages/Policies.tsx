@@ -1,0 +1,134 @@
+import { useState } from 'preact/hooks';
+import { ApiError, get, post, tenantPath, withQuery, type Page, type Policy, type StartAnswer } from '../api';
+import { Empty, PageTitle, Pager, runHref, Show } from '../components/ui';
+import { formatTime, useAsync, useCursor } from '../hooks';
+import { useSession, useToasts } from '../session';
+
+// Starts a run and shows a toast that links to it; a reused run (a double
+// click, or a run already queued) says so.
+export function useStart() {
+  const toasts = useToasts();
+  return async (path: string, what: string, body?: unknown): Promise<StartAnswer | null> => {
+    try {
+      const res = await post<StartAnswer>(path, body);
+      const { run, reused } = res.data;
+      toasts.show({
+        kind: reused ? 'info' : 'success',
+        text: reused ? `${what} is already queued or running (run #${run.id}).` : `${what} queued as run #${run.id}.`,
+        link: { href: runHref(run), label: `View run #${run.id}` },
+      });
+      return res.data;
+    } catch (e) {
+      const err = e as ApiError;
+      toasts.show({ kind: 'error', text: err.problem.field ? `${err.problem.field}: ${err.message}` : err.message });
+      return null;
+    }
+  };
+}
+
+export function PoliciesPage() {
+  const session = useSession();
+  const tenant = session.tenant!.tenant_id;
+  const canOperate = session.canOperate();
+  const start = useStart();
+  const [type, setType] = useState('');
+  const paging = useCursor(`${tenant}|${type}`);
+  const policies = useAsync(
+    () => get<Page<Policy>>(withQuery(tenantPath(tenant, '/policies'), { type, cursor: paging.cursor, limit: 50 })),
+    [tenant, type, paging.cursor],
+  );
+  const types = [...new Set((policies.data?.items ?? []).map((p) => p.type))].sort();
+
+  return (
+    <section>
+      <PageTitle
+        actions={
+          canOperate && (
+            <button
+              type="button"
+              onClick={() => void start(tenantPath(tenant, '/policies/sync'), 'Inventory sync').then(policies.reload)}
+            >
+              Sync inventory
+            </button>
+          )
+        }
+      >
+        Policies · {session.tenant!.tenant_name}
+      </PageTitle>
+      <div class="filters" role="group" aria-label="Filters">
+        <label>
+          Type
+          <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+            <option value="">any</option>
+            {(type && !types.includes(type) ? [type, ...types] : types).map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <Show value={policies} loading="Loading policies…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>
+              No policies yet.{' '}
+              {canOperate ? 'Use "Sync inventory" to read them from Microsoft Graph.' : 'An operator can sync the inventory.'}
+            </Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table class="striped" data-testid="policies-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Type</th>
+                      <th scope="col">Platform</th>
+                      <th scope="col">Last snapshot</th>
+                      <th scope="col">
+                        <span class="visually-hidden">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {page.items.map((p) => (
+                      <tr key={p.id} data-testid="policy-row">
+                        <td>
+                          <a href={`/policies/${p.id}`}>{p.display_name}</a>
+                          {p.gone && <span class="badge warn">deleted in Intune</span>}
+                        </td>
+                        <td>{p.type}</td>
+                        <td>{p.platform ?? '—'}</td>
+                        <td>
+                          {p.last_snapshot
+                            ? `v${p.last_snapshot.version} · ${formatTime(p.last_snapshot.captured_at)}`
+                            : 'never'}
+                        </td>
+                        <td class="row-actions">
+                          <a href={`/policies/${p.id}`}>Versions</a>
+                          {canOperate && (
+                            <button
+                              type="button"
+                              class="small"
+                              aria-label={`Capture snapshot of ${p.display_name}`}
+                              onClick={() =>
+                                void start(tenantPath(tenant, `/policies/${p.id}/capture`), `Snapshot of "${p.display_name}"`)
+                              }
+                            >
+                              Capture snapshot
+                            </button>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}

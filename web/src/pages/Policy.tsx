@@ -1,0 +1,187 @@
+// One policy: its captured versions and a side-by-side diff of any two.
+import { useRoute } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { get, tenantPath, withQuery, type Page, type Policy, type PolicyVersion } from '../api';
+import { Empty, ErrorPage, Loading, PageTitle, ProblemView, Show } from '../components/ui';
+import { formatTime, useAsync } from '../hooks';
+import { useSession } from '../session';
+import { useStart } from './Policies';
+import { show, sideBySide } from './diff';
+
+export function PolicyPage() {
+  const session = useSession();
+  const tenant = session.tenant!.tenant_id;
+  const id = Number(useRoute().params.id);
+  const start = useStart();
+  const policy = useAsync(() => get<Policy>(tenantPath(tenant, `/policies/${id}`)), [tenant, id]);
+  const versions = useAsync(
+    () => get<Page<PolicyVersion>>(withQuery(tenantPath(tenant, `/policies/${id}/versions`), { limit: 100 })),
+    [tenant, id],
+  );
+  const [left, setLeft] = useState<number | null>(null);
+  const [right, setRight] = useState<number | null>(null);
+  useEffect(() => {
+    const v = versions.data?.items ?? [];
+    if (v.length > 0 && right === null) {
+      setRight(v[0].version);
+      setLeft(v.length > 1 ? v[1].version : v[0].version);
+    }
+  }, [versions.data]);
+
+  if (policy.state === 'error' && (policy.error.status === 403 || policy.error.status === 404))
+    return <ErrorPage status={policy.error.status} detail={policy.error.problem.detail} />;
+
+  return (
+    <section>
+      <Show value={policy} loading="Loading policy…">
+        {(p) => (
+          <PageTitle
+            actions={
+              session.canOperate() && (
+                <button
+                  type="button"
+                  onClick={() =>
+                    void start(tenantPath(tenant, `/policies/${p.id}/capture`), `Snapshot of "${p.display_name}"`).then(
+                      versions.reload,
+                    )
+                  }
+                >
+                  Capture snapshot
+                </button>
+              )
+            }
+          >
+            {p.display_name}
+            <small class="muted block">
+              {p.type} · {p.platform ?? 'any platform'} · Graph id <code>{p.graph_id}</code>
+            </small>
+          </PageTitle>
+        )}
+      </Show>
+      <h2>Versions</h2>
+      <Show value={versions} loading="Loading versions…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No snapshots yet. Capture one to start the history.</Empty>
+          ) : (
+            <>
+              <div class="table-wrap">
+                <table class="striped" data-testid="versions-table">
+                  <thead>
+                    <tr>
+                      <th scope="col">Version</th>
+                      <th scope="col">Captured</th>
+                      <th scope="col">Content hash</th>
+                      <th scope="col">Run</th>
+                      <th scope="col">Compare</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {page.items.map((v) => (
+                      <tr key={v.id}>
+                        <td>v{v.version}</td>
+                        <td>{formatTime(v.captured_at)}</td>
+                        <td>
+                          <code>{v.content_hash.slice(0, 12)}</code>
+                        </td>
+                        <td>{v.run_id ? <a href={`/runs/${v.run_id}?tenant=${tenant}`}>#{v.run_id}</a> : '—'}</td>
+                        <td class="row-actions">
+                          <label class="inline">
+                            <input
+                              type="radio"
+                              name="left"
+                              checked={left === v.version}
+                              onChange={() => setLeft(v.version)}
+                              aria-label={`Compare from v${v.version}`}
+                            />
+                            from
+                          </label>
+                          <label class="inline">
+                            <input
+                              type="radio"
+                              name="right"
+                              checked={right === v.version}
+                              onChange={() => setRight(v.version)}
+                              aria-label={`Compare to v${v.version}`}
+                            />
+                            to
+                          </label>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              {left !== null && right !== null && <VersionDiff tenant={tenant} policy={id} left={left} right={right} />}
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+function VersionDiff(props: { tenant: number; policy: number; left: number; right: number }) {
+  const { tenant, policy, left, right } = props;
+  const [changedOnly, setChangedOnly] = useState(true);
+  const pair = useAsync(
+    () =>
+      Promise.all(
+        [left, right].map((v) => get<PolicyVersion>(tenantPath(tenant, `/policies/${policy}/versions/${v}`))),
+      ),
+    [tenant, policy, left, right],
+  );
+  if (pair.state === 'error') return <ProblemView error={pair.error} onRetry={pair.reload} />;
+  if (!pair.data) return <Loading label="Loading versions to compare…" />;
+  const [a, b] = pair.data;
+  const rows = sideBySide(
+    { payload: a.payload, assignments: a.assignments },
+    { payload: b.payload, assignments: b.assignments },
+  );
+  const changed = rows.filter((r) => r.changed).length;
+  const shown = changedOnly ? rows.filter((r) => r.changed) : rows;
+  return (
+    <article aria-label="Version diff">
+      <header class="page-title">
+        <h3>
+          v{a.version} ↔ v{b.version}: {changed === 0 ? 'identical' : `${changed} field${changed === 1 ? '' : 's'} differ`}
+        </h3>
+        <label class="inline">
+          <input
+            type="checkbox"
+            role="switch"
+            checked={changedOnly}
+            onChange={(e) => setChangedOnly((e.target as HTMLInputElement).checked)}
+          />
+          Changed fields only
+        </label>
+      </header>
+      {shown.length === 0 ? (
+        <Empty>{left === right ? 'Pick two different versions to compare.' : 'The two versions have the same content.'}</Empty>
+      ) : (
+        <div class="table-wrap">
+          <table class="diff side-by-side" data-testid="version-diff">
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">v{a.version}</th>
+                <th scope="col">v{b.version}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((r) => (
+                <tr key={r.path} class={r.changed ? 'changed' : ''}>
+                  <td>
+                    <code>{r.path}</code>
+                  </td>
+                  <td class="before">{show(r.left)}</td>
+                  <td class="after">{show(r.right)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </article>
+  );
+}

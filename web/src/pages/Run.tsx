@@ -1,0 +1,299 @@
+import { useLocation, useRoute } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import {
+  ApiError,
+  get,
+  post,
+  runTypeLabel,
+  tenantPath,
+  withQuery,
+  type AuditEntry,
+  type Member,
+  type Page,
+  type Run,
+  type RunItem,
+} from '../api';
+import { Counts, Empty, ErrorPage, Loading, PageTitle, Pager, ProblemView, ProgressBar, Show, StatusBadge } from '../components/ui';
+import { duration, formatTime, useAsync, useCursor, useEventStream } from '../hooks';
+import { useSession, useToasts } from '../session';
+import { DiffTable } from './diff';
+
+type Found = { run: Run } | { error: ApiError };
+
+// Finds the run: in the tenant the link names (or the selected one), then in
+// the user's other tenants. Every request is an ordinary tenant-scoped API
+// call, so a run of a tenant the user is not in ends in the API's 403.
+async function findRun(id: number, first: number, others: number[]): Promise<Found> {
+  let denied: ApiError | null = null;
+  for (const t of [first, ...others.filter((o) => o !== first)]) {
+    try {
+      return { run: await get<Run>(tenantPath(t, `/runs/${id}`)) };
+    } catch (e) {
+      const err = e as ApiError;
+      if (err.status !== 403) return { error: err };
+      denied ??= err;
+    }
+  }
+  return { error: denied! };
+}
+
+export function RunPage() {
+  const session = useSession();
+  const { params } = useRoute();
+  const { query } = useLocation();
+  const id = Number(params.id);
+  const wanted = Number(query.tenant) || 0; // 0: the selected tenant first
+  const [found, setFound] = useState<Found | null>(null);
+
+  useEffect(() => {
+    setFound(null);
+    if (!Number.isInteger(id) || id <= 0) {
+      setFound({ error: new ApiError({ status: 404, title: 'Not Found', detail: `run: "${params.id}" is not a run id` }) });
+      return;
+    }
+    const others = session.me.memberships.map((m) => m.tenant_id);
+    void findRun(id, wanted || session.tenant!.tenant_id, others).then(setFound);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id, wanted]);
+
+  // Follow the run's tenant in the switcher, so the rest of the UI matches.
+  useEffect(() => {
+    if (found && 'run' in found && session.tenant?.tenant_id !== found.run.tenant_id)
+      session.setTenant(found.run.tenant_id);
+  }, [found]);
+
+  if (!found) return <Loading label="Loading run…" />;
+  if ('error' in found) {
+    const s = found.error.status;
+    if (s === 403 || s === 404) return <ErrorPage status={s} detail={found.error.problem.detail} />;
+    return <ProblemView error={found.error} />;
+  }
+  return <RunDetail initial={found.run} key={found.run.id} />;
+}
+
+function RunDetail(props: { initial: Run }) {
+  const session = useSession();
+  const toasts = useToasts();
+  const [run, setRun] = useState(props.initial);
+  const tenant = run.tenant_id;
+  const base = tenantPath(tenant, `/runs/${run.id}`);
+  const [failedOnly, setFailedOnly] = useState(false);
+  const paging = useCursor(String(failedOnly));
+  const [version, setVersion] = useState(0); // bumps when the run changes, to reload items
+
+  const live = useEventStream(props.initial.active ? `${base}/events` : null, {
+    run: (r: Run) => {
+      setRun(r);
+      setVersion((v) => v + 1);
+    },
+    end: () => setVersion((v) => v + 1),
+    error: () => {},
+  });
+
+  const items = useAsync(
+    () =>
+      get<Page<RunItem>>(
+        withQuery(`${base}/items`, { status: failedOnly ? 'failed' : '', cursor: paging.cursor, limit: 50 }),
+      ),
+    [base, failedOnly, paging.cursor, version],
+  );
+  const audit = useAsync(
+    () => get<Page<AuditEntry>>(withQuery(tenantPath(tenant, '/audit'), { run_id: run.id, limit: 50 })),
+    [tenant, run.id, run.active],
+  );
+  const members = useAsync(() => get<{ items: Member[] }>(tenantPath(tenant, '/members')), [tenant]);
+  const who = (uid: number | null) =>
+    uid == null ? 'system' : (members.data?.items.find((m) => m.user_id === uid)?.email ?? `user ${uid}`);
+
+  const [cancelling, setCancelling] = useState(false);
+  const cancel = async () => {
+    setCancelling(true);
+    try {
+      const res = await post<Run>(`${base}/cancel`);
+      setRun(res.data);
+      toasts.show({ kind: 'info', text: `Cancel requested for run #${run.id}.` });
+    } catch (e) {
+      toasts.show({ kind: 'error', text: (e as ApiError).message });
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  return (
+    <section>
+      <PageTitle
+        actions={
+          run.active &&
+          session.canOperate(tenant) && (
+            <button type="button" class="secondary" onClick={cancel} disabled={cancelling || run.cancel_requested}>
+              {run.cancel_requested ? 'Cancel requested' : 'Cancel run'}
+            </button>
+          )
+        }
+      >
+        Run #{run.id} · {runTypeLabel(run.type)}
+      </PageTitle>
+      <article class="run-summary" aria-label="Run summary">
+        <dl>
+          <div>
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={run.status} /> {run.active && <small class="muted">{live ? 'live' : 'connecting…'}</small>}
+            </dd>
+          </div>
+          <div>
+            <dt>Tenant</dt>
+            <dd>{session.tenantName(tenant)}</dd>
+          </div>
+          <div>
+            <dt>Initiator</dt>
+            <dd>{who(run.initiator_user_id)}</dd>
+          </div>
+          <div>
+            <dt>Created</dt>
+            <dd>{formatTime(run.created_at)}</dd>
+          </div>
+          <div>
+            <dt>Started</dt>
+            <dd>{formatTime(run.started_at)}</dd>
+          </div>
+          <div>
+            <dt>Finished</dt>
+            <dd>{formatTime(run.finished_at)}</dd>
+          </div>
+          <div>
+            <dt>Duration</dt>
+            <dd>{duration(run.started_at, run.finished_at)}</dd>
+          </div>
+        </dl>
+        <ProgressBar run={run} label="Run progress" />
+        <Counts run={run} />
+        {run.error && (run.error.code || run.error.message) && (
+          <p role="alert" class="problem">
+            <strong>{run.error.code}</strong> {run.error.message}
+          </p>
+        )}
+      </article>
+
+      <h2>Items</h2>
+      <label class="inline">
+        <input
+          type="checkbox"
+          role="switch"
+          checked={failedOnly}
+          onChange={(e) => setFailedOnly((e.target as HTMLInputElement).checked)}
+        />
+        Failed only
+      </label>
+      <Show value={items} loading="Loading items…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>{failedOnly ? 'No failed items.' : run.active ? 'No items yet; they appear as the run works.' : 'This run recorded no items.'}</Empty>
+          ) : (
+            <>
+              <ItemsTable items={page.items} />
+              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
+            </>
+          )
+        }
+      </Show>
+
+      <h2>Audit</h2>
+      <Show value={audit} loading="Loading audit entries…">
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No audit entries for this run.</Empty>
+          ) : (
+            <div class="table-wrap">
+              <table class="striped" data-testid="run-audit">
+                <thead>
+                  <tr>
+                    <th scope="col">#</th>
+                    <th scope="col">Time</th>
+                    <th scope="col">Action</th>
+                    <th scope="col">Actor</th>
+                    <th scope="col">Details</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {page.items.map((a) => (
+                    <tr key={a.id}>
+                      <td>{a.seq}</td>
+                      <td>{formatTime(a.created_at)}</td>
+                      <td>
+                        <code>{a.action}</code>
+                      </td>
+                      <td>{who(a.actor_user_id)}</td>
+                      <td>
+                        <code class="details">{JSON.stringify(a.details)}</code>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
+export function ItemsTable(props: { items: RunItem[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="striped" data-testid="items-table">
+        <thead>
+          <tr>
+            <th scope="col">Item</th>
+            <th scope="col">Outcome</th>
+            <th scope="col">Action</th>
+            <th scope="col">Graph id</th>
+            <th scope="col">Error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.items.map((it) => {
+            const diff = it.details?.diff ?? [];
+            const unmapped = it.details?.assignments?.unmapped ?? [];
+            return (
+              <tr key={it.id} data-testid="item-row" data-outcome={it.outcome}>
+                <td>
+                  {it.details?.name ?? it.item_ref}
+                  {it.details?.type && <small class="muted block">{it.details.type}</small>}
+                  {diff.length > 0 && (
+                    <details>
+                      <summary>{diff.length} field change{diff.length === 1 ? '' : 's'}</summary>
+                      <DiffTable changes={diff} />
+                    </details>
+                  )}
+                </td>
+                <td>
+                  <StatusBadge status={it.outcome} />
+                  {unmapped.length > 0 && (
+                    <span class="badge warn" data-testid="unmapped" title={unmapped.join(', ')}>
+                      unmapped groups: {unmapped.length}
+                    </span>
+                  )}
+                </td>
+                <td>{it.action ?? '—'}</td>
+                <td>
+                  <code>{it.graph_id ?? '—'}</code>
+                </td>
+                <td>
+                  {it.error ? (
+                    <span class="bad">
+                      {it.error.code && <code>{it.error.code}</code>} {it.error.message}
+                    </span>
+                  ) : (
+                    '—'
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,67 @@
+// Field diffs: the server's per-field changes (restore preview), and a
+// side-by-side view of two captured versions, compared field by field.
+import type { FieldChange } from '../api';
+
+export function show(v: unknown): string {
+  if (v === undefined) return '(absent)';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+export function DiffTable(props: { changes: FieldChange[] }) {
+  return (
+    <table class="diff" data-testid="diff">
+      <thead>
+        <tr>
+          <th scope="col">Field</th>
+          <th scope="col">Live in target</th>
+          <th scope="col">From backup</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.changes.map((c) => (
+          <tr key={c.path}>
+            <td>
+              <code>{c.path}</code>
+            </td>
+            <td class="before">{show(c.before)}</td>
+            <td class="after">{show(c.after)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+// {"a":{"b":[1,2]}} -> {"a.b[0]": 1, "a.b[1]": 2}: the same path notation as
+// the server's restore diffs.
+export function flatten(value: unknown, prefix = '', out: Map<string, unknown> = new Map()): Map<string, unknown> {
+  if (value !== null && typeof value === 'object') {
+    const entries: [string, unknown][] = Array.isArray(value)
+      ? value.map((v, i) => [`${prefix}[${i}]`, v])
+      : Object.entries(value).map(([k, v]) => [prefix ? `${prefix}.${k}` : k, v]);
+    if (entries.length === 0) out.set(prefix, value);
+    for (const [p, v] of entries) flatten(v, p, out);
+  } else {
+    out.set(prefix, value);
+  }
+  return out;
+}
+
+export interface SideRow {
+  path: string;
+  left: unknown;
+  right: unknown;
+  changed: boolean;
+}
+
+export function sideBySide(left: unknown, right: unknown): SideRow[] {
+  const a = flatten(left);
+  const b = flatten(right);
+  const paths = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return paths.map((path) => {
+    const l = a.get(path);
+    const r = b.get(path);
+    return { path, left: l, right: r, changed: JSON.stringify(l) !== JSON.stringify(r) };
+  });
+}
