@@ -96,6 +96,9 @@ test('a double-clicked capture makes one run, and both answers name it', async (
   await stack.simLatency(300); // keep the first run queued/running during the second click
   const runsPath = `/api/v1/tenants/${stack.contoso}/runs?type=policy.capture_snapshot&limit=200`;
   const before = (await apiJson(page, runsPath)).items.length;
+  // Keep the bell's panel open: the new run's notification must arrive live.
+  await page.getByRole('button', { name: /Notifications, \d+ unread/ }).click();
+  const shown = await page.getByTestId('notification').count();
   const button = page.getByRole('button', { name: /^Capture snapshot of / }).nth(1);
   await button.dblclick();
   const toasts = page.getByTestId('toast').filter({ hasText: /run #\d+/ });
@@ -107,13 +110,35 @@ test('a double-clicked capture makes one run, and both answers name it', async (
   const afterList = (await apiJson(page, runsPath)).items;
   assert.equal(afterList.length, before + 1);
   assert.equal(String(afterList[0].id), [...ids][0]);
+  await page
+    .getByTestId('notification')
+    .filter({ hasText: `Run #${[...ids][0]} was queued.` })
+    .waitFor();
+  assert.ok((await page.getByTestId('notification').count()) > shown);
   await stack.simLatency(0);
   await page.context().close();
 });
 
+// Captures a policy through the UI and waits until the run ends.
+async function captureByName(page, tenant, name) {
+  await page.goto('/policies');
+  await page.getByRole('button', { name: `Capture snapshot of ${name}` }).click();
+  const link = page.getByTestId('toast').getByRole('link', { name: /View run #\d+/ }).last();
+  const id = Number((await link.textContent()).match(/#(\d+)/)[1]);
+  for (let i = 0; i < 300; i++) {
+    const run = await apiJson(page, `/api/v1/tenants/${tenant}/runs/${id}`);
+    if (!run.active) return run;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`capture run ${id} did not end`);
+}
+
 test('restore wizard: suggestions, preview with diffs, execute with typed confirmation', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
+  // Fabrikam's own BitLocker policy before the restore: version 1.
+  await page.getByLabel('Tenant').selectOption({ label: 'Fabrikam (owner)' });
+  assert.equal((await captureByName(page, stack.fabrikam, 'Win - BitLocker')).status, 'succeeded');
   await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
   await page.getByRole('link', { name: 'Restore', exact: true }).click();
 
@@ -178,6 +203,18 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.equal(executed.filter((o) => o === 'created').length, executed.length - 1, `outcomes: ${executed}`);
   // The run belongs to Fabrikam, and the switcher followed it.
   assert.match(await page.getByLabel('Tenant').inputValue(), new RegExp(`^${stack.fabrikam}$`));
+
+  // Fabrikam's BitLocker after the restore: version 2, and the side-by-side
+  // diff of the two versions shows the restored setting.
+  assert.equal((await captureByName(page, stack.fabrikam, 'Win - BitLocker')).status, 'succeeded');
+  await page.getByRole('link', { name: 'Win - BitLocker' }).click();
+  const versionDiff = page.getByTestId('version-diff');
+  await versionDiff.waitFor();
+  const changed = versionDiff.locator('tbody tr').filter({ hasText: 'payload.encryptionRequired' });
+  assert.deepEqual(await changed.locator('td').allTextContents(), ['payload.encryptionRequired', 'false', 'true']);
+  // Comparing a version with itself: no differences.
+  await page.getByLabel('Compare from v2').check();
+  await page.getByText('Pick two different versions to compare.').waitFor();
   await page.context().close();
 });
 
@@ -197,6 +234,23 @@ test('runs list filters by status and type', async () => {
   await shot(page, 'runs-list');
   await page.getByLabel('Status').selectOption('cancelled');
   await page.getByText('No runs match these filters.').waitFor();
+
+  // A backup set's items.
+  await page.getByRole('link', { name: 'Backup sets' }).click();
+  await page.getByRole('link', { name: 'Contoso baseline' }).click();
+  await page.getByTestId('backup-items-table').waitFor();
+  const title = await page.locator('main h1').textContent();
+  const count = Number(title.match(/(\d+) items/)[1]);
+  assert.equal(await page.getByTestId('backup-items-table').locator('tbody tr').count(), count);
+
+  // The audit log filtered by action.
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByLabel('Action').fill('run.finished');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/action=run.finished/);
+  await page.getByTestId('audit-table').waitFor();
+  const actions = await page.getByTestId('audit-table').locator('tbody tr td:nth-child(4)').allTextContents();
+  assert.ok(actions.length > 0 && actions.every((a) => a === 'run.finished'), actions.join(','));
   await page.context().close();
 });
 

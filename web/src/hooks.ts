@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api';
+import { ApiError, get, tenantPath, type Member } from './api';
 
 export type Async<T> =
   | { state: 'loading'; data?: T }
@@ -68,8 +68,15 @@ export function useEventStream(url: string | null, handlers: Record<string, (dat
   return open;
 }
 
+export interface Paging {
+  cursor: string | null;
+  page: number;
+  next: (cursor: string) => void;
+  prev: () => void;
+}
+
 // Cursor paging: a stack of cursors so "Previous" works too.
-export function useCursor(resetKey: string) {
+export function useCursor(resetKey: string): Paging {
   const [stack, setStack] = useState<(string | null)[]>([null]);
   useEffect(() => setStack([null]), [resetKey]);
   const cursor = stack[stack.length - 1];
@@ -94,4 +101,11 @@ export function duration(from: string | null, to: string | null): string {
   if (ms < 1000) return `${Math.max(0, ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+// "Who is user 7?": the tenant's members by id, for initiators and actors.
+export function useWho(tenant: number): (userId: number | null) => string {
+  const members = useAsync(() => get<{ items: Member[] }>(tenantPath(tenant, '/members')), [tenant]);
+  return (uid) =>
+    uid == null ? 'system' : (members.data?.items.find((m) => m.user_id === uid)?.email ?? `user ${uid}`);
 }

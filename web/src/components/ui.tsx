@@ -1,8 +1,8 @@
 // Small shared pieces: loading / empty / error states, status badges,
 // progress bars, pagers and run links.
 import type { ComponentChildren } from 'preact';
-import { ApiError, runTypeLabel, type Run } from '../api';
-import type { Async } from '../hooks';
+import { ApiError, runTypeLabel, type AuditEntry, type Page, type Run } from '../api';
+import { formatTime, type Async, type Paging } from '../hooks';
 
 export function Loading(props: { label?: string }) {
   return (
@@ -145,5 +145,107 @@ export function ErrorPage(props: { status: number; detail: string }) {
         <a href="/runs">Back to runs</a>
       </p>
     </section>
+  );
+}
+
+// A table that scrolls sideways inside its box on narrow screens.
+export function Table(props: {
+  testId: string;
+  head: ComponentChildren[];
+  children: ComponentChildren;
+  class?: string;
+}) {
+  return (
+    <div class="table-wrap">
+      <table class={props.class ?? 'striped'} data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.head.map((h, i) => (
+              <th key={i} scope="col">
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+export const ActionsHeader = () => <span class="visually-hidden">Actions</span>;
+
+// A cursor-paged list: loading and error states, the empty message, the
+// items (rendered by `children`) and the pager.
+export function PagedList<T>(props: {
+  value: Async<Page<T>> & { reload?: () => void };
+  paging: Paging;
+  loading: string;
+  empty: ComponentChildren;
+  children: (items: T[]) => ComponentChildren;
+}) {
+  return (
+    <Show value={props.value} loading={props.loading}>
+      {(page: Page<T>) =>
+        page.items.length === 0 ? (
+          <Empty>{props.empty}</Empty>
+        ) : (
+          <>
+            {props.children(page.items)}
+            <Pager
+              page={props.paging.page}
+              nextCursor={page.next_cursor}
+              onNext={props.paging.next}
+              onPrev={props.paging.prev}
+            />
+          </>
+        )
+      }
+    </Show>
+  );
+}
+
+// The audit entries of a tenant (or of one run).
+export function AuditTable(props: {
+  entries: AuditEntry[];
+  who: (userId: number | null) => string;
+  runLinks?: number; // the tenant, to link each entry's run
+  testId: string;
+}) {
+  const head = ['#', 'Time', 'Actor', 'Action', 'Target', ...(props.runLinks ? ['Run'] : []), 'Details'];
+  return (
+    <Table testId={props.testId} head={head}>
+      {props.entries.map((a) => (
+        <tr key={a.id}>
+          <td>{a.seq}</td>
+          <td>{formatTime(a.created_at)}</td>
+          <td>{props.who(a.actor_user_id)}</td>
+          <td>
+            <code>{a.action}</code>
+          </td>
+          <td>{a.target_type ? `${a.target_type} ${a.target_id ?? ''}` : '—'}</td>
+          {props.runLinks && (
+            <td>{a.run_id ? <a href={`/runs/${a.run_id}?tenant=${props.runLinks}`}>#{a.run_id}</a> : '—'}</td>
+          )}
+          <td>
+            <code class="details">{JSON.stringify(a.details)}</code>
+          </td>
+        </tr>
+      ))}
+    </Table>
+  );
+}
+
+export function Switch(props: { label: string; checked: boolean; onChange: (on: boolean) => void }) {
+  return (
+    <label class="inline">
+      <input
+        type="checkbox"
+        role="switch"
+        checked={props.checked}
+        onChange={(e) => props.onChange((e.target as HTMLInputElement).checked)}
+      />
+      {props.label}
+    </label>
   );
 }

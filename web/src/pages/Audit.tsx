@@ -1,8 +1,8 @@
 import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { get, tenantPath, withQuery, type AuditEntry, type Member, type Page } from '../api';
-import { Empty, PageTitle, Pager, Show } from '../components/ui';
-import { formatTime, useAsync, useCursor } from '../hooks';
+import { get, tenantPath, withQuery, type AuditEntry, type Page } from '../api';
+import { AuditTable, PagedList, PageTitle } from '../components/ui';
+import { useAsync, useCursor, useWho } from '../hooks';
 import { useSession } from '../session';
 
 // The actions the server records for a tenant (a free-text filter also works).
@@ -33,9 +33,7 @@ export function AuditPage() {
       ),
     [tenant, action, runId, paging.cursor],
   );
-  const members = useAsync(() => get<{ items: Member[] }>(tenantPath(tenant, '/members')), [tenant]);
-  const who = (uid: number | null) =>
-    uid == null ? 'system' : (members.data?.items.find((m) => m.user_id === uid)?.email ?? `user ${uid}`);
+  const who = useWho(tenant);
 
   return (
     <section>
@@ -87,49 +85,14 @@ export function AuditPage() {
           </button>
         )}
       </form>
-      <Show value={entries} loading="Loading audit log…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>No audit entries{action || runId ? ' match these filters' : ' yet'}.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="audit-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">#</th>
-                      <th scope="col">Time</th>
-                      <th scope="col">Actor</th>
-                      <th scope="col">Action</th>
-                      <th scope="col">Target</th>
-                      <th scope="col">Run</th>
-                      <th scope="col">Details</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((a) => (
-                      <tr key={a.id}>
-                        <td>{a.seq}</td>
-                        <td>{formatTime(a.created_at)}</td>
-                        <td>{who(a.actor_user_id)}</td>
-                        <td>
-                          <code>{a.action}</code>
-                        </td>
-                        <td>{a.target_type ? `${a.target_type} ${a.target_id ?? ''}` : '—'}</td>
-                        <td>{a.run_id ? <a href={`/runs/${a.run_id}?tenant=${tenant}`}>#{a.run_id}</a> : '—'}</td>
-                        <td>
-                          <code class="details">{JSON.stringify(a.details)}</code>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
-        }
-      </Show>
+      <PagedList
+        value={entries}
+        paging={paging}
+        loading="Loading audit log…"
+        empty={`No audit entries${action || runId ? ' match these filters' : ' yet'}.`}
+      >
+        {(items) => <AuditTable testId="audit-table" entries={items} who={who} runLinks={tenant} />}
+      </PagedList>
     </section>
   );
 }

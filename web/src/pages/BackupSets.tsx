@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { get, getAll, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
-import { Empty, ErrorPage, PageTitle, Pager, Show } from '../components/ui';
+import { ActionsHeader, ErrorPage, PagedList, PageTitle, Show, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
@@ -30,27 +30,15 @@ export function BackupSetsPage() {
         Backup sets · {session.tenant!.tenant_name}
       </PageTitle>
       {creating && <CreateBackupSet tenant={tenant} onDone={() => (setCreating(false), sets.reload())} />}
-      <Show value={sets} loading="Loading backup sets…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>No backup sets yet. A backup set captures every selected policy at one moment.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="backup-sets-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Items</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Run</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((s) => (
+      <PagedList
+        value={sets}
+        paging={paging}
+        loading="Loading backup sets…"
+        empty="No backup sets yet. A backup set captures every selected policy at one moment."
+      >
+        {(items) => (
+          <Table testId="backup-sets-table" head={['Name', 'Items', 'Created', 'Run', <ActionsHeader />]}>
+            {items.map((s) => (
                       <tr key={s.id}>
                         <td>
                           <a href={`/backup-sets/${s.id}`}>{s.name}</a>
@@ -65,14 +53,9 @@ export function BackupSetsPage() {
                         </td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
-        }
-      </Show>
+          </Table>
+        )}
+      </PagedList>
     </section>
   );
 }
@@ -188,25 +171,10 @@ export function BackupSetPage() {
           </PageTitle>
         )}
       </Show>
-      <Show value={items} loading="Loading items…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>This backup set has no items.</Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="backup-items-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Policy</th>
-                      <th scope="col">Type</th>
-                      <th scope="col">Graph id</th>
-                      <th scope="col">Assignments</th>
-                      <th scope="col">Captured</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((it) => (
+      <PagedList value={items} paging={paging} loading="Loading items…" empty="This backup set has no items.">
+        {(list) => (
+          <Table testId="backup-items-table" head={['Policy', 'Type', 'Graph id', 'Assignments', 'Captured']}>
+            {list.map((it) => (
                       <tr key={it.id}>
                         <td>
                           <a href={`/policies/${it.policy_id}`}>{it.display_name}</a>
@@ -219,14 +187,9 @@ export function BackupSetPage() {
                         <td>{formatTime(it.captured_at)}</td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
-        }
-      </Show>
+          </Table>
+        )}
+      </PagedList>
     </section>
   );
 }

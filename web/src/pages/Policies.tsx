@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, get, post, tenantPath, withQuery, type Page, type Policy, type StartAnswer } from '../api';
-import { Empty, PageTitle, Pager, runHref, Show } from '../components/ui';
+import { ActionsHeader, PagedList, PageTitle, runHref, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession, useToasts } from '../session';
 
@@ -68,30 +68,20 @@ export function PoliciesPage() {
           </select>
         </label>
       </div>
-      <Show value={policies} loading="Loading policies…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>
-              No policies yet.{' '}
-              {canOperate ? 'Use "Sync inventory" to read them from Microsoft Graph.' : 'An operator can sync the inventory.'}
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="policies-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Type</th>
-                      <th scope="col">Platform</th>
-                      <th scope="col">Last snapshot</th>
-                      <th scope="col">
-                        <span class="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((p) => (
+      <PagedList
+        value={policies}
+        paging={paging}
+        loading="Loading policies…"
+        empty={
+          <>
+            No policies yet.{' '}
+            {canOperate ? 'Use "Sync inventory" to read them from Microsoft Graph.' : 'An operator can sync the inventory.'}
+          </>
+        }
+      >
+        {(items) => (
+          <Table testId="policies-table" head={['Name', 'Type', 'Platform', 'Last snapshot', <ActionsHeader />]}>
+            {items.map((p) => (
                       <tr key={p.id} data-testid="policy-row">
                         <td>
                           <a href={`/policies/${p.id}`}>{p.display_name}</a>
@@ -121,14 +111,9 @@ export function PoliciesPage() {
                         </td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
-        }
-      </Show>
+          </Table>
+        )}
+      </PagedList>
     </section>
   );
 }

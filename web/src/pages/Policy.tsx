@@ -2,7 +2,7 @@
 import { useRoute } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { get, tenantPath, withQuery, type Page, type Policy, type PolicyVersion } from '../api';
-import { Empty, ErrorPage, Loading, PageTitle, ProblemView, Show } from '../components/ui';
+import { Empty, ErrorPage, Loading, PageTitle, ProblemView, Show, Switch, Table } from '../components/ui';
 import { formatTime, useAsync } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
@@ -65,19 +65,8 @@ export function PolicyPage() {
             <Empty>No snapshots yet. Capture one to start the history.</Empty>
           ) : (
             <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="versions-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Version</th>
-                      <th scope="col">Captured</th>
-                      <th scope="col">Content hash</th>
-                      <th scope="col">Run</th>
-                      <th scope="col">Compare</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((v) => (
+              <Table testId="versions-table" head={['Version', 'Captured', 'Content hash', 'Run', 'Compare']}>
+                {page.items.map((v) => (
                       <tr key={v.id}>
                         <td>v{v.version}</td>
                         <td>{formatTime(v.captured_at)}</td>
@@ -109,9 +98,7 @@ export function PolicyPage() {
                         </td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
+              </Table>
               {left !== null && right !== null && <VersionDiff tenant={tenant} policy={id} left={left} right={right} />}
             </>
           )
@@ -146,30 +133,13 @@ function VersionDiff(props: { tenant: number; policy: number; left: number; righ
         <h3>
           v{a.version} ↔ v{b.version}: {changed === 0 ? 'identical' : `${changed} field${changed === 1 ? '' : 's'} differ`}
         </h3>
-        <label class="inline">
-          <input
-            type="checkbox"
-            role="switch"
-            checked={changedOnly}
-            onChange={(e) => setChangedOnly((e.target as HTMLInputElement).checked)}
-          />
-          Changed fields only
-        </label>
+        <Switch label="Changed fields only" checked={changedOnly} onChange={setChangedOnly} />
       </header>
       {shown.length === 0 ? (
         <Empty>{left === right ? 'Pick two different versions to compare.' : 'The two versions have the same content.'}</Empty>
       ) : (
-        <div class="table-wrap">
-          <table class="diff side-by-side" data-testid="version-diff">
-            <thead>
-              <tr>
-                <th scope="col">Field</th>
-                <th scope="col">v{a.version}</th>
-                <th scope="col">v{b.version}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((r) => (
+        <Table testId="version-diff" class="diff side-by-side" head={['Field', `v${a.version}`, `v${b.version}`]}>
+          {shown.map((r) => (
                 <tr key={r.path} class={r.changed ? 'changed' : ''}>
                   <td>
                     <code>{r.path}</code>
@@ -178,9 +148,7 @@ function VersionDiff(props: { tenant: number; policy: number; left: number; righ
                   <td class="after">{show(r.right)}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       )}
     </article>
   );

@@ -17,7 +17,7 @@ import {
   type Run,
   type RunItem,
 } from '../api';
-import { Counts, Empty, Loading, PageTitle, ProblemView, ProgressBar, runHref, Show, StatusBadge } from '../components/ui';
+import { Counts, Empty, Loading, PageTitle, ProblemView, ProgressBar, runHref, Show, StatusBadge, Table } from '../components/ui';
 import { useAsync, useEventStream } from '../hooks';
 import { useSession } from '../session';
 import { ItemsTable } from './Run';
@@ -293,17 +293,8 @@ function GroupMapping(props: {
               </strong>
             )}
           </p>
-          <div class="table-wrap">
-            <table data-testid="mapping-table">
-              <thead>
-                <tr>
-                  <th scope="col">Source group</th>
-                  <th scope="col">Target group</th>
-                  <th scope="col">Mapping</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.data.items.map((r) => {
+          <Table testId="mapping-table" class="" head={['Source group', 'Target group', 'Mapping']}>
+            {rows.data.items.map((r) => {
                   const value = props.mapping[r.source_group_id] ?? '';
                   const isSuggestion = r.suggested && value === r.target_group_id;
                   return (
@@ -347,9 +338,7 @@ function GroupMapping(props: {
                     </tr>
                   );
                 })}
-              </tbody>
-            </table>
-          </div>
+          </Table>
         </>
       )}
       <div class="row-actions">

@@ -8,13 +8,26 @@ import {
   tenantPath,
   withQuery,
   type AuditEntry,
-  type Member,
   type Page,
   type Run,
   type RunItem,
 } from '../api';
-import { Counts, Empty, ErrorPage, Loading, PageTitle, Pager, ProblemView, ProgressBar, Show, StatusBadge } from '../components/ui';
-import { duration, formatTime, useAsync, useCursor, useEventStream } from '../hooks';
+import {
+  AuditTable,
+  Counts,
+  Empty,
+  ErrorPage,
+  Loading,
+  PagedList,
+  PageTitle,
+  ProblemView,
+  ProgressBar,
+  Show,
+  StatusBadge,
+  Switch,
+  Table,
+} from '../components/ui';
+import { duration, formatTime, useAsync, useCursor, useEventStream, useWho } from '../hooks';
 import { useSession, useToasts } from '../session';
 import { DiffTable } from './diff';
 
@@ -101,9 +114,7 @@ function RunDetail(props: { initial: Run }) {
     () => get<Page<AuditEntry>>(withQuery(tenantPath(tenant, '/audit'), { run_id: run.id, limit: 50 })),
     [tenant, run.id, run.active],
   );
-  const members = useAsync(() => get<{ items: Member[] }>(tenantPath(tenant, '/members')), [tenant]);
-  const who = (uid: number | null) =>
-    uid == null ? 'system' : (members.data?.items.find((m) => m.user_id === uid)?.email ?? `user ${uid}`);
+  const who = useWho(tenant);
 
   const [cancelling, setCancelling] = useState(false);
   const cancel = async () => {
@@ -176,27 +187,21 @@ function RunDetail(props: { initial: Run }) {
       </article>
 
       <h2>Items</h2>
-      <label class="inline">
-        <input
-          type="checkbox"
-          role="switch"
-          checked={failedOnly}
-          onChange={(e) => setFailedOnly((e.target as HTMLInputElement).checked)}
-        />
-        Failed only
-      </label>
-      <Show value={items} loading="Loading items…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>{failedOnly ? 'No failed items.' : run.active ? 'No items yet; they appear as the run works.' : 'This run recorded no items.'}</Empty>
-          ) : (
-            <>
-              <ItemsTable items={page.items} />
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
+      <Switch label="Failed only" checked={failedOnly} onChange={setFailedOnly} />
+      <PagedList
+        value={items}
+        paging={paging}
+        loading="Loading items…"
+        empty={
+          failedOnly
+            ? 'No failed items.'
+            : run.active
+              ? 'No items yet; they appear as the run works.'
+              : 'This run recorded no items.'
         }
-      </Show>
+      >
+        {(list) => <ItemsTable items={list} />}
+      </PagedList>
 
       <h2>Audit</h2>
       <Show value={audit} loading="Loading audit entries…">
@@ -204,34 +209,7 @@ function RunDetail(props: { initial: Run }) {
           page.items.length === 0 ? (
             <Empty>No audit entries for this run.</Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="striped" data-testid="run-audit">
-                <thead>
-                  <tr>
-                    <th scope="col">#</th>
-                    <th scope="col">Time</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Actor</th>
-                    <th scope="col">Details</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.items.map((a) => (
-                    <tr key={a.id}>
-                      <td>{a.seq}</td>
-                      <td>{formatTime(a.created_at)}</td>
-                      <td>
-                        <code>{a.action}</code>
-                      </td>
-                      <td>{who(a.actor_user_id)}</td>
-                      <td>
-                        <code class="details">{JSON.stringify(a.details)}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <AuditTable testId="run-audit" entries={page.items} who={who} />
           )
         }
       </Show>
@@ -241,18 +219,7 @@ function RunDetail(props: { initial: Run }) {
 
 export function ItemsTable(props: { items: RunItem[] }) {
   return (
-    <div class="table-wrap">
-      <table class="striped" data-testid="items-table">
-        <thead>
-          <tr>
-            <th scope="col">Item</th>
-            <th scope="col">Outcome</th>
-            <th scope="col">Action</th>
-            <th scope="col">Graph id</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
-        <tbody>
+    <Table testId="items-table" head={['Item', 'Outcome', 'Action', 'Graph id', 'Error']}>
           {props.items.map((it) => {
             const diff = it.details?.diff ?? [];
             const unmapped = it.details?.assignments?.unmapped ?? [];
@@ -292,8 +259,6 @@ export function ItemsTable(props: { items: RunItem[] }) {
               </tr>
             );
           })}
-        </tbody>
-      </table>
-    </div>
+    </Table>
   );
 }

@@ -1,6 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { get, RUN_STATUSES, RUN_TYPES, tenantPath, withQuery, type Page, type Run } from '../api';
-import { Counts, Empty, PageTitle, Pager, ProgressBar, RunLink, Show, StatusBadge } from '../components/ui';
+import { Counts, PagedList, PageTitle, ProgressBar, RunLink, StatusBadge, Table } from '../components/ui';
 import { duration, formatTime, useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 
@@ -56,29 +56,19 @@ export function RunsPage() {
           </select>
         </label>
       </div>
-      <Show value={runs} loading="Loading runs…">
-        {(page) =>
-          page.items.length === 0 ? (
-            <Empty>
-              {status || type
-                ? 'No runs match these filters.'
-                : 'No runs yet. Sync the inventory or capture a snapshot on the Policies page.'}
-            </Empty>
-          ) : (
-            <>
-              <div class="table-wrap">
-                <table class="striped" data-testid="runs-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Run</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Progress</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Duration</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {page.items.map((r) => (
+      <PagedList
+        value={runs}
+        paging={paging}
+        loading="Loading runs…"
+        empty={
+          status || type
+            ? 'No runs match these filters.'
+            : 'No runs yet. Sync the inventory or capture a snapshot on the Policies page.'
+        }
+      >
+        {(items) => (
+          <Table testId="runs-table" head={['Run', 'Status', 'Progress', 'Created', 'Duration']}>
+            {items.map((r) => (
                       <tr key={r.id} data-testid="run-row">
                         <td>
                           <RunLink run={r} />
@@ -94,14 +84,9 @@ export function RunsPage() {
                         <td>{duration(r.started_at, r.finished_at)}</td>
                       </tr>
                     ))}
-                  </tbody>
-                </table>
-              </div>
-              <Pager page={paging.page} nextCursor={page.next_cursor} onNext={paging.next} onPrev={paging.prev} />
-            </>
-          )
-        }
-      </Show>
+          </Table>
+        )}
+      </PagedList>
     </section>
   );
 }

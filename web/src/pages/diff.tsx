@@ -1,6 +1,7 @@
 // Field diffs: the server's per-field changes (restore preview), and a
 // side-by-side view of two captured versions, compared field by field.
 import type { FieldChange } from '../api';
+import { Table } from '../components/ui';
 
 export function show(v: unknown): string {
   if (v === undefined) return '(absent)';
@@ -10,16 +11,8 @@ export function show(v: unknown): string {
 
 export function DiffTable(props: { changes: FieldChange[] }) {
   return (
-    <table class="diff" data-testid="diff">
-      <thead>
-        <tr>
-          <th scope="col">Field</th>
-          <th scope="col">Live in target</th>
-          <th scope="col">From backup</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.changes.map((c) => (
+    <Table testId="diff" class="diff" head={['Field', 'Live in target', 'From backup']}>
+      {props.changes.map((c) => (
           <tr key={c.path}>
             <td>
               <code>{c.path}</code>
@@ -28,8 +21,7 @@ export function DiffTable(props: { changes: FieldChange[] }) {
             <td class="after">{show(c.after)}</td>
           </tr>
         ))}
-      </tbody>
-    </table>
+    </Table>
   );
 }
 
