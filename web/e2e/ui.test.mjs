@@ -231,7 +231,6 @@ test('runs list filters by status and type', async () => {
   assert.ok(rows.length >= 2 && rows.every((r) => r.includes('Capture snapshot')), rows.join('\n'));
   await page.getByLabel('Type').selectOption('');
   await page.getByTestId('run-row').first().waitFor();
-  await shot(page, 'runs-list');
   await page.getByLabel('Status').selectOption('cancelled');
   await page.getByText('No runs match these filters.').waitFor();
 
@@ -298,6 +297,11 @@ test('an operator cancels a running run from its page', async () => {
   // Items not reached when the cancel landed are recorded as skipped.
   assert.ok(run.counts.skipped > 0 && run.counts.succeeded < run.counts.total, JSON.stringify(run.counts));
   await page.getByTestId('item-row').filter({ hasText: 'skipped' }).first().waitFor();
+
+  // The runs list, now with succeeded, partially succeeded and cancelled runs.
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  await page.getByTestId('run-row').filter({ hasText: 'cancelled' }).waitFor();
+  await shot(page, 'runs-list');
   await page.context().close();
 });
 
