@@ -1,6 +1,7 @@
 #include "app/admin_commands.h"
 
 #include <fstream>
+#include <functional>
 #include <istream>
 #include <ostream>
 #include <sstream>
@@ -79,6 +80,20 @@ Result<std::pair<int64_t, int64_t>> TenantAndUser(store::Tx& tx, const AdminArgs
   auto user = UserId(tx, a.email);
   if (!user) return Unexpected(user.error());
   return std::make_pair(*tenant, *user);
+}
+
+// Opens the database and runs `change` for the tenant and user named by
+// --tenant and --email, in one write transaction.
+int ChangeMembership(const AdminArgs& a, std::ostream& err,
+                     const std::function<Status(store::Tx&, int64_t, int64_t)>& change) {
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
+    auto ids = TenantAndUser(tx, a);
+    if (!ids) return ids.error();
+    return change(tx, ids->first, ids->second);
+  });
+  return s.ok() ? 0 : Fail(err, s);
 }
 
 }  // namespace
@@ -192,35 +207,24 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
 int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   if (!store::IsRole(a.role))
     return Fail(err, Status::InvalidArgument("--role: owner, operator or readonly"), 2);
-  auto db = Open(a.db_url);
-  if (!db) return Fail(err, db.error(), 2);
-  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-    auto ids = TenantAndUser(tx, a);
-    if (!ids) return ids.error();
-    const auto [tenant, user] = *ids;
+  const int rc = ChangeMembership(a, err, [&](store::Tx& tx, int64_t tenant, int64_t user) {
     if (Status r = Accounts::SetMember(tx, tenant, user, a.role, Now()); !r.ok()) return r;
     return Audit(tx, tenant, "member.set", "user", std::to_string(user), {{"role", a.role}});
   });
-  if (!s.ok()) return Fail(err, s);
-  out << a.email << " is " << a.role << " of tenant " << a.tenant << "\n";
-  return 0;
+  if (rc == 0) out << a.email << " is " << a.role << " of tenant " << a.tenant << "\n";
+  return rc;
 }
 
 int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err) {
-  auto db = Open(a.db_url);
-  if (!db) return Fail(err, db.error(), 2);
-  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-    auto ids = TenantAndUser(tx, a);
-    if (!ids) return ids.error();
-    const auto [tenant, user] = *ids;
-    auto removed = Accounts::RemoveMember(tx, tenant, user);
-    if (!removed) return removed.error();
-    if (!*removed) return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
-    return Audit(tx, tenant, "member.removed", "user", std::to_string(user));
-  });
-  if (!s.ok()) return Fail(err, s);
-  out << a.email << " removed from tenant " << a.tenant << "\n";
-  return 0;
+  const int rc =
+      ChangeMembership(a, err, [&](store::Tx& tx, int64_t tenant, int64_t user) -> Status {
+        auto removed = Accounts::RemoveMember(tx, tenant, user);
+        if (!removed) return removed.error();
+        if (!*removed) return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
+        return Audit(tx, tenant, "member.removed", "user", std::to_string(user));
+      });
+  if (rc == 0) out << a.email << " removed from tenant " << a.tenant << "\n";
+  return rc;
 }
 
 }  // namespace ta::app
