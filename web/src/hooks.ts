@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, tenantPath, type Member } from './api';
+import { ApiError, get, tenantPath, type Member, type Run } from './api';
 
 export type Async<T> =
   | { state: 'loading'; data?: T }
@@ -108,4 +108,24 @@ export function useWho(tenant: number): (userId: number | null) => string {
   const members = useAsync(() => get<{ items: Member[] }>(tenantPath(tenant, '/members')), [tenant]);
   return (uid) =>
     uid == null ? 'system' : (members.data?.items.find((m) => m.user_id === uid)?.email ?? `user ${uid}`);
+}
+
+// A run kept current by its event stream while it is active. `version` grows
+// with every update, so lists that depend on the run (its items) can reload.
+export function useLiveRun(initial: Run | null) {
+  const [run, setRun] = useState<Run | null>(initial);
+  const [version, setVersion] = useState(0);
+  useEffect(() => setRun(initial), [initial?.id]);
+  const live = useEventStream(
+    initial?.active ? `${tenantPath(initial.tenant_id, `/runs/${initial.id}`)}/events` : null,
+    {
+      run: (r: Run) => {
+        setRun(r);
+        setVersion((v) => v + 1);
+      },
+      end: () => setVersion((v) => v + 1),
+      error: () => {},
+    },
+  );
+  return { run, setRun, version, live };
 }

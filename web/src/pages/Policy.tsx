@@ -1,6 +1,6 @@
 // One policy: its captured versions and a side-by-side diff of any two.
 import { useRoute } from 'preact-iso';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { get, tenantPath, withQuery, type Page, type Policy, type PolicyVersion } from '../api';
 import { Empty, ErrorPage, Loading, PageTitle, ProblemView, Show, Switch, Table } from '../components/ui';
 import { formatTime, useAsync } from '../hooks';
@@ -18,15 +18,12 @@ export function PolicyPage() {
     () => get<Page<PolicyVersion>>(withQuery(tenantPath(tenant, `/policies/${id}/versions`), { limit: 100 })),
     [tenant, id],
   );
-  const [left, setLeft] = useState<number | null>(null);
-  const [right, setRight] = useState<number | null>(null);
-  useEffect(() => {
-    const v = versions.data?.items ?? [];
-    if (v.length > 0 && right === null) {
-      setRight(v[0].version);
-      setLeft(v.length > 1 ? v[1].version : v[0].version);
-    }
-  }, [versions.data]);
+  // Until the user picks, compare the two newest versions.
+  const [pickedLeft, setLeft] = useState<number | null>(null);
+  const [pickedRight, setRight] = useState<number | null>(null);
+  const newest = versions.data?.items ?? [];
+  const right = pickedRight ?? newest[0]?.version ?? null;
+  const left = pickedLeft ?? (newest[1] ?? newest[0])?.version ?? null;
 
   if (policy.state === 'error' && (policy.error.status === 403 || policy.error.status === 404))
     return <ErrorPage status={policy.error.status} detail={policy.error.problem.detail} />;

@@ -18,7 +18,7 @@ import {
   type RunItem,
 } from '../api';
 import { Counts, Empty, Loading, PageTitle, ProblemView, ProgressBar, runHref, Show, StatusBadge, Table } from '../components/ui';
-import { useAsync, useEventStream } from '../hooks';
+import { useAsync, useLiveRun } from '../hooks';
 import { useSession } from '../session';
 import { ItemsTable } from './Run';
 import { useStart } from './Policies';
@@ -355,12 +355,7 @@ function GroupMapping(props: {
 
 // Follows a run live and then loads all its items (preview results).
 function useRunResult(initial: Run | null) {
-  const [run, setRun] = useState<Run | null>(initial);
-  useEffect(() => setRun(initial), [initial?.id]);
-  useEventStream(initial && initial.active ? `${tenantPath(initial.tenant_id, `/runs/${initial.id}`)}/events` : null, {
-    run: (r: Run) => setRun(r),
-    end: () => {},
-  });
+  const { run } = useLiveRun(initial);
   const ended = !!run && !run.active;
   const items = useAsync(
     () =>

@@ -27,7 +27,7 @@ import {
   Switch,
   Table,
 } from '../components/ui';
-import { duration, formatTime, useAsync, useCursor, useEventStream, useWho } from '../hooks';
+import { duration, formatTime, useAsync, useCursor, useLiveRun, useWho } from '../hooks';
 import { useSession, useToasts } from '../session';
 import { DiffTable } from './diff';
 
@@ -87,21 +87,13 @@ export function RunPage() {
 function RunDetail(props: { initial: Run }) {
   const session = useSession();
   const toasts = useToasts();
-  const [run, setRun] = useState(props.initial);
+  const followed = useLiveRun(props.initial);
+  const run = followed.run ?? props.initial;
+  const { setRun, version, live } = followed;
   const tenant = run.tenant_id;
   const base = tenantPath(tenant, `/runs/${run.id}`);
   const [failedOnly, setFailedOnly] = useState(false);
   const paging = useCursor(String(failedOnly));
-  const [version, setVersion] = useState(0); // bumps when the run changes, to reload items
-
-  const live = useEventStream(props.initial.active ? `${base}/events` : null, {
-    run: (r: Run) => {
-      setRun(r);
-      setVersion((v) => v + 1);
-    },
-    end: () => setVersion((v) => v + 1),
-    error: () => {},
-  });
 
   const items = useAsync(
     () =>
