@@ -199,11 +199,14 @@ int main(int argc, char** argv) {
   std::string backend = "sqlite";
   int64_t starts = 100'000, reads = 50'000;
   int clients = 64, tenants = 1;
+  std::string server_binary = TA_BINARY;
   app.add_option("--backend", backend)->check(CLI::IsMember({"sqlite", "postgres"}));
   app.add_option("--starts", starts);
   app.add_option("--reads", reads);
   app.add_option("--clients", clients);
   app.add_option("--tenants", tenants);
+  app.add_option("--server", server_binary,
+                 "tenantatlas binary to start (to compare two builds in one session)");
   CLI11_PARSE(app, argc, argv);
 
   auto fresh = bench::OpenFresh(backend, 4);
@@ -244,7 +247,7 @@ int main(int argc, char** argv) {
   }
   fresh->db.reset();  // the server owns the database from here
 
-  const Server server = StartServer(TA_BINARY, fresh->url);
+  const Server server = StartServer(server_binary, fresh->url);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let startup allocations settle
   const long idle_kib = RssKiB(server.pid);
   const double cpu0 = CpuSeconds(server.pid);

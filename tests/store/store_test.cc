@@ -318,5 +318,53 @@ TEST(SqliteDurability, WriterIsSynchronousFullByDefaultAndNormalOnlyWhenAsked) {
   EXPECT_EQ(SqliteSynchronous(true), 1);   // NORMAL
 }
 
+// The writer keeps the statement journal of its per-request savepoints in
+// memory. A failing request that rewrote far more than SQLite's 64 KiB
+// spill threshold must still roll back exactly, batched with others or not.
+TEST(SqliteWriter, InMemoryStatementJournalRollsBackLargeFailedRequests) {
+  auto t = ::ta::testing::TestDatabase::Create(TestBackend::kSqlite, {});
+  ASSERT_TRUE(t);
+  auto temp_store = WriteResult<int64_t>(t->db(), [](Tx& tx) -> Result<int64_t> {
+    auto rows = tx.Query("PRAGMA temp_store");
+    if (!rows) return Unexpected(rows.error());
+    return rows->front().Int(0);
+  });
+  EXPECT_EQ(temp_store.value_or(-1), 2);  // MEMORY
+
+  constexpr int kRows = 3000;  // ~700 KB of names: every request rewrites ~170 pages
+  ASSERT_TRUE(t->db()
+                  .Write([&](Tx& tx) -> Status {
+                    for (int i = 0; i < kRows; ++i) {
+                      auto r = tx.Exec("INSERT INTO tenants (name, created_at) VALUES ($1, 0)",
+                                       {"x" + std::to_string(i) + std::string(200, 's')});
+                      if (!r) return r.error();
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 8; ++w) {
+    threads.emplace_back([&, w] {
+      Status s = t->db().Write([&](Tx& tx) -> Status {
+        auto r = tx.Exec("UPDATE tenants SET name = $1 || substr(name, 2)", {std::to_string(w)});
+        if (!r) return r.error();
+        if (*r != kRows) return Status::Internal("updated " + std::to_string(*r));
+        return w % 2 ? Status::InvalidArgument("odd writers fail after writing") : Status::Ok();
+      });
+      (s.ok() ? ok : failed)++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(failed, 4);
+  // Every row carries the tag of one and the same successful (even) writer.
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(DISTINCT substr(name, 1, 1)) FROM tenants"), 1);
+  EXPECT_EQ(QueryInt(t->db(),
+                     "SELECT COUNT(*) FROM tenants WHERE substr(name, 1, 1) IN "
+                     "('0', '2', '4', '6') AND length(name) = length(CAST(id - 1 AS TEXT)) + 201"),
+            kRows);
+}
+
 }  // namespace
 }  // namespace ta::store
