@@ -1,5 +1,6 @@
 // Storage behaviour, identical on SQLite and PostgreSQL.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <set>
@@ -316,6 +317,17 @@ int64_t SqliteSynchronous(bool normal) {
 TEST(SqliteDurability, WriterIsSynchronousFullByDefaultAndNormalOnlyWhenAsked) {
   EXPECT_EQ(SqliteSynchronous(false), 2);  // FULL: an acknowledged commit survives power loss
   EXPECT_EQ(SqliteSynchronous(true), 1);   // NORMAL
+}
+
+// Counting every SQLite allocation takes one process-wide mutex, the most
+// contended lock under load; the store turns the counting off before SQLite
+// starts, so nothing is counted.
+TEST(SqliteWriter, AllocationsAreNotCountedUnderAGlobalMutex) {
+  auto t = ::ta::testing::TestDatabase::Create(TestBackend::kSqlite, {});
+  ASSERT_TRUE(t);
+  MakeTenant(t->db(), "counted?");
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants"), 1);
+  EXPECT_EQ(sqlite3_memory_used(), 0);
 }
 
 // The writer keeps the statement journal of its per-request savepoints in
