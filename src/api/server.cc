@@ -1,8 +1,8 @@
 #include "api/server.h"
 
-#include <httplib.h>
 #include <sys/socket.h>
 
+#include "api/http_connection.h"
 #include "api/problem.h"
 #include "api/routes.h"
 
@@ -11,7 +11,7 @@ namespace ta::api {
 struct Server::Impl {
   ApiContext& ctx;
   ServerOptions options;
-  httplib::Server http;
+  ConnectionServer http;  // the library's parsing and routing, our connection loop
   int port = 0;
   int listen_fd = -1;
 
