@@ -2,16 +2,16 @@
 
 #include <sys/socket.h>
 
-#include "api/http_connection.h"
 #include "api/problem.h"
 #include "api/routes.h"
+#include "http/connection_server.h"
 
 namespace ta::api {
 
 struct Server::Impl {
   ApiContext& ctx;
   ServerOptions options;
-  ConnectionServer http;  // the library's parsing and routing, our connection loop
+  ::ta::http::ConnectionServer http;  // the library's parsing and routing, our connection loop
   int port = 0;
   int listen_fd = -1;
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "api/http_connection.h"
 #include "api_env.h"
+#include "http/connection_server.h"
 
 namespace ta::api {
 namespace {
@@ -148,13 +148,14 @@ TEST(HttpConnection, ASmallResponseIsOneSegment) {
 }
 
 TEST(HttpConnection, OnlyAFixedLengthHeadWaitsForItsBody) {
-  EXPECT_TRUE(HeadAwaitsBody("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"));
-  EXPECT_TRUE(HeadAwaitsBody("HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"));
-  EXPECT_FALSE(HeadAwaitsBody(
+  EXPECT_TRUE(http::HeadAwaitsBody("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"));
+  EXPECT_TRUE(http::HeadAwaitsBody("HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"));
+  EXPECT_FALSE(http::HeadAwaitsBody(
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"));
-  EXPECT_FALSE(HeadAwaitsBody("HTTP/1.1 100 Continue\r\n\r\n"));
-  EXPECT_FALSE(HeadAwaitsBody("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n"));  // not a whole head
-  EXPECT_FALSE(HeadAwaitsBody("0\r\n\r\n"));                                  // a chunk, not a head
+  EXPECT_FALSE(http::HeadAwaitsBody("HTTP/1.1 100 Continue\r\n\r\n"));
+  EXPECT_FALSE(
+      http::HeadAwaitsBody("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n"));  // not a whole head
+  EXPECT_FALSE(http::HeadAwaitsBody("0\r\n\r\n"));                         // a chunk, not a head
 }
 
 TEST(HttpConnection, AnEventStreamIsChunkedAndStartsAtOnce) {

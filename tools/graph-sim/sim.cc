@@ -1,5 +1,7 @@
 #include "sim.h"
 
+#include "http/connection_server.h"
+
 #include <httplib.h>
 #include <sodium.h>
 
@@ -112,7 +114,7 @@ struct Window {
 
 struct GraphSim::Impl {
   SimConfig cfg;
-  httplib::Server server;
+  ta::http::ConnectionServer server;  // stops without waiting for idle keep-alive clients
   std::thread thread;
   int port = -1;
   mutable std::mutex mu;

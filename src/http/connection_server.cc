@@ -1,4 +1,4 @@
-#include "api/http_connection.h"
+#include "http/connection_server.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,7 +15,7 @@
 #include <cstring>
 #include <string>
 
-namespace ta::api {
+namespace ta::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -237,4 +237,4 @@ bool ConnectionServer::process_and_close_socket(socket_t sock) {
   return ret;
 }
 
-}  // namespace ta::api
+}  // namespace ta::http

@@ -13,13 +13,14 @@
 //     body in one sendmsg() (a chunked/streaming head goes out at once, so
 //     event streams are never held back),
 //   - looks the peer and local addresses up once per connection.
-// Included only by server.cc: it pulls in httplib.h.
+// Used by the API server and the Graph simulator; it pulls in httplib.h, so
+// include it only where a server is built.
 
 #include <httplib.h>
 
 #include <string>
 
-namespace ta::api {
+namespace ta::http {
 
 // True for a response head whose body has a fixed length: the library writes
 // that body right after it, so the two can go out in one send. False for the
@@ -32,4 +33,4 @@ class ConnectionServer : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override;
 };
 
-}  // namespace ta::api
+}  // namespace ta::http
