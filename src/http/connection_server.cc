@@ -34,19 +34,37 @@ void SetTimeout(int sock, int option, milliseconds ms) {
   setsockopt(sock, SOL_SOCKET, option, &tv, sizeof tv);
 }
 
-void LookUpAddress(int sock, bool peer, std::string& ip, int& port) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof addr;
-  auto* sa = reinterpret_cast<sockaddr*>(&addr);
-  if ((peer ? getpeername(sock, sa, &len) : getsockname(sock, sa, &len)) != 0) return;
-  char host[NI_MAXHOST];
-  char serv[NI_MAXSERV];
-  if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) !=
-      0)
-    return;
-  ip = host;
-  port = std::atoi(serv);
-}
+// One end of a connection's address, looked up on first use (the library asks
+// for both on every request).
+class CachedAddress {
+ public:
+  explicit CachedAddress(bool peer) : peer_(peer) {}
+
+  void Get(int sock, std::string& ip, int& port) {
+    if (!known_) {
+      known_ = true;
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      auto* sa = reinterpret_cast<sockaddr*>(&addr);
+      char host[NI_MAXHOST];
+      char serv[NI_MAXSERV];
+      if ((peer_ ? getpeername(sock, sa, &len) : getsockname(sock, sa, &len)) == 0 &&
+          getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+                      NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        ip_ = host;
+        port_ = std::atoi(serv);
+      }
+    }
+    ip = ip_;
+    port = port_;
+  }
+
+ private:
+  bool peer_;
+  bool known_ = false;
+  std::string ip_;
+  int port_ = 0;
+};
 
 class ConnectionStream final : public httplib::Stream {
  public:
@@ -124,21 +142,11 @@ class ConnectionStream final : public httplib::Stream {
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    if (!peer_known_) {
-      LookUpAddress(sock_, true, peer_ip_, peer_port_);
-      peer_known_ = true;
-    }
-    ip = peer_ip_;
-    port = peer_port_;
+    peer_.Get(sock_, ip, port);
   }
 
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    if (!local_known_) {
-      LookUpAddress(sock_, false, local_ip_, local_port_);
-      local_known_ = true;
-    }
-    ip = local_ip_;
-    port = local_port_;
+    local_.Get(sock_, ip, port);
   }
 
   socket_t socket() const override { return sock_; }
@@ -204,9 +212,7 @@ class ConnectionStream final : public httplib::Stream {
   size_t pos_ = 0, end_ = 0;
   bool head_pending_ = false;
   std::string held_;
-  mutable bool peer_known_ = false, local_known_ = false;
-  mutable std::string peer_ip_, local_ip_;
-  mutable int peer_port_ = 0, local_port_ = 0;
+  mutable CachedAddress peer_{true}, local_{false};
 };
 
 }  // namespace

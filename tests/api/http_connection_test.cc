@@ -111,11 +111,21 @@ Env Open() {
   return e;
 }
 
-TEST(HttpConnection, KeepAliveServesPipelinedRequestsInOrder) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
-  RawClient c(e.api->port());
-  ASSERT_TRUE(c.connected());
+// A server with one operator and policy 1 of tenant A, and one connection to it.
+class HttpConnection : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    e = Open();
+    ASSERT_TRUE(e.api);
+    client = std::make_unique<RawClient>(e.api->port());
+    ASSERT_TRUE(client->connected());
+  }
+  Env e;
+  std::unique_ptr<RawClient> client;
+};
+
+TEST_F(HttpConnection, KeepAliveServesPipelinedRequestsInOrder) {
+  RawClient& c = *client;
   ASSERT_TRUE(c.Send(Get("/healthz")));
   const std::string first = c.ReadResponse();
   EXPECT_TRUE(first.starts_with("HTTP/1.1 200 ")) << first;
@@ -130,11 +140,8 @@ TEST(HttpConnection, KeepAliveServesPipelinedRequestsInOrder) {
   EXPECT_NE(me.find("op@example.com"), std::string::npos) << me;
 }
 
-TEST(HttpConnection, ASmallResponseIsOneSegment) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
-  RawClient c(e.api->port());
-  ASSERT_TRUE(c.connected());
+TEST_F(HttpConnection, ASmallResponseIsOneSegment) {
+  RawClient& c = *client;
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(c.Send(Get("/api/v1/me", e.op.token)));
     // Head and body were sent together, so the first read holds all of it.
@@ -147,7 +154,7 @@ TEST(HttpConnection, ASmallResponseIsOneSegment) {
   }
 }
 
-TEST(HttpConnection, OnlyAFixedLengthHeadWaitsForItsBody) {
+TEST(HttpHead, OnlyAFixedLengthHeadWaitsForItsBody) {
   EXPECT_TRUE(http::HeadAwaitsBody("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"));
   EXPECT_TRUE(http::HeadAwaitsBody("HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n"));
   EXPECT_FALSE(http::HeadAwaitsBody(
@@ -158,11 +165,8 @@ TEST(HttpConnection, OnlyAFixedLengthHeadWaitsForItsBody) {
   EXPECT_FALSE(http::HeadAwaitsBody("0\r\n\r\n"));                         // a chunk, not a head
 }
 
-TEST(HttpConnection, AnEventStreamIsChunkedAndStartsAtOnce) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
-  RawClient c(e.api->port());
-  ASSERT_TRUE(c.connected());
+TEST_F(HttpConnection, AnEventStreamIsChunkedAndStartsAtOnce) {
+  RawClient& c = *client;
   ASSERT_TRUE(c.Send(Get("/api/v1/notifications/stream", e.op.token)));
   const std::string head = c.ReadOnce(std::chrono::seconds(5));
   EXPECT_TRUE(head.starts_with("HTTP/1.1 200 ")) << head;
@@ -170,11 +174,8 @@ TEST(HttpConnection, AnEventStreamIsChunkedAndStartsAtOnce) {
   EXPECT_NE(head.find("text/event-stream"), std::string::npos) << head;
 }
 
-TEST(HttpConnection, ARequestArrivingInPiecesIsServed) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
-  RawClient c(e.api->port());
-  ASSERT_TRUE(c.connected());
+TEST_F(HttpConnection, ARequestArrivingInPiecesIsServed) {
+  RawClient& c = *client;
   const std::string request =
       Post("/api/v1/tenants/" + std::to_string(e.tenant) + "/policies/1/capture", e.op.token, "{}");
   for (size_t at = 0; at < request.size(); at += 40) {
@@ -185,9 +186,7 @@ TEST(HttpConnection, ARequestArrivingInPiecesIsServed) {
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 202 ")) << reply;
 }
 
-TEST(HttpConnection, ClosedConnectionsFreeTheirThreads) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
+TEST_F(HttpConnection, ClosedConnectionsFreeTheirThreads) {
   // Three times as many connections as the server has threads, one after
   // another: each must be served, so each closed one gave its thread back.
   for (int i = 0; i < 3 * ServerOptions{}.threads; ++i) {
@@ -198,10 +197,8 @@ TEST(HttpConnection, ClosedConnectionsFreeTheirThreads) {
   }
 }
 
-TEST(HttpConnection, StopDoesNotWaitForIdleKeepAliveConnections) {
-  Env e = Open();
-  ASSERT_TRUE(e.api);
-  RawClient used(e.api->port());
+TEST_F(HttpConnection, StopDoesNotWaitForIdleKeepAliveConnections) {
+  RawClient& used = *client;
   ASSERT_TRUE(used.Send(Get("/healthz")));
   ASSERT_TRUE(used.ReadResponse().starts_with("HTTP/1.1 200 "));
   RawClient silent(e.api->port());  // connected, never sends a byte
