@@ -1,6 +1,6 @@
 // The notifications bell: unread count, a panel with "View run" links and
 // mark-as-read, kept live by /api/v1/notifications/stream.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post, type Notification, type Page } from '../api';
 import { formatTime, useEventStream } from '../hooks';
 import { useToasts } from '../session';
@@ -46,8 +46,11 @@ export function NotificationsBell() {
     },
   });
 
-  // Escape closes the panel and gives focus back to the bell.
-  useEffect(() => {
+  // Escape closes the panel and gives focus back to the bell. A layout effect,
+  // so the key works from the moment the panel is on screen: with a plain
+  // effect an Escape pressed right after opening could arrive first (a browser
+  // test caught that once).
+  useLayoutEffect(() => {
     if (!open) return;
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') {
