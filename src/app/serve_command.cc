@@ -242,11 +242,13 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
       err << "error: demo setup: " << login.error().ToString() << "\n";
     } else {
       // Fill the demo tenants and take a first backup, as jobs, before
-      // showing the commands that use them.
+      // showing the commands that use them. Contoso first, so that on a new
+      // database its policies get the first ids, as the README's lines assume.
       auto a = runs::StartInventorySync(stack.runs(), login->tenant, std::nullopt);
+      bool ready = a && AwaitRun(**db, login->tenant, a->run.id, std::chrono::seconds(60));
       auto b = runs::StartInventorySync(stack.runs(), login->other_tenant, std::nullopt);
-      bool ready = a && b && AwaitRun(**db, login->tenant, a->run.id, std::chrono::seconds(60)) &&
-                   AwaitRun(**db, login->other_tenant, b->run.id, std::chrono::seconds(60));
+      ready =
+          ready && b && AwaitRun(**db, login->other_tenant, b->run.id, std::chrono::seconds(60));
       int64_t set_id = 0, policy_id = 0;
       if (ready) {
         auto backup = runs::StartBackupSet(stack.runs(), **db, login->tenant, "Contoso baseline",

@@ -116,6 +116,14 @@ TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
   ASSERT_TRUE(std::regex_search(
       serve.buffered, preview,
       std::regex(R"(-d '(\{[^']*\})' http://127\.0\.0\.1:\d+(\S+/restores/preview))")));
+  // On a new database they are the README's lines, ids included.
+  const std::string readme = Slurp(std::string(TA_TEST_DATA_DIR) + "/../../README.md");
+  EXPECT_NE(readme.find("http://127.0.0.1:8080" + capture[1].str() + "\n"), std::string::npos)
+      << capture[0];
+  EXPECT_NE(
+      readme.find("-d '" + preview[1].str() + "' http://127.0.0.1:8080" + preview[2].str() + "\n"),
+      std::string::npos)
+      << preview[0];
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(60, 0);
   const httplib::Headers auth = {{"Authorization", "Bearer " + token[1].str()}};
