@@ -6,6 +6,9 @@
 // test drives them.
 #include <httplib.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -124,6 +127,33 @@ class ApiEnv {
     Status s = db().Write(
         [&](store::Tx& tx) { return store::Accounts::SetMember(tx, tenant, w.id, role, 0); });
     EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // Reads an event stream on its own thread: appends what arrives to `out`
+  // while `more(out)` is true and the stream lasts; sets `started` with the
+  // first event. Read `out` only after joining the thread.
+  std::thread ReadStream(std::string path, const std::string& token, httplib::Headers headers,
+                         std::string& out, std::atomic<bool>& started,
+                         std::function<bool(const std::string&)> more) {
+    headers.emplace("Authorization", "Bearer " + token);
+    return std::thread([this, path = std::move(path), headers = std::move(headers), &out, &started,
+                        more = std::move(more)] {
+      httplib::Client client("127.0.0.1", port());
+      client.set_read_timeout(20, 0);
+      client.Get(path.c_str(), headers, [&](const char* data, size_t n) {
+        out.append(data, n);
+        started = true;
+        return more(out);
+      });
+    });
+  }
+
+  // Waits up to 20 s for `flag` (polling with a deadline); false if it never came.
+  static bool Await(const std::atomic<bool>& flag) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!flag && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return flag;
   }
 
   // One request. Event streams are cut after their headers (the status is kept).

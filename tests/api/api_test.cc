@@ -298,20 +298,10 @@ TEST_P(ApiTest, RunEventsStreamProgressAndEndWithTheRun) {
   const int64_t run = started.Json()["run"]["id"];
   std::string stream;
   std::atomic<bool> first_event{false};
-  std::thread reader([&] {
-    httplib::Client client("127.0.0.1", env.port());
-    client.set_read_timeout(20, 0);
-    client.Get((T(w.tenant) + "/runs/" + std::to_string(run) + "/events").c_str(),
-               {{"Authorization", "Bearer " + w.op.token}}, [&](const char* data, size_t n) {
-                 stream.append(data, n);
-                 first_event = true;
-                 return true;
-               });
-  });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!first_event && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling with a deadline
-  EXPECT_TRUE(first_event) << "no event within 20 s";
+  std::thread reader =
+      env.ReadStream(T(w.tenant) + "/runs/" + std::to_string(run) + "/events", w.op.token, {},
+                     stream, first_event, [](const std::string&) { return true; });
+  EXPECT_TRUE(ApiEnv::Await(first_event)) << "no event within 20 s";
   // Cancelling the queued run ends it; the stream reports that and closes.
   ASSERT_EQ(
       env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token).status,
@@ -345,16 +335,11 @@ TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
             0);
   // The stream resumes after Last-Event-ID and delivers the next notification.
   std::string stream;
-  std::thread reader([&] {
-    httplib::Client client("127.0.0.1", env.port());
-    client.set_read_timeout(20, 0);
-    client.Get("/api/v1/notifications/stream",
-               {{"Authorization", "Bearer " + w.op.token}, {"Last-Event-ID", std::to_string(id)}},
-               [&](const char* data, size_t n) {
-                 stream.append(data, n);
-                 return stream.find("event: notification") == std::string::npos;
-               });
-  });
+  std::atomic<bool> started{false};
+  std::thread reader = env.ReadStream(
+      "/api/v1/notifications/stream", w.op.token, {{"Last-Event-ID", std::to_string(id)}}, stream,
+      started,
+      [](const std::string& s) { return s.find("event: notification") == std::string::npos; });
   ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token).status, 202);
   reader.join();
   EXPECT_NE(stream.find("event: notification"), std::string::npos) << stream;
@@ -369,20 +354,11 @@ TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
   const World w = Setup(env);
   std::string stream;
   std::atomic<bool> first{false};
-  std::thread reader([&] {
-    httplib::Client client("127.0.0.1", env.port());
-    client.set_read_timeout(20, 0);
-    client.Get("/api/v1/runs/active/stream", {{"Authorization", "Bearer " + w.op.token}},
-               [&](const char* data, size_t n) {
-                 stream.append(data, n);
-                 if (stream.find("event: active") != std::string::npos) first = true;
-                 // The first event (no active run), then the one with the new run.
-                 return stream.find("policy.capture_snapshot") == std::string::npos;
-               });
-  });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!first && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling with a deadline
+  // The first event (no active run), then the one with the new run.
+  std::thread reader = env.ReadStream(
+      "/api/v1/runs/active/stream", w.op.token, {}, stream, first,
+      [](const std::string& s) { return s.find("policy.capture_snapshot") == std::string::npos; });
+  EXPECT_TRUE(ApiEnv::Await(first)) << "no event within 20 s";
   ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token).status, 202);
   reader.join();
   EXPECT_NE(stream.find("event: active\ndata: {\"items\":[]}"), std::string::npos) << stream;

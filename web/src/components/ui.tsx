@@ -91,6 +91,34 @@ export function runHref(run: { id: number; tenant_id: number }): string {
   return `/runs/${run.id}?tenant=${run.tenant_id}`;
 }
 
+// A table cell's link to the run that produced a record, or a dash.
+export function RunIdLink(props: { runId?: number | null; tenant: number }) {
+  if (!props.runId) return <>—</>;
+  return <a href={runHref({ id: props.runId, tenant_id: props.tenant })}>#{props.runId}</a>;
+}
+
+// A list filter: a labelled select whose first option ("any") is the empty value.
+export function FilterSelect(props: {
+  label: string;
+  value: string;
+  options: [value: string, text: string][];
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}
+      <select value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        <option value="">any</option>
+        {props.options.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 export function RunLink(props: { run: Run }) {
   return (
     <a href={runHref(props.run)}>
@@ -225,7 +253,9 @@ export function AuditTable(props: {
           </td>
           <td>{a.target_type ? `${a.target_type} ${a.target_id ?? ''}` : '—'}</td>
           {props.runLinks && (
-            <td>{a.run_id ? <a href={`/runs/${a.run_id}?tenant=${props.runLinks}`}>#{a.run_id}</a> : '—'}</td>
+            <td>
+              <RunIdLink runId={a.run_id} tenant={props.runLinks} />
+            </td>
           )}
           <td>
             <code class="details">{JSON.stringify(a.details)}</code>

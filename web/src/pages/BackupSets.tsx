@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { get, getAll, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
-import { ActionsHeader, ErrorPage, PagedList, PageTitle, Show, Table } from '../components/ui';
+import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
@@ -45,7 +45,9 @@ export function BackupSetsPage() {
                         </td>
                         <td>{s.item_count}</td>
                         <td>{formatTime(s.created_at)}</td>
-                        <td>{s.run_id ? <a href={`/runs/${s.run_id}?tenant=${tenant}`}>#{s.run_id}</a> : '—'}</td>
+                        <td>
+                          <RunIdLink runId={s.run_id} tenant={tenant} />
+                        </td>
                         <td class="row-actions">
                           {session.me.memberships.some((m) => m.role !== 'readonly') && (
                             <a href={`/restore?set=${s.id}`}>Restore…</a>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, get, post, tenantPath, withQuery, type Page, type Policy, type StartAnswer } from '../api';
-import { ActionsHeader, PagedList, PageTitle, runHref, Table } from '../components/ui';
+import { ActionsHeader, FilterSelect, PagedList, PageTitle, runHref, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession, useToasts } from '../session';
 
@@ -56,17 +56,12 @@ export function PoliciesPage() {
         Policies · {session.tenant!.tenant_name}
       </PageTitle>
       <div class="filters" role="group" aria-label="Filters">
-        <label>
-          Type
-          <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {(type && !types.includes(type) ? [type, ...types] : types).map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Type"
+          value={type}
+          onChange={setType}
+          options={(type && !types.includes(type) ? [type, ...types] : types).map((t) => [t, t])}
+        />
       </div>
       <PagedList
         value={policies}

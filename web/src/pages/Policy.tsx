@@ -2,7 +2,7 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { get, tenantPath, withQuery, type Page, type Policy, type PolicyVersion } from '../api';
-import { Empty, ErrorPage, Loading, PageTitle, ProblemView, Show, Switch, Table } from '../components/ui';
+import { Empty, ErrorPage, Loading, PageTitle, ProblemView, RunIdLink, Show, Switch, Table } from '../components/ui';
 import { formatTime, useAsync } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
@@ -70,7 +70,9 @@ export function PolicyPage() {
                         <td>
                           <code>{v.content_hash.slice(0, 12)}</code>
                         </td>
-                        <td>{v.run_id ? <a href={`/runs/${v.run_id}?tenant=${tenant}`}>#{v.run_id}</a> : '—'}</td>
+                        <td>
+                          <RunIdLink runId={v.run_id} tenant={tenant} />
+                        </td>
                         <td class="row-actions">
                           <label class="inline">
                             <input

@@ -1,6 +1,6 @@
 import { useLocation } from 'preact-iso';
 import { get, RUN_STATUSES, RUN_TYPES, tenantPath, withQuery, type Page, type Run } from '../api';
-import { Counts, PagedList, PageTitle, ProgressBar, RunLink, StatusBadge, Table } from '../components/ui';
+import { Counts, FilterSelect, PagedList, PageTitle, ProgressBar, RunLink, StatusBadge, Table } from '../components/ui';
 import { duration, formatTime, useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 
@@ -33,28 +33,18 @@ export function RunsPage() {
         Runs · {session.tenant!.tenant_name}
       </PageTitle>
       <div class="filters" role="group" aria-label="Filters">
-        <label>
-          Status
-          <select value={status} onChange={(e) => setFilter('status', (e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {RUN_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s.replace('_', ' ')}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Type
-          <select value={type} onChange={(e) => setFilter('type', (e.target as HTMLSelectElement).value)}>
-            <option value="">any</option>
-            {Object.entries(RUN_TYPES).map(([k, label]) => (
-              <option key={k} value={k}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Status"
+          value={status}
+          onChange={(v) => setFilter('status', v)}
+          options={RUN_STATUSES.map((s) => [s, s.replace('_', ' ')])}
+        />
+        <FilterSelect
+          label="Type"
+          value={type}
+          onChange={(v) => setFilter('type', v)}
+          options={Object.entries(RUN_TYPES)}
+        />
       </div>
       <PagedList
         value={runs}
