@@ -79,16 +79,14 @@ int main(int argc, char** argv) {
       if (!r) return Unexpected(r.error());
       return r->front().Int(0);
     });
-    ops::SetTenantCredentials(**db, box, tenant, "t1", "app", "s3cret-Qx8");
-    ops::StartInventorySync(runs, tenant, std::nullopt);
-    pool.RunOnce();
+    if (!ops::SetTenantCredentials(**db, box, tenant, "t1", "app", "s3cret-Qx8").ok()) return 1;
+    if (!ops::StartInventorySync(runs, tenant, std::nullopt) || !pool.RunOnce()) return 1;
     // Start the timed backup with a fresh throttle window and request log.
     Http(base + "/_sim/config", "POST", R"({"reset_throttle": true})");
     Http(base + "/_sim/requests", "DELETE");
     const auto t0 = std::chrono::steady_clock::now();
     auto run = ops::StartBackupSet(runs, **db, tenant, "bench", std::nullopt, std::nullopt);
-    if (!run) return 1;
-    pool.RunOnce();
+    if (!run || !pool.RunOnce()) return 1;
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto log = nlohmann::json::parse(Http(base + "/_sim/requests"));

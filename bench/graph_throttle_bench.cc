@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
       clients.push_back(std::make_unique<graph::GraphClient>(
           graph::AppCredentials{"tenant" + std::to_string(t), "app", "secret-" + std::to_string(t)},
           cfg, *transport, tokens, limiter, redactor));
-      tokens.Token(
-          {"tenant" + std::to_string(t), "app", "secret-" + std::to_string(t)});  // not timed
+      if (!tokens.Token({"tenant" + std::to_string(t), "app", "secret-" + std::to_string(t)}))
+        return 1;  // not timed
     }
     std::vector<double> elapsed(tenants);
     std::vector<int> failures(tenants);

@@ -29,6 +29,8 @@ std::string_view Title(int status) {
       return "Too Many Requests";
     case 503:
       return "Service Unavailable";
+    case 507:
+      return "Insufficient Storage";
     default:
       return status >= 500 ? "Internal Server Error" : "Error";
   }
@@ -72,6 +74,10 @@ int HttpStatusFor(Status::Code code) {
       return 503;
     case C::kInternal:
       return 500;
+    case C::kStorageFull:
+      return 507;
+    case C::kStorageUnavailable:
+      return 503;
   }
   return 500;
 }
@@ -92,6 +98,20 @@ Response Problem(int http_status, std::string_view detail, std::string_view fiel
 
 Response Problem(const Status& status) {
   const int http = HttpStatusFor(status.code());
+  // Database faults: a generic text (the backend's names host, port and driver
+  // detail, which go to the log only) and when to try again.
+  if (status.code() == Status::Code::kStorageFull) {
+    Response r = Problem(507,
+                         "the database is out of disk space; nothing was written. Retry after "
+                         "an operator frees space");
+    r.headers.emplace_back("Retry-After", "30");
+    return r;
+  }
+  if (status.code() == Status::Code::kStorageUnavailable) {
+    Response r = Problem(503, "the database is unavailable; nothing was written. Retry shortly");
+    r.headers.emplace_back("Retry-After", "5");
+    return r;
+  }
   if (http == 500) return Problem(500, "internal error; see the server log");
   return Problem(http, status.message(), FieldOf(status.message()));
 }

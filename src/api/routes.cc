@@ -102,6 +102,19 @@ const std::vector<Route>& RouteTable() {
 
 namespace {
 
+// Status -> problem+json for a route, logging what the client is not shown:
+// internal errors and database faults (whose text names hosts and ports).
+Response Failed(ApiContext& ctx, std::string_view where, const Status& s) {
+  const auto code = s.code();
+  if (code == Status::Code::kInternal || code == Status::Code::kStorageFull ||
+      code == Status::Code::kStorageUnavailable) {
+    ctx.log.Error(code == Status::Code::kInternal ? "handler failed" : "database fault",
+                  {{"route", where}, {"error", s.ToString()}});
+  }
+  return Problem(s);
+}
+
+
 using nlohmann::json;
 
 std::vector<std::string_view> Split(std::string_view path) {
@@ -306,7 +319,7 @@ Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<R
   };
   auto prior = store::ReadResult<std::optional<Stored>>(
       ctx.db, [&](store::Tx& tx) { return LoadStored(tx, user, key, fresh_after); });
-  if (!prior) return Problem(prior.error());
+  if (!prior) return Failed(ctx, "Idempotency-Key", prior.error());
   if (*prior) return check(**prior);
 
   Response r = run();
@@ -432,18 +445,13 @@ Response Dispatch(ApiContext& ctx, Request& req) {
                          name);
       }
       if (auto a = Authorize(ctx, *route, req); !a) {
-        Response r = Problem(a.error());
+        Response r = Failed(ctx, route->pattern, a.error());
         if (r.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
         return r;
       }
       return WithIdempotencyKey(ctx, req, [&]() -> Response {
         auto r = route->handler(ctx, req);
-        if (!r) {
-          if (r.error().code() == Status::Code::kInternal)
-            ctx.log.Error("handler failed",
-                          {{"route", route->pattern}, {"error", r.error().ToString()}});
-          return Problem(r.error());
-        }
+        if (!r) return Failed(ctx, route->pattern, r.error());
         return std::move(*r);
       });
     } catch (const std::exception& e) {

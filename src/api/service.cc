@@ -12,12 +12,20 @@ Result<Response> Readyz(ApiContext& ctx, Request&) {
     auto r = tx.Query("SELECT 1");
     return r ? Status::Ok() : r.error();
   });
+  // A full disk still reads fine: the database also reports its last write.
+  if (db.ok()) db = ctx.db.WriteHealth();
+  if (!db.ok()) ctx.log.Error("readiness: database fault", {{"error", db.ToString()}});
   const bool workers = !ctx.ready || ctx.ready();
   const bool ok = db.ok() && workers && !ctx.stopping;
-  return Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not ready"},
-                                         {"database", db.ok() ? "ok" : db.message()},
+  const char* database = db.ok()                                        ? "ok"
+                         : db.code() == Status::Code::kStorageFull ? "full"
+                                                                        : "unavailable";
+  Response r = Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not ready"},
+                                         {"database", database},
                                          {"workers", workers ? "ok" : "not started"},
                                          {"stopping", ctx.stopping.load()}});
+  if (!ok) r.headers.emplace_back("Retry-After", "5");
+  return r;
 }
 
 Result<Response> MetricsText(ApiContext& ctx, Request&) {

@@ -97,16 +97,26 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
       insert("INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, 0) RETURNING id",
              {"engineer@msp.example", "MSP engineer"});
   for (int64_t t : {contoso, fabrikam}) {
-    (*db)->Write([&](store::Tx& tx) -> Status {
+    Status s = (*db)->Write([&](store::Tx& tx) -> Status {
       auto r = tx.Exec(
           "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, "
           "'operator', 0)",
           {t, user});
       return r ? Status::Ok() : r.error();
     });
+    if (!s.ok()) {
+      err << "error: " << s.ToString() << "\n";
+      return 1;
+    }
   }
-  for (auto [id, t] : {std::pair{contoso, &kContoso}, std::pair{fabrikam, &kFabrikam}})
-    ops::SetTenantCredentials(**db, box, id, t->entra_tenant_id, t->client_id, t->client_secret);
+  for (auto [id, t] : {std::pair{contoso, &kContoso}, std::pair{fabrikam, &kFabrikam}}) {
+    Status s = ops::SetTenantCredentials(**db, box, id, t->entra_tenant_id, t->client_id,
+                                         t->client_secret);
+    if (!s.ok()) {
+      err << "error: " << s.ToString() << "\n";
+      return 1;
+    }
+  }
 
   out << "TenantAtlas demo: two customer tenants on the built-in Graph simulator ("
       << sim.base_url() << "), database " << db_path << " (SQLite, synchronous=FULL)\n\n";

@@ -77,6 +77,20 @@ int main(int argc, char** argv) {
     cmd->add_option("--graph-base", worker.graph_base,
                     "Microsoft Graph base URL (default public cloud)")
         ->envname("TA_GRAPH_BASE");
+    cmd->add_option("--graph-timeout-ms", worker.graph_timeout_ms,
+                    "Longest one Graph request may take (a POST that times out is looked up, "
+                    "never resent blindly)")
+        ->envname("TA_GRAPH_TIMEOUT_MS")
+        ->capture_default_str();
+    cmd->add_option("--graph-connect-timeout-ms", worker.graph_connect_timeout_ms,
+                    "Longest connecting to Graph may take")
+        ->envname("TA_GRAPH_CONNECT_TIMEOUT_MS")
+        ->capture_default_str();
+    cmd->add_option("--shutdown-grace", worker.shutdown_grace_s,
+                    "Seconds running jobs get to finish after SIGTERM; then their Graph calls "
+                    "are aborted and the jobs handed back to other workers")
+        ->envname("TA_SHUTDOWN_GRACE")
+        ->capture_default_str();
   };
   auto* worker_cmd =
       app.add_subcommand("worker", "Run job workers only (no API) until SIGTERM; stops gracefully");

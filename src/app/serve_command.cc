@@ -144,6 +144,10 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
     err << "error: --log-level: one of debug, info, warn, error\n";
     return 2;
   }
+  if (Status s = ValidateWorkerConfig(config.worker); !s.ok()) {
+    err << "error: " << s.message() << "\n";
+    return 2;
+  }
   sigset_t set = BlockStopSignals();
 
   std::unique_ptr<sim::GraphSim> sim;
@@ -206,6 +210,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   ops::OpsStackOptions options = StackOptions(config.worker);
   options.graph.metrics = &metrics;
   options.workers.metrics = &metrics;
+  options.workers.logger = &log;
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
 
   api::LoginLimiter limiter(SystemClock::Instance());
@@ -284,10 +289,14 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
 
   int sig = 0;
   sigwait(&set, &sig);
-  log.Info("serve stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  log.Info("serve stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                              {"grace_s", config.worker.shutdown_grace_s}});
+  // Not ready first (a load balancer stops sending), while the API still
+  // answers; the workers drain within the grace period; then the API stops.
+  ctx.stopping = true;
+  if (config.workers > 0) stack.pool().Stop();
   server.Stop();
   http.join();
-  if (config.workers > 0) stack.pool().Stop();
   (**db).Interrupt();
   if (sim) sim->Stop();
   log.Info("serve stopped", {{"jobs_processed", stack.pool().processed()}});

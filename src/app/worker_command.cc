@@ -45,8 +45,23 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+Status ValidateWorkerConfig(const WorkerConfig& c) {
+  if (c.concurrency < 1 || c.concurrency > 256)
+    return Status::InvalidArgument("--concurrency: must be between 1 and 256");
+  if (c.graph_timeout_ms < 1000 || c.graph_timeout_ms > 600'000)
+    return Status::InvalidArgument("--graph-timeout-ms: must be between 1000 and 600000");
+  if (c.graph_connect_timeout_ms < 100 || c.graph_connect_timeout_ms > 120'000)
+    return Status::InvalidArgument("--graph-connect-timeout-ms: must be between 100 and 120000");
+  if (c.shutdown_grace_s < 0 || c.shutdown_grace_s > 3600)
+    return Status::InvalidArgument("--shutdown-grace: must be between 0 and 3600 seconds");
+  return Status::Ok();
+}
+
 ops::OpsStackOptions StackOptions(const WorkerConfig& config) {
   ops::OpsStackOptions options;
+  options.graph.timeout = std::chrono::milliseconds(config.graph_timeout_ms);
+  options.graph.connect_timeout = std::chrono::milliseconds(config.graph_connect_timeout_ms);
+  options.workers.shutdown_grace = std::chrono::seconds(config.shutdown_grace_s);
   if (!config.graph_authority.empty()) options.graph.authority_base = config.graph_authority;
   if (!config.graph_base.empty()) options.graph.graph_base = config.graph_base;
   options.queue.tenant_running_cap = config.tenant_cap;
@@ -60,8 +75,8 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
     err << "error: " << box.error().message() << "\n";
     return 2;
   }
-  if (config.concurrency < 1 || config.concurrency > 256) {
-    err << "error: --concurrency: must be between 1 and 256\n";
+  if (Status s = ValidateWorkerConfig(config); !s.ok()) {
+    err << "error: " << s.message() << "\n";
     return 2;
   }
   sigset_t set = BlockStopSignals();
@@ -72,8 +87,10 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
     return 2;
   }
   Redactor redactor;
+  Logger log(redactor, SystemClock::Instance());
   auto transport = graph::MakeCurlTransport();
-  const ops::OpsStackOptions options = StackOptions(config);
+  ops::OpsStackOptions options = StackOptions(config);
+  options.workers.logger = &log;
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
   stack.pool().Start();
   out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency
@@ -82,7 +99,8 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   int sig = 0;
   sigwait(&set, &sig);
   out << "worker stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
-      << "): finishing running jobs, handing back the rest" << std::endl;
+      << "): finishing running jobs for up to " << config.shutdown_grace_s
+      << " s, handing back the rest" << std::endl;
   stack.pool().Stop();
   out << "worker stopped after " << stack.pool().processed() << " jobs" << std::endl;
   return 0;

@@ -16,7 +16,13 @@ struct WorkerConfig {
   std::string graph_base;       // e.g. https://graph.microsoft.com
   int concurrency = 4;
   int tenant_cap = 4;
+  int graph_timeout_ms = 60'000;          // one Graph request, whole exchange
+  int graph_connect_timeout_ms = 10'000;  // establishing its connection
+  int shutdown_grace_s = 30;              // SIGTERM: running jobs finish within this, else hand back
 };
+
+// Checks the settings above; the error names the flag and the allowed range.
+Status ValidateWorkerConfig(const WorkerConfig& config);
 
 // Reads the master key: the file when given, else the TA_MASTER_KEY value.
 // Errors name the setting and how to create a key.

@@ -26,6 +26,10 @@ std::string_view CodeName(Status::Code code) {
       return "Unavailable";
     case Status::Code::kInternal:
       return "Internal";
+    case Status::Code::kStorageFull:
+      return "StorageFull";
+    case Status::Code::kStorageUnavailable:
+      return "StorageUnavailable";
   }
   return "Unknown";
 }

@@ -9,8 +9,9 @@ namespace ta {
 // The outcome of an operation that can fail in an expected way. Modelled on
 // leveldb::Status: cheap to return, carries a code and a human-readable message.
 // Messages must already be safe to show (run through the Redactor where they may
-// contain upstream text).
-class Status {
+// contain upstream text). [[nodiscard]]: a dropped Status is how a backup once
+// reported success with items missing, so ignoring one does not compile.
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -24,6 +25,10 @@ class Status {
     kResourceExhausted,  // throttled or over a limit
     kUnavailable,        // transient upstream failure; retryable
     kInternal,
+    // The database, by kind of fault. Both are transient and retryable; their
+    // messages carry backend detail (host, port, driver text) for the log only.
+    kStorageFull,         // out of disk space: nothing was written
+    kStorageUnavailable,  // unreachable, or the connection was lost
   };
 
   Status() = default;
@@ -49,6 +54,16 @@ class Status {
   }
   static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status StorageFull(std::string msg) { return {Code::kStorageFull, std::move(msg)}; }
+  static Status StorageUnavailable(std::string msg) {
+    return {Code::kStorageUnavailable, std::move(msg)};
+  }
+
+  // Worth retrying as it is: upstream or database faults that pass.
+  bool transient() const {
+    return code_ == Code::kUnavailable || code_ == Code::kStorageFull ||
+           code_ == Code::kStorageUnavailable;
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -10,20 +10,32 @@ AdaptiveLimiter::State& AdaptiveLimiter::Get(const std::string& tenant) {
   return s;
 }
 
-void AdaptiveLimiter::Acquire(const std::string& tenant) {
+bool AdaptiveLimiter::Acquire(const std::string& tenant, const std::function<bool()>& abort) {
+  // How often a waiting caller re-checks `abort`: a cancel must take effect
+  // within seconds even while the tenant's throttle gate is closed.
+  constexpr auto kAbortPoll = std::chrono::milliseconds(250);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
+    if (abort) {
+      lock.unlock();
+      const bool stop = abort();
+      lock.lock();
+      if (stop) return false;
+    }
     State& s = Get(tenant);
     const auto now = std::chrono::steady_clock::now();
     if (now < s.gate) {
-      cv_.wait_until(lock, s.gate);
+      cv_.wait_until(lock, abort ? std::min(s.gate, now + kAbortPoll) : s.gate);
       continue;
     }
     if (s.in_flight < std::max(1, static_cast<int>(s.limit))) {
       ++s.in_flight;
-      return;
+      return true;
     }
-    cv_.wait(lock);
+    if (abort)
+      cv_.wait_for(lock, kAbortPoll);
+    else
+      cv_.wait(lock);
   }
 }
 

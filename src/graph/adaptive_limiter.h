@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,8 +27,10 @@ class AdaptiveLimiter {
   AdaptiveLimiter() : AdaptiveLimiter(Options{}) {}
   explicit AdaptiveLimiter(Options options) : options_(options) {}
 
-  // Blocks until the tenant has a free slot and its gate is open.
-  void Acquire(const std::string& tenant);
+  // Blocks until the tenant has a free slot and its gate is open. With
+  // `abort`, polls it a few times a second and returns false (no slot taken)
+  // once it says stop.
+  bool Acquire(const std::string& tenant, const std::function<bool()>& abort = {});
   void Release(const std::string& tenant);
   void OnSuccess(const std::string& tenant);
   void OnThrottle(const std::string& tenant, std::chrono::milliseconds retry_after);

@@ -32,6 +32,26 @@ size_t OnHeader(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+int OnProgress(void* abort, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return (*static_cast<const std::function<bool()>*>(abort))() ? 1 : 0;
+}
+
+TransportFailure::Kind KindOf(CURLcode rc, bool sent) {
+  switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+      return TransportFailure::Kind::kCancelled;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return TransportFailure::Kind::kUnreachable;
+    case CURLE_OPERATION_TIMEDOUT:
+      return sent ? TransportFailure::Kind::kTimeout : TransportFailure::Kind::kUnreachable;
+    default:
+      return sent ? TransportFailure::Kind::kConnectionLost
+                  : TransportFailure::Kind::kUnreachable;
+  }
+}
+
 class CurlTransport final : public HttpTransport {
  public:
   CurlTransport() {
@@ -42,7 +62,7 @@ class CurlTransport final : public HttpTransport {
     for (CURL* h : idle_) curl_easy_cleanup(h);
   }
 
-  Result<HttpResponse> Send(const HttpRequest& request) override {
+  TransportResult<HttpResponse> Send(const HttpRequest& request) override {
     CURL* h = Acquire();
     HttpResponse response;
     curl_easy_reset(h);
@@ -58,7 +78,12 @@ class CurlTransport final : public HttpTransport {
       headers = curl_slist_append(headers, (k + ": " + v).c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    if (request.abort) {
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &request.abort);
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip etc.
@@ -68,12 +93,17 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
     const CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
+    long request_bytes = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    else curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
     Release(h);
     if (rc != CURLE_OK) {
+      TransportFailure f;
+      f.request_sent = request_bytes > 0;
+      f.kind = KindOf(rc, f.request_sent);
       // The URL is safe to name (no credentials travel in our URLs).
-      return Unexpected(Status::Unavailable(std::string(request.method) + " " + request.url + ": " +
-                                            curl_easy_strerror(rc)));
+      f.message = request.method + " " + request.url + ": " + curl_easy_strerror(rc);
+      return tl::unexpected<TransportFailure>(std::move(f));
     }
     return response;
   }

@@ -49,16 +49,45 @@ GraphClient::GraphClient(AppCredentials app, GraphConfig config, HttpTransport& 
   redactor_.RegisterSecret(app_.client_secret);
 }
 
-GraphResult<json> GraphClient::Get(const std::string& path) { return Send("GET", path, nullptr); }
+GraphResult<json> GraphClient::Get(const std::string& path) {
+  return Send("GET", path, nullptr, {});
+}
 GraphResult<json> GraphClient::Post(const std::string& path, const json& body) {
-  return Send("POST", path, &body);
+  return Send("POST", path, &body, {});
 }
 GraphResult<json> GraphClient::Patch(const std::string& path, const json& body) {
-  return Send("PATCH", path, &body);
+  return Send("PATCH", path, &body, {});
 }
 GraphResult<json> GraphClient::Put(const std::string& path, const json& body) {
-  return Send("PUT", path, &body);
+  return Send("PUT", path, &body, {});
 }
+
+bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {
+  if (!abort) {
+    std::this_thread::sleep_for(d);
+    return true;
+  }
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (true) {
+    if (abort()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        until - now, std::chrono::milliseconds(250)));
+  }
+}
+
+namespace {
+
+GraphError Cancelled(const std::string& method, const std::string& url) {
+  GraphError e;
+  e.kind = Status::Code::kUnavailable;
+  e.transport = TransportFailure::Kind::kCancelled;
+  e.message = method + " " + url + ": cancelled";
+  return e;
+}
+
+}  // namespace
 
 GraphStats GraphClient::stats() const { return {requests_, throttled_, transient_, auth_retries_}; }
 
@@ -124,35 +153,45 @@ GraphError GraphClient::ErrorFrom(const HttpResponse& r) const {
 }
 
 GraphResult<json> GraphClient::Send(const std::string& method, const std::string& path,
-                                    const json* body) {
+                                    const json* body, const AbortCheck& abort) {
   HttpRequest req;
   req.method = method;
   req.url = Url(path);
+  req.connect_timeout = config_.connect_timeout;
   req.timeout = config_.timeout;
+  req.abort = abort;
   if (body) req.body = body->dump();
+  // See the class comment: only a POST is a write that is unsafe to resend.
+  const bool resend_safe = method != "POST";
   int throttles = 0, transients = 0;
   bool auth_retried = false;
   while (true) {
+    if (abort && abort()) return GraphFailure(Cancelled(method, req.url));
     auto token = tokens_.Token(app_);
     if (!token) return GraphFailure(token.error());
     req.headers = {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}};
     if (body) req.headers.push_back({"Content-Type", "application/json"});
 
-    limiter_.Acquire(app_.tenant);
+    if (!limiter_.Acquire(app_.tenant, abort)) return GraphFailure(Cancelled(method, req.url));
     ++requests_;
     auto res = transport_.Send(req);
     limiter_.Release(app_.tenant);
 
-    if (!res) {  // network error: bounded retries
+    if (!res) {
+      const TransportFailure& f = res.error();
+      GraphError e;
+      e.kind = Status::Code::kUnavailable;
+      e.transport = f.kind;
+      e.ambiguous = f.request_sent && !resend_safe;
+      e.message = redactor_.Redact(f.message);
+      if (f.kind == TransportFailure::Kind::kCancelled || e.ambiguous) return GraphFailure(e);
       if (++transients > config_.max_transient_retries) {
-        GraphError e;
-        e.kind = Status::Code::kUnavailable;
-        e.message = redactor_.Redact(res.error().message() + " (gave up after " +
-                                     std::to_string(config_.max_transient_retries) + " retries)");
+        e.message += " (gave up after " + std::to_string(config_.max_transient_retries) +
+                     " retries)";
         return GraphFailure(e);
       }
       ++transient_;
-      std::this_thread::sleep_for(Backoff(transients));
+      if (!Wait(Backoff(transients), abort)) return GraphFailure(Cancelled(method, req.url));
       continue;
     }
     const long status = res->status;
@@ -168,8 +207,10 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
         GraphError e;
         e.kind = Status::Code::kUnavailable;
         e.http_status = static_cast<int>(status);
-        e.message = "Graph returned a body that is not JSON";
+        e.code = "graph_malformed_response";
+        e.message = "Graph answered " + std::to_string(status) + " with a body that is not JSON";
         e.request_id = res->Header("request-id");
+        e.ambiguous = !resend_safe;  // the write happened; its answer is unreadable
         return GraphFailure(e);
       }
       return parsed;
@@ -190,18 +231,25 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
       }
       std::chrono::milliseconds wait = Backoff(throttles);
       const std::string retry_after = res->Header("retry-after");
-      if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
+      if (!retry_after.empty() && retry_after.size() < 7 &&
+          std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
         wait = std::chrono::seconds(std::stoll(retry_after));
       }
       limiter_.OnThrottle(app_.tenant, wait);  // the next Acquire waits at the gate
       continue;
     }
-    if ((status == 502 || status == 503 || status == 504) &&
-        transients < config_.max_transient_retries) {
-      ++transients;
-      ++transient_;
-      std::this_thread::sleep_for(Backoff(transients));
-      continue;
+    if (status == 502 || status == 503 || status == 504) {
+      if (!resend_safe) {  // the create may have happened behind the gateway
+        GraphError e = ErrorFrom(*res);
+        e.ambiguous = true;
+        return GraphFailure(e);
+      }
+      if (transients < config_.max_transient_retries) {
+        ++transients;
+        ++transient_;
+        if (!Wait(Backoff(transients), abort)) return GraphFailure(Cancelled(method, req.url));
+        continue;
+      }
     }
     return GraphFailure(ErrorFrom(*res));
   }

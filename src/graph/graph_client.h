@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -28,6 +29,10 @@ struct GraphConfig {
   int max_transient_retries = 4;  // 502/503/504 and network errors
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30'000};
+  // Bounds on one attempt: establishing the connection, and the whole
+  // exchange. `serve`/`worker` set them from --graph-connect-timeout-ms and
+  // --graph-timeout-ms.
+  std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds timeout{60'000};
   // When set: ta_graph_requests_total{status} and ta_graph_throttled_total.
   Metrics* metrics = nullptr;
@@ -75,8 +80,21 @@ struct GraphStats {
   int64_t auth_retries = 0;
 };
 
+// Asks an in-progress call to stop: polled before each attempt, during
+// backoff and throttle waits, and by the transport during a transfer, so a
+// hung call ends within about a second of it turning true. The call then fails
+// with GraphError::cancelled().
+using AbortCheck = std::function<bool()>;
+
 // One tenant's Graph connection. Thread-safe; share one per tenant so the
 // limiter and token cache see all of that tenant's traffic.
+//
+// Retries: GETs, PATCHes and PUTs (idempotent as we send them: full bodies)
+// are retried after network errors and 502/503/504. A POST (create, /assign,
+// sub-resource actions) that may have reached Graph (a timeout, a reset, a
+// 5xx after the body was sent) is never resent: it fails with
+// GraphError::ambiguous set, and the caller looks the object up before it
+// decides to send it again. A POST that never left (no connection) is retried.
 class GraphClient final : public GraphReader, public GraphWriter {
  public:
   GraphClient(AppCredentials app, GraphConfig config, HttpTransport& transport,
@@ -90,9 +108,13 @@ class GraphClient final : public GraphReader, public GraphWriter {
 
   GraphStats stats() const;
 
- private:
+  // One logical call (with its retries). `abort` may be empty.
   GraphResult<nlohmann::json> Send(const std::string& method, const std::string& path,
-                                   const nlohmann::json* body);
+                                   const nlohmann::json* body, const AbortCheck& abort);
+
+ private:
+  // Waits `d` unless `abort` turns true first; returns false when aborted.
+  bool Wait(std::chrono::milliseconds d, const AbortCheck& abort);
   std::string Url(const std::string& path) const;
   GraphError ErrorFrom(const HttpResponse& response) const;
   std::chrono::milliseconds Backoff(int attempt);
@@ -106,6 +128,30 @@ class GraphClient final : public GraphReader, public GraphWriter {
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   std::atomic<int64_t> requests_{0}, throttled_{0}, transient_{0}, auth_retries_{0};
+};
+
+// A tenant's client bound to one job's AbortCheck: what a handler holds, so
+// every call it makes can be cancelled mid-transfer. Not owning.
+class GraphSession final : public GraphReader, public GraphWriter {
+ public:
+  GraphSession(GraphClient& client, AbortCheck abort)
+      : client_(client), abort_(std::move(abort)) {}
+  GraphResult<nlohmann::json> Get(const std::string& path) override {
+    return client_.Send("GET", path, nullptr, abort_);
+  }
+  GraphResult<nlohmann::json> Post(const std::string& path, const nlohmann::json& body) override {
+    return client_.Send("POST", path, &body, abort_);
+  }
+  GraphResult<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body) override {
+    return client_.Send("PATCH", path, &body, abort_);
+  }
+  GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override {
+    return client_.Send("PUT", path, &body, abort_);
+  }
+
+ private:
+  GraphClient& client_;
+  const AbortCheck abort_;
 };
 
 }  // namespace ta::graph

@@ -11,6 +11,23 @@ std::string GraphError::ToString() const {
   return out;
 }
 
+std::string GraphError::ErrorCode() const {
+  if (!code.empty()) return code;
+  if (transport) {
+    switch (*transport) {
+      case TransportFailure::Kind::kUnreachable:
+        return "graph_unreachable";
+      case TransportFailure::Kind::kTimeout:
+        return "graph_timeout";
+      case TransportFailure::Kind::kConnectionLost:
+        return "graph_connection_lost";
+      case TransportFailure::Kind::kCancelled:
+        return "graph_cancelled";
+    }
+  }
+  return http_status ? "graph_" + std::to_string(http_status) : "graph_error";
+}
+
 Status GraphError::ToStatus() const {
   switch (kind) {
     case Status::Code::kInvalidArgument:

@@ -77,8 +77,9 @@ GraphResult<std::pair<std::string, Clock::TimePoint>> TokenProvider::Fetch(
   GraphError err;
   if (!res) {
     err.kind = Status::Code::kUnavailable;
+    err.transport = res.error().kind;
     err.message = redactor_.Redact("token request for tenant " + app.tenant +
-                                   " failed: " + res.error().message());
+                                   " failed: " + res.error().message);
     return GraphFailure(err);
   }
   auto body = nlohmann::json::parse(res->body, nullptr, false);

@@ -17,8 +17,19 @@ bool JobContext::CancelRequested() {
   // Read every time: one indexed row read per item is negligible next to the
   // Graph calls an item makes, and the user's cancel then takes effect at the
   // very next item.
-  if (!cancelled_ && !job_.cancel_requested) cancelled_ = queue_.CancelRequested(job_.id);
+  if (!cancelled_ && !job_.cancel_requested && queue_.CancelRequested(job_.id)) cancelled_ = true;
   return cancelled_ || job_.cancel_requested;
+}
+
+bool JobContext::AbortRequested() {
+  if (aborting_ || cancelled_ || job_.cancel_requested) return true;
+  constexpr int64_t kPollNs = 500'000'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = last_poll_ns_.load();
+  if (now - last < kPollNs || !last_poll_ns_.compare_exchange_strong(last, now)) return false;
+  return CancelRequested();
 }
 
 WorkerPool::WorkerPool(JobQueue& queue, WorkerOptions options)
@@ -41,7 +52,7 @@ void WorkerPool::Execute(const Job& job) {
     result =
         JobResult::Fail(Status::Internal("no handler registered for job kind '" + job.kind + "'"));
   } else {
-    JobContext ctx(job, queue_, stopping_);
+    JobContext ctx(job, queue_, stopping_, aborting_);
     const auto started = std::chrono::steady_clock::now();
     try {
       result = it->second(ctx);
@@ -62,8 +73,39 @@ void WorkerPool::Execute(const Job& job) {
   Record(job, std::move(result));
 }
 
+void WorkerPool::Persist(const Job& job, const char* what, const std::function<Status()>& write) {
+  auto delay = std::chrono::milliseconds(100);
+  for (int attempt = 1;; ++attempt) {
+    Status s = write();
+    if (s.ok()) return;
+    if (options_.logger) {
+      options_.logger->Error("job result not stored; retrying",
+                             {{"job_id", job.id},
+                              {"run_id", job.run_id ? nlohmann::json(*job.run_id) : nullptr},
+                              {"result", what},
+                              {"attempt", attempt},
+                              {"error", s.ToString()}});
+    }
+    // Stopping: give up; the lease lapses and the rescuer re-queues the job.
+    std::unique_lock<std::mutex> lock(hb_mu_);
+    if (hb_cv_.wait_for(lock, delay, [&] { return stopping_.load(); })) return;
+    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+  }
+}
+
 void WorkerPool::Record(const Job& job, JobResult result) {
   const std::string& w = options_.worker_id;
+  if (options_.logger && (result.kind == JobResult::Kind::kRetry ||
+                          result.kind == JobResult::Kind::kFail)) {
+    options_.logger->Error("job attempt failed",
+                           {{"job_id", job.id},
+                            {"run_id", job.run_id ? nlohmann::json(*job.run_id) : nullptr},
+                            {"kind", job.kind},
+                            {"attempt", job.attempts},
+                            {"max_attempts", job.max_attempts},
+                            {"retry", result.kind == JobResult::Kind::kRetry},
+                            {"error", result.error.ToString()}});
+  }
   switch (result.kind) {
     case JobResult::Kind::kSuccess: {
       std::lock_guard<std::mutex> lock(mu_);
@@ -71,19 +113,19 @@ void WorkerPool::Record(const Job& job, JobResult result) {
       return;  // flushed in a batch; stays in_flight_ (heartbeated) until then
     }
     case JobResult::Kind::kRetry:
-      queue_.Fail(w, job, result.error, true);
+      Persist(job, "retry", [&] { return queue_.Fail(w, job, result.error, true); });
       break;
     case JobResult::Kind::kFail:
-      queue_.Fail(w, job, result.error, false);
+      Persist(job, "fail", [&] { return queue_.Fail(w, job, result.error, false); });
       break;
     case JobResult::Kind::kSnooze:
-      queue_.Snooze(w, job, result.snooze_until);
+      Persist(job, "snooze", [&] { return queue_.Snooze(w, job, result.snooze_until); });
       break;
     case JobResult::Kind::kCancelled:
-      queue_.MarkCancelled(w, job);
+      Persist(job, "cancelled", [&] { return queue_.MarkCancelled(w, job); });
       break;
     case JobResult::Kind::kRelease:
-      queue_.Release(w, {job});
+      Persist(job, "release", [&] { return queue_.Release(w, {job}); });
       break;
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -112,7 +154,7 @@ Status WorkerPool::FlushCompletions() {
 }
 
 Result<int> WorkerPool::RunOnce() {
-  if (auto r = queue_.RescueExpired(); !r) return Unexpected(r.error());
+  TA_RETURN_IF_ERROR(queue_.RescueExpired());
   auto jobs = queue_.Claim(options_.worker_id, options_.batch);
   if (!jobs) return Unexpected(jobs.error());
   {
@@ -136,17 +178,35 @@ void WorkerPool::Start() {
 
 void WorkerPool::Stop() {
   if (!started_) return;
-  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
   queue_.db().Interrupt();
   work_cv_.notify_all();
   done_cv_.notify_all();
-  hb_cv_.notify_all();
   dispatcher_.join();
+  {
+    // The grace period: handlers see ShuttingDown() and stop at their next
+    // item; the heartbeat keeps their leases meanwhile. Past it, their Graph
+    // calls are aborted (AbortRequested), so a hung call cannot hold the
+    // process.
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!done_cv_.wait_for(lock, options_.shutdown_grace, [&] { return executing_ == 0; })) {
+      aborting_ = true;
+      if (options_.logger)
+        options_.logger->Warn("shutdown grace period over; aborting running jobs' Graph calls",
+                              {{"running", executing_}});
+    }
+  }
   for (auto& t : executors_) t.join();
   executors_.clear();
+  hb_cv_.notify_all();
   heartbeat_.join();
   // Results of handlers that finished during shutdown, then anything unstarted.
-  FlushCompletions();
+  if (Status s = FlushCompletions(); !s.ok() && options_.logger)
+    options_.logger->Error("completions not stored at shutdown; their leases will lapse",
+                           {{"error", s.ToString()}});
   std::vector<Job> unstarted;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -154,8 +214,11 @@ void WorkerPool::Stop() {
     in_flight_.clear();
     ready_.clear();
   }
-  queue_.Release(options_.worker_id, unstarted);
+  if (Status s = queue_.Release(options_.worker_id, unstarted); !s.ok() && options_.logger)
+    options_.logger->Error("jobs not handed back at shutdown; their leases will lapse",
+                           {{"jobs", unstarted.size()}, {"error", s.ToString()}});
   started_ = false;
+  aborting_ = false;
 }
 
 void WorkerPool::ExecutorLoop() {
@@ -168,11 +231,13 @@ void WorkerPool::ExecutorLoop() {
       if (stopping_) return;
       job = std::move(ready_.front());
       ready_.pop_front();
+      ++executing_;
     }
     Execute(job);
     bool wake = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      --executing_;
       wake = dispatcher_waiting_;
     }
     done_cv_.notify_all();
@@ -183,9 +248,12 @@ void WorkerPool::ExecutorLoop() {
 void WorkerPool::DispatcherLoop() {
   auto last_rescue = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
-    FlushCompletions();
+    // A failed flush keeps its jobs for the next round (their leases hold).
+    if (Status s = FlushCompletions(); !s.ok() && options_.logger)
+      options_.logger->Error("job completions not stored; retrying", {{"error", s.ToString()}});
     if (std::chrono::steady_clock::now() - last_rescue >= options_.rescue_interval) {
-      queue_.RescueExpired();
+      if (auto r = queue_.RescueExpired(); !r && options_.logger)
+        options_.logger->Warn("lease rescue failed", {{"error", r.error().ToString()}});
       last_rescue = std::chrono::steady_clock::now();
     }
     int free_slots;
@@ -235,7 +303,8 @@ void WorkerPool::HeartbeatLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, _] : in_flight_) ids.push_back(id);
     }
-    queue_.Heartbeat(options_.worker_id, ids);
+    if (auto r = queue_.Heartbeat(options_.worker_id, ids); !r && options_.logger)
+      options_.logger->Warn("heartbeat failed", {{"jobs", ids.size()}, {"error", r.error().ToString()}});
   }
 }
 

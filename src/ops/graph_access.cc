@@ -14,16 +14,20 @@ TenantGraphAccess::TenantGraphAccess(store::Database& db, const SecretBox& box,
       redactor_(redactor),
       tokens_(transport, config_.authority_base, config_.scope, clock, redactor) {}
 
-Result<graph::GraphReader*> TenantGraphAccess::Reader(int64_t tenant_id) {
+Result<std::unique_ptr<graph::GraphReader>> TenantGraphAccess::Reader(int64_t tenant_id,
+                                                                      graph::AbortCheck abort) {
   auto c = Client(tenant_id);
   if (!c) return Unexpected(c.error());
-  return static_cast<graph::GraphReader*>(*c);
+  return std::unique_ptr<graph::GraphReader>(
+      std::make_unique<graph::GraphSession>(**c, std::move(abort)));
 }
 
-Result<graph::GraphWriter*> TenantGraphAccess::Writer(int64_t tenant_id) {
+Result<std::unique_ptr<graph::GraphWriter>> TenantGraphAccess::Writer(int64_t tenant_id,
+                                                                      graph::AbortCheck abort) {
   auto c = Client(tenant_id);
   if (!c) return Unexpected(c.error());
-  return static_cast<graph::GraphWriter*>(*c);
+  return std::unique_ptr<graph::GraphWriter>(
+      std::make_unique<graph::GraphSession>(**c, std::move(abort)));
 }
 
 Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {

@@ -14,12 +14,16 @@
 namespace ta::ops {
 
 // Graph access for a tenant, from its stored credentials. Read-only callers
-// (restore preview) ask for a Reader and get no way to write.
+// (restore preview) ask for a Reader and get no way to write. Each view is
+// bound to `abort` (see graph::AbortCheck): a job passes its cancel/shutdown
+// check, so its calls stop mid-transfer when it is cancelled.
 class GraphAccess {
  public:
   virtual ~GraphAccess() = default;
-  virtual Result<graph::GraphReader*> Reader(int64_t tenant_id) = 0;
-  virtual Result<graph::GraphWriter*> Writer(int64_t tenant_id) = 0;
+  virtual Result<std::unique_ptr<graph::GraphReader>> Reader(int64_t tenant_id,
+                                                             graph::AbortCheck abort = {}) = 0;
+  virtual Result<std::unique_ptr<graph::GraphWriter>> Writer(int64_t tenant_id,
+                                                             graph::AbortCheck abort = {}) = 0;
 };
 
 // One GraphClient per tenant (cached), sharing a transport, token cache and
@@ -28,8 +32,10 @@ class TenantGraphAccess final : public GraphAccess {
  public:
   TenantGraphAccess(store::Database& db, const SecretBox& box, graph::GraphConfig config,
                     graph::HttpTransport& transport, Redactor& redactor, Clock& clock);
-  Result<graph::GraphReader*> Reader(int64_t tenant_id) override;
-  Result<graph::GraphWriter*> Writer(int64_t tenant_id) override;
+  Result<std::unique_ptr<graph::GraphReader>> Reader(int64_t tenant_id,
+                                                     graph::AbortCheck abort = {}) override;
+  Result<std::unique_ptr<graph::GraphWriter>> Writer(int64_t tenant_id,
+                                                     graph::AbortCheck abort = {}) override;
 
  private:
   Result<graph::GraphClient*> Client(int64_t tenant_id);

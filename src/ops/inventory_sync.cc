@@ -10,19 +10,19 @@ using nlohmann::json;
 
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
   const int64_t tenant = ctx.job().tenant_id;
-  auto reader = ops.graph.Reader(tenant);
+  auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
-  ctx.db().Write([&](store::Tx& tx) {
-    return store::RunsRepository::SetTotal(tx, tenant, *ctx.job().run_id,
-                                           static_cast<int64_t>(graph::Catalog().size()) + 1,
-                                           NowMs(ctx));
-  });
+  std::vector<std::string> refs;
+  for (const auto& type : graph::Catalog()) refs.push_back("type:" + std::string(type.name));
+  refs.push_back("groups");
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
   for (const auto& type : graph::Catalog()) {
     const std::string ref = "type:" + std::string(type.name);
-    if (ctx.CancelRequested()) return jobs::JobResult::Cancelled();
+    if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
+    if (ctx.ShuttingDown()) return jobs::JobResult::Release();
     auto items = graph::ListAll(**reader, std::string(type.collection));
     if (!items) {
-      RecordItem(ctx, FailedItem(ref, "list", items.error()));
+      if (auto stop = GraphFailed(ctx, refs, ref, "list", items.error())) return *stop;
       continue;
     }
     const int64_t now = NowMs(ctx);
@@ -59,12 +59,13 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
       item.details = json{{"count", items->size()}, {"gone", *gone}}.dump();
       return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
     });
-    if (!s.ok()) return JobFailure(s);
+    if (!s.ok()) return ItemNotRecorded(ref, s);
   }
+  if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
   auto groups = graph::ListAll(**reader, "groups");
   if (!groups) {
-    RecordItem(ctx, FailedItem("groups", "list", groups.error()));
-    return jobs::JobResult::Success();
+    if (auto stop = GraphFailed(ctx, refs, "groups", "list", groups.error())) return *stop;
+    return Finish(ctx, refs);
   }
   const int64_t now = NowMs(ctx);
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
@@ -88,7 +89,8 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
     item.details = json{{"count", groups->size()}}.dump();
     return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
   });
-  return s.ok() ? jobs::JobResult::Success() : JobFailure(s);
+  if (!s.ok()) return ItemNotRecorded("groups", s);
+  return Finish(ctx, refs);
 }
 
 }  // namespace ta::ops

@@ -4,18 +4,17 @@ namespace ta::ops {
 
 int64_t NowMs(jobs::JobContext& ctx) { return ToUnixMillis(ctx.clock().Now()); }
 
-std::map<std::string, store::RunItem> ExistingItems(jobs::JobContext& ctx) {
-  std::map<std::string, store::RunItem> out;
+Result<ItemMap> ExistingItems(jobs::JobContext& ctx) {
   auto items = store::ReadResult<std::vector<store::RunItem>>(ctx.db(), [&](store::Tx& tx) {
     return store::RunsRepository::Items(tx, ctx.job().tenant_id, *ctx.job().run_id);
   });
-  if (items) {
-    for (auto& i : *items) out[i.item_ref] = i;
-  }
+  if (!items) return Unexpected(items.error().WithContext("reading the run's items"));
+  ItemMap out;
+  for (auto& i : *items) out[i.item_ref] = std::move(i);
   return out;
 }
 
-bool Done(const std::map<std::string, store::RunItem>& items, const std::string& ref) {
+bool Done(const ItemMap& items, const std::string& ref) {
   auto it = items.find(ref);
   return it != items.end() && it->second.status != "pending";
 }
@@ -24,15 +23,17 @@ Status RecordItem(jobs::JobContext& ctx, const store::RunItem& item,
                   const std::optional<store::AuditEntry>& audit) {
   return ctx.db().Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);
-    if (Status s = store::RunsRepository::UpsertItem(tx, ctx.job().tenant_id, *ctx.job().run_id,
-                                                     item, now);
-        !s.ok())
-      return s;
-    if (audit) {
-      auto r = store::AuditLog::Append(tx, *audit, now);
-      if (!r) return r.error();
-    }
+    TA_RETURN_IF_ERROR(store::RunsRepository::UpsertItem(tx, ctx.job().tenant_id,
+                                                         *ctx.job().run_id, item, now));
+    if (audit) TA_RETURN_IF_ERROR(store::AuditLog::Append(tx, *audit, now));
     return Status::Ok();
+  });
+}
+
+Status SetTotal(jobs::JobContext& ctx, int64_t total) {
+  return ctx.db().Write([&](store::Tx& tx) {
+    return store::RunsRepository::SetTotal(tx, ctx.job().tenant_id, *ctx.job().run_id, total,
+                                           NowMs(ctx));
   });
 }
 
@@ -49,24 +50,75 @@ store::RunItem FailedItem(const std::string& ref, const std::string& action,
 
 store::RunItem FailedItem(const std::string& ref, const std::string& action,
                           const graph::GraphError& e) {
-  return FailedItem(ref, action, e.code.empty() ? "graph_" + std::to_string(e.http_status) : e.code,
-                    e.ToString());
+  return FailedItem(ref, action, e.ErrorCode(), e.ToString());
 }
 
-void SkipRemaining(jobs::JobContext& ctx, const std::vector<std::string>& refs,
-                   const std::map<std::string, store::RunItem>& done) {
+jobs::JobResult ItemNotRecorded(const std::string& ref, const Status& s) {
+  // Always retryable: the Graph side of the item is idempotent on resume (reads
+  // repeat; a create's intent was stored before it was sent), and the store
+  // fault that stopped us is usually transient. Attempts still bound it.
+  return jobs::JobResult::Retry(
+      Status::Unavailable("the outcome of " + ref + " could not be stored (" + s.ToString() +
+                          "); the run resumes from its last stored item"));
+}
+
+Next Record(jobs::JobContext& ctx, const store::RunItem& item,
+            const std::optional<store::AuditEntry>& audit) {
+  if (Status s = RecordItem(ctx, item, audit); !s.ok()) return ItemNotRecorded(item.item_ref, s);
+  return std::nullopt;
+}
+
+Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
+                 const std::string& ref, const std::string& action, const graph::GraphError& e) {
+  if (!e.cancelled()) return Record(ctx, FailedItem(ref, action, e));
+  if (ctx.ShuttingDown() && !ctx.CancelRequested()) return jobs::JobResult::Release();
+  store::RunItem item;
+  item.item_ref = ref;
+  item.status = "skipped";
+  item.action = action;
+  item.error_code = "cancelled";
+  item.error_message = "cancelled while its Graph call was in progress (" + e.message + ")";
+  if (auto stop = Record(ctx, item)) return stop;
+  return CancelRemaining(ctx, refs);
+}
+
+graph::AbortCheck AbortFor(jobs::JobContext& ctx) {
+  return [&ctx] { return ctx.AbortRequested(); };
+}
+
+jobs::JobResult CancelRemaining(jobs::JobContext& ctx, const std::vector<std::string>& refs) {
+  auto done = ExistingItems(ctx);
+  if (!done) return ItemNotRecorded("the cancelled run's remaining items", done.error());
   for (const auto& ref : refs) {
-    if (Done(done, ref)) continue;
+    if (Done(*done, ref)) continue;
     store::RunItem item;
     item.item_ref = ref;
     item.status = "skipped";
+    item.error_code = "cancelled";
     item.error_message = "cancelled before this item ran";
-    RecordItem(ctx, item);
+    if (Status s = RecordItem(ctx, item); !s.ok()) return ItemNotRecorded(ref, s);
   }
+  return jobs::JobResult::Cancelled();
+}
+
+jobs::JobResult Finish(jobs::JobContext& ctx, const std::vector<std::string>& refs) {
+  auto done = ExistingItems(ctx);
+  if (!done) return jobs::JobResult::Retry(done.error());
+  size_t missing = 0;
+  std::string first;
+  for (const auto& ref : refs) {
+    if (Done(*done, ref)) continue;
+    if (missing++ == 0) first = ref;
+  }
+  if (missing == 0) return jobs::JobResult::Success();
+  return jobs::JobResult::Retry(Status::Unavailable(
+      std::to_string(missing) + " of " + std::to_string(refs.size()) +
+      " items have no outcome (first: " + first + "); the run resumes from its last stored item"));
 }
 
 jobs::JobResult JobFailure(const Status& s) {
-  if (s.code() == Status::Code::kUnavailable) return jobs::JobResult::Retry(s);
+  if (s.transient() || s.code() == Status::Code::kResourceExhausted)
+    return jobs::JobResult::Retry(s);
   return jobs::JobResult::Fail(s);
 }
 

@@ -2,6 +2,7 @@
 // items decides, per item, what a restore would do; preview records that
 // (with a field diff) and stops; execute does it. Preview holds only a
 // GraphReader.
+#include <functional>
 #include <set>
 
 #include "ops/capture.h"
@@ -94,6 +95,37 @@ class TargetIndex {
   std::map<std::string, std::map<std::string, std::vector<std::string>>> index_;
 };
 
+// The intent a crashed attempt stored before its write ("create" or
+// "assign"), read from the pending item's details.
+std::string PendingIntent(const ItemMap& done, const std::string& ref) {
+  auto it = done.find(ref);
+  if (it == done.end() || it->second.status != "pending" || !it->second.details) return "";
+  const json d = json::parse(*it->second.details, nullptr, false);
+  return d.is_object() ? d.value("intent", "") : "";
+}
+
+// A POST whose effect can be looked up. After an ambiguous failure (it may
+// have been carried out: a timeout, a reset, a 5xx) `probe` is asked first:
+// a value means the write took effect and is the answer; nullopt means it did
+// not, and the POST is sent again. At most kSends sends in all.
+using Probe = std::function<graph::GraphResult<std::optional<json>>()>;
+graph::GraphResult<json> PostChecked(graph::GraphWriter& writer, const std::string& path,
+                                     const json& body, const Probe& probe) {
+  constexpr int kSends = 3;
+  for (int send = 1;; ++send) {
+    auto r = writer.Post(path, body);
+    if (r || !r.error().ambiguous) return r;
+    auto found = probe();
+    if (!found) return graph::GraphFailure(found.error());
+    if (*found) return **found;
+    if (send == kSends) {
+      graph::GraphError e = r.error();
+      e.message += " (not carried out after " + std::to_string(kSends) + " sends)";
+      return graph::GraphFailure(e);
+    }
+  }
+}
+
 struct Plan {
   std::string outcome;  // would_create | would_update | unchanged | conflict | unsupported
   std::string target_id;
@@ -137,20 +169,20 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
     return out;
   });
   if (!items) return JobFailure(items.error());
-  ctx.db().Write([&](store::Tx& tx) {
-    return store::RunsRepository::SetTotal(tx, target_tenant, run,
-                                           static_cast<int64_t>(items->size()), NowMs(ctx));
-  });
-  auto reader = ops.graph.Reader(target_tenant);
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(items->size())); !s.ok())
+    return JobFailure(s);
+  auto reader = ops.graph.Reader(target_tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
-  graph::GraphWriter* writer = nullptr;
+  std::unique_ptr<graph::GraphWriter> writer;
   if (execute) {
-    auto w = ops.graph.Writer(target_tenant);
+    auto w = ops.graph.Writer(target_tenant, AbortFor(ctx));
     if (!w) return JobFailure(w.error());
-    writer = *w;
+    writer = std::move(*w);
   }
   TargetIndex index(**reader);
-  auto done = ExistingItems(ctx);
+  auto existing = ExistingItems(ctx);
+  if (!existing) return JobFailure(existing.error());
+  const ItemMap& done = *existing;
   std::vector<std::string> refs;
   for (const auto& item : *items) refs.push_back("item:" + std::to_string(item.id));
 
@@ -158,10 +190,8 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
     const BackupItem& item = (*items)[i];
     const std::string& ref = refs[i];
     if (Done(done, ref)) continue;
-    if (ctx.CancelRequested()) {
-      SkipRemaining(ctx, refs, ExistingItems(ctx));
-      return jobs::JobResult::Cancelled();
-    }
+    if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
+    if (ctx.ShuttingDown()) return jobs::JobResult::Release();
     const graph::PolicyType* type = graph::FindPolicyType(item.type);
     if (!type) {
       store::RunItem r;
@@ -169,7 +199,7 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
       r.status = execute ? "skipped" : "unsupported";
       r.error_code = "unsupported_type";
       r.error_message = "policy type '" + item.type + "' cannot be restored";
-      RecordItem(ctx, r);
+      if (auto stop = Record(ctx, r)) return *stop;
       continue;
     }
     const MappedAssignments mapped = MapAssignments(item.assignments, mapping, same_tenant);
@@ -182,24 +212,23 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
       if (live)
         candidates.push_back(item.graph_id);
       else if (live.error().http_status != 404) {
-        RecordItem(ctx, FailedItem(ref, "lookup", live.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, "lookup", live.error())) return *stop;
         continue;
       }
     }
     if (candidates.empty()) {
       auto named = index.IdsNamed(*type, item.name);
       if (!named) {
-        RecordItem(ctx, FailedItem(ref, "lookup", named.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, "lookup", named.error())) return *stop;
         continue;
       }
       candidates = *named;
     }
     // A pending "create" intent from a crashed attempt: the policy may exist
-    // already; the lookup above found it by name, so it is not created twice.
-    const bool resumed_create =
-        done.count(ref) && done.at(ref).status == "pending" && done.at(ref).details &&
-        (done.at(ref).details->find("\"intent\":\"create\"") != std::string::npos ||
-         done.at(ref).details->find("\"intent\":\"assign\"") != std::string::npos);
+    // already; the lookup above found it by name, so it is not created twice,
+    // and it is reported as created (this run made it).
+    const std::string intent = PendingIntent(done, ref);
+    const bool resumed_create = intent == "create" || intent == "assign";
     if (candidates.size() > 1) {
       plan.outcome = "conflict";
       plan.conflict = std::to_string(candidates.size()) + " live " + std::string(type->name) +
@@ -212,7 +241,7 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
       plan.target_id = candidates[0];
       auto live = CapturePolicy(**reader, *type, plan.target_id);
       if (!live) {
-        RecordItem(ctx, FailedItem(ref, "lookup", live.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, "lookup", live.error())) return *stop;
         continue;
       }
       plan.changes = Diff(live->payload, item.payload, IgnoredFields(*type));
@@ -249,21 +278,23 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
         r.error_message = "no target group is mapped for source group(s) " + Join(mapped.unmapped);
       }
       r.details = details.dump();
-      RecordItem(ctx, r);
+      if (auto stop = Record(ctx, r)) return *stop;
       continue;
     }
 
     // Execute. Nothing is written for an item that cannot be restored safely.
     if (plan.outcome == "conflict") {
-      RecordItem(ctx, FailedItem(ref, "match", "conflict", plan.conflict));
+      if (auto stop = Record(ctx, FailedItem(ref, "match", "conflict", plan.conflict))) return *stop;
       continue;
     }
     if (!mapped.unmapped.empty()) {
-      RecordItem(
-          ctx,
-          FailedItem(ref, "assign", "unmapped_group",
-                     "no target group is mapped for source group(s) " + Join(mapped.unmapped) +
-                         "; add them to the group mapping (nothing was written for this item)"));
+      if (auto stop = Record(
+              ctx, FailedItem(ref, "assign", "unmapped_group",
+                              "no target group is mapped for source group(s) " +
+                                  Join(mapped.unmapped) +
+                                  "; add them to the group mapping (nothing was written for "
+                                  "this item)")))
+        return *stop;
       continue;
     }
     std::string action = "none", graph_id = plan.target_id;
@@ -287,8 +318,8 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
       intent.status = "pending";
       intent.action = "create";
       intent.details = json{{"intent", "create"}, {"name", item.name}}.dump();
-      RecordItem(ctx,
-                 intent);  // recorded before the write: a resumed job looks the policy up first
+      // Recorded before the write: a resumed job looks the policy up first.
+      if (auto stop = Record(ctx, intent)) return *stop;
       json body = graph::StripForWrite(*type, item.payload, false);
       json sub_writes = json::object();
       for (const auto& sub : type->sub_resources) {
@@ -297,9 +328,28 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
             body.value(std::string(sub.property), json::array());
         body.erase(std::string(sub.property));
       }
-      auto created = writer->Post(item_path_base, body);
+      // An ambiguous create is looked up by name before it is sent again.
+      auto created = PostChecked(
+          *writer, item_path_base, body, [&]() -> graph::GraphResult<std::optional<json>> {
+            auto all = graph::ListAll(**reader, item_path_base);
+            if (!all) return graph::GraphFailure(all.error());
+            std::vector<json> named;
+            for (auto& p : *all)
+              if (p.value(std::string(type->display_name_field), "") == item.name)
+                named.push_back(std::move(p));
+            if (named.size() > 1) {
+              graph::GraphError e;
+              e.kind = Status::Code::kConflict;
+              e.code = "conflict";
+              e.message = std::to_string(named.size()) + " live policies are named '" +
+                          item.name + "' after an unanswered create; remove the duplicates";
+              return graph::GraphFailure(e);
+            }
+            if (named.empty()) return std::optional<json>();
+            return std::optional<json>(named.front());
+          });
       if (!created) {
-        RecordItem(ctx, FailedItem(ref, "create", created.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, "create", created.error())) return *stop;
         continue;
       }
       graph_id = created->value("id", "");
@@ -314,45 +364,72 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
                 v["definition"]["id"].get<std::string>() + "')";
             v.erase("definition");
           }
-          auto r = writer->Post(graph::ItemPath(*type, graph_id) + "/" + prop, v);
+          const std::string sub_path = graph::ItemPath(*type, graph_id) + "/" + prop;
+          // An ambiguous sub-resource write is looked up by its definition.
+          auto r = PostChecked(
+              *writer, sub_path, v, [&]() -> graph::GraphResult<std::optional<json>> {
+                auto all = graph::ListAll(**reader, sub_path + "?$expand=definition");
+                if (!all) return graph::GraphFailure(all.error());
+                const std::string bind = v.value("definition@odata.bind", "");
+                for (auto& e : *all) {
+                  const std::string id =
+                      e.contains("definition") ? e["definition"].value("id", "") : "";
+                  if (!id.empty() && bind.find("('" + id + "')") != std::string::npos)
+                    return std::optional<json>(e);
+                }
+                return std::optional<json>();
+              });
           if (!r) {
-            RecordItem(ctx, FailedItem(ref, "create", r.error()));
+            if (auto stop = GraphFailed(ctx, refs, ref, "create", r.error())) return *stop;
             goto next_item;
           }
         }
       }
       action = "created";
-      RecordItem(ctx,
-                 {ref, "pending", "create", graph_id, std::nullopt, std::nullopt,
-                  json{{"intent", "assign"}, {"name", item.name}}.dump()},
-                 audit("create", graph_id));
+      if (auto stop = Record(ctx,
+                             {ref, "pending", "create", graph_id, std::nullopt, std::nullopt,
+                              json{{"intent", "assign"}, {"name", item.name}}.dump()},
+                             audit("create", graph_id)))
+        return *stop;
     } else if (!plan.changes.empty()) {
       const bool put = type->update_method == graph::UpdateMethod::kPut;
       json body = graph::StripForWrite(*type, item.payload, true);
       auto updated = put ? writer->Put(graph::ItemPath(*type, graph_id), body)
                          : writer->Patch(graph::ItemPath(*type, graph_id), body);
       if (!updated) {
-        RecordItem(ctx, FailedItem(ref, put ? "replace" : "update", updated.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, put ? "replace" : "update", updated.error()))
+          return *stop;
         continue;
       }
       action = "updated";
-      RecordItem(ctx,
-                 {ref, "pending", "update", graph_id, std::nullopt, std::nullopt, std::nullopt},
-                 audit(put ? "replace" : "update", graph_id));
-    } else if (resumed_create) {
-      action = "created";  // created before a crash; found again by name
+      if (auto stop = Record(
+              ctx, {ref, "pending", "update", graph_id, std::nullopt, std::nullopt, std::nullopt},
+              audit(put ? "replace" : "update", graph_id)))
+        return *stop;
     }
+    if (resumed_create) action = "created";  // created before a crash; found again by name
     if (type->assign_body_key && plan.assignments_change) {
-      auto r = writer->Post(graph::ItemPath(*type, graph_id) + "/assign",
-                            graph::AssignBody(*type, mapped.assignments));
+      // /assign replaces the whole set: after an ambiguous failure, the live
+      // assignments tell whether it took effect.
+      const std::string item_path = graph::ItemPath(*type, graph_id);
+      auto r = PostChecked(*writer, item_path + "/assign",
+                           graph::AssignBody(*type, mapped.assignments),
+                           [&]() -> graph::GraphResult<std::optional<json>> {
+                             auto live = graph::ListAll(**reader, item_path + "/assignments");
+                             if (!live) return graph::GraphFailure(live.error());
+                             if (GroupsOf(json(*live)) == mapped.groups)
+                               return std::optional<json>(json::object());
+                             return std::optional<json>();
+                           });
       if (!r) {
-        RecordItem(ctx, FailedItem(ref, "assign", r.error()));
+        if (auto stop = GraphFailed(ctx, refs, ref, "assign", r.error())) return *stop;
         continue;
       }
       if (action == "none") action = "updated";
-      store::AuditEntry a = audit("assign", graph_id);
-      RecordItem(ctx,
-                 {ref, "pending", "assign", graph_id, std::nullopt, std::nullopt, std::nullopt}, a);
+      if (auto stop = Record(
+              ctx, {ref, "pending", "assign", graph_id, std::nullopt, std::nullopt, std::nullopt},
+              audit("assign", graph_id)))
+        return *stop;
     }
     {
       store::RunItem r;
@@ -365,11 +442,11 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
                        {"diff", ToJson(plan.changes)},
                        {"assignments", assign_info}}
                       .dump();
-      RecordItem(ctx, r);
+      if (auto stop = Record(ctx, r)) return *stop;
     }
   next_item:;
   }
-  return jobs::JobResult::Success();
+  return Finish(ctx, refs);
 }
 
 }  // namespace ta::ops

@@ -73,21 +73,18 @@ Result<std::vector<PolicyRow>> LoadPolicies(store::Database& db, int64_t tenant,
 }
 
 // Captures one policy into a new or reused version (and, with a set, a
-// backup item). Records the item's outcome.
-void CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRow& p,
-                std::optional<int64_t> backup_set_id) {
+// backup item), and records the item's outcome in the same transaction.
+// nullopt: stored, go on; else the result that ends the attempt.
+Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRow& p,
+                std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs) {
   const std::string ref = "policy:" + std::to_string(p.id);
   const graph::PolicyType* type = graph::FindPolicyType(p.type);
   if (!type) {
-    RecordItem(ctx, FailedItem(ref, "capture", "unsupported_type",
-                               "policy type '" + p.type + "' is not in the catalog"));
-    return;
+    return Record(ctx, FailedItem(ref, "capture", "unsupported_type",
+                                  "policy type '" + p.type + "' is not in the catalog"));
   }
   auto captured = CapturePolicy(reader, *type, p.graph_id);
-  if (!captured) {
-    RecordItem(ctx, FailedItem(ref, "capture", captured.error()));
-    return;
-  }
+  if (!captured) return GraphFailed(ctx, refs, ref, "capture", captured.error());
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);
@@ -113,7 +110,10 @@ void CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyR
         json{{"version", stored->version}, {"policy_version_id", stored->version_id}}.dump();
     return store::RunsRepository::UpsertItem(tx, tenant, run, item, now);
   });
-  if (!s.ok()) RecordItem(ctx, FailedItem(ref, "capture", "store_failed", s.ToString()));
+  // The capture is not stored: that is a store fault, not the item's outcome,
+  // so the attempt ends and the resumed job captures the item again.
+  if (!s.ok()) return ItemNotRecorded(ref, s);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -121,14 +121,15 @@ void CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyR
 jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
   const json params = json::parse(ctx.job().payload, nullptr, false);
   const int64_t policy_id = params.value("policy_id", int64_t{0});
-  auto reader = ops.graph.Reader(ctx.job().tenant_id);
+  auto reader = ops.graph.Reader(ctx.job().tenant_id, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   auto policies = LoadPolicies(ctx.db(), ctx.job().tenant_id, std::vector<int64_t>{policy_id});
   if (!policies) return JobFailure(policies.error());
   if (policies->empty())
     return jobs::JobResult::Fail(Status::NotFound("policy " + std::to_string(policy_id)));
-  CaptureOne(ctx, **reader, policies->front(), std::nullopt);
-  return jobs::JobResult::Success();
+  const std::vector<std::string> refs = {"policy:" + std::to_string(policy_id)};
+  if (auto stop = CaptureOne(ctx, **reader, policies->front(), std::nullopt, refs)) return *stop;
+  return Finish(ctx, refs);
 }
 
 jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
@@ -154,34 +155,43 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
     return ins->front().Int(0);
   });
   if (!set_id) return JobFailure(set_id.error());
-  auto reader = ops.graph.Reader(tenant);
+  auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   auto policies = LoadPolicies(ctx.db(), tenant, ids);
   if (!policies) return JobFailure(policies.error());
-  ctx.db().Write([&](store::Tx& tx) {
-    return store::RunsRepository::SetTotal(tx, tenant, run, static_cast<int64_t>(policies->size()),
-                                           NowMs(ctx));
-  });
-  const auto done = ExistingItems(ctx);
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(policies->size())); !s.ok())
+    return JobFailure(s);
+  auto done = ExistingItems(ctx);
+  if (!done) return JobFailure(done.error());
   std::vector<std::string> refs;
   for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));
   // Captures are independent reads, so a few run at once: Graph latency, not
   // this loop, then bounds the run, and the tenant's limiter and throttle gate
-  // keep the total within Intune's limits.
+  // keep the total within Intune's limits. The first item that ends the
+  // attempt (a store fault, a cancel, shutdown) stops every thread.
   std::atomic<size_t> next{0};
-  std::atomic<bool> cancelled{false};
-  std::mutex ctx_mu;  // JobContext is not thread-safe
+  std::mutex stop_mu;
+  Next stop;  // GUARDED_BY(stop_mu)
+  auto stopped = [&] {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    return stop.has_value();
+  };
   auto worker = [&] {
     for (size_t i; (i = next++) < policies->size();) {
-      if (Done(done, refs[i])) continue;
-      {
-        std::lock_guard<std::mutex> lock(ctx_mu);
-        if (cancelled || ctx.CancelRequested()) {
-          cancelled = true;
-          return;
-        }
+      if (Done(*done, refs[i])) continue;
+      if (stopped()) return;
+      Next result;
+      if (ctx.CancelRequested())
+        result = CancelRemaining(ctx, refs);
+      else if (ctx.ShuttingDown())
+        result = jobs::JobResult::Release();
+      else
+        result = CaptureOne(ctx, **reader, (*policies)[i], *set_id, refs);
+      if (result) {
+        std::lock_guard<std::mutex> lock(stop_mu);
+        if (!stop) stop = std::move(result);
+        return;
       }
-      CaptureOne(ctx, **reader, (*policies)[i], *set_id);
     }
   };
   std::vector<std::thread> threads;
@@ -189,11 +199,13 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
-  if (cancelled) {
-    SkipRemaining(ctx, refs, ExistingItems(ctx));
-    return jobs::JobResult::Cancelled();
+  if (stop) {
+    // A cancel that raced another thread's store fault still ends cancelled
+    // once the rest are recorded as skipped.
+    if (stop->kind == jobs::JobResult::Kind::kCancelled) return CancelRemaining(ctx, refs);
+    return *stop;
   }
-  return jobs::JobResult::Success();
+  return Finish(ctx, refs);
 }
 
 }  // namespace ta::ops

@@ -1,5 +1,7 @@
 #include "runs/run_service.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "store/audit_log.h"
@@ -145,34 +147,49 @@ Status RunService::OnClaimed(Tx& tx, const std::vector<jobs::Job>& jobs, int64_t
 Status RunService::OnFinished(Tx& tx, const jobs::Job& job, jobs::JobState state,
                               const std::string& error, int64_t now) {
   if (!job.run_id) return Status::Ok();
-  auto run = store::RunsRepository::Get(tx, job.tenant_id, *job.run_id);
-  if (!run) return run.error();
-  if (store::IsTerminal(run->status)) return Status::Ok();  // the handler finished it already
+  auto current = store::RunsRepository::Get(tx, job.tenant_id, *job.run_id);
+  if (!current) return current.error();
+  if (store::IsTerminal(current->status)) return Status::Ok();  // the handler finished it already
+  // The status comes from the item rows, never from the job's word alone: a
+  // run whose items do not all have an outcome is not a success.
+  auto recounted = store::RunsRepository::Recount(tx, job.tenant_id, *job.run_id, now);
+  if (!recounted) return recounted.error();
+  const RunRecord& run = recounted->run;
+  const int64_t missing = std::max<int64_t>(0, run.total - run.processed);
+  const std::string of_total = " of " + std::to_string(run.total) + " items";
   RunStatus to = RunStatus::kSucceeded;
   std::optional<std::string> code, message;
+  auto degraded = [&] {
+    return run.succeeded > 0 ? RunStatus::kPartiallySucceeded : RunStatus::kFailed;
+  };
   if (state == jobs::JobState::kCancelled) {
     to = RunStatus::kCancelled;
   } else if (state == jobs::JobState::kFailed) {
-    to = RunStatus::kFailed;
+    to = degraded();
     code = "job_failed";
     message = redactor_.Redact(error);
-  } else if (run->failed > 0) {
-    to = run->succeeded > 0 ? RunStatus::kPartiallySucceeded : RunStatus::kFailed;
-  }
-  if (run->status == RunStatus::kQueued && to != RunStatus::kCancelled &&
-      to != RunStatus::kFailed) {
-    if (Status s =
-            store::RunsRepository::Transition(tx, job.tenant_id, run->id, RunStatus::kRunning, now);
-        !s.ok()) {
-      return s;
+    if (missing > 0) *message += "; " + std::to_string(missing) + of_total + " have no outcome";
+  } else if (missing > 0) {
+    to = degraded();
+    code = "items_without_outcome";
+    message = std::to_string(missing) + of_total + " have no outcome";
+  } else if (run.failed > 0) {
+    to = degraded();
+    code = "items_failed";
+    message = std::to_string(run.failed) + of_total + " failed";
+    if (const auto& f = recounted->first_failure) {
+      *message += "; first: " + f->item_ref + " (" + f->error_code.value_or("error") + ": " +
+                  redactor_.Redact(f->error_message.value_or("")) + ")";
     }
   }
-  if (Status s =
-          store::RunsRepository::Transition(tx, job.tenant_id, run->id, to, now, code, message);
-      !s.ok()) {
-    return s;
+  if (run.status == RunStatus::kQueued && to != RunStatus::kCancelled &&
+      to != RunStatus::kFailed) {
+    TA_RETURN_IF_ERROR(
+        store::RunsRepository::Transition(tx, job.tenant_id, run.id, RunStatus::kRunning, now));
   }
-  auto finished = store::RunsRepository::Get(tx, job.tenant_id, run->id);
+  TA_RETURN_IF_ERROR(
+      store::RunsRepository::Transition(tx, job.tenant_id, run.id, to, now, code, message));
+  auto finished = store::RunsRepository::Get(tx, job.tenant_id, run.id);
   if (!finished) return finished.error();
   return NotifyAndAudit(tx, *finished, now);
 }

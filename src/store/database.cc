@@ -8,6 +8,21 @@
 
 namespace ta::store {
 
+Status Database::WriteHealth() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return write_fault_;
+}
+
+Status Database::ObserveWrite(Status s) {
+  const bool fault = s.code() == Status::Code::kStorageFull ||
+                     s.code() == Status::Code::kStorageUnavailable;
+  if (fault || s.ok()) {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    write_fault_ = fault ? s : Status::Ok();
+  }
+  return s;
+}
+
 int64_t Row::Int(size_t i) const { return OptInt(i).value_or(0); }
 
 std::optional<int64_t> Row::OptInt(size_t i) const {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,6 +87,19 @@ class Database {
   virtual bool WaitForNotification(std::string_view channel, std::chrono::milliseconds timeout) = 0;
   // Wakes every WaitForNotification caller in this process (used on shutdown).
   virtual void Interrupt() = 0;
+
+  // The storage fault (StorageFull or StorageUnavailable) of the last write
+  // that failed with one, until a later write commits; else OK. /readyz reports
+  // it, since a full disk still serves reads. Thread-safe.
+  Status WriteHealth() const;
+
+ protected:
+  // Backends pass every Write's outcome through this; returns `s`.
+  Status ObserveWrite(Status s);
+
+ private:
+  mutable std::mutex health_mu_;
+  Status write_fault_;  // GUARDED_BY(health_mu_)
 };
 
 // Opens a database from a URL: "postgresql://..." / "postgres://..." selects

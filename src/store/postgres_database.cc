@@ -37,8 +37,9 @@ Status PgError(PGconn* conn, const PGresult* res, std::string_view what) {
   if (code.rfind("23", 0) == 0 || code.rfind("22", 0) == 0)
     return Status::InvalidArgument(std::move(msg));
   if (code == "40001" || code == "40P01") return Status::Unavailable(std::move(msg));
+  if (code == "53100") return Status::StorageFull(std::move(msg));  // disk_full
   if (code.rfind("08", 0) == 0 || code.rfind("57", 0) == 0 || PQstatus(conn) != CONNECTION_OK)
-    return Status::Unavailable(std::move(msg));
+    return Status::StorageUnavailable(std::move(msg));
   return Status::Internal(std::move(msg));
 }
 
@@ -167,7 +168,7 @@ class PostgresDatabase final : public Database {
   Backend backend() const override { return Backend::kPostgres; }
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
-    return WithConn([&](PgConn& conn) { return RunTx(conn, fn, "BEGIN"); });
+    return ObserveWrite(WithConn([&](PgConn& conn) { return RunTx(conn, fn, "BEGIN"); }));
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
@@ -249,7 +250,7 @@ class PostgresDatabase final : public Database {
       }
       for (const auto& ch : channels) {
         // Best effort: workers also poll, so a lost wake-up only adds latency.
-        if (conn) conn->Run("SELECT pg_notify($1, '')", {ch}, nullptr);
+        if (conn) (void)conn->Run("SELECT pg_notify($1, '')", {ch}, nullptr);
       }
       lock.lock();
     }
@@ -285,7 +286,8 @@ class PostgresDatabase final : public Database {
           return s;
         }
       } else {
-        conn.Script("ROLLBACK");
+        // Best effort: a connection that cannot roll back is dropped as unhealthy.
+        (void)conn.Script("ROLLBACK");
       }
       if (!Retryable(s) || attempt >= 4) return s;
     }

@@ -202,6 +202,40 @@ Result<std::vector<RunItem>> RunsRepository::Items(Tx& tx, int64_t tenant_id, in
   return out;
 }
 
+Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant_id,
+                                                         int64_t run_id, int64_t now_ms) {
+  // The buckets of BucketOf, in SQL.
+  auto n = tx.Exec(
+      "UPDATE runs SET "
+      "processed = (SELECT COUNT(*) FROM run_items i WHERE i.run_id = runs.id AND i.status NOT IN "
+      "('', 'pending')), "
+      "succeeded = (SELECT COUNT(*) FROM run_items i WHERE i.run_id = runs.id AND i.status NOT IN "
+      "('', 'pending', 'failed', 'skipped', 'cancelled')), "
+      "failed = (SELECT COUNT(*) FROM run_items i WHERE i.run_id = runs.id AND i.status = "
+      "'failed'), "
+      "skipped = (SELECT COUNT(*) FROM run_items i WHERE i.run_id = runs.id AND i.status IN "
+      "('skipped', 'cancelled')), "
+      "updated_at = $1 WHERE id = $2 AND tenant_id = $3",
+      {now_ms, run_id, tenant_id});
+  if (!n) return Unexpected(n.error());
+  auto run = Get(tx, tenant_id, run_id);
+  if (!run) return Unexpected(run.error());
+  Recounted out{*run, std::nullopt};
+  if (run->failed > 0) {
+    auto rows = tx.Query(
+        "SELECT item_ref, status, action, graph_id, error_code, error_message, details FROM "
+        "run_items WHERE run_id = $1 AND tenant_id = $2 AND status = 'failed' ORDER BY id LIMIT 1",
+        {run_id, tenant_id});
+    if (!rows) return Unexpected(rows.error());
+    if (!rows->empty()) {
+      const Row& r = rows->front();
+      out.first_failure = RunItem{r.Text(0),    r.Text(1),    r.OptText(2), r.OptText(3),
+                                  r.OptText(4), r.OptText(5), r.OptText(6)};
+    }
+  }
+  return out;
+}
+
 Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<int64_t>& tenant_ids,
                                                     const RunFilter& f) {
   // Absent filters are NULL parameters, so one statement (and one prepared

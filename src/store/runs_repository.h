@@ -96,6 +96,15 @@ class RunsRepository {
                            int64_t now_ms);
   static Result<std::vector<RunItem>> Items(Tx& tx, int64_t tenant_id, int64_t run_id);
 
+  // Recomputes the run's counters from its item rows (the truth; the counters
+  // UpsertItem moves are only a live estimate) and returns the run, plus its
+  // first failed item, if any.
+  struct Recounted {
+    RunRecord run;
+    std::optional<RunItem> first_failure;
+  };
+  static Result<Recounted> Recount(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t now_ms);
+
   // Newest first. `tenant_ids` scopes the query (one tenant, or the tenants a
   // user belongs to for the cross-tenant progress widget); never empty.
   static Result<std::vector<RunRecord>> List(Tx& tx, const std::vector<int64_t>& tenant_ids,

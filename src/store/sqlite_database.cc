@@ -35,7 +35,10 @@ Status SqliteError(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_LOCKED:
       return Status::Unavailable(std::move(msg));
     case SQLITE_FULL:
-      return Status::ResourceExhausted(std::move(msg));
+      return Status::StorageFull(std::move(msg));
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return Status::StorageUnavailable(std::move(msg));
     default:
       return Status::Internal(std::move(msg));
   }
@@ -199,7 +202,7 @@ class SqliteDatabase final : public Database {
       queue_.push_back(&req);
     }
     cv_.notify_one();
-    return done.get();
+    return ObserveWrite(done.get());
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
@@ -359,13 +362,15 @@ class SqliteDatabase final : public Database {
         r->after = tx.TakeAfterCommit();
         pending.push_back(r);
       } else {
-        conn.Script("ROLLBACK TO w");
-        conn.Script("RELEASE w");
+        // The request already failed with `s`; a failed rollback shows up
+        // as a failed COMMIT below, which fails the whole batch.
+        (void)conn.Script("ROLLBACK TO w");
+        (void)conn.Script("RELEASE w");
         r->promise.set_value(s);
       }
     }
     Status commit = conn.Script("COMMIT");
-    if (!commit.ok()) conn.Script("ROLLBACK");
+    if (!commit.ok()) (void)conn.Script("ROLLBACK");  // the batch failed with `commit`
     for (Request* r : pending) {
       auto after = std::move(r->after);
       r->promise.set_value(commit);  // r may be gone after this line

@@ -357,8 +357,9 @@ TEST_P(OpsTest, CancelStopsBetweenItemsAndSkipsTheRest) {
   auto run = StartRestore(*env.runs, env.db(), req, true);
   int creates = 0;
   env.ops->fault_hook = [&](const std::string& event) {
-    if (event == "after_create" && ++creates == 3)
-      env.runs->Cancel(env.tenant_b, run->run.id, env.operator_both);
+    if (event == "after_create" && ++creates == 3) {
+      EXPECT_TRUE(env.runs->Cancel(env.tenant_b, run->run.id, env.operator_both).ok());
+    }
   };
   env.Drain();
   const auto r = env.Run(env.tenant_b, run->run.id);

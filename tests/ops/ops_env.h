@@ -18,7 +18,8 @@ inline const char* kMasterKey =
 
 struct OpsEnv {
   explicit OpsEnv(std::unique_ptr<::ta::testing::TestDatabase> test_db, sim::SimConfig sc = {},
-                  jobs::QueueOptions qo = {})
+                  jobs::QueueOptions qo = {},
+                  const std::function<void(OpsStackOptions&)>& tune = {})
       : t(std::move(test_db)),
         sim(sc),
         box(*SecretBox::FromBase64Key(kMasterKey)),
@@ -33,6 +34,7 @@ struct OpsEnv {
     options.queue.tenant_running_cap = 0;
     options.workers.worker_id = "test-worker";
     options.workers.batch = 4;
+    if (tune) tune(options);
     stack = std::make_unique<OpsStack>(db(), box, *transport, redactor, SystemClock::Instance(),
                                        options);
     access = &stack->access();
@@ -42,8 +44,8 @@ struct OpsEnv {
     ops = &stack->context();
     tenant_a = ::ta::testing::MakeTenant(db(), "Contoso");
     tenant_b = ::ta::testing::MakeTenant(db(), "Fabrikam");
-    SetTenantCredentials(db(), box, tenant_a, "ms-a", "app-a", "secret-a-Qx8~");
-    SetTenantCredentials(db(), box, tenant_b, "ms-b", "app-b", "secret-b-Qx8~");
+    EXPECT_TRUE(SetTenantCredentials(db(), box, tenant_a, "ms-a", "app-a", "secret-a-Qx8~").ok());
+    EXPECT_TRUE(SetTenantCredentials(db(), box, tenant_b, "ms-b", "app-b", "secret-b-Qx8~").ok());
     operator_both = ::ta::testing::MakeUser(db(), "both@msp");
     operator_a = ::ta::testing::MakeUser(db(), "a-only@msp");
     Member(operator_both, tenant_a, "operator");

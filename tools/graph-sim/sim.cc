@@ -9,6 +9,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -124,6 +125,18 @@ struct GraphSim::Impl {
   std::map<std::string, Window> windows;  // tenant|client
   int fail_next = 0;
   int fail_status = 503;
+  // Hung calls: the next `hang_next` Graph requests wait `hang_ms` before
+  // anything happens (nothing is carried out while they hang). Late answers:
+  // the next `hold_next_writes` writes are carried out, then answered only
+  // after `hold_ms` (a client that times out never sees the 201). Both waits
+  // end early on Stop() or {"release": true}.
+  int hang_next = 0;
+  int64_t hang_ms = 0;
+  int hold_next_writes = 0;
+  int64_t hold_ms = 0;
+  int waiting = 0;          // requests inside either wait now
+  uint64_t release_gen = 0;  // bumped to end every wait
+  std::condition_variable wait_cv;
   json log = json::array();
   int64_t seq = 0;
 
@@ -223,7 +236,15 @@ struct GraphSim::Impl {
     res.set_header("request-id", request_id);
     res.set_header("client-request-id", request_id);
     if (cfg.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.latency_ms));
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      if (hang_next > 0) {
+        --hang_next;
+        WaitLocked(lock, hang_ms);
+      }
+    }
     std::string tenant_id;
+    bool hold = false;
     {
       std::unique_lock<std::mutex> lock(mu);
       const std::string auth = req.get_header_value("Authorization");
@@ -248,8 +269,13 @@ struct GraphSim::Impl {
           Error(res, 503, "ServiceUnavailable", "Injected random fault.", request_id);
         } else {
           fn(tenants[tenant_id], request_id);
+          if (write && hold_next_writes > 0) {
+            --hold_next_writes;
+            hold = true;
+          }
         }
       }
+      if (hold) WaitLocked(lock, hold_ms);
     }
     std::string path = req.path;
     if (!req.params.empty()) {
@@ -262,6 +288,22 @@ struct GraphSim::Impl {
     }
     if (res.status == -1) res.status = 200;  // httplib's default, applied after the handler
     Log(req.method, path, tenant_id, res.status, write);
+  }
+
+  // Waits up to `ms` (mu held by `lock`; released while waiting).
+  void WaitLocked(std::unique_lock<std::mutex>& lock, int64_t ms) {
+    const uint64_t gen = release_gen;
+    ++waiting;
+    wait_cv.wait_for(lock, std::chrono::milliseconds(ms), [&] { return release_gen != gen; });
+    --waiting;
+  }
+
+  void ReleaseWaits() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++release_gen;
+    }
+    wait_cv.notify_all();
   }
 
   bool Throttled(const TokenInfo& tok, bool write, httplib::Response& res,
@@ -678,6 +720,18 @@ struct GraphSim::Impl {
       fail_next = k["fail_next"];
       fail_status = k.value("fail_status", 503);
     }
+    if (k.contains("hang_next")) {
+      hang_next = k["hang_next"];
+      hang_ms = k.value("hang_ms", int64_t{60'000});
+    }
+    if (k.contains("hold_next_writes")) {
+      hold_next_writes = k["hold_next_writes"];
+      hold_ms = k.value("hold_ms", int64_t{60'000});
+    }
+    if (k.value("release", false)) {
+      ++release_gen;
+      wait_cv.notify_all();
+    }
     if (k.value("reset_throttle", false)) windows.clear();
     if (k.value("revoke_tokens", false)) {
       for (auto& [_, t] : tokens) t.expires = SteadyClock::now();  // Graph now answers 401
@@ -706,6 +760,7 @@ int GraphSim::Start(const std::string& host, int port) {
 }
 
 void GraphSim::Stop() {
+  impl_->ReleaseWaits();
   if (impl_->thread.joinable()) {
     impl_->server.stop();
     impl_->thread.join();
@@ -843,6 +898,11 @@ bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
 }
 
 void GraphSim::Configure(const json& knobs) { impl_->ApplyKnobs(knobs); }
+
+int GraphSim::Waiting() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->waiting;
+}
 
 void GraphSim::FailNext(int count, int status) {
   impl_->ApplyKnobs({{"fail_next", count}, {"fail_status", status}});

@@ -68,6 +68,8 @@ class GraphSim {
   void Configure(const nlohmann::json& knobs);
   // Fail the next `count` Graph requests with `status` (deterministic faults).
   void FailNext(int count, int status = 503);
+  // Requests held now by the hang_next / hold_next_writes knobs.
+  int Waiting() const;
 
   // The request log: [{seq, method, path, tenant, status, write, ts_ms}].
   nlohmann::json Requests() const;

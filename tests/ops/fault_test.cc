@@ -1,0 +1,269 @@
+// Runs that tell the truth under faults: a store that stops taking writes, a
+// Graph create whose answer never arrives, a hung Graph call with a cancel,
+// and SIGTERM during a hung call. Each ends with every item having an outcome,
+// the run's status matching its items, and no duplicate in the simulator.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fcntl.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "ops_env.h"
+
+extern char** environ;
+
+namespace ta::ops {
+namespace {
+
+using nlohmann::json;
+using store::RunStatus;
+using ::ta::testing::TestBackend;
+using ::ta::testing::TestDatabase;
+
+class FaultTest : public ::testing::TestWithParam<TestBackend> {};
+
+#define TA_FAULT_ENV(env, ...)                      \
+  auto env##_db = TestDatabase::Create(GetParam()); \
+  if (!env##_db) return;                            \
+  OpsEnv env(std::move(env##_db), ##__VA_ARGS__)
+
+using Clock = std::chrono::steady_clock;
+
+// Polls `done` every 20 ms until it holds or `limit` passes (the condition is
+// the point; the interval only bounds the test's reaction time).
+template <typename F>
+bool Eventually(F done, std::chrono::milliseconds limit) {
+  const auto until = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// The promises every fault test ends with.
+void ExpectTruthfulRun(OpsEnv& env, int64_t tenant, int64_t run_id, int64_t expected_items) {
+  const auto run = env.Run(tenant, run_id);
+  const auto items = env.Items(tenant, run_id);
+  int64_t with_outcome = 0, failed = 0, skipped = 0;
+  for (const auto& i : items) {
+    if (i.status != "pending") ++with_outcome;
+    if (i.status == "failed") ++failed;
+    if (i.status == "skipped") ++skipped;
+  }
+  EXPECT_EQ(run.total, expected_items);
+  EXPECT_EQ(with_outcome, expected_items) << "every item has an outcome";
+  EXPECT_EQ(run.processed, with_outcome);
+  EXPECT_EQ(run.failed, failed);
+  EXPECT_EQ(run.skipped, skipped);
+  if (run.status == RunStatus::kSucceeded) {
+    EXPECT_EQ(failed + skipped, 0) << "a succeeded run has no failed or skipped item";
+  }
+}
+
+std::set<std::string> NamesIn(OpsEnv& env, int64_t tenant, const std::string& collection,
+                              size_t* count) {
+  auto all = graph::ListAll(**env.access->Reader(tenant), "deviceManagement/" + collection);
+  EXPECT_TRUE(all.has_value());
+  std::set<std::string> names;
+  *count = all ? all->size() : 0;
+  if (all)
+    for (const auto& p : *all) names.insert(p.value("displayName", ""));
+  return names;
+}
+
+// The store stops taking writes mid-backup (SQLite: the file may not grow,
+// as on a full disk; PostgreSQL: every connection is killed). Before the fix
+// the run ended `succeeded` with items missing.
+TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
+  jobs::QueueOptions qo;
+  qo.retry.base = std::chrono::milliseconds(10);
+  qo.retry.cap = std::chrono::milliseconds(50);
+  TA_FAULT_ENV(env, sim::SimConfig{}, qo);
+  env.sim.GeneratePolicies("ms-a", 40, "deviceConfigurations");
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  env.Drain();
+  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
+                            env.operator_both);
+  ASSERT_TRUE(set.has_value());
+  const int64_t run_id = set->run.id;
+  const bool sqlite = env.db().backend() == store::Backend::kSqlite;
+  if (sqlite) {
+    // A few pages of room: some captures land, then every write is SQLITE_FULL.
+    const int64_t pages = env.Count("PRAGMA page_count");
+    ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = " + std::to_string(pages + 6));
+  }
+  // PostgreSQL: kill every other connection while the backup is in progress.
+  if (!sqlite) env.sim.Configure({{"latency_ms", 50}});
+  std::thread killer;
+  if (!sqlite) {
+    killer = std::thread([&] {
+      Eventually([&] { return env.Run(env.tenant_a, run_id).processed >= 5; },
+                 std::chrono::seconds(20));
+      ::ta::testing::MustExec(
+          env.db(),
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+          "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+    });
+  }
+  auto first = env.pool->RunOnce();
+  ASSERT_TRUE(first.has_value());
+  if (killer.joinable()) killer.join();
+  if (sqlite) {
+    const auto mid = env.Run(env.tenant_a, run_id);
+    EXPECT_FALSE(store::IsTerminal(mid.status))
+        << "a run whose items were not all stored must not end; it ended " << store::ToString(mid.status)
+        << " with " << mid.processed << " of " << mid.total;
+    EXPECT_LT(mid.processed, 40);
+    ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = 1073741823");  // space again
+  }
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto n = env.pool->RunOnce();
+        return !n || store::IsTerminal(env.Run(env.tenant_a, run_id).status);
+      },
+      std::chrono::seconds(60)));
+  const auto run = env.Run(env.tenant_a, run_id);
+  EXPECT_EQ(run.status, RunStatus::kSucceeded);
+  ExpectTruthfulRun(env, env.tenant_a, run_id, 40);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items i JOIN backup_sets s ON s.id = "
+                      "i.backup_set_id WHERE s.run_id = $1",
+                      {run_id}),
+            40)
+      << "the backup set is complete";
+  EXPECT_GE(env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run_id}), sqlite ? 2 : 1);
+}
+
+// Graph carries out a create but its 201 arrives after the client's timeout.
+// The client must look the policy up instead of sending the POST again.
+TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
+  TA_FAULT_ENV(env, sim::SimConfig{}, jobs::QueueOptions{}, [](OpsStackOptions& o) {
+    o.graph.timeout = std::chrono::milliseconds(1000);
+  });
+  env.sim.GeneratePolicies("ms-a", 4, "deviceConfigurations");
+  const int64_t set_id = env.SyncAndBackUpA();
+  env.sim.Configure({{"hold_next_writes", 1}, {"hold_ms", 5000}});
+  env.sim.ClearRequests();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+  env.Drain();
+  size_t count = 0;
+  const auto names = NamesIn(env, env.tenant_b, "deviceConfigurations", &count);
+  EXPECT_EQ(count, 4u) << "no duplicate: the timed-out create was found, not resent";
+  EXPECT_EQ(names.size(), 4u);
+  int64_t creates = 0;
+  for (const auto& r : env.sim.Requests())
+    if (r["method"] == "POST" && r["path"] == "/beta/deviceManagement/deviceConfigurations")
+      ++creates;
+  EXPECT_EQ(creates, 4) << "one POST per policy";
+  const auto r = env.Run(env.tenant_b, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kSucceeded);
+  EXPECT_EQ(r.succeeded, 4);
+  ExpectTruthfulRun(env, env.tenant_b, run->run.id, 4);
+  for (const auto& i : env.Items(env.tenant_b, run->run.id)) EXPECT_EQ(i.status, "created");
+}
+
+// A Graph call that never answers, and a cancel: the cancel takes effect
+// within seconds (the transfer is aborted), not after the request timeout.
+TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
+  TA_FAULT_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 6, "deviceConfigurations");
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  env.Drain();
+  env.sim.Configure({{"hang_next", 1}, {"hang_ms", 120'000}});
+  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
+                            env.operator_both);
+  ASSERT_TRUE(set.has_value());
+  Clock::time_point cancelled_at{};
+  std::thread canceller([&] {
+    ASSERT_TRUE(Eventually([&] { return env.sim.Waiting() == 1; }, std::chrono::seconds(20)));
+    cancelled_at = Clock::now();
+    EXPECT_TRUE(env.runs->Cancel(env.tenant_a, set->run.id, env.operator_both).ok());
+  });
+  auto n = env.pool->RunOnce();  // runs the handler on this thread until it stops
+  const auto stopped_at = Clock::now();
+  canceller.join();
+  ASSERT_TRUE(n.has_value());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - cancelled_at);
+  EXPECT_LT(took.count(), 5000) << "the cancel took " << took.count() << " ms";
+  const auto r = env.Run(env.tenant_a, set->run.id);
+  EXPECT_EQ(r.status, RunStatus::kCancelled);
+  ExpectTruthfulRun(env, env.tenant_a, set->run.id, 6);
+  bool saw_cancelled_call = false;
+  for (const auto& i : env.Items(env.tenant_a, set->run.id))
+    if (i.error_code == "cancelled") saw_cancelled_call = true;
+  EXPECT_TRUE(saw_cancelled_call);
+  env.sim.Configure({{"release", true}});
+}
+
+// SIGTERM while a job waits on a hung Graph call: the worker exits within its
+// grace period, hands the job back, and another worker finishes the run.
+TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFinishes) {
+  TA_FAULT_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 8, "deviceConfigurations");
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  env.Drain();
+  env.sim.Configure({{"hang_next", 1}, {"hang_ms", 120'000}});
+  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
+                            env.operator_both);
+  ASSERT_TRUE(set.has_value());
+
+  const std::string log = "/tmp/ta-fault-worker-" + std::to_string(getpid()) + ".log";
+  std::vector<std::string> env_strings = {
+      std::string("TA_MASTER_KEY=") + kMasterKey, "TA_GRAPH_AUTHORITY=" + env.sim.base_url(),
+      "TA_GRAPH_BASE=" + env.sim.base_url(), "TA_DATABASE_URL=" + env.t->url()};
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = {"tenantatlas", "worker", "--shutdown-grace", "2"};
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, TA_BINARY, &fa, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&fa);
+
+  ASSERT_TRUE(Eventually([&] { return env.sim.Waiting() == 1; }, std::chrono::seconds(30)));
+  const auto sent = Clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent);
+  std::stringstream out;
+  out << std::ifstream(log).rdbuf();
+  std::remove(log.c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << out.str();
+  EXPECT_LT(took.count(), 2000 + 3000) << "grace 2 s; exited after " << took.count() << " ms";
+  EXPECT_FALSE(store::IsTerminal(env.Run(env.tenant_a, set->run.id).status));
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'",
+                      {set->run.id}),
+            1)
+      << "the job was handed back, not left running under a lease";
+
+  env.Drain();  // another worker
+  const auto r = env.Run(env.tenant_a, set->run.id);
+  EXPECT_EQ(r.status, RunStatus::kSucceeded);
+  ExpectTruthfulRun(env, env.tenant_a, set->run.id, 8);
+  env.sim.Configure({{"release", true}});
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FaultTest,
+                         ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
+                         ::ta::testing::BackendName);
+
+}  // namespace
+}  // namespace ta::ops
