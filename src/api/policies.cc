@@ -44,6 +44,13 @@ Result<store::Row> OwnedPolicy(store::Tx& tx, int64_t tenant, int64_t policy) {
   return rows->front();
 }
 
+// Derived, never stored: a set is complete when its run succeeded and holds
+// every policy the run set out to capture.
+std::string BackupSetStatus(const std::string& run_status, int64_t held, int64_t expected) {
+  if (run_status == "queued" || run_status == "running") return "in_progress";
+  return run_status == "succeeded" && held == expected ? "complete" : "incomplete";
+}
+
 json BackupSetJson(const store::Row& r) {
   return {{"id", r.Int(0)},
           {"name", r.Text(1)},
@@ -51,12 +58,15 @@ json BackupSetJson(const store::Row& r) {
           {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
           {"created_by", r.OptInt(4) ? json(*r.OptInt(4)) : json()},
           {"created_at", Time(r.Int(5))},
-          {"item_count", r.Int(6)}};
+          {"item_count", r.Int(6)},
+          {"expected_count", r.Int(8)},
+          {"status", BackupSetStatus(r.Text(7), r.Int(6), r.Int(8))}};
 }
 
 constexpr const char* kSetCols =
     "s.id, s.name, s.description, s.run_id, s.created_by, s.created_at, (SELECT COUNT(*) FROM "
-    "backup_items i WHERE i.backup_set_id = s.id)";
+    "backup_items i WHERE i.backup_set_id = s.id), (SELECT r.status FROM runs r WHERE r.id = "
+    "s.run_id), (SELECT r.total FROM runs r WHERE r.id = s.run_id)";
 
 Result<Response> Started(Result<runs::StartResult> started) {
   if (!started) return Unexpected(started.error());

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "api/problem.h"
 #include "api_env.h"
 
 namespace ta::api {
@@ -398,6 +399,54 @@ TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
   EXPECT_EQ(api.status, 404);
   EXPECT_EQ(api.Header("Content-Type"), "application/problem+json");
   std::filesystem::remove_all(outer);
+}
+
+// A full disk (SQLite's file may not grow) answers 507 with Retry-After and a
+// generic text, /readyz says "full", and everything works again once there is
+// space. Before: 429 Too Many Requests, no Retry-After, /readyz "ok".
+TEST_P(ApiTest, FullDiskIs507WithRetryAfterAndReadyzSaysSoUntilThereIsSpace) {
+  if (GetParam() != TestBackend::kSqlite) GTEST_SKIP() << "SQLite's max_page_count";
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env, 40);
+  const int64_t pages = QueryInt(env.db(), "PRAGMA page_count");
+  ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = " + std::to_string(pages));
+  Reply full;
+  for (int i = 1; i <= 40 && full.status != 507; ++i) {
+    full = env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(i) + "/capture",
+                    w.op.token);
+    ASSERT_TRUE(full.status == 202 || full.status == 507) << full.status << " " << full.body;
+  }
+  ASSERT_EQ(full.status, 507) << "the file never filled up";
+  EXPECT_EQ(full.Header("Retry-After"), "30");
+  EXPECT_EQ(full.Header("Content-Type"), "application/problem+json");
+  EXPECT_NE(full.body.find("out of disk space"), std::string::npos) << full.body;
+  EXPECT_EQ(full.body.find("SQLITE"), std::string::npos) << full.body;
+  const Reply not_ready = env.Call("GET", "/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_EQ(not_ready.Json()["database"], "full") << not_ready.body;
+  EXPECT_FALSE(not_ready.Header("Retry-After").empty());
+
+  ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = 1073741823");
+  const int64_t runs_before = QueryInt(env.db(), "SELECT COUNT(*) FROM runs");
+  const Reply again = env.Call("POST", T(w.tenant) + "/policies/40/capture", w.op.token);
+  EXPECT_TRUE(again.status == 202 || again.status == 200) << again.status << " " << again.body;
+  EXPECT_EQ(env.Call("GET", "/readyz").status, 200);
+  EXPECT_GE(QueryInt(env.db(), "SELECT COUNT(*) FROM runs"), runs_before);
+}
+
+// A database outage: the client sees a generic 503 with Retry-After; the
+// driver's text (host, port) is for the log only.
+TEST(Problem, DatabaseOutageIsAGeneric503WithRetryAfter) {
+  const Response r = Problem(Status::StorageUnavailable(
+      "connect to PostgreSQL: connection to server at \"10.1.2.3\", port 5432 failed"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.content_type, "application/problem+json");
+  EXPECT_EQ(r.body.find("10.1.2.3"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("5432"), std::string::npos) << r.body;
+  bool retry_after = false;
+  for (const auto& [k, v] : r.headers) retry_after |= k == "Retry-After" && v == "5";
+  EXPECT_TRUE(retry_after);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiTest,

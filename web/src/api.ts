@@ -222,6 +222,15 @@ export interface BackupSet {
   created_by: number | null;
   created_at: string;
   item_count: number;
+  expected_count: number;
+  status: 'in_progress' | 'complete' | 'incomplete';
+}
+
+/** "12 items", or "180 of 200 items (incomplete)" when the set is not complete. */
+export function setItems(s: BackupSet): string {
+  if (s.status === 'complete') return `${s.item_count} items`;
+  const held = `${s.item_count} of ${s.expected_count} items`;
+  return s.status === 'in_progress' ? `${held} (in progress)` : `${held} (incomplete)`;
 }
 
 export interface BackupItem {

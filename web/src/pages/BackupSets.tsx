@@ -1,6 +1,6 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { get, getAll, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
+import { get, getAll, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
 import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
@@ -43,7 +43,7 @@ export function BackupSetsPage() {
                         <td>
                           <a href={`/backup-sets/${s.id}`}>{s.name}</a>
                         </td>
-                        <td>{s.item_count}</td>
+                        <td>{setItems(s)}</td>
                         <td>{formatTime(s.created_at)}</td>
                         <td>
                           <RunIdLink runId={s.run_id} tenant={tenant} />
@@ -168,7 +168,7 @@ export function BackupSetPage() {
           >
             {s.name}
             <small class="muted block">
-              {s.item_count} items · {formatTime(s.created_at)}
+              {setItems(s)} · {formatTime(s.created_at)}
             </small>
           </PageTitle>
         )}

@@ -7,6 +7,7 @@ import {
   ApiError,
   get,
   getAll,
+  setItems,
   tenantPath,
   withQuery,
   type BackupItem,
@@ -201,7 +202,7 @@ function ChooseSet(props: {
                 <option value="">Choose a backup set…</option>
                 {page.items.map((s) => (
                   <option key={s.id} value={s.id}>
-                    {s.name} ({s.item_count} items)
+                    {s.name} ({setItems(s)})
                   </option>
                 ))}
               </select>
