@@ -36,10 +36,30 @@ class Stream {
  public:
   Stream(const StreamWriter& write, std::chrono::seconds keepalive)
       : write_(write), keepalive_(keepalive), last_(std::chrono::steady_clock::now()) {}
-  // False when the client has gone.
+  // False when the client has gone. The first chunk also tells the client to
+  // reconnect after 3 s (with Last-Event-ID) if the connection drops.
   bool Send(std::string_view chunk) {
     last_ = std::chrono::steady_clock::now();
+    faulted_ = false;
+    if (first_) {
+      first_ = false;
+      return write_("retry: 3000\n" + std::string(chunk));
+    }
     return write_(chunk);
+  }
+  // A poll failed. A transient fault (the database restarting, a full disk)
+  // keeps the stream open: one comment says so, and the caller polls again.
+  // Anything else ends the stream with an error event. Returns false when the
+  // stream should end.
+  bool Failed(const Status& s) {
+    if (s.transient()) {
+      if (faulted_) return Idle();
+      const bool alive = Send(": the database is unavailable; retrying\n\n");
+      faulted_ = true;
+      return alive;
+    }
+    Send(Event("error", {{"detail", s.message()}}));
+    return false;
   }
   // Call when a poll found nothing to send.
   bool Idle() {
@@ -51,6 +71,8 @@ class Stream {
   const StreamWriter& write_;
   const std::chrono::seconds keepalive_;
   std::chrono::steady_clock::time_point last_;
+  bool first_ = true;
+  bool faulted_ = false;  // the last poll failed transiently
 };
 
 // Sleeps one poll interval, waking early when the server stops.
@@ -139,8 +161,9 @@ Result<Response> ActiveRunsStream(ApiContext& ctx, Request& req) {
     while (!c->stopping) {
       auto list = ActiveRunsOf(*c, user);
       if (!list) {
-        out.Send(Event("error", {{"detail", list.error().message()}}));
-        return;
+        if (!out.Failed(list.error())) return;
+        Pause(*c);
+        continue;
       }
       const json now = RunList(*list);
       const std::string text = now.dump();
@@ -224,8 +247,9 @@ Result<Response> RunEvents(ApiContext& ctx, Request& req) {
     while (!c->stopping) {
       auto run = LoadRun(*c, tenant, run_id);
       if (!run) {
-        out.Send(Event("error", {{"detail", run.error().message()}}));
-        return;
+        if (!out.Failed(run.error())) return;
+        Pause(*c);
+        continue;
       }
       const bool ended = store::IsTerminal(run->status);
       if (run->updated_at != last) {
@@ -363,8 +387,9 @@ Result<Response> NotificationStream(ApiContext& ctx, Request& req) {
         return Status::Ok();
       });
       if (!s.ok()) {
-        out.Send(Event("error", {{"detail", s.message()}}));
-        return;
+        if (!out.Failed(s)) return;
+        Pause(*c);
+        continue;
       }
       bool sent = false;
       for (const auto& n : fresh) {

@@ -345,7 +345,7 @@ TEST_P(OpsTest, ThrottledTargetFinishesWithZeroFailedItems) {
   env.Drain();
   const auto r = env.Run(env.tenant_b, run->run.id);
   EXPECT_EQ(r.failed, 0);
-  EXPECT_EQ(r.status, RunStatus::kSucceeded);
+  EXPECT_EQ(r.status, RunStatus::kSucceeded) << env.JobErrors(run->run.id);
   EXPECT_GT(env.sim.CountRequests("", 429), 0) << "the restore should have been throttled";
 }
 

@@ -4,6 +4,7 @@
 // loopback with two customer tenants, the real Graph client, the run service,
 // the job queue and a worker pool stepped with RunOnce().
 #include <memory>
+#include <thread>
 
 #include "core/secret_box.h"
 #include "graph/curl_transport.h"
@@ -61,13 +62,29 @@ struct OpsEnv {
         "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, 0)",
         {tenant, user, role});
   }
-  // Runs queued jobs until none is left (bounded).
+  // Runs jobs until none is queued or running, including retries that wait
+  // out their backoff (bounded: 60 s).
   void Drain() {
-    for (int i = 0; i < 50; ++i) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < until) {
       auto n = pool->RunOnce();
       ASSERT_TRUE(n.has_value()) << n.error().ToString();
-      if (*n == 0) return;
+      if (*n > 0) continue;
+      if (Count("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')") == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a retry's backoff
     }
+    ADD_FAILURE() << "jobs still active after 60 s";
+  }
+  // The last error of the jobs of `run` (to explain a retried run in a failure).
+  std::string JobErrors(int64_t run) {
+    std::string out;
+    (void)db().Read([&](store::Tx& tx) -> Status {
+      auto rows = tx.Query("SELECT attempts, last_error FROM jobs WHERE run_id = $1", {run});
+      if (!rows) return rows.error();
+      for (const auto& r : *rows) out += "attempts " + r.Text(0) + ": " + r.Text(1) + "\n";
+      return Status::Ok();
+    });
+    return out;
   }
   store::RunRecord Run(int64_t tenant, int64_t id) {
     return *store::ReadResult<store::RunRecord>(
