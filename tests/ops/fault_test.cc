@@ -7,16 +7,12 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <fcntl.h>
-
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "ops_env.h"
-
-extern char** environ;
 
 namespace ta::ops {
 namespace {
@@ -27,11 +23,6 @@ using ::ta::testing::TestBackend;
 using ::ta::testing::TestDatabase;
 
 class FaultTest : public ::testing::TestWithParam<TestBackend> {};
-
-#define TA_FAULT_ENV(env, ...)                      \
-  auto env##_db = TestDatabase::Create(GetParam()); \
-  if (!env##_db) return;                            \
-  OpsEnv env(std::move(env##_db), ##__VA_ARGS__)
 
 using Clock = std::chrono::steady_clock;
 
@@ -85,7 +76,7 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
   jobs::QueueOptions qo;
   qo.retry.base = std::chrono::milliseconds(10);
   qo.retry.cap = std::chrono::milliseconds(50);
-  TA_FAULT_ENV(env, sim::SimConfig{}, qo);
+  TA_OPS_ENV(env, sim::SimConfig{}, qo);
   env.sim.GeneratePolicies("ms-a", 40, "deviceConfigurations");
   auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
   ASSERT_TRUE(sync.has_value());
@@ -100,22 +91,27 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
     const int64_t pages = env.Count("PRAGMA page_count");
     ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = " + std::to_string(pages + 6));
   }
-  // PostgreSQL: kill every other connection while the backup is in progress.
+  // PostgreSQL: kill every other connection of this test (its application_name)
+  // while the backup is in progress.
   if (!sqlite) env.sim.Configure({{"latency_ms", 50}});
   std::thread killer;
+  int64_t killed = 0;
   if (!sqlite) {
     killer = std::thread([&] {
       Eventually([&] { return env.Run(env.tenant_a, run_id).processed >= 5; },
                  std::chrono::seconds(20));
-      ::ta::testing::MustExec(
-          env.db(),
-          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
-          "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+      killed = env.Count(
+          "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity "
+          "WHERE application_name = current_setting('application_name') AND pid <> "
+          "pg_backend_pid()) k WHERE t");
     });
   }
   auto first = env.pool->RunOnce();
   ASSERT_TRUE(first.has_value());
-  if (killer.joinable()) killer.join();
+  if (killer.joinable()) {
+    killer.join();
+    EXPECT_GT(killed, 0) << "the test's connections were killed mid-run";
+  }
   if (sqlite) {
     const auto mid = env.Run(env.tenant_a, run_id);
     EXPECT_FALSE(store::IsTerminal(mid.status))
@@ -144,7 +140,7 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
 // Graph carries out a create but its 201 arrives after the client's timeout.
 // The client must look the policy up instead of sending the POST again.
 TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
-  TA_FAULT_ENV(env, sim::SimConfig{}, jobs::QueueOptions{}, [](OpsStackOptions& o) {
+  TA_OPS_ENV(env, sim::SimConfig{}, jobs::QueueOptions{}, [](OpsStackOptions& o) {
     o.graph.timeout = std::chrono::milliseconds(1000);
   });
   env.sim.GeneratePolicies("ms-a", 4, "deviceConfigurations");
@@ -179,23 +175,30 @@ TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
   for (const auto& i : env.Items(env.tenant_b, run->run.id)) EXPECT_EQ(i.status, "created");
 }
 
-// A Graph call that never answers, and a cancel: the cancel takes effect
-// within seconds (the transfer is aborted), not after the request timeout.
-TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
-  TA_FAULT_ENV(env);
-  env.sim.GeneratePolicies("ms-a", 6, "deviceConfigurations");
+// Syncs tenant A (`policies` device configurations), makes the next Graph
+// call hang, and starts a backup set of everything; returns its start.
+runs::StartResult BackupWithAHungCall(OpsEnv& env, int policies) {
+  env.sim.GeneratePolicies("ms-a", policies, "deviceConfigurations");
   auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
-  ASSERT_TRUE(sync.has_value());
+  EXPECT_TRUE(sync.has_value());
   env.Drain();
   env.sim.Configure({{"hang_next", 1}, {"hang_ms", 120'000}});
   auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
                             env.operator_both);
-  ASSERT_TRUE(set.has_value());
+  EXPECT_TRUE(set.has_value());
+  return *set;
+}
+
+// A Graph call that never answers, and a cancel: the cancel takes effect
+// within seconds (the transfer is aborted), not after the request timeout.
+TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
+  TA_OPS_ENV(env);
+  const auto set = BackupWithAHungCall(env, 6);
   Clock::time_point cancelled_at{};
   std::thread canceller([&] {
     ASSERT_TRUE(Eventually([&] { return env.sim.Waiting() == 1; }, std::chrono::seconds(20)));
     cancelled_at = Clock::now();
-    EXPECT_TRUE(env.runs->Cancel(env.tenant_a, set->run.id, env.operator_both).ok());
+    EXPECT_TRUE(env.runs->Cancel(env.tenant_a, set.run.id, env.operator_both).ok());
   });
   auto n = env.pool->RunOnce();  // runs the handler on this thread until it stops
   const auto stopped_at = Clock::now();
@@ -203,11 +206,11 @@ TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
   ASSERT_TRUE(n.has_value());
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - cancelled_at);
   EXPECT_LT(took.count(), 5000) << "the cancel took " << took.count() << " ms";
-  const auto r = env.Run(env.tenant_a, set->run.id);
+  const auto r = env.Run(env.tenant_a, set.run.id);
   EXPECT_EQ(r.status, RunStatus::kCancelled);
-  ExpectTruthfulRun(env, env.tenant_a, set->run.id, 6);
+  ExpectTruthfulRun(env, env.tenant_a, set.run.id, 6);
   bool saw_cancelled_call = false;
-  for (const auto& i : env.Items(env.tenant_a, set->run.id))
+  for (const auto& i : env.Items(env.tenant_a, set.run.id))
     if (i.error_code == "cancelled") saw_cancelled_call = true;
   EXPECT_TRUE(saw_cancelled_call);
   env.sim.Configure({{"release", true}});
@@ -216,34 +219,12 @@ TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
 // SIGTERM while a job waits on a hung Graph call: the worker exits within its
 // grace period, hands the job back, and another worker finishes the run.
 TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFinishes) {
-  TA_FAULT_ENV(env);
-  env.sim.GeneratePolicies("ms-a", 8, "deviceConfigurations");
-  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
-  ASSERT_TRUE(sync.has_value());
-  env.Drain();
-  env.sim.Configure({{"hang_next", 1}, {"hang_ms", 120'000}});
-  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
-                            env.operator_both);
-  ASSERT_TRUE(set.has_value());
+  TA_OPS_ENV(env);
+  const auto set = BackupWithAHungCall(env, 8);
 
   const std::string log = "/tmp/ta-fault-worker-" + std::to_string(getpid()) + ".log";
-  std::vector<std::string> env_strings = {
-      std::string("TA_MASTER_KEY=") + kMasterKey, "TA_GRAPH_AUTHORITY=" + env.sim.base_url(),
-      "TA_GRAPH_BASE=" + env.sim.base_url(), "TA_DATABASE_URL=" + env.t->url()};
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = {"tenantatlas", "worker", "--shutdown-grace", "2"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, TA_BINARY, &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = SpawnWorker(env, {"--shutdown-grace", "2"}, log);
+  ASSERT_GT(pid, 0);
 
   ASSERT_TRUE(Eventually([&] { return env.sim.Waiting() == 1; }, std::chrono::seconds(30)));
   const auto sent = Clock::now();
@@ -256,16 +237,16 @@ TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFin
   std::remove(log.c_str());
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << out.str();
   EXPECT_LT(took.count(), 2000 + 3000) << "grace 2 s; exited after " << took.count() << " ms";
-  EXPECT_FALSE(store::IsTerminal(env.Run(env.tenant_a, set->run.id).status));
+  EXPECT_FALSE(store::IsTerminal(env.Run(env.tenant_a, set.run.id).status));
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'",
-                      {set->run.id}),
+                      {set.run.id}),
             1)
       << "the job was handed back, not left running under a lease";
 
   env.Drain();  // another worker
-  const auto r = env.Run(env.tenant_a, set->run.id);
+  const auto r = env.Run(env.tenant_a, set.run.id);
   EXPECT_EQ(r.status, RunStatus::kSucceeded);
-  ExpectTruthfulRun(env, env.tenant_a, set->run.id, 8);
+  ExpectTruthfulRun(env, env.tenant_a, set.run.id, 8);
   env.sim.Configure({{"release", true}});
 }
 

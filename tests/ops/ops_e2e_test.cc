@@ -20,11 +20,6 @@ using ::ta::testing::TestDatabase;
 
 class OpsTest : public ::testing::TestWithParam<TestBackend> {};
 
-#define TA_OPS_ENV(env, ...)                        \
-  auto env##_db = TestDatabase::Create(GetParam()); \
-  if (!env##_db) return;                            \
-  OpsEnv env(std::move(env##_db), ##__VA_ARGS__)
-
 int64_t NonGetRequests(const sim::GraphSim& sim) {
   int64_t n = 0;
   for (const auto& r : sim.Requests())

@@ -3,6 +3,9 @@
 // Operations end to end: a test database (either backend), graph-sim on
 // loopback with two customer tenants, the real Graph client, the run service,
 // the job queue and a worker pool stepped with RunOnce().
+#include <fcntl.h>
+#include <spawn.h>
+
 #include <memory>
 #include <thread>
 
@@ -124,4 +127,36 @@ struct OpsEnv {
   int64_t tenant_a = 0, tenant_b = 0, operator_both = 0, operator_a = 0;
 };
 
+// A `tenantatlas worker` process on env's database and simulator, its stdout
+// and stderr in `log`. Returns its pid (-1 when it could not be started).
+inline pid_t SpawnWorker(OpsEnv& env, const std::vector<std::string>& extra_args,
+                         const std::string& log) {
+  std::vector<std::string> env_strings = {
+      std::string("TA_MASTER_KEY=") + kMasterKey, "TA_GRAPH_AUTHORITY=" + env.sim.base_url(),
+      "TA_GRAPH_BASE=" + env.sim.base_url(), "TA_DATABASE_URL=" + env.t->url()};
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = {"tenantatlas", "worker"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, TA_BINARY, &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
 }  // namespace ta::ops
+
+// An OpsEnv on the test's backend (TEST_P over TestBackend); returns from the
+// test when the backend is not available.
+#define TA_OPS_ENV(env, ...)                                     \
+  auto env##_db = ::ta::testing::TestDatabase::Create(GetParam()); \
+  if (!env##_db) return;                                         \
+  ::ta::ops::OpsEnv env(std::move(env##_db), ##__VA_ARGS__)

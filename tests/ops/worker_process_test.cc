@@ -32,23 +32,8 @@ TEST_P(WorkerProcessTest, DrainsQueuedRunsAndStopsOnSigterm) {
   ASSERT_TRUE(run.has_value());
 
   const std::string log = "/tmp/ta-worker-" + std::to_string(getpid()) + ".log";
-  std::vector<std::string> env_strings = {
-      std::string("TA_MASTER_KEY=") + kMasterKey, "TA_GRAPH_AUTHORITY=" + env.sim.base_url(),
-      "TA_GRAPH_BASE=" + env.sim.base_url(), "TA_DATABASE_URL=" + env.t->url()};
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = {"tenantatlas", "worker", "--concurrency", "2"};
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, TA_BINARY, &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t pid = SpawnWorker(env, {"--concurrency", "2"}, log);
+  ASSERT_GT(pid, 0);
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!store::IsTerminal(env.Run(env.tenant_a, run->run.id).status) &&

@@ -68,8 +68,10 @@ std::unique_ptr<TestDatabase> TestDatabase::Create(TestBackend backend,
     }
     t->cleanup_ = schema;
     const std::string b(base);
-    t->url_ =
-        b + (b.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+    // application_name = the schema: a fault test can find (and kill) its own
+    // connections without touching the tests running beside it.
+    t->url_ = b + (b.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+              schema + "&application_name=" + schema;
   }
   auto db = store::OpenDatabase(t->url_, options);
   if (!db) {
