@@ -17,6 +17,7 @@
 #include "core/credentials.h"
 #include "store/audit_log.h"
 #include "store/database.h"
+#include "support/child.h"
 
 namespace ta {
 namespace {
@@ -30,59 +31,8 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-// A child process with stdout on a pipe; stderr goes to a file.
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-  std::string buffered;
-
-  static Child Start(const std::vector<std::string>& argv, const std::string& stderr_path,
-                     const std::vector<std::string>& env = {}) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    Child c;
-    c.pid = fork();
-    if (c.pid == 0) {
-      dup2(fds[1], 1);
-      FILE* err = std::fopen(stderr_path.c_str(), "w");
-      dup2(fileno(err), 2);
-      close(fds[0]);
-      for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    c.out = fds[0];
-    return c;
-  }
-  // Reads stdout until `pattern` matches (or the deadline); returns the match.
-  std::smatch WaitFor(const std::regex& pattern, std::chrono::seconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    std::smatch m;
-    while (!std::regex_search(buffered, m, pattern)) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      pollfd p{out, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-      char buf[4096];
-      const ssize_t n = read(out, buf, sizeof buf);
-      if (n <= 0) break;
-      buffered.append(buf, n);
-    }
-    return m;
-  }
-  int Stop(int sig = SIGTERM) {
-    kill(pid, sig);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    close(out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-};
+using ::ta::testing::Child;
+using ::ta::testing::Shell;
 
 class ServeCli : public ::testing::Test {
  protected:
@@ -148,17 +98,6 @@ TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
   // The demo tenants' client secrets are sealed, never logged or stored in clear.
   EXPECT_EQ(log.find("secret-Qx8~"), std::string::npos);
   EXPECT_EQ(Slurp(dir_ + "/data/ta.db").find("secret-Qx8~"), std::string::npos);
-}
-
-// Runs a shell command; `out` gets stdout (and stderr unless stdout_only).
-int Shell(const std::string& cmd, std::string* out = nullptr, bool stdout_only = false) {
-  FILE* f = popen((cmd + (stdout_only ? " 2>/dev/null" : " 2>&1")).c_str(), "r");
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) text.append(buf, n);
-  const int status = pclose(f);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {

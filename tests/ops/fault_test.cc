@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "ops_env.h"
+#include "store/audit_log.h"
 
 namespace ta::ops {
 namespace {
@@ -56,6 +57,29 @@ void ExpectTruthfulRun(OpsEnv& env, int64_t tenant, int64_t run_id, int64_t expe
   if (run.status == RunStatus::kSucceeded) {
     EXPECT_EQ(failed + skipped, 0) << "a succeeded run has no failed or skipped item";
   }
+  auto audit = store::AuditLog::Verify(env.db());
+  ASSERT_TRUE(audit.has_value()) << audit.error().ToString();
+  EXPECT_TRUE(audit->empty()) << "the audit chain verifies";
+}
+
+// Graph writes the simulator carried out (a backup makes none).
+int64_t GraphWrites(const OpsEnv& env) {
+  int64_t n = 0;
+  for (const auto& r : env.sim.Requests())
+    if (r.value("write", false)) ++n;
+  return n;
+}
+
+// One row of the fault table in the closing note.
+void PrintRow(const std::string& fault, OpsEnv& env, int64_t tenant, int64_t run_id,
+              const std::string& extra) {
+  const auto run = env.Run(tenant, run_id);
+  std::printf("FAULT-TABLE|%s|%s|total %lld|processed %lld|%s|graph writes %lld|%s\n",
+              fault.c_str(), env.db().backend() == store::Backend::kSqlite ? "sqlite" : "postgres",
+              static_cast<long long>(run.total), static_cast<long long>(run.processed),
+              std::string(store::ToString(run.status)).c_str(),
+              static_cast<long long>(GraphWrites(env)), extra.c_str());
+  std::fflush(stdout);
 }
 
 std::set<std::string> NamesIn(OpsEnv& env, int64_t tenant, const std::string& collection,
@@ -135,6 +159,12 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
             40)
       << "the backup set is complete";
   EXPECT_GE(env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run_id}), sqlite ? 2 : 1);
+  EXPECT_EQ(GraphWrites(env), 0);
+  PrintRow(sqlite ? "SQLite max_page_count reached mid-backup, then raised"
+                  : "pg_terminate_backend of every connection mid-backup",
+           env, env.tenant_a, run_id,
+           "attempts " + std::to_string(env.Count("SELECT attempts FROM jobs WHERE run_id = $1",
+                                                  {run_id})));
 }
 
 // Graph carries out a create but its 201 arrives after the client's timeout.
@@ -173,6 +203,9 @@ TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
   EXPECT_EQ(r.succeeded, 4);
   ExpectTruthfulRun(env, env.tenant_b, run->run.id, 4);
   for (const auto& i : env.Items(env.tenant_b, run->run.id)) EXPECT_EQ(i.status, "created");
+  PrintRow("a create's 201 held 5 s past a 1 s client timeout", env, env.tenant_b, run->run.id,
+           "policies in target " + std::to_string(count) + ", create POSTs " +
+               std::to_string(creates));
 }
 
 // Syncs tenant A (`policies` device configurations), makes the next Graph
@@ -213,6 +246,9 @@ TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
   for (const auto& i : env.Items(env.tenant_a, set.run.id))
     if (i.error_code == "cancelled") saw_cancelled_call = true;
   EXPECT_TRUE(saw_cancelled_call);
+  EXPECT_EQ(GraphWrites(env), 0);
+  PrintRow("hung Graph call, then cancel", env, env.tenant_a, set.run.id,
+           "cancel took effect in " + std::to_string(took.count()) + " ms");
   env.sim.Configure({{"release", true}});
 }
 
@@ -247,6 +283,9 @@ TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFin
   const auto r = env.Run(env.tenant_a, set.run.id);
   EXPECT_EQ(r.status, RunStatus::kSucceeded);
   ExpectTruthfulRun(env, env.tenant_a, set.run.id, 8);
+  EXPECT_EQ(GraphWrites(env), 0);
+  PrintRow("SIGTERM (grace 2 s) during a hung Graph call, then another worker", env, env.tenant_a,
+           set.run.id, "worker exited in " + std::to_string(took.count()) + " ms");
   env.sim.Configure({{"release", true}});
 }
 
