@@ -88,10 +88,11 @@ class Installation {
   }
 
   // `serve` with `workers` in-process worker pools (0 or 1).
-  void StartServe(int workers) {
-    serve_ = Child::Start(
-        {Bin(), "serve", "--db", db_, "--port", "0", "--workers", std::to_string(workers)},
-        dir_ + "/serve.log", env_);
+  void StartServe(int workers, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {Bin(),  "serve",     "--db", db_, "--port",
+                                     "0",    "--workers", std::to_string(workers)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    serve_ = Child::Start(argv, dir_ + "/serve.log", env_);
     auto m = serve_.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
                             std::chrono::seconds(30));
     ASSERT_FALSE(m.empty()) << serve_.buffered;
@@ -141,6 +142,20 @@ class Installation {
     EXPECT_EQ(r.status, 202) << r.body;
     return r.status == 202 ? json::parse(r.body)["run"]["id"].get<int64_t>() : 0;
   }
+  // Sets simulator knobs (POST /_sim/config); requests held by hang_next now.
+  void Sim(const json& knobs) {
+    httplib::Client sim(sim_url_);
+    auto r = sim.Post("/_sim/config", knobs.dump(), "application/json");
+    EXPECT_TRUE(r && r->status / 100 == 2) << (r ? r->status : 0);
+  }
+  int SimWaiting() {
+    httplib::Client sim(sim_url_);
+    auto r = sim.Get("/_sim/waiting");
+    return r ? json::parse(r->body).value("waiting", -1) : -1;
+  }
+  // SIGTERM to serve; returns its exit code after it ended.
+  Child& serve() { return serve_; }
+
   // Graph writes the simulator answered (a backup makes none).
   int64_t GraphWrites() {
     httplib::Client sim(sim_url_);
@@ -363,6 +378,47 @@ TEST_F(ProcessFault, PostgresConnectionsKilledMidPreviewLoseNothing) {
   EXPECT_EQ(with_outcome, 200) << "every item has an outcome";
   EXPECT_EQ(ta.GraphWrites(), 0) << "a preview writes nothing to Graph";
   EXPECT_EQ(ta.AuditVerify(&out), 0) << out;
+}
+
+// SIGTERM to `serve` while its job waits on a hung Graph call: /readyz turns
+// 503 at once, the process exits within its grace period, and a worker started
+// afterwards finishes the run. Before: the process waited for the hung call
+// (still alive after 90 s).
+TEST_F(ProcessFault, SigtermToServeDrainsWithinGraceAndAWorkerFinishesTheRun) {
+  Installation ta(dir_, dir_ + "/ta.db", 24);
+  ta.StartServe(1, {"--shutdown-grace", "3"});
+  ASSERT_EQ(ta.AwaitEnd(ta.Start("/policies/sync"), std::chrono::seconds(60))["status"],
+            "succeeded");
+  ta.Sim({{"hang_next", 1}, {"hang_ms", 600'000}});
+  const int64_t backup = ta.Start("/backup-sets", R"({"name":"Nightly"})");
+  const auto until = SteadyClock::now() + std::chrono::seconds(30);
+  while (ta.SimWaiting() < 1 && SteadyClock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling with a deadline
+  ASSERT_EQ(ta.SimWaiting(), 1);
+  const auto sent = SteadyClock::now();
+  kill(ta.serve().pid, SIGTERM);
+  // While it drains, the API still answers, and says it is not ready.
+  auto ready = ta.Call("GET", "/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("\"stopping\":true"), std::string::npos) << ready.body;
+  const int code = ta.serve().Stop(0);  // signal 0: only reap
+  const double exited_s = Seconds(SteadyClock::now() - sent);
+  EXPECT_EQ(code, 0);
+  EXPECT_LT(exited_s, 3.0 + 3.0) << "grace 3 s";
+  ta.StartServe(0);
+  ta.StartWorker();
+  const json run = ta.AwaitEnd(backup, std::chrono::seconds(60));
+  const auto [with_outcome, held] = ta.StoredItems(backup);
+  Answers answers;
+  answers.Add(ready, "");
+  PrintRow("SIGTERM to serve (grace 3 s) during a hung Graph call, then a new worker", run,
+           with_outcome, held, ta.GraphWrites(), exited_s, answers);
+  EXPECT_EQ(run["status"], "succeeded") << run.dump();
+  EXPECT_EQ(with_outcome, 24);
+  EXPECT_EQ(held, 24);
+  std::string out;
+  EXPECT_EQ(ta.AuditVerify(&out), 0) << out;
+  ta.Sim({{"release", true}});
 }
 
 // SQLite on a small real filesystem (a loop-mounted ext4 image) filled in the

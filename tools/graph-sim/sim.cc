@@ -656,6 +656,10 @@ struct GraphSim::Impl {
       std::lock_guard<std::mutex> lock(mu);
       res.set_content(log.dump(), "application/json");
     });
+    server.Get("/_sim/waiting", [this](const Request&, Response& res) {
+      std::lock_guard<std::mutex> lock(mu);
+      res.set_content(json{{"waiting", waiting}}.dump(), "application/json");
+    });
     server.Delete("/_sim/requests", [this](const Request&, Response& res) {
       std::lock_guard<std::mutex> lock(mu);
       log = json::array();
