@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -96,7 +97,8 @@ class Installation {
     auto m = serve_.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
                             std::chrono::seconds(30));
     ASSERT_FALSE(m.empty()) << serve_.buffered;
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", std::stoi(m[1]));
+    api_port_ = std::stoi(m[1]);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", api_port_);
     client_->set_connection_timeout(2, 0);
     client_->set_read_timeout(10, 0);
   }
@@ -190,6 +192,25 @@ class Installation {
                   "i.backup_set_id WHERE s.run_id = $1")};
   }
   const std::string& db() const { return db_; }
+  std::string ServeLog() const {
+    std::ifstream in(dir_ + "/serve.log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  // Follows a run's event stream on its own connection until the stream ends.
+  std::thread FollowEvents(int64_t run, std::string* into) {
+    return std::thread([this, run, into] {
+      httplib::Client c("127.0.0.1", api_port_);
+      c.set_read_timeout(120, 0);
+      const httplib::Headers auth = {{"Authorization", "Bearer " + token_}};
+      c.Get(("/api/v1/tenants/1/runs/" + std::to_string(run) + "/events").c_str(), auth,
+            [&](const char* d, size_t n) {
+              into->append(d, n);
+              return true;
+            });
+    });
+  }
 
  private:
   std::string dir_, db_, sim_url_, token_;
@@ -197,6 +218,7 @@ class Installation {
   Child sim_, serve_;
   std::vector<Child> workers_;
   std::unique_ptr<httplib::Client> client_;
+  int api_port_ = 0;
 };
 
 // What the API answered while the fault lasted: "503×12 (Retry-After)".
@@ -283,6 +305,8 @@ TEST_F(ProcessFault, PostgresStoppedTenSecondsMidBackupLosesNothing) {
   const int64_t sync = ta.Start("/policies/sync");
   ASSERT_EQ(ta.AwaitEnd(sync, std::chrono::seconds(60))["status"], "succeeded");
   const int64_t backup = ta.Start("/backup-sets", R"({"name":"Nightly"})");
+  std::string events;
+  std::thread follower = ta.FollowEvents(backup, &events);
   const auto until = SteadyClock::now() + std::chrono::seconds(60);
   while (Count(ta.Run(backup), "processed") < 40 && SteadyClock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
@@ -324,6 +348,16 @@ TEST_F(ProcessFault, PostgresStoppedTenSecondsMidBackupLosesNothing) {
   EXPECT_TRUE(answers.all_retry_after) << answers.ToString();
   EXPECT_FALSE(answers.leaked) << "database details reached an API answer";
   EXPECT_EQ(ta.AuditVerify(&out), 0) << out;
+  // The run's event stream lived through the outage and ended with the run.
+  follower.join();
+  EXPECT_EQ(events.rfind("retry: 3000\n", 0), 0u) << events.substr(0, 200);
+  EXPECT_NE(events.find(": the database is unavailable; retrying"), std::string::npos);
+  EXPECT_NE(events.find("event: end\ndata: {\"status\":\"succeeded\"}"), std::string::npos)
+      << events.substr(events.size() > 400 ? events.size() - 400 : 0);
+  // The details went to the log, at error level.
+  const std::string log = ta.ServeLog();
+  EXPECT_NE(log.find("\"level\":\"error\""), std::string::npos);
+  EXPECT_NE(log.find("database fault"), std::string::npos);
 }
 
 // Every connection of the installation killed (pg_terminate_backend) in the
@@ -489,6 +523,7 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   EXPECT_TRUE(answers.all_retry_after) << answers.ToString();
   EXPECT_TRUE(readyz_full) << "/readyz reported the full disk";
   EXPECT_FALSE(answers.leaked);
+  EXPECT_NE(ta.ServeLog().find("database fault"), std::string::npos) << "logged at error level";
   EXPECT_EQ(ta.AuditVerify(&out), 0) << out;
 }
 

@@ -289,6 +289,44 @@ TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFin
   env.sim.Configure({{"release", true}});
 }
 
+// Graph never answers: each attempt ends at the configured timeout, the item
+// fails with graph_timeout (not graph_0), and the run fails with a run-level
+// error that says so. Before: 5 attempts of a hard-coded 60 s each.
+TEST_P(FaultTest, HungGraphFailsTheItemWithGraphTimeoutAndARunLevelError) {
+  TA_OPS_ENV(env, sim::SimConfig{}, jobs::QueueOptions{}, [](OpsStackOptions& o) {
+    o.graph.timeout = std::chrono::milliseconds(1000);
+    o.graph.max_transient_retries = 1;
+  });
+  env.sim.GeneratePolicies("ms-a", 1, "deviceConfigurations");
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  env.Drain();
+  env.sim.Configure({{"hang_next", 100}, {"hang_ms", 30'000}});
+  const int64_t policy = env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1",
+                                   {env.tenant_a});
+  auto run = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+  ASSERT_TRUE(run.has_value());
+  const auto started = Clock::now();
+  env.Drain();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  env.sim.Configure({{"hang_next", 0}, {"release", true}});
+  const auto r = env.Run(env.tenant_a, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kFailed);
+  ASSERT_TRUE(r.error_code.has_value());
+  EXPECT_EQ(*r.error_code, "items_failed");
+  EXPECT_NE(r.error_message.value_or("").find("graph_timeout"), std::string::npos)
+      << r.error_message.value_or("");
+  const auto items = env.Items(env.tenant_a, run->run.id);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].error_code.value_or(""), "graph_timeout");
+  EXPECT_LT(took.count(), 10'000) << "two 1 s attempts, not minutes";
+  ExpectTruthfulRun(env, env.tenant_a, run->run.id, 1);
+  PrintRow("every Graph call hangs; 1 s timeout", env, env.tenant_a, run->run.id,
+           "item " + items[0].error_code.value_or("") + ", run error " +
+               r.error_code.value_or("") + ", ended after " + std::to_string(took.count()) +
+               " ms");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);
