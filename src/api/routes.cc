@@ -114,7 +114,6 @@ Response Failed(ApiContext& ctx, std::string_view where, const Status& s) {
   return Problem(s);
 }
 
-
 using nlohmann::json;
 
 std::vector<std::string_view> Split(std::string_view path) {

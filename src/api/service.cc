@@ -17,13 +17,13 @@ Result<Response> Readyz(ApiContext& ctx, Request&) {
   if (!db.ok()) ctx.log.Error("readiness: database fault", {{"error", db.ToString()}});
   const bool workers = !ctx.ready || ctx.ready();
   const bool ok = db.ok() && workers && !ctx.stopping;
-  const char* database = db.ok()                                        ? "ok"
+  const char* database = db.ok()                                   ? "ok"
                          : db.code() == Status::Code::kStorageFull ? "full"
-                                                                        : "unavailable";
+                                                                   : "unavailable";
   Response r = Response::Json(ok ? 200 : 503, {{"status", ok ? "ready" : "not ready"},
-                                         {"database", database},
-                                         {"workers", workers ? "ok" : "not started"},
-                                         {"stopping", ctx.stopping.load()}});
+                                               {"database", database},
+                                               {"workers", workers ? "ok" : "not started"},
+                                               {"stopping", ctx.stopping.load()}});
   if (!ok) r.headers.emplace_back("Retry-After", "5");
   return r;
 }

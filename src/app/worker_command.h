@@ -18,7 +18,7 @@ struct WorkerConfig {
   int tenant_cap = 4;
   int graph_timeout_ms = 60'000;          // one Graph request, whole exchange
   int graph_connect_timeout_ms = 10'000;  // establishing its connection
-  int shutdown_grace_s = 30;              // SIGTERM: running jobs finish within this, else hand back
+  int shutdown_grace_s = 30;  // SIGTERM: running jobs finish within this, else hand back
 };
 
 // Checks the settings above; the error names the flag and the allowed range.

@@ -41,9 +41,9 @@ struct ErrorReturn {
 };
 }  // namespace internal
 
-#define TA_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                    \
-    ::ta::Status ta_status_ = ::ta::internal::StatusOf((expr));           \
+#define TA_RETURN_IF_ERROR(expr)                                                     \
+  do {                                                                               \
+    ::ta::Status ta_status_ = ::ta::internal::StatusOf((expr));                      \
     if (!ta_status_.ok()) return ::ta::internal::ErrorReturn{std::move(ta_status_)}; \
   } while (0)
 

@@ -47,8 +47,7 @@ TransportFailure::Kind KindOf(CURLcode rc, bool sent) {
     case CURLE_OPERATION_TIMEDOUT:
       return sent ? TransportFailure::Kind::kTimeout : TransportFailure::Kind::kUnreachable;
     default:
-      return sent ? TransportFailure::Kind::kConnectionLost
-                  : TransportFailure::Kind::kUnreachable;
+      return sent ? TransportFailure::Kind::kConnectionLost : TransportFailure::Kind::kUnreachable;
   }
 }
 
@@ -78,7 +77,8 @@ class CurlTransport final : public HttpTransport {
       headers = curl_slist_append(headers, (k + ": " + v).c_str());
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(request.connect_timeout.count()));
     if (request.abort) {
       curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
       curl_easy_setopt(h, CURLOPT_XFERINFODATA, &request.abort);
@@ -94,8 +94,10 @@ class CurlTransport final : public HttpTransport {
     const CURLcode rc = curl_easy_perform(h);
     curl_slist_free_all(headers);
     long request_bytes = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
-    else curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
+    if (rc == CURLE_OK)
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    else
+      curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_bytes);
     Release(h);
     if (rc != CURLE_OK) {
       TransportFailure f;

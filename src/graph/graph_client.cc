@@ -72,8 +72,8 @@ bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {
     if (abort()) return false;
     const auto now = std::chrono::steady_clock::now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        until - now, std::chrono::milliseconds(250)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(250)));
   }
 }
 
@@ -186,8 +186,8 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
       e.message = redactor_.Redact(f.message);
       if (f.kind == TransportFailure::Kind::kCancelled || e.ambiguous) return GraphFailure(e);
       if (++transients > config_.max_transient_retries) {
-        e.message += " (gave up after " + std::to_string(config_.max_transient_retries) +
-                     " retries)";
+        e.message +=
+            " (gave up after " + std::to_string(config_.max_transient_retries) + " retries)";
         return GraphFailure(e);
       }
       ++transient_;

@@ -134,8 +134,7 @@ class GraphClient final : public GraphReader, public GraphWriter {
 // every call it makes can be cancelled mid-transfer. Not owning.
 class GraphSession final : public GraphReader, public GraphWriter {
  public:
-  GraphSession(GraphClient& client, AbortCheck abort)
-      : client_(client), abort_(std::move(abort)) {}
+  GraphSession(GraphClient& client, AbortCheck abort) : client_(client), abort_(std::move(abort)) {}
   GraphResult<nlohmann::json> Get(const std::string& path) override {
     return client_.Send("GET", path, nullptr, abort_);
   }

@@ -95,8 +95,8 @@ void WorkerPool::Persist(const Job& job, const char* what, const std::function<S
 
 void WorkerPool::Record(const Job& job, JobResult result) {
   const std::string& w = options_.worker_id;
-  if (options_.logger && (result.kind == JobResult::Kind::kRetry ||
-                          result.kind == JobResult::Kind::kFail)) {
+  if (options_.logger &&
+      (result.kind == JobResult::Kind::kRetry || result.kind == JobResult::Kind::kFail)) {
     options_.logger->Error("job attempt failed",
                            {{"job_id", job.id},
                             {"run_id", job.run_id ? nlohmann::json(*job.run_id) : nullptr},
@@ -304,7 +304,8 @@ void WorkerPool::HeartbeatLoop() {
       for (const auto& [id, _] : in_flight_) ids.push_back(id);
     }
     if (auto r = queue_.Heartbeat(options_.worker_id, ids); !r && options_.logger)
-      options_.logger->Warn("heartbeat failed", {{"jobs", ids.size()}, {"error", r.error().ToString()}});
+      options_.logger->Warn("heartbeat failed",
+                            {{"jobs", ids.size()}, {"error", r.error().ToString()}});
   }
 }
 

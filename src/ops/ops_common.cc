@@ -23,8 +23,8 @@ Status RecordItem(jobs::JobContext& ctx, const store::RunItem& item,
                   const std::optional<store::AuditEntry>& audit) {
   return ctx.db().Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);
-    TA_RETURN_IF_ERROR(store::RunsRepository::UpsertItem(tx, ctx.job().tenant_id,
-                                                         *ctx.job().run_id, item, now));
+    TA_RETURN_IF_ERROR(
+        store::RunsRepository::UpsertItem(tx, ctx.job().tenant_id, *ctx.job().run_id, item, now));
     if (audit) TA_RETURN_IF_ERROR(store::AuditLog::Append(tx, *audit, now));
     return Status::Ok();
   });

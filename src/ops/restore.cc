@@ -169,8 +169,7 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
     return out;
   });
   if (!items) return JobFailure(items.error());
-  if (Status s = SetTotal(ctx, static_cast<int64_t>(items->size())); !s.ok())
-    return JobFailure(s);
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(items->size())); !s.ok()) return JobFailure(s);
   auto reader = ops.graph.Reader(target_tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   std::unique_ptr<graph::GraphWriter> writer;
@@ -284,16 +283,17 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
 
     // Execute. Nothing is written for an item that cannot be restored safely.
     if (plan.outcome == "conflict") {
-      if (auto stop = Record(ctx, FailedItem(ref, "match", "conflict", plan.conflict))) return *stop;
+      if (auto stop = Record(ctx, FailedItem(ref, "match", "conflict", plan.conflict)))
+        return *stop;
       continue;
     }
     if (!mapped.unmapped.empty()) {
-      if (auto stop = Record(
-              ctx, FailedItem(ref, "assign", "unmapped_group",
-                              "no target group is mapped for source group(s) " +
-                                  Join(mapped.unmapped) +
-                                  "; add them to the group mapping (nothing was written for "
-                                  "this item)")))
+      if (auto stop =
+              Record(ctx, FailedItem(ref, "assign", "unmapped_group",
+                                     "no target group is mapped for source group(s) " +
+                                         Join(mapped.unmapped) +
+                                         "; add them to the group mapping (nothing was written for "
+                                         "this item)")))
         return *stop;
       continue;
     }
@@ -341,8 +341,8 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
               graph::GraphError e;
               e.kind = Status::Code::kConflict;
               e.code = "conflict";
-              e.message = std::to_string(named.size()) + " live policies are named '" +
-                          item.name + "' after an unanswered create; remove the duplicates";
+              e.message = std::to_string(named.size()) + " live policies are named '" + item.name +
+                          "' after an unanswered create; remove the duplicates";
               return graph::GraphFailure(e);
             }
             if (named.empty()) return std::optional<json>();
@@ -366,8 +366,8 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
           }
           const std::string sub_path = graph::ItemPath(*type, graph_id) + "/" + prop;
           // An ambiguous sub-resource write is looked up by its definition.
-          auto r = PostChecked(
-              *writer, sub_path, v, [&]() -> graph::GraphResult<std::optional<json>> {
+          auto r =
+              PostChecked(*writer, sub_path, v, [&]() -> graph::GraphResult<std::optional<json>> {
                 auto all = graph::ListAll(**reader, sub_path + "?$expand=definition");
                 if (!all) return graph::GraphFailure(all.error());
                 const std::string bind = v.value("definition@odata.bind", "");
@@ -412,15 +412,15 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
       // /assign replaces the whole set: after an ambiguous failure, the live
       // assignments tell whether it took effect.
       const std::string item_path = graph::ItemPath(*type, graph_id);
-      auto r = PostChecked(*writer, item_path + "/assign",
-                           graph::AssignBody(*type, mapped.assignments),
-                           [&]() -> graph::GraphResult<std::optional<json>> {
-                             auto live = graph::ListAll(**reader, item_path + "/assignments");
-                             if (!live) return graph::GraphFailure(live.error());
-                             if (GroupsOf(json(*live)) == mapped.groups)
-                               return std::optional<json>(json::object());
-                             return std::optional<json>();
-                           });
+      auto r =
+          PostChecked(*writer, item_path + "/assign", graph::AssignBody(*type, mapped.assignments),
+                      [&]() -> graph::GraphResult<std::optional<json>> {
+                        auto live = graph::ListAll(**reader, item_path + "/assignments");
+                        if (!live) return graph::GraphFailure(live.error());
+                        if (GroupsOf(json(*live)) == mapped.groups)
+                          return std::optional<json>(json::object());
+                        return std::optional<json>();
+                      });
       if (!r) {
         if (auto stop = GraphFailed(ctx, refs, ref, "assign", r.error())) return *stop;
         continue;

@@ -182,8 +182,7 @@ Status RunService::OnFinished(Tx& tx, const jobs::Job& job, jobs::JobState state
                   redactor_.Redact(f->error_message.value_or("")) + ")";
     }
   }
-  if (run.status == RunStatus::kQueued && to != RunStatus::kCancelled &&
-      to != RunStatus::kFailed) {
+  if (run.status == RunStatus::kQueued && to != RunStatus::kCancelled && to != RunStatus::kFailed) {
     TA_RETURN_IF_ERROR(
         store::RunsRepository::Transition(tx, job.tenant_id, run.id, RunStatus::kRunning, now));
   }

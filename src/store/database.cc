@@ -14,8 +14,8 @@ Status Database::WriteHealth() const {
 }
 
 Status Database::ObserveWrite(Status s) {
-  const bool fault = s.code() == Status::Code::kStorageFull ||
-                     s.code() == Status::Code::kStorageUnavailable;
+  const bool fault =
+      s.code() == Status::Code::kStorageFull || s.code() == Status::Code::kStorageUnavailable;
   if (fault || s.ok()) {
     std::lock_guard<std::mutex> lock(health_mu_);
     write_fault_ = fault ? s : Status::Ok();

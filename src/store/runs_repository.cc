@@ -202,8 +202,8 @@ Result<std::vector<RunItem>> RunsRepository::Items(Tx& tx, int64_t tenant_id, in
   return out;
 }
 
-Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant_id,
-                                                         int64_t run_id, int64_t now_ms) {
+Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant_id, int64_t run_id,
+                                                          int64_t now_ms) {
   // The buckets of BucketOf, in SQL.
   auto n = tx.Exec(
       "UPDATE runs SET "

@@ -413,8 +413,8 @@ TEST_P(ApiTest, FullDiskIs507WithRetryAfterAndReadyzSaysSoUntilThereIsSpace) {
   ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = " + std::to_string(pages));
   Reply full;
   for (int i = 1; i <= 40 && full.status != 507; ++i) {
-    full = env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(i) + "/capture",
-                    w.op.token);
+    full =
+        env.Call("POST", T(w.tenant) + "/policies/" + std::to_string(i) + "/capture", w.op.token);
     ASSERT_TRUE(full.status == 202 || full.status == 507) << full.status << " " << full.body;
   }
   ASSERT_EQ(full.status, 507) << "the file never filled up";

@@ -50,10 +50,10 @@ class Installation {
  public:
   Installation(std::string dir, std::string db_url, int policies)
       : dir_(std::move(dir)), db_(std::move(db_url)) {
-    sim_ = Child::Start({TA_GRAPH_SIM, "--port", "0", "--tenant", "t1", "--client-id", "app",
-                         "--client-secret", "s3cret-Qx8", "--generate", std::to_string(policies),
-                         "--latency-ms", "100"},
-                        dir_ + "/sim.log");
+    sim_ = Child::Start(
+        {TA_GRAPH_SIM, "--port", "0", "--tenant", "t1", "--client-id", "app", "--client-secret",
+         "s3cret-Qx8", "--generate", std::to_string(policies), "--latency-ms", "100"},
+        dir_ + "/sim.log");
     auto sim = sim_.WaitFor(std::regex(R"(listening on (http://127\.0\.0\.1:\d+))"),
                             std::chrono::seconds(20));
     EXPECT_FALSE(sim.empty()) << sim_.buffered;
@@ -90,8 +90,8 @@ class Installation {
 
   // `serve` with `workers` in-process worker pools (0 or 1).
   void StartServe(int workers, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {Bin(),  "serve",     "--db", db_, "--port",
-                                     "0",    "--workers", std::to_string(workers)};
+    std::vector<std::string> argv = {Bin(),    "serve", "--db",      db_,
+                                     "--port", "0",     "--workers", std::to_string(workers)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     serve_ = Child::Start(argv, dir_ + "/serve.log", env_);
     auto m = serve_.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
@@ -180,11 +180,12 @@ class Installation {
       return {-1, -1};
     }
     auto count = [&](const std::string& sql) {
-      return store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-               auto r = tx.Query(sql, {run});
-               if (!r) return Unexpected(r.error());
-               return r->front().Int(0);
-             })
+      return store::ReadResult<int64_t>(**db,
+                                        [&](store::Tx& tx) -> Result<int64_t> {
+                                          auto r = tx.Query(sql, {run});
+                                          if (!r) return Unexpected(r.error());
+                                          return r->front().Int(0);
+                                        })
           .value_or(-1);
     };
     return {count("SELECT COUNT(*) FROM run_items WHERE run_id = $1 AND status <> 'pending'"),
@@ -247,12 +248,13 @@ struct Answers {
 
 void PrintRow(const std::string& fault, const json& run, int64_t with_outcome, int64_t held,
               int64_t writes, double recover_s, const Answers& answers) {
-  std::printf("FAULT-TABLE|%s|total %lld|with outcome %lld|set holds %lld|%s|graph writes %lld|"
-              "recovered %.1f s|API during fault: %s\n",
-              fault.c_str(), static_cast<long long>(Count(run, "total")),
-              static_cast<long long>(with_outcome), static_cast<long long>(held),
-              run.value("status", std::string("?")).c_str(), static_cast<long long>(writes),
-              recover_s, answers.ToString().c_str());
+  std::printf(
+      "FAULT-TABLE|%s|total %lld|with outcome %lld|set holds %lld|%s|graph writes %lld|"
+      "recovered %.1f s|API during fault: %s\n",
+      fault.c_str(), static_cast<long long>(Count(run, "total")),
+      static_cast<long long>(with_outcome), static_cast<long long>(held),
+      run.value("status", std::string("?")).c_str(), static_cast<long long>(writes), recover_s,
+      answers.ToString().c_str());
   std::fflush(stdout);
 }
 
@@ -459,8 +461,9 @@ TEST_F(ProcessFault, SigtermToServeDrainsWithinGraceAndAWorkerFinishesTheRun) {
 // middle of a 300-policy backup, then freed. Before: the run ended `succeeded`
 // with 74 of 300 missing, and the API answered 429.
 TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to loop-mount an image (the max_page_count "
-                                      "variant runs in FaultTest.StoreFault*)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root to loop-mount an image (the max_page_count "
+                    "variant runs in FaultTest.StoreFault*)";
   const std::string img = dir_ + "/fs.img", mnt = dir_ + "/mnt";
   std::filesystem::create_directories(mnt);
   std::string out;
@@ -491,8 +494,7 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   while (SteadyClock::now() - filled < std::chrono::seconds(6)) {
     answers.Add(ta.Call("POST", "/api/v1/tenants/1/policies/2/capture"), "");
     auto ready = ta.Call("GET", "/readyz");
-    if (ready.status == 503 && ready.body.find("\"full\"") != std::string::npos)
-      readyz_full = true;
+    if (ready.status == 503 && ready.body.find("\"full\"") != std::string::npos) readyz_full = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   std::filesystem::remove(mnt + "/filler");
@@ -509,8 +511,8 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   std::printf("backup ended %.1f s after space was freed\n", Seconds(SteadyClock::now() - freed));
   const auto [with_outcome, held] = ta.StoredItems(backup);
   const int64_t writes = ta.GraphWrites();
-  PrintRow("SQLite filesystem (24 MB ext4 image) filled mid-backup, then freed", run,
-           with_outcome, held, writes, recover_s, answers);
+  PrintRow("SQLite filesystem (24 MB ext4 image) filled mid-backup, then freed", run, with_outcome,
+           held, writes, recover_s, answers);
   EXPECT_EQ(run["status"], "succeeded") << run.dump();
   EXPECT_EQ(Count(run, "total"), 300);
   EXPECT_EQ(Count(run, "processed"), 300);

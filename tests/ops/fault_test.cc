@@ -105,8 +105,8 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
   auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
   ASSERT_TRUE(sync.has_value());
   env.Drain();
-  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
-                            env.operator_both);
+  auto set =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
   ASSERT_TRUE(set.has_value());
   const int64_t run_id = set->run.id;
   const bool sqlite = env.db().backend() == store::Backend::kSqlite;
@@ -139,8 +139,8 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
   if (sqlite) {
     const auto mid = env.Run(env.tenant_a, run_id);
     EXPECT_FALSE(store::IsTerminal(mid.status))
-        << "a run whose items were not all stored must not end; it ended " << store::ToString(mid.status)
-        << " with " << mid.processed << " of " << mid.total;
+        << "a run whose items were not all stored must not end; it ended "
+        << store::ToString(mid.status) << " with " << mid.processed << " of " << mid.total;
     EXPECT_LT(mid.processed, 40);
     ::ta::testing::MustExec(env.db(), "PRAGMA max_page_count = 1073741823");  // space again
   }
@@ -163,16 +163,15 @@ TEST_P(FaultTest, StoreFaultMidBackupLosesNoItemAndTheRunResumes) {
   PrintRow(sqlite ? "SQLite max_page_count reached mid-backup, then raised"
                   : "pg_terminate_backend of every connection mid-backup",
            env, env.tenant_a, run_id,
-           "attempts " + std::to_string(env.Count("SELECT attempts FROM jobs WHERE run_id = $1",
-                                                  {run_id})));
+           "attempts " +
+               std::to_string(env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run_id})));
 }
 
 // Graph carries out a create but its 201 arrives after the client's timeout.
 // The client must look the policy up instead of sending the POST again.
 TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
-  TA_OPS_ENV(env, sim::SimConfig{}, jobs::QueueOptions{}, [](OpsStackOptions& o) {
-    o.graph.timeout = std::chrono::milliseconds(1000);
-  });
+  TA_OPS_ENV(env, sim::SimConfig{}, jobs::QueueOptions{},
+             [](OpsStackOptions& o) { o.graph.timeout = std::chrono::milliseconds(1000); });
   env.sim.GeneratePolicies("ms-a", 4, "deviceConfigurations");
   const int64_t set_id = env.SyncAndBackUpA();
   env.sim.Configure({{"hold_next_writes", 1}, {"hold_ms", 5000}});
@@ -203,9 +202,9 @@ TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
   EXPECT_EQ(r.succeeded, 4);
   ExpectTruthfulRun(env, env.tenant_b, run->run.id, 4);
   for (const auto& i : env.Items(env.tenant_b, run->run.id)) EXPECT_EQ(i.status, "created");
-  PrintRow("a create's 201 held 5 s past a 1 s client timeout", env, env.tenant_b, run->run.id,
-           "policies in target " + std::to_string(count) + ", create POSTs " +
-               std::to_string(creates));
+  PrintRow(
+      "a create's 201 held 5 s past a 1 s client timeout", env, env.tenant_b, run->run.id,
+      "policies in target " + std::to_string(count) + ", create POSTs " + std::to_string(creates));
 }
 
 // Syncs tenant A (`policies` device configurations), makes the next Graph
@@ -216,10 +215,58 @@ runs::StartResult BackupWithAHungCall(OpsEnv& env, int policies) {
   EXPECT_TRUE(sync.has_value());
   env.Drain();
   env.sim.Configure({{"hang_next", 1}, {"hang_ms", 120'000}});
-  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
-                            env.operator_both);
+  auto set =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
   EXPECT_TRUE(set.has_value());
   return *set;
+}
+
+// The same rule for /assign: its answer arrives after the client's timeout;
+// the live assignments are read back instead of sending it again.
+TEST_P(FaultTest, AssignWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
+  TA_OPS_ENV(env, sim::SimConfig{}, jobs::QueueOptions{},
+             [](OpsStackOptions& o) { o.graph.timeout = std::chrono::milliseconds(1000); });
+  env.sim.Seed("ms-a", "groups", {{{"id", "ga-1"}, {"displayName", "Finance"}}});
+  const json target = {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"},
+                       {"groupId", "ga-1"}};
+  const auto ids = env.sim.Seed("ms-a", "deviceConfigurations",
+                                {{{"@odata.type", "#microsoft.graph.windows10GeneralConfiguration"},
+                                  {"displayName", "Assigned baseline"},
+                                  {"assignments", json::array({{{"target", target}}})}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  // Someone removes the assignment in Intune; the restore puts it back.
+  const std::string item = "deviceManagement/deviceConfigurations/" + ids[0];
+  ASSERT_TRUE((*env.access->Writer(env.tenant_a))
+                  ->Post(item + "/assign", {{"assignments", json::array()}}));
+  env.sim.ClearRequests();
+  env.sim.Configure({{"hold_next_writes", 1}, {"hold_ms", 5000}});
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_a, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+  env.Drain();
+  env.sim.Configure({{"release", true}});
+  int64_t assigns = 0;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        assigns = 0;
+        for (const auto& r : env.sim.Requests())
+          if (r["method"] == "POST" &&
+              r["path"].get<std::string>().find("/assign") != std::string::npos)
+            ++assigns;
+        return assigns == 1 && env.sim.Waiting() == 0;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_EQ(assigns, 1) << "one /assign, not resent after the timeout";
+  const auto live = graph::ListAll(**env.access->Reader(env.tenant_a), item + "/assignments");
+  ASSERT_TRUE(live.has_value());
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0]["target"]["groupId"], "ga-1");
+  const auto r = env.Run(env.tenant_a, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kSucceeded);
+  ExpectTruthfulRun(env, env.tenant_a, run->run.id, 1);
+  EXPECT_EQ(env.Items(env.tenant_a, run->run.id)[0].status, "updated");
+  PrintRow("an /assign's answer held 5 s past a 1 s client timeout", env, env.tenant_a, run->run.id,
+           "assign POSTs " + std::to_string(assigns));
 }
 
 // A Graph call that never answers, and a cancel: the cancel takes effect
@@ -237,7 +284,8 @@ TEST_P(FaultTest, CancelEndsAHungGraphCallWithinSeconds) {
   const auto stopped_at = Clock::now();
   canceller.join();
   ASSERT_TRUE(n.has_value());
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - cancelled_at);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - cancelled_at);
   EXPECT_LT(took.count(), 5000) << "the cancel took " << took.count() << " ms";
   const auto r = env.Run(env.tenant_a, set.run.id);
   EXPECT_EQ(r.status, RunStatus::kCancelled);
@@ -274,9 +322,9 @@ TEST_P(FaultTest, SigtermDuringAHungGraphCallExitsWithinGraceAndAnotherWorkerFin
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << out.str();
   EXPECT_LT(took.count(), 2000 + 3000) << "grace 2 s; exited after " << took.count() << " ms";
   EXPECT_FALSE(store::IsTerminal(env.Run(env.tenant_a, set.run.id).status));
-  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'",
-                      {set.run.id}),
-            1)
+  EXPECT_EQ(
+      env.Count("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'", {set.run.id}),
+      1)
       << "the job was handed back, not left running under a lease";
 
   env.Drain();  // another worker
@@ -302,8 +350,8 @@ TEST_P(FaultTest, HungGraphFailsTheItemWithGraphTimeoutAndARunLevelError) {
   ASSERT_TRUE(sync.has_value());
   env.Drain();
   env.sim.Configure({{"hang_next", 100}, {"hang_ms", 30'000}});
-  const int64_t policy = env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1",
-                                   {env.tenant_a});
+  const int64_t policy =
+      env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_a});
   auto run = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
   ASSERT_TRUE(run.has_value());
   const auto started = Clock::now();
@@ -322,9 +370,8 @@ TEST_P(FaultTest, HungGraphFailsTheItemWithGraphTimeoutAndARunLevelError) {
   EXPECT_LT(took.count(), 10'000) << "two 1 s attempts, not minutes";
   ExpectTruthfulRun(env, env.tenant_a, run->run.id, 1);
   PrintRow("every Graph call hangs; 1 s timeout", env, env.tenant_a, run->run.id,
-           "item " + items[0].error_code.value_or("") + ", run error " +
-               r.error_code.value_or("") + ", ended after " + std::to_string(took.count()) +
-               " ms");
+           "item " + items[0].error_code.value_or("") + ", run error " + r.error_code.value_or("") +
+               ", ended after " + std::to_string(took.count()) + " ms");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FaultTest,

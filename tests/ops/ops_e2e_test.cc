@@ -77,7 +77,8 @@ TEST_P(OpsTest, BackupSetKeepsTheItemsThatSucceededWhenSomeCapturesFail) {
   env.sim.GeneratePolicies("ms-a", 10, "deviceConfigurations");
   ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_a, std::nullopt));
   env.Drain();
-  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
+  auto set =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
   ASSERT_TRUE(set.has_value());
   env.sim.FailNext(2, 400);  // two captures get a non-retryable error from Graph
   env.Drain();

@@ -156,7 +156,7 @@ inline pid_t SpawnWorker(OpsEnv& env, const std::vector<std::string>& extra_args
 
 // An OpsEnv on the test's backend (TEST_P over TestBackend); returns from the
 // test when the backend is not available.
-#define TA_OPS_ENV(env, ...)                                     \
+#define TA_OPS_ENV(env, ...)                                       \
   auto env##_db = ::ta::testing::TestDatabase::Create(GetParam()); \
-  if (!env##_db) return;                                         \
+  if (!env##_db) return;                                           \
   ::ta::ops::OpsEnv env(std::move(env##_db), ##__VA_ARGS__)

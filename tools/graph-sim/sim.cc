@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
-#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -134,7 +134,7 @@ struct GraphSim::Impl {
   int64_t hang_ms = 0;
   int hold_next_writes = 0;
   int64_t hold_ms = 0;
-  int waiting = 0;          // requests inside either wait now
+  int waiting = 0;           // requests inside either wait now
   uint64_t release_gen = 0;  // bumped to end every wait
   std::condition_variable wait_cv;
   json log = json::array();
