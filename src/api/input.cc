@@ -1,6 +1,8 @@
 #include "api/input.h"
 
 #include <charconv>
+#include <set>
+#include <vector>
 
 #include "core/utf8.h"
 
@@ -28,12 +30,29 @@ Result<JsonBody> JsonBody::Parse(std::string_view body,
   if (auto bad = FindInvalidUtf8(body))
     return Unexpected(Bad("body", "invalid UTF-8 at byte " + std::to_string(*bad)));
   json j;
+  // A key twice in one object is refused: parsers disagree on which one wins,
+  // so a proxy or log and this server could read different requests.
+  std::vector<std::set<std::string>> keys;  // one set per open object
+  std::string duplicate;
+  auto check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() &&
+        !keys.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    j = json::parse(body);
+    j = json::parse(body, check);
   } catch (const json::parse_error& e) {
     return Unexpected(
         Bad("body", "malformed JSON at byte " + std::to_string(e.byte) + "; send one JSON object"));
+  } catch (const json::exception&) {
+    // The parser's other refusal: a number too large for a double (1e999).
+    return Unexpected(Bad("body", "a number is out of range; send numbers that fit in 64 bits"));
   }
+  if (!duplicate.empty())
+    return Unexpected(Bad(duplicate, "appears more than once in an object; send each field once"));
   if (!j.is_object()) return Unexpected(Bad("body", "must be a JSON object"));
   for (const auto& [k, v] : j.items()) {
     bool known = false;

@@ -18,6 +18,18 @@ struct Server::Impl {
   Impl(ApiContext& c, ServerOptions o) : ctx(c), options(std::move(o)) {}
 
   void Handle(const httplib::Request& in, httplib::Response& out) {
+    // RFC 9112 §2.2: a bare CR (or a LF or NUL) inside a header line makes the
+    // line invalid. The library keeps such bytes in the value; refuse them.
+    for (const auto& [k, v] : in.headers) {
+      if ((k + v).find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+        const Response bad = Problem(400, "header " + k + ": contains a CR, LF or NUL byte; "
+                                          "send each header on one line ending in CRLF",
+                                     k);
+        out.status = bad.status;
+        out.set_content(bad.body, bad.content_type);
+        return;
+      }
+    }
     Request req;
     req.method = in.method;
     req.path = in.path;

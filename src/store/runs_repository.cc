@@ -81,6 +81,11 @@ Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& 
   const std::string active = std::string("SELECT ") + kRunColumns +
                              " FROM runs WHERE tenant_id = $1 AND idempotency_key = $2 AND "
                              "status IN ('queued', 'running')";
+  // Reuse first, as a pure read: a reused start must not even draw an id from
+  // the sequence (an INSERT that conflicts still does, on PostgreSQL).
+  auto found = tx.Query(active, {run.tenant_id, run.idempotency_key});
+  if (!found) return Unexpected(found.error());
+  if (!found->empty()) return CreateOrReuseResult{FromRow(found->front()), true};
   // The loop covers the window where the conflicting run ends between our
   // INSERT and our SELECT (PostgreSQL, READ COMMITTED): then we insert again.
   for (int attempt = 0; attempt < 5; ++attempt) {

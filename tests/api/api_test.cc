@@ -10,6 +10,7 @@
 #include <set>
 
 #include "api/problem.h"
+#include "api/routes.h"
 #include "api_env.h"
 
 namespace ta::api {
@@ -433,6 +434,70 @@ TEST_P(ApiTest, FullDiskIs507WithRetryAfterAndReadyzSaysSoUntilThereIsSpace) {
   EXPECT_TRUE(again.status == 202 || again.status == 200) << again.status << " " << again.body;
   EXPECT_EQ(env.Call("GET", "/readyz").status, 200);
   EXPECT_GE(QueryInt(env.db(), "SELECT COUNT(*) FROM runs"), runs_before);
+}
+
+// Hostile bodies on every JSON route answer 4xx, never 500. Before: a number
+// too large to parse ({"password":1e999}) answered 500 on every JSON route.
+TEST_P(ApiTest, HostileBodiesOnEveryJsonRouteAnswer4xxNever500) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const Who admin = env.AddUser("admin@example.com", true);
+  env.Member(admin, w.tenant, "owner");
+  const std::string deep(5000, '[');
+  const std::vector<std::string> bodies = {
+      R"({"email":"a","password":1e999})", R"({"name":-1e999})", "1e999", R"({"a":1e-999})",
+      R"({"backup_set_id":99999999999999999999999})", R"({"backup_set_id":-1})",
+      R"({"backup_set_id":1.5})", R"({"backup_set_id":"1"})", R"({"name":1})",
+      R"({"name":"a","name":"b"})", R"({"policy_ids":[1,"x",{}]})", R"({"item_ids":{"a":1}})",
+      R"({"group_mapping":[1]})", R"({"group_mapping":{"a":1}})", R"({"email":{},"password":[]})",
+      R"({"role":null})", R"({"name":"\ud800"})", "{\"name\":\"\xff\xfe\"}", R"({"name":"abc)",
+      R"({"a":)", "[]", "\"str\"", "null", "true", deep, deep + "]", "{" + std::string(3000, ' '),
+      std::string("{\"name\":\"a\0b\"}", 13)};
+  int checked = 0;
+  for (const Route& route : RouteTable()) {
+    if (route.body != BodyKind::kJson) continue;
+    std::string path(route.pattern);
+    for (size_t a; (a = path.find('{')) != std::string::npos;)
+      path.replace(a, path.find('}', a) - a + 1,
+                   path.compare(a, 8, "{tenant}") == 0 ? std::to_string(w.tenant) : "1");
+    for (const auto& body : bodies) {
+      const Reply r = env.Call(std::string(route.method), path, admin.token, body);
+      EXPECT_GE(r.status, 400) << route.method << " " << path << " " << body.substr(0, 60);
+      EXPECT_LT(r.status, 500) << route.method << " " << path << " " << body.substr(0, 60) << " "
+                               << r.body;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+// RFC 9112: a bare CR inside a header line makes it invalid. Before: accepted.
+TEST_P(ApiTest, AHeaderWithABareCrIsRefused) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const Reply r = env.Call("GET", "/api/v1/me", w.op.token, "", {{"X-Trace", "a\rb"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("CR"), std::string::npos) << r.body;
+}
+
+// A reused start is a pure read: 100 reused starts do not move the run id
+// sequence. Before: after a 500-request storm the next run's id was 500 higher.
+TEST_P(ApiTest, ReusedStartsDoNotDrawRunIds) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env, 2);
+  const Reply first = env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token);
+  ASSERT_EQ(first.status, 202) << first.body;
+  const int64_t id = first.Json()["run"]["id"];
+  for (int i = 0; i < 100; ++i) {
+    const Reply again = env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token);
+    ASSERT_EQ(again.status, 200) << again.body;
+  }
+  const Reply next = env.Call("POST", T(w.tenant) + "/policies/2/capture", w.op.token);
+  ASSERT_EQ(next.status, 202) << next.body;
+  EXPECT_EQ(next.Json()["run"]["id"].get<int64_t>(), id + 1);
 }
 
 // A database outage: the client sees a generic 503 with Retry-After; the
