@@ -6,67 +6,50 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "runs/operations.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
 
 namespace ta::api::handlers {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kPolicyCols =
-    "p.id, p.policy_type, p.graph_id, p.display_name, p.platform, p.odata_type, "
-    "p.last_modified_at, p.gone_at, p.synced_at, "
-    "(SELECT MAX(v.version) FROM policy_versions v WHERE v.policy_id = p.id), "
-    "(SELECT MAX(v.created_at) FROM policy_versions v WHERE v.policy_id = p.id)";
+json Opt(const std::optional<std::string>& v) { return v ? json(*v) : json(); }
+json Opt(const std::optional<int64_t>& v) { return v ? json(*v) : json(); }
 
-json PolicyJson(const store::Row& r) {
-  auto opt = [&](size_t i) { return r.OptText(i) ? json(*r.OptText(i)) : json(); };
-  return {{"id", r.Int(0)},
-          {"type", r.Text(1)},
-          {"graph_id", r.Text(2)},
-          {"display_name", r.Text(3)},
-          {"platform", opt(4)},
-          {"odata_type", opt(5)},
-          {"last_modified_at", opt(6)},
-          {"gone", !r.IsNull(7)},
-          {"gone_at", Time(r.OptInt(7))},
-          {"synced_at", Time(r.Int(8))},
-          {"last_snapshot",
-           r.IsNull(9) ? json() : json{{"version", r.Int(9)}, {"captured_at", Time(r.Int(10))}}}};
+json PolicyJson(const store::PolicyRecord& p) {
+  return {{"id", p.id},
+          {"type", p.type},
+          {"graph_id", p.graph_id},
+          {"display_name", p.display_name},
+          {"platform", Opt(p.platform)},
+          {"odata_type", Opt(p.odata_type)},
+          {"last_modified_at", Opt(p.last_modified_at)},
+          {"gone", p.gone_at.has_value()},
+          {"gone_at", Time(p.gone_at)},
+          {"synced_at", Time(p.synced_at)},
+          {"last_snapshot", p.last_version ? json{{"version", *p.last_version},
+                                                  {"captured_at", Time(p.last_captured_at)}}
+                                           : json()}};
 }
 
-// The policy's row when it belongs to the tenant; 403/404 otherwise.
-Result<store::Row> OwnedPolicy(store::Tx& tx, int64_t tenant, int64_t policy) {
-  auto rows = tx.Query(std::string("SELECT ") + kPolicyCols +
-                           " FROM policies p WHERE p.id = $1 AND p.tenant_id = $2",
-                       {policy, tenant});
-  if (!rows) return Unexpected(rows.error());
-  if (rows->empty()) return Unexpected(store::MissingOrForeign(tx, "policies", policy, "policy"));
-  return rows->front();
+json BackupSetJson(const store::BackupSetRecord& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"description", s.description},
+          {"run_id", Opt(s.run_id)},
+          {"created_by", Opt(s.created_by)},
+          {"created_at", Time(s.created_at)},
+          {"item_count", s.item_count},
+          {"expected_count", s.expected_count},
+          {"status", s.Status()}};
 }
 
-// Derived, never stored: a set is complete when its run succeeded and holds
-// every policy the run set out to capture.
-std::string BackupSetStatus(const std::string& run_status, int64_t held, int64_t expected) {
-  if (run_status == "queued" || run_status == "running") return "in_progress";
-  return run_status == "succeeded" && held == expected ? "complete" : "incomplete";
+// The cursor of a page of records: the last one's key.
+template <typename T, typename Key>
+std::optional<int64_t> LastKey(const std::vector<T>& records, Key key) {
+  return records.empty() ? std::nullopt : std::optional<int64_t>(key(records.back()));
 }
-
-json BackupSetJson(const store::Row& r) {
-  return {{"id", r.Int(0)},
-          {"name", r.Text(1)},
-          {"description", r.Text(2)},
-          {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
-          {"created_by", r.OptInt(4) ? json(*r.OptInt(4)) : json()},
-          {"created_at", Time(r.Int(5))},
-          {"item_count", r.Int(6)},
-          {"expected_count", r.Int(8)},
-          {"status", BackupSetStatus(r.Text(7), r.Int(6), r.Int(8))}};
-}
-
-constexpr const char* kSetCols =
-    "s.id, s.name, s.description, s.run_id, s.created_by, s.created_at, (SELECT COUNT(*) FROM "
-    "backup_items i WHERE i.backup_set_id = s.id), (SELECT r.status FROM runs r WHERE r.id = "
-    "s.run_id), (SELECT r.total FROM runs r WHERE r.id = s.run_id)";
 
 Result<Response> Started(Result<runs::StartResult> started) {
   if (!started) return Unexpected(started.error());
@@ -80,29 +63,28 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   if (!page) return Unexpected(page.error());
   auto gone = QueryEnum(req, "include_gone", {"true", "false"});
   if (!gone) return Unexpected(gone.error());
-  const auto type = req.QueryParam("type");
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
-    return tx.Query(std::string("SELECT ") + kPolicyCols +
-                        " FROM policies p WHERE p.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
-                        "p.policy_type = $2) AND ($3 = 1 OR p.gone_at IS NULL) AND p.id > $4 "
-                        "ORDER BY p.id LIMIT $5",
-                    {req.tenant_id, type ? store::Param(*type) : store::Param(nullptr),
-                     int64_t{*gone == std::optional<std::string>("true") ? 1 : 0},
-                     page->cursor.value_or(0), page->limit});
+  store::PolicyFilter filter;
+  if (auto type = req.QueryParam("type")) filter.type = std::string(*type);
+  filter.include_gone = *gone == std::optional<std::string>("true");
+  filter.after_id = page->cursor.value_or(0);
+  filter.limit = page->limit;
+  auto policies = store::ReadResult<std::vector<store::PolicyRecord>>(ctx.db, [&](store::Tx& tx) {
+    return store::Inventory::ListPolicies(tx, req.tenant_id, filter);
   });
-  if (!rows) return Unexpected(rows.error());
+  if (!policies) return Unexpected(policies.error());
   json items = json::array();
-  for (const auto& r : *rows) items.push_back(PolicyJson(r));
-  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
+  for (const auto& p : *policies) items.push_back(PolicyJson(p));
+  return Response::Json(
+      200, PageJson(items, page->limit, LastKey(*policies, [](const auto& p) { return p.id; })));
 }
 
 Result<Response> GetPolicy(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "policy");
   if (!id) return Unexpected(id.error());
-  auto row = store::ReadResult<store::Row>(
-      ctx.db, [&](store::Tx& tx) { return OwnedPolicy(tx, req.tenant_id, *id); });
-  if (!row) return Unexpected(row.error());
-  return Response::Json(200, PolicyJson(*row));
+  auto policy = store::ReadResult<store::PolicyRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::Inventory::Policy(tx, req.tenant_id, *id); });
+  if (!policy) return Unexpected(policy.error());
+  return Response::Json(200, PolicyJson(*policy));
 }
 
 Result<Response> SyncPolicies(ApiContext& ctx, Request& req) {
@@ -120,25 +102,21 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
   if (!id) return Unexpected(id.error());
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) -> Result<store::Rows> {
-    if (auto p = OwnedPolicy(tx, req.tenant_id, *id); !p) return Unexpected(p.error());
-    return tx.Query(
-        "SELECT id, version, content_hash, run_id, created_at FROM policy_versions WHERE "
-        "tenant_id = $1 AND policy_id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER "
-        "BY version "
-        "DESC LIMIT $4",
-        {req.tenant_id, *id, page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
-         page->limit});
+  using Versions = std::vector<store::VersionRecord>;
+  auto versions = store::ReadResult<Versions>(ctx.db, [&](store::Tx& tx) -> Result<Versions> {
+    TA_RETURN_IF_ERROR(store::Inventory::Policy(tx, req.tenant_id, *id));
+    return store::Inventory::Versions(tx, req.tenant_id, *id, page->cursor, page->limit);
   });
-  if (!rows) return Unexpected(rows.error());
+  if (!versions) return Unexpected(versions.error());
   json items = json::array();
-  for (const auto& r : *rows)
-    items.push_back({{"id", r.Int(0)},
-                     {"version", r.Int(1)},
-                     {"content_hash", r.Text(2)},
-                     {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
-                     {"captured_at", Time(r.Int(4))}});
-  return Response::Json(200, PageJson(items, page->limit, *rows, 1));
+  for (const auto& v : *versions)
+    items.push_back({{"id", v.id},
+                     {"version", v.version},
+                     {"content_hash", v.content_hash},
+                     {"run_id", Opt(v.run_id)},
+                     {"captured_at", Time(v.created_at)}});
+  return Response::Json(
+      200, PageJson(items, page->limit, LastKey(*versions, [](const auto& v) { return v.version; })));
 }
 
 Result<Response> GetVersion(ApiContext& ctx, Request& req) {
@@ -146,65 +124,55 @@ Result<Response> GetVersion(ApiContext& ctx, Request& req) {
   if (!id) return Unexpected(id.error());
   auto version = PathId(req, "version");
   if (!version) return Unexpected(version.error());
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) -> Result<store::Rows> {
-    if (auto p = OwnedPolicy(tx, req.tenant_id, *id); !p) return Unexpected(p.error());
-    return tx.Query(
-        "SELECT id, version, content_hash, run_id, created_at, payload, assignments FROM "
-        "policy_versions WHERE tenant_id = $1 AND policy_id = $2 AND version = $3",
-        {req.tenant_id, *id, *version});
+  using Found = std::optional<store::VersionRecord>;
+  auto found = store::ReadResult<Found>(ctx.db, [&](store::Tx& tx) -> Result<Found> {
+    TA_RETURN_IF_ERROR(store::Inventory::Policy(tx, req.tenant_id, *id));
+    return store::Inventory::Version(tx, req.tenant_id, *id, *version);
   });
-  if (!rows) return Unexpected(rows.error());
-  if (rows->empty())
+  if (!found) return Unexpected(found.error());
+  if (!*found)
     return Unexpected(Status::NotFound("version: policy " + std::to_string(*id) +
                                        " has no version " + std::to_string(*version)));
-  const auto& r = rows->front();
-  return Response::Json(200, {{"id", r.Int(0)},
+  const store::VersionRecord& v = **found;
+  return Response::Json(200, {{"id", v.id},
                               {"policy_id", *id},
-                              {"version", r.Int(1)},
-                              {"content_hash", r.Text(2)},
-                              {"run_id", r.OptInt(3) ? json(*r.OptInt(3)) : json()},
-                              {"captured_at", Time(r.Int(4))},
-                              {"payload", JsonColumn(r.Text(5))},
-                              {"assignments", JsonColumn(r.Text(6))}});
+                              {"version", v.version},
+                              {"content_hash", v.content_hash},
+                              {"run_id", Opt(v.run_id)},
+                              {"captured_at", Time(v.created_at)},
+                              {"payload", JsonColumn(v.payload)},
+                              {"assignments", JsonColumn(v.assignments)}});
 }
 
 Result<Response> ListGroups(ApiContext& ctx, Request& req) {
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
   // Paged by rowid-free order: display name, then graph id, offset by cursor rows.
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
-    return tx.Query(
-        "SELECT graph_id, display_name, gone_at, synced_at FROM tenant_groups WHERE tenant_id = "
-        "$1 ORDER BY display_name, graph_id LIMIT $2 OFFSET $3",
-        {req.tenant_id, page->limit, page->cursor.value_or(0)});
+  auto groups = store::ReadResult<std::vector<store::GroupRecord>>(ctx.db, [&](store::Tx& tx) {
+    return store::Inventory::Groups(tx, req.tenant_id, page->limit, page->cursor.value_or(0));
   });
-  if (!rows) return Unexpected(rows.error());
+  if (!groups) return Unexpected(groups.error());
   json items = json::array();
-  for (const auto& r : *rows)
-    items.push_back({{"id", r.Text(0)},
-                     {"display_name", r.Text(1)},
-                     {"gone", !r.IsNull(2)},
-                     {"synced_at", Time(r.Int(3))}});
-  const int64_t next = page->cursor.value_or(0) + static_cast<int64_t>(rows->size());
+  for (const auto& g : *groups)
+    items.push_back({{"id", g.graph_id},
+                     {"display_name", g.display_name},
+                     {"gone", g.gone_at.has_value()},
+                     {"synced_at", Time(g.synced_at)}});
+  const int64_t next = page->cursor.value_or(0) + static_cast<int64_t>(groups->size());
   return Response::Json(200, PageJson(items, page->limit, std::optional<int64_t>(next)));
 }
 
 Result<Response> ListBackupSets(ApiContext& ctx, Request& req) {
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
-    return tx.Query(
-        std::string("SELECT ") + kSetCols +
-            " FROM backup_sets s WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < "
-            "$2) "
-            "ORDER BY s.id DESC LIMIT $3",
-        {req.tenant_id, page->cursor ? store::Param(*page->cursor) : store::Param(nullptr),
-         page->limit});
+  auto sets = store::ReadResult<std::vector<store::BackupSetRecord>>(ctx.db, [&](store::Tx& tx) {
+    return store::BackupSets::List(tx, req.tenant_id, page->cursor, page->limit);
   });
-  if (!rows) return Unexpected(rows.error());
+  if (!sets) return Unexpected(sets.error());
   json items = json::array();
-  for (const auto& r : *rows) items.push_back(BackupSetJson(r));
-  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
+  for (const auto& s : *sets) items.push_back(BackupSetJson(s));
+  return Response::Json(
+      200, PageJson(items, page->limit, LastKey(*sets, [](const auto& s) { return s.id; })));
 }
 
 Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
@@ -217,27 +185,13 @@ Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
   return Started(runs::StartBackupSet(ctx.runs, ctx.db, req.tenant_id, *name, *ids, req.user_id()));
 }
 
-namespace {
-
-Result<store::Row> OwnedSet(store::Tx& tx, int64_t tenant, int64_t set) {
-  auto rows = tx.Query(std::string("SELECT ") + kSetCols +
-                           " FROM backup_sets s WHERE s.id = $1 AND s.tenant_id = $2",
-                       {set, tenant});
-  if (!rows) return Unexpected(rows.error());
-  if (rows->empty())
-    return Unexpected(store::MissingOrForeign(tx, "backup_sets", set, "backup set"));
-  return rows->front();
-}
-
-}  // namespace
-
 Result<Response> GetBackupSet(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "backup_set");
   if (!id) return Unexpected(id.error());
-  auto row = store::ReadResult<store::Row>(
-      ctx.db, [&](store::Tx& tx) { return OwnedSet(tx, req.tenant_id, *id); });
-  if (!row) return Unexpected(row.error());
-  return Response::Json(200, BackupSetJson(*row));
+  auto set = store::ReadResult<store::BackupSetRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::BackupSets::Get(tx, req.tenant_id, *id); });
+  if (!set) return Unexpected(set.error());
+  return Response::Json(200, BackupSetJson(*set));
 }
 
 Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
@@ -245,27 +199,26 @@ Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
   if (!id) return Unexpected(id.error());
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) -> Result<store::Rows> {
-    if (auto s = OwnedSet(tx, req.tenant_id, *id); !s) return Unexpected(s.error());
-    return tx.Query(
-        "SELECT id, policy_id, policy_version_id, policy_type, graph_id, display_name, "
-        "content_hash, created_at, assignments FROM backup_items WHERE tenant_id = $1 AND "
-        "backup_set_id = $2 AND id > $3 ORDER BY id LIMIT $4",
-        {req.tenant_id, *id, page->cursor.value_or(0), page->limit});
+  using Items = std::vector<store::BackupItemRecord>;
+  auto records = store::ReadResult<Items>(ctx.db, [&](store::Tx& tx) -> Result<Items> {
+    TA_RETURN_IF_ERROR(store::BackupSets::Get(tx, req.tenant_id, *id));
+    return store::BackupSets::Items(tx, req.tenant_id, *id, std::nullopt,
+                                    page->cursor.value_or(0), page->limit);
   });
-  if (!rows) return Unexpected(rows.error());
+  if (!records) return Unexpected(records.error());
   json items = json::array();
-  for (const auto& r : *rows)
-    items.push_back({{"id", r.Int(0)},
-                     {"policy_id", r.Int(1)},
-                     {"policy_version_id", r.Int(2)},
-                     {"type", r.Text(3)},
-                     {"graph_id", r.Text(4)},
-                     {"display_name", r.Text(5)},
-                     {"content_hash", r.Text(6)},
-                     {"captured_at", Time(r.Int(7))},
-                     {"assignments", JsonColumn(r.Text(8))}});
-  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
+  for (const auto& i : *records)
+    items.push_back({{"id", i.id},
+                     {"policy_id", i.policy_id},
+                     {"policy_version_id", i.policy_version_id},
+                     {"type", i.type},
+                     {"graph_id", i.graph_id},
+                     {"display_name", i.display_name},
+                     {"content_hash", i.content_hash},
+                     {"captured_at", Time(i.created_at)},
+                     {"assignments", JsonColumn(i.assignments)}});
+  return Response::Json(
+      200, PageJson(items, page->limit, LastKey(*records, [](const auto& i) { return i.id; })));
 }
 
 namespace {
@@ -322,8 +275,8 @@ Result<Response> SuggestMapping(ApiContext& ctx, Request& req) {
   if (!source) return Unexpected(source.error());
   const int64_t src = source->value_or(req.tenant_id);
   if (Status s = CheckSourceMember(ctx, req, src); !s.ok()) return Unexpected(s);
-  auto owned = store::ReadResult<store::Row>(
-      ctx.db, [&](store::Tx& tx) { return OwnedSet(tx, src, **set); });
+  auto owned = store::ReadResult<store::BackupSetRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::BackupSets::Get(tx, src, **set); });
   if (!owned) return Unexpected(owned.error());
   auto rows = runs::SuggestGroupMapping(ctx.db, src, req.tenant_id, **set);
   if (!rows) return Unexpected(rows.error());

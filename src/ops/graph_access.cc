@@ -36,29 +36,23 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
     auto it = clients_.find(tenant_id);
     if (it != clients_.end()) return it->second.get();
   }
-  auto row = store::ReadResult<store::Row>(db_, [&](store::Tx& tx) -> Result<store::Row> {
-    auto rows =
-        tx.Query("SELECT entra_tenant_id, client_id, client_secret_enc FROM tenants WHERE id = $1",
-                 {tenant_id});
-    if (!rows) return Unexpected(rows.error());
-    if (rows->empty())
-      return Unexpected(
-          Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist"));
-    return rows->front();
-  });
-  if (!row) return Unexpected(row.error());
-  if (row->IsNull(0) || row->IsNull(1) || row->IsNull(2)) {
+  using Sealed = std::optional<store::Accounts::SealedCredentials>;
+  auto creds = store::ReadResult<Sealed>(
+      db_, [&](store::Tx& tx) { return store::Accounts::Credentials(tx, tenant_id); });
+  if (!creds) return Unexpected(creds.error());
+  if (!*creds) {
     return Unexpected(
         Status::FailedPrecondition("tenant " + std::to_string(tenant_id) +
                                    " has no Microsoft credentials; an owner must set the Entra "
                                    "tenant id, client id and client secret"));
   }
-  auto secret = box_.Open(row->Text(2));
+  auto secret = box_.Open((*creds)->sealed_secret);
   if (!secret)
     return Unexpected(
         secret.error().WithContext("tenant " + std::to_string(tenant_id) + " client secret"));
   auto client = std::make_unique<graph::GraphClient>(
-      graph::AppCredentials{row->Text(0), row->Text(1), *secret}, config_, transport_, tokens_,
+      graph::AppCredentials{(*creds)->entra_tenant_id, (*creds)->client_id, *secret}, config_,
+      transport_, tokens_,
       limiter_, redactor_);
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = clients_[tenant_id];

@@ -3,6 +3,7 @@
 #include "graph/catalog.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
+#include "store/inventory.h"
 
 namespace ta::ops {
 
@@ -25,32 +26,21 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
       if (auto stop = GraphFailed(ctx, refs, ref, "list", items.error())) return *stop;
       continue;
     }
+    std::vector<store::SyncedPolicy> listed;
+    for (const auto& p : *items) {
+      store::SyncedPolicy sp;
+      sp.graph_id = p.value("id", "");
+      sp.display_name = p.value(std::string(type.display_name_field), "");
+      if (!type.platform_field.empty() && p.contains(type.platform_field) &&
+          p[type.platform_field].is_string())
+        sp.platform = p[type.platform_field];
+      sp.odata_type = p.value("@odata.type", "");
+      sp.last_modified_at = p.value("lastModifiedDateTime", "");
+      listed.push_back(std::move(sp));
+    }
     const int64_t now = NowMs(ctx);
     Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-      for (const auto& p : *items) {
-        const std::string name = p.value(std::string(type.display_name_field), "");
-        std::string platform;
-        if (!type.platform_field.empty() && p.contains(type.platform_field) &&
-            p[type.platform_field].is_string())
-          platform = p[type.platform_field];
-        auto r = tx.Exec(
-            "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, platform, "
-            "odata_type, "
-            "last_modified_at, synced_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-            "ON CONFLICT (tenant_id, policy_type, graph_id) DO UPDATE SET display_name = "
-            "excluded.display_name, "
-            "platform = excluded.platform, odata_type = excluded.odata_type, "
-            "last_modified_at = excluded.last_modified_at, synced_at = excluded.synced_at, gone_at "
-            "= NULL",
-            {tenant, std::string(type.name), p.value("id", ""), name, platform,
-             p.value("@odata.type", ""), p.value("lastModifiedDateTime", ""), now});
-        if (!r) return r.error();
-      }
-      auto gone = tx.Exec(
-          "UPDATE policies SET gone_at = $1 WHERE tenant_id = $2 AND policy_type = $3 AND "
-          "synced_at <> $1 AND "
-          "gone_at IS NULL",
-          {now, tenant, std::string(type.name)});
+      auto gone = store::Inventory::ApplySync(tx, tenant, std::string(type.name), listed, now);
       if (!gone) return gone.error();
       store::RunItem item;
       item.item_ref = ref;
@@ -67,21 +57,11 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
     if (auto stop = GraphFailed(ctx, refs, "groups", "list", groups.error())) return *stop;
     return Finish(ctx, refs);
   }
+  std::vector<std::pair<std::string, std::string>> listed;
+  for (const auto& g : *groups) listed.emplace_back(g.value("id", ""), g.value("displayName", ""));
   const int64_t now = NowMs(ctx);
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-    for (const auto& g : *groups) {
-      auto r = tx.Exec(
-          "INSERT INTO tenant_groups (tenant_id, graph_id, display_name, synced_at) VALUES ($1, "
-          "$2, $3, $4) "
-          "ON CONFLICT (tenant_id, graph_id) DO UPDATE SET display_name = excluded.display_name, "
-          "synced_at = excluded.synced_at, gone_at = NULL",
-          {tenant, g.value("id", ""), g.value("displayName", ""), now});
-      if (!r) return r.error();
-    }
-    auto gone =
-        tx.Exec("UPDATE tenant_groups SET gone_at = $1 WHERE tenant_id = $2 AND synced_at <> $1",
-                {now, tenant});
-    if (!gone) return gone.error();
+    TA_RETURN_IF_ERROR(store::Inventory::ApplyGroupSync(tx, tenant, listed, now));
     store::RunItem item;
     item.item_ref = "groups";
     item.status = "synced";

@@ -9,6 +9,7 @@
 #include "ops/handlers.h"
 #include "ops/json_diff.h"
 #include "ops/ops_common.h"
+#include "store/backup_sets.h"
 
 namespace ta::ops {
 
@@ -152,24 +153,16 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
   if (params.contains("item_ids") && params["item_ids"].is_array())
     selected = params["item_ids"].get<std::vector<int64_t>>();
 
-  auto items = store::ReadResult<
-      std::vector<BackupItem>>(ctx.db(), [&](store::Tx& tx) -> Result<std::vector<BackupItem>> {
-    std::string sql =
-        "SELECT id, policy_type, graph_id, display_name, payload, assignments FROM backup_items "
-        "WHERE backup_set_id = $1 AND tenant_id = $2";
-    if (selected) sql += " AND " + store::InIdArray(tx.backend(), "id", 3);
-    auto rows = selected ? tx.Query(sql + " ORDER BY id", {set_id, source_tenant,
-                                                           store::IdArray(tx.backend(), *selected)})
-                         : tx.Query(sql + " ORDER BY id", {set_id, source_tenant});
-    if (!rows) return Unexpected(rows.error());
-    std::vector<BackupItem> out;
-    for (const auto& r : *rows)
-      out.push_back({r.Int(0), r.Text(1), r.Text(2), r.Text(3), json::parse(r.Text(4)),
-                     json::parse(r.Text(5))});
-    return out;
-  });
-  if (!items) return JobFailure(items.error());
-  if (Status s = SetTotal(ctx, static_cast<int64_t>(items->size())); !s.ok()) return JobFailure(s);
+  auto records = store::ReadResult<std::vector<store::BackupItemRecord>>(
+      ctx.db(), [&](store::Tx& tx) {
+        return store::BackupSets::Items(tx, source_tenant, set_id, selected);
+      });
+  if (!records) return JobFailure(records.error());
+  std::vector<BackupItem> items;
+  for (const auto& r : *records)
+    items.push_back({r.id, r.type, r.graph_id, r.display_name, json::parse(r.payload),
+                      json::parse(r.assignments)});
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(items.size())); !s.ok()) return JobFailure(s);
   auto reader = ops.graph.Reader(target_tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   std::unique_ptr<graph::GraphWriter> writer;
@@ -183,10 +176,10 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
   if (!existing) return JobFailure(existing.error());
   const ItemMap& done = *existing;
   std::vector<std::string> refs;
-  for (const auto& item : *items) refs.push_back("item:" + std::to_string(item.id));
+  for (const auto& item : items) refs.push_back("item:" + std::to_string(item.id));
 
-  for (size_t i = 0; i < items->size(); ++i) {
-    const BackupItem& item = (*items)[i];
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BackupItem& item = items[i];
     const std::string& ref = refs[i];
     if (Done(done, ref)) continue;
     if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);

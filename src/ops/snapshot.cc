@@ -8,6 +8,8 @@
 #include "ops/capture.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
 
 namespace ta::ops {
 
@@ -17,65 +19,18 @@ namespace {
 
 constexpr size_t kCaptureConcurrency = 8;
 
-struct PolicyRow {
-  int64_t id;
-  std::string type, graph_id, name;
-};
+using store::PolicyRecord;
 
-struct Stored {
-  int64_t version_id;
-  int64_t version;
-  bool unchanged;
-};
-
-// Inside `tx`: reuse the latest version when the hash matches, else add one.
-Result<Stored> StoreVersion(store::Tx& tx, int64_t tenant, const PolicyRow& p, const Captured& c,
-                            int64_t run_id, int64_t now) {
-  auto latest = tx.Query(
-      "SELECT id, version, content_hash FROM policy_versions WHERE policy_id = $1 AND tenant_id = "
-      "$2 "
-      "ORDER BY version DESC LIMIT 1",
-      {p.id, tenant});
-  if (!latest) return Unexpected(latest.error());
-  if (!latest->empty() && latest->front().Text(2) == c.content_hash) {
-    return Stored{latest->front().Int(0), latest->front().Int(1), true};
-  }
-  const int64_t version = latest->empty() ? 1 : latest->front().Int(1) + 1;
-  auto ins = tx.Query(
-      "INSERT INTO policy_versions (tenant_id, policy_id, version, payload, assignments, "
-      "content_hash, run_id, "
-      "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-      {tenant, p.id, version, c.payload.dump(), c.assignments.dump(), c.content_hash, run_id, now});
-  if (!ins) return Unexpected(ins.error());
-  return Stored{ins->front().Int(0), version, false};
-}
-
-Result<std::vector<PolicyRow>> LoadPolicies(store::Database& db, int64_t tenant,
-                                            const std::optional<std::vector<int64_t>>& ids) {
-  return store::ReadResult<std::vector<PolicyRow>>(
-      db, [&](store::Tx& tx) -> Result<std::vector<PolicyRow>> {
-        Result<store::Rows> rows =
-            ids ? tx.Query(
-                      "SELECT id, policy_type, graph_id, display_name FROM policies WHERE "
-                      "tenant_id = $1 AND " +
-                          store::InIdArray(tx.backend(), "id", 2) + " ORDER BY id",
-                      {tenant, store::IdArray(tx.backend(), *ids)})
-                : tx.Query(
-                      "SELECT id, policy_type, graph_id, display_name FROM policies WHERE "
-                      "tenant_id = $1 AND "
-                      "gone_at IS NULL ORDER BY id",
-                      {tenant});
-        if (!rows) return Unexpected(rows.error());
-        std::vector<PolicyRow> out;
-        for (const auto& r : *rows) out.push_back({r.Int(0), r.Text(1), r.Text(2), r.Text(3)});
-        return out;
-      });
+Result<std::vector<PolicyRecord>> LoadPolicies(store::Database& db, int64_t tenant,
+                                               const std::optional<std::vector<int64_t>>& ids) {
+  return store::ReadResult<std::vector<PolicyRecord>>(
+      db, [&](store::Tx& tx) { return store::Inventory::PoliciesToCapture(tx, tenant, ids); });
 }
 
 // Captures one policy into a new or reused version (and, with a set, a
 // backup item), and records the item's outcome in the same transaction.
 // nullopt: stored, go on; else the result that ends the attempt.
-Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRow& p,
+Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRecord& p,
                 std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs) {
   const std::string ref = "policy:" + std::to_string(p.id);
   const graph::PolicyType* type = graph::FindPolicyType(p.type);
@@ -88,18 +43,25 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyR
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);
-    auto stored = StoreVersion(tx, tenant, p, *captured, run, now);
+    const std::string payload = captured->payload.dump();
+    const std::string assignments = captured->assignments.dump();
+    auto stored = store::Inventory::StoreVersion(tx, tenant, p.id, payload, assignments,
+                                                 captured->content_hash, run, now);
     if (!stored) return stored.error();
     if (backup_set_id) {
-      auto ins = tx.Exec(
-          "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, policy_version_id, "
-          "policy_type, graph_id, "
-          "display_name, payload, assignments, content_hash, created_at) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (backup_set_id, "
-          "policy_id) DO NOTHING",
-          {tenant, *backup_set_id, p.id, stored->version_id, p.type, p.graph_id, p.name,
-           captured->payload.dump(), captured->assignments.dump(), captured->content_hash, now});
-      if (!ins) return ins.error();
+      store::BackupItemRecord item;
+      item.tenant_id = tenant;
+      item.backup_set_id = *backup_set_id;
+      item.policy_id = p.id;
+      item.policy_version_id = stored->version_id;
+      item.type = p.type;
+      item.graph_id = p.graph_id;
+      item.display_name = p.display_name;
+      item.payload = payload;
+      item.assignments = assignments;
+      item.content_hash = captured->content_hash;
+      item.created_at = now;
+      TA_RETURN_IF_ERROR(store::BackupSets::AddItem(tx, item));
     }
     store::RunItem item;
     item.item_ref = ref;
@@ -139,20 +101,12 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   if (params.contains("policy_ids") && params["policy_ids"].is_array())
     ids = params["policy_ids"].get<std::vector<int64_t>>();
   // The set row is created once per run (a retried job finds it).
-  auto set_id = store::WriteResult<int64_t>(ctx.db(), [&](store::Tx& tx) -> Result<int64_t> {
-    auto found =
-        tx.Query("SELECT id FROM backup_sets WHERE run_id = $1 AND tenant_id = $2", {run, tenant});
-    if (!found) return Unexpected(found.error());
-    if (!found->empty()) return found->front().Int(0);
-    auto ins = tx.Query(
-        "INSERT INTO backup_sets (tenant_id, name, description, run_id, created_by, created_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        {tenant, params.value("name", "Backup"), params.value("description", ""), run,
-         params.contains("user_id") ? store::Param(params["user_id"].get<int64_t>())
-                                    : store::Param(nullptr),
-         NowMs(ctx)});
-    if (!ins) return Unexpected(ins.error());
-    return ins->front().Int(0);
+  auto set_id = store::WriteResult<int64_t>(ctx.db(), [&](store::Tx& tx) {
+    return store::BackupSets::ForRun(
+        tx, tenant, run, params.value("name", "Backup"), params.value("description", ""),
+        params.contains("user_id") ? std::optional<int64_t>(params["user_id"].get<int64_t>())
+                                   : std::nullopt,
+        NowMs(ctx));
   });
   if (!set_id) return JobFailure(set_id.error());
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));

@@ -6,6 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/idempotency.h"
+#include "store/accounts.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
 
 namespace ta::runs {
 
@@ -20,11 +23,9 @@ php::Value IdList(const std::vector<int64_t>& ids) {
 
 // operator or owner of the tenant?
 Result<bool> CanOperate(store::Tx& tx, int64_t user, int64_t tenant) {
-  auto rows = tx.Query("SELECT role FROM memberships WHERE user_id = $1 AND tenant_id = $2",
-                       {user, tenant});
-  if (!rows) return Unexpected(rows.error());
-  return !rows->empty() &&
-         (rows->front().Text(0) == "operator" || rows->front().Text(0) == "owner");
+  auto role = store::Accounts::RoleOf(tx, user, tenant);
+  if (!role) return Unexpected(role.error());
+  return *role == "operator" || *role == "owner";
 }
 
 }  // namespace
@@ -40,18 +41,9 @@ Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
 
 Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
                                          int64_t policy_id, std::optional<int64_t> user) {
-  auto found = store::ReadResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto r = tx.Query("SELECT tenant_id FROM policies WHERE id = $1", {policy_id});
-    if (!r) return Unexpected(r.error());
-    if (r->empty())
-      return Unexpected(
-          Status::NotFound("policy_id: policy " + std::to_string(policy_id) + " does not exist"));
-    if (r->front().Int(0) != tenant_id)
-      return Unexpected(Status::PermissionDenied("policy_id: policy " + std::to_string(policy_id) +
-                                                 " belongs to another tenant"));
-    return policy_id;
-  });
-  if (!found) return Unexpected(found.error());
+  auto found = store::ReadResult<store::PolicyRecord>(
+      db, [&](store::Tx& tx) { return store::Inventory::Policy(tx, tenant_id, policy_id); });
+  if (!found) return Unexpected(found.error().WithContext("policy_id"));
   StartRequest req;
   req.tenant_id = tenant_id;
   req.type = kCaptureSnapshot;
@@ -74,22 +66,17 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_
       if (policy_ids->empty())
         return Unexpected(
             Status::InvalidArgument("policy_ids: select at least one policy, or omit it for all"));
-      auto r = tx.Query("SELECT COUNT(*) FROM policies WHERE tenant_id = $1 AND " +
-                            store::InIdArray(tx.backend(), "id", 2),
-                        {tenant_id, store::IdArray(tx.backend(), *policy_ids)});
-      if (!r) return Unexpected(r.error());
+      auto owned = store::Inventory::CountOwned(tx, tenant_id, *policy_ids);
+      if (!owned) return Unexpected(owned.error());
       std::vector<int64_t> unique = *policy_ids;
       std::sort(unique.begin(), unique.end());
       unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-      if (r->front().Int(0) != static_cast<int64_t>(unique.size()))
+      if (*owned != static_cast<int64_t>(unique.size()))
         return Unexpected(
             Status::InvalidArgument("policy_ids: some ids are not policies of this tenant"));
       return static_cast<int64_t>(unique.size());
     }
-    auto r = tx.Query("SELECT COUNT(*) FROM policies WHERE tenant_id = $1 AND gone_at IS NULL",
-                      {tenant_id});
-    if (!r) return Unexpected(r.error());
-    return r->front().Int(0);
+    return store::Inventory::CountActive(tx, tenant_id);
   });
   if (!total) return Unexpected(total.error());
   StartRequest req;
@@ -126,20 +113,9 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
             std::to_string(r.actor_user_id) + " lacks it in tenant " + std::to_string(tenant)));
       }
     }
-    auto set = tx.Query("SELECT tenant_id FROM backup_sets WHERE id = $1", {r.backup_set_id});
-    if (!set) return Unexpected(set.error());
-    if (set->empty())
-      return Unexpected(Status::NotFound("backup_set_id: backup set " +
-                                         std::to_string(r.backup_set_id) + " does not exist"));
-    if (set->front().Int(0) != r.source_tenant_id)
-      return Unexpected(
-          Status::PermissionDenied("backup_set_id: the backup set belongs to another tenant"));
-    auto count = r.item_ids
-                     ? tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1 AND " +
-                                    store::InIdArray(tx.backend(), "id", 2),
-                                {r.backup_set_id, store::IdArray(tx.backend(), *r.item_ids)})
-                     : tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1",
-                                {r.backup_set_id});
+    auto set = store::BackupSets::Get(tx, r.source_tenant_id, r.backup_set_id);
+    if (!set) return Unexpected(set.error().WithContext("backup_set_id"));
+    auto count = store::BackupSets::CountItems(tx, r.backup_set_id, r.item_ids);
     if (!count) return Unexpected(count.error());
     if (r.item_ids) {
       std::vector<int64_t> unique = *r.item_ids;
@@ -148,11 +124,11 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
       if (unique.empty())
         return Unexpected(
             Status::InvalidArgument("item_ids: select at least one item, or omit it for all"));
-      if (count->front().Int(0) != static_cast<int64_t>(unique.size()))
+      if (*count != static_cast<int64_t>(unique.size()))
         return Unexpected(Status::InvalidArgument(
             "item_ids: some ids are not items of backup set " + std::to_string(r.backup_set_id)));
     }
-    return count->front().Int(0);
+    return *count;
   });
   if (!total) return Unexpected(total.error());
 
@@ -188,13 +164,11 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
 Result<json> SuggestGroupMapping(store::Database& db, int64_t source_tenant, int64_t target_tenant,
                                  int64_t set_id) {
   return store::ReadResult<json>(db, [&](store::Tx& tx) -> Result<json> {
-    auto items =
-        tx.Query("SELECT assignments FROM backup_items WHERE backup_set_id = $1 AND tenant_id = $2",
-                 {set_id, source_tenant});
+    auto items = store::BackupSets::Items(tx, source_tenant, set_id, std::nullopt);
     if (!items) return Unexpected(items.error());
     std::set<std::string> groups;
-    for (const auto& row : *items) {
-      for (const auto& a : json::parse(row.Text(0), nullptr, false)) {
+    for (const auto& item : *items) {
+      for (const auto& a : json::parse(item.assignments, nullptr, false)) {
         if (a.contains("target") && a["target"].contains("groupId") &&
             a["target"]["groupId"].is_string())
           groups.insert(a["target"]["groupId"].get<std::string>());
@@ -202,26 +176,20 @@ Result<json> SuggestGroupMapping(store::Database& db, int64_t source_tenant, int
     }
     json out = json::array();
     for (const auto& g : groups) {
-      auto src =
-          tx.Query("SELECT display_name FROM tenant_groups WHERE tenant_id = $1 AND graph_id = $2",
-                   {source_tenant, g});
+      auto src = store::Inventory::GroupName(tx, source_tenant, g);
       if (!src) return Unexpected(src.error());
-      const std::string name = src->empty() ? "" : src->front().Text(0);
+      const std::string name = src->value_or("");
       json row = {{"source_group_id", g},
                   {"source_name", name},
                   {"target_group_id", nullptr},
                   {"target_name", nullptr},
                   {"suggested", false}};
       if (!name.empty()) {
-        auto dst = tx.Query(
-            "SELECT graph_id, display_name FROM tenant_groups WHERE tenant_id = $1 AND "
-            "display_name = $2 AND "
-            "gone_at IS NULL",
-            {target_tenant, name});
+        auto dst = store::Inventory::GroupsNamed(tx, target_tenant, name);
         if (!dst) return Unexpected(dst.error());
         if (dst->size() == 1) {  // ambiguous names are not suggested
-          row["target_group_id"] = dst->front().Text(0);
-          row["target_name"] = dst->front().Text(1);
+          row["target_group_id"] = dst->front().graph_id;
+          row["target_name"] = dst->front().display_name;
           row["suggested"] = true;
         }
       }

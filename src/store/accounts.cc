@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "store/row_reader.h"
+
 namespace ta::store {
 namespace {
 
@@ -201,6 +203,24 @@ Result<bool> Accounts::TenantExists(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query("SELECT 1 FROM tenants WHERE id = $1", {tenant_id});
   if (!rows) return Unexpected(rows.error());
   return !rows->empty();
+}
+
+Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
+                                                                         int64_t tenant_id) {
+  auto rows =
+      tx.Query("SELECT entra_tenant_id, client_id, client_secret_enc FROM tenants WHERE id = $1",
+               {tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty())
+    return Unexpected(Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist"));
+  const Row& r = rows->front();
+  if (r.IsNull(0) || r.IsNull(1) || r.IsNull(2)) return std::optional<SealedCredentials>();
+  RowReader read(r);
+  SealedCredentials c;
+  c.entra_tenant_id = read.Text();
+  c.client_id = read.Text();
+  c.sealed_secret = read.Text();
+  return std::optional<SealedCredentials>(std::move(c));
 }
 
 Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,

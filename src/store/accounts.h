@@ -87,6 +87,12 @@ class Accounts {
   // Tenants. A duplicate name is AlreadyExists.
   static Result<int64_t> CreateTenant(Tx& tx, const std::string& name, int64_t now_ms);
   static Result<bool> TenantExists(Tx& tx, int64_t tenant_id);
+  // A tenant's app credentials, the secret still sealed.
+  struct SealedCredentials {
+    std::string entra_tenant_id, client_id, sealed_secret;
+  };
+  // NotFound when there is no tenant; nullopt when it has no complete credentials.
+  static Result<std::optional<SealedCredentials>> Credentials(Tx& tx, int64_t tenant_id);
   // Stores the app credentials; `sealed_secret` is already encrypted (SecretBox).
   static Status SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
                                const std::string& client_id, const std::string& sealed_secret);
