@@ -10,6 +10,7 @@
 #include "api/static_files.h"
 #include "core/credentials.h"
 #include "core/sha256.h"
+#include "store/idempotent_requests.h"
 
 namespace ta::api {
 
@@ -217,13 +218,10 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
     if (!p) return Unexpected(p.error());
     out.principal = std::move(*p);
     if (!out.principal || !tenant_route) return out;
-    auto rows = tx.Query(
-        "SELECT t.id, m.role FROM tenants t LEFT JOIN memberships m ON m.tenant_id = t.id AND "
-        "m.user_id = $2 WHERE t.id = $1",
-        {tenant, out.principal->user.id});
-    if (!rows) return Unexpected(rows.error());
-    out.tenant_exists = !rows->empty();
-    if (!rows->empty()) out.role = rows->front().OptText(1);
+    auto access = store::Accounts::AccessTo(tx, out.principal->user.id, tenant);
+    if (!access) return Unexpected(access.error());
+    out.tenant_exists = access->tenant_exists;
+    out.role = std::move(access->role);
     return out;
   });
   if (!found) return Unexpected(found.error());
@@ -265,12 +263,7 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
   return Response{};
 }
 
-struct Stored {
-  std::string request_hash;
-  int status = 0;
-  std::optional<std::string> location;
-  std::string body;
-};
+using Stored = store::StoredResponse;
 
 Response Replay(const Stored& s) {
   Response r;
@@ -280,19 +273,6 @@ Response Replay(const Stored& s) {
   if (s.location) r.headers.emplace_back("Location", *s.location);
   r.headers.emplace_back("Idempotent-Replayed", "true");
   return r;
-}
-
-Result<std::optional<Stored>> LoadStored(store::Tx& tx, int64_t user, const std::string& key,
-                                         int64_t fresh_after) {
-  auto rows = tx.Query(
-      "SELECT request_hash, status, location, body FROM idempotent_requests WHERE user_id = $1 "
-      "AND idem_key = $2 AND created_at > $3",
-      {user, key, fresh_after});
-  if (!rows) return Unexpected(rows.error());
-  if (rows->empty()) return std::optional<Stored>();
-  const auto& r = rows->front();
-  return std::optional<Stored>(
-      Stored{r.Text(0), static_cast<int>(r.Int(1)), r.OptText(2), r.Text(3)});
 }
 
 // Idempotency-Key: the first response for (user, key) is kept and replayed;
@@ -317,7 +297,9 @@ Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<R
                          "Idempotency-Key");
   };
   auto prior = store::ReadResult<std::optional<Stored>>(
-      ctx.db, [&](store::Tx& tx) { return LoadStored(tx, user, key, fresh_after); });
+      ctx.db, [&](store::Tx& tx) {
+        return store::IdempotentRequests::Find(tx, user, key, fresh_after);
+      });
   if (!prior) return Failed(ctx, "Idempotency-Key", prior.error());
   if (*prior) return check(**prior);
 
@@ -326,23 +308,10 @@ Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<R
   std::optional<std::string> location;
   for (const auto& [k, v] : r.headers)
     if (k == "Location") location = v;
-  auto kept = store::WriteResult<std::optional<Stored>>(
-      ctx.db, [&](store::Tx& tx) -> Result<std::optional<Stored>> {
-        auto del = tx.Exec(
-            "DELETE FROM idempotent_requests WHERE user_id = $1 AND idem_key = $2 AND created_at "
-            "<= $3",
-            {user, key, fresh_after});
-        if (!del) return Unexpected(del.error());
-        auto ins = tx.Exec(
-            "INSERT INTO idempotent_requests (user_id, idem_key, request_hash, status, location, "
-            "body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, "
-            "idem_key) DO NOTHING",
-            {user, key, hash, int64_t{r.status},
-             location ? store::Param(*location) : store::Param(nullptr), r.body, now});
-        if (!ins) return Unexpected(ins.error());
-        if (*ins == 1) return std::optional<Stored>();
-        return LoadStored(tx, user, key, fresh_after);  // a concurrent request won
-      });
+  const Stored response{hash, r.status, location, r.body};
+  auto kept = store::WriteResult<std::optional<Stored>>(ctx.db, [&](store::Tx& tx) {
+    return store::IdempotentRequests::Keep(tx, user, key, response, fresh_after, now);
+  });
   if (!kept) {
     ctx.log.Warn("idempotency key not stored", {{"error", kept.error().ToString()}});
     return r;

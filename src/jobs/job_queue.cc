@@ -368,6 +368,16 @@ Status JobQueue::Cancel(int64_t tenant_id, int64_t job_id) {
   return db_.Write([&](Tx& tx) { return CancelInTx(tx, hooks_, tenant_id, job_id, NowMs()); });
 }
 
+Result<std::optional<int64_t>> JobQueue::ActiveJobOfRun(Tx& tx, int64_t tenant_id,
+                                                        int64_t run_id) {
+  auto rows = tx.Query(
+      "SELECT id FROM jobs WHERE run_id = $1 AND tenant_id = $2 AND state IN ('queued', 'running')",
+      {run_id, tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(rows->front().Int(0));
+}
+
 bool JobQueue::CancelRequested(int64_t job_id) {
   auto r = store::ReadResult<bool>(db_, [&](Tx& tx) -> Result<bool> {
     auto rows = tx.Query("SELECT cancel_requested FROM jobs WHERE id = $1", {job_id});

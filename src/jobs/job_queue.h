@@ -86,6 +86,9 @@ class JobQueue {
   Status Cancel(int64_t tenant_id, int64_t job_id);
   static Status CancelInTx(store::Tx& tx, JobHooks* hooks, int64_t tenant_id, int64_t job_id,
                            int64_t now_ms);
+  // The queued or running job of a run, if any.
+  static Result<std::optional<int64_t>> ActiveJobOfRun(store::Tx& tx, int64_t tenant_id,
+                                                       int64_t run_id);
   bool CancelRequested(int64_t job_id);
 
   store::Database& db() { return db_; }

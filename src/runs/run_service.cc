@@ -118,16 +118,13 @@ Status RunService::Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64
     }
     if (Status s = store::RunsRepository::RequestCancel(tx, tenant_id, run_id, now); !s.ok())
       return s;
-    auto job = tx.Query(
-        "SELECT id FROM jobs WHERE run_id = $1 AND tenant_id = $2 AND state IN ('queued', "
-        "'running')",
-        {run_id, tenant_id});
+    auto job = jobs::JobQueue::ActiveJobOfRun(tx, tenant_id, run_id);
     if (!job) return job.error();
     store::AuditEntry e{tenant_id, actor, "run.cancel_requested", "run", std::to_string(run_id),
                         run_id,    "{}"};
     if (auto r = store::AuditLog::Append(tx, e, now); !r) return r.error();
-    if (job->empty()) return Status::Ok();
-    return jobs::JobQueue::CancelInTx(tx, this, tenant_id, job->front().Int(0), now);
+    if (!*job) return Status::Ok();
+    return jobs::JobQueue::CancelInTx(tx, this, tenant_id, **job, now);
   });
 }
 
@@ -135,13 +132,7 @@ Status RunService::OnClaimed(Tx& tx, const std::vector<jobs::Job>& jobs, int64_t
   std::vector<int64_t> run_ids;
   for (const auto& j : jobs)
     if (j.run_id) run_ids.push_back(*j.run_id);
-  if (run_ids.empty()) return Status::Ok();
-  auto n = tx.Exec(
-      "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 "
-      "WHERE status = 'queued' AND " +
-          store::InIdArray(tx.backend(), "id", 2),
-      {now, store::IdArray(tx.backend(), run_ids)});
-  return n ? Status::Ok() : n.error();
+  return store::RunsRepository::MarkRunning(tx, run_ids, now);
 }
 
 Status RunService::OnFinished(Tx& tx, const jobs::Job& job, jobs::JobState state,

@@ -223,6 +223,20 @@ Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
   return std::optional<SealedCredentials>(std::move(c));
 }
 
+Result<Accounts::TenantAccess> Accounts::AccessTo(Tx& tx, int64_t user_id, int64_t tenant_id) {
+  auto rows = tx.Query(
+      "SELECT t.id, m.role FROM tenants t LEFT JOIN memberships m ON m.tenant_id = t.id AND "
+      "m.user_id = $2 WHERE t.id = $1",
+      {tenant_id, user_id});
+  if (!rows) return Unexpected(rows.error());
+  TenantAccess out;
+  if (rows->empty()) return out;
+  RowReader r(rows->front());
+  out.tenant_exists = r.Int() != 0;
+  out.role = r.OptText();
+  return out;
+}
+
 Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
                                 const std::string& client_id, const std::string& sealed_secret) {
   auto n = tx.Exec(

@@ -98,6 +98,13 @@ class Accounts {
                                const std::string& client_id, const std::string& sealed_secret);
 
   // Memberships.
+  // One query for the authorization of a tenant route: does the tenant exist,
+  // and the user's role in it (nullopt: not a member).
+  struct TenantAccess {
+    bool tenant_exists = false;
+    std::optional<std::string> role;
+  };
+  static Result<TenantAccess> AccessTo(Tx& tx, int64_t user_id, int64_t tenant_id);
   static Result<std::optional<std::string>> RoleOf(Tx& tx, int64_t user_id, int64_t tenant_id);
   static Status SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std::string& role,
                           int64_t now_ms);

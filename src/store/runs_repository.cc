@@ -142,6 +142,16 @@ Status RunsRepository::Transition(Tx& tx, int64_t tenant_id, int64_t run_id, Run
   return Status::Ok();
 }
 
+Status RunsRepository::MarkRunning(Tx& tx, const std::vector<int64_t>& run_ids, int64_t now_ms) {
+  if (run_ids.empty()) return Status::Ok();
+  auto n = tx.Exec(
+      "UPDATE runs SET status = 'running', started_at = COALESCE(started_at, $1), updated_at = $1 "
+      "WHERE status = 'queued' AND " +
+          InIdArray(tx.backend(), "id", 2),
+      {now_ms, IdArray(tx.backend(), run_ids)});
+  return n ? Status::Ok() : n.error();
+}
+
 Status RunsRepository::SetTotal(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t total,
                                 int64_t now_ms) {
   auto n = tx.Exec("UPDATE runs SET total = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",

@@ -87,6 +87,11 @@ class RunsRepository {
                            std::optional<std::string> error_code = std::nullopt,
                            std::optional<std::string> error_message = std::nullopt);
 
+  // queued -> running (the transition IsLegalTransition allows) for each run
+  // still queued, in one statement for a claimed batch; a run already running
+  // (a retried job's) is left as it is.
+  static Status MarkRunning(Tx& tx, const std::vector<int64_t>& run_ids, int64_t now_ms);
+
   static Status SetTotal(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t total, int64_t now_ms);
   static Status RequestCancel(Tx& tx, int64_t tenant_id, int64_t run_id, int64_t now_ms);
 
