@@ -319,21 +319,6 @@ Result<Response> ListMembers(ApiContext& ctx, Request& req) {
   return Response::Json(200, {{"items", items}});
 }
 
-namespace {
-
-// Refuses to leave a tenant without an owner.
-Status KeepAnOwner(store::Tx& tx, int64_t tenant, int64_t user) {
-  auto rows = tx.Query(
-      "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND user_id <> $2",
-      {tenant, user});
-  if (!rows) return rows.error();
-  return rows->front().Int(0) > 0
-             ? Status::Ok()
-             : Status::Conflict("role: the tenant would have no owner; add another owner first");
-}
-
-}  // namespace
-
 Result<Response> AddMember(ApiContext& ctx, Request& req) {
   auto body = JsonBody::Parse(req.body, {"email", "role"});
   if (!body) return Unexpected(body.error());
@@ -352,8 +337,6 @@ Result<Response> AddMember(ApiContext& ctx, Request& req) {
     const int64_t uid = (*user)->first.id;
     auto current = Accounts::RoleOf(tx, uid, req.tenant_id);
     if (!current) return Unexpected(current.error());
-    if (*current == std::optional<std::string>("owner") && *role != "owner")
-      if (Status s = KeepAnOwner(tx, req.tenant_id, uid); !s.ok()) return Unexpected(s);
     if (Status s = Accounts::SetMember(tx, req.tenant_id, uid, *role, Now(ctx)); !s.ok())
       return Unexpected(s);
     if (Status s = Audit(tx, ctx, req.tenant_id, req, "member.set", "user", std::to_string(uid),
@@ -378,8 +361,6 @@ Result<Response> RemoveMember(ApiContext& ctx, Request& req) {
     if (!current) return current.error();
     if (!*current)
       return Status::NotFound("user: " + std::to_string(*uid) + " is not a member of this tenant");
-    if (**current == "owner")
-      if (Status k = KeepAnOwner(tx, req.tenant_id, *uid); !k.ok()) return k;
     auto removed = Accounts::RemoveMember(tx, req.tenant_id, *uid);
     if (!removed) return removed.error();
     return Audit(tx, ctx, req.tenant_id, req, "member.removed", "user", std::to_string(*uid),

@@ -7,6 +7,7 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "store/accounts.h"
+#include "store/audit_log.h"
 
 namespace ta::api::handlers {
 namespace {
@@ -194,35 +195,34 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
   const auto status = req.QueryParam("status");
   if (status && !IsIdentifier(*status))
     return Unexpected(Status::InvalidArgument("status: an item outcome such as failed or created"));
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) -> Result<store::Rows> {
-    if (auto run = store::RunsRepository::Get(tx, req.tenant_id, *id); !run)
-      return Unexpected(run.error());
-    return tx.Query(
-        "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
-        "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND (CAST($3 AS "
-        "TEXT) "
-        "IS NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
-        {req.tenant_id, *id, status ? store::Param(*status) : store::Param(nullptr),
-         page->cursor.value_or(0), page->limit});
+  using Items = std::vector<store::RunsRepository::ItemRow>;
+  auto rows = store::ReadResult<Items>(ctx.db, [&](store::Tx& tx) -> Result<Items> {
+    TA_RETURN_IF_ERROR(store::RunsRepository::Get(tx, req.tenant_id, *id));
+    return store::RunsRepository::ItemsPage(
+        tx, req.tenant_id, *id, status ? std::optional<std::string>(*status) : std::nullopt,
+        page->cursor.value_or(0), page->limit);
   });
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
-  auto opt = [](const store::Row& r, size_t i) {
-    return r.OptText(i) ? json(*r.OptText(i)) : json();
-  };
-  for (const auto& r : *rows)
+  auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
+  for (const auto& r : *rows) {
+    const store::RunItem& i = r.item;
     items.push_back(
-        {{"id", r.Int(0)},
-         {"item_ref", r.Text(1)},
-         {"outcome", r.Text(2)},
-         {"action", opt(r, 3)},
-         {"graph_id", opt(r, 4)},
-         {"error",
-          r.IsNull(5) && r.IsNull(6) ? json() : json{{"code", opt(r, 5)}, {"message", opt(r, 6)}}},
-         {"details", r.OptText(7) ? JsonColumn(*r.OptText(7)) : json()},
-         {"attempts", r.Int(8)},
-         {"updated_at", Time(r.Int(9))}});
-  return Response::Json(200, PageJson(items, page->limit, *rows, 0));
+        {{"id", r.id},
+         {"item_ref", i.item_ref},
+         {"outcome", i.status},
+         {"action", opt(i.action)},
+         {"graph_id", opt(i.graph_id)},
+         {"error", !i.error_code && !i.error_message
+                       ? json()
+                       : json{{"code", opt(i.error_code)}, {"message", opt(i.error_message)}}},
+         {"details", i.details ? JsonColumn(*i.details) : json()},
+         {"attempts", r.attempts},
+         {"updated_at", Time(r.updated_at)}});
+  }
+  return Response::Json(200, PageJson(items, page->limit,
+                                      rows->empty() ? std::nullopt
+                                                    : std::optional<int64_t>(rows->back().id)));
 }
 
 Result<Response> CancelRun(ApiContext& ctx, Request& req) {
@@ -275,31 +275,32 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
   const auto action = req.QueryParam("action");
   if (action && !IsIdentifier(*action))
     return Unexpected(Status::InvalidArgument("action: an audit action such as run.started"));
-  auto rows = store::ReadResult<store::Rows>(ctx.db, [&](store::Tx& tx) {
-    return tx.Query(
-        "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
-        "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
-        "action = $2) "
-        "AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS NULL OR seq < "
-        "$4) ORDER BY seq DESC LIMIT $5",
-        {req.tenant_id, action ? store::Param(*action) : store::Param(nullptr),
-         *run ? store::Param(**run) : store::Param(nullptr),
-         page->cursor ? store::Param(*page->cursor) : store::Param(nullptr), page->limit});
-  });
+  store::AuditLog::Filter f;
+  if (action) f.action = std::string(*action);
+  f.run_id = *run;
+  f.before_seq = page->cursor;
+  f.limit = page->limit;
+  using Entries = std::vector<store::AuditLog::Row>;
+  auto rows = store::ReadResult<Entries>(
+      ctx.db, [&](store::Tx& tx) { return store::AuditLog::List(tx, req.tenant_id, f); });
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
+  auto opt_text = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
+  auto opt_int = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(); };
   for (const auto& r : *rows)
-    items.push_back({{"id", r.Int(0)},
-                     {"seq", r.Int(1)},
-                     {"actor_user_id", r.OptInt(2) ? json(*r.OptInt(2)) : json()},
-                     {"action", r.Text(3)},
-                     {"target_type", r.OptText(4) ? json(*r.OptText(4)) : json()},
-                     {"target_id", r.OptText(5) ? json(*r.OptText(5)) : json()},
-                     {"run_id", r.OptInt(6) ? json(*r.OptInt(6)) : json()},
-                     {"details", JsonColumn(r.Text(7))},
-                     {"created_at", Time(r.Int(8))},
-                     {"hash", r.Text(9)}});
-  return Response::Json(200, PageJson(items, page->limit, *rows, 1));
+    items.push_back({{"id", r.id},
+                     {"seq", r.seq},
+                     {"actor_user_id", opt_int(r.entry.actor_user_id)},
+                     {"action", r.entry.action},
+                     {"target_type", opt_text(r.entry.target_type)},
+                     {"target_id", opt_text(r.entry.target_id)},
+                     {"run_id", opt_int(r.entry.run_id)},
+                     {"details", JsonColumn(r.entry.details)},
+                     {"created_at", Time(r.created_at)},
+                     {"hash", r.hash}});
+  return Response::Json(200, PageJson(items, page->limit,
+                                      rows->empty() ? std::nullopt
+                                                    : std::optional<int64_t>(rows->back().seq)));
 }
 
 Result<Response> ListNotifications(ApiContext& ctx, Request& req) {

@@ -25,7 +25,7 @@ php::Value IdList(const std::vector<int64_t>& ids) {
 Result<bool> CanOperate(store::Tx& tx, int64_t user, int64_t tenant) {
   auto role = store::Accounts::RoleOf(tx, user, tenant);
   if (!role) return Unexpected(role.error());
-  return *role == "operator" || *role == "owner";
+  return *role && store::RoleRank(**role) >= store::RoleRank("operator");
 }
 
 }  // namespace

@@ -256,10 +256,30 @@ Result<std::optional<std::string>> Accounts::RoleOf(Tx& tx, int64_t user_id, int
   return std::optional<std::string>(rows->front().Text(0));
 }
 
+namespace {
+
+// Refuses a change that would leave a tenant whose user `user_id` is an owner
+// without any owner.
+Status KeepAnOwner(Tx& tx, int64_t tenant_id, int64_t user_id) {
+  auto current = Accounts::RoleOf(tx, user_id, tenant_id);
+  if (!current) return current.error();
+  if (*current != std::optional<std::string>("owner")) return Status::Ok();
+  auto rows = tx.Query(
+      "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND user_id <> $2",
+      {tenant_id, user_id});
+  if (!rows) return rows.error();
+  return rows->front().Int(0) > 0
+             ? Status::Ok()
+             : Status::Conflict("role: the tenant would have no owner; add another owner first");
+}
+
+}  // namespace
+
 Status Accounts::SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std::string& role,
                            int64_t now_ms) {
   if (!IsRole(role))
     return Status::InvalidArgument("role: must be one of owner, operator, readonly");
+  if (role != "owner") TA_RETURN_IF_ERROR(KeepAnOwner(tx, tenant_id, user_id));
   auto n = tx.Exec(
       "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
@@ -268,6 +288,7 @@ Status Accounts::SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std
 }
 
 Result<bool> Accounts::RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id) {
+  TA_RETURN_IF_ERROR(KeepAnOwner(tx, tenant_id, user_id));
   auto n = tx.Exec("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
                    {tenant_id, user_id});
   if (!n) return Unexpected(n.error());

@@ -106,6 +106,8 @@ class Accounts {
   };
   static Result<TenantAccess> AccessTo(Tx& tx, int64_t user_id, int64_t tenant_id);
   static Result<std::optional<std::string>> RoleOf(Tx& tx, int64_t user_id, int64_t tenant_id);
+  // The last-owner rule lives here, so the API, the CLI and the demo all keep
+  // it: demoting or removing a tenant's only owner is Conflict.
   static Status SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std::string& role,
                           int64_t now_ms);
   // False when there was no such membership.

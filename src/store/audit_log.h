@@ -40,6 +40,22 @@ class AuditLog {
                        std::string target_type, std::string target_id, std::string details_json,
                        int64_t now_ms);
 
+  // A stored entry, as the API lists it.
+  struct Row {
+    int64_t id = 0, seq = 0;
+    AuditEntry entry;
+    int64_t created_at = 0;
+    std::string hash;
+  };
+  struct Filter {
+    std::optional<std::string> action;
+    std::optional<int64_t> run_id;
+    std::optional<int64_t> before_seq;  // cursor
+    int64_t limit = 50;
+  };
+  // The tenant's entries, newest first.
+  static Result<std::vector<Row>> List(Tx& tx, int64_t tenant_id, const Filter& filter);
+
   // Walks every chain and reports each break. Empty means intact.
   static Result<std::vector<AuditProblem>> Verify(Database& db);
 

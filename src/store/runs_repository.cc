@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "store/row_reader.h"
+
 namespace ta::store {
 namespace {
 
@@ -247,6 +249,34 @@ Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant
       out.first_failure = RunItem{r.Text(0),    r.Text(1),    r.OptText(2), r.OptText(3),
                                   r.OptText(4), r.OptText(5), r.OptText(6)};
     }
+  }
+  return out;
+}
+
+Result<std::vector<RunsRepository::ItemRow>> RunsRepository::ItemsPage(
+    Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status,
+    int64_t after_id, int64_t limit) {
+  auto rows = tx.Query(
+      "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
+      "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND "
+      "(CAST($3 AS TEXT) IS NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
+      {tenant_id, run_id, status ? Param(*status) : Param(nullptr), after_id, limit});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<ItemRow> out;
+  for (const auto& row : *rows) {
+    RowReader r(row);
+    ItemRow i;
+    i.id = r.Int();
+    i.item.item_ref = r.Text();
+    i.item.status = r.Text();
+    i.item.action = r.OptText();
+    i.item.graph_id = r.OptText();
+    i.item.error_code = r.OptText();
+    i.item.error_message = r.OptText();
+    i.item.details = r.OptText();
+    i.attempts = r.Int();
+    i.updated_at = r.Int();
+    out.push_back(std::move(i));
   }
   return out;
 }

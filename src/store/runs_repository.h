@@ -100,6 +100,15 @@ class RunsRepository {
   static Status UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, const RunItem& item,
                            int64_t now_ms);
   static Result<std::vector<RunItem>> Items(Tx& tx, int64_t tenant_id, int64_t run_id);
+  // A page of the run's items in id order, optionally with one outcome only.
+  struct ItemRow {
+    int64_t id = 0;
+    RunItem item;
+    int64_t attempts = 0, updated_at = 0;
+  };
+  static Result<std::vector<ItemRow>> ItemsPage(Tx& tx, int64_t tenant_id, int64_t run_id,
+                                                std::optional<std::string> status,
+                                                int64_t after_id, int64_t limit);
 
   // Recomputes the run's counters from its item rows (the truth; the counters
   // UpsertItem moves are only a live estimate) and returns the run, plus its

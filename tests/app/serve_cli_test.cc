@@ -152,6 +152,26 @@ TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {
   EXPECT_TRUE(store::AuditLog::Verify(**opened)->empty());
   opened->reset();
   EXPECT_EQ(Slurp(db).find("Cl1ent-S3cret~value"), std::string::npos);
+  // The last-owner rule holds in the CLI as in the API. Before: the CLI removed
+  // the tenant's only owner.
+  EXPECT_NE(
+      Shell(bin + "member remove --db " + db + " --tenant Contoso --email ops@example.com", &out),
+      0);
+  EXPECT_NE(out.find("would have no owner"), std::string::npos) << out;
+  EXPECT_NE(Shell(bin + "member add --db " + db +
+                      " --tenant Contoso --email ops@example.com --role readonly",
+                  &out),
+            0);
+  ASSERT_EQ(Shell("echo 'another long passphrase' | " + bin + "user add --db " + db +
+                      " --email second@example.com",
+                  &out),
+            0)
+      << out;
+  ASSERT_EQ(Shell(bin + "member add --db " + db +
+                      " --tenant Contoso --email second@example.com --role owner",
+                  &out),
+            0)
+      << out;
   EXPECT_EQ(
       Shell(bin + "member remove --db " + db + " --tenant Contoso --email ops@example.com", &out),
       0)
