@@ -29,3 +29,37 @@ function(ta_forbid_links target)
   endforeach()
   message(STATUS "layer check: ${target} does not link ${ARGN}")
 endfunction()
+
+# ta_check_includes(<target> <dir>): fails the configure step when a source or
+# header in <dir> includes a header of a layer that <target> does not link
+# (#include "graph/..." in store/, say): the link rule above only sees link
+# lines, and every layer shares one include root. The layer may include its
+# own headers and those of every ta_* target in its link closure.
+function(ta_check_includes target dir)
+  set(closure "")
+  _ta_link_closure(${target} closure)
+  get_filename_component(self ${dir} NAME)
+  set(allowed ${self})
+  foreach(lib ${closure})
+    if(lib MATCHES "^ta_(.*)$")
+      list(APPEND allowed ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+  file(GLOB files ${dir}/*.h ${dir}/*.cc)
+  foreach(f ${files})
+    file(STRINGS ${f} lines REGEX "^#include \"[a-z_]+/")
+    foreach(line ${lines})
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*$" "\\1" layer "${line}")
+      if(NOT layer IN_LIST allowed)
+        file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${f})
+        message(FATAL_ERROR "${rel} includes ${layer}/, but ${target} links only: ${allowed} "
+                            "(see docs/ARCHITECTURE.md, layers)")
+      endif()
+    endforeach()
+    file(STRINGS ${f} sim REGEX "^#include \"sim.h\"")
+    if(sim AND NOT ta_graph_sim IN_LIST closure)
+      file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${f})
+      message(FATAL_ERROR "${rel} includes the Graph simulator, which ${target} does not link")
+    endif()
+  endforeach()
+endfunction()

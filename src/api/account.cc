@@ -240,21 +240,16 @@ Status StoreCredentials(store::Tx& tx, ApiContext& ctx, const Request& req, int6
 }
 
 Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) {
-  auto rows = tx.Query(
-      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
-      "ELSE 1 END, settings, "
-      "created_at FROM tenants WHERE id = $1",
-      {tenant});
-  if (!rows) return Unexpected(rows.error());
-  if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
-  const auto& r = rows->front();
-  return json{{"id", r.Int(0)},
-              {"name", r.Text(1)},
-              {"entra_tenant_id", r.OptText(2) ? json(*r.OptText(2)) : json()},
-              {"client_id", r.OptText(3) ? json(*r.OptText(3)) : json()},
-              {"has_credentials", r.Int(4) != 0},
-              {"settings", JsonColumn(r.Text(5))},
-              {"created_at", Time(r.Int(6))},
+  auto t = Accounts::TenantById(tx, tenant);
+  if (!t) return Unexpected(t.error());
+  auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
+  return json{{"id", t->id},
+              {"name", t->name},
+              {"entra_tenant_id", opt(t->entra_tenant_id)},
+              {"client_id", opt(t->client_id)},
+              {"has_credentials", t->has_credentials},
+              {"settings", JsonColumn(t->settings)},
+              {"created_at", Time(t->created_at)},
               {"role", role.empty() ? json() : json(role)}};
 }
 

@@ -8,10 +8,7 @@ namespace ta::api::handlers {
 Result<Response> Healthz(ApiContext&, Request&) { return Response::Json(200, {{"status", "ok"}}); }
 
 Result<Response> Readyz(ApiContext& ctx, Request&) {
-  Status db = ctx.db.Read([](store::Tx& tx) -> Status {
-    auto r = tx.Query("SELECT 1");
-    return r ? Status::Ok() : r.error();
-  });
+  Status db = ctx.db.Ping();
   // A full disk still reads fine: the database also reports its last write.
   if (db.ok()) db = ctx.db.WriteHealth();
   if (!db.ok()) ctx.log.Error("readiness: database fault", {{"error", db.ToString()}});
@@ -31,21 +28,17 @@ Result<Response> Readyz(ApiContext& ctx, Request&) {
 Result<Response> MetricsText(ApiContext& ctx, Request&) {
   std::string out;
   Status s = ctx.db.Read([&](store::Tx& tx) -> Status {
-    auto runs =
-        tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
+    auto runs = store::RunsRepository::CountByTypeAndStatus(tx);
     if (!runs) return runs.error();
     out += "# HELP ta_runs Runs by type and status.\n# TYPE ta_runs gauge\n";
-    for (const auto& r : *runs)
-      out += "ta_runs" + RenderLabels({{"type", r.Text(0)}, {"status", r.Text(1)}}) + " " +
-             r.Text(2) + "\n";
-    auto jobs = tx.Query(
-        "SELECT state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state");
-    if (!jobs) return jobs.error();
-    int64_t queued = 0, running = 0;
-    for (const auto& r : *jobs) (r.Text(0) == "queued" ? queued : running) = r.Int(1);
+    for (const auto& c : *runs)
+      out += "ta_runs" + RenderLabels({{"type", c.type}, {"status", c.status}}) + " " +
+             std::to_string(c.count) + "\n";
+    auto depth = jobs::JobQueue::CurrentDepth(tx);
+    if (!depth) return depth.error();
     out += "# HELP ta_queue_depth Jobs waiting or running.\n# TYPE ta_queue_depth gauge\n";
-    out += "ta_queue_depth{state=\"queued\"} " + std::to_string(queued) + "\n";
-    out += "ta_queue_depth{state=\"running\"} " + std::to_string(running) + "\n";
+    out += "ta_queue_depth{state=\"queued\"} " + std::to_string(depth->queued) + "\n";
+    out += "ta_queue_depth{state=\"running\"} " + std::to_string(depth->running) + "\n";
     return Status::Ok();
   });
   if (!s.ok()) return Unexpected(s);

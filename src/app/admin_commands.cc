@@ -65,12 +65,10 @@ Result<int64_t> UserId(store::Tx& tx, const std::string& email) {
 }
 
 Result<int64_t> TenantId(store::Tx& tx, const std::string& tenant) {
-  auto r = tenant.find_first_not_of("0123456789") == std::string::npos && !tenant.empty()
-               ? tx.Query("SELECT id FROM tenants WHERE id = $1", {std::stoll(tenant)})
-               : tx.Query("SELECT id FROM tenants WHERE name = $1", {tenant});
-  if (!r) return Unexpected(r.error());
-  if (r->empty()) return Unexpected(Status::NotFound("--tenant: no tenant " + tenant));
-  return r->front().Int(0);
+  auto id = Accounts::FindTenant(tx, tenant);
+  if (!id) return Unexpected(id.error());
+  if (!*id) return Unexpected(Status::NotFound("--tenant: no tenant " + tenant));
+  return **id;
 }
 
 // The tenant (--tenant, id or name) and the user (--email) a membership command names.

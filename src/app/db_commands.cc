@@ -36,15 +36,11 @@ int RunAuditVerifyCommand(const std::string& db_url, std::ostream& out, std::ost
     err << "error: " << problems.error().ToString() << "\n";
     return 2;
   }
-  auto count = store::ReadResult<std::pair<int64_t, int64_t>>(
-      **db, [](store::Tx& tx) -> Result<std::pair<int64_t, int64_t>> {
-        auto r = tx.Query("SELECT COUNT(DISTINCT tenant_id), COUNT(*) FROM audit_log");
-        if (!r) return Unexpected(r.error());
-        return std::make_pair(r->front().Int(0), r->front().Int(1));
-      });
+  auto count = store::ReadResult<store::AuditLog::Size>(
+      **db, [](store::Tx& tx) { return store::AuditLog::Count(tx); });
   if (problems->empty()) {
-    out << "audit log intact: " << (count ? count->second : 0) << " entries in "
-        << (count ? count->first : 0) << " tenant chains\n";
+    out << "audit log intact: " << (count ? count->entries : 0) << " entries in "
+        << (count ? count->chains : 0) << " tenant chains\n";
     return 0;
   }
   for (const auto& p : *problems) {

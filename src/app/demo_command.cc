@@ -10,7 +10,10 @@
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
 #include "sim.h"
+#include "store/accounts.h"
 #include "store/audit_log.h"
+#include "store/backup_sets.h"
+#include "store/notifications.h"
 
 namespace ta::app {
 
@@ -82,33 +85,28 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   runs::RunService& runs = stack.runs();
   jobs::WorkerPool& pool = stack.pool();
 
-  auto insert = [&](const std::string& sql, const store::Params& p) {
-    return *store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-      auto r = tx.Query(sql, p);
-      if (!r) return Unexpected(r.error());
-      return r->front().Int(0);
-    });
+  // Two tenants and an engineer who operates both.
+  struct People {
+    int64_t contoso = 0, fabrikam = 0, user = 0;
   };
-  const int64_t contoso =
-      insert("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {"Contoso"});
-  const int64_t fabrikam =
-      insert("INSERT INTO tenants (name, created_at) VALUES ($1, 0) RETURNING id", {"Fabrikam"});
-  const int64_t user =
-      insert("INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, 0) RETURNING id",
-             {"engineer@msp.example", "MSP engineer"});
-  for (int64_t t : {contoso, fabrikam}) {
-    Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-      auto r = tx.Exec(
-          "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, "
-          "'operator', 0)",
-          {t, user});
-      return r ? Status::Ok() : r.error();
-    });
-    if (!s.ok()) {
-      err << "error: " << s.ToString() << "\n";
-      return 1;
-    }
+  auto people = store::WriteResult<People>(**db, [&](store::Tx& tx) -> Result<People> {
+    People p;
+    auto c = store::Accounts::CreateTenant(tx, "Contoso", 0);
+    if (!c) return Unexpected(c.error());
+    auto f = store::Accounts::CreateTenant(tx, "Fabrikam", 0);
+    if (!f) return Unexpected(f.error());
+    auto u = store::Accounts::CreateUser(tx, "engineer@msp.example", "MSP engineer", "", false, 0);
+    if (!u) return Unexpected(u.error());
+    p = {*c, *f, *u};
+    for (int64_t t : {p.contoso, p.fabrikam})
+      TA_RETURN_IF_ERROR(store::Accounts::SetMember(tx, t, p.user, "operator", 0));
+    return p;
+  });
+  if (!people) {
+    err << "error: " << people.error().ToString() << "\n";
+    return 1;
   }
+  const int64_t contoso = people->contoso, fabrikam = people->fabrikam, user = people->user;
   for (auto [id, t] : {std::pair{contoso, &kContoso}, std::pair{fabrikam, &kFabrikam}}) {
     Status s = ops::SetTenantCredentials(**db, box, id, t->entra_tenant_id, t->client_id,
                                          t->client_secret);
@@ -129,11 +127,13 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   auto backup = ops::StartBackupSet(runs, **db, contoso, "Contoso baseline", std::nullopt, user);
   demo.Drain();
   demo.Summary("2. backup_set.create       ", contoso, backup);
-  const int64_t set_id = *store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto r = tx.Query("SELECT id FROM backup_sets WHERE run_id = $1", {backup->run.id});
-    if (!r) return Unexpected(r.error());
-    return r->front().Int(0);
-  });
+  auto sets = store::ReadResult<std::vector<store::BackupSetRecord>>(
+      **db, [&](store::Tx& tx) { return store::BackupSets::List(tx, contoso, std::nullopt, 1); });
+  if (!sets || sets->empty()) {
+    err << "error: the backup set was not created\n";
+    return 1;
+  }
+  const int64_t set_id = sets->front().id;
 
   auto suggestions = ops::SuggestGroupMapping(**db, contoso, fabrikam, set_id);
   std::map<std::string, std::string> mapping;
@@ -176,11 +176,8 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   }
   auto audit = store::AuditLog::Verify(**db);
   out << "\n6. audit chain: " << (audit && audit->empty() ? "intact" : "BROKEN") << "\n";
-  auto notes = store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto r = tx.Query("SELECT COUNT(*) FROM notifications WHERE user_id = $1", {user});
-    if (!r) return Unexpected(r.error());
-    return r->front().Int(0);
-  });
+  auto notes = store::ReadResult<int64_t>(
+      **db, [&](store::Tx& tx) { return store::NotificationsRepository::UnreadCount(tx, user); });
   out << "7. notifications for the engineer (each with a \"View run\" link): " << notes.value_or(0)
       << "\n";
   const auto final_run = demo.Get(fabrikam, execute->run.id);

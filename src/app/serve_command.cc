@@ -15,6 +15,8 @@
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
 #include "store/accounts.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
 
 namespace ta::app {
 namespace {
@@ -45,15 +47,13 @@ struct DemoLogin {
 Result<int64_t> EnsureTenant(store::Database& db, const SecretBox& box, const DemoTenant& t,
                              int64_t user, int64_t now) {
   return store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto rows = tx.Query("SELECT id FROM tenants WHERE name = $1", {t.name});
-    if (!rows) return Unexpected(rows.error());
-    int64_t id = 0;
-    if (rows->empty()) {
+    auto found = store::Accounts::TenantIdByName(tx, t.name);
+    if (!found) return Unexpected(found.error());
+    int64_t id = found->value_or(0);
+    if (!*found) {
       auto created = store::Accounts::CreateTenant(tx, t.name, now);
       if (!created) return Unexpected(created.error());
       id = *created;
-    } else {
-      id = rows->front().Int(0);
     }
     if (Status s = store::Accounts::SetCredentials(tx, id, t.entra_tenant_id, t.client_id,
                                                    box.Seal(t.client_secret));
@@ -80,8 +80,7 @@ Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
     int64_t id = 0;
     if (*found) {
       id = (*found)->first.id;
-      auto n = tx.Exec("UPDATE users SET password_hash = $1 WHERE id = $2", {*hash, id});
-      if (!n) return Unexpected(n.error());
+      TA_RETURN_IF_ERROR(store::Accounts::SetPasswordHash(tx, id, *hash));
     } else {
       auto created =
           store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
@@ -259,12 +258,14 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
         auto backup = runs::StartBackupSet(stack.runs(), **db, login->tenant, "Contoso baseline",
                                            std::nullopt, std::nullopt);
         ready = backup && AwaitRun(**db, login->tenant, backup->run.id, std::chrono::seconds(60));
+        // The newest set and the first policy, for the printed curl lines.
         (void)(**db).Read([&](store::Tx& tx) -> Status {
-          auto r =
-              tx.Query("SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {login->tenant});
-          if (r) set_id = r->front().Int(0);
-          auto p = tx.Query("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {login->tenant});
-          if (p) policy_id = p->front().Int(0);
+          auto sets = store::BackupSets::List(tx, login->tenant, std::nullopt, 1);
+          if (sets && !sets->empty()) set_id = sets->front().id;
+          store::PolicyFilter first;
+          first.limit = 1;
+          auto p = store::Inventory::ListPolicies(tx, login->tenant, first);
+          if (p && !p->empty()) policy_id = p->front().id;
           return Status::Ok();
         });
       }

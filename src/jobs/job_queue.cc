@@ -378,6 +378,15 @@ Result<std::optional<int64_t>> JobQueue::ActiveJobOfRun(Tx& tx, int64_t tenant_i
   return std::optional<int64_t>(rows->front().Int(0));
 }
 
+Result<JobQueue::Depth> JobQueue::CurrentDepth(Tx& tx) {
+  auto rows = tx.Query(
+      "SELECT state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running') GROUP BY state");
+  if (!rows) return Unexpected(rows.error());
+  Depth d;
+  for (const auto& r : *rows) (r.Text(0) == "queued" ? d.queued : d.running) = r.Int(1);
+  return d;
+}
+
 bool JobQueue::CancelRequested(int64_t job_id) {
   auto r = store::ReadResult<bool>(db_, [&](Tx& tx) -> Result<bool> {
     auto rows = tx.Query("SELECT cancel_requested FROM jobs WHERE id = $1", {job_id});

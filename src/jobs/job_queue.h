@@ -82,6 +82,12 @@ class JobQueue {
   // out of attempts. Returns how many were rescued or failed.
   Result<int> RescueExpired();
 
+  // Jobs waiting and running now (for /metrics).
+  struct Depth {
+    int64_t queued = 0, running = 0;
+  };
+  static Result<Depth> CurrentDepth(store::Tx& tx);
+
   // Cancels a job: at once when queued; by flag when running.
   Status Cancel(int64_t tenant_id, int64_t job_id);
   static Status CancelInTx(store::Tx& tx, JobHooks* hooks, int64_t tenant_id, int64_t job_id,

@@ -223,6 +223,49 @@ Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
   return std::optional<SealedCredentials>(std::move(c));
 }
 
+Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& password_hash) {
+  auto n = tx.Exec("UPDATE users SET password_hash = $1 WHERE id = $2", {password_hash, user_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok() : Status::NotFound("user " + std::to_string(user_id));
+}
+
+Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
+  auto rows = tx.Query(
+      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
+      "ELSE 1 END, settings, created_at FROM tenants WHERE id = $1",
+      {tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
+  RowReader r(rows->front());
+  Tenant t;
+  t.id = r.Int();
+  t.name = r.Text();
+  t.entra_tenant_id = r.OptText();
+  t.client_id = r.OptText();
+  t.has_credentials = r.Int() != 0;
+  t.settings = r.Text();
+  t.created_at = r.Int();
+  return t;
+}
+
+Result<std::optional<int64_t>> Accounts::TenantIdByName(Tx& tx, const std::string& name) {
+  auto rows = tx.Query("SELECT id FROM tenants WHERE name = $1", {name});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(rows->front().Int(0));
+}
+
+Result<std::optional<int64_t>> Accounts::FindTenant(Tx& tx, const std::string& id_or_name) {
+  const bool by_id = !id_or_name.empty() && id_or_name.size() < 19 &&
+                     std::all_of(id_or_name.begin(), id_or_name.end(),
+                                 [](unsigned char c) { return std::isdigit(c); });
+  if (!by_id) return TenantIdByName(tx, id_or_name);
+  auto rows = tx.Query("SELECT id FROM tenants WHERE id = $1", {std::stoll(id_or_name)});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(rows->front().Int(0));
+}
+
 Result<Accounts::TenantAccess> Accounts::AccessTo(Tx& tx, int64_t user_id, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT t.id, m.role FROM tenants t LEFT JOIN memberships m ON m.tenant_id = t.id AND "

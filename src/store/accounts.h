@@ -60,6 +60,7 @@ class Accounts {
                                     const std::string& password_hash, bool platform_admin,
                                     int64_t now_ms);
   static Result<std::optional<User>> UserById(Tx& tx, int64_t id);
+  static Status SetPasswordHash(Tx& tx, int64_t user_id, const std::string& password_hash);
   // With the password hash, for login only.
   static Result<std::optional<std::pair<User, std::string>>> UserByEmail(Tx& tx,
                                                                          const std::string& email);
@@ -87,6 +88,19 @@ class Accounts {
   // Tenants. A duplicate name is AlreadyExists.
   static Result<int64_t> CreateTenant(Tx& tx, const std::string& name, int64_t now_ms);
   static Result<bool> TenantExists(Tx& tx, int64_t tenant_id);
+  struct Tenant {
+    int64_t id = 0;
+    std::string name;
+    std::optional<std::string> entra_tenant_id, client_id;
+    bool has_credentials = false;  // the sealed secret itself never leaves the store here
+    std::string settings;          // JSON
+    int64_t created_at = 0;
+  };
+  // NotFound when there is no such tenant.
+  static Result<Tenant> TenantById(Tx& tx, int64_t tenant_id);
+  static Result<std::optional<int64_t>> TenantIdByName(Tx& tx, const std::string& name);
+  // By id when `id_or_name` is all digits, else by name.
+  static Result<std::optional<int64_t>> FindTenant(Tx& tx, const std::string& id_or_name);
   // A tenant's app credentials, the secret still sealed.
   struct SealedCredentials {
     std::string entra_tenant_id, client_id, sealed_secret;

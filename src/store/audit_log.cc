@@ -90,6 +90,16 @@ Result<std::vector<AuditLog::Row>> AuditLog::List(Tx& tx, int64_t tenant_id, con
   return out;
 }
 
+Result<AuditLog::Size> AuditLog::Count(Tx& tx) {
+  auto rows = tx.Query("SELECT COUNT(DISTINCT tenant_id), COUNT(*) FROM audit_log");
+  if (!rows) return Unexpected(rows.error());
+  RowReader r(rows->front());
+  Size s;
+  s.chains = r.Int();
+  s.entries = r.Int();
+  return s;
+}
+
 Status AuditLog::Record(Tx& tx, int64_t tenant_id, std::optional<int64_t> actor, std::string action,
                         std::string target_type, std::string target_id, std::string details_json,
                         int64_t now_ms) {

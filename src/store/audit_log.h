@@ -56,6 +56,12 @@ class AuditLog {
   // The tenant's entries, newest first.
   static Result<std::vector<Row>> List(Tx& tx, int64_t tenant_id, const Filter& filter);
 
+  // How many chains (tenants) and entries the log holds.
+  struct Size {
+    int64_t chains = 0, entries = 0;
+  };
+  static Result<Size> Count(Tx& tx);
+
   // Walks every chain and reports each break. Empty means intact.
   static Result<std::vector<AuditProblem>> Verify(Database& db);
 

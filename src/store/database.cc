@@ -13,6 +13,13 @@ Status Database::WriteHealth() const {
   return write_fault_;
 }
 
+Status Database::Ping() {
+  return Read([](Tx& tx) -> Status {
+    auto r = tx.Query("SELECT 1");
+    return r ? Status::Ok() : r.error();
+  });
+}
+
 Status Database::ObserveWrite(Status s) {
   const bool fault =
       s.code() == Status::Code::kStorageFull || s.code() == Status::Code::kStorageUnavailable;

@@ -92,6 +92,8 @@ class Database {
   // that failed with one, until a later write commits; else OK. /readyz reports
   // it, since a full disk still serves reads. Thread-safe.
   Status WriteHealth() const;
+  // A trivial read: can the database be reached at all?
+  Status Ping();
 
  protected:
   // Backends pass every Write's outcome through this; returns `s`.

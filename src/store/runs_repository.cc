@@ -253,6 +253,22 @@ Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant
   return out;
 }
 
+Result<std::vector<RunsRepository::Census>> RunsRepository::CountByTypeAndStatus(Tx& tx) {
+  auto rows =
+      tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
+  if (!rows) return Unexpected(rows.error());
+  std::vector<Census> out;
+  for (const auto& row : *rows) {
+    RowReader r(row);
+    Census c;
+    c.type = r.Text();
+    c.status = r.Text();
+    c.count = r.Int();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<std::vector<RunsRepository::ItemRow>> RunsRepository::ItemsPage(
     Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status,
     int64_t after_id, int64_t limit) {

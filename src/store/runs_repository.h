@@ -100,6 +100,13 @@ class RunsRepository {
   static Status UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, const RunItem& item,
                            int64_t now_ms);
   static Result<std::vector<RunItem>> Items(Tx& tx, int64_t tenant_id, int64_t run_id);
+  // How many runs there are of each (type, status), across tenants (/metrics).
+  struct Census {
+    std::string type, status;
+    int64_t count = 0;
+  };
+  static Result<std::vector<Census>> CountByTypeAndStatus(Tx& tx);
+
   // A page of the run's items in id order, optionally with one outcome only.
   struct ItemRow {
     int64_t id = 0;
