@@ -39,6 +39,12 @@ bool AdaptiveLimiter::Acquire(const std::string& tenant, const std::function<boo
   }
 }
 
+std::optional<AdaptiveLimiter::Slot> AdaptiveLimiter::Enter(const std::string& tenant,
+                                                            const std::function<bool()>& abort) {
+  if (!Acquire(tenant, abort)) return std::nullopt;
+  return Slot(this, tenant);
+}
+
 void AdaptiveLimiter::Release(const std::string& tenant) {
   {
     std::lock_guard<std::mutex> lock(mu_);

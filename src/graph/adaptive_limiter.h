@@ -5,7 +5,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "core/thread_annotations.h"
 
@@ -27,11 +29,29 @@ class AdaptiveLimiter {
   AdaptiveLimiter() : AdaptiveLimiter(Options{}) {}
   explicit AdaptiveLimiter(Options options) : options_(options) {}
 
-  // Blocks until the tenant has a free slot and its gate is open. With
-  // `abort`, polls it a few times a second and returns false (no slot taken)
+  // A held concurrency slot; gives it back when it goes out of scope, so no
+  // return path of a caller can leak one.
+  class Slot {
+   public:
+    Slot(Slot&& other) noexcept : limiter_(std::exchange(other.limiter_, nullptr)),
+                                  tenant_(std::move(other.tenant_)) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (limiter_) limiter_->Release(tenant_);
+    }
+
+   private:
+    friend class AdaptiveLimiter;
+    Slot(AdaptiveLimiter* limiter, std::string tenant)
+        : limiter_(limiter), tenant_(std::move(tenant)) {}
+    AdaptiveLimiter* limiter_;
+    std::string tenant_;
+  };
+
+  // Waits until the tenant has a free slot and its gate is open. With
+  // `abort`, polls it a few times a second and returns nullopt (no slot taken)
   // once it says stop.
-  bool Acquire(const std::string& tenant, const std::function<bool()>& abort = {});
-  void Release(const std::string& tenant);
+  std::optional<Slot> Enter(const std::string& tenant, const std::function<bool()>& abort = {});
   void OnSuccess(const std::string& tenant);
   void OnThrottle(const std::string& tenant, std::chrono::milliseconds retry_after);
   double Limit(const std::string& tenant) const;
@@ -42,6 +62,8 @@ class AdaptiveLimiter {
     int in_flight = 0;
     std::chrono::steady_clock::time_point gate{};
   };
+  bool Acquire(const std::string& tenant, const std::function<bool()>& abort);
+  void Release(const std::string& tenant);
   State& Get(const std::string& tenant) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;

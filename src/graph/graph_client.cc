@@ -172,10 +172,13 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
     req.headers = {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}};
     if (body) req.headers.push_back({"Content-Type", "application/json"});
 
-    if (!limiter_.Acquire(app_.tenant, abort)) return GraphFailure(Cancelled(method, req.url));
-    ++requests_;
-    auto res = transport_.Send(req);
-    limiter_.Release(app_.tenant);
+    TransportResult<HttpResponse> res;
+    {
+      auto slot = limiter_.Enter(app_.tenant, abort);
+      if (!slot) return GraphFailure(Cancelled(method, req.url));
+      ++requests_;
+      res = transport_.Send(req);
+    }
 
     if (!res) {
       const TransportFailure& f = res.error();
@@ -235,7 +238,7 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
           std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
         wait = std::chrono::seconds(std::stoll(retry_after));
       }
-      limiter_.OnThrottle(app_.tenant, wait);  // the next Acquire waits at the gate
+      limiter_.OnThrottle(app_.tenant, wait);  // the next Enter waits at the gate
       continue;
     }
     if (status == 502 || status == 503 || status == 504) {

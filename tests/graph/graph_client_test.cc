@@ -202,8 +202,7 @@ TEST(AdaptiveLimiter, HalvesOncePerThrottleEpisodeAndGrowsOnSuccess) {
   for (int i = 0; i < 4; ++i) limiter.OnSuccess("t");
   EXPECT_GT(limiter.Limit("t"), 4.5);
   const auto t0 = std::chrono::steady_clock::now();
-  limiter.Acquire("t");  // waits for the gate
-  limiter.Release("t");
+  { auto slot = limiter.Enter("t"); }  // waits for the gate
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 40ms);
   EXPECT_DOUBLE_EQ(limiter.Limit("other"), 8);  // tenants are independent
 }
