@@ -91,6 +91,13 @@ Result<Response> Login(ApiContext& ctx, Request& req) {
   const int64_t ttl_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.options.session_ttl).count();
   Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
+    // Session rotation: a session cookie sent with the sign-in (a planted one,
+    // or an earlier sign-in's) is revoked, never carried over.
+    if (const std::string old = req.Cookie("ta_session"); !old.empty()) {
+      auto prior = Accounts::PrincipalForSession(tx, SecretHash(old), now);
+      if (!prior) return prior.error();
+      if (*prior) TA_RETURN_IF_ERROR(Accounts::RevokeSession(tx, (*prior)->credential_id, now));
+    }
     auto id = Accounts::CreateSession(tx, u.id, SecretHash(secret), csrf, now + ttl_ms, now);
     if (!id) return id.error();
     req.principal = store::Principal{u, store::Principal::Via::kSession, *id, csrf, std::nullopt};

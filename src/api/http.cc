@@ -1,8 +1,24 @@
 #include "api/http.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace ta::api {
+
+std::string Request::Cookie(std::string_view name) const {
+  const std::string header = Header("cookie");
+  size_t i = 0;
+  while (i < header.size()) {
+    while (i < header.size() && (header[i] == ' ' || header[i] == ';')) ++i;
+    const size_t eq = header.find('=', i);
+    const size_t end = std::min(header.find(';', i), header.size());
+    if (eq != std::string::npos && eq < end && std::string_view(header).substr(i, eq - i) == name)
+      return header.substr(eq + 1, end - eq - 1);
+    i = end;
+  }
+  return "";
+}
 
 std::string Request::Header(std::string_view name) const {
   auto it = headers.find(std::string(name));

@@ -33,6 +33,8 @@ struct Request {
   std::string role;       // the principal's role in that tenant
 
   std::string Header(std::string_view lower_case_name) const;
+  // The value of cookie `name` in the Cookie header; empty when absent.
+  std::string Cookie(std::string_view name) const;
   std::optional<std::string> QueryParam(std::string_view name) const;
   int64_t user_id() const { return principal ? principal->user.id : 0; }
 };

@@ -157,19 +157,6 @@ bool IsJsonContentType(const std::string& ct) {
   return base == "application/json" || base == "application/problem+json";
 }
 
-std::string CookieValue(const std::string& header, std::string_view name) {
-  size_t i = 0;
-  while (i < header.size()) {
-    while (i < header.size() && (header[i] == ' ' || header[i] == ';')) ++i;
-    const size_t eq = header.find('=', i);
-    const size_t end = std::min(header.find(';', i), header.size());
-    if (eq != std::string::npos && eq < end && std::string_view(header).substr(i, eq - i) == name)
-      return header.substr(eq + 1, end - eq - 1);
-    i = end;
-  }
-  return "";
-}
-
 struct AuthResult {
   std::optional<store::Principal> principal;
   bool tenant_exists = false;
@@ -183,7 +170,7 @@ bool IsUnsafe(std::string_view method) { return method != "GET" && method != "HE
 Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
   if (route.access == Access::kPublic) return Response{};
   const std::string auth = req.Header("authorization");
-  const std::string cookie = CookieValue(req.Header("cookie"), "ta_session");
+  const std::string cookie = req.Cookie("ta_session");
   std::string secret;
   bool bearer = false;
   if (auth.size() > 7 &&

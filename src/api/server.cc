@@ -43,6 +43,16 @@ struct Server::Impl {
     for (const auto& [k, v] : in.params) req.query.emplace(k, v);
     Response r = Dispatch(ctx, req);
     out.status = r.status;
+    // Browser-facing hardening on every answer: scripts and styles only from
+    // this origin (no inline script), never framed, no referrer leaves, no
+    // content sniffing.
+    out.set_header("Content-Security-Policy",
+                   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+                   "data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+                   "form-action 'self'; frame-ancestors 'none'");
+    out.set_header("X-Frame-Options", "DENY");
+    out.set_header("Referrer-Policy", "no-referrer");
+    out.set_header("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : r.headers) out.set_header(k, v);
     if (r.stream) {
       auto stream = std::move(r.stream);

@@ -101,12 +101,16 @@ export async function startStack() {
     ],
   });
   mkdirSync(screenshotDir, { recursive: true });
+  // Every Content-Security-Policy violation any page reports (the last test
+  // asserts there were none).
+  const cspViolations = [];
 
   return {
     ...demo,
     db,
     browser,
     serverLog: () => log.join(''),
+    cspViolations,
     // The simulator's runtime knobs (latency_ms, fail_next, fail_status, ...).
     async simConfig(knobs) {
       const r = await fetch(`${demo.sim}/_sim/config`, {
@@ -124,6 +128,9 @@ export async function startStack() {
       const context = await browser.newContext({ viewport, baseURL: demo.base });
       const page = await context.newPage();
       page.on('pageerror', (e) => console.error('page error:', e.message));
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+      });
       return page;
     },
     async stop() {

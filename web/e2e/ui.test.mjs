@@ -397,3 +397,44 @@ test('problem details name the field; tablet width; keyboard; labelled controls'
   await page.getByRole('dialog', { name: 'Notifications' }).waitFor({ state: 'detached' });
   await page.context().close();
 });
+
+test('browser-facing headers: a CSP without inline scripts holds on every page, no framing, no referrer', async () => {
+  const page = await stack.newPage();
+  const response = await page.goto('/');
+  const headers = response.headers();
+  const csp = headers['content-security-policy'];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(headers['x-frame-options'], 'DENY');
+  assert.equal(headers['referrer-policy'], 'no-referrer');
+  // An injected inline script does not run.
+  const ran = await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true';
+    document.body.appendChild(s);
+    return window.__injected === true;
+  });
+  assert.equal(ran, false, 'an inline script ran despite the CSP');
+  await page.waitForTimeout(200); // the violation report is asynchronous
+  const injected = stack.cspViolations.filter((v) => /inline/i.test(v));
+  assert.ok(injected.length >= 1, 'the refused inline script was reported');
+  // Nothing the app itself does (every page the earlier tests visited) violated it.
+  assert.deepEqual(stack.cspViolations.length, injected.length, stack.cspViolations.join('\n'));
+});
+
+test('sign-in rotates the session: a cookie sent with it stops working', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  const before = (await page.context().cookies()).find((c) => c.name === 'ta_session');
+  assert.ok(before, 'signed in with a session cookie');
+  // Sign in again in the same browser: the old session is revoked, a new one issued.
+  const r = await page.request.post('/api/v1/auth/login', {
+    data: { email: stack.email, password: stack.password },
+  });
+  assert.equal(r.status(), 200);
+  const after = (await page.context().cookies()).find((c) => c.name === 'ta_session');
+  assert.notEqual(after.value, before.value);
+  const old = await fetch(`${stack.base}/api/v1/me`, { headers: { Cookie: `ta_session=${before.value}` } });
+  assert.equal(old.status, 401);
+});
