@@ -78,6 +78,7 @@ GraphResult<std::pair<std::string, Clock::TimePoint>> TokenProvider::Fetch(
   if (!res) {
     err.kind = Status::Code::kUnavailable;
     err.transport = res.error().kind;
+    err.code = "token_endpoint_unreachable";
     err.message = redactor_.Redact("token request for tenant " + app.tenant +
                                    " failed: " + res.error().message);
     return GraphFailure(err);
@@ -93,6 +94,8 @@ GraphResult<std::pair<std::string, Clock::TimePoint>> TokenProvider::Fetch(
   err.http_status = static_cast<int>(res->status);
   err.kind = res->status >= 500 ? Status::Code::kUnavailable : Status::Code::kUnauthenticated;
   err.code = body.is_object() ? body.value("error", "") : "";
+  if (err.code.empty())
+    err.code = res->status >= 500 ? "token_endpoint_unavailable" : "token_refused";
   const std::string description =
       body.is_object() ? body.value("error_description", "") : res->body.substr(0, 300);
   err.message = redactor_.Redact("could not get a token for app " + app.client_id + " in tenant " +

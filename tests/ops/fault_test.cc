@@ -374,6 +374,55 @@ TEST_P(FaultTest, HungGraphFailsTheItemWithGraphTimeoutAndARunLevelError) {
                ", ended after " + std::to_string(took.count()) + " ms");
 }
 
+// Graph misbehaving in each way the issue lists: every case ends in a clear
+// per-item error code and a failed run with a run-level error, never a crash
+// or a stuck run.
+TEST_P(FaultTest, GraphMisbehavingEndsInAClearPerItemErrorNeverAStuckRun) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 1, "deviceConfigurations");
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  env.Drain();
+  const int64_t policy =
+      env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_a});
+  struct Case {
+    std::string name;
+    json knobs;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"malformed JSON", {{"misbehave_next", 1000}, {"misbehave", "malformed_json"}},
+       "graph_malformed_response"},
+      {"wrong content type", {{"misbehave_next", 1000}, {"misbehave", "wrong_content_type"}},
+       "graph_malformed_response"},
+      {"truncated body", {{"misbehave_next", 1000}, {"misbehave", "truncated"}},
+       "graph_connection_lost"},
+      {"connection dropped after the headers", {{"misbehave_next", 1000}, {"misbehave", "dropped"}},
+       "graph_connection_lost"},
+      {"500 on every request", {{"fail_next", 1000}, {"fail_status", 500}}, "InternalServerError"},
+      {"token endpoint down", {{"token_down_status", 503}, {"revoke_tokens", true}},
+       "token_endpoint_unavailable"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    env.sim.Configure(c.knobs);
+    auto run = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+    ASSERT_TRUE(run.has_value());
+    env.Drain();
+    env.sim.Configure({{"misbehave_next", 0}, {"fail_next", 0}, {"token_down_status", 0}});
+    const auto r = env.Run(env.tenant_a, run->run.id);
+    EXPECT_EQ(r.status, RunStatus::kFailed) << env.JobErrors(run->run.id);
+    EXPECT_EQ(r.error_code.value_or(""), "items_failed");
+    const auto items = env.Items(env.tenant_a, run->run.id);
+    ASSERT_EQ(items.size(), 1u);
+    EXPECT_EQ(items[0].error_code.value_or(""), c.code) << items[0].error_message.value_or("");
+    ExpectTruthfulRun(env, env.tenant_a, run->run.id, 1);
+    PrintRow("Graph: " + c.name, env, env.tenant_a, run->run.id,
+             "item " + items[0].error_code.value_or("") + ", run error " +
+                 r.error_code.value_or(""));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);

@@ -132,6 +132,15 @@ struct GraphSim::Impl {
   // end early on Stop() or {"release": true}.
   int hang_next = 0;
   int64_t hang_ms = 0;
+  // Broken answers: the next `misbehave_next` Graph requests are answered with
+  // `misbehave`: "malformed_json" (200, a body that is not JSON),
+  // "wrong_content_type" (200, an HTML page), "truncated" (200, the connection
+  // closes after part of the declared body) or "dropped" (the connection closes
+  // right after the headers). Nothing is carried out.
+  int misbehave_next = 0;
+  std::string misbehave;
+  // The token endpoint's answer while it is "down" (0: up).
+  int token_down_status = 0;
   int hold_next_writes = 0;
   int64_t hold_ms = 0;
   int waiting = 0;           // requests inside either wait now
@@ -185,7 +194,10 @@ struct GraphSim::Impl {
     const std::string secret = req.get_param_value("client_secret");
     std::unique_lock<std::mutex> lock(mu);
     auto t = tenants.find(tenant);
-    if (grant != "client_credentials") {
+    if (token_down_status) {
+      res.status = token_down_status;
+      res.set_content("<html><body>Service Unavailable</body></html>", "text/html");
+    } else if (grant != "client_credentials") {
       aad_error(400, "unsupported_grant_type", 70003,
                 "The app requested an unsupported grant type.");
     } else if (t == tenants.end()) {
@@ -260,6 +272,9 @@ struct GraphSim::Impl {
         tenant_id = tok->second.tenant;
         if (Throttled(tok->second, write, res, request_id)) {
           // res filled in
+        } else if (misbehave_next > 0) {
+          --misbehave_next;
+          Misbehave(res, misbehave);
         } else if (fail_next > 0) {
           --fail_next;
           Error(res, fail_status, fail_status == 503 ? "ServiceUnavailable" : "InternalServerError",
@@ -288,6 +303,23 @@ struct GraphSim::Impl {
     }
     if (res.status == -1) res.status = 200;  // httplib's default, applied after the handler
     Log(req.method, path, tenant_id, res.status, write);
+  }
+
+  static void Misbehave(httplib::Response& res, const std::string& how) {
+    res.status = 200;
+    if (how == "wrong_content_type") {
+      res.set_content("<html><body>Sign in to continue</body></html>", "text/html");
+    } else if (how == "truncated" || how == "dropped") {
+      // Declares 4 KiB and sends less (or nothing): the connection closes mid-answer.
+      const size_t sent = how == "truncated" ? 20 : 0;
+      res.set_content_provider(
+          4096, "application/json", [sent](size_t offset, size_t, httplib::DataSink& sink) {
+            if (offset == 0 && sent > 0) sink.write("{\"value\":[{\"id\":\"tr", sent);
+            return false;  // abort: the library closes the connection
+          });
+    } else {  // malformed_json
+      res.set_content("{\"value\": [ {\"id\": \"a\", ", "application/json");
+    }
   }
 
   // Waits up to `ms` (mu held by `lock`; released while waiting).
@@ -728,6 +760,11 @@ struct GraphSim::Impl {
       hang_next = k["hang_next"];
       hang_ms = k.value("hang_ms", int64_t{60'000});
     }
+    if (k.contains("misbehave_next")) {
+      misbehave_next = k["misbehave_next"];
+      misbehave = k.value("misbehave", std::string("malformed_json"));
+    }
+    if (k.contains("token_down_status")) token_down_status = k["token_down_status"];
     if (k.contains("hold_next_writes")) {
       hold_next_writes = k["hold_next_writes"];
       hold_ms = k.value("hold_ms", int64_t{60'000});
