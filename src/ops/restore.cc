@@ -9,6 +9,7 @@
 #include "ops/handlers.h"
 #include "ops/json_diff.h"
 #include "ops/ops_common.h"
+#include "runs/run_params.h"
 #include "store/backup_sets.h"
 
 namespace ta::ops {
@@ -139,19 +140,14 @@ struct Plan {
 }  // namespace
 
 jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute) {
-  const json params = json::parse(ctx.job().payload, nullptr, false);
+  auto params = runs::RestoreParams::Parse(ctx.job().payload);
+  if (!params) return jobs::JobResult::Fail(params.error());
   const int64_t target_tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
-  const int64_t source_tenant = params.value("source_tenant_id", target_tenant);
-  const int64_t set_id = params.value("backup_set_id", int64_t{0});
+  const int64_t source_tenant = params->source_tenant_id;
+  const int64_t set_id = params->backup_set_id;
   const bool same_tenant = source_tenant == target_tenant;
-  std::map<std::string, std::string> mapping;
-  if (params.contains("group_mapping") && params["group_mapping"].is_object()) {
-    for (const auto& [k, v] : params["group_mapping"].items())
-      if (v.is_string()) mapping[k] = v;
-  }
-  std::optional<std::vector<int64_t>> selected;
-  if (params.contains("item_ids") && params["item_ids"].is_array())
-    selected = params["item_ids"].get<std::vector<int64_t>>();
+  const std::map<std::string, std::string>& mapping = params->group_mapping;
+  const std::optional<std::vector<int64_t>>& selected = params->item_ids;
 
   auto records = store::ReadResult<std::vector<store::BackupItemRecord>>(
       ctx.db(), [&](store::Tx& tx) {

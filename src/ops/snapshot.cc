@@ -8,6 +8,7 @@
 #include "ops/capture.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
+#include "runs/run_params.h"
 #include "store/backup_sets.h"
 #include "store/inventory.h"
 
@@ -81,8 +82,9 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyR
 }  // namespace
 
 jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
-  const json params = json::parse(ctx.job().payload, nullptr, false);
-  const int64_t policy_id = params.value("policy_id", int64_t{0});
+  auto params = runs::CaptureParams::Parse(ctx.job().payload);
+  if (!params) return jobs::JobResult::Fail(params.error());
+  const int64_t policy_id = params->policy_id;
   auto reader = ops.graph.Reader(ctx.job().tenant_id, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   auto policies = LoadPolicies(ctx.db(), ctx.job().tenant_id, std::vector<int64_t>{policy_id});
@@ -95,18 +97,14 @@ jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
 }
 
 jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
-  const json params = json::parse(ctx.job().payload, nullptr, false);
+  auto params = runs::BackupSetParams::Parse(ctx.job().payload);
+  if (!params) return jobs::JobResult::Fail(params.error());
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
-  std::optional<std::vector<int64_t>> ids;
-  if (params.contains("policy_ids") && params["policy_ids"].is_array())
-    ids = params["policy_ids"].get<std::vector<int64_t>>();
+  const std::optional<std::vector<int64_t>>& ids = params->policy_ids;
   // The set row is created once per run (a retried job finds it).
   auto set_id = store::WriteResult<int64_t>(ctx.db(), [&](store::Tx& tx) {
-    return store::BackupSets::ForRun(
-        tx, tenant, run, params.value("name", "Backup"), params.value("description", ""),
-        params.contains("user_id") ? std::optional<int64_t>(params["user_id"].get<int64_t>())
-                                   : std::nullopt,
-        NowMs(ctx));
+    return store::BackupSets::ForRun(tx, tenant, run, params->name, "", params->user_id,
+                                     NowMs(ctx));
   });
   if (!set_id) return JobFailure(set_id.error());
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/idempotency.h"
+#include "runs/run_params.h"
 #include "store/accounts.h"
 #include "store/backup_sets.h"
 #include "store/inventory.h"
@@ -49,7 +50,7 @@ Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, 
   req.type = kCaptureSnapshot;
   req.target_id = std::to_string(policy_id);  // the seed's key: tenant + type + policy DB id
   req.initiator_user_id = user;
-  req.params = json{{"policy_id", policy_id}}.dump();
+  req.params = CaptureParams{policy_id}.ToJson();
   req.total = 1;
   return runs.Start(req);
 }
@@ -88,9 +89,7 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_
   ctx.push_back(
       {std::string("policy_ids"), policy_ids ? IdList(*policy_ids) : php::Value(nullptr)});
   req.key_context = php::Value(std::move(ctx));
-  json params = {{"name", name}, {"policy_ids", policy_ids ? json(*policy_ids) : json()}};
-  if (user) params["user_id"] = *user;
-  req.params = params.dump();
+  req.params = BackupSetParams{name, policy_ids, user}.ToJson();
   req.total = *total;
   return runs.Start(req);
 }
@@ -135,17 +134,14 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   php::Array mapping;
   for (const auto& [k, v] : r.group_mapping)
     mapping.push_back({php::NormalizeKey(k), php::Value(v)});
-  json params = {{"source_tenant_id", r.source_tenant_id},
-                 {"backup_set_id", r.backup_set_id},
-                 {"item_ids", r.item_ids ? json(*r.item_ids) : json()},
-                 {"group_mapping", r.group_mapping},
-                 {"user_id", r.actor_user_id}};
+  const RestoreParams params{r.source_tenant_id, r.backup_set_id, r.item_ids, r.group_mapping,
+                             r.actor_user_id};
   StartRequest req;
   req.tenant_id = r.target_tenant_id;
   req.type = execute ? kRestoreExecute : kRestorePreview;
   req.target_id = std::to_string(r.backup_set_id);
   req.initiator_user_id = r.actor_user_id;
-  req.params = params.dump();
+  req.params = params.ToJson();
   req.total = *total;
   if (execute) {
     auto key = RestoreExecuteKey(r.target_tenant_id, r.backup_set_id, r.item_ids,

@@ -1,0 +1,118 @@
+#include "runs/run_params.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ta::runs {
+
+using nlohmann::json;
+
+namespace {
+
+Status Bad(std::string_view field, std::string_view what) {
+  return Status::InvalidArgument("payload." + std::string(field) + ": " + std::string(what));
+}
+
+Result<json> Object(std::string_view payload) {
+  json j = json::parse(payload, nullptr, false);
+  if (!j.is_object()) return Unexpected(Status::InvalidArgument("payload: not a JSON object"));
+  return j;
+}
+
+Result<int64_t> Int(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || !it->is_number_integer()) return Unexpected(Bad(field, "missing or not an integer"));
+  return it->get<int64_t>();
+}
+
+Result<std::optional<int64_t>> OptInt(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::optional<int64_t>();
+  if (!it->is_number_integer()) return Unexpected(Bad(field, "not an integer"));
+  return std::optional<int64_t>(it->get<int64_t>());
+}
+
+Result<std::optional<std::vector<int64_t>>> OptIds(const json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::optional<std::vector<int64_t>>();
+  if (!it->is_array()) return Unexpected(Bad(field, "not a list of ids"));
+  std::vector<int64_t> out;
+  for (const auto& v : *it) {
+    if (!v.is_number_integer()) return Unexpected(Bad(field, "not a list of ids"));
+    out.push_back(v.get<int64_t>());
+  }
+  return std::optional<std::vector<int64_t>>(std::move(out));
+}
+
+json Ids(const std::optional<std::vector<int64_t>>& ids) { return ids ? json(*ids) : json(); }
+
+}  // namespace
+
+std::string CaptureParams::ToJson() const { return json{{"policy_id", policy_id}}.dump(); }
+
+Result<CaptureParams> CaptureParams::Parse(std::string_view payload) {
+  auto j = Object(payload);
+  if (!j) return Unexpected(j.error());
+  auto id = Int(*j, "policy_id");
+  if (!id) return Unexpected(id.error());
+  return CaptureParams{*id};
+}
+
+std::string BackupSetParams::ToJson() const {
+  json j = {{"name", name}, {"policy_ids", Ids(policy_ids)}};
+  if (user_id) j["user_id"] = *user_id;
+  return j.dump();
+}
+
+Result<BackupSetParams> BackupSetParams::Parse(std::string_view payload) {
+  auto j = Object(payload);
+  if (!j) return Unexpected(j.error());
+  BackupSetParams p;
+  auto name = j->find("name");
+  if (name == j->end() || !name->is_string()) return Unexpected(Bad("name", "missing or not a string"));
+  p.name = name->get<std::string>();
+  auto ids = OptIds(*j, "policy_ids");
+  if (!ids) return Unexpected(ids.error());
+  p.policy_ids = std::move(*ids);
+  auto user = OptInt(*j, "user_id");
+  if (!user) return Unexpected(user.error());
+  p.user_id = *user;
+  return p;
+}
+
+std::string RestoreParams::ToJson() const {
+  return json{{"source_tenant_id", source_tenant_id},
+              {"backup_set_id", backup_set_id},
+              {"item_ids", Ids(item_ids)},
+              {"group_mapping", group_mapping},
+              {"user_id", user_id}}
+      .dump();
+}
+
+Result<RestoreParams> RestoreParams::Parse(std::string_view payload) {
+  auto j = Object(payload);
+  if (!j) return Unexpected(j.error());
+  RestoreParams p;
+  auto source = Int(*j, "source_tenant_id");
+  if (!source) return Unexpected(source.error());
+  p.source_tenant_id = *source;
+  auto set = Int(*j, "backup_set_id");
+  if (!set) return Unexpected(set.error());
+  p.backup_set_id = *set;
+  auto items = OptIds(*j, "item_ids");
+  if (!items) return Unexpected(items.error());
+  p.item_ids = std::move(*items);
+  auto mapping = j->find("group_mapping");
+  if (mapping != j->end() && !mapping->is_null()) {
+    if (!mapping->is_object()) return Unexpected(Bad("group_mapping", "not an object"));
+    for (const auto& [k, v] : mapping->items()) {
+      if (!v.is_string()) return Unexpected(Bad("group_mapping." + k, "not a group id"));
+      p.group_mapping[k] = v.get<std::string>();
+    }
+  }
+  auto user = Int(*j, "user_id");
+  if (!user) return Unexpected(user.error());
+  p.user_id = *user;
+  return p;
+}
+
+}  // namespace ta::runs

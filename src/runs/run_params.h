@@ -1,0 +1,43 @@
+#pragma once
+
+// The typed parameters of each operation: written by its start function (the
+// job's payload) and read back by its handler. Parse is strict: a missing or
+// mistyped field is an InvalidArgument naming it ("payload.policy_id: ..."),
+// so a key renamed on one side fails loudly instead of reading as a default.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ta::runs {
+
+struct CaptureParams {
+  int64_t policy_id = 0;
+  std::string ToJson() const;
+  static Result<CaptureParams> Parse(std::string_view payload);
+};
+
+struct BackupSetParams {
+  std::string name;
+  std::optional<std::vector<int64_t>> policy_ids;  // nullopt: every policy not gone
+  std::optional<int64_t> user_id;
+  std::string ToJson() const;
+  static Result<BackupSetParams> Parse(std::string_view payload);
+};
+
+struct RestoreParams {
+  int64_t source_tenant_id = 0;
+  int64_t backup_set_id = 0;
+  std::optional<std::vector<int64_t>> item_ids;  // nullopt: every item of the set
+  std::map<std::string, std::string> group_mapping;
+  int64_t user_id = 0;
+  std::string ToJson() const;
+  static Result<RestoreParams> Parse(std::string_view payload);
+};
+
+}  // namespace ta::runs
