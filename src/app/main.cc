@@ -7,7 +7,7 @@
 
 #include "app/admin_commands.h"
 #include "app/db_commands.h"
-#include "app/demo_command.h"
+#include "demo/demo_command.h"
 #include "app/idempotency_command.h"
 #include "app/serve_command.h"
 #include "app/worker_command.h"
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
   }
   if (*member_add) return ta::app::MemberAdd(admin, std::cout, std::cerr);
   if (*member_remove) return ta::app::MemberRemove(admin, std::cout, std::cerr);
-  if (*demo_cmd) return ta::app::RunDemoCommand(demo_db, demo_policies, std::cout, std::cerr);
+  if (*demo_cmd) return ta::demo::RunDemoCommand(demo_db, demo_policies, std::cout, std::cerr);
   std::cout << app.help();
   return 0;
 }

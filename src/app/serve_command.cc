@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "api/server.h"
-#include "app/demo_world.h"
+#include "demo/serve_demo.h"
 #include "core/credentials.h"
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
@@ -20,87 +20,6 @@
 
 namespace ta::app {
 namespace {
-
-// The demo's master key: kept beside the database so a restart can still open
-// the sealed demo secrets. Created 0600 on first use.
-Result<std::string> DemoKey(const std::string& path) {
-  std::ifstream in(path);
-  std::string key;
-  if (in && std::getline(in, key) && !key.empty()) return key;
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  key = SecretBox::GenerateKeyBase64();
-  std::ofstream f(path, std::ios::trunc);
-  if (!f) return Unexpected(Status::Unavailable("demo key: cannot write " + path));
-  f << key << "\n";
-  f.close();
-  ::chmod(path.c_str(), 0600);
-  return key;
-}
-
-struct DemoLogin {
-  int64_t tenant = 0;
-  int64_t other_tenant = 0;
-  std::string email, password, token;
-};
-
-Result<int64_t> EnsureTenant(store::Database& db, const SecretBox& box, const DemoTenant& t,
-                             int64_t user, int64_t now) {
-  return store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto found = store::Accounts::TenantIdByName(tx, t.name);
-    if (!found) return Unexpected(found.error());
-    int64_t id = found->value_or(0);
-    if (!*found) {
-      auto created = store::Accounts::CreateTenant(tx, t.name, now);
-      if (!created) return Unexpected(created.error());
-      id = *created;
-    }
-    if (Status s = store::Accounts::SetCredentials(tx, id, t.entra_tenant_id, t.client_id,
-                                                   box.Seal(t.client_secret));
-        !s.ok())
-      return Unexpected(s);
-    if (Status s = store::Accounts::SetMember(tx, id, user, "owner", now); !s.ok())
-      return Unexpected(s);
-    return id;
-  });
-}
-
-// Demo user (new password each start), a fresh token, both demo tenants.
-Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
-  const int64_t now = ToUnixMillis(SystemClock::Instance().Now());
-  DemoLogin login;
-  login.email = "demo@tenantatlas.example";
-  login.password = NewSecret("").substr(0, 20);
-  login.token = NewSecret("tat_");
-  auto hash = HashPassword(login.password);
-  if (!hash) return Unexpected(hash.error());
-  auto user = store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto found = store::Accounts::UserByEmail(tx, login.email);
-    if (!found) return Unexpected(found.error());
-    int64_t id = 0;
-    if (*found) {
-      id = (*found)->first.id;
-      TA_RETURN_IF_ERROR(store::Accounts::SetPasswordHash(tx, id, *hash));
-    } else {
-      auto created =
-          store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
-      if (!created) return Unexpected(created.error());
-      id = *created;
-    }
-    auto token =
-        store::Accounts::CreateToken(tx, id, "demo", SecretHash(login.token), std::nullopt, now);
-    if (!token) return Unexpected(token.error());
-    return id;
-  });
-  if (!user) return Unexpected(user.error());
-  auto a = EnsureTenant(db, box, kContoso, *user, now);
-  if (!a) return Unexpected(a.error());
-  auto b = EnsureTenant(db, box, kFabrikam, *user, now);
-  if (!b) return Unexpected(b.error());
-  login.tenant = *a;
-  login.other_tenant = *b;
-  return login;
-}
 
 // Waits for a run to end (the in-process workers run it).
 bool AwaitRun(store::Database& db, int64_t tenant, int64_t run, std::chrono::seconds limit) {
@@ -149,23 +68,25 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   }
   sigset_t set = BlockStopSignals();
 
-  std::unique_ptr<sim::GraphSim> sim;
+  std::unique_ptr<demo::DemoGraph> sim;
+  std::string sim_url;
   if (config.demo) {
     if (config.worker.master_key_b64.empty()) {
-      auto key = DemoKey(config.demo_key_file);
+      auto key = demo::DemoKey(config.demo_key_file);
       if (!key) {
         err << "error: " << key.error().message() << "\n";
         return 2;
       }
       config.worker.master_key_b64 = *key;
     }
-    sim = std::make_unique<sim::GraphSim>();
-    SeedDemoWorld(*sim, 24);
-    if (sim->Start() < 0) {
-      err << "error: the Graph simulator could not bind a loopback port\n";
+    sim = std::make_unique<demo::DemoGraph>();
+    auto url = sim->Start(24);
+    if (!url) {
+      err << "error: " << url.error().message() << "\n";
       return 1;
     }
-    config.worker.graph_authority = config.worker.graph_base = sim->base_url();
+    sim_url = *url;
+    config.worker.graph_authority = config.worker.graph_base = sim_url;
   }
   if (config.worker.master_key_b64.empty()) {
     err << "error: master key: set TA_MASTER_KEY or --master-key-file (32 random bytes in base64; "
@@ -241,7 +162,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
             {"demo", config.demo}});
 
   if (config.demo) {
-    auto login = PrepareDemo(**db, *box);
+    auto login = demo::PrepareDemo(**db, *box);
     if (!login) {
       err << "error: demo setup: " << login.error().ToString() << "\n";
     } else {
@@ -270,7 +191,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
         });
       }
       const std::string t = std::to_string(login->tenant);
-      out << "\nDemo (Graph simulator at " << sim->base_url() << "): tenants Contoso (id " << t
+      out << "\nDemo (Graph simulator at " << sim_url << "): tenants Contoso (id " << t
           << ") and Fabrikam (id " << login->other_tenant << ")"
           << (ready ? ", inventory synced and a first backup set taken" : " (setup still running)")
           << ".\n"

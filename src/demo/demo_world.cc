@@ -1,8 +1,8 @@
-#include "app/demo_world.h"
+#include "demo/demo_world.h"
 
 #include <nlohmann/json.hpp>
 
-namespace ta::app {
+namespace ta::demo {
 
 using nlohmann::json;
 
@@ -36,4 +36,4 @@ void SeedDemoWorld(sim::GraphSim& sim, int generated) {
   sim.GeneratePolicies("contoso.example", generated);
 }
 
-}  // namespace ta::app
+}  // namespace ta::demo

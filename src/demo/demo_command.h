@@ -3,7 +3,7 @@
 #include <iosfwd>
 #include <string>
 
-namespace ta::app {
+namespace ta::demo {
 
 // `tenantatlas demo`: the product end to end with no Microsoft credentials.
 // Starts the Graph simulator on loopback with two customer tenants, then runs
@@ -13,4 +13,4 @@ namespace ta::app {
 // Uses a fresh SQLite database at `db_path`. Returns the exit code.
 int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, std::ostream& err);
 
-}  // namespace ta::app
+}  // namespace ta::demo

@@ -1,6 +1,6 @@
-#include "app/demo_command.h"
+#include "demo/demo_command.h"
 
-#include "app/demo_world.h"
+#include "demo/demo_world.h"
 
 #include <filesystem>
 #include <iomanip>
@@ -15,7 +15,7 @@
 #include "store/backup_sets.h"
 #include "store/notifications.h"
 
-namespace ta::app {
+namespace ta::demo {
 
 using nlohmann::json;
 
@@ -184,4 +184,4 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   return final_run.status == store::RunStatus::kSucceeded && writes == 0 ? 0 : 1;
 }
 
-}  // namespace ta::app
+}  // namespace ta::demo

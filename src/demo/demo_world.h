@@ -7,7 +7,7 @@
 
 #include "sim.h"
 
-namespace ta::app {
+namespace ta::demo {
 
 struct DemoTenant {
   std::string name;  // TenantAtlas tenant name
@@ -25,4 +25,4 @@ inline const DemoTenant kFabrikam{"Fabrikam", "fabrikam.example", "fabrikam-app"
 // assignments in Contoso, plus `generated` synthetic policies across all 8 types).
 void SeedDemoWorld(sim::GraphSim& sim, int generated);
 
-}  // namespace ta::app
+}  // namespace ta::demo
