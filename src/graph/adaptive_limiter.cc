@@ -72,6 +72,16 @@ void AdaptiveLimiter::OnThrottle(const std::string& tenant, std::chrono::millise
   cv_.notify_all();
 }
 
+std::chrono::milliseconds AdaptiveLimiter::GateRemaining(const std::string& tenant) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = states_.find(tenant);
+  if (it == states_.end()) return std::chrono::milliseconds(0);
+  const auto now = std::chrono::steady_clock::now();
+  return it->second.gate > now ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     it->second.gate - now)
+                               : std::chrono::milliseconds(0);
+}
+
 double AdaptiveLimiter::Limit(const std::string& tenant) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = states_.find(tenant);

@@ -54,6 +54,8 @@ class AdaptiveLimiter {
   std::optional<Slot> Enter(const std::string& tenant, const std::function<bool()>& abort = {});
   void OnSuccess(const std::string& tenant);
   void OnThrottle(const std::string& tenant, std::chrono::milliseconds retry_after);
+  // How long the tenant's throttle gate stays closed (0 when open).
+  std::chrono::milliseconds GateRemaining(const std::string& tenant) const;
   double Limit(const std::string& tenant) const;
 
  private:

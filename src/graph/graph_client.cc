@@ -79,6 +79,18 @@ bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {
 
 namespace {
 
+GraphError Throttled(const std::string& method, const std::string& url,
+                     std::chrono::milliseconds wait) {
+  GraphError e;
+  e.kind = Status::Code::kResourceExhausted;
+  e.http_status = 429;
+  e.code = "TooManyRequests";
+  e.retry_after = wait;
+  e.message = method + " " + url + ": throttled by Graph for " +
+              std::to_string((wait.count() + 999) / 1000) + " s";
+  return e;
+}
+
 GraphError Cancelled(const std::string& method, const std::string& url) {
   GraphError e;
   e.kind = Status::Code::kUnavailable;
@@ -172,6 +184,9 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
     req.headers = {{"Authorization", "Bearer " + *token}, {"Accept", "application/json"}};
     if (body) req.headers.push_back({"Content-Type", "application/json"});
 
+    // A long throttle is not waited out on this thread (see GraphConfig).
+    if (auto gate = limiter_.GateRemaining(app_.tenant); gate > config_.max_inline_throttle_wait)
+      return GraphFailure(Throttled(method, req.url, gate));
     TransportResult<HttpResponse> res;
     {
       auto slot = limiter_.Enter(app_.tenant, abort);
@@ -239,6 +254,8 @@ GraphResult<json> GraphClient::Send(const std::string& method, const std::string
         wait = std::chrono::seconds(std::stoll(retry_after));
       }
       limiter_.OnThrottle(app_.tenant, wait);  // the next Enter waits at the gate
+      if (wait > config_.max_inline_throttle_wait)
+        return GraphFailure(Throttled(method, req.url, wait));
       continue;
     }
     if (status == 502 || status == 503 || status == 504) {

@@ -26,6 +26,10 @@ struct GraphConfig {
   std::string scope = "https://graph.microsoft.com/.default";
   std::string api_version = "beta";
   int max_throttle_retries = 50;  // 429s: Retry-After is honoured each time
+  // A 429 (or the tenant's closed throttle gate) asking for a longer wait than
+  // this is not waited out in the calling thread: the call fails with
+  // GraphError::retry_after set, and the job snoozes.
+  std::chrono::milliseconds max_inline_throttle_wait{5'000};
   int max_transient_retries = 4;  // 502/503/504 and network errors
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{30'000};

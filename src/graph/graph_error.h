@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ struct GraphError {
   // reset, or a 5xx after the body was sent). The client never resends such a
   // write blindly: the caller looks the object up first.
   bool ambiguous = false;
+  // Throttled for longer than the client waits inline: how long Graph asked
+  // to wait. A job snoozes for that long instead of holding a worker thread.
+  std::optional<std::chrono::milliseconds> retry_after;
 
   // The code stored with a failed item: Graph's own code when it sent one,
   // else graph_timeout | graph_unreachable | graph_connection_lost |

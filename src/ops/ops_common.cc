@@ -70,6 +70,9 @@ Next Record(jobs::JobContext& ctx, const store::RunItem& item,
 
 Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
                  const std::string& ref, const std::string& action, const graph::GraphError& e) {
+  // A long throttle: the job waits in the queue, not on a worker thread, and
+  // the item is redone when it wakes (no attempt is used).
+  if (e.retry_after) return jobs::JobResult::Snooze(ctx.clock().Now() + *e.retry_after);
   if (!e.cancelled()) return Record(ctx, FailedItem(ref, action, e));
   if (ctx.ShuttingDown() && !ctx.CancelRequested()) return jobs::JobResult::Release();
   store::RunItem item;

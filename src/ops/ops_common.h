@@ -50,7 +50,8 @@ using Next = std::optional<jobs::JobResult>;
 Next Record(jobs::JobContext& ctx, const store::RunItem& item,
             const std::optional<store::AuditEntry>& audit = std::nullopt);
 
-// An item's Graph call failed with `e`. A call aborted by a cancel is recorded
+// An item's Graph call failed with `e`. A long throttle (e.retry_after)
+// snoozes the job for that long, recording nothing. A call aborted by a cancel is recorded
 // as skipped and ends the run as cancelled (the rest skipped too); one aborted
 // by shutdown records nothing (the resumed job redoes the item) and releases
 // the job. Any other failure is the item's outcome: recorded as failed.

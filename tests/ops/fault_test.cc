@@ -423,6 +423,62 @@ TEST_P(FaultTest, GraphMisbehavingEndsInAClearPerItemErrorNeverAStuckRun) {
   }
 }
 
+// A tenant throttled for longer than the client waits inline snoozes its job
+// instead of holding a worker thread, so another tenant's run on the same
+// worker finishes at once. Before: the worker waited out Retry-After inside the
+// handler. (Scaled down: a 4 s throttle against a 1 s inline limit; the
+// production limit is 5 s.)
+TEST_P(FaultTest, AThrottledTenantSnoozesAndDoesNotSlowTheOthers) {
+  sim::SimConfig sc;
+  sc.throttle_window_ms = 4'000;
+  sc.throttle_max_requests = 8;
+  TA_OPS_ENV(env, sc, jobs::QueueOptions{}, [](OpsStackOptions& o) {
+    o.graph.max_inline_throttle_wait = std::chrono::milliseconds(1000);
+  });
+  env.sim.GeneratePolicies("ms-a", 1, "deviceConfigurations");
+  env.sim.GeneratePolicies("ms-b", 1, "deviceConfigurations");
+  env.sim.Configure({{"throttle_enabled", false}});
+  for (int64_t t : {env.tenant_a, env.tenant_b})
+    ASSERT_TRUE(StartInventorySync(*env.runs, t, env.operator_both).has_value());
+  env.Drain();
+  env.sim.Configure({{"throttle_enabled", true}, {"reset_throttle", true}});
+  // Tenant A spends its whole window; B has all of its own.
+  auto reader = env.access->Reader(env.tenant_a);
+  ASSERT_TRUE(reader.has_value());
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE((*reader)->Get("deviceManagement/deviceConfigurations").has_value());
+  auto policy = [&](int64_t t) {
+    return env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {t});
+  };
+  auto a = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy(env.tenant_a),
+                                env.operator_both);
+  auto b = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_b, policy(env.tenant_b),
+                                env.operator_both);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  const auto started = Clock::now();
+  auto ran = env.pool->RunOnce();  // one worker, both jobs in one batch
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  ASSERT_TRUE(ran.has_value());
+  EXPECT_EQ(*ran, 2);
+  EXPECT_LT(took.count(), 1000) << "the worker did not wait out A's 4 s throttle";
+  EXPECT_EQ(env.Run(env.tenant_b, b->run.id).status, RunStatus::kSucceeded);
+  const auto snoozed = env.Run(env.tenant_a, a->run.id);
+  EXPECT_FALSE(store::IsTerminal(snoozed.status));
+  EXPECT_EQ(snoozed.processed, 0) << "the throttled item is redone, not failed";
+  EXPECT_EQ(env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {a->run.id}), 0)
+      << "a snooze uses no attempt";
+  EXPECT_GT(env.Count("SELECT run_at FROM jobs WHERE run_id = $1", {a->run.id}),
+            ToUnixMillis(SystemClock::Instance().Now()) + 2'000)
+      << "snoozed for about Retry-After";
+  // When the window has passed, A's run finishes (Drain waits out the snooze).
+  env.Drain();
+  EXPECT_EQ(env.Run(env.tenant_a, a->run.id).status, RunStatus::kSucceeded)
+      << env.JobErrors(a->run.id);
+  PrintRow("tenant A throttled 4 s (inline limit 1 s), tenant B not, one worker", env,
+           env.tenant_b, b->run.id,
+           "B finished in " + std::to_string(took.count()) + " ms; A snoozed, then succeeded");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FaultTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);
