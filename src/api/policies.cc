@@ -115,8 +115,8 @@ Result<Response> ListVersions(ApiContext& ctx, Request& req) {
                      {"content_hash", v.content_hash},
                      {"run_id", Opt(v.run_id)},
                      {"captured_at", Time(v.created_at)}});
-  return Response::Json(
-      200, PageJson(items, page->limit, LastKey(*versions, [](const auto& v) { return v.version; })));
+  return Response::Json(200, PageJson(items, page->limit,
+                                      LastKey(*versions, [](const auto& v) { return v.version; })));
 }
 
 Result<Response> GetVersion(ApiContext& ctx, Request& req) {
@@ -202,8 +202,8 @@ Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
   using Items = std::vector<store::BackupItemRecord>;
   auto records = store::ReadResult<Items>(ctx.db, [&](store::Tx& tx) -> Result<Items> {
     TA_RETURN_IF_ERROR(store::BackupSets::Get(tx, req.tenant_id, *id));
-    return store::BackupSets::Items(tx, req.tenant_id, *id, std::nullopt,
-                                    page->cursor.value_or(0), page->limit);
+    return store::BackupSets::Items(tx, req.tenant_id, *id, std::nullopt, page->cursor.value_or(0),
+                                    page->limit);
   });
   if (!records) return Unexpected(records.error());
   json items = json::array();

@@ -283,10 +283,9 @@ Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<R
                          "use a new key",
                          "Idempotency-Key");
   };
-  auto prior = store::ReadResult<std::optional<Stored>>(
-      ctx.db, [&](store::Tx& tx) {
-        return store::IdempotentRequests::Find(tx, user, key, fresh_after);
-      });
+  auto prior = store::ReadResult<std::optional<Stored>>(ctx.db, [&](store::Tx& tx) {
+    return store::IdempotentRequests::Find(tx, user, key, fresh_after);
+  });
   if (!prior) return Failed(ctx, "Idempotency-Key", prior.error());
   if (*prior) return check(**prior);
 

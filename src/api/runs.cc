@@ -220,9 +220,9 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
          {"attempts", r.attempts},
          {"updated_at", Time(r.updated_at)}});
   }
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional<int64_t>(rows->back().id)));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional<int64_t>(rows->back().id)));
 }
 
 Result<Response> CancelRun(ApiContext& ctx, Request& req) {
@@ -298,9 +298,9 @@ Result<Response> ListAudit(ApiContext& ctx, Request& req) {
                      {"details", JsonColumn(r.entry.details)},
                      {"created_at", Time(r.created_at)},
                      {"hash", r.hash}});
-  return Response::Json(200, PageJson(items, page->limit,
-                                      rows->empty() ? std::nullopt
-                                                    : std::optional<int64_t>(rows->back().seq)));
+  return Response::Json(
+      200, PageJson(items, page->limit,
+                    rows->empty() ? std::nullopt : std::optional<int64_t>(rows->back().seq)));
 }
 
 Result<Response> ListNotifications(ApiContext& ctx, Request& req) {

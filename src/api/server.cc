@@ -22,8 +22,10 @@ struct Server::Impl {
     // line invalid. The library keeps such bytes in the value; refuse them.
     for (const auto& [k, v] : in.headers) {
       if ((k + v).find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
-        const Response bad = Problem(400, "header " + k + ": contains a CR, LF or NUL byte; "
-                                          "send each header on one line ending in CRLF",
+        const Response bad = Problem(400,
+                                     "header " + k +
+                                         ": contains a CR, LF or NUL byte; "
+                                         "send each header on one line ending in CRLF",
                                      k);
         out.status = bad.status;
         out.set_content(bad.body, bad.content_type);

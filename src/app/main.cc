@@ -7,10 +7,10 @@
 
 #include "app/admin_commands.h"
 #include "app/db_commands.h"
-#include "demo/demo_command.h"
 #include "app/idempotency_command.h"
 #include "app/serve_command.h"
 #include "app/worker_command.h"
+#include "demo/demo_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"TenantAtlas: backup and restore of Microsoft Intune configuration for MSPs"};

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "api/server.h"
-#include "demo/serve_demo.h"
 #include "core/credentials.h"
+#include "demo/serve_demo.h"
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
 #include "store/accounts.h"

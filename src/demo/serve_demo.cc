@@ -103,5 +103,4 @@ Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
   return login;
 }
 
-
 }  // namespace ta::demo

@@ -77,9 +77,9 @@ std::chrono::milliseconds AdaptiveLimiter::GateRemaining(const std::string& tena
   auto it = states_.find(tenant);
   if (it == states_.end()) return std::chrono::milliseconds(0);
   const auto now = std::chrono::steady_clock::now();
-  return it->second.gate > now ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     it->second.gate - now)
-                               : std::chrono::milliseconds(0);
+  return it->second.gate > now
+             ? std::chrono::duration_cast<std::chrono::milliseconds>(it->second.gate - now)
+             : std::chrono::milliseconds(0);
 }
 
 double AdaptiveLimiter::Limit(const std::string& tenant) const {

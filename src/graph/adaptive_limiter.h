@@ -33,8 +33,8 @@ class AdaptiveLimiter {
   // return path of a caller can leak one.
   class Slot {
    public:
-    Slot(Slot&& other) noexcept : limiter_(std::exchange(other.limiter_, nullptr)),
-                                  tenant_(std::move(other.tenant_)) {}
+    Slot(Slot&& other) noexcept
+        : limiter_(std::exchange(other.limiter_, nullptr)), tenant_(std::move(other.tenant_)) {}
     Slot& operator=(Slot&&) = delete;
     ~Slot() {
       if (limiter_) limiter_->Release(tenant_);

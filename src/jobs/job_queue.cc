@@ -368,8 +368,7 @@ Status JobQueue::Cancel(int64_t tenant_id, int64_t job_id) {
   return db_.Write([&](Tx& tx) { return CancelInTx(tx, hooks_, tenant_id, job_id, NowMs()); });
 }
 
-Result<std::optional<int64_t>> JobQueue::ActiveJobOfRun(Tx& tx, int64_t tenant_id,
-                                                        int64_t run_id) {
+Result<std::optional<int64_t>> JobQueue::ActiveJobOfRun(Tx& tx, int64_t tenant_id, int64_t run_id) {
   auto rows = tx.Query(
       "SELECT id FROM jobs WHERE run_id = $1 AND tenant_id = $2 AND state IN ('queued', 'running')",
       {run_id, tenant_id});

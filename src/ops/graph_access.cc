@@ -52,8 +52,7 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
         secret.error().WithContext("tenant " + std::to_string(tenant_id) + " client secret"));
   auto client = std::make_unique<graph::GraphClient>(
       graph::AppCredentials{(*creds)->entra_tenant_id, (*creds)->client_id, *secret}, config_,
-      transport_, tokens_,
-      limiter_, redactor_);
+      transport_, tokens_, limiter_, redactor_);
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = clients_[tenant_id];
   if (!slot) slot = std::move(client);

@@ -150,14 +150,13 @@ jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute)
   const std::optional<std::vector<int64_t>>& selected = params->item_ids;
 
   auto records = store::ReadResult<std::vector<store::BackupItemRecord>>(
-      ctx.db(), [&](store::Tx& tx) {
-        return store::BackupSets::Items(tx, source_tenant, set_id, selected);
-      });
+      ctx.db(),
+      [&](store::Tx& tx) { return store::BackupSets::Items(tx, source_tenant, set_id, selected); });
   if (!records) return JobFailure(records.error());
   std::vector<BackupItem> items;
   for (const auto& r : *records)
     items.push_back({r.id, r.type, r.graph_id, r.display_name, json::parse(r.payload),
-                      json::parse(r.assignments)});
+                     json::parse(r.assignments)});
   if (Status s = SetTotal(ctx, static_cast<int64_t>(items.size())); !s.ok()) return JobFailure(s);
   auto reader = ops.graph.Reader(target_tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());

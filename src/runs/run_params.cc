@@ -20,7 +20,8 @@ Result<json> Object(std::string_view payload) {
 
 Result<int64_t> Int(const json& j, const char* field) {
   auto it = j.find(field);
-  if (it == j.end() || !it->is_number_integer()) return Unexpected(Bad(field, "missing or not an integer"));
+  if (it == j.end() || !it->is_number_integer())
+    return Unexpected(Bad(field, "missing or not an integer"));
   return it->get<int64_t>();
 }
 
@@ -68,7 +69,8 @@ Result<BackupSetParams> BackupSetParams::Parse(std::string_view payload) {
   if (!j) return Unexpected(j.error());
   BackupSetParams p;
   auto name = j->find("name");
-  if (name == j->end() || !name->is_string()) return Unexpected(Bad("name", "missing or not a string"));
+  if (name == j->end() || !name->is_string())
+    return Unexpected(Bad("name", "missing or not a string"));
   p.name = name->get<std::string>();
   auto ids = OptIds(*j, "policy_ids");
   if (!ids) return Unexpected(ids.error());

@@ -60,8 +60,8 @@ std::string BackupSetRecord::Status() const {
 Result<int64_t> BackupSets::ForRun(Tx& tx, int64_t tenant_id, int64_t run_id,
                                    const std::string& name, const std::string& description,
                                    std::optional<int64_t> created_by, int64_t now_ms) {
-  auto found =
-      tx.Query("SELECT id FROM backup_sets WHERE run_id = $1 AND tenant_id = $2", {run_id, tenant_id});
+  auto found = tx.Query("SELECT id FROM backup_sets WHERE run_id = $1 AND tenant_id = $2",
+                        {run_id, tenant_id});
   if (!found) return Unexpected(found.error());
   if (!found->empty()) return found->front().Int(0);
   auto ins = tx.Query(
@@ -85,8 +85,8 @@ Status BackupSets::AddItem(Tx& tx, const BackupItemRecord& i) {
 }
 
 Result<BackupSetRecord> BackupSets::Get(Tx& tx, int64_t tenant_id, int64_t set_id) {
-  auto rows =
-      tx.Query(std::string(kSetSelect) + "WHERE s.id = $1 AND s.tenant_id = $2", {set_id, tenant_id});
+  auto rows = tx.Query(std::string(kSetSelect) + "WHERE s.id = $1 AND s.tenant_id = $2",
+                       {set_id, tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(MissingOrForeign(tx, "backup_sets", set_id, "backup set"));
   return ReadSet(rows->front());
@@ -117,7 +117,8 @@ Result<std::vector<BackupItemRecord>> BackupSets::Items(
   }
   // LIMIT -1 is "no limit" on SQLite; PostgreSQL takes NULL for that.
   sql += " ORDER BY id LIMIT CAST($4 AS BIGINT)";
-  if (limit < 0) params[3] = tx.backend() == Backend::kPostgres ? Param(nullptr) : Param(int64_t{-1});
+  if (limit < 0)
+    params[3] = tx.backend() == Backend::kPostgres ? Param(nullptr) : Param(int64_t{-1});
   auto rows = tx.Query(sql, params);
   if (!rows) return Unexpected(rows.error());
   std::vector<BackupItemRecord> out;
@@ -127,10 +128,11 @@ Result<std::vector<BackupItemRecord>> BackupSets::Items(
 
 Result<int64_t> BackupSets::CountItems(Tx& tx, int64_t set_id,
                                        const std::optional<std::vector<int64_t>>& ids) {
-  auto rows = ids ? tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1 AND " +
-                                 InIdArray(tx.backend(), "id", 2),
-                             {set_id, IdArray(tx.backend(), *ids)})
-                  : tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1", {set_id});
+  auto rows =
+      ids ? tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1 AND " +
+                         InIdArray(tx.backend(), "id", 2),
+                     {set_id, IdArray(tx.backend(), *ids)})
+          : tx.Query("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1", {set_id});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }

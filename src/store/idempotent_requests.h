@@ -14,7 +14,8 @@
 namespace ta::store {
 
 struct StoredResponse {
-  std::string request_hash;  // of method, path and body: the same key with another request is refused
+  std::string
+      request_hash;  // of method, path and body: the same key with another request is refused
   int status = 0;
   std::optional<std::string> location;
   std::string body;

@@ -40,7 +40,8 @@ Result<std::vector<PolicyRecord>> Policies(Result<Rows> rows) {
   return out;
 }
 
-constexpr const char* kVersionList = "SELECT id, policy_id, version, content_hash, run_id, created_at";
+constexpr const char* kVersionList =
+    "SELECT id, policy_id, version, content_hash, run_id, created_at";
 
 VersionRecord ReadVersion(const Row& row, bool with_content) {
   RowReader r(row);
@@ -112,8 +113,8 @@ Result<int64_t> Inventory::CountOwned(Tx& tx, int64_t tenant_id, const std::vect
 }
 
 Result<int64_t> Inventory::CountActive(Tx& tx, int64_t tenant_id) {
-  return Single(tx.Query(
-      "SELECT COUNT(*) FROM policies WHERE tenant_id = $1 AND gone_at IS NULL", {tenant_id}));
+  return Single(tx.Query("SELECT COUNT(*) FROM policies WHERE tenant_id = $1 AND gone_at IS NULL",
+                         {tenant_id}));
 }
 
 Result<int64_t> Inventory::ApplySync(Tx& tx, int64_t tenant_id, const std::string& type,
@@ -126,8 +127,8 @@ Result<int64_t> Inventory::ApplySync(Tx& tx, int64_t tenant_id, const std::strin
         "display_name = excluded.display_name, platform = excluded.platform, "
         "odata_type = excluded.odata_type, last_modified_at = excluded.last_modified_at, "
         "synced_at = excluded.synced_at, gone_at = NULL",
-        {tenant_id, type, p.graph_id, p.display_name, p.platform, p.odata_type,
-         p.last_modified_at, now_ms});
+        {tenant_id, type, p.graph_id, p.display_name, p.platform, p.odata_type, p.last_modified_at,
+         now_ms});
     if (!r) return Unexpected(r.error());
   }
   return tx.Exec(
@@ -156,8 +157,8 @@ Status Inventory::ApplyGroupSync(Tx& tx, int64_t tenant_id,
 Result<Inventory::Stored> Inventory::StoreVersion(Tx& tx, int64_t tenant_id, int64_t policy_id,
                                                   const std::string& payload,
                                                   const std::string& assignments,
-                                                  const std::string& content_hash,
-                                                  int64_t run_id, int64_t now_ms) {
+                                                  const std::string& content_hash, int64_t run_id,
+                                                  int64_t now_ms) {
   auto latest = tx.Query(
       "SELECT id, version, content_hash FROM policy_versions WHERE policy_id = $1 AND "
       "tenant_id = $2 ORDER BY version DESC LIMIT 1",
@@ -178,16 +179,15 @@ Result<Inventory::Stored> Inventory::StoreVersion(Tx& tx, int64_t tenant_id, int
   return Stored{ins->front().Int(0), version, false};
 }
 
-Result<std::vector<VersionRecord>> Inventory::Versions(Tx& tx, int64_t tenant_id,
-                                                       int64_t policy_id,
+Result<std::vector<VersionRecord>> Inventory::Versions(Tx& tx, int64_t tenant_id, int64_t policy_id,
                                                        std::optional<int64_t> before_version,
                                                        int64_t limit) {
-  auto rows = tx.Query(std::string(kVersionList) +
-                           " FROM policy_versions WHERE tenant_id = $1 AND policy_id = $2 AND "
-                           "(CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER BY version DESC "
-                           "LIMIT $4",
-                       {tenant_id, policy_id, before_version ? Param(*before_version) : Param(nullptr),
-                        limit});
+  auto rows = tx.Query(
+      std::string(kVersionList) +
+          " FROM policy_versions WHERE tenant_id = $1 AND policy_id = $2 AND "
+          "(CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER BY version DESC "
+          "LIMIT $4",
+      {tenant_id, policy_id, before_version ? Param(*before_version) : Param(nullptr), limit});
   if (!rows) return Unexpected(rows.error());
   std::vector<VersionRecord> out;
   for (const auto& r : *rows) out.push_back(ReadVersion(r, false));
@@ -219,9 +219,9 @@ Result<std::vector<GroupRecord>> Inventory::Groups(Tx& tx, int64_t tenant_id, in
 
 Result<std::optional<std::string>> Inventory::GroupName(Tx& tx, int64_t tenant_id,
                                                         const std::string& graph_id) {
-  auto rows = tx.Query(
-      "SELECT display_name FROM tenant_groups WHERE tenant_id = $1 AND graph_id = $2",
-      {tenant_id, graph_id});
+  auto rows =
+      tx.Query("SELECT display_name FROM tenant_groups WHERE tenant_id = $1 AND graph_id = $2",
+               {tenant_id, graph_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<std::string>();
   return std::optional<std::string>(rows->front().Text(0));

@@ -87,8 +87,8 @@ class Inventory {
   static Result<std::vector<VersionRecord>> Versions(Tx& tx, int64_t tenant_id, int64_t policy_id,
                                                      std::optional<int64_t> before_version,
                                                      int64_t limit);
-  static Result<std::optional<VersionRecord>> Version(Tx& tx, int64_t tenant_id,
-                                                      int64_t policy_id, int64_t version);
+  static Result<std::optional<VersionRecord>> Version(Tx& tx, int64_t tenant_id, int64_t policy_id,
+                                                      int64_t version);
 
   // Ordered by display name, then graph id.
   static Result<std::vector<GroupRecord>> Groups(Tx& tx, int64_t tenant_id, int64_t limit,

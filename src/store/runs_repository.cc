@@ -270,8 +270,8 @@ Result<std::vector<RunsRepository::Census>> RunsRepository::CountByTypeAndStatus
 }
 
 Result<std::vector<RunsRepository::ItemRow>> RunsRepository::ItemsPage(
-    Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status,
-    int64_t after_id, int64_t limit) {
+    Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status, int64_t after_id,
+    int64_t limit) {
   auto rows = tx.Query(
       "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
       "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND "

@@ -114,8 +114,8 @@ class RunsRepository {
     int64_t attempts = 0, updated_at = 0;
   };
   static Result<std::vector<ItemRow>> ItemsPage(Tx& tx, int64_t tenant_id, int64_t run_id,
-                                                std::optional<std::string> status,
-                                                int64_t after_id, int64_t limit);
+                                                std::optional<std::string> status, int64_t after_id,
+                                                int64_t limit);
 
   // Recomputes the run's counters from its item rows (the truth; the counters
   // UpsertItem moves are only a live estimate) and returns the run, plus its

@@ -445,15 +445,34 @@ TEST_P(ApiTest, HostileBodiesOnEveryJsonRouteAnswer4xxNever500) {
   const Who admin = env.AddUser("admin@example.com", true);
   env.Member(admin, w.tenant, "owner");
   const std::string deep(5000, '[');
-  const std::vector<std::string> bodies = {
-      R"({"email":"a","password":1e999})", R"({"name":-1e999})", "1e999", R"({"a":1e-999})",
-      R"({"backup_set_id":99999999999999999999999})", R"({"backup_set_id":-1})",
-      R"({"backup_set_id":1.5})", R"({"backup_set_id":"1"})", R"({"name":1})",
-      R"({"name":"a","name":"b"})", R"({"policy_ids":[1,"x",{}]})", R"({"item_ids":{"a":1}})",
-      R"({"group_mapping":[1]})", R"({"group_mapping":{"a":1}})", R"({"email":{},"password":[]})",
-      R"({"role":null})", R"({"name":"\ud800"})", "{\"name\":\"\xff\xfe\"}", R"({"name":"abc)",
-      R"({"a":)", "[]", "\"str\"", "null", "true", deep, deep + "]", "{" + std::string(3000, ' '),
-      std::string("{\"name\":\"a\0b\"}", 13)};
+  const std::vector<std::string> bodies = {R"({"email":"a","password":1e999})",
+                                           R"({"name":-1e999})",
+                                           "1e999",
+                                           R"({"a":1e-999})",
+                                           R"({"backup_set_id":99999999999999999999999})",
+                                           R"({"backup_set_id":-1})",
+                                           R"({"backup_set_id":1.5})",
+                                           R"({"backup_set_id":"1"})",
+                                           R"({"name":1})",
+                                           R"({"name":"a","name":"b"})",
+                                           R"({"policy_ids":[1,"x",{}]})",
+                                           R"({"item_ids":{"a":1}})",
+                                           R"({"group_mapping":[1]})",
+                                           R"({"group_mapping":{"a":1}})",
+                                           R"({"email":{},"password":[]})",
+                                           R"({"role":null})",
+                                           R"({"name":"\ud800"})",
+                                           "{\"name\":\"\xff\xfe\"}",
+                                           R"({"name":"abc)",
+                                           R"({"a":)",
+                                           "[]",
+                                           "\"str\"",
+                                           "null",
+                                           "true",
+                                           deep,
+                                           deep + "]",
+                                           "{" + std::string(3000, ' '),
+                                           std::string("{\"name\":\"a\0b\"}", 13)};
   int checked = 0;
   for (const Route& route : RouteTable()) {
     if (route.body != BodyKind::kJson) continue;

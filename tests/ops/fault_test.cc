@@ -391,16 +391,21 @@ TEST_P(FaultTest, GraphMisbehavingEndsInAClearPerItemErrorNeverAStuckRun) {
     std::string code;
   };
   const std::vector<Case> cases = {
-      {"malformed JSON", {{"misbehave_next", 1000}, {"misbehave", "malformed_json"}},
+      {"malformed JSON",
+       {{"misbehave_next", 1000}, {"misbehave", "malformed_json"}},
        "graph_malformed_response"},
-      {"wrong content type", {{"misbehave_next", 1000}, {"misbehave", "wrong_content_type"}},
+      {"wrong content type",
+       {{"misbehave_next", 1000}, {"misbehave", "wrong_content_type"}},
        "graph_malformed_response"},
-      {"truncated body", {{"misbehave_next", 1000}, {"misbehave", "truncated"}},
+      {"truncated body",
+       {{"misbehave_next", 1000}, {"misbehave", "truncated"}},
        "graph_connection_lost"},
-      {"connection dropped after the headers", {{"misbehave_next", 1000}, {"misbehave", "dropped"}},
+      {"connection dropped after the headers",
+       {{"misbehave_next", 1000}, {"misbehave", "dropped"}},
        "graph_connection_lost"},
       {"500 on every request", {{"fail_next", 1000}, {"fail_status", 500}}, "InternalServerError"},
-      {"token endpoint down", {{"token_down_status", 503}, {"revoke_tokens", true}},
+      {"token endpoint down",
+       {{"token_down_status", 503}, {"revoke_tokens", true}},
        "token_endpoint_unavailable"},
   };
   for (const auto& c : cases) {
@@ -417,9 +422,9 @@ TEST_P(FaultTest, GraphMisbehavingEndsInAClearPerItemErrorNeverAStuckRun) {
     ASSERT_EQ(items.size(), 1u);
     EXPECT_EQ(items[0].error_code.value_or(""), c.code) << items[0].error_message.value_or("");
     ExpectTruthfulRun(env, env.tenant_a, run->run.id, 1);
-    PrintRow("Graph: " + c.name, env, env.tenant_a, run->run.id,
-             "item " + items[0].error_code.value_or("") + ", run error " +
-                 r.error_code.value_or(""));
+    PrintRow(
+        "Graph: " + c.name, env, env.tenant_a, run->run.id,
+        "item " + items[0].error_code.value_or("") + ", run error " + r.error_code.value_or(""));
   }
 }
 
@@ -474,8 +479,8 @@ TEST_P(FaultTest, AThrottledTenantSnoozesAndDoesNotSlowTheOthers) {
   env.Drain();
   EXPECT_EQ(env.Run(env.tenant_a, a->run.id).status, RunStatus::kSucceeded)
       << env.JobErrors(a->run.id);
-  PrintRow("tenant A throttled 4 s (inline limit 1 s), tenant B not, one worker", env,
-           env.tenant_b, b->run.id,
+  PrintRow("tenant A throttled 4 s (inline limit 1 s), tenant B not, one worker", env, env.tenant_b,
+           b->run.id,
            "B finished in " + std::to_string(took.count()) + " ms; A snoozed, then succeeded");
 }
 

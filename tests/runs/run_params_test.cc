@@ -11,7 +11,8 @@ TEST(RunParams, EveryOperationRoundTrips) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->policy_id, 42);
 
-  auto b = BackupSetParams::Parse(BackupSetParams{"Nightly", std::vector<int64_t>{3, 1}, 7}.ToJson());
+  auto b =
+      BackupSetParams::Parse(BackupSetParams{"Nightly", std::vector<int64_t>{3, 1}, 7}.ToJson());
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->name, "Nightly");
   EXPECT_EQ(b->policy_ids, (std::vector<int64_t>{3, 1}));
@@ -36,8 +37,8 @@ TEST(RunParams, ARenamedOrMistypedKeyFailsNamingTheField) {
   auto renamed = CaptureParams::Parse(R"({"policyId": 42})");
   ASSERT_FALSE(renamed.has_value());
   EXPECT_NE(renamed.error().message().find("payload.policy_id"), std::string::npos);
-  auto mistyped = RestoreParams::Parse(
-      R"({"source_tenant_id": 1, "backup_set_id": "9", "user_id": 1})");
+  auto mistyped =
+      RestoreParams::Parse(R"({"source_tenant_id": 1, "backup_set_id": "9", "user_id": 1})");
   ASSERT_FALSE(mistyped.has_value());
   EXPECT_NE(mistyped.error().message().find("payload.backup_set_id"), std::string::npos);
   auto mapping = RestoreParams::Parse(

@@ -26,17 +26,17 @@ TEST_P(InventoryTest, SyncCaptureAndBackUpRoundTripAsTypedRecords) {
   Database& db = t->db();
   const int64_t a = MakeTenant(db, "A"), b = MakeTenant(db, "B");
   const int64_t gone = Must<int64_t>(db, [&](Tx& tx) {
-    return Inventory::ApplySync(tx, a, "deviceConfiguration",
-                                {{"g1", "One", "windows10", "#t", "2026-01-01"},
-                                 {"g2", "Two", "", "#t", ""}},
-                                1000);
+    return Inventory::ApplySync(
+        tx, a, "deviceConfiguration",
+        {{"g1", "One", "windows10", "#t", "2026-01-01"}, {"g2", "Two", "", "#t", ""}}, 1000);
   });
   EXPECT_EQ(gone, 0);
   // A later sync that no longer lists g2 marks it gone, and keeps its row.
   EXPECT_EQ(Must<int64_t>(db,
                           [&](Tx& tx) {
                             return Inventory::ApplySync(tx, a, "deviceConfiguration",
-                                                        {{"g1", "One", "windows10", "#t", ""}}, 2000);
+                                                        {{"g1", "One", "windows10", "#t", ""}},
+                                                        2000);
                           }),
             1);
   PolicyFilter with_gone;
@@ -62,8 +62,9 @@ TEST_P(InventoryTest, SyncCaptureAndBackUpRoundTripAsTypedRecords) {
       db, [&](Tx& tx) { return Inventory::StoreVersion(tx, a, p, "{}", "[]", "h1", 0, 10); });
   auto same = Must<Inventory::Stored>(
       db, [&](Tx& tx) { return Inventory::StoreVersion(tx, a, p, "{}", "[]", "h1", 0, 11); });
-  auto v2 = Must<Inventory::Stored>(
-      db, [&](Tx& tx) { return Inventory::StoreVersion(tx, a, p, "{\"x\":1}", "[]", "h2", 0, 12); });
+  auto v2 = Must<Inventory::Stored>(db, [&](Tx& tx) {
+    return Inventory::StoreVersion(tx, a, p, "{\"x\":1}", "[]", "h2", 0, 12);
+  });
   EXPECT_EQ(v1.version, 1);
   EXPECT_TRUE(same.unchanged);
   EXPECT_EQ(same.version_id, v1.version_id);
@@ -72,8 +73,8 @@ TEST_P(InventoryTest, SyncCaptureAndBackUpRoundTripAsTypedRecords) {
       db, [&](Tx& tx) { return Inventory::Versions(tx, a, p, std::nullopt, 10); });
   ASSERT_EQ(versions.size(), 2u);
   EXPECT_EQ(versions[0].version, 2);  // newest first
-  auto v = Must<std::optional<VersionRecord>>(db,
-                                              [&](Tx& tx) { return Inventory::Version(tx, a, p, 2); });
+  auto v = Must<std::optional<VersionRecord>>(
+      db, [&](Tx& tx) { return Inventory::Version(tx, a, p, 2); });
   ASSERT_TRUE(v);
   EXPECT_EQ(v->payload, "{\"x\":1}");
 
@@ -85,8 +86,8 @@ TEST_P(InventoryTest, SyncCaptureAndBackUpRoundTripAsTypedRecords) {
                             return BackupSets::ForRun(tx, a, 77, "Nightly", "", std::nullopt, 6);
                           }),
             set);
-  BackupItemRecord item{0, a, set, p, v2.version_id, "deviceConfiguration", "g1", "One", "{}",
-                        "[]", "h2", 7};
+  BackupItemRecord item{0,    a,     set,  p,    v2.version_id, "deviceConfiguration",
+                        "g1", "One", "{}", "[]", "h2",          7};
   for (int i = 0; i < 2; ++i)
     EXPECT_TRUE(db.Write([&](Tx& tx) { return BackupSets::AddItem(tx, item); }).ok());
   auto items = Must<std::vector<BackupItemRecord>>(

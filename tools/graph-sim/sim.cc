@@ -312,11 +312,12 @@ struct GraphSim::Impl {
     } else if (how == "truncated" || how == "dropped") {
       // Declares 4 KiB and sends less (or nothing): the connection closes mid-answer.
       const size_t sent = how == "truncated" ? 20 : 0;
-      res.set_content_provider(
-          4096, "application/json", [sent](size_t offset, size_t, httplib::DataSink& sink) {
-            if (offset == 0 && sent > 0) sink.write("{\"value\":[{\"id\":\"tr", sent);
-            return false;  // abort: the library closes the connection
-          });
+      res.set_content_provider(4096, "application/json",
+                               [sent](size_t offset, size_t, httplib::DataSink& sink) {
+                                 if (offset == 0 && sent > 0)
+                                   sink.write("{\"value\":[{\"id\":\"tr", sent);
+                                 return false;  // abort: the library closes the connection
+                               });
     } else {  // malformed_json
       res.set_content("{\"value\": [ {\"id\": \"a\", ", "application/json");
     }
