@@ -139,6 +139,14 @@ class Installation {
     ADD_FAILURE() << "run " << id << " did not end within " << limit.count() << " s";
     return run;
   }
+  // Waits (bounded) until run `id` has processed `n` items; returns how many it has.
+  int64_t AwaitProgress(int64_t id, int64_t n) {
+    const auto until = SteadyClock::now() + std::chrono::seconds(60);
+    int64_t processed = 0;
+    while ((processed = Count(Run(id), "processed")) < n && SteadyClock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
+    return processed;
+  }
   int64_t Start(const std::string& path, const std::string& body = "") {
     auto r = Call("POST", "/api/v1/tenants/1" + path, body);
     EXPECT_EQ(r.status, 202) << r.body;
@@ -309,11 +317,8 @@ TEST_F(ProcessFault, PostgresStoppedTenSecondsMidBackupLosesNothing) {
   const int64_t backup = ta.Start("/backup-sets", R"({"name":"Nightly"})");
   std::string events;
   std::thread follower = ta.FollowEvents(backup, &events);
-  const auto until = SteadyClock::now() + std::chrono::seconds(60);
-  while (Count(ta.Run(backup), "processed") < 40 && SteadyClock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
   std::printf("database stopped at %lld of 200 items\n",
-              static_cast<long long>(Count(ta.Run(backup), "processed")));
+              static_cast<long long>(ta.AwaitProgress(backup, 40)));
   ASSERT_EQ(pg.Pause(), 0);
   const auto stopped = SteadyClock::now();
   Answers answers;
@@ -379,11 +384,8 @@ TEST_F(ProcessFault, PostgresConnectionsKilledMidPreviewLoseNothing) {
                         std::chrono::seconds(120))["status"],
             "succeeded");
   const int64_t preview = ta.Start("/restores/preview", R"({"backup_set_id":1})");
-  const auto until = SteadyClock::now() + std::chrono::seconds(60);
-  while (Count(ta.Run(preview), "processed") < 40 && SteadyClock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
   std::printf("connections killed at %lld of 200 items\n",
-              static_cast<long long>(Count(ta.Run(preview), "processed")));
+              static_cast<long long>(ta.AwaitProgress(preview, 40)));
   auto admin = store::OpenDatabase(pg.url, store::DatabaseOptions{.run_migrations = false});
   ASSERT_TRUE(admin.has_value());
   int64_t killed = 0;
@@ -481,11 +483,8 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   const int64_t sync = ta.Start("/policies/sync");
   ASSERT_EQ(ta.AwaitEnd(sync, std::chrono::seconds(60))["status"], "succeeded");
   const int64_t backup = ta.Start("/backup-sets", R"({"name":"Nightly"})");
-  const auto until = SteadyClock::now() + std::chrono::seconds(60);
-  while (Count(ta.Run(backup), "processed") < 40 && SteadyClock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling with a deadline
   std::printf("filesystem filled at %lld of 300 items\n",
-              static_cast<long long>(Count(ta.Run(backup), "processed")));
+              static_cast<long long>(ta.AwaitProgress(backup, 40)));
   // Fill every free block (dd stops at ENOSPC).
   Shell("dd if=/dev/zero of=" + mnt + "/filler bs=64k 2>/dev/null; sync");
   const auto filled = SteadyClock::now();
