@@ -36,15 +36,17 @@ class Value {
  public:
   using Data = std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array>;
 
-  Value() : data_(nullptr) {}
-  Value(std::nullptr_t) : data_(nullptr) {}         // NOLINT(runtime/explicit)
-  Value(bool b) : data_(b) {}                       // NOLINT(runtime/explicit)
-  Value(int64_t i) : data_(i) {}                    // NOLINT(runtime/explicit)
-  Value(int i) : data_(static_cast<int64_t>(i)) {}  // NOLINT(runtime/explicit)
-  Value(double d) : data_(d) {}                     // NOLINT(runtime/explicit)
-  Value(std::string s) : data_(std::move(s)) {}     // NOLINT(runtime/explicit)
-  Value(const char* s) : data_(std::string(s)) {}   // NOLINT(runtime/explicit)
-  Value(Array a) : data_(std::move(a)) {}           // NOLINT(runtime/explicit)
+  // Defined below Entry: the variant's Array needs Entry complete (g++
+  // tolerates it here, clang with libstdc++ does not).
+  Value();
+  Value(std::nullptr_t);  // NOLINT(runtime/explicit)
+  Value(bool b);          // NOLINT(runtime/explicit)
+  Value(int64_t i);       // NOLINT(runtime/explicit)
+  Value(int i);           // NOLINT(runtime/explicit)
+  Value(double d);        // NOLINT(runtime/explicit)
+  Value(std::string s);   // NOLINT(runtime/explicit)
+  Value(const char* s);   // NOLINT(runtime/explicit)
+  Value(Array a);         // NOLINT(runtime/explicit)
 
   const Data& data() const { return data_; }
   bool is_null() const { return std::holds_alternative<std::nullptr_t>(data_); }
@@ -59,6 +61,16 @@ struct Entry {
   Key key;
   Value value;
 };
+
+inline Value::Value() : data_(nullptr) {}
+inline Value::Value(std::nullptr_t) : data_(nullptr) {}
+inline Value::Value(bool b) : data_(b) {}
+inline Value::Value(int64_t i) : data_(i) {}
+inline Value::Value(int i) : data_(static_cast<int64_t>(i)) {}
+inline Value::Value(double d) : data_(d) {}
+inline Value::Value(std::string s) : data_(std::move(s)) {}
+inline Value::Value(const char* s) : data_(std::string(s)) {}
+inline Value::Value(Array a) : data_(std::move(a)) {}
 
 // Builds a PHP key from a string the way PHP does ("12" -> 12, "012" stays a string).
 Key NormalizeKey(std::string key);

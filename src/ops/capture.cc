@@ -36,7 +36,8 @@ json WithoutIds(const json& v) {
 std::string ContentHash(const graph::PolicyType& type, const json& payload,
                         const json& assignments) {
   json p = payload;
-  for (const auto& k : IgnoredFields(type)) p.erase(k);
+  if (p.is_object())  // anything else is hashed as it is (found by fuzzing)
+    for (const auto& k : IgnoredFields(type)) p.erase(k);
   // nlohmann::json keeps object keys sorted, so dump() is canonical.
   return Sha256Hex(
       json{{"payload", WithoutIds(p)}, {"assignments", WithoutIds(assignments)}}.dump());
@@ -49,6 +50,13 @@ graph::GraphResult<Captured> CapturePolicy(graph::GraphReader& reader,
   auto item = reader.Get(
       type.get_expand.empty() ? path : path + "?$expand=" + std::string(type.get_expand));
   if (!item) return graph::GraphFailure(item.error());
+  if (!item->is_object()) {
+    graph::GraphError e;
+    e.kind = Status::Code::kUnavailable;
+    e.code = "graph_malformed_response";
+    e.message = "Graph answered " + path + " with JSON that is not an object";
+    return graph::GraphFailure(e);
+  }
   Captured c;
   c.payload = std::move(*item);
   for (const auto& sub : type.sub_resources) {

@@ -1,0 +1,45 @@
+// What Graph answers, parsed by us: the catalog's strip for create and
+// update, the content hash, the field diff against the stripped copy, and
+// paging (a page with an @odata.nextLink). Nothing may throw or crash.
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/catalog.h"
+#include "graph/graph_client.h"
+#include "ops/capture.h"
+#include "ops/json_diff.h"
+
+namespace {
+
+// Answers the fuzzed page first, then an empty last page.
+class OnePage final : public ta::graph::GraphReader {
+ public:
+  explicit OnePage(nlohmann::json page) : page_(std::move(page)) {}
+  ta::graph::GraphResult<nlohmann::json> Get(const std::string&) override {
+    if (calls_++ == 0) return page_;
+    return nlohmann::json::object();
+  }
+
+ private:
+  nlohmann::json page_;
+  int calls_ = 0;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  nlohmann::json j = nlohmann::json::parse(data, data + size, nullptr, false);
+  if (j.is_discarded()) return 0;
+  for (const auto& type : ta::graph::Catalog()) {
+    for (bool update : {false, true}) {
+      const nlohmann::json body = ta::graph::StripForWrite(type, j, update);
+      (void)ta::ops::ToJson(ta::ops::Diff(j, body, ta::ops::IgnoredFields(type)));
+    }
+    (void)ta::ops::ContentHash(type, j, j.is_object() ? j.value("assignments", nlohmann::json())
+                                                      : nlohmann::json());
+  }
+  OnePage reader(j);
+  (void)ta::graph::ListAll(reader, "deviceManagement/deviceConfigurations");
+  return 0;
+}
