@@ -490,8 +490,11 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   const auto filled = SteadyClock::now();
   Answers answers;
   bool readyz_full = false;
-  while (SteadyClock::now() - filled < std::chrono::seconds(6)) {
-    answers.Add(ta.Call("POST", "/api/v1/tenants/1/policies/2/capture"), "");
+  // A new policy each time: a start that reuses an active run is a pure read
+  // and (rightly) still succeeds on a full disk; a new start must write.
+  for (int policy = 2; SteadyClock::now() - filled < std::chrono::seconds(6); ++policy) {
+    answers.Add(
+        ta.Call("POST", "/api/v1/tenants/1/policies/" + std::to_string(policy) + "/capture"), "");
     auto ready = ta.Call("GET", "/readyz");
     if (ready.status == 503 && ready.body.find("\"full\"") != std::string::npos) readyz_full = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -500,7 +503,7 @@ TEST_F(ProcessFault, SqliteFilesystemFilledMidBackupThenFreedLosesNothing) {
   const auto freed = SteadyClock::now();
   Installation::Reply after;
   while (SteadyClock::now() - freed < std::chrono::seconds(30)) {
-    after = ta.Call("POST", "/api/v1/tenants/1/policies/3/capture");
+    after = ta.Call("POST", "/api/v1/tenants/1/policies/250/capture");
     if (after.status == 202 || after.status == 200) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
