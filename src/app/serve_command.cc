@@ -209,8 +209,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
     }
   }
 
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = AwaitStopSignal(set);
   log.Info("serve stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                               {"grace_s", config.worker.shutdown_grace_s}});
   // Not ready first (a load balancer stops sending), while the API still

@@ -1,5 +1,7 @@
 #include "app/worker_command.h"
 
+#include <malloc.h>
+
 #include <signal.h>
 
 #include <cstdlib>
@@ -43,6 +45,15 @@ sigset_t BlockStopSignals() {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+int AwaitStopSignal(const sigset_t& set) {
+  const timespec period{30, 0};
+  while (true) {
+    const int sig = sigtimedwait(&set, nullptr, &period);
+    if (sig > 0) return sig;
+    malloc_trim(0);  // EAGAIN: the period passed; EINTR: another signal
+  }
 }
 
 Status ValidateWorkerConfig(const WorkerConfig& c) {
@@ -96,8 +107,7 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency
       << ", per-tenant cap " << config.tenant_cap << ", Graph " << options.graph.graph_base
       << std::endl;
-  int sig = 0;
-  sigwait(&set, &sig);
+  const int sig = AwaitStopSignal(set);
   out << "worker stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
       << "): finishing running jobs for up to " << config.shutdown_grace_s
       << " s, handing back the rest" << std::endl;

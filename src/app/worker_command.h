@@ -33,6 +33,12 @@ int LoadMasterKey(const std::string& key_file, std::string& key_b64, std::ostrea
 // any thread starts.
 sigset_t BlockStopSignals();
 
+// Waits for a signal of `set` and returns it. Meanwhile, every 30 s, gives
+// the heap's freed pages back to the OS (malloc_trim): with one glibc arena
+// per busy thread, memory freed after a burst otherwise stays resident, and
+// the 30-minute soak saw RSS climb 20 → 54 MiB with 9 MiB in use.
+int AwaitStopSignal(const sigset_t& set);
+
 // The worker side's options from the settings shared by `worker` and `serve`.
 ops::OpsStackOptions StackOptions(const WorkerConfig& config);
 

@@ -1,5 +1,7 @@
 #include "core/clock.h"
 
+#include <thread>
+
 namespace ta {
 
 SystemClock& SystemClock::Instance() {
@@ -7,11 +9,24 @@ SystemClock& SystemClock::Instance() {
   return clock;
 }
 
+void SystemClock::SleepFor(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
+
 FakeClock::FakeClock(TimePoint start) : now_(start) {}
 
 FakeClock::TimePoint FakeClock::Now() const {
   std::lock_guard<std::mutex> lock(mu_);
   return now_;
+}
+
+void FakeClock::SleepFor(std::chrono::milliseconds d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  now_ += d;
+  slept_ += d;
+}
+
+std::chrono::milliseconds FakeClock::slept() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return slept_;
 }
 
 void FakeClock::Advance(std::chrono::microseconds delta) {

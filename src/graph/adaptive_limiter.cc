@@ -23,9 +23,15 @@ bool AdaptiveLimiter::Acquire(const std::string& tenant, const std::function<boo
       if (stop) return false;
     }
     State& s = Get(tenant);
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.Now();
     if (now < s.gate) {
-      cv_.wait_until(lock, abort ? std::min(s.gate, now + kAbortPoll) : s.gate);
+      // Sleep on the clock (not the condition variable) so a FakeClock moves
+      // past the gate; OnThrottle may move the gate meanwhile: check again.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(s.gate - now);
+      if (abort) left = std::min(left, std::chrono::milliseconds(kAbortPoll));
+      lock.unlock();
+      clock_.SleepFor(std::max(left, std::chrono::milliseconds(1)));
+      lock.lock();
       continue;
     }
     if (s.in_flight < std::max(1, static_cast<int>(s.limit))) {
@@ -63,7 +69,7 @@ void AdaptiveLimiter::OnThrottle(const std::string& tenant, std::chrono::millise
   {
     std::lock_guard<std::mutex> lock(mu_);
     State& s = Get(tenant);
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.Now();
     // Halve once per throttle episode: the other requests that were in flight
     // when the limit was hit report the same episode.
     if (now >= s.gate) s.limit = std::max(options_.min, s.limit / 2);
@@ -76,7 +82,7 @@ std::chrono::milliseconds AdaptiveLimiter::GateRemaining(const std::string& tena
   std::lock_guard<std::mutex> lock(mu_);
   auto it = states_.find(tenant);
   if (it == states_.end()) return std::chrono::milliseconds(0);
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.Now();
   return it->second.gate > now
              ? std::chrono::duration_cast<std::chrono::milliseconds>(it->second.gate - now)
              : std::chrono::milliseconds(0);

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/thread_annotations.h"
 
 namespace ta::graph {
@@ -18,7 +19,9 @@ namespace ta::graph {
 // A success raises the limit by 1/limit (about +1 per round of requests); a
 // throttle halves it and holds every caller for that tenant until the gate
 // opens, so one 429 pauses the tenant instead of letting each in-flight
-// request discover the throttle on its own. Thread-safe.
+// request discover the throttle on its own. The gate is kept, and waited out,
+// in `clock` time: Graph tests run on a FakeClock and never sleep.
+// Thread-safe.
 class AdaptiveLimiter {
  public:
   struct Options {
@@ -27,7 +30,8 @@ class AdaptiveLimiter {
     double max = 16;
   };
   AdaptiveLimiter() : AdaptiveLimiter(Options{}) {}
-  explicit AdaptiveLimiter(Options options) : options_(options) {}
+  explicit AdaptiveLimiter(Options options, Clock& clock = SystemClock::Instance())
+      : options_(options), clock_(clock) {}
 
   // A held concurrency slot; gives it back when it goes out of scope, so no
   // return path of a caller can leak one.
@@ -57,18 +61,21 @@ class AdaptiveLimiter {
   // How long the tenant's throttle gate stays closed (0 when open).
   std::chrono::milliseconds GateRemaining(const std::string& tenant) const;
   double Limit(const std::string& tenant) const;
+  // The clock the gate runs on; GraphClient waits out its backoff on it too.
+  Clock& clock() const { return clock_; }
 
  private:
   struct State {
     double limit = 0;
     int in_flight = 0;
-    std::chrono::steady_clock::time_point gate{};
+    Clock::TimePoint gate{};
   };
   bool Acquire(const std::string& tenant, const std::function<bool()>& abort);
   void Release(const std::string& tenant);
   State& Get(const std::string& tenant) EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
+  Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, State> states_ GUARDED_BY(mu_);

@@ -63,17 +63,18 @@ GraphResult<json> GraphClient::Put(const std::string& path, const json& body) {
 }
 
 bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {
+  Clock& clock = limiter_.clock();
   if (!abort) {
-    std::this_thread::sleep_for(d);
+    clock.SleepFor(d);
     return true;
   }
-  const auto until = std::chrono::steady_clock::now() + d;
+  const auto until = clock.Now() + d;
   while (true) {
     if (abort()) return false;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock.Now();
     if (now >= until) return true;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(250)));
+    clock.SleepFor(std::min(std::chrono::duration_cast<std::chrono::milliseconds>(until - now),
+                            std::chrono::milliseconds(250)));
   }
 }
 

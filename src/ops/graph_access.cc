@@ -12,7 +12,8 @@ TenantGraphAccess::TenantGraphAccess(store::Database& db, const SecretBox& box,
       config_(std::move(config)),
       transport_(transport),
       redactor_(redactor),
-      tokens_(transport, config_.authority_base, config_.scope, clock, redactor) {}
+      tokens_(transport, config_.authority_base, config_.scope, clock, redactor),
+      limiter_(graph::AdaptiveLimiter::Options{}, clock) {}
 
 Result<std::unique_ptr<graph::GraphReader>> TenantGraphAccess::Reader(int64_t tenant_id,
                                                                       graph::AbortCheck abort) {

@@ -99,7 +99,7 @@ TEST(GraphClient, TokenExpiringMidRunIsRefreshedBeforeItLapses) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (env.tokens->fetches() < 3 && std::chrono::steady_clock::now() < deadline) {
     if (!env.client->Get("deviceManagement/deviceConfigurations/" + ids[0])) ++failures;
-    std::this_thread::sleep_for(50ms);  // a long-running job issuing requests
+    env.clock.Advance(50ms);  // a long-running job issuing requests
   }
   EXPECT_GE(env.tokens->fetches(), 3);
   EXPECT_EQ(failures, 0);
@@ -195,15 +195,17 @@ TEST(GraphClient, NetworkErrorIsUnavailableAfterBoundedRetries) {
 }
 
 TEST(AdaptiveLimiter, HalvesOncePerThrottleEpisodeAndGrowsOnSuccess) {
-  AdaptiveLimiter limiter({8, 1, 16});
+  FakeClock clock;
+  AdaptiveLimiter limiter({8, 1, 16}, clock);
   limiter.OnThrottle("t", 50ms);
   limiter.OnThrottle("t", 50ms);  // same episode: no second halving
   EXPECT_DOUBLE_EQ(limiter.Limit("t"), 4);
   for (int i = 0; i < 4; ++i) limiter.OnSuccess("t");
   EXPECT_GT(limiter.Limit("t"), 4.5);
-  const auto t0 = std::chrono::steady_clock::now();
-  { auto slot = limiter.Enter("t"); }  // waits for the gate
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 40ms);
+  const auto t0 = clock.Now();
+  { auto slot = limiter.Enter("t"); }  // waits for the gate, on the clock
+  EXPECT_GE(clock.Now() - t0, 50ms);
+  EXPECT_GE(clock.slept(), 50ms);
   EXPECT_DOUBLE_EQ(limiter.Limit("other"), 8);  // tenants are independent
 }
 

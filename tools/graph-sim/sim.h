@@ -14,6 +14,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+namespace ta {
+class Clock;
+}
+
 namespace ta::sim {
 
 struct SimConfig {
@@ -29,6 +33,11 @@ struct SimConfig {
   int64_t token_lifetime_s = 3600;
   uint64_t seed = 1;
   int threads = 64;  // server worker threads
+  // Time for throttle windows, token lifetimes and timestamps (nullptr: the
+  // system clock). In-process tests share a FakeClock with the Graph client,
+  // so a Retry-After is waited out on it without sleeping. Latency and the
+  // hang/hold waits stay real: they exercise real transport timeouts.
+  Clock* clock = nullptr;
 };
 
 struct SimApp {

@@ -1,0 +1,158 @@
+#pragma once
+
+// graph-sim internals: the state of a simulated Microsoft cloud and the
+// server that answers for it. Each area lives in its own file:
+//   sim.cc           the GraphSim API (start, seed, fixtures, request log)
+//   sim_auth.cc      the Entra token endpoint
+//   sim_faults.cc    the gate every Graph request passes (token check,
+//                    throttling, injected faults and waits) and /_sim control
+//   sim_objects.cc   the Intune collections and their sub-resources, groups
+//   sim_generate.cc  synthetic policies
+#include <httplib.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "http/connection_server.h"
+#include "sim.h"
+
+namespace ta::sim {
+
+using nlohmann::json;
+
+// Properties Graph computes itself; a client that sends them gets 400.
+inline const std::set<std::string> kReadOnly = {
+    "id",           "createdDateTime", "lastModifiedDateTime", "version",
+    "settingCount", "isAssigned",      "supportsScopeTags"};
+
+// The body key of the /assign action, per collection.
+inline std::string AssignKey(const std::string& collection) {
+  if (collection == "deviceManagementScripts") return "deviceManagementScriptAssignments";
+  if (collection == "deviceEnrollmentConfigurations") return "enrollmentConfigurationAssignments";
+  return "assignments";
+}
+
+inline std::string NameField(const std::string& collection) {
+  return collection == "configurationPolicies" ? "name" : "displayName";
+}
+
+std::string NewGuid(std::mt19937_64& rng);
+std::string Iso8601(Clock::TimePoint t);
+std::string Base64Url(const std::string& in);
+bool ValidBase64(const std::string& s);
+
+struct Policy {
+  json body;  // what GET returns (before expansions)
+  json assignments = json::array();
+  json settings = json::array();           // configurationPolicies
+  json definition_values = json::array();  // groupPolicyConfigurations
+  json scheduled_actions = json::array();  // deviceCompliancePolicies
+};
+
+struct Collection {
+  std::vector<std::string> order;
+  std::map<std::string, Policy> items;
+};
+
+struct Tenant {
+  std::map<std::string, std::string> apps;  // client_id -> secret
+  std::map<std::string, Collection> collections;
+  Collection groups;
+};
+
+struct TokenInfo {
+  std::string tenant, client_id;
+  Clock::TimePoint expires;
+};
+
+struct Window {
+  std::deque<Clock::TimePoint> all, writes;
+};
+
+struct GraphSim::Impl {
+  SimConfig cfg;
+  Clock& clock;                       // cfg.clock, or the system clock
+  ta::http::ConnectionServer server;  // stops without waiting for idle keep-alive clients
+  std::thread thread;
+  int port = -1;
+  mutable std::mutex mu;
+  std::mt19937_64 rng;
+  std::map<std::string, Tenant> tenants;
+  std::map<std::string, TokenInfo> tokens;
+  std::map<std::string, Window> windows;  // tenant|client
+  int fail_next = 0;
+  int fail_status = 503;
+  // Hung calls: the next `hang_next` Graph requests wait `hang_ms` before
+  // anything happens (nothing is carried out while they hang). Late answers:
+  // the next `hold_next_writes` writes are carried out, then answered only
+  // after `hold_ms` (a client that times out never sees the 201). Both waits
+  // end early on Stop() or {"release": true}.
+  int hang_next = 0;
+  int64_t hang_ms = 0;
+  // Broken answers: the next `misbehave_next` Graph requests are answered with
+  // `misbehave`: "malformed_json" (200, a body that is not JSON),
+  // "wrong_content_type" (200, an HTML page), "truncated" (200, the connection
+  // closes after part of the declared body) or "dropped" (the connection closes
+  // right after the headers). Nothing is carried out.
+  int misbehave_next = 0;
+  std::string misbehave;
+  // The token endpoint's answer while it is "down" (0: up).
+  int token_down_status = 0;
+  int hold_next_writes = 0;
+  int64_t hold_ms = 0;
+  int waiting = 0;           // requests inside either wait now
+  uint64_t release_gen = 0;  // bumped to end every wait
+  std::condition_variable wait_cv;
+  json log = json::array();
+  int64_t seq = 0;
+
+  explicit Impl(SimConfig c)
+      : cfg(c), clock(c.clock ? *c.clock : SystemClock::Instance()), rng(c.seed) {}
+
+  // sim.cc
+  void Error(httplib::Response& res, int status, const std::string& code,
+                    const std::string& message, const std::string& request_id);
+  void Log(const std::string& method, const std::string& path, const std::string& tenant,
+           int status, bool write);
+  bool LoadFixture(const json& fixture, std::string* error);
+
+  // sim_auth.cc
+  void AuthRoutes();
+  void Token(const httplib::Request& req, httplib::Response& res);
+
+  // sim_faults.cc
+  // Authenticates, throttles and injects faults; on success calls fn with the
+  // tenant (mu held). Logs every request.
+  using GraphFn = std::function<void(Tenant&, const std::string& request_id)>;
+  void Graph(const httplib::Request& req, httplib::Response& res, bool write, const GraphFn& fn);
+  static void Misbehave(httplib::Response& res, const std::string& how);
+  void WaitLocked(std::unique_lock<std::mutex>& lock, int64_t ms);
+  void ReleaseWaits();
+  bool Throttled(const TokenInfo& tok, bool write, httplib::Response& res,
+                 const std::string& request_id);
+  void ApplyKnobs(const json& k);
+  void ControlRoutes();
+
+  // sim_objects.cc
+  void ObjectRoutes();
+  json Page(const httplib::Request& req, const std::vector<json>& all);
+  json Render(const std::string& collection, const Policy& p, const std::string& expand,
+              bool single);
+  bool CheckWritable(const json& body, httplib::Response& res, const std::string& rid);
+  json NewPolicy(const std::string& collection, json body);
+  void Store(Tenant& t, const std::string& collection, json body, Policy* out_policy = nullptr);
+  static bool IsCollection(const std::string& c);
+  Policy* Find(Tenant& t, const std::string& coll, const std::string& id, httplib::Response& res,
+               const std::string& rid);
+};
+
+}  // namespace ta::sim
