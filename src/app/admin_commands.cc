@@ -1,5 +1,13 @@
 #include "app/admin_commands.h"
 
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "app/cli.h"
+#include "app/db_commands.h"
+#include "app/worker_command.h"
+
 #include <fstream>
 #include <functional>
 #include <istream>
@@ -223,6 +231,82 @@ int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err) {
       });
   if (rc == 0) out << a.email << " removed from tenant " << a.tenant << "\n";
   return rc;
+}
+
+void AddAdminCommands(CLI::App& app, Commands& out) {
+  // One AdminArgs per subcommand: only the chosen one is parsed.
+  auto add = [&](CLI::App* parent, const char* name, const char* help) {
+    auto a = std::make_shared<AdminArgs>();
+    a->db_url = kDefaultDatabase;
+    auto* cmd = parent->add_subcommand(name, help);
+    AddDbOption(cmd, a->db_url);
+    return std::make_pair(cmd, a);
+  };
+  auto* user = app.add_subcommand("user", "Users");
+  user->require_subcommand(1);
+  {
+    auto [cmd, a] = add(user, "add",
+                        "Create a user; the password (12+ characters) is read from stdin or "
+                        "--secret-file");
+    cmd->add_option("--email", a->email, "Email address (the sign-in name)")->required();
+    cmd->add_option("--name", a->name, "Display name");
+    cmd->add_flag("--platform-admin", a->platform_admin, "May create tenants");
+    cmd->add_option("--secret-file", a->secret_file, "File holding the password");
+    out.push_back({cmd, [a] { return UserAdd(*a, std::cin, std::cout, std::cerr); }});
+  }
+
+  auto* token = app.add_subcommand("token", "API tokens");
+  token->require_subcommand(1);
+  {
+    auto [cmd, a] =
+        add(token, "create", "Create an API token for a user and print it once on stdout");
+    cmd->add_option("--email", a->email, "The token's user")->required();
+    cmd->add_option("--name", a->name, "What the token is for");
+    cmd->add_option("--expires-days", a->expires_days, "Expire after this many days");
+    out.push_back({cmd, [a] { return TokenCreate(*a, std::cout, std::cerr); }});
+  }
+  {
+    auto [cmd, a] = add(token, "revoke", "Revoke an API token");
+    cmd->add_option("--id", a->id, "Token id")->required();
+    out.push_back({cmd, [a] { return TokenRevoke(*a, std::cout, std::cerr); }});
+  }
+
+  auto* tenant = app.add_subcommand("tenant", "Customer tenants");
+  tenant->require_subcommand(1);
+  {
+    auto [cmd, a] =
+        add(tenant, "add",
+            "Add a tenant; with --entra-tenant-id and --client-id the app's client secret is read "
+            "from stdin or --secret-file and sealed under the master key");
+    auto key_file = std::make_shared<std::string>();
+    cmd->add_option("--name", a->name, "Tenant name (unique)")->required();
+    cmd->add_option("--entra-tenant-id", a->entra_tenant_id, "Directory (tenant) id or domain");
+    cmd->add_option("--client-id", a->client_id, "App registration's client id");
+    cmd->add_option("--secret-file", a->secret_file, "File holding the client secret");
+    AddMasterKeyOption(cmd, *key_file);
+    out.push_back({cmd, [a, key_file] {
+                     if (!a->entra_tenant_id.empty() &&
+                         LoadMasterKey(*key_file, a->master_key_b64, std::cerr) != 0)
+                       return 2;
+                     return TenantAdd(*a, std::cin, std::cout, std::cerr);
+                   }});
+  }
+
+  auto* member = app.add_subcommand("member", "Tenant memberships");
+  member->require_subcommand(1);
+  {
+    auto [cmd, a] = add(member, "add", "Give a user a role in a tenant");
+    cmd->add_option("--tenant", a->tenant, "Tenant id or name")->required();
+    cmd->add_option("--email", a->email, "The user")->required();
+    cmd->add_option("--role", a->role, "owner, operator or readonly")->required();
+    out.push_back({cmd, [a] { return MemberAdd(*a, std::cout, std::cerr); }});
+  }
+  {
+    auto [cmd, a] = add(member, "remove", "Remove a user from a tenant");
+    cmd->add_option("--tenant", a->tenant, "Tenant id or name")->required();
+    cmd->add_option("--email", a->email, "The user")->required();
+    out.push_back({cmd, [a] { return MemberRemove(*a, std::cout, std::cerr); }});
+  }
 }
 
 }  // namespace ta::app

@@ -1,5 +1,11 @@
 #include "app/db_commands.h"
 
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "app/cli.h"
+
 #include <ostream>
 
 #include "store/audit_log.h"
@@ -48,6 +54,36 @@ int RunAuditVerifyCommand(const std::string& db_url, std::ostream& out, std::ost
   }
   err << "audit log verification failed: " << problems->size() << " problem(s)\n";
   return 1;
+}
+
+void AddDbOption(CLI::App* cmd, std::string& db_url) {
+  cmd->add_option("--db", db_url,
+                  "Database: a SQLite path, sqlite:PATH, or postgresql://user@host:port/db")
+      ->envname("TA_DATABASE_URL")
+      ->capture_default_str();
+}
+
+void AddMasterKeyOption(CLI::App* cmd, std::string& key_file) {
+  cmd->add_option("--master-key-file", key_file,
+                  "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)");
+}
+
+void AddDbCommands(CLI::App& app, Commands& out) {
+  auto migrate_db = std::make_shared<std::string>(kDefaultDatabase);
+  auto* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
+  AddDbOption(migrate, *migrate_db);
+  out.push_back(
+      {migrate, [migrate_db] { return RunMigrateCommand(*migrate_db, std::cout, std::cerr); }});
+
+  auto* audit = app.add_subcommand("audit", "Audit log tools");
+  audit->require_subcommand(1);
+  auto verify_db = std::make_shared<std::string>(kDefaultDatabase);
+  auto* verify = audit->add_subcommand(
+      "verify",
+      "Check every tenant's hash chain; exit 1 and list each edited, deleted or truncated row");
+  AddDbOption(verify, *verify_db);
+  out.push_back(
+      {verify, [verify_db] { return RunAuditVerifyCommand(*verify_db, std::cout, std::cerr); }});
 }
 
 }  // namespace ta::app

@@ -1,5 +1,10 @@
 #include "app/idempotency_command.h"
 
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "app/cli.h"
+
 #include <istream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -51,6 +56,21 @@ int RunIdempotencyKeyCommand(std::istream& in, std::ostream& out, std::ostream& 
   out << key->key << "\n";
   if (explain) out << key->canonical_json << "\n";
   return 0;
+}
+
+void AddIdempotencyCommand(CLI::App& app, Commands& out) {
+  auto explain = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "idempotency-key",
+      "Read a run's key input as JSON on stdin and print its idempotency key (PHP-compatible).\n"
+      "  {\"tenant_id\":1,\"operation_type\":\"policy.capture_snapshot\",\"target_id\":42,"
+      "\"context\":{}}\n"
+      "  {\"fn\":\"restore_execute\",\"tenant_id\":5,\"backup_set_id\":9,"
+      "\"selected_item_ids\":[1,2],\"group_mapping\":{}}");
+  cmd->add_flag("--explain", *explain, "Also print the canonical JSON that was hashed");
+  out.push_back({cmd, [explain] {
+                   return RunIdempotencyKeyCommand(std::cin, std::cout, std::cerr, *explain);
+                 }});
 }
 
 }  // namespace ta::app

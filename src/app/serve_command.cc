@@ -1,5 +1,13 @@
 #include "app/serve_command.h"
 
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+
+#include "app/cli.h"
+#include "app/db_commands.h"
+
 #include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -222,6 +230,59 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   if (sim) sim->Stop();
   log.Info("serve stopped", {{"jobs_processed", stack.pool().processed()}});
   return 0;
+}
+
+void AddServeCommand(CLI::App& app, Commands& out) {
+  struct Args {
+    Args() { serve.worker.db_url = kDefaultDatabase; }
+    ServeConfig serve;
+    std::string master_key_file;
+  };
+  auto args = std::make_shared<Args>();
+  ServeConfig& serve = args->serve;
+  auto* cmd = app.add_subcommand(
+      "serve", "Run the HTTP API (and, by default, job workers) until SIGTERM; stops gracefully");
+  AddWorkerOptions(cmd, serve.worker, args->master_key_file);
+  cmd->add_option("--host", serve.host, "Address to listen on")
+      ->envname("TA_HOST")
+      ->capture_default_str();
+  cmd->add_option("--port", serve.port, "Port to listen on (0: any free port)")
+      ->envname("TA_PORT")
+      ->capture_default_str();
+  cmd->add_option("--workers", serve.workers, "In-process worker pools: 1, or 0 for API only")
+      ->envname("TA_WORKERS")
+      ->capture_default_str();
+  cmd->add_option("--http-threads", serve.http_threads,
+                  "Connections served at once (keep-alive and event streams hold one each)")
+      ->envname("TA_HTTP_THREADS")
+      ->capture_default_str();
+  cmd->add_flag("--secure-cookies", serve.secure_cookies,
+                "Mark session cookies Secure (when clients reach the server over HTTPS)")
+      ->envname("TA_SECURE_COOKIES");
+  cmd->add_option("--web-root", serve.web_root, "Directory of the built web UI to serve")
+      ->envname("TA_WEB_ROOT");
+  cmd->add_option("--log-level", serve.log_level, "debug, info, warn or error")
+      ->envname("TA_LOG_LEVEL")
+      ->capture_default_str();
+  cmd->add_flag("--demo", serve.demo,
+                "Start the built-in Graph simulator with demo tenants, a demo user and a "
+                "token (printed once)")
+      ->envname("TA_DEMO");
+  out.push_back(
+      {cmd, [args] {
+         ServeConfig& serve = args->serve;
+         // The demo brings its own key when none is configured.
+         const bool have_key = !args->master_key_file.empty() || std::getenv("TA_MASTER_KEY");
+         if ((have_key || !serve.demo) &&
+             LoadMasterKey(args->master_key_file, serve.worker.master_key_b64, std::cerr) != 0)
+           return 2;
+         const std::string& url = serve.worker.db_url;
+         const auto slash = url.find_last_of('/');
+         serve.demo_key_file =
+             (slash == std::string::npos ? std::string(".") : url.substr(0, slash)) +
+             "/demo-master.key";
+         return RunServeCommand(serve, std::cout, std::cerr);
+       }});
 }
 
 }  // namespace ta::app

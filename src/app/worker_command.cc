@@ -1,5 +1,12 @@
 #include "app/worker_command.h"
 
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "app/cli.h"
+#include "app/db_commands.h"
+
 #include <malloc.h>
 
 #include <signal.h>
@@ -114,6 +121,57 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   stack.pool().Stop();
   out << "worker stopped after " << stack.pool().processed() << " jobs" << std::endl;
   return 0;
+}
+
+void AddWorkerOptions(CLI::App* cmd, WorkerConfig& worker, std::string& master_key_file) {
+  AddDbOption(cmd, worker.db_url);
+  AddMasterKeyOption(cmd, master_key_file);
+  cmd->add_option("--concurrency", worker.concurrency, "Job handler threads")
+      ->envname("TA_CONCURRENCY")
+      ->capture_default_str();
+  cmd->add_option("--tenant-cap", worker.tenant_cap,
+                  "Running jobs per tenant across all workers (0: none)")
+      ->envname("TA_TENANT_CAP")
+      ->capture_default_str();
+  cmd->add_option("--graph-authority", worker.graph_authority,
+                  "Entra authority base (default public cloud; a national cloud, or graph-sim)")
+      ->envname("TA_GRAPH_AUTHORITY");
+  cmd->add_option("--graph-base", worker.graph_base,
+                  "Microsoft Graph base URL (default public cloud)")
+      ->envname("TA_GRAPH_BASE");
+  cmd->add_option("--graph-timeout-ms", worker.graph_timeout_ms,
+                  "Longest one Graph request may take (a POST that times out is looked up, "
+                  "never resent blindly)")
+      ->envname("TA_GRAPH_TIMEOUT_MS")
+      ->capture_default_str();
+  cmd->add_option("--graph-connect-timeout-ms", worker.graph_connect_timeout_ms,
+                  "Longest connecting to Graph may take")
+      ->envname("TA_GRAPH_CONNECT_TIMEOUT_MS")
+      ->capture_default_str();
+  cmd->add_option("--shutdown-grace", worker.shutdown_grace_s,
+                  "Seconds running jobs get to finish after SIGTERM; then their Graph calls "
+                  "are aborted and the jobs handed back to other workers")
+      ->envname("TA_SHUTDOWN_GRACE")
+      ->capture_default_str();
+}
+
+void AddWorkerCommand(CLI::App& app, Commands& out) {
+  struct Args {
+    Args() { worker.db_url = kDefaultDatabase; }
+    WorkerConfig worker;
+    std::string master_key_file;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd =
+      app.add_subcommand("worker", "Run job workers only (no API) until SIGTERM; stops gracefully");
+  AddWorkerOptions(cmd, args->worker, args->master_key_file);
+  out.push_back(
+      {cmd, [args] {
+         if (int rc = LoadMasterKey(args->master_key_file, args->worker.master_key_b64, std::cerr);
+             rc != 0)
+           return rc;
+         return RunWorkerCommand(args->worker, std::cout, std::cerr);
+       }});
 }
 
 }  // namespace ta::app
