@@ -7,6 +7,7 @@
 #include "api/views.h"
 #include "core/credentials.h"
 #include "store/audit_log.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::api::handlers {
 namespace {
@@ -15,6 +16,10 @@ using nlohmann::json;
 using store::Accounts;
 
 int64_t Now(ApiContext& ctx) { return ToUnixMillis(ctx.clock.Now()); }
+
+tenancy::Actor ActorOf(ApiContext& ctx, const Request& req) {
+  return {req.principal ? std::optional(req.principal->user.id) : std::nullopt, "api", Now(ctx)};
+}
 
 Status Audit(store::Tx& tx, ApiContext& ctx, int64_t tenant, const Request& req, std::string action,
              std::string target_type, std::string target_id, json details = json::object()) {
@@ -162,12 +167,9 @@ Result<Response> CreateToken(ApiContext& ctx, Request& req) {
   const std::string secret = NewSecret("tat_");
   auto token =
       store::WriteResult<store::ApiToken>(ctx.db, [&](store::Tx& tx) -> Result<store::ApiToken> {
-        auto id = Accounts::CreateToken(tx, req.user_id(), *name, SecretHash(secret), expires, now);
+        auto id = tenancy::CreateToken(tx, ActorOf(ctx, req), req.user_id(), *name,
+                                       SecretHash(secret), expires);
         if (!id) return Unexpected(id.error());
-        if (Status s = Audit(tx, ctx, 0, req, "token.created", "api_token", std::to_string(*id),
-                             {{"name", *name}});
-            !s.ok())
-          return Unexpected(s);
         return store::ApiToken{*id, req.user_id(), *name, expires, std::nullopt, std::nullopt, now};
       });
   if (!token) return Unexpected(token.error());
@@ -178,14 +180,8 @@ Result<Response> CreateToken(ApiContext& ctx, Request& req) {
 Result<Response> RevokeToken(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "token");
   if (!id) return Unexpected(id.error());
-  Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
-    auto t = Accounts::TokenById(tx, *id);
-    if (!t) return t.error();
-    if (!*t) return Status::NotFound("token: " + std::to_string(*id) + " does not exist");
-    if ((*t)->user_id != req.user_id())
-      return Status::PermissionDenied("token: " + std::to_string(*id) + " belongs to another user");
-    if (Status r = Accounts::RevokeToken(tx, *id, Now(ctx)); !r.ok()) return r;
-    return Audit(tx, ctx, 0, req, "token.revoked", "api_token", std::to_string(*id));
+  Status s = ctx.db.Write([&](store::Tx& tx) {
+    return tenancy::RevokeToken(tx, ActorOf(ctx, req), *id, req.user_id());
   });
   if (!s.ok()) return Unexpected(s);
   return Response::NoContent();
@@ -203,47 +199,29 @@ Result<Response> ListTenants(ApiContext& ctx, Request& req) {
 
 namespace {
 
-struct Credentials {
-  std::string entra_tenant_id, client_id, client_secret;
-};
-
-Result<std::optional<Credentials>> ParseCredentials(const JsonBody& body, bool required) {
+// Credentials in a body: all three fields, or (when not required) none.
+Result<std::optional<tenancy::AppCredentials>> ParseCredentials(const JsonBody& body,
+                                                                bool required) {
   auto entra = body.OptString("entra_tenant_id", 200);
   if (!entra) return Unexpected(entra.error());
   auto client = body.OptString("client_id", 200);
   if (!client) return Unexpected(client.error());
   auto secret = body.OptString("client_secret", 1024);
   if (!secret) return Unexpected(secret.error());
-  if (!required && !*entra && !*client && !*secret) return std::optional<Credentials>();
-  for (auto [name, v] : {std::pair{"entra_tenant_id", &*entra}, std::pair{"client_id", &*client},
-                         std::pair{"client_secret", &*secret}}) {
-    if (!*v)
-      return Unexpected(Status::InvalidArgument(
-          std::string(name) +
-          ": is required (credentials need entra_tenant_id, client_id and client_secret)"));
-  }
-  for (char c : **entra) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return Unexpected(
-          Status::InvalidArgument("entra_tenant_id: expected the directory id (a GUID) or a domain "
-                                  "like contoso.onmicrosoft.com"));
-  }
-  return std::optional<Credentials>(Credentials{**entra, **client, **secret});
+  if (!required && !*entra && !*client && !*secret) return std::optional<tenancy::AppCredentials>();
+  tenancy::AppCredentials c{entra->value_or(""), client->value_or(""), secret->value_or("")};
+  if (Status s = tenancy::ValidateCredentials(c); !s.ok()) return Unexpected(s);
+  return std::optional<tenancy::AppCredentials>(std::move(c));
 }
 
 Status StoreCredentials(store::Tx& tx, ApiContext& ctx, const Request& req, int64_t tenant,
-                        const Credentials& c) {
+                        const tenancy::AppCredentials& c) {
   if (!ctx.box)
     return Status::FailedPrecondition(
         "client_secret: the server has no master key to encrypt it; start serve with "
         "TA_MASTER_KEY or --master-key-file");
   ctx.redactor.RegisterSecret(c.client_secret);
-  if (Status s = Accounts::SetCredentials(tx, tenant, c.entra_tenant_id, c.client_id,
-                                          ctx.box->Seal(c.client_secret));
-      !s.ok())
-    return s;
-  return Audit(tx, ctx, tenant, req, "tenant.credentials_set", "tenant", std::to_string(tenant),
-               {{"entra_tenant_id", c.entra_tenant_id}, {"client_id", c.client_id}});
+  return tenancy::SetCredentials(tx, ActorOf(ctx, req), tenant, c, *ctx.box);
 }
 
 Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) {
@@ -270,16 +248,9 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
   auto creds = ParseCredentials(*body, false);
   if (!creds) return Unexpected(creds.error());
   auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
-    const int64_t now = Now(ctx);
-    auto id = Accounts::CreateTenant(tx, *name, now);
-    if (!id) return Unexpected(id.error());
     // The creator owns the new tenant, so someone can manage it.
-    if (Status s = Accounts::SetMember(tx, *id, req.user_id(), "owner", now); !s.ok())
-      return Unexpected(s);
-    if (Status s = Audit(tx, ctx, *id, req, "tenant.created", "tenant", std::to_string(*id),
-                         {{"name", *name}});
-        !s.ok())
-      return Unexpected(s);
+    auto id = tenancy::CreateTenant(tx, ActorOf(ctx, req), *name, req.user_id());
+    if (!id) return Unexpected(id.error());
     if (*creds)
       if (Status s = StoreCredentials(tx, ctx, req, *id, **creds); !s.ok()) return Unexpected(s);
     return TenantJson(tx, *id, "owner");
@@ -328,8 +299,6 @@ Result<Response> AddMember(ApiContext& ctx, Request& req) {
   if (!email) return Unexpected(email.error());
   auto role = body->String("role", 20);
   if (!role) return Unexpected(role.error());
-  if (!store::IsRole(*role))
-    return Unexpected(Status::InvalidArgument("role: must be one of owner, operator, readonly"));
   auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
     auto user = Accounts::UserByEmail(tx, *email);
     if (!user) return Unexpected(user.error());
@@ -337,13 +306,7 @@ Result<Response> AddMember(ApiContext& ctx, Request& req) {
       return Unexpected(Status::NotFound(
           "email: no user has this email; create the user first (tenantatlas user add)"));
     const int64_t uid = (*user)->first.id;
-    auto current = Accounts::RoleOf(tx, uid, req.tenant_id);
-    if (!current) return Unexpected(current.error());
-    if (Status s = Accounts::SetMember(tx, req.tenant_id, uid, *role, Now(ctx)); !s.ok())
-      return Unexpected(s);
-    if (Status s = Audit(tx, ctx, req.tenant_id, req, "member.set", "user", std::to_string(uid),
-                         {{"role", *role}, {"previous_role", *current ? json(**current) : json()}});
-        !s.ok())
+    if (Status s = tenancy::SetMember(tx, ActorOf(ctx, req), req.tenant_id, uid, *role); !s.ok())
       return Unexpected(s);
     auto members = Accounts::MembersOf(tx, req.tenant_id);
     if (!members) return Unexpected(members.error());
@@ -358,15 +321,8 @@ Result<Response> AddMember(ApiContext& ctx, Request& req) {
 Result<Response> RemoveMember(ApiContext& ctx, Request& req) {
   auto uid = PathId(req, "user");
   if (!uid) return Unexpected(uid.error());
-  Status s = ctx.db.Write([&](store::Tx& tx) -> Status {
-    auto current = Accounts::RoleOf(tx, *uid, req.tenant_id);
-    if (!current) return current.error();
-    if (!*current)
-      return Status::NotFound("user: " + std::to_string(*uid) + " is not a member of this tenant");
-    auto removed = Accounts::RemoveMember(tx, req.tenant_id, *uid);
-    if (!removed) return removed.error();
-    return Audit(tx, ctx, req.tenant_id, req, "member.removed", "user", std::to_string(*uid),
-                 {{"role", **current}});
+  Status s = ctx.db.Write([&](store::Tx& tx) {
+    return tenancy::RemoveMember(tx, ActorOf(ctx, req), req.tenant_id, *uid);
   });
   if (!s.ok()) return Unexpected(s);
   return Response::NoContent();

@@ -21,6 +21,7 @@
 #include "core/secret_box.h"
 #include "store/accounts.h"
 #include "store/audit_log.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::app {
 namespace {
@@ -53,12 +54,8 @@ Result<std::string> ReadSecret(const std::string& file, std::istream& in, std::s
   return s;
 }
 
-Status Audit(store::Tx& tx, int64_t tenant, std::string action, std::string type,
-             std::string target, nlohmann::json details = nlohmann::json::object()) {
-  details["via"] = "cli";
-  return store::AuditLog::Record(tx, tenant, std::nullopt, std::move(action), std::move(type),
-                                 std::move(target), details.dump(), Now());
-}
+// The command line acts as nobody in particular; its audit entries say "via cli".
+tenancy::Actor Cli() { return {std::nullopt, "cli", Now()}; }
 
 Result<std::unique_ptr<store::Database>> Open(const std::string& url) {
   return store::OpenDatabase(url);
@@ -112,14 +109,10 @@ int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostrea
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
   auto user = store::WriteResult<store::User>(**db, [&](store::Tx& tx) -> Result<store::User> {
-    auto id = Accounts::CreateUser(tx, a.email, a.name, *hash, a.platform_admin, Now());
+    auto id = tenancy::CreateUser(tx, Cli(), a.email, a.name, *hash, a.platform_admin);
     if (!id) return Unexpected(id.error());
     auto u = Accounts::UserById(tx, *id);
     if (!u) return Unexpected(u.error());
-    if (Status s = Audit(tx, 0, "user.created", "user", std::to_string(*id),
-                         {{"email", (*u)->email}, {"platform_admin", a.platform_admin}});
-        !s.ok())
-      return Unexpected(s);
     return **u;
   });
   if (!user) return Fail(err, user.error());
@@ -142,14 +135,8 @@ int TokenCreate(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
     auto user = UserId(tx, a.email);
     if (!user) return Unexpected(user.error());
-    auto id = Accounts::CreateToken(tx, *user, a.name.empty() ? "cli" : a.name, SecretHash(secret),
-                                    expires, now);
-    if (!id) return Unexpected(id.error());
-    if (Status s =
-            Audit(tx, 0, "token.created", "api_token", std::to_string(*id), {{"user_id", *user}});
-        !s.ok())
-      return Unexpected(s);
-    return *id;
+    return tenancy::CreateToken(tx, Cli(), *user, a.name.empty() ? "cli" : a.name,
+                                SecretHash(secret), expires);
   });
   if (!id) return Fail(err, id.error());
   err << "token " << *id << " for " << a.email << " (shown once; store it now)\n";
@@ -160,10 +147,8 @@ int TokenCreate(const AdminArgs& a, std::ostream& out, std::ostream& err) {
 int TokenRevoke(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
-  Status s = (*db)->Write([&](store::Tx& tx) -> Status {
-    if (Status r = Accounts::RevokeToken(tx, a.id, Now()); !r.ok()) return r;
-    return Audit(tx, 0, "token.revoked", "api_token", std::to_string(a.id));
-  });
+  Status s = (*db)->Write(
+      [&](store::Tx& tx) { return tenancy::RevokeToken(tx, Cli(), a.id, std::nullopt); });
   if (!s.ok()) return Fail(err, s);
   out << "token " << a.id << " revoked\n";
   return 0;
@@ -177,32 +162,23 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
                     "--entra-tenant-id and --client-id: give both (the client secret comes "
                     "on stdin or --secret-file)"),
                 2);
-  std::string sealed;
+  std::optional<SecretBox> box;
+  tenancy::AppCredentials creds{a.entra_tenant_id, a.client_id, ""};
   if (with_creds) {
     auto key = SecretBox::FromBase64Key(a.master_key_b64);
     if (!key) return Fail(err, key.error(), 2);
+    box = std::move(*key);
     auto secret = ReadSecret(a.secret_file, in, "client secret");
     if (!secret) return Fail(err, secret.error(), 2);
-    sealed = key->Seal(*secret);
+    creds.client_secret = *secret;
+    if (Status s = tenancy::ValidateCredentials(creds); !s.ok()) return Fail(err, s, 2);
   }
   auto db = Open(a.db_url);
   if (!db) return Fail(err, db.error(), 2);
   auto id = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto id = Accounts::CreateTenant(tx, a.name, Now());
+    auto id = tenancy::CreateTenant(tx, Cli(), a.name, std::nullopt);
     if (!id) return Unexpected(id.error());
-    if (Status s =
-            Audit(tx, *id, "tenant.created", "tenant", std::to_string(*id), {{"name", a.name}});
-        !s.ok())
-      return Unexpected(s);
-    if (with_creds) {
-      if (Status s = Accounts::SetCredentials(tx, *id, a.entra_tenant_id, a.client_id, sealed);
-          !s.ok())
-        return Unexpected(s);
-      if (Status s = Audit(tx, *id, "tenant.credentials_set", "tenant", std::to_string(*id),
-                           {{"entra_tenant_id", a.entra_tenant_id}, {"client_id", a.client_id}});
-          !s.ok())
-        return Unexpected(s);
-    }
+    if (box) TA_RETURN_IF_ERROR(tenancy::SetCredentials(tx, Cli(), *id, creds, *box));
     return *id;
   });
   if (!id) return Fail(err, id.error());
@@ -214,8 +190,7 @@ int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   if (!store::IsRole(a.role))
     return Fail(err, Status::InvalidArgument("--role: owner, operator or readonly"), 2);
   const int rc = ChangeMembership(a, err, [&](store::Tx& tx, int64_t tenant, int64_t user) {
-    if (Status r = Accounts::SetMember(tx, tenant, user, a.role, Now()); !r.ok()) return r;
-    return Audit(tx, tenant, "member.set", "user", std::to_string(user), {{"role", a.role}});
+    return tenancy::SetMember(tx, Cli(), tenant, user, a.role);
   });
   if (rc == 0) out << a.email << " is " << a.role << " of tenant " << a.tenant << "\n";
   return rc;
@@ -224,10 +199,10 @@ int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
 int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   const int rc =
       ChangeMembership(a, err, [&](store::Tx& tx, int64_t tenant, int64_t user) -> Status {
-        auto removed = Accounts::RemoveMember(tx, tenant, user);
-        if (!removed) return removed.error();
-        if (!*removed) return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
-        return Audit(tx, tenant, "member.removed", "user", std::to_string(user));
+        Status s = tenancy::RemoveMember(tx, Cli(), tenant, user);
+        if (s.code() == Status::Code::kNotFound)
+          return Status::NotFound(a.email + " is not a member of tenant " + a.tenant);
+        return s;
       });
   if (rc == 0) out << a.email << " removed from tenant " << a.tenant << "\n";
   return rc;

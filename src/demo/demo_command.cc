@@ -14,6 +14,7 @@
 #include "store/audit_log.h"
 #include "store/backup_sets.h"
 #include "store/notifications.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::demo {
 
@@ -85,36 +86,22 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   runs::RunService& runs = stack.runs();
   jobs::WorkerPool& pool = stack.pool();
 
-  // Two tenants and an engineer who operates both.
-  struct People {
-    int64_t contoso = 0, fabrikam = 0, user = 0;
-  };
-  auto people = store::WriteResult<People>(**db, [&](store::Tx& tx) -> Result<People> {
-    People p;
-    auto c = store::Accounts::CreateTenant(tx, "Contoso", 0);
-    if (!c) return Unexpected(c.error());
-    auto f = store::Accounts::CreateTenant(tx, "Fabrikam", 0);
-    if (!f) return Unexpected(f.error());
-    auto u = store::Accounts::CreateUser(tx, "engineer@msp.example", "MSP engineer", "", false, 0);
-    if (!u) return Unexpected(u.error());
-    p = {*c, *f, *u};
-    for (int64_t t : {p.contoso, p.fabrikam})
-      TA_RETURN_IF_ERROR(store::Accounts::SetMember(tx, t, p.user, "operator", 0));
-    return p;
+  // An engineer who operates both demo tenants.
+  auto engineer = store::WriteResult<int64_t>(**db, [&](store::Tx& tx) {
+    return tenancy::CreateUser(tx, {std::nullopt, "demo", 0}, "engineer@msp.example",
+                               "MSP engineer", "", false);
   });
-  if (!people) {
-    err << "error: " << people.error().ToString() << "\n";
+  if (!engineer) {
+    err << "error: " << engineer.error().ToString() << "\n";
     return 1;
   }
-  const int64_t contoso = people->contoso, fabrikam = people->fabrikam, user = people->user;
-  for (auto [id, t] : {std::pair{contoso, &kContoso}, std::pair{fabrikam, &kFabrikam}}) {
-    Status s = ops::SetTenantCredentials(**db, box, id, t->entra_tenant_id, t->client_id,
-                                         t->client_secret);
-    if (!s.ok()) {
-      err << "error: " << s.ToString() << "\n";
-      return 1;
-    }
+  const int64_t user = *engineer;
+  auto tenants = EnsureDemoTenants(**db, box, user, "operator");
+  if (!tenants) {
+    err << "error: " << tenants.error().ToString() << "\n";
+    return 1;
   }
+  const int64_t contoso = tenants->first, fabrikam = tenants->second;
 
   out << "TenantAtlas demo: two customer tenants on the built-in Graph simulator ("
       << sim.base_url() << "), database " << db_path << " (SQLite, synchronous=FULL)\n\n";

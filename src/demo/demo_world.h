@@ -3,9 +3,14 @@
 // The demo's two customer tenants on the Graph simulator, shared by
 // `tenantatlas demo` and `tenantatlas serve --demo`.
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
+#include "core/result.h"
+#include "core/secret_box.h"
 #include "sim.h"
+#include "store/database.h"
 
 namespace ta::demo {
 
@@ -24,5 +29,13 @@ inline const DemoTenant kFabrikam{"Fabrikam", "fabrikam.example", "fabrikam-app"
 // Adds both tenants with their groups and policies (two hand-written ones with
 // assignments in Contoso, plus `generated` synthetic policies across all 8 types).
 void SeedDemoWorld(sim::GraphSim& sim, int generated);
+
+// The TenantAtlas side of the demo, through the tenancy rules (audited "via
+// demo"): Contoso and Fabrikam with their simulator credentials, and `user`
+// a member of both with `role`. Creates what is missing; run again (serve
+// --demo on the same database), it refreshes credentials and memberships.
+// Returns the two tenant ids (Contoso, Fabrikam).
+Result<std::pair<int64_t, int64_t>> EnsureDemoTenants(store::Database& db, const SecretBox& box,
+                                                      int64_t user, const std::string& role);
 
 }  // namespace ta::demo

@@ -10,32 +10,40 @@
 #include "demo/demo_world.h"
 #include "sim.h"
 #include "store/accounts.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::demo {
 namespace {
 
-Result<int64_t> EnsureTenant(store::Database& db, const SecretBox& box, const DemoTenant& t,
-                             int64_t user, int64_t now) {
-  return store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
-    auto found = store::Accounts::TenantIdByName(tx, t.name);
-    if (!found) return Unexpected(found.error());
-    int64_t id = found->value_or(0);
-    if (!*found) {
-      auto created = store::Accounts::CreateTenant(tx, t.name, now);
-      if (!created) return Unexpected(created.error());
-      id = *created;
-    }
-    if (Status s = store::Accounts::SetCredentials(tx, id, t.entra_tenant_id, t.client_id,
-                                                   box.Seal(t.client_secret));
-        !s.ok())
-      return Unexpected(s);
-    if (Status s = store::Accounts::SetMember(tx, id, user, "owner", now); !s.ok())
-      return Unexpected(s);
-    return id;
-  });
-}
+tenancy::Actor Demo(int64_t now) { return {std::nullopt, "demo", now}; }
 
 }  // namespace
+
+Result<std::pair<int64_t, int64_t>> EnsureDemoTenants(store::Database& db, const SecretBox& box,
+                                                      int64_t user, const std::string& role) {
+  const int64_t now = ToUnixMillis(SystemClock::Instance().Now());
+  auto ensure = [&](const DemoTenant& t) {
+    return store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
+      auto found = store::Accounts::TenantIdByName(tx, t.name);
+      if (!found) return Unexpected(found.error());
+      int64_t id = found->value_or(0);
+      if (!*found) {
+        auto created = tenancy::CreateTenant(tx, Demo(now), t.name, std::nullopt);
+        if (!created) return Unexpected(created.error());
+        id = *created;
+      }
+      TA_RETURN_IF_ERROR(tenancy::SetCredentials(
+          tx, Demo(now), id, {t.entra_tenant_id, t.client_id, t.client_secret}, box));
+      TA_RETURN_IF_ERROR(tenancy::SetMember(tx, Demo(now), id, user, role));
+      return id;
+    });
+  };
+  auto a = ensure(kContoso);
+  if (!a) return Unexpected(a.error());
+  auto b = ensure(kFabrikam);
+  if (!b) return Unexpected(b.error());
+  return std::make_pair(*a, *b);
+}
 
 DemoGraph::DemoGraph() = default;
 DemoGraph::~DemoGraph() { Stop(); }
@@ -83,23 +91,20 @@ Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
       id = (*found)->first.id;
       TA_RETURN_IF_ERROR(store::Accounts::SetPasswordHash(tx, id, *hash));
     } else {
-      auto created =
-          store::Accounts::CreateUser(tx, login.email, "Demo engineer", *hash, true, now);
+      auto created = tenancy::CreateUser(tx, Demo(now), login.email, "Demo engineer", *hash, true);
       if (!created) return Unexpected(created.error());
       id = *created;
     }
     auto token =
-        store::Accounts::CreateToken(tx, id, "demo", SecretHash(login.token), std::nullopt, now);
+        tenancy::CreateToken(tx, Demo(now), id, "demo", SecretHash(login.token), std::nullopt);
     if (!token) return Unexpected(token.error());
     return id;
   });
   if (!user) return Unexpected(user.error());
-  auto a = EnsureTenant(db, box, kContoso, *user, now);
-  if (!a) return Unexpected(a.error());
-  auto b = EnsureTenant(db, box, kFabrikam, *user, now);
-  if (!b) return Unexpected(b.error());
-  login.tenant = *a;
-  login.other_tenant = *b;
+  auto tenants = EnsureDemoTenants(db, box, *user, "owner");
+  if (!tenants) return Unexpected(tenants.error());
+  login.tenant = tenants->first;
+  login.other_tenant = tenants->second;
   return login;
 }
 

@@ -1,0 +1,120 @@
+#include "tenancy/tenancy.h"
+
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "store/accounts.h"
+#include "store/audit_log.h"
+
+namespace ta::tenancy {
+
+using nlohmann::json;
+using store::Accounts;
+
+namespace {
+
+Status Audit(store::Tx& tx, const Actor& actor, int64_t tenant, std::string action,
+             std::string target_type, std::string target_id, json details = json::object()) {
+  if (actor.via != "api") details["via"] = actor.via;
+  return store::AuditLog::Record(tx, tenant, actor.user_id, std::move(action),
+                                 std::move(target_type), std::move(target_id), details.dump(),
+                                 actor.now_ms);
+}
+
+}  // namespace
+
+Status ValidateCredentials(const AppCredentials& c) {
+  for (auto [name, v] :
+       {std::pair{"entra_tenant_id", &c.entra_tenant_id}, std::pair{"client_id", &c.client_id},
+        std::pair{"client_secret", &c.client_secret}}) {
+    if (v->empty())
+      return Status::InvalidArgument(
+          std::string(name) +
+          ": is required (credentials need entra_tenant_id, client_id and client_secret)");
+  }
+  for (char ch : c.entra_tenant_id) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
+      return Status::InvalidArgument(
+          "entra_tenant_id: expected the directory id (a GUID) or a domain like "
+          "contoso.onmicrosoft.com");
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> CreateUser(store::Tx& tx, const Actor& actor, const std::string& email,
+                           const std::string& name, const std::string& password_hash,
+                           bool platform_admin) {
+  auto id = Accounts::CreateUser(tx, email, name, password_hash, platform_admin, actor.now_ms);
+  if (!id) return Unexpected(id.error());
+  TA_RETURN_IF_ERROR(Audit(tx, actor, 0, "user.created", "user", std::to_string(*id),
+                           {{"email", email}, {"platform_admin", platform_admin}}));
+  return *id;
+}
+
+Result<int64_t> CreateTenant(store::Tx& tx, const Actor& actor, const std::string& name,
+                             std::optional<int64_t> owner) {
+  auto id = Accounts::CreateTenant(tx, name, actor.now_ms);
+  if (!id) return Unexpected(id.error());
+  TA_RETURN_IF_ERROR(
+      Audit(tx, actor, *id, "tenant.created", "tenant", std::to_string(*id), {{"name", name}}));
+  if (owner) TA_RETURN_IF_ERROR(SetMember(tx, actor, *id, *owner, "owner"));
+  return *id;
+}
+
+Status SetCredentials(store::Tx& tx, const Actor& actor, int64_t tenant, const AppCredentials& c,
+                      const SecretBox& box) {
+  TA_RETURN_IF_ERROR(ValidateCredentials(c));
+  TA_RETURN_IF_ERROR(Accounts::SetCredentials(tx, tenant, c.entra_tenant_id, c.client_id,
+                                              box.Seal(c.client_secret)));
+  return Audit(tx, actor, tenant, "tenant.credentials_set", "tenant", std::to_string(tenant),
+               {{"entra_tenant_id", c.entra_tenant_id}, {"client_id", c.client_id}});
+}
+
+Status SetMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user,
+                 const std::string& role) {
+  if (!store::IsRole(role))
+    return Status::InvalidArgument("role: must be one of owner, operator, readonly");
+  auto previous = Accounts::RoleOf(tx, user, tenant);
+  if (!previous) return previous.error();
+  TA_RETURN_IF_ERROR(Accounts::SetMember(tx, tenant, user, role, actor.now_ms));
+  return Audit(tx, actor, tenant, "member.set", "user", std::to_string(user),
+               {{"role", role}, {"previous_role", *previous ? json(**previous) : json()}});
+}
+
+Status RemoveMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user) {
+  auto current = Accounts::RoleOf(tx, user, tenant);
+  if (!current) return current.error();
+  if (!*current)
+    return Status::NotFound("user: " + std::to_string(user) + " is not a member of this tenant");
+  auto removed = Accounts::RemoveMember(tx, tenant, user);
+  if (!removed) return removed.error();
+  return Audit(tx, actor, tenant, "member.removed", "user", std::to_string(user),
+               {{"role", **current}});
+}
+
+Result<int64_t> CreateToken(store::Tx& tx, const Actor& actor, int64_t user,
+                            const std::string& name, const std::string& secret_hash,
+                            std::optional<int64_t> expires_at_ms) {
+  auto id = Accounts::CreateToken(tx, user, name, secret_hash, expires_at_ms, actor.now_ms);
+  if (!id) return Unexpected(id.error());
+  TA_RETURN_IF_ERROR(Audit(tx, actor, 0, "token.created", "api_token", std::to_string(*id),
+                           {{"name", name}, {"user_id", user}}));
+  return *id;
+}
+
+Status RevokeToken(store::Tx& tx, const Actor& actor, int64_t token_id,
+                   std::optional<int64_t> owner) {
+  if (owner) {
+    auto t = Accounts::TokenById(tx, token_id);
+    if (!t) return t.error();
+    if (!*t) return Status::NotFound("token: " + std::to_string(token_id) + " does not exist");
+    if ((*t)->user_id != *owner)
+      return Status::PermissionDenied("token: " + std::to_string(token_id) +
+                                      " belongs to another user");
+  }
+  TA_RETURN_IF_ERROR(Accounts::RevokeToken(tx, token_id, actor.now_ms));
+  return Audit(tx, actor, 0, "token.revoked", "api_token", std::to_string(token_id));
+}
+
+}  // namespace ta::tenancy

@@ -1,0 +1,67 @@
+#pragma once
+
+// Tenancy: tenants, their Microsoft app credentials, who may do what in them
+// (memberships, with the last-owner rule) and API tokens. One home for these
+// rules: the API, the CLI and the demo are thin callers that parse their own
+// input and render their own output.
+//
+// Every function works inside the caller's transaction (so a handler can read
+// back what it changed in the same one) and appends its own audit entry there:
+// the change and its record commit or roll back together.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+#include "core/secret_box.h"
+#include "store/database.h"
+
+namespace ta::tenancy {
+
+// Who makes a change, as the audit log records it.
+struct Actor {
+  std::optional<int64_t> user_id;  // nullopt: the command line or the demo
+  std::string via;                 // "api", "cli" or "demo"
+  int64_t now_ms = 0;
+};
+
+struct AppCredentials {
+  std::string entra_tenant_id, client_id, client_secret;
+};
+
+// The credentials' shape: every field present, the directory id a GUID or a
+// domain. The error names the field (as the API spells it) and the fix.
+Status ValidateCredentials(const AppCredentials& c);
+
+Result<int64_t> CreateUser(store::Tx& tx, const Actor& actor, const std::string& email,
+                           const std::string& name, const std::string& password_hash,
+                           bool platform_admin);
+
+// A new tenant; with `owner`, that user owns it (so someone can manage it).
+Result<int64_t> CreateTenant(store::Tx& tx, const Actor& actor, const std::string& name,
+                             std::optional<int64_t> owner);
+
+// Seals the client secret under `box` and stores the credentials. The audit
+// entry names the directory and client id, never the secret.
+Status SetCredentials(store::Tx& tx, const Actor& actor, int64_t tenant,
+                      const AppCredentials& credentials, const SecretBox& box);
+
+// Gives `user` `role` (owner, operator or readonly) in `tenant`. Demoting the
+// tenant's last owner is Conflict.
+Status SetMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user,
+                 const std::string& role);
+// NotFound when `user` is not a member; removing the last owner is Conflict.
+Status RemoveMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user);
+
+// A token for `user`; only `secret_hash` is stored (the secret is shown once
+// by the caller).
+Result<int64_t> CreateToken(store::Tx& tx, const Actor& actor, int64_t user,
+                            const std::string& name, const std::string& secret_hash,
+                            std::optional<int64_t> expires_at_ms);
+// With `owner`, only that user's token may be revoked (PermissionDenied
+// otherwise); the command line passes nullopt.
+Status RevokeToken(store::Tx& tx, const Actor& actor, int64_t token_id,
+                   std::optional<int64_t> owner);
+
+}  // namespace ta::tenancy
