@@ -1,9 +1,56 @@
 // Liveness, readiness and Prometheus metrics.
+#include <dirent.h>
+#include <malloc.h>
+#include <unistd.h>
+
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "api/routes.h"
 
 namespace ta::api::handlers {
+namespace {
+
+// The process's own gauges: resident memory, open fds and threads (from
+// /proc), and the heap split into what is in use and what the allocator holds
+// free. Together they tell a leak (in use grows) from retention (free grows).
+std::string ProcessGauges() {
+  long rss_pages = 0, threads = 0;
+  {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0;
+    statm >> size >> rss_pages;
+  }
+  {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("Threads:", 0) == 0) threads = std::stol(line.substr(8));
+  }
+  long fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++fds;
+    closedir(d);
+    --fds;  // the directory's own
+  }
+  const struct mallinfo2 heap = mallinfo2();
+  auto gauge = [](const char* name, const char* help, double v) {
+    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+           " " + std::to_string(static_cast<int64_t>(v)) + "\n";
+  };
+  return gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+               static_cast<double>(rss_pages) * static_cast<double>(sysconf(_SC_PAGESIZE))) +
+         gauge("process_open_fds", "Open file descriptors.", static_cast<double>(fds)) +
+         gauge("process_threads", "Threads of the process.", static_cast<double>(threads)) +
+         gauge("ta_heap_in_use_bytes", "Heap bytes allocated and not freed (malloc).",
+               static_cast<double>(heap.uordblks + heap.hblkhd)) +
+         gauge("ta_heap_free_bytes", "Heap bytes freed but still held by the allocator.",
+               static_cast<double>(heap.fordblks));
+}
+
+}  // namespace
 
 Result<Response> Healthz(ApiContext&, Request&) { return Response::Json(200, {{"status", "ok"}}); }
 
@@ -43,6 +90,7 @@ Result<Response> MetricsText(ApiContext& ctx, Request&) {
   });
   if (!s.ok()) return Unexpected(s);
   out += ctx.metrics.Render();
+  out += ProcessGauges();
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   Response r;
   r.content_type = "text/plain; version=0.0.4";

@@ -367,6 +367,27 @@ TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
   EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
 }
 
+// /metrics carries the process's own gauges, so an operator (and the soak)
+// can tell a leak (heap in use grows) from allocator retention (RSS only).
+TEST_P(ApiTest, MetricsReportProcessMemoryFdsAndThreads) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const Who admin = env.AddUser("admin@example.com", true);
+  const Reply r = env.Call("GET", "/metrics", admin.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto value = [&](const std::string& name) -> double {
+    const size_t at = r.body.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name << " missing";
+    EXPECT_NE(r.body.find("# TYPE " + name + " gauge\n"), std::string::npos) << name;
+    return at == std::string::npos ? -1 : std::stod(r.body.substr(at + name.size() + 2));
+  };
+  EXPECT_GT(value("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(value("process_open_fds"), 2);
+  EXPECT_GE(value("process_threads"), 2);
+  EXPECT_GT(value("ta_heap_in_use_bytes"), 0);
+  EXPECT_GE(value("ta_heap_free_bytes"), 0);
+}
+
 TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
   TA_OPEN_DB(t);
   char tmpl[] = "/tmp/ta-web-XXXXXX";

@@ -17,7 +17,9 @@
 // runs up to 8 capture threads, each with its own pooled Graph connection),
 // threads are back to the idle count once the load ended, and (for runs of 10
 // minutes or more) the last quarter's mean RSS is within 10% + 2 MiB of the
-// first post-warm-up quarter's.
+// first post-warm-up quarter's, and its heap in use (ta_heap_in_use_bytes
+// from /metrics) within 10% + 1 MiB: a leak grows the heap in use, allocator
+// retention only RSS.
 // TA_SOAK_BACKEND=postgres runs it on a private PostgreSQL cluster.
 #include <dirent.h>
 
@@ -37,6 +39,7 @@ using namespace ::ta::testing;
 struct Sample {
   double t = 0;
   long rss_kib = 0, fds = 0, threads = 0;
+  long heap_in_use_kib = -1, heap_free_kib = -1;  // from the server's /metrics
   int64_t requests = 0, errors = 0, runs = 0;
 };
 
@@ -87,10 +90,17 @@ int EnvInt(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-double Mean(const std::vector<Sample>& s, size_t from, size_t to) {
+double Mean(const std::vector<Sample>& s, long Sample::*field, size_t from, size_t to) {
   double sum = 0;
-  for (size_t i = from; i < to; ++i) sum += static_cast<double>(s[i].rss_kib);
+  for (size_t i = from; i < to; ++i) sum += static_cast<double>(s[i].*field);
   return to > from ? sum / static_cast<double>(to - from) : 0;
+}
+
+// One gauge's value from Prometheus text, in KiB (-1 when absent).
+long GaugeKiB(const std::string& text, const std::string& name) {
+  const size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return static_cast<long>(std::stod(text.substr(at + name.size() + 2)) / 1024);
 }
 
 class Soak : public ::testing::Test {
@@ -238,6 +248,15 @@ TEST_F(Soak, MixedLoadHasNoErrorsAndNoGrowth) {
     s.rss_kib = ProcField(server, "VmRSS");
     s.fds = OpenFds(server);
     s.threads = ProcField(server, "Threads");
+    {
+      httplib::Client m("127.0.0.1", ta.port());
+      m.set_read_timeout(30, 0);
+      auto r = m.Get("/metrics", auth);
+      if (r && r->status == 200) {
+        s.heap_in_use_kib = GaugeKiB(r->body, "ta_heap_in_use_bytes");
+        s.heap_free_kib = GaugeKiB(r->body, "ta_heap_free_bytes");
+      }
+    }
     s.requests = requests;
     s.errors = errors;
     {
@@ -246,11 +265,11 @@ TEST_F(Soak, MixedLoadHasNoErrorsAndNoGrowth) {
     }
     samples.push_back(s);
     std::printf(
-        "SOAK-SAMPLE|%s|t %.0f s|rss %ld KiB|fds %ld (%s)|threads %ld|requests %lld|"
-        "starts %lld|errors %lld\n",
-        postgres ? "postgres" : "sqlite", s.t, s.rss_kib, s.fds, FdKinds(server).c_str(), s.threads,
-        static_cast<long long>(s.requests), static_cast<long long>(s.runs),
-        static_cast<long long>(s.errors));
+        "SOAK-SAMPLE|%s|t %.0f s|rss %ld KiB|heap in use %ld KiB, free %ld KiB|fds %ld (%s)|"
+        "threads %ld|requests %lld|starts %lld|errors %lld\n",
+        postgres ? "postgres" : "sqlite", s.t, s.rss_kib, s.heap_in_use_kib, s.heap_free_kib, s.fds,
+        FdKinds(server).c_str(), s.threads, static_cast<long long>(s.requests),
+        static_cast<long long>(s.runs), static_cast<long long>(s.errors));
     std::fflush(stdout);
   };
   sample();
@@ -293,8 +312,10 @@ TEST_F(Soak, MixedLoadHasNoErrorsAndNoGrowth) {
   const long late_fds = max_of(&Sample::fds, samples.size() - 1 - quarter, samples.size());
   const long early_threads = max_of(&Sample::threads, 0, warm + quarter);
   const long late_threads = max_of(&Sample::threads, samples.size() - 1 - quarter, samples.size());
-  const double early = Mean(samples, warm, warm + quarter);
-  const double late = Mean(samples, loaded - quarter, loaded);
+  const double early = Mean(samples, &Sample::rss_kib, warm, warm + quarter);
+  const double late = Mean(samples, &Sample::rss_kib, loaded - quarter, loaded);
+  const double heap_early = Mean(samples, &Sample::heap_in_use_kib, warm, warm + quarter);
+  const double heap_late = Mean(samples, &Sample::heap_in_use_kib, loaded - quarter, loaded);
   std::printf(
       "SOAK-RESULT|%s|%d s|requests %lld|runs %zu|errors %lld|runs not succeeded %lld|"
       "rss mean after warm-up %.0f KiB, last quarter %.0f KiB (%+.1f%%)|fds max early "
@@ -311,8 +332,10 @@ TEST_F(Soak, MixedLoadHasNoErrorsAndNoGrowth) {
   EXPECT_LE(late_threads, early_threads + 8) << "threads grew after warm-up";
   EXPECT_LE(samples.back().threads, samples.front().threads)
       << "threads left over once the load ended";
+  for (const Sample& x : samples) EXPECT_GE(x.heap_in_use_kib, 0) << "no heap gauge at t " << x.t;
   if (seconds >= 600) {
     EXPECT_LE(late, early * 1.10 + 2048) << "RSS grew after warm-up";
+    EXPECT_LE(heap_late, heap_early * 1.10 + 1024) << "heap in use grew after warm-up";
   }
 }
 

@@ -56,7 +56,7 @@ class Installation {
     std::string out;
     EXPECT_EQ(Shell(cli + "migrate --db '" + db_ + "'", &out), 0) << out;
     EXPECT_EQ(Shell("echo 'a long enough passphrase' | " + cli + "user add --db '" + db_ +
-                        "' --email ops@example.com",
+                        "' --email ops@example.com --platform-admin",
                     &out),
               0)
         << out;
