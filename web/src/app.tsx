@@ -8,7 +8,7 @@ import { BackupSetPage, BackupSetsPage } from './pages/BackupSets';
 import { LoginPage } from './pages/Login';
 import { PoliciesPage } from './pages/Policies';
 import { PolicyPage } from './pages/Policy';
-import { RestoreWizard } from './pages/Restore';
+import { RestoreWizard } from './pages/restore/Wizard';
 import { RunPage } from './pages/Run';
 import { RunsPage } from './pages/Runs';
 import { SessionProvider, ToastProvider, useAuth, useSession, type Toast } from './session';

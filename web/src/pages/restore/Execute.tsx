@@ -1,0 +1,67 @@
+// Step 5: the restore run, started only after typing the target tenant's name.
+import { useState } from 'preact/hooks';
+import { ApiError, tenantPath, type Run } from '../../api';
+import { ProblemView } from '../../components/ui';
+import { useStart } from '../Policies';
+
+export function Execute(props: {
+  target: number;
+  targetName: string;
+  body: () => unknown;
+  onBack: () => void;
+  onStarted: (r: Run) => void;
+}) {
+  const start = useStart();
+  const [typed, setTyped] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const ok = typed.trim() === props.targetName;
+  const go = async (e: Event) => {
+    e.preventDefault();
+    if (!ok) {
+      setError(
+        new ApiError({
+          status: 400,
+          title: 'Confirmation',
+          detail: `type the target tenant's name exactly: ${props.targetName}`,
+          field: 'confirm',
+        }),
+      );
+      return;
+    }
+    setBusy(true);
+    const s = await start(tenantPath(props.target, '/restores/execute'), `Restore into ${props.targetName}`, props.body());
+    setBusy(false);
+    if (s) props.onStarted(s.run);
+  };
+  return (
+    <form class="card danger" onSubmit={go} aria-label="Execute restore">
+      <p>
+        This writes the chosen policies and their assignments into <strong>{props.targetName}</strong>. Items the preview
+        marked unmapped or conflicting are not written.
+      </p>
+      <label>
+        Type <strong>{props.targetName}</strong> to confirm
+        <input
+          name="confirm"
+          autocomplete="off"
+          value={typed}
+          aria-invalid={typed !== '' && !ok ? 'true' : undefined}
+          onInput={(e) => {
+            setTyped((e.target as HTMLInputElement).value);
+            setError(null);
+          }}
+        />
+      </label>
+      <ProblemView error={error} />
+      <div class="row-actions">
+        <button type="button" class="secondary outline" onClick={props.onBack}>
+          Back
+        </button>
+        <button type="submit" class="contrast" disabled={!ok || busy} aria-busy={busy}>
+          Execute restore
+        </button>
+      </div>
+    </form>
+  );
+}

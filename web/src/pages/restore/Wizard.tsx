@@ -1,0 +1,144 @@
+// The restore wizard: backup set and items -> target tenant -> group mapping
+// -> preview (a run) -> execute (a run), confirmed by typing the target
+// tenant's name. Source is the selected tenant. Each step is its own file.
+import { useLocation } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { type Run } from '../../api';
+import { Empty, PageTitle, runHref } from '../../components/ui';
+import { useSession } from '../../session';
+import { ChooseSet } from './ChooseSet';
+import { GroupMapping } from './GroupMapping';
+import { Preview } from './Preview';
+import { Execute } from './Execute';
+
+const STEPS = ['Backup set & items', 'Target tenant', 'Group mapping', 'Preview', 'Execute'] as const;
+
+export function RestoreWizard() {
+  const session = useSession();
+  const { query, route } = useLocation();
+  const source = session.tenant!.tenant_id;
+  const [step, setStep] = useState(0);
+  const [setId, setSetId] = useState<number | null>(Number(query.set) || null);
+  const [itemIds, setItemIds] = useState<Set<number> | null>(null); // null: all
+  const [target, setTarget] = useState<number | null>(null);
+  const [mapping, setMapping] = useState<Record<string, string>>({});
+  const [preview, setPreview] = useState<Run | null>(null);
+  const targets = session.me.memberships.filter((m) => m.role !== 'readonly');
+
+  // Going back invalidates what later steps computed.
+  const goto = (s: number) => {
+    if (s <= 2) setPreview(null);
+    setStep(s);
+  };
+  useEffect(() => {
+    setStep(0);
+    setPreview(null);
+  }, [source]);
+
+  if (targets.length === 0)
+    return (
+      <section>
+        <PageTitle>Restore</PageTitle>
+        <Empty>Restoring needs the operator or owner role in a target tenant; you have read-only access.</Empty>
+      </section>
+    );
+
+  const body = () => ({
+    backup_set_id: setId,
+    source_tenant_id: source,
+    ...(itemIds ? { item_ids: [...itemIds] } : {}),
+    group_mapping: mapping,
+  });
+
+  return (
+    <section>
+      <PageTitle>Restore from {session.tenant!.tenant_name}</PageTitle>
+      <ol class="stepper" aria-label="Restore steps">
+        {STEPS.map((label, i) => (
+          <li key={label} aria-current={i === step ? 'step' : undefined} class={i < step ? 'done' : ''}>
+            {i < step ? (
+              <button type="button" class="link" onClick={() => goto(i)}>
+                {i + 1}. {label}
+              </button>
+            ) : (
+              <span>
+                {i + 1}. {label}
+              </span>
+            )}
+          </li>
+        ))}
+      </ol>
+      {step === 0 && (
+        <ChooseSet
+          tenant={source}
+          setId={setId}
+          itemIds={itemIds}
+          onChange={(s, items) => {
+            setSetId(s);
+            setItemIds(items);
+          }}
+          onNext={() => goto(1)}
+        />
+      )}
+      {step === 1 && (
+        <fieldset class="card">
+          <legend>Restore into which tenant?</legend>
+          {targets.map((m) => (
+            <label key={m.tenant_id}>
+              <input
+                type="radio"
+                name="target"
+                checked={target === m.tenant_id}
+                onChange={() => {
+                  setTarget(m.tenant_id);
+                  setMapping({});
+                }}
+              />
+              <span>
+                {m.tenant_name} <small class="muted">({m.role}{m.tenant_id === source ? ', same tenant' : ''})</small>
+              </span>
+            </label>
+          ))}
+          <div class="row-actions">
+            <button type="button" class="secondary outline" onClick={() => goto(0)}>
+              Back
+            </button>
+            <button type="button" disabled={target === null} onClick={() => goto(2)}>
+              Next: group mapping
+            </button>
+          </div>
+        </fieldset>
+      )}
+      {step === 2 && target !== null && setId !== null && (
+        <GroupMapping
+          source={source}
+          target={target}
+          setId={setId}
+          mapping={mapping}
+          onChange={setMapping}
+          onBack={() => goto(1)}
+          onNext={() => goto(3)}
+        />
+      )}
+      {step === 3 && target !== null && (
+        <Preview
+          target={target}
+          body={body}
+          run={preview}
+          onRun={setPreview}
+          onBack={() => goto(2)}
+          onNext={() => goto(4)}
+        />
+      )}
+      {step === 4 && target !== null && (
+        <Execute
+          targetName={session.tenantName(target)}
+          target={target}
+          body={body}
+          onBack={() => goto(3)}
+          onStarted={(run) => route(runHref(run))}
+        />
+      )}
+    </section>
+  );
+}
