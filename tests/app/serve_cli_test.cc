@@ -34,15 +34,7 @@ std::string Slurp(const std::string& path) {
 using ::ta::testing::Child;
 using ::ta::testing::Shell;
 
-class ServeCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ta-serve-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
+class ServeCli : public ::ta::testing::TempDirTest {};
 
 TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
   Child serve =

@@ -64,15 +64,7 @@ void PrintRow(const std::string& fault, const json& run, int64_t with_outcome, i
   std::fflush(stdout);
 }
 
-class ProcessFault : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ta-fault-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
+class ProcessFault : public ::ta::testing::TempDirTest {};
 
 // PostgreSQL stopped for 10 s in the middle of a 200-policy backup, with
 // `serve --workers 0` and 2 workers. Before: the run ended `succeeded` with 80

@@ -103,15 +103,7 @@ long GaugeKiB(const std::string& text, const std::string& name) {
   return static_cast<long>(std::stod(text.substr(at + name.size() + 2)) / 1024);
 }
 
-class Soak : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ta-soak-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
-};
+class Soak : public ::ta::testing::TempDirTest {};
 
 TEST_F(Soak, MixedLoadHasNoErrorsAndNoGrowth) {
   const int seconds = EnvInt("TA_SOAK_SECONDS", 60);

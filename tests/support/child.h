@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
@@ -82,5 +83,16 @@ inline int Shell(const std::string& cmd, std::string* out = nullptr, bool stdout
   if (out) *out = text;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+// A test with its own temporary directory, removed after it.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/ta-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
 
 }  // namespace ta::testing
