@@ -1,26 +1,23 @@
 #include "app/admin_commands.h"
 
 #include <CLI/CLI.hpp>
-#include <iostream>
-#include <memory>
-
-#include "app/cli.h"
-#include "app/db_commands.h"
-#include "app/worker_command.h"
-
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <istream>
+#include <memory>
 #include <ostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "app/cli.h"
+#include "app/db_commands.h"
+#include "app/worker_command.h"
 #include "core/clock.h"
 #include "core/credentials.h"
 #include "core/secret_box.h"
 #include "store/accounts.h"
-#include "store/audit_log.h"
 #include "tenancy/tenancy.h"
 
 namespace ta::app {

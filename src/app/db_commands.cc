@@ -3,11 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
-
-#include "app/cli.h"
-
 #include <ostream>
 
+#include "app/cli.h"
 #include "store/audit_log.h"
 #include "store/migrations.h"
 

@@ -2,15 +2,13 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
-
-#include "app/cli.h"
-
 #include <istream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 
+#include "app/cli.h"
 #include "core/idempotency.h"
 
 namespace ta::app {

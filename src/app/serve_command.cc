@@ -1,45 +1,49 @@
 #include "app/serve_command.h"
 
-#include <CLI/CLI.hpp>
-#include <cstdlib>
-#include <iostream>
-#include <memory>
-
-#include "app/cli.h"
-#include "app/db_commands.h"
-
 #include <malloc.h>
 #include <signal.h>
-#include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <iostream>
+#include <memory>
 #include <ostream>
 #include <thread>
 
 #include "api/server.h"
-#include "core/credentials.h"
+#include "app/cli.h"
+#include "app/db_commands.h"
 #include "demo/serve_demo.h"
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
-#include "store/accounts.h"
-#include "store/backup_sets.h"
-#include "store/inventory.h"
 
 namespace ta::app {
 namespace {
 
-// Waits for a run to end (the in-process workers run it).
-bool AwaitRun(store::Database& db, int64_t tenant, int64_t run, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto r = store::ReadResult<store::RunRecord>(
-        db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
-    if (!r) return false;
-    if (store::IsTerminal(r->status)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+Status ValidateServeConfig(const ServeConfig& config) {
+  if (config.port < 0 || config.port > 65535)
+    return Status::InvalidArgument("--port: must be 0 to 65535");
+  if (config.workers < 0 || config.workers > 1)
+    return Status::InvalidArgument(
+        "--workers: 0 (API only) or 1 (in-process worker pool; size it with --concurrency)");
+  if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
+      config.log_level != "error")
+    return Status::InvalidArgument("--log-level: one of debug, info, warn, error");
+  if (!config.web_root.empty() && !std::filesystem::exists(config.web_root + "/index.html"))
+    return Status::InvalidArgument("--web-root: no index.html in " + config.web_root);
+  return ValidateWorkerConfig(config.worker);
+}
+
+void DescribeMetrics(Metrics& metrics) {
+  metrics.DescribeCounter("ta_http_requests_total", "HTTP requests by method, route and status.");
+  metrics.DescribeHistogram("ta_http_request_duration_seconds", "HTTP request latency by route.",
+                            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
+  metrics.DescribeHistogram("ta_job_duration_seconds", "Job handler run time by kind and result.",
+                            {0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800});
+  metrics.DescribeCounter("ta_graph_requests_total", "Microsoft Graph responses by status.");
+  metrics.DescribeCounter("ta_graph_throttled_total", "Microsoft Graph 429 responses.");
+  metrics.Add("ta_graph_throttled_total", {}, 0);
 }
 
 Logger::Level ParseLevel(const std::string& s) {
@@ -56,21 +60,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   // kernel after every burst (each return costs page faults on the next one).
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
-  if (config.port < 0 || config.port > 65535) {
-    err << "error: --port: must be 0 to 65535\n";
-    return 2;
-  }
-  if (config.workers < 0 || config.workers > 1) {
-    err << "error: --workers: 0 (API only) or 1 (in-process worker pool; size it with "
-           "--concurrency)\n";
-    return 2;
-  }
-  if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warn" &&
-      config.log_level != "error") {
-    err << "error: --log-level: one of debug, info, warn, error\n";
-    return 2;
-  }
-  if (Status s = ValidateWorkerConfig(config.worker); !s.ok()) {
+  if (Status s = ValidateServeConfig(config); !s.ok()) {
     err << "error: " << s.message() << "\n";
     return 2;
   }
@@ -124,14 +114,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
 
   Redactor redactor;
   Metrics metrics;
-  metrics.DescribeCounter("ta_http_requests_total", "HTTP requests by method, route and status.");
-  metrics.DescribeHistogram("ta_http_request_duration_seconds", "HTTP request latency by route.",
-                            {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
-  metrics.DescribeHistogram("ta_job_duration_seconds", "Job handler run time by kind and result.",
-                            {0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800});
-  metrics.DescribeCounter("ta_graph_requests_total", "Microsoft Graph responses by status.");
-  metrics.DescribeCounter("ta_graph_throttled_total", "Microsoft Graph 429 responses.");
-  metrics.Add("ta_graph_throttled_total", {}, 0);
+  DescribeMetrics(metrics);
   Logger log(redactor, SystemClock::Instance(), stderr, ParseLevel(config.log_level));
 
   auto transport = graph::MakeCurlTransport();
@@ -145,10 +128,6 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   api::ApiContext ctx(**db, stack.runs(), SystemClock::Instance(), redactor, &*box, metrics, log,
                       limiter);
   ctx.options.secure_cookies = config.secure_cookies;
-  if (!config.web_root.empty() && !std::filesystem::exists(config.web_root + "/index.html")) {
-    err << "error: --web-root: no index.html in " << config.web_root << "\n";
-    return 2;
-  }
   ctx.options.web_root = config.web_root;
   api::ServerOptions server_options;
   server_options.host = config.host;
@@ -169,53 +148,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
             {"workers", config.workers > 0 ? config.worker.concurrency : 0},
             {"demo", config.demo}});
 
-  if (config.demo) {
-    auto login = demo::PrepareDemo(**db, *box);
-    if (!login) {
-      err << "error: demo setup: " << login.error().ToString() << "\n";
-    } else {
-      // Fill the demo tenants and take a first backup, as jobs, before
-      // showing the commands that use them. Contoso first, so that on a new
-      // database its policies get the first ids, as the README's lines assume.
-      auto a = runs::StartInventorySync(stack.runs(), login->tenant, std::nullopt);
-      bool ready = a && AwaitRun(**db, login->tenant, a->run.id, std::chrono::seconds(60));
-      auto b = runs::StartInventorySync(stack.runs(), login->other_tenant, std::nullopt);
-      ready =
-          ready && b && AwaitRun(**db, login->other_tenant, b->run.id, std::chrono::seconds(60));
-      int64_t set_id = 0, policy_id = 0;
-      if (ready) {
-        auto backup = runs::StartBackupSet(stack.runs(), **db, login->tenant, "Contoso baseline",
-                                           std::nullopt, std::nullopt);
-        ready = backup && AwaitRun(**db, login->tenant, backup->run.id, std::chrono::seconds(60));
-        // The newest set and the first policy, for the printed curl lines.
-        (void)(**db).Read([&](store::Tx& tx) -> Status {
-          auto sets = store::BackupSets::List(tx, login->tenant, std::nullopt, 1);
-          if (sets && !sets->empty()) set_id = sets->front().id;
-          store::PolicyFilter first;
-          first.limit = 1;
-          auto p = store::Inventory::ListPolicies(tx, login->tenant, first);
-          if (p && !p->empty()) policy_id = p->front().id;
-          return Status::Ok();
-        });
-      }
-      const std::string t = std::to_string(login->tenant);
-      out << "\nDemo (Graph simulator at " << sim_url << "): tenants Contoso (id " << t
-          << ") and Fabrikam (id " << login->other_tenant << ")"
-          << (ready ? ", inventory synced and a first backup set taken" : " (setup still running)")
-          << ".\n"
-          << "  sign-in: " << login->email << " / " << login->password << "\n"
-          << "  API token (shown once): " << login->token << "\n\n"
-          << "  export TOKEN=" << login->token << "\n"
-          << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/"
-          << t << "/policies/" << policy_id << "/capture\n"
-          << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: "
-             "application/json' -d '{\"backup_set_id\":"
-          << set_id << "}' " << base << "/api/v1/tenants/" << t << "/restores/preview\n"
-          << "  curl -sN -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/" << t
-          << "/runs/RUN_ID/events   # RUN_ID from the answer above\n"
-          << std::endl;
-    }
-  }
+  if (config.demo) demo::WelcomeDemo(**db, *box, stack.runs(), base, sim_url, out, err);
 
   const int sig = AwaitStopSignal(set);
   log.Info("serve stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},

@@ -1,21 +1,18 @@
 #include "app/worker_command.h"
 
-#include <CLI/CLI.hpp>
-#include <iostream>
-#include <memory>
-
-#include "app/cli.h"
-#include "app/db_commands.h"
-
 #include <malloc.h>
-
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <ostream>
 #include <sstream>
 
+#include "app/cli.h"
+#include "app/db_commands.h"
 #include "graph/curl_transport.h"
 
 namespace ta::app {

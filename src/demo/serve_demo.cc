@@ -4,16 +4,35 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ostream>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/credentials.h"
 #include "demo/demo_world.h"
+#include "runs/operations.h"
 #include "sim.h"
 #include "store/accounts.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
+#include "store/runs_repository.h"
 #include "tenancy/tenancy.h"
 
 namespace ta::demo {
 namespace {
+
+// Waits for a run to end (the in-process workers run it).
+bool AwaitRun(store::Database& db, int64_t tenant, int64_t run, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = store::ReadResult<store::RunRecord>(
+        db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
+    if (!r) return false;
+    if (store::IsTerminal(r->status)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 tenancy::Actor Demo(int64_t now) { return {std::nullopt, "demo", now}; }
 
@@ -106,6 +125,55 @@ Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box) {
   login.tenant = tenants->first;
   login.other_tenant = tenants->second;
   return login;
+}
+
+void WelcomeDemo(store::Database& db, const SecretBox& box, runs::RunService& runs,
+                 const std::string& base, const std::string& sim_url, std::ostream& out,
+                 std::ostream& err) {
+  auto login = PrepareDemo(db, box);
+  if (!login) {
+    err << "error: demo setup: " << login.error().ToString() << "\n";
+  } else {
+    // Fill the demo tenants and take a first backup, as jobs, before
+    // showing the commands that use them. Contoso first, so that on a new
+    // database its policies get the first ids, as the README's lines assume.
+    auto a = runs::StartInventorySync(runs, login->tenant, std::nullopt);
+    bool ready = a && AwaitRun(db, login->tenant, a->run.id, std::chrono::seconds(60));
+    auto b = runs::StartInventorySync(runs, login->other_tenant, std::nullopt);
+    ready = ready && b && AwaitRun(db, login->other_tenant, b->run.id, std::chrono::seconds(60));
+    int64_t set_id = 0, policy_id = 0;
+    if (ready) {
+      auto backup = runs::StartBackupSet(runs, db, login->tenant, "Contoso baseline", std::nullopt,
+                                         std::nullopt);
+      ready = backup && AwaitRun(db, login->tenant, backup->run.id, std::chrono::seconds(60));
+      // The newest set and the first policy, for the printed curl lines.
+      (void)(db).Read([&](store::Tx& tx) -> Status {
+        auto sets = store::BackupSets::List(tx, login->tenant, std::nullopt, 1);
+        if (sets && !sets->empty()) set_id = sets->front().id;
+        store::PolicyFilter first;
+        first.limit = 1;
+        auto p = store::Inventory::ListPolicies(tx, login->tenant, first);
+        if (p && !p->empty()) policy_id = p->front().id;
+        return Status::Ok();
+      });
+    }
+    const std::string t = std::to_string(login->tenant);
+    out << "\nDemo (Graph simulator at " << sim_url << "): tenants Contoso (id " << t
+        << ") and Fabrikam (id " << login->other_tenant << ")"
+        << (ready ? ", inventory synced and a first backup set taken" : " (setup still running)")
+        << ".\n"
+        << "  sign-in: " << login->email << " / " << login->password << "\n"
+        << "  API token (shown once): " << login->token << "\n\n"
+        << "  export TOKEN=" << login->token << "\n"
+        << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/"
+        << t << "/policies/" << policy_id << "/capture\n"
+        << "  curl -s -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: "
+           "application/json' -d '{\"backup_set_id\":"
+        << set_id << "}' " << base << "/api/v1/tenants/" << t << "/restores/preview\n"
+        << "  curl -sN -H \"Authorization: Bearer $TOKEN\" " << base << "/api/v1/tenants/" << t
+        << "/runs/RUN_ID/events   # RUN_ID from the answer above\n"
+        << std::endl;
+  }
 }
 
 }  // namespace ta::demo

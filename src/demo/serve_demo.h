@@ -5,6 +5,7 @@
 // one that links the simulator; the rest of the product sees only this header.
 
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,9 @@
 
 namespace ta::sim {
 class GraphSim;
+}
+namespace ta::runs {
+class RunService;
 }
 
 namespace ta::demo {
@@ -45,5 +49,12 @@ Result<std::string> DemoKey(const std::string& path);
 // Demo user (new password each start), a fresh token, both demo tenants with
 // their sealed simulator credentials.
 Result<DemoLogin> PrepareDemo(store::Database& db, const SecretBox& box);
+
+// Once `serve --demo` listens at `base`: prepares the demo (above), syncs both
+// tenants and takes a first backup set as jobs on the in-process workers, then
+// prints the sign-in, the token and ready-to-paste curl lines on `out`.
+void WelcomeDemo(store::Database& db, const SecretBox& box, runs::RunService& runs,
+                 const std::string& base, const std::string& sim_url, std::ostream& out,
+                 std::ostream& err);
 
 }  // namespace ta::demo

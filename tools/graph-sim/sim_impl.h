@@ -120,7 +120,7 @@ struct GraphSim::Impl {
 
   // sim.cc
   void Error(httplib::Response& res, int status, const std::string& code,
-                    const std::string& message, const std::string& request_id);
+             const std::string& message, const std::string& request_id);
   void Log(const std::string& method, const std::string& path, const std::string& tenant,
            int status, bool write);
   bool LoadFixture(const json& fixture, std::string* error);
@@ -144,6 +144,9 @@ struct GraphSim::Impl {
 
   // sim_objects.cc
   void ObjectRoutes();
+  void CollectionRoutes();
+  void SubResourceRoutes();
+  void GroupRoutes();
   json Page(const httplib::Request& req, const std::vector<json>& all);
   json Render(const std::string& collection, const Policy& p, const std::string& expand,
               bool single);

@@ -7,12 +7,23 @@
 
 namespace ta::sim {
 
+namespace {
+// /beta|v1.0/deviceManagement/{collection}, and one item of it.
+const std::string kCollection = R"(/(?:beta|v1\.0)/deviceManagement/(\w+))";
+const std::string kItem = kCollection + R"(/([^/]+))";
+}  // namespace
+
 void GraphSim::Impl::ObjectRoutes() {
+  CollectionRoutes();
+  SubResourceRoutes();
+  GroupRoutes();
+}
+
+// List, create, get, update (PATCH) and replace (PUT).
+void GraphSim::Impl::CollectionRoutes() {
   using httplib::Request;
   using httplib::Response;
-
-  const std::string dm = R"(/(?:beta|v1\.0)/deviceManagement/(\w+))";
-  // List and create.
+  const std::string& dm = kCollection;
   server.Get(dm, [this](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
       const std::string coll = req.matches[1];
@@ -55,8 +66,7 @@ void GraphSim::Impl::ObjectRoutes() {
       res.set_content(Render(coll, stored, "", true).dump(), "application/json");
     });
   });
-  // Get, update, replace.
-  const std::string item = dm + R"(/([^/]+))";
+  const std::string& item = kItem;
   server.Get(item, [this](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
       Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
@@ -106,8 +116,14 @@ void GraphSim::Impl::ObjectRoutes() {
   };
   server.Patch(item, update(false));
   server.Put(item, update(true));
+}
 
-  // Sub-resources.
+// Assignments (/assignments, /assign), settings catalog settings, group
+// policy definition values.
+void GraphSim::Impl::SubResourceRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  const std::string& item = kItem;
   server.Get(item + "/assignments", [this](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
       Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
@@ -185,7 +201,12 @@ void GraphSim::Impl::ObjectRoutes() {
       res.set_content(body.dump(), "application/json");
     });
   });
-  // Groups.
+}
+
+// Groups, filtered by display name.
+void GraphSim::Impl::GroupRoutes() {
+  using httplib::Request;
+  using httplib::Response;
   server.Get(R"(/(?:beta|v1\.0)/groups)", [this](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
       std::string want;
