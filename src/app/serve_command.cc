@@ -1,6 +1,5 @@
 #include "app/serve_command.h"
 
-#include <malloc.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -56,10 +55,7 @@ Logger::Level ParseLevel(const std::string& s) {
 }  // namespace
 
 int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
-  // A long-running server: keep freed memory instead of returning it to the
-  // kernel after every burst (each return costs page faults on the next one).
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  TuneAllocator();
   if (Status s = ValidateServeConfig(config); !s.ok()) {
     err << "error: " << s.message() << "\n";
     return 2;

@@ -51,6 +51,19 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+void TuneAllocator() {
+  // Keep freed memory between bursts instead of returning it to the kernel
+  // after each one (each return costs page faults on the next burst); the
+  // periodic trim in AwaitStopSignal hands it back when it stays unused.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  // At most 4 malloc arenas (glibc's default is 8 per core): each arena keeps
+  // its own free memory, and with ~80 threads taking turns the soak saw them
+  // grow RSS to 3x the heap in use. Per-thread caches keep malloc mostly
+  // lock-free anyway. MALLOC_ARENA_MAX in the environment overrides this.
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 4);
+}
+
 int AwaitStopSignal(const sigset_t& set) {
   const timespec period{30, 0};
   while (true) {
@@ -95,6 +108,7 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
     return 2;
   }
   sigset_t set = BlockStopSignals();
+  TuneAllocator();
 
   auto db = store::OpenDatabase(config.db_url);
   if (!db) {
