@@ -18,10 +18,21 @@ Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
   if (ctx.ShuttingDown() && !ctx.CancelRequested()) return jobs::JobResult::Release();
   store::RunItem item;
   item.item_ref = ref;
-  item.status = "skipped";
   item.action = action;
-  item.error_code = "cancelled";
-  item.error_message = "cancelled while its Graph call was in progress (" + e.message + ")";
+  if (e.ambiguous) {
+    // A write was sent and its answer cut off by the cancel: Graph may have
+    // carried it out, so "skipped" would be a lie.
+    item.status = "failed";
+    item.error_code = "cancelled_mid_write";
+    item.error_message = "cancelled while its " + action +
+                         " was on its way to Graph: it may have been carried out in the target; "
+                         "run a restore preview to see the target's state (" +
+                         e.message + ")";
+  } else {
+    item.status = "skipped";
+    item.error_code = "cancelled";
+    item.error_message = "cancelled while its Graph call was in progress (" + e.message + ")";
+  }
   if (auto stop = Record(ctx, item)) return stop;
   return CancelRemaining(ctx, refs);
 }

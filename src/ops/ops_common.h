@@ -36,7 +36,8 @@ store::RunItem FailedItem(const std::string& ref, const std::string& action,
 
 // An item's Graph call failed with `e`. A long throttle (e.retry_after)
 // snoozes the job for that long, recording nothing. A call aborted by a cancel is recorded
-// as skipped and ends the run as cancelled (the rest skipped too); one aborted
+// as skipped (a write already sent: failed, `cancelled_mid_write`, since Graph may
+// have carried it out) and ends the run as cancelled (the rest skipped too); one aborted
 // by shutdown records nothing (the resumed job redoes the item) and releases
 // the job. Any other failure is the item's outcome: recorded as failed.
 Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,

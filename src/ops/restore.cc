@@ -116,7 +116,9 @@ graph::GraphResult<json> PostChecked(graph::GraphWriter& writer, const std::stri
   constexpr int kSends = 3;
   for (int send = 1;; ++send) {
     auto r = writer.Post(path, body);
-    if (r || !r.error().ambiguous) return r;
+    // Not ambiguous, or cut off by a cancel/shutdown (no lookup can run then:
+    // the caller records that the write may have happened).
+    if (r || !r.error().ambiguous || r.error().cancelled()) return r;
     auto found = probe();
     if (!found) return graph::GraphFailure(found.error());
     if (*found) return **found;

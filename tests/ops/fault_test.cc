@@ -207,6 +207,46 @@ TEST_P(FaultTest, CreateWhoseAnswerTimesOutIsLookedUpAndNotSentTwice) {
       "policies in target " + std::to_string(count) + ", create POSTs " + std::to_string(creates));
 }
 
+// A cancel that cuts off a create already sent (Graph carries it out; its
+// answer is held): the item says it may have been written, never "skipped".
+// Before: the item was recorded skipped while the policy existed in the target.
+TEST_P(FaultTest, CancelDuringASentCreateSaysItMayHaveBeenWritten) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 3, "deviceConfigurations");
+  const int64_t set_id = env.SyncAndBackUpA();
+  env.sim.Configure({{"hold_next_writes", 1}, {"hold_ms", 60'000}});
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+  std::thread canceller([&] {
+    ASSERT_TRUE(Eventually([&] { return env.sim.Waiting() == 1; }, std::chrono::seconds(20)));
+    EXPECT_TRUE(env.runs->Cancel(env.tenant_b, run->run.id, env.operator_both).ok());
+  });
+  auto n = env.pool->RunOnce();
+  canceller.join();
+  ASSERT_TRUE(n.has_value());
+  env.sim.Configure({{"release", true}});
+  size_t count = 0;
+  NamesIn(env, env.tenant_b, "deviceConfigurations", &count);
+  EXPECT_EQ(count, 1u) << "the held create was carried out";
+  const auto r = env.Run(env.tenant_b, run->run.id);
+  EXPECT_EQ(r.status, RunStatus::kCancelled);
+  ExpectTruthfulRun(env, env.tenant_b, run->run.id, 3);
+  int mid_write = 0, skipped = 0;
+  for (const auto& i : env.Items(env.tenant_b, run->run.id)) {
+    if (i.error_code == "cancelled_mid_write") {
+      ++mid_write;
+      EXPECT_EQ(i.status, "failed");
+      EXPECT_NE(i.error_message.value_or("").find("may have been carried out"), std::string::npos);
+    }
+    if (i.status == "skipped") ++skipped;
+  }
+  EXPECT_EQ(mid_write, 1);
+  EXPECT_EQ(skipped, 2);
+  PrintRow("cancel while a sent create's answer is held", env, env.tenant_b, run->run.id,
+           "policies in target " + std::to_string(count));
+}
+
 // Syncs tenant A (`policies` device configurations), makes the next Graph
 // call hang, and starts a backup set of everything; returns its start.
 runs::StartResult BackupWithAHungCall(OpsEnv& env, int policies) {
