@@ -15,7 +15,7 @@ namespace {
 // The process's own gauges: resident memory, open fds and threads (from
 // /proc), and the heap split into what is in use and what the allocator holds
 // free. Together they tell a leak (in use grows) from retention (free grows).
-std::string ProcessGauges() {
+std::string ProcessGauges(const store::Database& db) {
   long rss_pages = 0, threads = 0;
   {
     std::ifstream statm("/proc/self/statm");
@@ -47,7 +47,12 @@ std::string ProcessGauges() {
          gauge("ta_heap_in_use_bytes", "Heap bytes allocated and not freed (malloc).",
                static_cast<double>(heap.uordblks + heap.hblkhd)) +
          gauge("ta_heap_free_bytes", "Heap bytes freed but still held by the allocator.",
-               static_cast<double>(heap.fordblks));
+               static_cast<double>(heap.fordblks)) +
+         (db.CacheBytes() ? gauge("ta_db_cache_bytes",
+                                  "Heap bytes of the database page caches in this process "
+                                  "(SQLite; bounded by cache_size per connection).",
+                                  static_cast<double>(*db.CacheBytes()))
+                          : std::string());
 }
 
 }  // namespace
@@ -90,7 +95,7 @@ Result<Response> MetricsText(ApiContext& ctx, Request&) {
   });
   if (!s.ok()) return Unexpected(s);
   out += ctx.metrics.Render();
-  out += ProcessGauges();
+  out += ProcessGauges(ctx.db);
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   Response r;
   r.content_type = "text/plain; version=0.0.4";

@@ -94,6 +94,10 @@ class Database {
   Status WriteHealth() const;
   // A trivial read: can the database be reached at all?
   Status Ping();
+  // The page-cache memory the database library holds in this process (SQLite:
+  // every connection's cache, each bounded by its cache_size); nullopt when
+  // the cache lives in a server (PostgreSQL). /metrics reports it.
+  virtual std::optional<int64_t> CacheBytes() const { return std::nullopt; }
 
  protected:
   // Backends pass every Write's outcome through this; returns `s`.

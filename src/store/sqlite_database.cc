@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -148,10 +149,20 @@ class SqliteConn {
     return static_cast<int64_t>(sqlite3_changes64(db_));
   }
 
+  // Records how much page cache this connection holds (after a transaction,
+  // by the thread using it); CacheBytes() may be read from any thread.
+  void SampleCache() {
+    int current = 0, high = 0;
+    if (sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_USED, &current, &high, 0) == SQLITE_OK)
+      cache_bytes_.store(current, std::memory_order_relaxed);
+  }
+  int64_t CacheBytes() const { return cache_bytes_.load(std::memory_order_relaxed); }
+
  private:
   explicit SqliteConn(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  std::atomic<int64_t> cache_bytes_{0};
 };
 
 using SqliteTx = ConnTx<SqliteConn, Backend::kSqlite>;
@@ -164,6 +175,8 @@ class SqliteDatabase final : public Database {
       : writer_conn_(std::move(writer)),
         checkpoint_conn_(std::move(checkpointer)),
         readers_(std::move(readers)) {
+    all_conns_.push_back(writer_conn_.get());
+    for (const auto& r : readers_) all_conns_.push_back(r.get());
     // Checkpoints run on their own thread and connection (PASSIVE: they never
     // block the writer), instead of inside whichever commit crosses the WAL
     // threshold, where they stalled every request in that group commit.
@@ -224,12 +237,21 @@ class SqliteDatabase final : public Database {
       }
       (void)conn->Run("COMMIT", {}, nullptr);
     }
+    conn->SampleCache();
     {
       std::lock_guard<std::mutex> lock(readers_mu_);
       readers_.push_back(std::move(conn));
     }
     readers_cv_.notify_one();
     return s;
+  }
+
+  // The page caches of the writer and the readers (each bounded by its
+  // cache_size, 2 MiB by default), as each last sampled it.
+  std::optional<int64_t> CacheBytes() const override {
+    int64_t total = 0;
+    for (const SqliteConn* c : all_conns_) total += c->CacheBytes();
+    return total;
   }
 
   Status Notify(Tx& tx, std::string_view channel) override {
@@ -321,6 +343,7 @@ class SqliteDatabase final : public Database {
         }
       }
       CommitBatch(conn, batch);
+      conn.SampleCache();
     }
   }
 
@@ -379,7 +402,8 @@ class SqliteDatabase final : public Database {
     }
   }
 
-  std::unique_ptr<SqliteConn> writer_conn_;  // used only by writer_thread_
+  std::unique_ptr<SqliteConn> writer_conn_;   // used only by writer_thread_
+  std::vector<const SqliteConn*> all_conns_;  // writer and readers, for CacheBytes()
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Request*> queue_ GUARDED_BY(mu_);

@@ -386,6 +386,11 @@ TEST_P(ApiTest, MetricsReportProcessMemoryFdsAndThreads) {
   EXPECT_GE(value("process_threads"), 2);
   EXPECT_GT(value("ta_heap_in_use_bytes"), 0);
   EXPECT_GE(value("ta_heap_free_bytes"), 0);
+  if (GetParam() == TestBackend::kSqlite) {
+    EXPECT_GT(value("ta_db_cache_bytes"), 0);
+  } else {
+    EXPECT_EQ(r.body.find("ta_db_cache_bytes"), std::string::npos);
+  }
 }
 
 TEST_P(ApiTest, ServesTheWebUiWithCacheHeadersAndDeepLinks) {
