@@ -202,8 +202,13 @@ TEST_F(ProcessFault, SigtermToServeDrainsWithinGraceAndAWorkerFinishesTheRun) {
   ASSERT_EQ(ta.SimWaiting(), 1);
   const auto sent = SteadyClock::now();
   kill(ta.serve().pid, SIGTERM);
-  // While it drains, the API still answers, and says it is not ready.
+  // While it drains, the API still answers, and says it is not ready (as soon
+  // as the signal has been taken: within a second, not at once).
   auto ready = ta.Call("GET", "/readyz");
+  while (ready.status == 200 && SteadyClock::now() - sent < std::chrono::seconds(1)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling with a deadline
+    ready = ta.Call("GET", "/readyz");
+  }
   EXPECT_EQ(ready.status, 503) << ready.body;
   EXPECT_NE(ready.body.find("\"stopping\":true"), std::string::npos) << ready.body;
   const int code = ta.serve().Stop(0);  // signal 0: only reap
