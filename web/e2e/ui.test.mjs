@@ -226,7 +226,12 @@ test('runs list filters by status and type', async () => {
   await page.getByTestId('run-row').first().waitFor();
   await page.getByLabel('Type').selectOption('policy.capture_snapshot');
   await page.waitForURL(/type=policy.capture_snapshot/);
-  await page.getByTestId('run-row').first().waitFor();
+  // The list refetches after the URL changes: wait (bounded) for the filtered
+  // rows, not for whichever rows are on screen at that instant.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="run-row"]')];
+    return rows.length >= 2 && rows.every((r) => r.textContent.includes('Capture snapshot'));
+  }, null, { timeout: 10000 }).catch(() => {});
   const rows = await page.getByTestId('run-row').allTextContents();
   assert.ok(rows.length >= 2 && rows.every((r) => r.includes('Capture snapshot')), rows.join('\n'));
   await page.getByLabel('Type').selectOption('');
