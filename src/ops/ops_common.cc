@@ -2,8 +2,6 @@
 
 namespace ta::ops {
 
-int64_t NowMs(jobs::JobContext& ctx) { return ToUnixMillis(ctx.clock().Now()); }
-
 store::RunItem FailedItem(const std::string& ref, const std::string& action,
                           const graph::GraphError& e) {
   return FailedItem(ref, action, e.ErrorCode(), e.ToString());

@@ -24,11 +24,10 @@ using runs::ItemMap;
 using runs::ItemNotRecorded;
 using runs::JobFailure;
 using runs::Next;
+using runs::NowMs;
 using runs::Record;
 using runs::RecordItem;
 using runs::SetTotal;
-
-int64_t NowMs(jobs::JobContext& ctx);
 
 // A failed item from a Graph error: code, redacted message.
 store::RunItem FailedItem(const std::string& ref, const std::string& action,

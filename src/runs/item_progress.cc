@@ -2,11 +2,7 @@
 
 namespace ta::runs {
 
-namespace {
-
 int64_t NowMs(jobs::JobContext& ctx) { return ToUnixMillis(ctx.clock().Now()); }
-
-}  // namespace
 
 Result<ItemMap> ExistingItems(jobs::JobContext& ctx) {
   auto items = store::ReadResult<std::vector<store::RunItem>>(ctx.db(), [&](store::Tx& tx) {

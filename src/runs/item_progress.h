@@ -21,6 +21,9 @@ namespace ta::runs {
 
 using ItemMap = std::map<std::string, store::RunItem>;
 
+// The job clock's now, in Unix milliseconds.
+int64_t NowMs(jobs::JobContext& ctx);
+
 // The run's items so far, by item_ref (to skip what a previous attempt
 // finished). A read error is an error, never "nothing done yet".
 Result<ItemMap> ExistingItems(jobs::JobContext& ctx);

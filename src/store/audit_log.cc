@@ -61,33 +61,31 @@ Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
 }
 
 Result<std::vector<AuditLog::Row>> AuditLog::List(Tx& tx, int64_t tenant_id, const Filter& f) {
-  auto rows = tx.Query(
+  return QueryAll(
+      tx,
       "SELECT id, seq, actor_user_id, action, target_type, target_id, run_id, details, "
       "created_at, hash FROM audit_log WHERE tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR "
       "action = $2) AND (CAST($3 AS BIGINT) IS NULL OR run_id = $3) AND (CAST($4 AS BIGINT) IS "
       "NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
       {tenant_id, f.action ? Param(*f.action) : Param(nullptr),
        f.run_id ? Param(*f.run_id) : Param(nullptr),
-       f.before_seq ? Param(*f.before_seq) : Param(nullptr), f.limit});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<Row> out;
-  for (const auto& row : *rows) {
-    RowReader r(row);
-    Row e;
-    e.id = r.Int();
-    e.seq = r.Int();
-    e.entry.tenant_id = tenant_id;
-    e.entry.actor_user_id = r.OptInt();
-    e.entry.action = r.Text();
-    e.entry.target_type = r.OptText();
-    e.entry.target_id = r.OptText();
-    e.entry.run_id = r.OptInt();
-    e.entry.details = r.Text();
-    e.created_at = r.Int();
-    e.hash = r.Text();
-    out.push_back(std::move(e));
-  }
-  return out;
+       f.before_seq ? Param(*f.before_seq) : Param(nullptr), f.limit},
+      [&](const store::Row& row) {
+        RowReader r(row);
+        Row e;
+        e.id = r.Int();
+        e.seq = r.Int();
+        e.entry.tenant_id = tenant_id;
+        e.entry.actor_user_id = r.OptInt();
+        e.entry.action = r.Text();
+        e.entry.target_type = r.OptText();
+        e.entry.target_id = r.OptText();
+        e.entry.run_id = r.OptInt();
+        e.entry.details = r.Text();
+        e.created_at = r.Int();
+        e.hash = r.Text();
+        return e;
+      });
 }
 
 Result<AuditLog::Size> AuditLog::Count(Tx& tx) {

@@ -95,14 +95,11 @@ Result<BackupSetRecord> BackupSets::Get(Tx& tx, int64_t tenant_id, int64_t set_i
 Result<std::vector<BackupSetRecord>> BackupSets::List(Tx& tx, int64_t tenant_id,
                                                       std::optional<int64_t> before_id,
                                                       int64_t limit) {
-  auto rows = tx.Query(std::string(kSetSelect) +
-                           "WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < $2) "
-                           "ORDER BY s.id DESC LIMIT $3",
-                       {tenant_id, before_id ? Param(*before_id) : Param(nullptr), limit});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<BackupSetRecord> out;
-  for (const auto& r : *rows) out.push_back(ReadSet(r));
-  return out;
+  return QueryAll(tx,
+                  std::string(kSetSelect) +
+                      "WHERE s.tenant_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR s.id < $2) "
+                      "ORDER BY s.id DESC LIMIT $3",
+                  {tenant_id, before_id ? Param(*before_id) : Param(nullptr), limit}, ReadSet);
 }
 
 Result<std::vector<BackupItemRecord>> BackupSets::Items(
@@ -119,11 +116,7 @@ Result<std::vector<BackupItemRecord>> BackupSets::Items(
   sql += " ORDER BY id LIMIT CAST($4 AS BIGINT)";
   if (limit < 0)
     params[3] = tx.backend() == Backend::kPostgres ? Param(nullptr) : Param(int64_t{-1});
-  auto rows = tx.Query(sql, params);
-  if (!rows) return Unexpected(rows.error());
-  std::vector<BackupItemRecord> out;
-  for (const auto& r : *rows) out.push_back(ReadItem(r));
-  return out;
+  return QueryAll(tx, sql, params, ReadItem);
 }
 
 Result<int64_t> BackupSets::CountItems(Tx& tx, int64_t set_id,

@@ -32,14 +32,6 @@ PolicyRecord ReadPolicy(const Row& row) {
   return p;
 }
 
-Result<std::vector<PolicyRecord>> Policies(Result<Rows> rows) {
-  if (!rows) return Unexpected(rows.error());
-  std::vector<PolicyRecord> out;
-  out.reserve(rows->size());
-  for (const auto& r : *rows) out.push_back(ReadPolicy(r));
-  return out;
-}
-
 constexpr const char* kVersionList =
     "SELECT id, policy_id, version, content_hash, run_id, created_at";
 
@@ -77,8 +69,8 @@ Result<int64_t> Single(Result<Rows> rows) {
 }  // namespace
 
 Result<PolicyRecord> Inventory::Policy(Tx& tx, int64_t tenant_id, int64_t policy_id) {
-  auto rows = Policies(tx.Query(std::string(kPolicySelect) + "WHERE p.id = $1 AND p.tenant_id = $2",
-                                {policy_id, tenant_id}));
+  auto rows = QueryAll(tx, std::string(kPolicySelect) + "WHERE p.id = $1 AND p.tenant_id = $2",
+                       {policy_id, tenant_id}, ReadPolicy);
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(MissingOrForeign(tx, "policies", policy_id, "policy"));
   return rows->front();
@@ -86,24 +78,27 @@ Result<PolicyRecord> Inventory::Policy(Tx& tx, int64_t tenant_id, int64_t policy
 
 Result<std::vector<PolicyRecord>> Inventory::ListPolicies(Tx& tx, int64_t tenant_id,
                                                           const PolicyFilter& f) {
-  return Policies(tx.Query(
+  return QueryAll(
+      tx,
       std::string(kPolicySelect) +
           "WHERE p.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR p.policy_type = $2) AND "
           "($3 = 1 OR p.gone_at IS NULL) AND p.id > $4 ORDER BY p.id LIMIT $5",
       {tenant_id, f.type ? Param(*f.type) : Param(nullptr), int64_t{f.include_gone ? 1 : 0},
-       f.after_id, f.limit}));
+       f.after_id, f.limit},
+      ReadPolicy);
 }
 
 Result<std::vector<PolicyRecord>> Inventory::PoliciesToCapture(
     Tx& tx, int64_t tenant_id, const std::optional<std::vector<int64_t>>& ids) {
   if (ids) {
-    return Policies(tx.Query(std::string(kPolicySelect) + "WHERE p.tenant_id = $1 AND " +
-                                 InIdArray(tx.backend(), "p.id", 2) + " ORDER BY p.id",
-                             {tenant_id, IdArray(tx.backend(), *ids)}));
+    return QueryAll(tx,
+                    std::string(kPolicySelect) + "WHERE p.tenant_id = $1 AND " +
+                        InIdArray(tx.backend(), "p.id", 2) + " ORDER BY p.id",
+                    {tenant_id, IdArray(tx.backend(), *ids)}, ReadPolicy);
   }
-  return Policies(tx.Query(
-      std::string(kPolicySelect) + "WHERE p.tenant_id = $1 AND p.gone_at IS NULL ORDER BY p.id",
-      {tenant_id}));
+  return QueryAll(
+      tx, std::string(kPolicySelect) + "WHERE p.tenant_id = $1 AND p.gone_at IS NULL ORDER BY p.id",
+      {tenant_id}, ReadPolicy);
 }
 
 Result<int64_t> Inventory::CountOwned(Tx& tx, int64_t tenant_id, const std::vector<int64_t>& ids) {
@@ -182,16 +177,14 @@ Result<Inventory::Stored> Inventory::StoreVersion(Tx& tx, int64_t tenant_id, int
 Result<std::vector<VersionRecord>> Inventory::Versions(Tx& tx, int64_t tenant_id, int64_t policy_id,
                                                        std::optional<int64_t> before_version,
                                                        int64_t limit) {
-  auto rows = tx.Query(
+  return QueryAll(
+      tx,
       std::string(kVersionList) +
           " FROM policy_versions WHERE tenant_id = $1 AND policy_id = $2 AND "
           "(CAST($3 AS BIGINT) IS NULL OR version < $3) ORDER BY version DESC "
           "LIMIT $4",
-      {tenant_id, policy_id, before_version ? Param(*before_version) : Param(nullptr), limit});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<VersionRecord> out;
-  for (const auto& r : *rows) out.push_back(ReadVersion(r, false));
-  return out;
+      {tenant_id, policy_id, before_version ? Param(*before_version) : Param(nullptr), limit},
+      [](const Row& r) { return ReadVersion(r, false); });
 }
 
 Result<std::optional<VersionRecord>> Inventory::Version(Tx& tx, int64_t tenant_id,
@@ -207,14 +200,11 @@ Result<std::optional<VersionRecord>> Inventory::Version(Tx& tx, int64_t tenant_i
 
 Result<std::vector<GroupRecord>> Inventory::Groups(Tx& tx, int64_t tenant_id, int64_t limit,
                                                    int64_t offset) {
-  auto rows = tx.Query(
+  return QueryAll(
+      tx,
       "SELECT graph_id, display_name, gone_at, synced_at FROM tenant_groups WHERE tenant_id = "
       "$1 ORDER BY display_name, graph_id LIMIT $2 OFFSET $3",
-      {tenant_id, limit, offset});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<GroupRecord> out;
-  for (const auto& r : *rows) out.push_back(ReadGroup(r));
-  return out;
+      {tenant_id, limit, offset}, ReadGroup);
 }
 
 Result<std::optional<std::string>> Inventory::GroupName(Tx& tx, int64_t tenant_id,
@@ -229,14 +219,11 @@ Result<std::optional<std::string>> Inventory::GroupName(Tx& tx, int64_t tenant_i
 
 Result<std::vector<GroupRecord>> Inventory::GroupsNamed(Tx& tx, int64_t tenant_id,
                                                         const std::string& display_name) {
-  auto rows = tx.Query(
+  return QueryAll(
+      tx,
       "SELECT graph_id, display_name, gone_at, synced_at FROM tenant_groups WHERE tenant_id = "
       "$1 AND display_name = $2 AND gone_at IS NULL",
-      {tenant_id, display_name});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<GroupRecord> out;
-  for (const auto& r : *rows) out.push_back(ReadGroup(r));
-  return out;
+      {tenant_id, display_name}, ReadGroup);
 }
 
 }  // namespace ta::store

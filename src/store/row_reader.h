@@ -2,6 +2,9 @@
 
 #include <exception>
 #include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "store/database.h"
 
@@ -27,5 +30,17 @@ class RowReader {
   const Row& row_;
   size_t next_ = 0;
 };
+
+// Runs a SELECT and reads each row with `read` (a function of const Row&).
+template <typename Read>
+auto QueryAll(Tx& tx, std::string_view sql, const Params& params, Read read)
+    -> Result<std::vector<decltype(read(std::declval<const Row&>()))>> {
+  auto rows = tx.Query(sql, params);
+  if (!rows) return Unexpected(rows.error());
+  std::vector<decltype(read(std::declval<const Row&>()))> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) out.push_back(read(row));
+  return out;
+}
 
 }  // namespace ta::store

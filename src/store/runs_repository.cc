@@ -254,47 +254,41 @@ Result<RunsRepository::Recounted> RunsRepository::Recount(Tx& tx, int64_t tenant
 }
 
 Result<std::vector<RunsRepository::Census>> RunsRepository::CountByTypeAndStatus(Tx& tx) {
-  auto rows =
-      tx.Query("SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2");
-  if (!rows) return Unexpected(rows.error());
-  std::vector<Census> out;
-  for (const auto& row : *rows) {
-    RowReader r(row);
-    Census c;
-    c.type = r.Text();
-    c.status = r.Text();
-    c.count = r.Int();
-    out.push_back(std::move(c));
-  }
-  return out;
+  return QueryAll(tx, "SELECT type, status, COUNT(*) FROM runs GROUP BY type, status ORDER BY 1, 2",
+                  {}, [](const Row& row) {
+                    RowReader r(row);
+                    Census c;
+                    c.type = r.Text();
+                    c.status = r.Text();
+                    c.count = r.Int();
+                    return c;
+                  });
 }
 
 Result<std::vector<RunsRepository::ItemRow>> RunsRepository::ItemsPage(
     Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status, int64_t after_id,
     int64_t limit) {
-  auto rows = tx.Query(
+  return QueryAll(
+      tx,
       "SELECT id, item_ref, status, action, graph_id, error_code, error_message, details, "
       "attempts, updated_at FROM run_items WHERE tenant_id = $1 AND run_id = $2 AND "
       "(CAST($3 AS TEXT) IS NULL OR status = $3) AND id > $4 ORDER BY id LIMIT $5",
-      {tenant_id, run_id, status ? Param(*status) : Param(nullptr), after_id, limit});
-  if (!rows) return Unexpected(rows.error());
-  std::vector<ItemRow> out;
-  for (const auto& row : *rows) {
-    RowReader r(row);
-    ItemRow i;
-    i.id = r.Int();
-    i.item.item_ref = r.Text();
-    i.item.status = r.Text();
-    i.item.action = r.OptText();
-    i.item.graph_id = r.OptText();
-    i.item.error_code = r.OptText();
-    i.item.error_message = r.OptText();
-    i.item.details = r.OptText();
-    i.attempts = r.Int();
-    i.updated_at = r.Int();
-    out.push_back(std::move(i));
-  }
-  return out;
+      {tenant_id, run_id, status ? Param(*status) : Param(nullptr), after_id, limit},
+      [](const Row& row) {
+        RowReader r(row);
+        ItemRow i;
+        i.id = r.Int();
+        i.item.item_ref = r.Text();
+        i.item.status = r.Text();
+        i.item.action = r.OptText();
+        i.item.graph_id = r.OptText();
+        i.item.error_code = r.OptText();
+        i.item.error_message = r.OptText();
+        i.item.details = r.OptText();
+        i.attempts = r.Int();
+        i.updated_at = r.Int();
+        return i;
+      });
 }
 
 Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<int64_t>& tenant_ids,

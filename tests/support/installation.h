@@ -80,12 +80,16 @@ class Installation {
     sim_.Stop(SIGKILL);
   }
 
-  // `serve` with `workers` in-process worker pools (0 or 1).
-  void StartServe(int workers, const std::vector<std::string>& extra = {}) {
+  // `serve` with `workers` in-process worker pools (0 or 1), and `env` added
+  // to its environment.
+  void StartServe(int workers, const std::vector<std::string>& extra = {},
+                  const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {Bin(),    "serve", "--db",      db_,
                                      "--port", "0",     "--workers", std::to_string(workers)};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    serve_ = Child::Start(argv, dir_ + "/serve.log", env_);
+    std::vector<std::string> serve_env = env_;
+    serve_env.insert(serve_env.end(), env.begin(), env.end());
+    serve_ = Child::Start(argv, dir_ + "/serve.log", serve_env);
     auto m = serve_.WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
                             std::chrono::seconds(30));
     ASSERT_FALSE(m.empty()) << serve_.buffered;
