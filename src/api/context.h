@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "api/login_limiter.h"
 #include "core/clock.h"
@@ -24,10 +25,14 @@ struct ApiOptions {
   size_t max_body_bytes = 1 << 20;
   std::chrono::hours session_ttl{12};
   bool secure_cookies = false;  // set when served over TLS (directly or by a proxy)
-  std::chrono::milliseconds stream_poll{500};
-  std::chrono::seconds stream_keepalive{15};
+  std::chrono::milliseconds stream_poll{50};   // run streams: how often a followed run is read
+  std::chrono::milliseconds user_poll{500};    // active-run and notification streams
+  std::chrono::seconds stream_keepalive{15};   // a comment on a stream silent this long
+  int max_streams_per_user = 32;               // open event streams per user; more get 429
   std::chrono::hours idempotency_ttl{24};
   std::string web_root;  // the built web UI (index.html, assets/); empty: none
+  // Reverse proxies (IPs or IPv4 CIDRs) whose X-Forwarded-For names the client.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct ApiContext {
@@ -55,6 +60,8 @@ struct ApiContext {
   ApiOptions options;
   // Extra /metrics text (e.g. from the worker side); may be empty.
   std::function<std::string()> extra_metrics;
+  // The connection layer's gauges and limit counters (set by the server).
+  std::function<std::string()> connection_metrics;
   // Readiness beyond the database (e.g. workers started); may be empty.
   std::function<bool()> ready;
   std::atomic<bool> stopping{false};

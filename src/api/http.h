@@ -4,7 +4,6 @@
 // they stay independent of the HTTP library (only server.cc includes it).
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,19 +38,36 @@ struct Request {
   int64_t user_id() const { return principal ? principal->user.id : 0; }
 };
 
-// Writes one chunk to an event stream; false when the client has gone.
-using StreamWriter = std::function<bool(std::string_view chunk)>;
+// What an event stream follows. The handler checks access and returns it; the
+// server's StreamHub then feeds the stream (see stream_hub.h).
+struct StreamFeed {
+  enum class Kind { kRun, kActiveRuns, kNotifications };
+  Kind kind = Kind::kRun;
+  int64_t user_id = 0;    // whose stream (the per-user cap counts it)
+  int64_t tenant_id = 0;  // kRun
+  int64_t run_id = 0;     // kRun
+  int64_t after_id = 0;   // kNotifications: the newest one the client has
+};
 
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  // Set for Server-Sent Events: called on a server thread until it returns.
-  std::function<void(const StreamWriter&)> stream;
+  // Set for Server-Sent Events (content type text/event-stream).
+  std::optional<StreamFeed> feed;
 
   static Response Json(int status, const nlohmann::json& body);
   static Response NoContent();
 };
+
+// An IP address (v4 or v6) or an IPv4 CIDR such as 10.0.0.0/8.
+bool ValidProxySpec(std::string_view spec);
+// The client's address: `peer` itself unless it is a trusted proxy; then the
+// right-most X-Forwarded-For entry that is not one (each proxy appends the
+// address it saw, so entries left of the first untrusted one could be forged).
+// A malformed entry stops the walk at the last trusted hop seen.
+std::string ClientAddress(const std::string& peer, std::string_view forwarded_for,
+                          const std::vector<std::string>& trusted);
 
 }  // namespace ta::api

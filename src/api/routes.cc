@@ -290,7 +290,7 @@ Response WithIdempotencyKey(ApiContext& ctx, Request& req, const std::function<R
   if (*prior) return check(**prior);
 
   Response r = run();
-  if (r.status >= 500 || r.stream) return r;  // a failure may be retried with the same key
+  if (r.status >= 500 || r.feed) return r;  // a failure may be retried with the same key
   std::optional<std::string> location;
   for (const auto& [k, v] : r.headers)
     if (k == "Location") location = v;

@@ -1,10 +1,9 @@
 // Runs (list, detail, items, cancel, live events), audit and notifications.
-#include <thread>
-
 #include <nlohmann/json.hpp>
 
 #include "api/input.h"
 #include "api/routes.h"
+#include "api/stream_hub.h"
 #include "api/views.h"
 #include "store/accounts.h"
 #include "store/audit_log.h"
@@ -14,73 +13,13 @@ namespace {
 
 using nlohmann::json;
 
-std::string Event(std::string_view name, const json& data, std::optional<int64_t> id = {}) {
-  std::string out;
-  if (id) out += "id: " + std::to_string(*id) + "\n";
-  out += "event: " + std::string(name) +
-         "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-  return out;
-}
-
-Response EventStream(std::function<void(const StreamWriter&)> body) {
+Response EventStream(const StreamFeed& feed) {
   Response r;
   r.content_type = "text/event-stream";
   r.headers.emplace_back("Cache-Control", "no-cache");
   r.headers.emplace_back("X-Accel-Buffering", "no");
-  r.stream = std::move(body);
+  r.feed = feed;
   return r;
-}
-
-// An event stream that remembers when it last wrote, so an idle stream can
-// send a keep-alive comment (proxies drop silent connections).
-class Stream {
- public:
-  Stream(const StreamWriter& write, std::chrono::seconds keepalive)
-      : write_(write), keepalive_(keepalive), last_(std::chrono::steady_clock::now()) {}
-  // False when the client has gone. The first chunk also tells the client to
-  // reconnect after 3 s (with Last-Event-ID) if the connection drops.
-  bool Send(std::string_view chunk) {
-    last_ = std::chrono::steady_clock::now();
-    faulted_ = false;
-    if (first_) {
-      first_ = false;
-      return write_("retry: 3000\n" + std::string(chunk));
-    }
-    return write_(chunk);
-  }
-  // A poll failed. A transient fault (the database restarting, a full disk)
-  // keeps the stream open: one comment says so, and the caller polls again.
-  // Anything else ends the stream with an error event. Returns false when the
-  // stream should end.
-  bool Failed(const Status& s) {
-    if (s.transient()) {
-      if (faulted_) return Idle();
-      const bool alive = Send(": the database is unavailable; retrying\n\n");
-      faulted_ = true;
-      return alive;
-    }
-    Send(Event("error", {{"detail", s.message()}}));
-    return false;
-  }
-  // Call when a poll found nothing to send.
-  bool Idle() {
-    if (std::chrono::steady_clock::now() - last_ < keepalive_) return true;
-    return Send(": keep-alive\n\n");
-  }
-
- private:
-  const StreamWriter& write_;
-  const std::chrono::seconds keepalive_;
-  std::chrono::steady_clock::time_point last_;
-  bool first_ = true;
-  bool faulted_ = false;  // the last poll failed transiently
-};
-
-// Sleeps one poll interval, waking early when the server stops.
-void Pause(ApiContext& ctx) {
-  const auto until = std::chrono::steady_clock::now() + ctx.options.stream_poll;
-  while (!ctx.stopping && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 bool IsIdentifier(std::string_view s) {
@@ -124,59 +63,19 @@ Result<store::RunRecord> LoadRun(ApiContext& ctx, int64_t tenant, int64_t run) {
       ctx.db, [&](store::Tx& tx) { return store::RunsRepository::Get(tx, tenant, run); });
 }
 
-// Queued and running runs across every tenant the user belongs to, newest first.
-Result<std::vector<store::RunRecord>> ActiveRunsOf(ApiContext& ctx, int64_t user) {
-  return store::ReadResult<std::vector<store::RunRecord>>(
-      ctx.db, [&](store::Tx& tx) -> Result<std::vector<store::RunRecord>> {
-        auto m = store::Accounts::MembershipsOf(tx, user);
-        if (!m) return Unexpected(m.error());
-        std::vector<int64_t> tenants;
-        for (const auto& x : *m) tenants.push_back(x.tenant_id);
-        if (tenants.empty()) return std::vector<store::RunRecord>{};
-        store::RunFilter f;
-        f.active_only = true;
-        f.limit = 200;
-        return store::RunsRepository::List(tx, tenants, f);
-      });
-}
-
-json RunList(const std::vector<store::RunRecord>& runs) {
-  json items = json::array();
-  for (const auto& r : runs) items.push_back(RunJson(r));
-  return {{"items", items}};
-}
-
 }  // namespace
 
 Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
-  auto list = ActiveRunsOf(ctx, req.user_id());
+  auto list = ActiveRunsOf(ctx.db, req.user_id());
   if (!list) return Unexpected(list.error());
   return Response::Json(200, RunList(*list));
 }
 
-Result<Response> ActiveRunsStream(ApiContext& ctx, Request& req) {
-  ApiContext* c = &ctx;
-  return EventStream([c, user = req.user_id()](const StreamWriter& write) {
-    Stream out(write, c->options.stream_keepalive);
-    std::string last;
-    while (!c->stopping) {
-      auto list = ActiveRunsOf(*c, user);
-      if (!list) {
-        if (!out.Failed(list.error())) return;
-        Pause(*c);
-        continue;
-      }
-      const json now = RunList(*list);
-      const std::string text = now.dump();
-      if (text != last) {
-        last = text;
-        if (!out.Send(Event("active", now))) return;
-      } else if (!out.Idle()) {
-        return;
-      }
-      Pause(*c);
-    }
-  });
+Result<Response> ActiveRunsStream(ApiContext&, Request& req) {
+  StreamFeed feed;
+  feed.kind = StreamFeed::Kind::kActiveRuns;
+  feed.user_id = req.user_id();
+  return EventStream(feed);
 }
 
 Result<Response> GetRun(ApiContext& ctx, Request& req) {
@@ -240,31 +139,12 @@ Result<Response> RunEvents(ApiContext& ctx, Request& req) {
   const int64_t tenant = req.tenant_id, run_id = *id;
   auto first = LoadRun(ctx, tenant, run_id);
   if (!first) return Unexpected(first.error());  // 403/404 before the stream starts
-  ApiContext* c = &ctx;
-  return EventStream([c, tenant, run_id](const StreamWriter& write) {
-    Stream out(write, c->options.stream_keepalive);
-    int64_t last = -1;
-    while (!c->stopping) {
-      auto run = LoadRun(*c, tenant, run_id);
-      if (!run) {
-        if (!out.Failed(run.error())) return;
-        Pause(*c);
-        continue;
-      }
-      const bool ended = store::IsTerminal(run->status);
-      if (run->updated_at != last) {
-        last = run->updated_at;
-        if (!out.Send(Event("run", RunJson(*run), run->updated_at))) return;
-      } else if (!out.Idle()) {
-        return;
-      }
-      if (ended) {
-        out.Send(Event("end", {{"status", store::ToString(run->status)}}));
-        return;
-      }
-      Pause(*c);
-    }
-  });
+  StreamFeed feed;
+  feed.kind = StreamFeed::Kind::kRun;
+  feed.user_id = req.user_id();
+  feed.tenant_id = tenant;
+  feed.run_id = run_id;
+  return EventStream(feed);
 }
 
 Result<Response> ListAudit(ApiContext& ctx, Request& req) {
@@ -367,46 +247,11 @@ Result<Response> NotificationStream(ApiContext& ctx, Request& req) {
     if (!max) return Unexpected(max.error());
     after = *max;
   }
-  ApiContext* c = &ctx;
-  return EventStream([c, user, start = *after](const StreamWriter& write) {
-    int64_t cursor = start;
-    Stream out(write, c->options.stream_keepalive);
-    int64_t unread = -1;
-    while (!c->stopping) {
-      std::vector<store::Notification> fresh;
-      int64_t count = 0;
-      Status s = c->db.Read([&](store::Tx& tx) -> Status {
-        store::NotificationsRepository::Filter f;
-        f.after_id = cursor;
-        f.limit = 100;
-        auto list = store::NotificationsRepository::List(tx, user, f);
-        if (!list) return list.error();
-        fresh = std::move(*list);
-        auto n = store::NotificationsRepository::UnreadCount(tx, user);
-        if (!n) return n.error();
-        count = *n;
-        return Status::Ok();
-      });
-      if (!s.ok()) {
-        if (!out.Failed(s)) return;
-        Pause(*c);
-        continue;
-      }
-      bool sent = false;
-      for (const auto& n : fresh) {
-        cursor = n.id;
-        if (!out.Send(Event("notification", NotificationJson(n), n.id))) return;
-        sent = true;
-      }
-      if (count != unread) {
-        unread = count;
-        if (!out.Send(Event("unread", {{"unread_count", count}}))) return;
-        sent = true;
-      }
-      if (!sent && !out.Idle()) return;
-      Pause(*c);
-    }
-  });
+  StreamFeed feed;
+  feed.kind = StreamFeed::Kind::kNotifications;
+  feed.user_id = user;
+  feed.after_id = *after;
+  return EventStream(feed);
 }
 
 }  // namespace ta::api::handlers

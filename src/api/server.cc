@@ -1,21 +1,94 @@
 #include "api/server.h"
 
-#include <sys/socket.h>
+#include <atomic>
+#include <utility>
 
 #include "api/problem.h"
 #include "api/routes.h"
-#include "http/connection_server.h"
+#include "api/stream_hub.h"
+#include "http/event_server.h"
 
 namespace ta::api {
 
 struct Server::Impl {
   ApiContext& ctx;
   ServerOptions options;
-  ::ta::http::ConnectionServer http;  // the library's parsing and routing, our connection loop
+  ::ta::http::EventServer http;  // the library's parsing and routing, our event loop
+  StreamHub hub;
   int port = 0;
-  int listen_fd = -1;
+  std::atomic<int64_t> streams_refused{0};  // over --max-streams-per-user
 
-  Impl(ApiContext& c, ServerOptions o) : ctx(c), options(std::move(o)) {}
+  // Connections, streams and every limit hit, in Prometheus text.
+  std::string Metrics() const {
+    const auto& c = http.counters();
+    auto gauge = [](const char* name, const char* help, int64_t v) {
+      return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" +
+             name + " " + std::to_string(v) + "\n";
+    };
+    std::string out =
+        gauge("ta_http_connections_open", "Open client connections.", c.open) +
+        gauge("ta_http_connections_busy", "Connections with a request on a server thread.",
+              c.busy) +
+        gauge("ta_http_streams_open", "Open event streams.", c.streams) +
+        "# HELP ta_http_connections_accepted_total Connections accepted.\n"
+        "# TYPE ta_http_connections_accepted_total counter\n"
+        "ta_http_connections_accepted_total " +
+        std::to_string(c.accepted.load()) +
+        "\n# HELP ta_http_limit_hits_total Connections or streams closed or refused by a limit.\n"
+        "# TYPE ta_http_limit_hits_total counter\n";
+    const std::pair<const char*, int64_t> hits[] = {
+        {"header_timeout", c.header_timeouts},
+        {"body_timeout", c.body_timeouts},
+        {"idle_timeout", c.idle_timeouts},
+        {"max_connections", c.refused_max_connections},
+        {"max_connections_per_ip", c.refused_per_ip},
+        {"max_header_bytes", c.headers_too_large},
+        {"stream_buffer_bytes", c.streams_dropped_slow},
+        {"max_streams_per_user", streams_refused},
+    };
+    for (const auto& [limit, n] : hits)
+      out += std::string("ta_http_limit_hits_total{limit=\"") + limit + "\"} " +
+             std::to_string(n) + "\n";
+    return out;
+  }
+
+  Impl(ApiContext& c, ServerOptions o)
+      : ctx(c), options(std::move(o)), http(options.limits), hub(c) {}
+
+  // An event stream: the connection is handed to the event loop and the hub
+  // feeds it. HEAD answers the head alone.
+  void OpenStream(const httplib::Request& in, const Response& r, httplib::Response& out) {
+    if (in.method == "HEAD") {
+      out.set_header("Content-Type", r.content_type);
+      return;
+    }
+    if (!hub.Reserve(r.feed->user_id)) {
+      ++streams_refused;
+      const Response busy = Problem(
+          429,
+          "streams: you have " + std::to_string(ctx.options.max_streams_per_user) +
+              " event streams open; close some tabs, or ask an admin to raise "
+              "--max-streams-per-user",
+          "");
+      out.status = busy.status;
+      out.set_content(busy.body, busy.content_type);
+      return;
+    }
+    auto sink = ::ta::http::DetachAsStream();
+    if (!sink) {
+      hub.Release(r.feed->user_id);
+      const Response p = Problem(500, "stream: this connection cannot stream", "");
+      out.status = p.status;
+      out.set_content(p.body, p.content_type);
+      return;
+    }
+    hub.Subscribe(*r.feed, std::move(sink));
+    // The head goes out as a chunked response; the body belongs to the loop.
+    out.set_chunked_content_provider(r.content_type, [](size_t, httplib::DataSink& sink) {
+      sink.done();
+      return true;
+    });
+  }
 
   void Handle(const httplib::Request& in, httplib::Response& out) {
     // RFC 9112 §2.2: a bare CR (or a LF or NUL) inside a header line makes the
@@ -33,10 +106,11 @@ struct Server::Impl {
       }
     }
     Request req;
-    req.method = in.method;
+    req.method = in.method == "HEAD" ? "GET" : in.method;  // HEAD works wherever GET does
     req.path = in.path;
     req.body = in.body;
-    req.remote_addr = in.remote_addr;
+    req.remote_addr = ClientAddress(in.remote_addr, in.get_header_value("X-Forwarded-For"),
+                                    ctx.options.trusted_proxies);
     for (const auto& [k, v] : in.headers) {
       std::string name = k;
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -56,17 +130,7 @@ struct Server::Impl {
     out.set_header("Referrer-Policy", "no-referrer");
     out.set_header("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : r.headers) out.set_header(k, v);
-    if (r.stream) {
-      auto stream = std::move(r.stream);
-      out.set_chunked_content_provider(r.content_type, [stream](size_t, httplib::DataSink& sink) {
-        stream([&sink](std::string_view chunk) {
-          return sink.is_writable() && sink.write(chunk.data(), chunk.size());
-        });
-        sink.done();
-        return true;
-      });
-      return;
-    }
+    if (r.feed && r.status == 200) return OpenStream(in, r, out);
     if (!r.content_type.empty()) out.set_content(r.body, r.content_type);
   }
 };
@@ -74,20 +138,8 @@ struct Server::Impl {
 Server::Server(ApiContext& ctx, ServerOptions options)
     : impl_(std::make_unique<Impl>(ctx, std::move(options))) {
   auto& http = impl_->http;
-  const int threads = std::max(4, impl_->options.threads);
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_payload_max_length(ctx.options.max_body_bytes);
-  // The library listens with a backlog of 5, so a burst of new connections
-  // would wait for SYN retries; remember the socket to widen it after binding.
-  http.set_socket_options([impl = impl_.get()](int sock) {
-    httplib::default_socket_options(sock);
-    impl->listen_fd = sock;
-  });
-  http.set_keep_alive_max_count(10'000);
-  http.set_tcp_nodelay(true);  // small responses must not wait for delayed ACKs (Nagle)
-  http.set_keep_alive_timeout(30);
-  http.set_read_timeout(30, 0);
-  http.set_write_timeout(30, 0);
+  ctx.connection_metrics = [impl = impl_.get()] { return impl->Metrics(); };
   auto handler = [impl = impl_.get()](const httplib::Request& in, httplib::Response& out) {
     impl->Handle(in, out);
   };
@@ -121,7 +173,10 @@ Server::Server(ApiContext& ctx, ServerOptions options)
       }));
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  impl_->ctx.connection_metrics = nullptr;
+}
 
 Status Server::Bind() {
   auto& o = impl_->options;
@@ -135,17 +190,17 @@ Status Server::Bind() {
                                  " (in use? choose another with --port)");
     impl_->port = o.port;
   }
-  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   return Status::Ok();
 }
 
 int Server::port() const { return impl_->port; }
 
-void Server::Serve() { impl_->http.listen_after_bind(); }
+void Server::Serve() { impl_->http.Serve(); }
 
 void Server::Stop() {
   impl_->ctx.stopping = true;
-  if (impl_->http.is_running()) impl_->http.stop();
+  impl_->hub.Stop();
+  impl_->http.Stop();
 }
 
 }  // namespace ta::api

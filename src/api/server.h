@@ -1,20 +1,22 @@
 #pragma once
 
-// The HTTP server: cpp-httplib on a thread pool, every request handed to
-// Dispatch (routes.h). Static web UI files (when configured) are served with
+// The HTTP server: an event loop holds every waiting connection and event
+// stream, a thread pool serves complete requests with cpp-httplib's parsing,
+// every request handed to Dispatch (routes.h). Static web UI files (when configured) are served with
 // cache headers and the SPA fallback for deep links.
 
 #include <memory>
 #include <string>
 
 #include "api/context.h"
+#include "http/limits.h"
 
 namespace ta::api {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;   // 0: any free port (see port())
-  int threads = 64;  // concurrent connections served (keep-alive and SSE hold one each)
+  int port = 8080;  // 0: any free port (see port())
+  http::Limits limits;  // threads (requests in flight), timeouts and connection caps
 };
 
 class Server {

@@ -96,6 +96,7 @@ Result<Response> MetricsText(ApiContext& ctx, Request&) {
   if (!s.ok()) return Unexpected(s);
   out += ctx.metrics.Render();
   out += ProcessGauges(ctx.db);
+  if (ctx.connection_metrics) out += ctx.connection_metrics();
   if (ctx.extra_metrics) out += ctx.extra_metrics();
   Response r;
   r.content_type = "text/plain; version=0.0.4";

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <ostream>
 #include <thread>
 
+#include "api/http.h"
 #include "api/server.h"
 #include "app/cli.h"
 #include "app/db_commands.h"
@@ -31,6 +33,21 @@ Status ValidateServeConfig(const ServeConfig& config) {
     return Status::InvalidArgument("--log-level: one of debug, info, warn, error");
   if (!config.web_root.empty() && !std::filesystem::exists(config.web_root + "/index.html"))
     return Status::InvalidArgument("--web-root: no index.html in " + config.web_root);
+  if (config.http.threads < 1 || config.http.threads > 1024)
+    return Status::InvalidArgument("--http-threads: must be 1 to 1024");
+  if (config.http.max_connections < 1)
+    return Status::InvalidArgument("--max-connections: must be at least 1");
+  for (auto [flag, ms] : {std::pair{"--header-timeout-ms", config.http.header_timeout},
+                          std::pair{"--body-timeout-ms", config.http.body_timeout},
+                          std::pair{"--keepalive-timeout-ms", config.http.idle_timeout}})
+    if (ms.count() < 100 || ms.count() > 3'600'000)
+      return Status::InvalidArgument(std::string(flag) + ": must be 100 to 3600000 (ms)");
+  if (config.max_streams_per_user < 1)
+    return Status::InvalidArgument("--max-streams-per-user: must be at least 1");
+  for (const auto& p : config.trusted_proxies)
+    if (!api::ValidProxySpec(p))
+      return Status::InvalidArgument("--trusted-proxy: " + p +
+                                     " is not an IP address or IPv4 CIDR (such as 10.0.0.0/8)");
   return ValidateWorkerConfig(config.worker);
 }
 
@@ -50,6 +67,45 @@ Logger::Level ParseLevel(const std::string& s) {
   if (s == "warn") return Logger::Level::kWarn;
   if (s == "error") return Logger::Level::kError;
   return Logger::Level::kInfo;
+}
+
+// Milliseconds as an int option bound to a duration.
+void AddMs(CLI::App* cmd, const char* flag, std::chrono::milliseconds& into, const char* env,
+           const char* help) {
+  cmd->add_option_function<int64_t>(
+         flag, [&into](const int64_t& v) { into = std::chrono::milliseconds(v); }, help)
+      ->envname(env)
+      ->default_str(std::to_string(into.count()));
+}
+
+void AddConnectionOptions(CLI::App* cmd, ServeConfig& serve) {
+  cmd->add_option("--http-threads", serve.http.threads,
+                  "Requests served at once (idle connections and event streams hold no thread)")
+      ->envname("TA_HTTP_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", serve.http.max_connections,
+                  "Client connections open at once; more are answered 503 and closed")
+      ->envname("TA_MAX_CONNECTIONS")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-ip", serve.http.max_connections_per_ip,
+                  "Connections open from one address (0: no cap); more get 429")
+      ->envname("TA_MAX_CONNECTIONS_PER_IP")
+      ->capture_default_str();
+  AddMs(cmd, "--header-timeout-ms", serve.http.header_timeout, "TA_HEADER_TIMEOUT_MS",
+        "A request's headers must arrive within this (slow clients are closed)");
+  AddMs(cmd, "--body-timeout-ms", serve.http.body_timeout, "TA_BODY_TIMEOUT_MS",
+        "A request's body must arrive within this after its headers");
+  AddMs(cmd, "--keepalive-timeout-ms", serve.http.idle_timeout, "TA_KEEPALIVE_TIMEOUT_MS",
+        "An idle keep-alive connection is closed after this");
+  cmd->add_option("--max-streams-per-user", serve.max_streams_per_user,
+                  "Event streams (live pages) one user may hold open; more get 429")
+      ->envname("TA_MAX_STREAMS_PER_USER")
+      ->capture_default_str();
+  cmd->add_option("--trusted-proxy", serve.trusted_proxies,
+                  "A reverse proxy's address or IPv4 CIDR: the client address is taken from its "
+                  "X-Forwarded-For (login limiter, audit); repeat or comma-separate")
+      ->envname("TA_TRUSTED_PROXIES")
+      ->delimiter(',');
 }
 
 }  // namespace
@@ -125,10 +181,12 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
                       limiter);
   ctx.options.secure_cookies = config.secure_cookies;
   ctx.options.web_root = config.web_root;
+  ctx.options.max_streams_per_user = config.max_streams_per_user;
+  ctx.options.trusted_proxies = config.trusted_proxies;
   api::ServerOptions server_options;
   server_options.host = config.host;
   server_options.port = config.port;
-  server_options.threads = config.http_threads;
+  server_options.limits = config.http;
   api::Server server(ctx, server_options);
   if (Status s = server.Bind(); !s.ok()) {
     err << "error: " << s.message() << "\n";
@@ -181,10 +239,7 @@ void AddServeCommand(CLI::App& app, Commands& out) {
   cmd->add_option("--workers", serve.workers, "In-process worker pools: 1, or 0 for API only")
       ->envname("TA_WORKERS")
       ->capture_default_str();
-  cmd->add_option("--http-threads", serve.http_threads,
-                  "Connections served at once (keep-alive and event streams hold one each)")
-      ->envname("TA_HTTP_THREADS")
-      ->capture_default_str();
+  AddConnectionOptions(cmd, serve);
   cmd->add_flag("--secure-cookies", serve.secure_cookies,
                 "Mark session cookies Secure (when clients reach the server over HTTPS)")
       ->envname("TA_SECURE_COOKIES");

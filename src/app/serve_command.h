@@ -2,8 +2,10 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "app/worker_command.h"
+#include "http/limits.h"
 
 namespace ta::app {
 
@@ -12,7 +14,9 @@ struct ServeConfig {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (printed)
   int workers = 1;  // in-process worker pools: 0 = API only (run `tenantatlas worker` elsewhere)
-  int http_threads = 64;
+  http::Limits http;               // request threads, timeouts, connection caps
+  int max_streams_per_user = 32;   // open event streams per user
+  std::vector<std::string> trusted_proxies;  // addresses whose X-Forwarded-For is believed
   bool secure_cookies = false;
   bool demo = false;          // built-in Graph simulator, demo tenants, user and token
   std::string demo_key_file;  // where the demo keeps its master key when none is configured

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "api_env.h"
-#include "http/connection_server.h"
+#include "http/event_server.h"
 
 namespace ta::api {
 namespace {
@@ -189,7 +189,7 @@ TEST_F(HttpConnection, ARequestArrivingInPiecesIsServed) {
 TEST_F(HttpConnection, ClosedConnectionsFreeTheirThreads) {
   // Three times as many connections as the server has threads, one after
   // another: each must be served, so each closed one gave its thread back.
-  for (int i = 0; i < 3 * ServerOptions{}.threads; ++i) {
+  for (int i = 0; i < 3 * ServerOptions{}.limits.threads; ++i) {
     RawClient c(e.api->port());
     ASSERT_TRUE(c.connected()) << i;
     ASSERT_TRUE(c.Send(Get("/healthz")));

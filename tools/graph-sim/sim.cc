@@ -82,8 +82,6 @@ GraphSim::GraphSim(SimConfig config) : impl_(std::make_unique<Impl>(config)) {
   impl_->AuthRoutes();
   impl_->ObjectRoutes();
   impl_->ControlRoutes();
-  const int threads = config.threads;
-  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 }
 
 GraphSim::~GraphSim() { Stop(); }
@@ -92,15 +90,15 @@ int GraphSim::Start(const std::string& host, int port) {
   impl_->port = port == 0 ? impl_->server.bind_to_any_port(host)
                           : (impl_->server.bind_to_port(host, port) ? port : -1);
   if (impl_->port < 0) return -1;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  while (!impl_->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->thread = std::thread([this] { impl_->server.Serve(); });
+  while (!impl_->server.serving()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return impl_->port;
 }
 
 void GraphSim::Stop() {
   impl_->ReleaseWaits();
   if (impl_->thread.joinable()) {
-    impl_->server.stop();
+    impl_->server.Stop();
     impl_->thread.join();
   }
 }

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "http/connection_server.h"
+#include "http/event_server.h"
 #include "sim.h"
 
 namespace ta::sim {
@@ -81,7 +81,7 @@ struct Window {
 struct GraphSim::Impl {
   SimConfig cfg;
   Clock& clock;                       // cfg.clock, or the system clock
-  ta::http::ConnectionServer server;  // stops without waiting for idle keep-alive clients
+  ta::http::EventServer server;  // stops without waiting for idle keep-alive clients
   std::thread thread;
   int port = -1;
   mutable std::mutex mu;
@@ -116,7 +116,17 @@ struct GraphSim::Impl {
   int64_t seq = 0;
 
   explicit Impl(SimConfig c)
-      : cfg(c), clock(c.clock ? *c.clock : SystemClock::Instance()), rng(c.seed) {}
+      : cfg(c),
+        clock(c.clock ? *c.clock : SystemClock::Instance()),
+        server(SimLimits(c.threads)),
+        rng(c.seed) {}
+
+  static ta::http::Limits SimLimits(int threads) {
+    ta::http::Limits l;
+    l.threads = threads;
+    l.max_connections_per_ip = 0;  // every client of the simulator is on loopback
+    return l;
+  }
 
   // sim.cc
   void Error(httplib::Response& res, int status, const std::string& code,
