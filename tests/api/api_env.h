@@ -43,11 +43,12 @@ struct Who {
 
 class ApiEnv {
  public:
-  explicit ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, ApiOptions options = {})
-      : ApiEnv(std::move(t), nullptr, std::move(options)) {}
+  explicit ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, ApiOptions options = {},
+                  http::Limits limits = {})
+      : ApiEnv(std::move(t), nullptr, std::move(options), limits) {}
   // On a database someone else owns (e.g. an ops test environment's).
   explicit ApiEnv(store::Database& db, ApiOptions options = {})
-      : ApiEnv(nullptr, &db, std::move(options)) {}
+      : ApiEnv(nullptr, &db, std::move(options), {}) {}
   ~ApiEnv() {
     server_->Stop();
     thread_.join();
@@ -55,7 +56,8 @@ class ApiEnv {
   }
 
  private:
-  ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, store::Database* db, ApiOptions options)
+  ApiEnv(std::unique_ptr<::ta::testing::TestDatabase> t, store::Database* db, ApiOptions options,
+         http::Limits limits)
       : t_(std::move(t)),
         db_(db ? *db : t_->db()),
         log_file_(std::tmpfile()),
@@ -68,6 +70,7 @@ class ApiEnv {
     metrics_.DescribeHistogram("ta_http_request_duration_seconds", "latency", {0.01, 0.1, 1});
     ServerOptions so;
     so.port = 0;
+    so.limits = limits;
     server_ = std::make_unique<Server>(ctx_, so);
     EXPECT_TRUE(server_->Bind().ok());
     thread_ = std::thread([this] { server_->Serve(); });

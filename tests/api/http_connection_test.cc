@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "api/http.h"
 #include "api_env.h"
 #include "http/event_server.h"
 
@@ -26,8 +27,11 @@ using ::ta::testing::TestBackend;
 // A plain TCP client: what it sends is exactly what the test wrote.
 class RawClient {
  public:
-  explicit RawClient(int port) {
+  // `receive_buffer` > 0 shrinks the socket's receive buffer (a slow reader).
+  explicit RawClient(int port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0)
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -41,6 +45,25 @@ class RawClient {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(bytes.size());
   }
+
+  // Everything until the server closes the connection (or `timeout` passes).
+  std::string ReadUntilClosed(std::chrono::milliseconds timeout) {
+    std::string all;
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) != 1) continue;
+      char buf[16 * 1024];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      all.append(buf, static_cast<size_t>(n));
+    }
+    return all;
+  }
+  bool closed() const { return closed_; }
 
   // One recv() with a deadline: what a single read returns. Empty on timeout or close.
   std::string ReadOnce(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
@@ -75,6 +98,7 @@ class RawClient {
  private:
   int fd_ = -1;
   bool connected_ = false;
+  bool closed_ = false;
   std::string pending_;
 };
 
@@ -94,15 +118,17 @@ struct Env {
   std::unique_ptr<ApiEnv> api;
   int64_t tenant = 0;
   Who op;
+  Who admin;  // a platform admin (reads /metrics)
 };
 
-Env Open() {
+Env Open(ApiOptions options = {}, http::Limits limits = {}) {
   Env e;
   auto t = ::ta::testing::TestDatabase::Create(TestBackend::kSqlite);
   if (!t) return e;
-  e.api = std::make_unique<ApiEnv>(std::move(t));
+  e.api = std::make_unique<ApiEnv>(std::move(t), options, limits);
   e.tenant = ::ta::testing::MakeTenant(e.api->db(), "A");
   e.op = e.api->AddUser("op@example.com");
+  e.admin = e.api->AddUser("admin@example.com", true);
   e.api->Member(e.op, e.tenant, "operator");
   ::ta::testing::MustExec(e.api->db(),
                           "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, "
@@ -210,6 +236,252 @@ TEST_F(HttpConnection, StopDoesNotWaitForIdleKeepAliveConnections) {
   EXPECT_LT(took, std::chrono::seconds(5))
       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
   EXPECT_EQ(used.ReadOnce(std::chrono::seconds(2)), "");  // closed by the server
+}
+
+// One value of /metrics ("name" or "name{label}"); -1 when absent.
+int64_t Metric(Env& e, const std::string& name) {
+  const auto r = e.api->Call("GET", "/metrics", e.admin.token);
+  const size_t at = r.body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stoll(r.body.substr(at + name.size() + 2));
+}
+
+// A client that sends one request and keeps the connection: returns when the
+// response is in (so the connection is now idle in keep-alive).
+std::unique_ptr<RawClient> IdleAfterOneRequest(int port) {
+  auto c = std::make_unique<RawClient>(port);
+  if (!c->connected() || !c->Send(Get("/healthz")) ||
+      !c->ReadResponse().starts_with("HTTP/1.1 200 "))
+    return nullptr;
+  return c;
+}
+
+TEST(HttpLimits, IdleConnectionsAndStreamsHoldNoThread) {
+  http::Limits limits;
+  limits.threads = 4;
+  Env e = Open({}, limits);
+  ASSERT_TRUE(e.api);
+  // 25x the server's threads in idle keep-alive connections, 10x in
+  // connections that never send a byte, and 3x in open event streams (each
+  // would have held a thread for its whole life in the old model).
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 100; ++i) {
+    idle.push_back(IdleAfterOneRequest(e.api->port()));
+    ASSERT_TRUE(idle.back()) << i;
+  }
+  for (int i = 0; i < 40; ++i) {
+    idle.push_back(std::make_unique<RawClient>(e.api->port()));
+    ASSERT_TRUE(idle.back()->connected());
+  }
+  std::vector<std::unique_ptr<RawClient>> streams;
+  for (int i = 0; i < 12; ++i) {
+    streams.push_back(std::make_unique<RawClient>(e.api->port()));
+    ASSERT_TRUE(streams.back()->Send(Get("/api/v1/notifications/stream", e.op.token)));
+    EXPECT_NE(streams.back()->ReadOnce().find("text/event-stream"), std::string::npos) << i;
+  }
+  // A new client is served at once: no thread is held by any of them.
+  RawClient fresh(e.api->port());
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(fresh.Send(Get("/api/v1/me", e.op.token)));
+  EXPECT_TRUE(fresh.ReadResponse().starts_with("HTTP/1.1 200 "));
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_GE(Metric(e, "ta_http_connections_open"), 153);
+  EXPECT_EQ(Metric(e, "ta_http_streams_open"), 12);
+  EXPECT_LE(Metric(e, "ta_http_connections_busy"), 1);  // the /metrics request itself
+}
+
+TEST(HttpLimits, SlowHeadersAreClosedAtTheHeaderTimeout) {
+  http::Limits limits;
+  limits.header_timeout = std::chrono::milliseconds(400);
+  Env e = Open({}, limits);
+  ASSERT_TRUE(e.api);
+  RawClient slow(e.api->port());
+  const std::string request = Get("/healthz");
+  const auto t0 = Clock::now();
+  std::string reply;
+  // One byte every 100 ms: the headers would take 2 s; they get 0.4.
+  for (size_t i = 0; i < request.size() && !slow.closed(); ++i) {
+    if (!slow.Send(request.substr(i, 1))) break;
+    reply += slow.ReadUntilClosed(std::chrono::milliseconds(100));
+  }
+  reply += slow.ReadUntilClosed(std::chrono::seconds(2));
+  EXPECT_TRUE(slow.closed());
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 408 ")) << reply;
+  EXPECT_NE(reply.find("headers: not complete within 400 ms"), std::string::npos) << reply;
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"header_timeout\"}"), 1);
+  // A client that sends its request at once is unaffected.
+  RawClient ok(e.api->port());
+  ASSERT_TRUE(ok.Send(request));
+  EXPECT_TRUE(ok.ReadResponse().starts_with("HTTP/1.1 200 "));
+}
+
+TEST(HttpLimits, ConnectionCapsRefuseWithAProblemNamingTheSetting) {
+  http::Limits limits;
+  limits.max_connections_per_ip = 5;
+  Env e = Open({}, limits);
+  ASSERT_TRUE(e.api);
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 5; ++i) held.push_back(IdleAfterOneRequest(e.api->port()));
+  RawClient sixth(e.api->port());
+  const std::string refused = sixth.ReadUntilClosed(std::chrono::seconds(5));
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused;
+  EXPECT_NE(refused.find("--max-connections-per-ip"), std::string::npos) << refused;
+  held.pop_back();  // one closes: a new one is admitted
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto again = IdleAfterOneRequest(e.api->port());
+  EXPECT_TRUE(again);
+  held.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"max_connections_per_ip\"}"), 1);
+
+  http::Limits total;
+  total.max_connections = 3;
+  Env f = Open({}, total);
+  ASSERT_TRUE(f.api);
+  std::vector<std::unique_ptr<RawClient>> three;
+  for (int i = 0; i < 3; ++i) {
+    three.push_back(std::make_unique<RawClient>(f.api->port()));
+    ASSERT_TRUE(three.back()->connected());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  RawClient fourth(f.api->port());
+  const std::string full = fourth.ReadUntilClosed(std::chrono::seconds(5));
+  EXPECT_TRUE(full.starts_with("HTTP/1.1 503 ")) << full;
+  EXPECT_NE(full.find("--max-connections"), std::string::npos) << full;
+}
+
+TEST(HttpLimits, HeadAnswersWhereverGetDoes) {
+  Env e = Open();
+  ASSERT_TRUE(e.api);
+  const std::vector<std::string> paths = {
+      "/healthz", "/api/v1/me", "/api/v1/tenants/" + std::to_string(e.tenant) + "/policies"};
+  for (const std::string& path : paths) {
+    const auto get = e.api->Call("GET", path, e.op.token);
+    const auto head = e.api->Call("HEAD", path, e.op.token);
+    EXPECT_EQ(head.status, get.status) << path;
+    EXPECT_EQ(head.status, 200) << path;
+    EXPECT_TRUE(head.body.empty()) << path;
+  }
+  // A stream route answers its head and ends (it subscribes nothing).
+  RawClient c(e.api->port());
+  ASSERT_TRUE(
+      c.Send("HEAD /api/v1/notifications/stream HTTP/1.1\r\nHost: t\r\nAuthorization: "
+             "Bearer " +
+             e.op.token + "\r\n\r\n"));
+  const std::string head = c.ReadOnce();
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 ")) << head;
+  EXPECT_NE(head.find("text/event-stream"), std::string::npos) << head;
+  EXPECT_EQ(Metric(e, "ta_http_streams_open"), 0);
+  // Unauthenticated HEAD is refused like GET.
+  EXPECT_EQ(e.api->Call("HEAD", "/api/v1/me").status, 401);
+}
+
+TEST(HttpLimits, StreamsPerUserAreCapped) {
+  ApiOptions options;
+  options.max_streams_per_user = 3;
+  Env e = Open(options);
+  ASSERT_TRUE(e.api);
+  std::vector<std::unique_ptr<RawClient>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(std::make_unique<RawClient>(e.api->port()));
+    ASSERT_TRUE(open.back()->Send(Get("/api/v1/notifications/stream", e.op.token)));
+    EXPECT_TRUE(open.back()->ReadOnce().starts_with("HTTP/1.1 200 "));
+  }
+  RawClient fourth(e.api->port());
+  ASSERT_TRUE(fourth.Send(Get("/api/v1/runs/active/stream", e.op.token)));
+  const std::string refused = fourth.ReadResponse();
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused;
+  EXPECT_NE(refused.find("--max-streams-per-user"), std::string::npos) << refused;
+  // Closing one frees its place (the hub notices the client went away).
+  open.pop_back();
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    RawClient again(e.api->port());
+    ASSERT_TRUE(again.Send(Get("/api/v1/runs/active/stream", e.op.token)));
+    admitted = again.ReadOnce().starts_with("HTTP/1.1 200 ");
+  }
+  EXPECT_TRUE(admitted);
+  EXPECT_GE(Metric(e, "ta_http_limit_hits_total{limit=\"max_streams_per_user\"}"), 1);
+}
+
+TEST(HttpLimits, AStalledStreamReaderIsDroppedAndTheOthersGetEveryEvent) {
+  ApiOptions options;
+  options.user_poll = std::chrono::milliseconds(20);
+  http::Limits limits;
+  limits.stream_buffer_bytes = 64 * 1024;
+  Env e = Open(options, limits);
+  ASSERT_TRUE(e.api);
+  RawClient stalled(e.api->port(), /*receive_buffer=*/4096);  // never reads again
+  ASSERT_TRUE(stalled.Send(Get("/api/v1/notifications/stream", e.op.token)));
+  ASSERT_TRUE(stalled.ReadOnce().starts_with("HTTP/1.1 200 "));
+  std::string got;
+  std::atomic<bool> started{false};
+  constexpr int kNotes = 400;
+  std::thread reader = e.api->ReadStream(
+      "/api/v1/notifications/stream", e.op.token, {}, got, started, [&](const std::string& all) {
+        return all.find("\"title\":\"note " + std::to_string(kNotes) + "\"") == std::string::npos;
+      });
+  ASSERT_TRUE(ApiEnv::Await(started));
+  // 400 notifications of 8 KiB each: 3.2 MiB for every stream.
+  const std::string body(8 * 1024, 'x');
+  for (int i = 1; i <= kNotes; ++i)
+    ::ta::testing::MustExec(
+        e.api->db(),
+        "INSERT INTO notifications (user_id, tenant_id, level, title, body, created_at) VALUES "
+        "($1, $2, 'info', $3, $4, 0)",
+        {e.op.id, e.tenant, "note " + std::to_string(i), body});
+  reader.join();
+  for (int i = 1; i <= kNotes; ++i)
+    ASSERT_NE(got.find("\"title\":\"note " + std::to_string(i) + "\""), std::string::npos) << i;
+  // In order: each note's id line comes after the one before.
+  size_t at = 0;
+  for (int i = 1; i <= kNotes; ++i) {
+    const size_t next = got.find("\"title\":\"note " + std::to_string(i) + "\"", at);
+    ASSERT_NE(next, std::string::npos) << "note " << i << " out of order";
+    at = next;
+  }
+  EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"stream_buffer_bytes\"}"), 1);
+  EXPECT_EQ(stalled.ReadUntilClosed(std::chrono::seconds(0)), "");
+}
+
+TEST(ClientAddress, OnlyATrustedProxyIsBelieved) {
+  const std::vector<std::string> trusted = {"10.0.0.0/8", "192.168.1.5"};
+  EXPECT_EQ(ClientAddress("203.0.113.9", "1.2.3.4", trusted), "203.0.113.9");  // not a proxy
+  EXPECT_EQ(ClientAddress("10.1.2.3", "1.2.3.4", trusted), "1.2.3.4");
+  EXPECT_EQ(ClientAddress("192.168.1.5", " 1.2.3.4 , 10.9.9.9", trusted), "1.2.3.4");
+  // A forged entry left of the real client is ignored.
+  EXPECT_EQ(ClientAddress("10.1.2.3", "6.6.6.6, 1.2.3.4", trusted), "1.2.3.4");
+  EXPECT_EQ(ClientAddress("10.1.2.3", "", trusted), "10.1.2.3");
+  EXPECT_EQ(ClientAddress("10.1.2.3", "not-an-ip", trusted), "10.1.2.3");
+  EXPECT_EQ(ClientAddress("10.1.2.3", "2001:db8::1", trusted), "2001:db8::1");
+  EXPECT_EQ(ClientAddress("10.1.2.3", "1.2.3.4", {}), "10.1.2.3");  // no proxy configured
+  EXPECT_TRUE(ValidProxySpec("10.0.0.0/8"));
+  EXPECT_TRUE(ValidProxySpec("::1"));
+  EXPECT_FALSE(ValidProxySpec("10.0.0.0/33"));
+  EXPECT_FALSE(ValidProxySpec("proxy.local"));
+}
+
+TEST(ClientAddress, TheLoginLimiterCountsTheForwardedAddress) {
+  ApiOptions options;
+  options.trusted_proxies = {"127.0.0.1"};
+  Env e = Open(options);
+  ASSERT_TRUE(e.api);
+  e.api->AddUser("jo@example.com", false, "correct horse battery staple");
+  auto login = [&](const std::string& from, const std::string& password) {
+    return e.api->Call("POST", "/api/v1/auth/login", "",
+                       "{\"email\":\"jo@example.com\",\"password\":\"" + password + "\"}",
+                       {{"X-Forwarded-For", from}});
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(login("198.51.100.7", "wrong").status, 401);
+  EXPECT_EQ(login("198.51.100.7", "correct horse battery staple").status, 429);
+  // The same user from another client behind the same proxy is not locked out.
+  EXPECT_EQ(login("203.0.113.20", "correct horse battery staple").status, 200);
+  EXPECT_EQ(::ta::testing::QueryInt(
+                e.api->db(),
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'auth.login_failed' AND "
+                "details LIKE '%198.51.100.7%'"),
+            5);
 }
 
 }  // namespace
