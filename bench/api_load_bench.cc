@@ -10,11 +10,20 @@
 //   reads:  GET .../runs/{id} for random runs.
 // Reports requests/s, p50/p99/max latency, and the server's RSS when idle and
 // after the starts (from /proc). Reports only; it never fails the build.
+//
+// With --idle N and/or --streams M it measures under held connections: GET
+// /healthz and half the starts unloaded, then it opens N keep-alive
+// connections (each served one /healthz, then silent) and M notification
+// streams (read and discarded by a drain thread), and measures /healthz and the
+// other half of the starts again. It reports both, the ratio of the start
+// rates, and the server's RSS per idle connection and per stream.
+// --serve-flags passes extra flags to serve (the limits a held load needs).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,7 +75,8 @@ struct Server {
   int port = 0;
 };
 
-Server StartServer(const std::string& binary, const std::string& url) {
+Server StartServer(const std::string& binary, const std::string& url,
+                   const std::vector<std::string>& extra) {
   int fds[2];
   if (pipe(fds) != 0) std::exit(1);
   Server s;
@@ -75,8 +85,13 @@ Server StartServer(const std::string& binary, const std::string& url) {
     dup2(fds[1], 1);
     close(fds[0]);
     setenv("TA_MASTER_KEY", kKey, 1);
-    execl(binary.c_str(), binary.c_str(), "serve", "--workers", "0", "--port", "0", "--db",
-          url.c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+    std::vector<std::string> args = {binary, "serve",  "--workers",   "0",    "--port",
+                                     "0",    "--db",   url,           "--log-level", "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
   close(fds[1]);
@@ -183,6 +198,103 @@ Phase Drive(int port, int clients, int64_t total,
   return p;
 }
 
+int Connect(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::perror("connect");
+    std::exit(1);
+  }
+  return fd;
+}
+
+// Reads until `until` has arrived (blocking); false on close or error.
+bool ReadUntil(int fd, const std::string& until, std::string* got = nullptr) {
+  std::string in;
+  char buf[4096];
+  while (in.find(until) == std::string::npos) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<size_t>(n));
+  }
+  if (got) *got = std::move(in);
+  return true;
+}
+
+// Connections held open for the loaded phase: idle keep-alives and streams.
+struct Held {
+  std::vector<int> idle, streams;
+  int ep = -1;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> closed{0};  // connections the server closed while held
+  std::thread drain;
+
+  // Each idle connection is served one /healthz first, so it is a kept-alive
+  // connection, not a new one.
+  void OpenIdle(int port, int n) {
+    const std::string req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    for (int i = 0; i < n; ++i) {
+      const int fd = Connect(port);
+      if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()) ||
+          !ReadUntil(fd, "\"ok\"}")) {
+        std::fprintf(stderr, "idle connection %d was not served\n", i);
+        std::exit(1);
+      }
+      idle.push_back(fd);
+      Watch(fd);
+    }
+  }
+  void OpenStreams(int port, int n, const std::string& auth) {
+    const std::string req = "GET /api/v1/notifications/stream HTTP/1.1\r\n" + auth + "\r\n";
+    for (int i = 0; i < n; ++i) {
+      const int fd = Connect(port);
+      std::string head;
+      if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()) ||
+          !ReadUntil(fd, "\r\n\r\n", &head) || head.rfind("HTTP/1.1 200 ", 0) != 0) {
+        std::fprintf(stderr, "stream %d was not opened: %s\n", i, head.substr(0, 200).c_str());
+        std::exit(1);
+      }
+      streams.push_back(fd);
+      Watch(fd);
+    }
+  }
+  void Watch(int fd) {
+    if (ep < 0) {
+      ep = epoll_create1(0);
+      drain = std::thread([this] { Drain(); });
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  }
+  // Reads and discards stream events; counts connections the server closed.
+  void Drain() {
+    std::vector<epoll_event> events(256);
+    char buf[16384];
+    while (!stop) {
+      const int n = epoll_wait(ep, events.data(), 256, 100);
+      for (int i = 0; i < n; ++i) {
+        const ssize_t got = recv(events[i].data.fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (got == 0) {
+          ++closed;
+          epoll_ctl(ep, EPOLL_CTL_DEL, events[i].data.fd, nullptr);
+        }
+      }
+    }
+  }
+  ~Held() {
+    stop = true;
+    if (drain.joinable()) drain.join();
+    for (int fd : idle) close(fd);
+    for (int fd : streams) close(fd);
+    if (ep >= 0) close(ep);
+  }
+};
+
 void Report(const char* what, const std::string& backend, const Phase& p) {
   const auto at = [&](double q) { return p.ms[static_cast<size_t>(q * (p.ms.size() - 1))]; };
   std::printf(
@@ -207,6 +319,13 @@ int main(int argc, char** argv) {
   app.add_option("--tenants", tenants);
   app.add_option("--server", server_binary,
                  "tenantatlas binary to start (to compare two builds in one session)");
+  int idle = 0, streams = 0;
+  int64_t probes = 20'000;
+  std::string serve_flags;
+  app.add_option("--idle", idle, "Keep-alive connections held open in the loaded phase");
+  app.add_option("--streams", streams, "Notification streams held open in the loaded phase");
+  app.add_option("--probes", probes, "GET /healthz requests per phase (with --idle/--streams)");
+  app.add_option("--serve-flags", serve_flags, "Extra flags for serve, space-separated");
   CLI11_PARSE(app, argc, argv);
 
   auto fresh = bench::OpenFresh(backend, 4);
@@ -247,7 +366,17 @@ int main(int argc, char** argv) {
   }
   fresh->db.reset();  // the server owns the database from here
 
-  const Server server = StartServer(server_binary, fresh->url);
+  std::vector<std::string> extra;
+  {
+    std::istringstream in(serve_flags);
+    for (std::string f; in >> f;) extra.push_back(f);
+  }
+  // The held connections need fds on both sides; serve inherits the limit.
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  const Server server = StartServer(server_binary, fresh->url, extra);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let startup allocations settle
   const long idle_kib = RssKiB(server.pid);
   const double cpu0 = CpuSeconds(server.pid);
@@ -257,6 +386,47 @@ int main(int argc, char** argv) {
            std::to_string(policy + 1) + "/capture HTTP/1.1\r\n" + auth +
            "Content-Length: 0\r\n\r\n";
   };
+  if (idle > 0 || streams > 0) {
+    const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    auto probe = [&](int64_t) { return healthz; };
+    const int64_t half = starts / 2;
+    const Phase h0 = Drive(server.port, 8, probes, probe, 200);
+    const Phase s0 = Drive(server.port, clients, half, capture, 202);
+    const long before_kib = RssKiB(server.pid);
+    Held held;
+    held.OpenIdle(server.port, idle);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const long idle_held_kib = RssKiB(server.pid);
+    held.OpenStreams(server.port, streams, auth);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const long all_held_kib = RssKiB(server.pid);
+    const Phase h1 = Drive(server.port, 8, probes, probe, 200);
+    const Phase s1 = Drive(server.port, clients, starts - half,
+                           [&](int64_t i) { return capture(half + i); }, 202);
+    const long end_kib = RssKiB(server.pid);
+    const int64_t closed = held.closed;
+    std::printf("%s, %d clients, %d tenant(s); held: %d idle keep-alive, %d streams\n",
+                backend.c_str(), clients, tenants, idle, streams);
+    Report("health", backend + "/0", h0);
+    Report("start", backend + "/0", s0);
+    Report("health", backend + "/held", h1);
+    Report("start", backend + "/held", s1);
+    std::printf(
+        "ratio  %-8s starts/s held / unloaded %.2f; held connections closed by the server %lld\n",
+        backend.c_str(), (s1.ms.size() / s1.seconds) / (s0.ms.size() / s0.seconds),
+        static_cast<long long>(closed));
+    std::printf(
+        "rss    %-8s before holding %.1f MiB; +%d idle %.1f MiB (%.2f KB each); +%d streams %.1f "
+        "MiB (%.2f KB each); at the end %.1f MiB\n",
+        backend.c_str(), before_kib / 1024.0, idle, idle_held_kib / 1024.0,
+        idle > 0 ? (idle_held_kib - before_kib) * 1.024 / idle : 0.0, streams,
+        all_held_kib / 1024.0, streams > 0 ? (all_held_kib - idle_held_kib) * 1.024 / streams : 0.0,
+        end_kib / 1024.0);
+    kill(server.pid, SIGTERM);
+    int status = 0;
+    waitpid(server.pid, &status, 0);
+    return 0;
+  }
   const Phase start = Drive(server.port, clients, starts, capture, 202);
   const long after_kib = RssKiB(server.pid);
   const double cpu1 = CpuSeconds(server.pid);

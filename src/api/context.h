@@ -21,11 +21,13 @@
 
 namespace ta::api {
 
+class StreamHub;
+
 struct ApiOptions {
   size_t max_body_bytes = 1 << 20;
   std::chrono::hours session_ttl{12};
   bool secure_cookies = false;  // set when served over TLS (directly or by a proxy)
-  std::chrono::milliseconds stream_poll{50};   // run streams: how often a followed run is read
+  std::chrono::milliseconds stream_poll{20};   // run streams: how often a followed run is read
   std::chrono::milliseconds user_poll{500};    // active-run and notification streams
   std::chrono::seconds stream_keepalive{15};   // a comment on a stream silent this long
   int max_streams_per_user = 32;               // open event streams per user; more get 429
@@ -62,6 +64,8 @@ struct ApiContext {
   std::function<std::string()> extra_metrics;
   // The connection layer's gauges and limit counters (set by the server).
   std::function<std::string()> connection_metrics;
+  // Feeds the event streams (set by the server; null without one).
+  StreamHub* stream_hub = nullptr;
   // Readiness beyond the database (e.g. workers started); may be empty.
   std::function<bool()> ready;
   std::atomic<bool> stopping{false};

@@ -219,6 +219,7 @@ Result<Response> MarkNotificationRead(ApiContext& ctx, Request& req) {
                                                     ToUnixMillis(ctx.clock.Now()));
   });
   if (!s.ok()) return Unexpected(s);
+  if (ctx.stream_hub) ctx.stream_hub->Touch(req.user_id());  // the unread count changed
   return Response::NoContent();
 }
 
@@ -228,6 +229,7 @@ Result<Response> MarkAllNotificationsRead(ApiContext& ctx, Request& req) {
                                                        ToUnixMillis(ctx.clock.Now()));
   });
   if (!n) return Unexpected(n.error());
+  if (ctx.stream_hub) ctx.stream_hub->Touch(req.user_id());
   return Response::Json(200, {{"marked", *n}});
 }
 

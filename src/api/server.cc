@@ -140,6 +140,7 @@ Server::Server(ApiContext& ctx, ServerOptions options)
   auto& http = impl_->http;
   http.set_payload_max_length(ctx.options.max_body_bytes);
   ctx.connection_metrics = [impl = impl_.get()] { return impl->Metrics(); };
+  ctx.stream_hub = &impl_->hub;
   auto handler = [impl = impl_.get()](const httplib::Request& in, httplib::Response& out) {
     impl->Handle(in, out);
   };
@@ -176,6 +177,7 @@ Server::Server(ApiContext& ctx, ServerOptions options)
 Server::~Server() {
   Stop();
   impl_->ctx.connection_metrics = nullptr;
+  impl_->ctx.stream_hub = nullptr;
 }
 
 Status Server::Bind() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -79,7 +80,9 @@ struct StreamHub::Topic {
   bool faulted = false;  // the last poll failed transiently (said so once)
   std::string last_text;  // active: the list last sent
   int64_t version = 0;    // active: bumped when the list changes
-  SteadyClock::time_point next_poll;
+  std::set<int64_t> tenants;  // active: the user's tenants when last read
+  bool dirty = true;          // user topics: something changed; read at the next user tick
+  SteadyClock::time_point next_poll;  // run topics: next read; user topics: next read regardless
 };
 
 StreamHub::StreamHub(ApiContext& ctx) : ctx_(ctx), thread_([this] { Loop(); }) {}
@@ -107,6 +110,11 @@ void StreamHub::Subscribe(const StreamFeed& feed, std::shared_ptr<http::StreamSi
     pending_.emplace_back(feed, std::move(sink));
   }
   cv_.notify_one();
+}
+
+void StreamHub::Touch(int64_t user) {
+  std::lock_guard lock(mu_);
+  touched_.insert(user);
 }
 
 void StreamHub::Stop() {
@@ -147,7 +155,8 @@ void StreamHub::Adopt() {
     if (feed.kind == StreamFeed::Kind::kNotifications) s.seen = feed.after_id;
     s.last_push = SteadyClock::now();
     topic->subs.push_back(std::move(s));
-    topic->next_poll = SteadyClock::time_point{};  // poll it now
+    topic->next_poll = SteadyClock::time_point{};  // read it now
+    topic->dirty = true;
   }
 }
 
@@ -174,22 +183,31 @@ void StreamHub::PollRun(Topic& t) {
   }
   t.faulted = false;
   const bool ended = store::IsTerminal(run->status);
-  std::string text;
+  const std::string end =
+      ended ? Event("end", {{"status", store::ToString(run->status)}}) : std::string();
+  std::string text;  // the run's event (and the end, in the same chunk)
   for (auto& sub : t.subs) {
     if (sub.gone) continue;
     if (sub.seen != run->updated_at) {
-      if (text.empty()) text = Event("run", RunJson(*run), run->updated_at);
+      if (text.empty()) text = Event("run", RunJson(*run), run->updated_at) + end;
       sub.seen = run->updated_at;
       if (!sub.Send(text)) continue;
+    } else if (ended) {
+      sub.Send(end);
     }
-    if (ended) {
-      sub.Send(Event("end", {{"status", store::ToString(run->status)}}));
-      sub.End();
-    }
+    if (ended) sub.End();
   }
 }
 
 void StreamHub::PollActive(Topic& t) {
+  auto tenants = store::ReadResult<std::vector<store::Membership>>(
+      ctx_.db, [&](store::Tx& tx) { return store::Accounts::MembershipsOf(tx, t.a); });
+  if (!tenants) {
+    Failed(t, tenants.error());
+    return;
+  }
+  t.tenants.clear();
+  for (const auto& m : *tenants) t.tenants.insert(m.tenant_id);
   auto list = ActiveRunsOf(ctx_.db, t.a);
   if (!list) {
     Failed(t, list.error());
@@ -249,8 +267,8 @@ void StreamHub::PollNotifications(Topic& t) {
       sub.Send(Event("unread", {{"unread_count", count}}));
     }
   }
-  // A stream far behind (more than one page) catches up on the next polls.
-  if (fresh.size() == 100) t.next_poll = SteadyClock::time_point{};
+  // A stream far behind (more than one page) catches up on the next reads.
+  if (fresh.size() == 100) t.dirty = true;
 }
 
 void StreamHub::Heartbeats() {
@@ -281,8 +299,73 @@ void StreamHub::Sweep() {
   }
 }
 
+// Finds the user topics something changed for, and reads those (plus any due
+// for their periodic read).
+void StreamHub::PollUserTopics() {
+  bool any_active = false, any_notes = false;
+  for (const auto& [key, t] : topics_) {
+    any_active |= t->kind == StreamFeed::Kind::kActiveRuns;
+    any_notes |= t->kind == StreamFeed::Kind::kNotifications;
+  }
+  std::set<int64_t> tenants_changed, users_noted;
+  bool all_runs = false, all_notes = false;  // the change query failed or overflowed
+  if (any_active) {
+    if (runs_mark_ < 0) runs_mark_ = ToUnixMillis(SystemClock::Instance().Now()) - 1000;
+    constexpr int64_t kMaxChanges = 5000;
+    auto changes = store::ReadResult<std::vector<store::RunsRepository::Change>>(
+        ctx_.db, [&](store::Tx& tx) {
+          return store::RunsRepository::ChangedSince(tx, runs_mark_, kMaxChanges);
+        });
+    if (!changes || static_cast<int64_t>(changes->size()) >= kMaxChanges) all_runs = true;
+    if (changes)
+      for (const auto& c : *changes) {
+        tenants_changed.insert(c.tenant_id);
+        runs_mark_ = std::max(runs_mark_, c.updated_at);
+      }
+  }
+  if (any_notes) {
+    auto newest = store::ReadResult<std::vector<std::pair<int64_t, int64_t>>>(
+        ctx_.db, [&](store::Tx& tx) -> Result<std::vector<std::pair<int64_t, int64_t>>> {
+          if (notes_mark_ < 0) {
+            auto max = store::NotificationsRepository::MaxIdOfAll(tx);
+            if (!max) return Unexpected(max.error());
+            notes_mark_ = *max;
+          }
+          return store::NotificationsRepository::NewestPerUserAfter(tx, notes_mark_);
+        });
+    if (!newest) all_notes = true;
+    if (newest)
+      for (const auto& [user, id] : *newest) {
+        users_noted.insert(user);
+        notes_mark_ = std::max(notes_mark_, id);
+      }
+  }
+  {
+    std::lock_guard lock(mu_);
+    users_noted.insert(touched_.begin(), touched_.end());
+    touched_.clear();
+  }
+  const auto now = SteadyClock::now();
+  for (auto& [key, t] : topics_) {
+    if (t->kind == StreamFeed::Kind::kRun) continue;
+    const bool active = t->kind == StreamFeed::Kind::kActiveRuns;
+    if (active && (all_runs || std::any_of(t->tenants.begin(), t->tenants.end(),
+                                           [&](int64_t x) { return tenants_changed.count(x); })))
+      t->dirty = true;
+    if (!active && (all_notes || users_noted.count(t->a))) t->dirty = true;
+    if (!t->dirty && now < t->next_poll) continue;
+    t->dirty = false;
+    t->next_poll = now + std::chrono::seconds(30);
+    if (active)
+      PollActive(*t);
+    else
+      PollNotifications(*t);
+  }
+}
+
 void StreamHub::Loop() {
   auto next_beat = SteadyClock::now() + std::chrono::seconds(1);
+  auto next_user_tick = SteadyClock::now();
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -290,24 +373,21 @@ void StreamHub::Loop() {
       if (stop_) break;
     }
     Adopt();
-    const auto now = SteadyClock::now();
+    auto now = SteadyClock::now();
     for (auto& [key, t] : topics_) {
-      if (now < t->next_poll) continue;
-      switch (t->kind) {
-        case StreamFeed::Kind::kRun:
-          t->next_poll = now + ctx_.options.stream_poll;
-          PollRun(*t);
-          break;
-        case StreamFeed::Kind::kActiveRuns:
-          t->next_poll = now + ctx_.options.user_poll;
-          PollActive(*t);
-          break;
-        case StreamFeed::Kind::kNotifications:
-          t->next_poll = now + ctx_.options.user_poll;
-          PollNotifications(*t);
-          break;
-      }
+      if (t->kind != StreamFeed::Kind::kRun || now < t->next_poll) continue;
+      t->next_poll = now + ctx_.options.stream_poll;
+      PollRun(*t);
     }
+    // New user topics are read at once; the rest at the user tick.
+    bool fresh = false;
+    for (const auto& [key, t] : topics_)
+      fresh |= t->kind != StreamFeed::Kind::kRun && t->next_poll == SteadyClock::time_point{};
+    if (fresh || now >= next_user_tick) {
+      PollUserTopics();
+      next_user_tick = SteadyClock::now() + ctx_.options.user_poll;
+    }
+    now = SteadyClock::now();
     if (now >= next_beat) {
       Heartbeats();
       next_beat = now + std::chrono::seconds(1);

@@ -7,15 +7,22 @@
 // without blocking (a slow reader is dropped by the connection layer, never
 // waited for). A stream costs memory, not a thread and not a query.
 //
-// Run topics are read every `stream_poll` (50 ms by default), user topics
-// every `user_poll`. Every stream gets a comment every `stream_keepalive` when
-// it has had nothing else, so proxies keep idle streams open.
+// Run topics are read every `stream_poll` (20 ms by default): one primary-key
+// read per followed run. User topics are read only when something of theirs
+// changed: every `user_poll` one indexed query finds the tenants whose runs
+// moved and one finds the users with new notifications, and only those topics
+// are read (Touch marks a user whose notifications were read here). Each user
+// topic is also read every 30 s regardless, for changes made where this
+// process cannot see them (another node marking notifications read). Every
+// stream gets a comment every `stream_keepalive` when it has had nothing
+// else, so proxies keep idle streams open.
 
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -47,6 +54,8 @@ class StreamHub {
   void Release(int64_t user);
   // Starts feeding `sink` with `feed`; its first events go out at once.
   void Subscribe(const StreamFeed& feed, std::shared_ptr<http::StreamSink> sink);
+  // `user`'s notifications changed in a way new ids do not show (read).
+  void Touch(int64_t user);
   // Ends every stream and stops feeding.
   void Stop();
   int64_t streams() const;
@@ -60,6 +69,7 @@ class StreamHub {
   void PollActive(Topic& t);
   void PollNotifications(Topic& t);
   bool Failed(Topic& t, const Status& s);  // false: the topic's streams were ended
+  void PollUserTopics();
   void Heartbeats();
   void Sweep();
 
@@ -70,7 +80,10 @@ class StreamHub {
   std::vector<std::pair<StreamFeed, std::shared_ptr<http::StreamSink>>> pending_;  // GUARDED_BY(mu_)
   std::map<int64_t, int> per_user_;                                  // GUARDED_BY(mu_)
   int64_t count_ = 0;                                                // GUARDED_BY(mu_)
+  std::set<int64_t> touched_;                                        // GUARDED_BY(mu_)
   // Hub thread only.
+  int64_t runs_mark_ = -1;   // runs changed at or after this (ms) are looked at next
+  int64_t notes_mark_ = -1;  // notifications above this id are looked at next
   std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Topic>> topics_;
   std::thread thread_;
 };

@@ -678,7 +678,15 @@ class ConnSink final : public StreamSink {
     std::lock_guard lock(c_->mu);
     if (c_->dead || c_->ending) return;
     c_->ending = true;
-    c_->out += "0\r\n\r\n";
+    static constexpr char kLast[] = "0\r\n\r\n";
+    if (c_->live && c_->out.empty() &&
+        ::send(c_->fd, kLast, sizeof kLast - 1, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(sizeof kLast - 1)) {
+      c_->dead = true;  // all sent: the loop only closes it
+      loop_.Post(c_, Cmd::kClose);
+      return;
+    }
+    c_->out += kLast;
     loop_.Post(c_, Cmd::kFlush);
   }
 

@@ -1,5 +1,7 @@
 #include "store/notifications.h"
 
+#include "store/row_reader.h"
+
 namespace ta::store {
 
 Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
@@ -52,6 +54,23 @@ Result<int64_t> NotificationsRepository::MaxId(Tx& tx, int64_t user_id) {
       tx.Query("SELECT COALESCE(MAX(id), 0) FROM notifications WHERE user_id = $1", {user_id});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
+}
+
+Result<int64_t> NotificationsRepository::MaxIdOfAll(Tx& tx) {
+  auto rows = tx.Query("SELECT COALESCE(MAX(id), 0) FROM notifications");
+  if (!rows) return Unexpected(rows.error());
+  return rows->front().Int(0);
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> NotificationsRepository::NewestPerUserAfter(
+    Tx& tx, int64_t after_id) {
+  return QueryAll(tx,
+                  "SELECT user_id, MAX(id) FROM notifications WHERE id > $1 GROUP BY user_id",
+                  {after_id}, [](const Row& row) {
+                    RowReader r(row);
+                    const int64_t user = r.Int();
+                    return std::pair<int64_t, int64_t>(user, r.Int());
+                  });
 }
 
 Status NotificationsRepository::MarkRead(Tx& tx, int64_t user_id, int64_t id, int64_t now_ms) {

@@ -37,6 +37,11 @@ class NotificationsRepository {
   static Result<std::vector<Notification>> List(Tx& tx, int64_t user_id, const Filter& filter);
   static Result<int64_t> UnreadCount(Tx& tx, int64_t user_id);
   static Result<int64_t> MaxId(Tx& tx, int64_t user_id);
+  static Result<int64_t> MaxIdOfAll(Tx& tx);
+  // The users with a notification newer than `after_id`, with their newest id
+  // (a range scan of the primary key): what the stream hub looks at each tick.
+  static Result<std::vector<std::pair<int64_t, int64_t>>> NewestPerUserAfter(Tx& tx,
+                                                                             int64_t after_id);
   // NotFound when it does not exist; PermissionDenied when it is another user's.
   static Status MarkRead(Tx& tx, int64_t user_id, int64_t id, int64_t now_ms);
   static Result<int64_t> MarkAllRead(Tx& tx, int64_t user_id, int64_t now_ms);

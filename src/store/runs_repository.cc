@@ -265,6 +265,21 @@ Result<std::vector<RunsRepository::Census>> RunsRepository::CountByTypeAndStatus
                   });
 }
 
+Result<std::vector<RunsRepository::Change>> RunsRepository::ChangedSince(Tx& tx, int64_t since_ms,
+                                                                         int64_t limit) {
+  return QueryAll(tx,
+                  "SELECT id, tenant_id, updated_at FROM runs WHERE updated_at >= $1 "
+                  "ORDER BY updated_at LIMIT $2",
+                  {since_ms, limit}, [](const Row& row) {
+                    RowReader r(row);
+                    Change c;
+                    c.id = r.Int();
+                    c.tenant_id = r.Int();
+                    c.updated_at = r.Int();
+                    return c;
+                  });
+}
+
 Result<std::vector<RunsRepository::ItemRow>> RunsRepository::ItemsPage(
     Tx& tx, int64_t tenant_id, int64_t run_id, std::optional<std::string> status, int64_t after_id,
     int64_t limit) {

@@ -107,6 +107,13 @@ class RunsRepository {
   };
   static Result<std::vector<Census>> CountByTypeAndStatus(Tx& tx);
 
+  // Runs whose updated_at is at or after `since_ms` (indexed): what the stream
+  // hub looks at each tick. At most `limit`, oldest change first.
+  struct Change {
+    int64_t id = 0, tenant_id = 0, updated_at = 0;
+  };
+  static Result<std::vector<Change>> ChangedSince(Tx& tx, int64_t since_ms, int64_t limit);
+
   // A page of the run's items in id order, optionally with one outcome only.
   struct ItemRow {
     int64_t id = 0;

@@ -5,12 +5,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -40,6 +45,7 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
   bool Send(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
@@ -443,6 +449,151 @@ TEST(HttpLimits, AStalledStreamReaderIsDroppedAndTheOthersGetEveryEvent) {
   }
   EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"stream_buffer_bytes\"}"), 1);
   EXPECT_EQ(stalled.ReadUntilClosed(std::chrono::seconds(0)), "");
+}
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// 2,000 streams follow one run. Each progress step is committed, and every
+// stream must receive every step's event, in order, within 100 ms of its
+// commit (measured from the moment the commit returned).
+TEST(HttpStreams, TwoThousandStreamsFollowOneRunAndGetEveryEventInOrder) {
+  constexpr int kStreams = 2000, kSteps = 12;
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  ASSERT_GE(nofile.rlim_cur, static_cast<rlim_t>(2 * kStreams + 200))
+      << "this test needs " << 2 * kStreams + 200 << " fds (ulimit -Hn)";
+  ApiOptions options;
+  options.max_streams_per_user = kStreams;
+  http::Limits limits;
+  limits.max_connections_per_ip = 0;
+  Env e = Open(options, limits);
+  ASSERT_TRUE(e.api);
+  const auto started = e.api->Call(
+      "POST", "/api/v1/tenants/" + std::to_string(e.tenant) + "/policies/1/capture", e.op.token);
+  ASSERT_EQ(started.status, 202) << started.body;
+  const int64_t run = started.Json()["run"]["id"].get<int64_t>();
+  const std::string path =
+      "/api/v1/tenants/" + std::to_string(e.tenant) + "/runs/" + std::to_string(run) + "/events";
+
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kStreams; ++i) {
+    clients.push_back(std::make_unique<RawClient>(e.api->port()));
+    ASSERT_TRUE(clients.back()->connected()) << i;
+    ASSERT_TRUE(clients.back()->Send(Get(path, e.op.token))) << i;
+  }
+  // One epoll thread reads every stream and notes when each event id arrived.
+  struct Seen {
+    std::string buffered;
+    std::vector<std::pair<int64_t, int64_t>> events;  // (id = updated_at, arrival wall ms)
+    bool ended = false;
+  };
+  std::vector<Seen> seen(kStreams);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ended{0};
+  const int ep = epoll_create1(0);
+  for (int i = 0; i < kStreams; ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, clients[i]->fd(), &ev);
+  }
+  std::thread reader([&] {
+    std::vector<epoll_event> events(512);
+    char buf[16 * 1024];
+    while (!stop && ended < kStreams) {
+      const int n = epoll_wait(ep, events.data(), 512, 100);
+      const int64_t now = WallMs();
+      for (int k = 0; k < n; ++k) {
+        Seen& s = seen[events[k].data.u32];
+        const ssize_t got = ::recv(clients[events[k].data.u32]->fd(), buf, sizeof buf, 0);
+        if (got <= 0) {
+          epoll_ctl(ep, EPOLL_CTL_DEL, clients[events[k].data.u32]->fd(), nullptr);
+          if (!s.ended) ++ended;
+          s.ended = true;
+          continue;
+        }
+        s.buffered.append(buf, static_cast<size_t>(got));
+        for (size_t at; (at = s.buffered.find("\nid: ")) != std::string::npos ||
+                        (at = s.buffered.find("id: ")) == 0;) {
+          const size_t from = s.buffered[at] == '\n' ? at + 5 : at + 4;
+          const size_t eol = s.buffered.find('\n', from);
+          if (eol == std::string::npos) break;
+          s.events.emplace_back(std::stoll(s.buffered.substr(from, eol - from)), now);
+          s.buffered.erase(0, eol);
+        }
+        if (s.buffered.find("event: end") != std::string::npos && !s.ended) {
+          s.ended = true;
+          ++ended;
+        }
+      }
+    }
+  });
+  // Wait until every stream has its first event (the queued run).
+  for (int waited = 0; waited < 400; ++waited) {
+    int ready = 0;
+    for (const auto& s : seen) ready += s.events.empty() ? 0 : 1;  // read racily; a hint only
+    if (ready == kStreams) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Each step commits with updated_at = the wall clock, 150 ms apart.
+  std::vector<std::pair<int64_t, int64_t>> commits;  // (updated_at, commit returned)
+  for (int step = 1; step <= kSteps; ++step) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    const int64_t at = std::max(WallMs(), commits.empty() ? 0 : commits.back().first + 1);
+    ::ta::testing::MustExec(
+        e.api->db(),
+        step < kSteps ? "UPDATE runs SET status = 'running', total = $1, processed = $2, "
+                        "updated_at = $3 WHERE id = $4"
+                      : "UPDATE runs SET status = 'succeeded', total = $1, processed = $2, "
+                        "succeeded = $2, finished_at = $3, updated_at = $3 WHERE id = $4",
+        {int64_t{kSteps}, int64_t{step}, at, run});
+    commits.emplace_back(at, WallMs());
+  }
+  for (int waited = 0; waited < 200 && ended < kStreams; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  reader.join();
+  close(ep);
+
+  std::vector<int64_t> lag;
+  for (int i = 0; i < kStreams; ++i) {
+    const auto& got = seen[i].events;
+    ASSERT_TRUE(seen[i].ended) << "stream " << i << " did not end";
+    // The first event is the queued run; then exactly the committed steps, in order.
+    ASSERT_EQ(got.size(), commits.size() + 1) << "stream " << i;
+    for (size_t k = 0; k < commits.size(); ++k) {
+      ASSERT_EQ(got[k + 1].first, commits[k].first) << "stream " << i << " event " << k;
+      lag.push_back(got[k + 1].second - commits[k].second);
+    }
+  }
+  std::string per_step;
+  for (size_t k = 0; k < commits.size(); ++k) {
+    int64_t first = INT64_MAX, last = 0;
+    for (int i = 0; i < kStreams; ++i) {
+      const int64_t l = seen[i].events[k + 1].second - commits[k].second;
+      first = std::min(first, l);
+      last = std::max(last, l);
+    }
+    per_step += " " + std::to_string(first) + "-" + std::to_string(last);
+  }
+  std::printf("STREAMS|per step, first to last stream (ms):%s\n", per_step.c_str());
+  std::sort(lag.begin(), lag.end());
+  const int64_t p50 = lag[lag.size() / 2], p99 = lag[lag.size() * 99 / 100], worst = lag.back();
+  std::printf(
+      "STREAMS|%d streams|%d events each|lag after commit p50 %lld ms, p99 %lld ms, max %lld ms\n",
+      kStreams, kSteps, static_cast<long long>(p50), static_cast<long long>(p99),
+      static_cast<long long>(worst));
+  // The target is 100 ms. The machines are shared (and ctest runs two tests at
+  // once), so the test holds p99 to it and bounds the worst by 500 ms;
+  // bench figures are in docs/BENCHMARKS.md.
+  EXPECT_LE(p99, 100) << "p50 " << p50 << " ms, max " << worst << " ms";
+  EXPECT_LE(worst, 500) << "p50 " << p50 << " ms, p99 " << p99 << " ms";
 }
 
 TEST(ClientAddress, OnlyATrustedProxyIsBelieved) {
