@@ -13,8 +13,9 @@
 //
 // With --idle N and/or --streams M it measures under held connections: GET
 // /healthz and half the starts unloaded, then it opens N keep-alive
-// connections (each served one /healthz, then silent) and M notification
-// streams (read and discarded by a drain thread), and measures /healthz and the
+// connections (each served one /healthz, then silent) and M event streams of
+// other operators of the tenant (their notifications, read and discarded by a
+// drain thread), and measures /healthz and the
 // other half of the starts again. It reports both, the ratio of the start
 // rates, and the server's RSS per idle connection and per stream.
 // --serve-flags passes extra flags to serve (the limits a held load needs).
@@ -231,6 +232,34 @@ struct Held {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> closed{0};  // connections the server closed while held
   std::thread drain;
+  std::vector<int> slow;
+  std::atomic<int64_t> slow_closed{0};  // slowloris connections the server cut
+  std::thread trickle;
+
+  // Slowloris: `n` connections each send one header byte per second, forever
+  // (a cut connection is replaced by a new one).
+  void OpenSlow(int port, int n) {
+    for (int i = 0; i < n; ++i) slow.push_back(Connect(port));
+    trickle = std::thread([this, port] {
+      const std::string head = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+      size_t at = 0;
+      while (!stop) {
+        const char byte = at < head.size() ? head[at] : 'a';
+        ++at;
+        for (int& fd : slow) {
+          char junk[512];
+          const bool cut = recv(fd, junk, sizeof junk, MSG_DONTWAIT) >= 0;  // 408 or close
+          if (cut || send(fd, &byte, 1, MSG_NOSIGNAL) != 1) {
+            ++slow_closed;
+            close(fd);
+            fd = Connect(port);
+          }
+        }
+        for (int i = 0; i < 10 && !stop; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
 
   // Each idle connection is served one /healthz first, so it is a kept-alive
   // connection, not a new one.
@@ -247,9 +276,14 @@ struct Held {
       Watch(fd);
     }
   }
-  void OpenStreams(int port, int n, const std::string& auth) {
-    const std::string req = "GET /api/v1/notifications/stream HTTP/1.1\r\n" + auth + "\r\n";
+  // Stream i belongs to user i / 20 (the per-user cap is 32), an operator of
+  // the tenant the starts go to, and follows that user's notifications.
+  void OpenStreams(int port, int n, const std::vector<std::string>& tokens) {
     for (int i = 0; i < n; ++i) {
+      const std::string req =
+          "GET /api/v1/notifications/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+          "Bearer " +
+          tokens[i / 20] + "\r\n\r\n";
       const int fd = Connect(port);
       std::string head;
       if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()) ||
@@ -289,6 +323,8 @@ struct Held {
   ~Held() {
     stop = true;
     if (drain.joinable()) drain.join();
+    if (trickle.joinable()) trickle.join();
+    for (int fd : slow) close(fd);
     for (int fd : idle) close(fd);
     for (int fd : streams) close(fd);
     if (ep >= 0) close(ep);
@@ -319,11 +355,13 @@ int main(int argc, char** argv) {
   app.add_option("--tenants", tenants);
   app.add_option("--server", server_binary,
                  "tenantatlas binary to start (to compare two builds in one session)");
-  int idle = 0, streams = 0;
+  int idle = 0, streams = 0, slowloris = 0;
   int64_t probes = 20'000;
   std::string serve_flags;
   app.add_option("--idle", idle, "Keep-alive connections held open in the loaded phase");
   app.add_option("--streams", streams, "Notification streams held open in the loaded phase");
+  app.add_option("--slowloris", slowloris,
+                 "Connections sending one header byte per second in the loaded phase");
   app.add_option("--probes", probes, "GET /healthz requests per phase (with --idle/--streams)");
   app.add_option("--serve-flags", serve_flags, "Extra flags for serve, space-separated");
   CLI11_PARSE(app, argc, argv);
@@ -332,6 +370,7 @@ int main(int argc, char** argv) {
   store::Database& db = *fresh->db;
   const std::string token = NewSecret("tat_");
   std::vector<int64_t> tenant_ids;
+  std::vector<std::string> stream_tokens;
   Status seeded = db.Write([&](store::Tx& tx) -> Status {
     auto user = store::Accounts::CreateUser(tx, "bench@example.com", "bench", "", false, 0);
     if (!user) return user.error();
@@ -342,6 +381,18 @@ int main(int argc, char** argv) {
       if (!id) return id.error();
       tenant_ids.push_back(*id);
       if (Status s = store::Accounts::SetMember(tx, *id, *user, "operator", 0); !s.ok()) return s;
+    }
+    // The stream holders: other operators of the first tenant, 20 streams each.
+    for (int u = 0; u < (streams + 19) / 20; ++u) {
+      auto other = store::Accounts::CreateUser(tx, "watcher" + std::to_string(u) + "@example.com",
+                                               "watcher", "", false, 0);
+      if (!other) return other.error();
+      stream_tokens.push_back(NewSecret("tat_"));
+      auto t = store::Accounts::CreateToken(tx, *other, "bench", SecretHash(stream_tokens.back()),
+                                            std::nullopt, 0);
+      if (!t) return t.error();
+      if (Status s = store::Accounts::SetMember(tx, tenant_ids[0], *other, "operator", 0); !s.ok())
+        return s;
     }
     return Status::Ok();
   });
@@ -386,7 +437,7 @@ int main(int argc, char** argv) {
            std::to_string(policy + 1) + "/capture HTTP/1.1\r\n" + auth +
            "Content-Length: 0\r\n\r\n";
   };
-  if (idle > 0 || streams > 0) {
+  if (idle > 0 || streams > 0 || slowloris > 0) {
     const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     auto probe = [&](int64_t) { return healthz; };
     const int64_t half = starts / 2;
@@ -397,24 +448,29 @@ int main(int argc, char** argv) {
     held.OpenIdle(server.port, idle);
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const long idle_held_kib = RssKiB(server.pid);
-    held.OpenStreams(server.port, streams, auth);
+    held.OpenStreams(server.port, streams, stream_tokens);
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const long all_held_kib = RssKiB(server.pid);
+    held.OpenSlow(server.port, slowloris);
+    std::this_thread::sleep_for(std::chrono::seconds(slowloris > 0 ? 3 : 0));
     const Phase h1 = Drive(server.port, 8, probes, probe, 200);
     const Phase s1 = Drive(server.port, clients, starts - half,
                            [&](int64_t i) { return capture(half + i); }, 202);
     const long end_kib = RssKiB(server.pid);
     const int64_t closed = held.closed;
-    std::printf("%s, %d clients, %d tenant(s); held: %d idle keep-alive, %d streams\n",
-                backend.c_str(), clients, tenants, idle, streams);
+    const int64_t slow_cut = held.slow_closed;
+    std::printf(
+        "%s, %d clients, %d tenant(s); held: %d idle keep-alive, %d streams, %d slowloris\n",
+        backend.c_str(), clients, tenants, idle, streams, slowloris);
     Report("health", backend + "/0", h0);
     Report("start", backend + "/0", s0);
     Report("health", backend + "/held", h1);
     Report("start", backend + "/held", s1);
     std::printf(
-        "ratio  %-8s starts/s held / unloaded %.2f; held connections closed by the server %lld\n",
+        "ratio  %-8s starts/s held / unloaded %.2f; held connections closed by the server %lld; "
+        "slowloris connections cut %lld\n",
         backend.c_str(), (s1.ms.size() / s1.seconds) / (s0.ms.size() / s0.seconds),
-        static_cast<long long>(closed));
+        static_cast<long long>(closed), static_cast<long long>(slow_cut));
     std::printf(
         "rss    %-8s before holding %.1f MiB; +%d idle %.1f MiB (%.2f KB each); +%d streams %.1f "
         "MiB (%.2f KB each); at the end %.1f MiB\n",

@@ -321,6 +321,88 @@ TEST(HttpLimits, SlowHeadersAreClosedAtTheHeaderTimeout) {
   EXPECT_TRUE(ok.ReadResponse().starts_with("HTTP/1.1 200 "));
 }
 
+// 1,000 connections each send one header byte per second. Requests from
+// normal clients are all served meanwhile, and every slow connection is closed
+// at the header timeout (then counted in /metrics).
+TEST(HttpLimits, AThousandSlowlorisConnectionsAreClosedAtTheHeaderTimeout) {
+  constexpr int kSlow = 1000;
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  ASSERT_GE(nofile.rlim_cur, static_cast<rlim_t>(2 * kSlow + 200));
+  http::Limits limits;
+  limits.header_timeout = std::chrono::milliseconds(2500);
+  limits.max_connections_per_ip = 0;
+  Env e = Open({}, limits);
+  ASSERT_TRUE(e.api);
+  std::vector<std::unique_ptr<RawClient>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<RawClient>(e.api->port()));
+    ASSERT_TRUE(slow.back()->connected()) << i;
+  }
+  const auto t0 = Clock::now();
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    const std::string request = Get("/healthz");
+    for (size_t byte = 0; !stop && byte < request.size(); ++byte) {
+      for (auto& c : slow) c->Send(request.substr(byte, 1));  // fails once closed; ignored
+      for (int i = 0; i < 20 && !stop; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  // Normal clients meanwhile: every request is answered.
+  int served = 0, asked = 0;
+  while (Clock::now() - t0 < std::chrono::seconds(4)) {
+    ++asked;
+    RawClient c(e.api->port());
+    if (c.Send(Get("/api/v1/me", e.op.token)) && c.ReadResponse().starts_with("HTTP/1.1 200 "))
+      ++served;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(served, asked);
+  // By now (4 s) every slow connection passed its 2.5 s header timeout.
+  int closed = 0;
+  for (auto& c : slow) {
+    const std::string got = c->ReadUntilClosed(std::chrono::milliseconds(200));
+    if (c->closed() && got.starts_with("HTTP/1.1 408 ")) ++closed;
+  }
+  stop = true;
+  trickle.join();
+  EXPECT_EQ(closed, kSlow);
+  EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"header_timeout\"}"), kSlow);
+}
+
+TEST(HttpLimits, ABodyThatDoesNotArriveIsCutAtTheBodyTimeout) {
+  http::Limits limits;
+  limits.body_timeout = std::chrono::milliseconds(300);
+  Env e = Open({}, limits);
+  ASSERT_TRUE(e.api);
+  RawClient c(e.api->port());
+  ASSERT_TRUE(
+      c.Send("POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: "
+             "application/json\r\nContent-Length: 40\r\n\r\n{\"email\""));
+  const std::string reply = c.ReadUntilClosed(std::chrono::seconds(3));
+  EXPECT_TRUE(c.closed());
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 408 ")) << reply;
+  EXPECT_NE(reply.find("body: not complete within 300 ms"), std::string::npos) << reply;
+  EXPECT_EQ(Metric(e, "ta_http_limit_hits_total{limit=\"body_timeout\"}"), 1);
+}
+
+TEST(HttpLimits, AnIdleStreamGetsHeartbeats) {
+  ApiOptions options;
+  options.stream_keepalive = std::chrono::seconds(1);
+  Env e = Open(options);
+  ASSERT_TRUE(e.api);
+  RawClient c(e.api->port());
+  ASSERT_TRUE(c.Send(Get("/api/v1/notifications/stream", e.op.token)));
+  std::string got;
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < deadline && got.find(": keep-alive") == std::string::npos)
+    got += c.ReadOnce(std::chrono::milliseconds(500));
+  EXPECT_NE(got.find(": keep-alive"), std::string::npos) << got;
+}
+
 TEST(HttpLimits, ConnectionCapsRefuseWithAProblemNamingTheSetting) {
   http::Limits limits;
   limits.max_connections_per_ip = 5;
