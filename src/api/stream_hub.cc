@@ -195,8 +195,11 @@ void StreamHub::PollRun(Topic& t) {
     } else if (ended) {
       sub.Send(end);
     }
-    if (ended) sub.End();
   }
+  // Ended only once every stream has its last event: closing 2,000
+  // connections must not delay the event for the streams after the first.
+  if (ended)
+    for (auto& sub : t.subs) sub.End();
 }
 
 void StreamHub::PollActive(Topic& t) {

@@ -50,6 +50,7 @@ struct Conn {
   Clock::time_point deadline;
   bool in_epoll = false;
   bool closed = false;
+  bool close_pending = false;  // a close asked for while on a pool thread
   bool write_armed = false;
 
   // An event stream's output, pushed from any thread.
@@ -60,7 +61,9 @@ struct Conn {
   bool ending = false;
 };
 
-enum class Cmd { kResume, kClose, kStream, kFlush };
+// kResume, kStream and kFinish come from the pool thread that served a request
+// (the connection is no longer busy); kClose and kFlush from a stream's sink.
+enum class Cmd { kResume, kStream, kFinish, kClose, kFlush };
 
 // Where a header line's value starts, if `line` is header `name` (case-insensitive).
 std::string_view HeaderValue(std::string_view head, std::string_view name) {
@@ -348,16 +351,32 @@ struct EventServer::Loop {
       if (c->closed) continue;
       switch (cmd) {
         case Cmd::kResume:
+          if (c->close_pending) {
+            Close(c);
+            break;
+          }
           c->state = c->in.empty() ? State::kWaiting : State::kHead;
           c->deadline =
               Clock::now() + (c->in.empty() ? limits.idle_timeout : limits.header_timeout);
           Watch(*c, EPOLLIN | EPOLLRDHUP);
           Examine(c);  // a pipelined request may be complete already
           break;
-        case Cmd::kClose:
+        case Cmd::kFinish:
           Close(c);
           break;
+        case Cmd::kClose:
+          // A stream's sink may ask while its request is still on a pool
+          // thread, which owns the socket until it hands the connection back.
+          if (c->state == State::kBusy)
+            c->close_pending = true;
+          else
+            Close(c);
+          break;
         case Cmd::kStream:
+          if (c->close_pending) {
+            Close(c);
+            break;
+          }
           c->state = State::kStream;
           ++counters.streams;
           Watch(*c, EPOLLIN | EPOLLRDHUP);
@@ -721,7 +740,7 @@ void EventServer::Loop::ServeRequest(const std::shared_ptr<Conn>& c) {
   if (strm.detached() && ok) {
     Post(c, Cmd::kStream);
   } else if (!ok || closed || stopping) {
-    Post(c, Cmd::kClose);
+    Post(c, Cmd::kFinish);
   } else {
     strm.KeepLeftover();
     Post(c, Cmd::kResume);
