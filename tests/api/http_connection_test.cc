@@ -251,6 +251,20 @@ int64_t Metric(Env& e, const std::string& name) {
   return at == std::string::npos ? -1 : std::stoll(r.body.substr(at + name.size() + 2));
 }
 
+// Raises this process's open-file limit to its hard limit; false (saying how
+// many are needed) when that is below `needed`. Both ends of every test
+// connection are in this process.
+::testing::AssertionResult RaiseFdLimit(int needed) {
+  rlimit nofile{};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+  nofile.rlim_cur = nofile.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &nofile);
+  if (nofile.rlim_cur >= static_cast<rlim_t>(needed)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "this test needs " << needed << " open files; the hard limit is " << nofile.rlim_max
+         << " (ulimit -Hn)";
+}
+
 // A client that sends one request and keeps the connection: returns when the
 // response is in (so the connection is now idle in keep-alive).
 std::unique_ptr<RawClient> IdleAfterOneRequest(int port) {
@@ -326,11 +340,7 @@ TEST(HttpLimits, SlowHeadersAreClosedAtTheHeaderTimeout) {
 // at the header timeout (then counted in /metrics).
 TEST(HttpLimits, AThousandSlowlorisConnectionsAreClosedAtTheHeaderTimeout) {
   constexpr int kSlow = 1000;
-  rlimit nofile{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
-  nofile.rlim_cur = nofile.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &nofile);
-  ASSERT_GE(nofile.rlim_cur, static_cast<rlim_t>(2 * kSlow + 200));
+  ASSERT_TRUE(RaiseFdLimit(2 * kSlow + 200));
   http::Limits limits;
   limits.header_timeout = std::chrono::milliseconds(2500);
   limits.max_connections_per_ip = 0;
@@ -544,12 +554,7 @@ int64_t WallMs() {
 // commit (measured from the moment the commit returned).
 TEST(HttpStreams, TwoThousandStreamsFollowOneRunAndGetEveryEventInOrder) {
   constexpr int kStreams = 2000, kSteps = 12;
-  rlimit nofile{};
-  getrlimit(RLIMIT_NOFILE, &nofile);
-  nofile.rlim_cur = nofile.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &nofile);
-  ASSERT_GE(nofile.rlim_cur, static_cast<rlim_t>(2 * kStreams + 200))
-      << "this test needs " << 2 * kStreams + 200 << " fds (ulimit -Hn)";
+  ASSERT_TRUE(RaiseFdLimit(2 * kStreams + 200));
   ApiOptions options;
   options.max_streams_per_user = kStreams;
   http::Limits limits;
