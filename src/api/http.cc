@@ -101,8 +101,8 @@ std::string ClientAddress(const std::string& peer, std::string_view forwarded_fo
     const size_t comma = forwarded_for.rfind(',');
     const std::string hop(
         Trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1)));
-    forwarded_for = comma == std::string_view::npos ? std::string_view{}
-                                                    : forwarded_for.substr(0, comma);
+    forwarded_for =
+        comma == std::string_view::npos ? std::string_view{} : forwarded_for.substr(0, comma);
     if (!IsIp(hop)) break;
     client = hop;
     if (!Trusted(hop, trusted)) break;

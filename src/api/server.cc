@@ -22,8 +22,8 @@ struct Server::Impl {
   std::string Metrics() const {
     const auto& c = http.counters();
     auto gauge = [](const char* name, const char* help, int64_t v) {
-      return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" +
-             name + " " + std::to_string(v) + "\n";
+      return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+             " " + std::to_string(v) + "\n";
     };
     std::string out =
         gauge("ta_http_connections_open", "Open client connections.", c.open) +
@@ -47,8 +47,8 @@ struct Server::Impl {
         {"max_streams_per_user", streams_refused},
     };
     for (const auto& [limit, n] : hits)
-      out += std::string("ta_http_limit_hits_total{limit=\"") + limit + "\"} " +
-             std::to_string(n) + "\n";
+      out += std::string("ta_http_limit_hits_total{limit=\"") + limit + "\"} " + std::to_string(n) +
+             "\n";
     return out;
   }
 
@@ -64,12 +64,12 @@ struct Server::Impl {
     }
     if (!hub.Reserve(r.feed->user_id)) {
       ++streams_refused;
-      const Response busy = Problem(
-          429,
-          "streams: you have " + std::to_string(ctx.options.max_streams_per_user) +
-              " event streams open; close some tabs, or ask an admin to raise "
-              "--max-streams-per-user",
-          "");
+      const Response busy =
+          Problem(429,
+                  "streams: you have " + std::to_string(ctx.options.max_streams_per_user) +
+                      " event streams open; close some tabs, or ask an admin to raise "
+                      "--max-streams-per-user",
+                  "");
       out.status = busy.status;
       out.set_content(busy.body, busy.content_type);
       return;

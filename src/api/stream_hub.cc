@@ -77,11 +77,11 @@ struct StreamHub::Topic {
   StreamFeed::Kind kind;
   int64_t a = 0, b = 0;  // run: tenant, run; user topics: user
   std::vector<Sub> subs;
-  bool faulted = false;  // the last poll failed transiently (said so once)
-  std::string last_text;  // active: the list last sent
-  int64_t version = 0;    // active: bumped when the list changes
-  std::set<int64_t> tenants;  // active: the user's tenants when last read
-  bool dirty = true;          // user topics: something changed; read at the next user tick
+  bool faulted = false;               // the last poll failed transiently (said so once)
+  std::string last_text;              // active: the list last sent
+  int64_t version = 0;                // active: bumped when the list changes
+  std::set<int64_t> tenants;          // active: the user's tenants when last read
+  bool dirty = true;                  // user topics: something changed; read at the next user tick
   SteadyClock::time_point next_poll;  // run topics: next read; user topics: next read regardless
 };
 
@@ -140,8 +140,8 @@ void StreamHub::Adopt() {
   }
   for (auto& [feed, sink] : adopt) {
     const bool run = feed.kind == StreamFeed::Kind::kRun;
-    const auto key = std::make_tuple(static_cast<int>(feed.kind), run ? feed.tenant_id : feed.user_id,
-                                     run ? feed.run_id : 0);
+    const auto key = std::make_tuple(static_cast<int>(feed.kind),
+                                     run ? feed.tenant_id : feed.user_id, run ? feed.run_id : 0);
     auto& topic = topics_[key];
     if (!topic) {
       topic = std::make_unique<Topic>();
@@ -315,8 +315,8 @@ void StreamHub::PollUserTopics() {
   if (any_active) {
     if (runs_mark_ < 0) runs_mark_ = ToUnixMillis(SystemClock::Instance().Now()) - 1000;
     constexpr int64_t kMaxChanges = 5000;
-    auto changes = store::ReadResult<std::vector<store::RunsRepository::Change>>(
-        ctx_.db, [&](store::Tx& tx) {
+    auto changes =
+        store::ReadResult<std::vector<store::RunsRepository::Change>>(ctx_.db, [&](store::Tx& tx) {
           return store::RunsRepository::ChangedSince(tx, runs_mark_, kMaxChanges);
         });
     if (!changes || static_cast<int64_t>(changes->size()) >= kMaxChanges) all_runs = true;
@@ -372,7 +372,10 @@ void StreamHub::Loop() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, ctx_.options.stream_poll, [&] { return stop_ || !pending_.empty(); });
+      // With no stream open there is nothing to read; Subscribe wakes it.
+      const auto wait =
+          topics_.empty() ? std::chrono::milliseconds(1000) : ctx_.options.stream_poll;
+      cv_.wait_for(lock, wait, [&] { return stop_ || !pending_.empty(); });
       if (stop_) break;
     }
     Adopt();

@@ -45,8 +45,8 @@ struct Conn {
 
   // Loop thread (and the one pool thread that holds a kBusy connection).
   State state = State::kWaiting;
-  std::string in;    // bytes read and not yet consumed by a request
-  size_t need = 0;   // kBody: bytes of head plus body the request needs
+  std::string in;   // bytes read and not yet consumed by a request
+  size_t need = 0;  // kBody: bytes of head plus body the request needs
   Clock::time_point deadline;
   bool in_epoll = false;
   bool closed = false;
@@ -280,9 +280,12 @@ struct EventServer::Loop {
         if (c->in.size() > limits.max_header_bytes + server.payload_max_length_) break;
         continue;
       }
-      if (n == 0) eof = true;
-      else if (errno == EINTR) continue;
-      else if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;
+      if (n == 0)
+        eof = true;
+      else if (errno == EINTR)
+        continue;
+      else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        eof = true;
       break;
     }
     if (c->state == State::kWaiting && !c->in.empty()) {
@@ -315,14 +318,16 @@ struct EventServer::Loop {
       const std::string_view head(c->in.data(), end);
       const std::string_view length = HeaderValue(head, "Content-Length");
       size_t body = 0;
-      bool known = HeaderValue(head, "Transfer-Encoding").empty() &&
-                   HeaderValue(head, "Expect").empty();
+      bool known =
+          HeaderValue(head, "Transfer-Encoding").empty() && HeaderValue(head, "Expect").empty();
       if (!length.empty()) {
         char* stop = nullptr;
         const std::string digits(length);
         const unsigned long long v = std::strtoull(digits.c_str(), &stop, 10);
-        if (*stop != '\0' || v > server.payload_max_length_) known = false;  // the library answers
-        else body = static_cast<size_t>(v);
+        if (*stop != '\0' || v > server.payload_max_length_)
+          known = false;  // the library answers
+        else
+          body = static_cast<size_t>(v);
       }
       if (!known) return Dispatch(c);
       c->need = end + body;
@@ -400,8 +405,8 @@ struct EventServer::Loop {
       std::lock_guard lock(c->mu);
       size_t sent = 0;
       while (!c->dead && sent < c->out.size()) {
-        const ssize_t n = ::send(c->fd, c->out.data() + sent, c->out.size() - sent,
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        const ssize_t n =
+            ::send(c->fd, c->out.data() + sent, c->out.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
           sent += static_cast<size_t>(n);
         } else if (n < 0 && errno == EINTR) {
@@ -434,8 +439,7 @@ struct EventServer::Loop {
     }
     std::vector<std::shared_ptr<Conn>> expired;
     for (auto& [fd, c] : conns) {
-      if ((c->state == State::kWaiting || c->state == State::kHead ||
-           c->state == State::kBody) &&
+      if ((c->state == State::kWaiting || c->state == State::kHead || c->state == State::kBody) &&
           now >= c->deadline)
         expired.push_back(c);
     }
@@ -446,13 +450,13 @@ struct EventServer::Loop {
       } else if (c->state == State::kHead) {
         ++counters.header_timeouts;
         RefuseOpen(c, 408, "Request Timeout",
-                   "headers: not complete within " +
-                       std::to_string(limits.header_timeout.count()) + " ms");
+                   "headers: not complete within " + std::to_string(limits.header_timeout.count()) +
+                       " ms");
       } else {
         ++counters.body_timeouts;
-        RefuseOpen(c, 408, "Request Timeout",
-                   "body: not complete within " + std::to_string(limits.body_timeout.count()) +
-                       " ms");
+        RefuseOpen(
+            c, 408, "Request Timeout",
+            "body: not complete within " + std::to_string(limits.body_timeout.count()) + " ms");
       }
     }
   }
@@ -534,8 +538,10 @@ class RequestStream final : public httplib::Stream {
   }
   // The bytes of later (pipelined) requests stay with the connection.
   void KeepLeftover() {
-    if (pos_ >= c_.in.size()) std::string().swap(c_.in);
-    else c_.in.erase(0, pos_);
+    if (pos_ >= c_.in.size())
+      std::string().swap(c_.in);
+    else
+      c_.in.erase(0, pos_);
     pos_ = 0;
   }
   bool detached() const { return detached_; }
