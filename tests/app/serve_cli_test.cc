@@ -92,6 +92,25 @@ TEST_F(ServeCli, DemoPrintsCurlLinesThatFinishARun) {
   EXPECT_EQ(Slurp(dir_ + "/data/ta.db").find("secret-Qx8~"), std::string::npos);
 }
 
+TEST_F(ServeCli, ConnectionSettingsAreCheckedAndNameTheFlag) {
+  const std::string serve = std::string("TA_MASTER_KEY=") +
+                            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= " + TA_BINARY +
+                            " serve --db " + dir_ + "/ta.db --port 0 ";
+  const std::pair<std::string, std::string> bad[] = {
+      {"--trusted-proxy proxy.local",
+       "--trusted-proxy: proxy.local is not an IP address or IPv4 CIDR"},
+      {"--trusted-proxy 10.0.0.0/33", "--trusted-proxy: 10.0.0.0/33"},
+      {"--header-timeout-ms 5", "--header-timeout-ms: must be 100 to 3600000 (ms)"},
+      {"--http-threads 0", "--http-threads: must be 1 to 1024"},
+      {"--max-streams-per-user 0", "--max-streams-per-user: must be at least 1"},
+  };
+  for (const auto& [flags, message] : bad) {
+    std::string out;
+    EXPECT_EQ(Shell(serve + flags + " 2>&1", &out), 2) << flags;
+    EXPECT_NE(out.find(message), std::string::npos) << flags << ": " << out;
+  }
+}
+
 TEST_F(ServeCli, AdminCommandsReadSecretsFromStdinAndAuditEveryChange) {
   const std::string db = dir_ + "/ta.db";
   const std::string bin = std::string(TA_BINARY) + " ";
