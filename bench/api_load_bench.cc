@@ -86,8 +86,8 @@ Server StartServer(const std::string& binary, const std::string& url,
     dup2(fds[1], 1);
     close(fds[0]);
     setenv("TA_MASTER_KEY", kKey, 1);
-    std::vector<std::string> args = {binary, "serve",  "--workers",   "0",    "--port",
-                                     "0",    "--db",   url,           "--log-level", "warn"};
+    std::vector<std::string> args = {binary, "serve", "--workers", "0",           "--port",
+                                     "0",    "--db",  url,         "--log-level", "warn"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -445,23 +445,30 @@ int main(int argc, char** argv) {
     const Phase s0 = Drive(server.port, clients, half, capture, 202);
     const long before_kib = RssKiB(server.pid);
     Held held;
+    const auto o0 = SteadyClock::now();
     held.OpenIdle(server.port, idle);
+    const auto o1 = SteadyClock::now();
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const long idle_held_kib = RssKiB(server.pid);
     held.OpenStreams(server.port, streams, stream_tokens);
+    const auto o2 = SteadyClock::now();
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const long all_held_kib = RssKiB(server.pid);
     held.OpenSlow(server.port, slowloris);
     std::this_thread::sleep_for(std::chrono::seconds(slowloris > 0 ? 3 : 0));
     const Phase h1 = Drive(server.port, 8, probes, probe, 200);
-    const Phase s1 = Drive(server.port, clients, starts - half,
-                           [&](int64_t i) { return capture(half + i); }, 202);
+    const Phase s1 = Drive(
+        server.port, clients, starts - half, [&](int64_t i) { return capture(half + i); }, 202);
     const long end_kib = RssKiB(server.pid);
     const int64_t closed = held.closed;
     const int64_t slow_cut = held.slow_closed;
     std::printf(
         "%s, %d clients, %d tenant(s); held: %d idle keep-alive, %d streams, %d slowloris\n",
         backend.c_str(), clients, tenants, idle, streams, slowloris);
+    std::printf(
+        "open   %-8s %d idle connections served and held in %.2f s, %d streams opened in %.2f s\n",
+        backend.c_str(), idle, std::chrono::duration<double>(o1 - o0).count(), streams,
+        std::chrono::duration<double>(o2 - o1 - std::chrono::seconds(1)).count());
     Report("health", backend + "/0", h0);
     Report("start", backend + "/0", s0);
     Report("health", backend + "/held", h1);
