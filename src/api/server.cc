@@ -21,15 +21,11 @@ struct Server::Impl {
   // Connections, streams and every limit hit, in Prometheus text.
   std::string Metrics() const {
     const auto& c = http.counters();
-    auto gauge = [](const char* name, const char* help, int64_t v) {
-      return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
-             " " + std::to_string(v) + "\n";
-    };
     std::string out =
-        gauge("ta_http_connections_open", "Open client connections.", c.open) +
-        gauge("ta_http_connections_busy", "Connections with a request on a server thread.",
-              c.busy) +
-        gauge("ta_http_streams_open", "Open event streams.", c.streams) +
+        GaugeText("ta_http_connections_open", "Open client connections.", c.open) +
+        GaugeText("ta_http_connections_busy", "Connections with a request on a server thread.",
+                  c.busy) +
+        GaugeText("ta_http_streams_open", "Open event streams.", c.streams) +
         "# HELP ta_http_connections_accepted_total Connections accepted.\n"
         "# TYPE ta_http_connections_accepted_total counter\n"
         "ta_http_connections_accepted_total " +

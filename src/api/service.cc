@@ -37,8 +37,7 @@ std::string ProcessGauges(const store::Database& db) {
   }
   const struct mallinfo2 heap = mallinfo2();
   auto gauge = [](const char* name, const char* help, double v) {
-    return std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
-           " " + std::to_string(static_cast<int64_t>(v)) + "\n";
+    return GaugeText(name, help, static_cast<int64_t>(v));
   };
   return gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
                static_cast<double>(rss_pages) * static_cast<double>(sysconf(_SC_PAGESIZE))) +

@@ -23,6 +23,11 @@ std::string WithLabel(const std::string& rendered, const std::string& extra) {
 
 }  // namespace
 
+std::string GaugeText(const std::string& name, const std::string& help, int64_t value) {
+  return "# HELP " + name + " " + help + "\n# TYPE " + name + " gauge\n" + name + " " +
+         std::to_string(value) + "\n";
+}
+
 std::string RenderLabels(const Labels& labels) {
   if (labels.empty()) return "";
   std::string out = "{";

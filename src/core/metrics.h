@@ -53,4 +53,8 @@ class Metrics {
 // Renders {a="x",b="y"} with Prometheus escaping ("" when empty).
 std::string RenderLabels(const Labels& labels);
 
+// One gauge's HELP, TYPE and sample lines (a value sampled at scrape time,
+// outside the registry).
+std::string GaugeText(const std::string& name, const std::string& help, int64_t value);
+
 }  // namespace ta
