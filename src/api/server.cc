@@ -51,6 +51,12 @@ struct Server::Impl {
   Impl(ApiContext& c, ServerOptions o)
       : ctx(c), options(std::move(o)), http(options.limits), hub(c) {}
 
+  // A response with a body and no stream (problems, mostly).
+  static void Answer(const Response& r, httplib::Response& out) {
+    out.status = r.status;
+    out.set_content(r.body, r.content_type);
+  }
+
   // An event stream: the connection is handed to the event loop and the hub
   // feeds it. HEAD answers the head alone.
   void OpenStream(const httplib::Request& in, const Response& r, httplib::Response& out) {
@@ -60,23 +66,18 @@ struct Server::Impl {
     }
     if (!hub.Reserve(r.feed->user_id)) {
       ++streams_refused;
-      const Response busy =
+      return Answer(
           Problem(429,
                   "streams: you have " + std::to_string(ctx.options.max_streams_per_user) +
                       " event streams open; close some tabs, or ask an admin to raise "
                       "--max-streams-per-user",
-                  "");
-      out.status = busy.status;
-      out.set_content(busy.body, busy.content_type);
-      return;
+                  ""),
+          out);
     }
     auto sink = ::ta::http::DetachAsStream();
     if (!sink) {
       hub.Release(r.feed->user_id);
-      const Response p = Problem(500, "stream: this connection cannot stream", "");
-      out.status = p.status;
-      out.set_content(p.body, p.content_type);
-      return;
+      return Answer(Problem(500, "stream: this connection cannot stream", ""), out);
     }
     hub.Subscribe(*r.feed, std::move(sink));
     // The head goes out as a chunked response; the body belongs to the loop.
@@ -96,9 +97,7 @@ struct Server::Impl {
                                          ": contains a CR, LF or NUL byte; "
                                          "send each header on one line ending in CRLF",
                                      k);
-        out.status = bad.status;
-        out.set_content(bad.body, bad.content_type);
-        return;
+        return Answer(bad, out);
       }
     }
     Request req;

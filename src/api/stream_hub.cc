@@ -94,14 +94,12 @@ bool StreamHub::Reserve(int64_t user) {
   int& n = per_user_[user];
   if (stop_ || n >= ctx_.options.max_streams_per_user) return false;
   ++n;
-  ++count_;
   return true;
 }
 
 void StreamHub::Release(int64_t user) {
   std::lock_guard lock(mu_);
   if (--per_user_[user] <= 0) per_user_.erase(user);
-  --count_;
 }
 
 void StreamHub::Subscribe(const StreamFeed& feed, std::shared_ptr<http::StreamSink> sink) {
@@ -125,11 +123,6 @@ void StreamHub::Stop() {
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
-}
-
-int64_t StreamHub::streams() const {
-  std::lock_guard lock(mu_);
-  return count_;
 }
 
 void StreamHub::Adopt() {
@@ -297,7 +290,6 @@ void StreamHub::Sweep() {
   if (released.empty()) return;
   std::lock_guard lock(mu_);
   for (const auto& [user, n] : released) {
-    count_ -= n;
     if ((per_user_[user] -= n) <= 0) per_user_.erase(user);
   }
 }

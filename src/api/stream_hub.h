@@ -58,7 +58,6 @@ class StreamHub {
   void Touch(int64_t user);
   // Ends every stream and stops feeding.
   void Stop();
-  int64_t streams() const;
 
  private:
   struct Sub;
@@ -76,11 +75,11 @@ class StreamHub {
   ApiContext& ctx_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                                                // GUARDED_BY(mu_)
-  std::vector<std::pair<StreamFeed, std::shared_ptr<http::StreamSink>>> pending_;  // GUARDED_BY(mu_)
-  std::map<int64_t, int> per_user_;                                  // GUARDED_BY(mu_)
-  int64_t count_ = 0;                                                // GUARDED_BY(mu_)
-  std::set<int64_t> touched_;                                        // GUARDED_BY(mu_)
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::vector<std::pair<StreamFeed, std::shared_ptr<http::StreamSink>>>
+      pending_;                      // GUARDED_BY(mu_)
+  std::map<int64_t, int> per_user_;  // GUARDED_BY(mu_)
+  std::set<int64_t> touched_;        // GUARDED_BY(mu_)
   // Hub thread only.
   int64_t runs_mark_ = -1;   // runs changed at or after this (ms) are looked at next
   int64_t notes_mark_ = -1;  // notifications above this id are looked at next
