@@ -1,11 +1,12 @@
 // What Graph answers, parsed by us: the catalog's strip for create and
-// update, the content hash, the field diff against the stripped copy, and
+// update, the content hash, the field diff against the stripped copy, the
+// references found and mapped, the sub-resource writes computed, and
 // paging (a page with an @odata.nextLink). Nothing may throw or crash.
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
 
-#include "graph/catalog.h"
+#include "catalog/catalog.h"
 #include "graph/graph_client.h"
 #include "ops/capture.h"
 #include "ops/json_diff.h"
@@ -31,13 +32,24 @@ class OnePage final : public ta::graph::GraphReader {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nlohmann::json j = nlohmann::json::parse(data, data + size, nullptr, false);
   if (j.is_discarded()) return 0;
-  for (const auto& type : ta::graph::Catalog()) {
+  const nlohmann::json assignments =
+      j.is_object() ? j.value("assignments", nlohmann::json()) : nlohmann::json();
+  for (const auto& type : ta::catalog::Catalog()) {
     for (bool update : {false, true}) {
-      const nlohmann::json body = ta::graph::StripForWrite(type, j, update);
-      (void)ta::ops::ToJson(ta::ops::Diff(j, body, ta::ops::IgnoredFields(type)));
+      const nlohmann::json body = ta::catalog::StripForWrite(type, j, update);
+      (void)ta::ops::ToJson(ta::ops::ContentDiff(type, j, assignments, body, assignments));
     }
-    (void)ta::ops::ContentHash(type, j, j.is_object() ? j.value("assignments", nlohmann::json())
-                                                      : nlohmann::json());
+    (void)ta::ops::ContentHash(type, j, assignments);
+    // References and the sub-resource writes computed from a live state.
+    (void)ta::catalog::FindReferences(type, j, assignments);
+    (void)ta::catalog::MapReferences(type, j, assignments, {{"x", "y"}}, false);
+    for (const auto& sub : type.sub_resources) {
+      const nlohmann::json v =
+          j.is_object() ? j.value(std::string(sub.property), nlohmann::json()) : j;
+      (void)ta::catalog::DefinitionValuesBody(v, j, "https://g/beta/");
+      (void)ta::catalog::EntryWrites(sub, v, j);
+      (void)ta::catalog::ScheduleActionsBody(v);
+    }
   }
   OnePage reader(j);
   (void)ta::graph::ListAll(reader, "deviceManagement/deviceConfigurations");

@@ -278,7 +278,7 @@ Result<Response> SuggestMapping(ApiContext& ctx, Request& req) {
   auto owned = store::ReadResult<store::BackupSetRecord>(
       ctx.db, [&](store::Tx& tx) { return store::BackupSets::Get(tx, src, **set); });
   if (!owned) return Unexpected(owned.error());
-  auto rows = runs::SuggestGroupMapping(ctx.db, src, req.tenant_id, **set);
+  auto rows = runs::SuggestMapping(ctx.db, src, req.tenant_id, **set);
   if (!rows) return Unexpected(rows.error());
   return Response::Json(200, {{"items", *rows}});
 }

@@ -53,6 +53,25 @@ std::string SecretBox::GenerateKeyBase64() {
   return ToBase64(key, sizeof key);
 }
 
+std::string SecretBox::Digest(std::string_view plaintext) const {
+  static constexpr std::string_view kContext = "tenantatlas secret digest v1";
+  unsigned char subkey[crypto_generichash_KEYBYTES];
+  crypto_generichash(subkey, sizeof subkey, reinterpret_cast<const unsigned char*>(kContext.data()),
+                     kContext.size(), reinterpret_cast<const unsigned char*>(key_.data()),
+                     key_.size());
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                     plaintext.size(), subkey, sizeof subkey);
+  sodium_memzero(subkey, sizeof subkey);
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : out) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
 std::string SecretBox::Seal(std::string_view plaintext) const {
   std::vector<unsigned char> out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
                                  plaintext.size());

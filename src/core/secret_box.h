@@ -20,6 +20,11 @@ class SecretBox {
   // Fails (without echoing the input) when the box was tampered with or
   // sealed under another key.
   Result<std::string> Open(std::string_view sealed) const;
+  // A keyed digest of a secret (BLAKE2b under a subkey of the master key),
+  // hex: equal secrets give equal digests, so a change can be detected and
+  // hashed without keeping the plaintext in view; it cannot be reversed or
+  // computed without the master key.
+  std::string Digest(std::string_view plaintext) const;
 
  private:
   explicit SecretBox(std::string key) : key_(std::move(key)) {}

@@ -122,17 +122,17 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   }
   const int64_t set_id = sets->front().id;
 
-  auto suggestions = ops::SuggestGroupMapping(**db, contoso, fabrikam, set_id);
+  auto suggestions = ops::SuggestMapping(**db, contoso, fabrikam, set_id);
   std::map<std::string, std::string> mapping;
-  out << "3. group mapping for Contoso -> Fabrikam (suggested by display name; confirmed here by "
-         "the demo):\n";
+  out << "3. reference mapping for Contoso -> Fabrikam (suggested by display name; confirmed here "
+         "by the demo):\n";
   for (const auto& s : *suggestions) {
-    out << "     " << s["source_name"].get<std::string>() << " ("
-        << s["source_group_id"].get<std::string>() << ") -> "
-        << (s["target_group_id"].is_null() ? std::string("(no match)")
-                                           : s["target_group_id"].get<std::string>())
+    out << "     " << s["kind"].get<std::string>() << " " << s["source_name"].get<std::string>()
+        << " (" << s["source_id"].get<std::string>() << ") -> "
+        << (s["target_id"].is_null() ? std::string("(no match)")
+                                     : s["target_id"].get<std::string>())
         << (s["suggested"].get<bool>() ? "  [suggested]" : "") << "\n";
-    if (!s["target_group_id"].is_null()) mapping[s["source_group_id"]] = s["target_group_id"];
+    if (!s["target_id"].is_null()) mapping[s["source_id"]] = s["target_id"];
   }
   ops::RestoreRequest req{user, contoso, fabrikam, set_id, std::nullopt, mapping};
   sim.ClearRequests();

@@ -62,6 +62,10 @@ GraphResult<json> GraphClient::Put(const std::string& path, const json& body) {
   return Send("PUT", path, &body, {});
 }
 
+GraphResult<json> GraphClient::Delete(const std::string& path) {
+  return Send("DELETE", path, nullptr, {});
+}
+
 bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {
   Clock& clock = limiter_.clock();
   if (!abort) {

@@ -58,6 +58,7 @@ class GraphWriter {
   virtual GraphResult<nlohmann::json> Patch(const std::string& path,
                                             const nlohmann::json& body) = 0;
   virtual GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) = 0;
+  virtual GraphResult<nlohmann::json> Delete(const std::string& path) = 0;
 };
 
 // Iterates a collection page by page, following @odata.nextLink.
@@ -109,6 +110,7 @@ class GraphClient final : public GraphReader, public GraphWriter {
   GraphResult<nlohmann::json> Post(const std::string& path, const nlohmann::json& body) override;
   GraphResult<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body) override;
   GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override;
+  GraphResult<nlohmann::json> Delete(const std::string& path) override;
 
   GraphStats stats() const;
 
@@ -150,6 +152,9 @@ class GraphSession final : public GraphReader, public GraphWriter {
   }
   GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override {
     return client_.Send("PUT", path, &body, abort_);
+  }
+  GraphResult<nlohmann::json> Delete(const std::string& path) override {
+    return client_.Send("DELETE", path, nullptr, abort_);
   }
 
  private:

@@ -6,47 +6,90 @@ namespace ta::ops {
 
 using nlohmann::json;
 
-std::set<std::string> IgnoredFields(const graph::PolicyType& type) {
-  std::set<std::string> out(type.read_only_fields.begin(), type.read_only_fields.end());
-  out.insert({"@odata.context", "roleScopeTagIds"});
+std::string ContentHash(const catalog::PolicyType& type, const json& payload,
+                        const json& assignments) {
+  // nlohmann::json keeps object keys sorted, so dump() is canonical.
+  return Sha256Hex(json{{"payload", catalog::Canonical(type, payload)},
+                        {"assignments", catalog::CanonicalAssignments(assignments)}}
+                       .dump());
+}
+
+std::vector<FieldChange> ContentDiff(const catalog::PolicyType& type, const json& live,
+                                     const json& live_assignments, const json& desired,
+                                     const json& desired_assignments) {
+  std::vector<FieldChange> out =
+      Diff(catalog::Canonical(type, live), catalog::Canonical(type, desired), {});
+  for (auto& c : out) {
+    if (c.path.find("secretValue") == std::string::npos) continue;
+    const bool added = c.before.is_null(), removed = c.after.is_null();
+    c.before = added ? json() : json("(secret)");
+    c.after = removed ? json() : json(added ? "(secret)" : "secret value changed");
+  }
+  if (type.assign_body_key) {
+    json a = catalog::CanonicalAssignments(live_assignments);
+    json b = catalog::CanonicalAssignments(desired_assignments);
+    if (a != b) out.push_back({"assignments", std::move(a), std::move(b)});
+  }
   return out;
 }
 
 namespace {
 
-// Ids inside settings, definition values and scheduled actions are assigned
-// per tenant; they are not content.
-json WithoutIds(const json& v) {
-  if (v.is_object()) {
-    json out = json::object();
-    for (const auto& [k, x] : v.items())
-      if (k != "id") out[k] = WithoutIds(x);
-    return out;
+// Reads the plaintext of each encrypted value and seals it.
+graph::GraphResult<bool> SealSecrets(graph::GraphReader& reader, const catalog::PolicyType& type,
+                                     const std::string& path, json& payload, const SecretBox& box) {
+  if (!type.encrypted || !payload.contains(std::string(type.encrypted->array))) return true;
+  json& entries = payload[std::string(type.encrypted->array)];
+  if (!entries.is_array()) return true;
+  for (json& e : entries) {
+    if (!e.is_object() || !e.value("isEncrypted", false)) continue;
+    const std::string ref = e.value("secretReferenceValueId", "");
+    if (ref.empty()) continue;
+    auto plain = reader.Get(path + "/" + std::string(type.encrypted->function) +
+                            "(secretReferenceValueId='" + ref + "')");
+    if (!plain) return graph::GraphFailure(plain.error());
+    if (!plain->is_object() || !(*plain)["value"].is_string()) {
+      graph::GraphError err;
+      err.kind = Status::Code::kUnavailable;
+      err.code = "graph_malformed_response";
+      err.message = "Graph answered " + std::string(type.encrypted->function) + " for '" +
+                    e.value("omaUri", e.value("displayName", "")) + "' without a string value";
+      return graph::GraphFailure(err);
+    }
+    const std::string value = (*plain)["value"].get<std::string>();
+    e["secretValue"] = {{"sealed", box.Seal(value)}, {"digest", box.Digest(value)}};
+    e.erase("value");
+    e.erase("secretReferenceValueId");
   }
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& x : v) out.push_back(WithoutIds(x));
-    return out;
-  }
-  return v;
+  return true;
 }
 
 }  // namespace
 
-std::string ContentHash(const graph::PolicyType& type, const json& payload,
-                        const json& assignments) {
-  json p = payload;
-  if (p.is_object())  // anything else is hashed as it is (found by fuzzing)
-    for (const auto& k : IgnoredFields(type)) p.erase(k);
-  // nlohmann::json keeps object keys sorted, so dump() is canonical.
-  return Sha256Hex(
-      json{{"payload", WithoutIds(p)}, {"assignments", WithoutIds(assignments)}}.dump());
+Result<json> UnsealSecrets(const catalog::PolicyType& type, json payload, const SecretBox& box) {
+  if (!type.encrypted || !payload.is_object()) return payload;
+  auto it = payload.find(std::string(type.encrypted->array));
+  if (it == payload.end() || !it->is_array()) return payload;
+  for (json& e : *it) {
+    if (!e.is_object() || !e.contains("secretValue") || !e["secretValue"].is_object()) continue;
+    auto plain = box.Open(e["secretValue"].value("sealed", ""));
+    if (!plain) {
+      return Unexpected(Status::FailedPrecondition(
+          "the encrypted value of '" + e.value("omaUri", e.value("displayName", "")) +
+          "' cannot be opened with this installation's master key (it was backed up under "
+          "another key); capture the policy again"));
+    }
+    e["value"] = std::move(*plain);
+    e["isEncrypted"] = false;  // sent as plaintext; Graph encrypts it again
+    e.erase("secretValue");
+  }
+  return payload;
 }
 
 graph::GraphResult<Captured> CapturePolicy(graph::GraphReader& reader,
-                                           const graph::PolicyType& type,
-                                           const std::string& graph_id) {
-  std::string path = graph::ItemPath(type, graph_id);
+                                           const catalog::PolicyType& type,
+                                           const std::string& graph_id, const SecretBox& box) {
+  std::string path = catalog::ItemPath(type, graph_id);
   auto item = reader.Get(
       type.get_expand.empty() ? path : path + "?$expand=" + std::string(type.get_expand));
   if (!item) return graph::GraphFailure(item.error());
@@ -60,12 +103,15 @@ graph::GraphResult<Captured> CapturePolicy(graph::GraphReader& reader,
   Captured c;
   c.payload = std::move(*item);
   for (const auto& sub : type.sub_resources) {
+    if (sub.path.empty()) continue;  // came with the GET's $expand
     std::string sub_path = path + "/" + std::string(sub.path);
     if (!sub.query.empty()) sub_path += "?" + std::string(sub.query);
     auto items = graph::ListAll(reader, sub_path);
     if (!items) return graph::GraphFailure(items.error());
     c.payload[std::string(sub.property)] = json(*items);
   }
+  if (auto sealed = SealSecrets(reader, type, path, c.payload, box); !sealed)
+    return graph::GraphFailure(sealed.error());
   c.assignments = json::array();
   if (type.assign_body_key) {
     auto a = graph::ListAll(reader, path + "/assignments");

@@ -1,6 +1,6 @@
 // inventory.sync: list every catalog type (all pages) and the tenant's groups;
 // upsert them; mark what disappeared from Intune as gone (never delete).
-#include "graph/catalog.h"
+#include "catalog/catalog.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
 #include "store/inventory.h"
@@ -14,10 +14,10 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   std::vector<std::string> refs;
-  for (const auto& type : graph::Catalog()) refs.push_back("type:" + std::string(type.name));
+  for (const auto& type : catalog::Catalog()) refs.push_back("type:" + std::string(type.name));
   refs.push_back("groups");
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
-  for (const auto& type : graph::Catalog()) {
+  for (const auto& type : catalog::Catalog()) {
     const std::string ref = "type:" + std::string(type.name);
     if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
     if (ctx.ShuttingDown()) return jobs::JobResult::Release();

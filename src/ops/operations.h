@@ -18,17 +18,22 @@
 
 namespace ta::ops {
 
-using runs::kInventorySync;
-using runs::kCaptureSnapshot;
 using runs::kBackupSetCreate;
-using runs::kRestorePreview;
+using runs::kCaptureSnapshot;
+using runs::kInventorySync;
 using runs::kRestoreExecute;
+using runs::kRestorePreview;
 
 struct OpsContext {
   store::Database& db;
   Clock& clock;
   Redactor& redactor;
   GraphAccess& graph;
+  // Seals encrypted values at capture and opens them for a restore.
+  const SecretBox& box;
+  // The Graph base ("https://graph.microsoft.com"): what @odata.bind
+  // references in a write point under.
+  std::string graph_base;
   // Fault-injection seam for crash tests: called with "after_create" right
   // after a restore's Graph create succeeds and before it is recorded.
   std::function<void(const std::string& event)> fault_hook;
@@ -43,6 +48,6 @@ using runs::StartBackupSet;
 using runs::StartCaptureSnapshot;
 using runs::StartInventorySync;
 using runs::StartRestore;
-using runs::SuggestGroupMapping;
+using runs::SuggestMapping;
 
 }  // namespace ta::ops

@@ -1,7 +1,8 @@
 // restore.preview and restore.execute. One walk over the selected backup
 // items decides, per item, what a restore would do; preview records that
-// (with a field diff) and stops; execute does it. Preview holds only a
-// GraphReader.
+// (with a field diff) and stops; execute does it, step by step (create,
+// each sub-resource, assign), then reads the object back and reports it
+// restored only when it equals the backup. Preview holds only a GraphReader.
 #include <functional>
 #include <set>
 
@@ -24,36 +25,6 @@ struct BackupItem {
   json payload, assignments;
 };
 
-struct MappedAssignments {
-  json assignments = json::array();   // with target group ids
-  std::vector<std::string> unmapped;  // source group ids with no mapping
-  std::set<std::string> groups;       // target group ids
-};
-
-MappedAssignments MapAssignments(const json& source,
-                                 const std::map<std::string, std::string>& mapping,
-                                 bool same_tenant) {
-  MappedAssignments out;
-  for (json a : source) {
-    a.erase("id");
-    a.erase("@odata.type");
-    json& target = a["target"];
-    if (target.contains("groupId") && target["groupId"].is_string()) {
-      const std::string src = target["groupId"];
-      auto it = mapping.find(src);
-      if (it != mapping.end()) {
-        target["groupId"] = it->second;
-      } else if (!same_tenant) {
-        out.unmapped.push_back(src);
-        continue;
-      }
-      out.groups.insert(target["groupId"].get<std::string>());
-    }
-    out.assignments.push_back(a);
-  }
-  return out;
-}
-
 std::set<std::string> GroupsOf(const json& assignments) {
   std::set<std::string> out;
   for (const auto& a : assignments) {
@@ -64,9 +35,31 @@ std::set<std::string> GroupsOf(const json& assignments) {
   return out;
 }
 
-std::string Join(const std::vector<std::string>& v) {
+// The assignments as /assign takes them: without the ids Graph assigned.
+json ForAssign(const json& assignments) {
+  json out = json::array();
+  for (json a : assignments) {
+    a.erase("id");
+    a.erase("@odata.type");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string Names(const std::vector<catalog::RefSite>& refs) {
   std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  std::set<std::string> seen;
+  for (const auto& r : refs) {
+    if (!seen.insert(std::string(catalog::RefKindName(r.kind)) + r.id).second) continue;
+    out += (out.empty() ? "" : ", ") + std::string(catalog::RefKindName(r.kind)) + " '" + r.id +
+           "' (at " + r.where + ")";
+  }
+  return out;
+}
+
+std::string Join(const std::vector<FieldChange>& changes) {
+  std::string out;
+  for (const auto& c : changes) out += (out.empty() ? "" : ", ") + c.path;
   return out;
 }
 
@@ -74,7 +67,7 @@ std::string Join(const std::vector<std::string>& v) {
 class TargetIndex {
  public:
   explicit TargetIndex(graph::GraphReader& reader) : reader_(reader) {}
-  graph::GraphResult<std::vector<std::string>> IdsNamed(const graph::PolicyType& type,
+  graph::GraphResult<std::vector<std::string>> IdsNamed(const catalog::PolicyType& type,
                                                         const std::string& name) {
     auto& by_name = index_[std::string(type.name)];
     if (!listed_.count(std::string(type.name))) {
@@ -87,7 +80,7 @@ class TargetIndex {
     auto it = by_name.find(name);
     return it == by_name.end() ? std::vector<std::string>{} : it->second;
   }
-  void Add(const graph::PolicyType& type, const std::string& name, const std::string& id) {
+  void Add(const catalog::PolicyType& type, const std::string& name, const std::string& id) {
     index_[std::string(type.name)][name].push_back(id);
   }
 
@@ -97,23 +90,25 @@ class TargetIndex {
   std::map<std::string, std::map<std::string, std::vector<std::string>>> index_;
 };
 
-// The intent a crashed attempt stored before its write ("create" or
-// "assign"), read from the pending item's details.
-std::string PendingIntent(const ItemMap& done, const std::string& ref) {
+// The intent a crashed attempt stored before its last write: {"intent":
+// "create" | "update" | "sub:<property>" | "assign", "graph_id", "created"},
+// read from the pending item's details (an empty object when there is none).
+json PendingIntent(const ItemMap& done, const std::string& ref) {
   auto it = done.find(ref);
-  if (it == done.end() || it->second.status != "pending" || !it->second.details) return "";
-  const json d = json::parse(*it->second.details, nullptr, false);
-  return d.is_object() ? d.value("intent", "") : "";
+  if (it == done.end() || it->second.status != "pending" || !it->second.details)
+    return json::object();
+  json d = json::parse(*it->second.details, nullptr, false);
+  return d.is_object() ? d : json::object();
 }
 
 // A POST whose effect can be looked up. After an ambiguous failure (it may
 // have been carried out: a timeout, a reset, a 5xx) `probe` is asked first:
 // a value means the write took effect and is the answer; nullopt means it did
 // not, and the POST is sent again. At most kSends sends in all.
+constexpr int kSends = 3;
 using Probe = std::function<graph::GraphResult<std::optional<json>>()>;
 graph::GraphResult<json> PostChecked(graph::GraphWriter& writer, const std::string& path,
                                      const json& body, const Probe& probe) {
-  constexpr int kSends = 3;
   for (int send = 1;; ++send) {
     auto r = writer.Post(path, body);
     // Not ambiguous, or cut off by a cancel/shutdown (no lookup can run then:
@@ -131,11 +126,13 @@ graph::GraphResult<json> PostChecked(graph::GraphWriter& writer, const std::stri
 }
 
 struct Plan {
-  std::string outcome;  // would_create | would_update | unchanged | conflict | unsupported
+  std::string outcome;  // would_create | would_update | unchanged | conflict
   std::string target_id;
-  std::vector<FieldChange> changes;
+  std::vector<FieldChange> changes;  // over the canonical forms (see ContentDiff)
+  bool fields_change = false;        // anything but the assignments
   bool assignments_change = false;
   std::set<std::string> live_groups;
+  json live_payload;  // the target as captured (empty for a create)
   std::string conflict;
 };
 
@@ -152,11 +149,24 @@ struct Flow {
   bool on() const { return kind == Kind::kOn; }
 };
 
+// One item's restore: the backup mapped into the target, and where the
+// object is.
+struct Target {
+  const BackupItem& item;
+  const catalog::PolicyType& type;
+  const std::string& ref;
+  catalog::Mapped mapped;  // payload and assignments with target ids
+  json body;               // mapped.payload with its secrets opened: what is written
+  std::string graph_id;
+  bool created = false;  // this run created the object (now or in a crashed attempt)
+};
+
 // One restore attempt: reads the selected backup items, plans each against
-// the target tenant (find, diff, assignments), and records the plan
-// (preview) or carries it out (execute): create with its sub-resources, or
-// update, then assign. Each write is preceded by an intent row, so a resumed
-// attempt never repeats it blindly.
+// the target tenant (find, map references, diff), and records the plan
+// (preview) or carries it out (execute). Each write step is preceded by an
+// intent row naming it, and every step after the create is computed from the
+// live object, so a resumed attempt finishes a half-restored object and
+// never creates it twice.
 class RestoreRun {
  public:
   RestoreRun(jobs::JobContext& ctx, OpsContext& ops, bool execute, runs::RestoreParams params)
@@ -165,7 +175,8 @@ class RestoreRun {
         execute_(execute),
         params_(std::move(params)),
         target_tenant_(ctx.job().tenant_id),
-        run_(*ctx.job().run_id) {}
+        run_(*ctx.job().run_id),
+        bind_base_(ops.graph_base + "/beta/") {}
 
   jobs::JobResult Run() {
     if (Status s = Load(); !s.ok()) return JobFailure(s);
@@ -215,7 +226,7 @@ class RestoreRun {
   }
 
   Flow RestoreItem(const BackupItem& item, const std::string& ref) {
-    const graph::PolicyType* type = graph::FindPolicyType(item.type);
+    const catalog::PolicyType* type = catalog::FindPolicyType(item.type);
     if (!type) {
       store::RunItem r;
       r.item_ref = ref;
@@ -224,184 +235,233 @@ class RestoreRun {
       r.error_message = "policy type '" + item.type + "' cannot be restored";
       return Flow::After(Record(ctx_, r));
     }
-    const MappedAssignments mapped =
-        MapAssignments(item.assignments, params_.group_mapping, same_tenant());
+    Target t{item,
+             *type,
+             ref,
+             catalog::MapReferences(*type, item.payload, item.assignments, params_.group_mapping,
+                                    same_tenant()),
+             json(),
+             "",
+             false};
+    const json pending = PendingIntent(done_, ref);
+    t.created = pending.value("created", false) || pending.value("intent", "") == "create";
     Plan plan;
-    if (Flow f = PlanItem(item, *type, mapped, ref, plan); !f.on()) return f;
-    const json assign_info = AssignInfo(mapped, plan);
-    if (!execute_) return RecordPreview(item, *type, mapped, plan, assign_info, ref);
-    return Execute(item, *type, mapped, plan, assign_info, ref);
+    if (Flow f = PlanItem(t, pending, plan); !f.on()) return f;
+    if (!execute_) return RecordPreview(t, plan);
+    return Execute(t, plan);
   }
 
-  // Finds the target (by graph id in the same tenant, else by type + name)
-  // and what restoring would change.
-  Flow PlanItem(const BackupItem& item, const graph::PolicyType& type,
-                const MappedAssignments& mapped, const std::string& ref, Plan& plan) {
+  // Finds the target (the object a crashed attempt wrote to; by graph id in
+  // the same tenant; else by type + name) and what restoring would change.
+  Flow PlanItem(Target& t, const json& pending, Plan& plan) {
     std::vector<std::string> candidates;
-    if (same_tenant()) {
-      auto live = reader_->Get(graph::ItemPath(type, item.graph_id));
-      if (live)
-        candidates.push_back(item.graph_id);
-      else if (live.error().http_status != 404)
-        return Failed(ref, "lookup", live.error());
+    auto exists = [&](const std::string& id) -> graph::GraphResult<bool> {
+      auto live = reader_->Get(catalog::ItemPath(t.type, id));
+      if (live) return true;
+      if (live.error().http_status == 404) return false;
+      return graph::GraphFailure(live.error());
+    };
+    for (const std::string& id :
+         {pending.value("graph_id", ""), same_tenant() ? t.item.graph_id : std::string()}) {
+      if (id.empty() || !candidates.empty()) continue;
+      auto found = exists(id);
+      if (!found) return Failed(t.ref, "lookup", found.error());
+      if (*found) candidates.push_back(id);
     }
     if (candidates.empty()) {
-      auto named = index_->IdsNamed(type, item.name);
-      if (!named) return Failed(ref, "lookup", named.error());
+      auto named = index_->IdsNamed(t.type, t.item.name);
+      if (!named) return Failed(t.ref, "lookup", named.error());
       candidates = *named;
     }
     if (candidates.size() > 1) {
       plan.outcome = "conflict";
-      plan.conflict = std::to_string(candidates.size()) + " live " + std::string(type.name) +
-                      " policies are named '" + item.name +
+      plan.conflict = std::to_string(candidates.size()) + " live " + std::string(t.type.name) +
+                      " policies are named '" + t.item.name +
                       "'; rename or remove the duplicates, then restore again";
     } else if (candidates.empty()) {
       plan.outcome = "would_create";
-      plan.assignments_change = !mapped.assignments.empty();
+      plan.assignments_change = t.type.assign_body_key && !t.mapped.assignments.empty();
+      plan.changes = ContentDiff(t.type, json::object(), json::array(), t.mapped.payload,
+                                 t.mapped.assignments);
+      plan.fields_change = true;
+      plan.live_payload = json::object();
     } else {
-      plan.target_id = candidates[0];
-      auto live = CapturePolicy(*reader_, type, plan.target_id);
-      if (!live) return Failed(ref, "lookup", live.error());
-      plan.changes = Diff(live->payload, item.payload, IgnoredFields(type));
+      plan.target_id = t.graph_id = candidates[0];
+      auto live = CapturePolicy(*reader_, t.type, plan.target_id, ops_.box);
+      if (!live) return Failed(t.ref, "lookup", live.error());
+      plan.changes = ContentDiff(t.type, live->payload, live->assignments, t.mapped.payload,
+                                 t.mapped.assignments);
       plan.live_groups = GroupsOf(live->assignments);
-      plan.assignments_change = type.assign_body_key && plan.live_groups != mapped.groups;
-      plan.outcome =
-          plan.changes.empty() && !plan.assignments_change ? "unchanged" : "would_update";
+      for (const auto& c : plan.changes)
+        (c.path == "assignments" ? plan.assignments_change : plan.fields_change) = true;
+      plan.live_payload = std::move(live->payload);
+      plan.outcome = plan.changes.empty() ? "unchanged" : "would_update";
     }
     return Flow::On();
   }
 
-  static json AssignInfo(const MappedAssignments& mapped, const Plan& plan) {
+  json Details(const Target& t, const Plan& plan) const {
     std::vector<std::string> add, remove;
-    for (const auto& g : mapped.groups)
+    const std::set<std::string> groups = GroupsOf(t.mapped.assignments);
+    for (const auto& g : groups)
       if (!plan.live_groups.count(g)) add.push_back(g);
     for (const auto& g : plan.live_groups)
-      if (!mapped.groups.count(g)) remove.push_back(g);
-    return {{"unmapped", mapped.unmapped}, {"add", add}, {"remove", remove}};
-  }
-
-  static std::string Details(const BackupItem& item, const graph::PolicyType& type,
-                             const Plan& plan, const json& assign_info) {
-    return json{{"type", type.name},
-                {"name", item.name},
+      if (!groups.count(g)) remove.push_back(g);
+    std::vector<std::string> unmapped;
+    for (const auto& r : t.mapped.unmapped) unmapped.push_back(r.id);
+    // Each reference with the id it is written as in the target.
+    json refs = json::array();
+    const auto source = catalog::FindReferences(t.type, t.item.payload, t.item.assignments);
+    const auto target = catalog::FindReferences(t.type, t.mapped.payload, t.mapped.assignments);
+    for (size_t i = 0; i < source.size() && i < target.size(); ++i) {
+      const bool is_unmapped =
+          std::any_of(t.mapped.unmapped.begin(), t.mapped.unmapped.end(),
+                      [&](const auto& u) { return u.where == source[i].where; });
+      refs.push_back({{"kind", catalog::RefKindName(source[i].kind)},
+                      {"where", source[i].where},
+                      {"source_id", source[i].id},
+                      {"target_id", is_unmapped ? json() : json(target[i].id)}});
+    }
+    return json{{"type", t.type.name},
+                {"name", t.item.name},
                 {"diff", ToJson(plan.changes)},
-                {"assignments", assign_info}}
-        .dump();
+                {"references", refs},
+                {"assignments", {{"unmapped", unmapped}, {"add", add}, {"remove", remove}}}};
   }
 
-  Flow RecordPreview(const BackupItem& item, const graph::PolicyType& type,
-                     const MappedAssignments& mapped, const Plan& plan, const json& assign_info,
-                     const std::string& ref) {
+  std::string UnmappedMessage(const Target& t) const {
+    return "no target is mapped for " + Names(t.mapped.unmapped) +
+           "; add each to the restore's mapping (a target object of the same kind, suggested "
+           "by name), then restore again (nothing was written for this item)";
+  }
+
+  Flow RecordPreview(const Target& t, const Plan& plan) {
     store::RunItem r;
-    r.item_ref = ref;
+    r.item_ref = t.ref;
     r.status = plan.outcome;
     r.action = plan.outcome == "would_create"   ? "create"
                : plan.outcome == "would_update" ? "update"
                                                 : "none";
     r.graph_id = plan.target_id.empty() ? std::nullopt : std::optional<std::string>(plan.target_id);
     if (!plan.conflict.empty()) r.error_message = plan.conflict;
-    if (!mapped.unmapped.empty()) {
-      r.error_code = "unmapped_group";
-      r.error_message = "no target group is mapped for source group(s) " + Join(mapped.unmapped);
+    if (!t.mapped.unmapped.empty()) {
+      r.error_code = "unmapped_reference";
+      r.error_message = UnmappedMessage(t);
     }
-    r.details = Details(item, type, plan, assign_info);
+    r.details = Details(t, plan).dump();
     return Flow::After(Record(ctx_, r));
   }
 
-  store::AuditEntry Audit(const BackupItem& item, const graph::PolicyType& type,
-                          const std::string& what, const std::string& id) const {
+  store::AuditEntry Audit(const Target& t, const std::string& what) const {
     return store::AuditEntry{target_tenant_,
                              std::nullopt,
                              "restore.write",
-                             std::string(type.name),
-                             id,
+                             std::string(t.type.name),
+                             t.graph_id,
                              run_,
                              json{{"write", what},
-                                  {"item", item.id},
-                                  {"name", item.name},
+                                  {"item", t.item.id},
+                                  {"name", t.item.name},
                                   {"source_tenant", params_.source_tenant_id}}
                                  .dump()};
   }
 
-  // Execute. Nothing is written for an item that cannot be restored safely.
-  Flow Execute(const BackupItem& item, const graph::PolicyType& type,
-               const MappedAssignments& mapped, const Plan& plan, const json& assign_info,
-               const std::string& ref) {
-    if (plan.outcome == "conflict")
-      return Flow::After(Record(ctx_, FailedItem(ref, "match", "conflict", plan.conflict)));
-    if (!mapped.unmapped.empty()) {
-      return Flow::After(Record(
-          ctx_,
-          FailedItem(ref, "assign", "unmapped_group",
-                     "no target group is mapped for source group(s) " + Join(mapped.unmapped) +
-                         "; add them to the group mapping (nothing was written for "
-                         "this item)")));
-    }
-    // A pending "create" intent from a crashed attempt: the policy may exist
-    // already; PlanItem found it by name, so it is not created twice, and it
-    // is reported as created (this run made it).
-    const std::string intent = PendingIntent(done_, ref);
-    std::string action = intent == "create" || intent == "assign" ? "created" : "none";
-    std::string graph_id = plan.target_id;
-    if (plan.outcome == "would_create") {
-      if (Flow f = Create(item, type, ref, graph_id); !f.on()) return f;
-      action = "created";
-    } else if (!plan.changes.empty()) {
-      if (Flow f = Update(item, type, ref, graph_id); !f.on()) return f;
-      if (action == "none") action = "updated";
-    }
-    if (type.assign_body_key && plan.assignments_change) {
-      if (Flow f = Assign(item, type, mapped, ref, graph_id); !f.on()) return f;
-      if (action == "none") action = "updated";
-    }
+  // Records which step of the item comes next (before a write: the step
+  // about to be sent; after one: with its audit entry). A resumed attempt
+  // starts from the object it names and redoes only what still differs.
+  Flow Step(const Target& t, const std::string& next,
+            std::optional<store::AuditEntry> audit = std::nullopt) {
+    json d = {{"intent", next}, {"name", t.item.name}, {"created", t.created}};
+    if (!t.graph_id.empty()) d["graph_id"] = t.graph_id;
     store::RunItem r;
-    r.item_ref = ref;
-    r.status = action == "none" ? "unchanged" : action;
-    r.action = action == "none" ? "none" : action == "created" ? "create" : "update";
-    r.graph_id = graph_id;
-    r.details = Details(item, type, plan, assign_info);
+    r.item_ref = t.ref;
+    r.status = "pending";
+    r.action = t.created ? "create" : "update";
+    if (!t.graph_id.empty()) r.graph_id = t.graph_id;
+    r.details = d.dump();
+    return Stored(Record(ctx_, r, audit));
+  }
+
+  // Execute. Nothing is written for an item that cannot be restored safely.
+  Flow Execute(Target& t, const Plan& plan) {
+    if (plan.outcome == "conflict")
+      return Flow::After(Record(ctx_, FailedItem(t.ref, "match", "conflict", plan.conflict)));
+    if (!t.mapped.unmapped.empty()) {
+      return Flow::After(
+          Record(ctx_, FailedItem(t.ref, "map", "unmapped_reference", UnmappedMessage(t))));
+    }
+    auto body = UnsealSecrets(t.type, t.mapped.payload, ops_.box);
+    if (!body) {
+      return Flow::After(
+          Record(ctx_, FailedItem(t.ref, "prepare", "secret_unreadable", body.error().message())));
+    }
+    t.body = std::move(*body);
+    json live = plan.live_payload;
+    if (plan.outcome == "would_create") {
+      if (Flow f = Create(t, t.body, live); !f.on()) return f;
+    } else if (plan.fields_change) {
+      if (Flow f = Update(t, t.body, live); !f.on()) return f;
+    }
+    if (plan.fields_change)
+      for (const auto& sub : t.type.sub_resources)
+        if (Flow f = SyncSubResource(t, sub, live); !f.on()) return f;
+    if (t.type.assign_body_key && plan.assignments_change)
+      if (Flow f = Assign(t); !f.on()) return f;
+    return Verify(t, plan);
+  }
+
+  // Reads the object back and compares it with the backup: restored only
+  // when nothing but server-assigned fields differs.
+  Flow Verify(const Target& t, const Plan& plan) {
+    const bool wrote = t.created || plan.outcome == "would_update";
+    store::RunItem r;
+    r.item_ref = t.ref;
+    r.graph_id = t.graph_id;
+    r.status = !wrote ? "unchanged" : t.created ? "created" : "updated";
+    r.action = !wrote ? "none" : t.created ? "create" : "update";
+    if (wrote) {
+      auto back = CapturePolicy(*reader_, t.type, t.graph_id, ops_.box);
+      if (!back) return Failed(t.ref, "verify", back.error());
+      const auto still = ContentDiff(t.type, back->payload, back->assignments, t.mapped.payload,
+                                     t.mapped.assignments);
+      if (!still.empty()) {
+        r.status = "failed";
+        r.error_code = "restore_mismatch";
+        r.error_message =
+            "read back after writing, the live object still differs from the "
+            "backup in: " +
+            Join(still) + " (Graph accepted the writes but did not apply these)";
+        json d = Details(t, plan);
+        d["mismatch"] = ToJson(still);
+        r.details = d.dump();
+        return Flow::After(Record(ctx_, r, Audit(t, "verify_failed")));
+      }
+    }
+    r.details = Details(t, plan).dump();
     return Flow::After(Record(ctx_, r));
   }
 
-  // Creates the policy, then its sub-resources that Graph takes only after
-  // the create (e.g. group policy definitionValues). Sets `graph_id`.
-  Flow Create(const BackupItem& item, const graph::PolicyType& type, const std::string& ref,
-              std::string& graph_id) {
-    store::RunItem intent;
-    intent.item_ref = ref;
-    intent.status = "pending";
-    intent.action = "create";
-    intent.details = json{{"intent", "create"}, {"name", item.name}}.dump();
-    // Recorded before the write: a resumed job looks the policy up first.
-    if (Flow f = Stored(Record(ctx_, intent)); !f.on()) return f;
-    json body = graph::StripForWrite(type, item.payload, false);
-    json sub_writes = json::object();
-    for (const auto& sub : type.sub_resources) {
-      if (sub.property == "settings") continue;  // settings travel in the create body
-      sub_writes[std::string(sub.property)] = body.value(std::string(sub.property), json::array());
-      body.erase(std::string(sub.property));
-    }
-    const std::string collection(type.collection);
+  // Creates the object with what its create body carries. `live` becomes
+  // what the new object holds, so the sub-resource steps write the rest.
+  Flow Create(Target& t, const json& body_src, json& live) {
+    t.created = true;
+    if (Flow f = Step(t, "create"); !f.on()) return f;  // a resumed job looks it up first
+    const json body = catalog::StripForWrite(t.type, body_src, false);
+    const std::string collection(t.type.collection);
     // An ambiguous create is looked up by name before it is sent again.
     auto created = PostChecked(*writer_, collection, body,
-                               [&] { return FindCreated(type, collection, item.name); });
-    if (!created) return Failed(ref, "create", created.error());
-    graph_id = created->value("id", "");
+                               [&] { return FindCreated(t.type, collection, t.item.name); });
+    if (!created) return Failed(t.ref, "create", created.error());
+    t.graph_id = created->value("id", "");
     if (ops_.fault_hook) ops_.fault_hook("after_create");
-    index_->Add(type, item.name, graph_id);
-    for (const auto& [prop, values] : sub_writes.items()) {
-      for (const json& v : values) {
-        if (Flow f = CreateSubResource(type, graph_id, prop, v, ref); !f.on()) return f;
-      }
-    }
-    return Stored(Record(ctx_,
-                         {ref, "pending", "create", graph_id, std::nullopt, std::nullopt,
-                          json{{"intent", "assign"}, {"name", item.name}}.dump()},
-                         Audit(item, type, "create", graph_id)));
+    index_->Add(t.type, t.item.name, t.graph_id);
+    live = json::object();
+    CarriedInBody(t.type, body, live);
+    return Step(t, "sub-resources", Audit(t, "create"));
   }
 
   // The policy named `name` that an unanswered create may have made.
-  graph::GraphResult<std::optional<json>> FindCreated(const graph::PolicyType& type,
+  graph::GraphResult<std::optional<json>> FindCreated(const catalog::PolicyType& type,
                                                       const std::string& collection,
                                                       const std::string& name) {
     auto all = graph::ListAll(*reader_, collection);
@@ -421,63 +481,117 @@ class RestoreRun {
     return std::optional<json>(named.front());
   }
 
-  Flow CreateSubResource(const graph::PolicyType& type, const std::string& graph_id,
-                         const std::string& prop, json v, const std::string& ref) {
-    v.erase("id");
-    if (v.contains("definition") && v["definition"].contains("id")) {
-      v["definition@odata.bind"] =
-          "https://graph.microsoft.com/beta/deviceManagement/groupPolicyDefinitions('" +
-          v["definition"]["id"].get<std::string>() + "')";
-      v.erase("definition");
-    }
-    const std::string sub_path = graph::ItemPath(type, graph_id) + "/" + prop;
-    // An ambiguous sub-resource write is looked up by its definition.
-    auto r = PostChecked(*writer_, sub_path, v, [&]() -> graph::GraphResult<std::optional<json>> {
-      auto all = graph::ListAll(*reader_, sub_path + "?$expand=definition");
-      if (!all) return graph::GraphFailure(all.error());
-      const std::string bind = v.value("definition@odata.bind", "");
-      for (auto& e : *all) {
-        const std::string id = e.contains("definition") ? e["definition"].value("id", "") : "";
-        if (!id.empty() && bind.find("('" + id + "')") != std::string::npos)
-          return std::optional<json>(e);
-      }
-      return std::optional<json>();
-    });
-    if (!r) return Failed(ref, "create", r.error());
-    return Flow::On();
+  // PATCH (or PUT, for a type replaced whole) of the object's own fields.
+  Flow Update(Target& t, const json& body_src, json& live) {
+    if (Flow f = Step(t, "update"); !f.on()) return f;
+    const bool put = t.type.update_method == catalog::UpdateMethod::kPut;
+    const json body = catalog::StripForWrite(t.type, body_src, true);
+    const std::string path = catalog::ItemPath(t.type, t.graph_id);
+    auto updated = put ? writer_->Put(path, body) : writer_->Patch(path, body);
+    if (!updated) return Failed(t.ref, put ? "replace" : "update", updated.error());
+    CarriedInBody(t.type, body, live);  // a PUT replaced these too
+    return Step(t, "sub-resources", Audit(t, put ? "replace" : "update"));
   }
 
-  Flow Update(const BackupItem& item, const graph::PolicyType& type, const std::string& ref,
-              const std::string& graph_id) {
-    const bool put = type.update_method == graph::UpdateMethod::kPut;
-    json body = graph::StripForWrite(type, item.payload, true);
-    auto updated = put ? writer_->Put(graph::ItemPath(type, graph_id), body)
-                       : writer_->Patch(graph::ItemPath(type, graph_id), body);
-    if (!updated) return Failed(ref, put ? "replace" : "update", updated.error());
-    return Stored(
-        Record(ctx_, {ref, "pending", "update", graph_id, std::nullopt, std::nullopt, std::nullopt},
-               Audit(item, type, put ? "replace" : "update", graph_id)));
+  // The sub-resources a create or PUT body carried are live as sent.
+  static void CarriedInBody(const catalog::PolicyType& type, const json& body, json& live) {
+    for (const auto& sub : type.sub_resources)
+      if (body.contains(std::string(sub.property)))
+        live[std::string(sub.property)] = body[std::string(sub.property)];
+  }
+
+  // The sub-resource as it is live now.
+  graph::GraphResult<json> ReadSub(const Target& t, const catalog::SubResource& sub) {
+    const std::string path = catalog::ItemPath(t.type, t.graph_id);
+    if (sub.path.empty()) {
+      auto item = reader_->Get(path + "?$expand=" + std::string(t.type.get_expand));
+      if (!item) return graph::GraphFailure(item.error());
+      return item->value(std::string(sub.property), json::array());
+    }
+    std::string sub_path = path + "/" + std::string(sub.path);
+    if (!sub.query.empty()) sub_path += "?" + std::string(sub.query);
+    auto all = graph::ListAll(*reader_, sub_path);
+    if (!all) return graph::GraphFailure(all.error());
+    return json(*all);
+  }
+
+  bool SubEqual(const Target& t, const catalog::SubResource& sub, const json& a, const json& b) {
+    const std::string p(sub.property);
+    return catalog::Canonical(t.type, json{{p, a}}) == catalog::Canonical(t.type, json{{p, b}});
+  }
+
+  // The write(s) that turn `live` into `desired` for one sub-resource.
+  graph::GraphResult<json> SendSub(const Target& t, const catalog::SubResource& sub,
+                                   const json& live, const json& desired) {
+    const std::string path = catalog::ItemPath(t.type, t.graph_id);
+    switch (sub.write) {
+      case catalog::SubWrite::kInBody: {  // only a PUT of the whole object carries it
+        json body = catalog::StripForWrite(t.type, t.body, true);
+        body[std::string(sub.property)] = desired;
+        return writer_->Put(path, catalog::StripForWrite(t.type, body, true));
+      }
+      case catalog::SubWrite::kScheduleActions:
+        return writer_->Post(path + "/scheduleActionsForRules",
+                             catalog::ScheduleActionsBody(desired));
+      case catalog::SubWrite::kDefinitionValues:
+        return writer_->Post(path + "/updateDefinitionValues",
+                             catalog::DefinitionValuesBody(live, desired, bind_base_));
+      case catalog::SubWrite::kEntries:
+        for (const auto& w : catalog::EntryWrites(sub, live, desired)) {
+          const std::string base = path + "/" + std::string(sub.path);
+          auto r = w.method == "POST"    ? writer_->Post(base, w.body)
+                   : w.method == "PATCH" ? writer_->Patch(base + "/" + w.id, w.body)
+                                         : writer_->Delete(base + "/" + w.id);
+          if (!r && !(w.method == "DELETE" && r.error().http_status == 404))
+            return graph::GraphFailure(r.error());
+        }
+        return json::object();
+    }
+    return json::object();
+  }
+
+  // Brings one sub-resource to the backup's state. Each send is computed
+  // from the live state, so it is safe to repeat: after an ambiguous failure
+  // the sub-resource is read again and only what still differs is sent.
+  Flow SyncSubResource(Target& t, const catalog::SubResource& sub, json& live_payload) {
+    const std::string prop(sub.property);
+    const json desired = t.mapped.payload.value(prop, json::array());
+    json live = live_payload.value(prop, json::array());
+    for (int send = 1;; ++send) {
+      if (SubEqual(t, sub, live, desired)) return Flow::On();
+      if (send == 1)
+        if (Flow f = Step(t, "sub:" + prop); !f.on()) return f;
+      auto r = SendSub(t, sub, live, desired);
+      if (r) {
+        if (ops_.fault_hook) ops_.fault_hook("after_sub_write");
+        live_payload[prop] = desired;
+        return Step(t, "sub-resources", Audit(t, "write " + prop));
+      }
+      if (!r.error().ambiguous || r.error().cancelled() || send == kSends)
+        return Failed(t.ref, "write " + prop, r.error());
+      auto fresh = ReadSub(t, sub);
+      if (!fresh) return Failed(t.ref, "write " + prop, fresh.error());
+      live = std::move(*fresh);
+    }
   }
 
   // /assign replaces the whole set: after an ambiguous failure, the live
   // assignments tell whether it took effect.
-  Flow Assign(const BackupItem& item, const graph::PolicyType& type,
-              const MappedAssignments& mapped, const std::string& ref,
-              const std::string& graph_id) {
-    const std::string item_path = graph::ItemPath(type, graph_id);
-    auto r =
-        PostChecked(*writer_, item_path + "/assign", graph::AssignBody(type, mapped.assignments),
-                    [&]() -> graph::GraphResult<std::optional<json>> {
-                      auto live = graph::ListAll(*reader_, item_path + "/assignments");
-                      if (!live) return graph::GraphFailure(live.error());
-                      if (GroupsOf(json(*live)) == mapped.groups)
-                        return std::optional<json>(json::object());
-                      return std::optional<json>();
-                    });
-    if (!r) return Failed(ref, "assign", r.error());
-    return Stored(
-        Record(ctx_, {ref, "pending", "assign", graph_id, std::nullopt, std::nullopt, std::nullopt},
-               Audit(item, type, "assign", graph_id)));
+  Flow Assign(Target& t) {
+    if (Flow f = Step(t, "assign"); !f.on()) return f;
+    const std::string item_path = catalog::ItemPath(t.type, t.graph_id);
+    const json want = catalog::CanonicalAssignments(t.mapped.assignments);
+    auto r = PostChecked(*writer_, item_path + "/assign",
+                         catalog::AssignBody(t.type, ForAssign(t.mapped.assignments)),
+                         [&]() -> graph::GraphResult<std::optional<json>> {
+                           auto live = graph::ListAll(*reader_, item_path + "/assignments");
+                           if (!live) return graph::GraphFailure(live.error());
+                           if (catalog::CanonicalAssignments(json(*live)) == want)
+                             return std::optional<json>(json::object());
+                           return std::optional<json>();
+                         });
+    if (!r) return Failed(t.ref, "assign", r.error());
+    return Step(t, "verify", Audit(t, "assign"));
   }
 
   // A progress row stored mid-item: carry on, or end the attempt.
@@ -490,6 +604,7 @@ class RestoreRun {
   const bool execute_;
   const runs::RestoreParams params_;
   const int64_t target_tenant_, run_;
+  const std::string bind_base_;
   std::vector<BackupItem> items_;
   std::vector<std::string> refs_;
   std::unique_ptr<graph::GraphReader> reader_;

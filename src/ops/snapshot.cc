@@ -31,15 +31,16 @@ Result<std::vector<PolicyRecord>> LoadPolicies(store::Database& db, int64_t tena
 // Captures one policy into a new or reused version (and, with a set, a
 // backup item), and records the item's outcome in the same transaction.
 // nullopt: stored, go on; else the result that ends the attempt.
-Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const PolicyRecord& p,
-                std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs) {
+Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretBox& box,
+                const PolicyRecord& p, std::optional<int64_t> backup_set_id,
+                const std::vector<std::string>& refs) {
   const std::string ref = "policy:" + std::to_string(p.id);
-  const graph::PolicyType* type = graph::FindPolicyType(p.type);
+  const catalog::PolicyType* type = catalog::FindPolicyType(p.type);
   if (!type) {
     return Record(ctx, FailedItem(ref, "capture", "unsupported_type",
                                   "policy type '" + p.type + "' is not in the catalog"));
   }
-  auto captured = CapturePolicy(reader, *type, p.graph_id);
+  auto captured = CapturePolicy(reader, *type, p.graph_id, box);
   if (!captured) return GraphFailed(ctx, refs, ref, "capture", captured.error());
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
@@ -92,7 +93,8 @@ jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
   if (policies->empty())
     return jobs::JobResult::Fail(Status::NotFound("policy " + std::to_string(policy_id)));
   const std::vector<std::string> refs = {"policy:" + std::to_string(policy_id)};
-  if (auto stop = CaptureOne(ctx, **reader, policies->front(), std::nullopt, refs)) return *stop;
+  if (auto stop = CaptureOne(ctx, **reader, ops.box, policies->front(), std::nullopt, refs))
+    return *stop;
   return Finish(ctx, refs);
 }
 
@@ -138,7 +140,7 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
       else if (ctx.ShuttingDown())
         result = jobs::JobResult::Release();
       else
-        result = CaptureOne(ctx, **reader, (*policies)[i], *set_id, refs);
+        result = CaptureOne(ctx, **reader, ops.box, (*policies)[i], *set_id, refs);
       if (result) {
         std::lock_guard<std::mutex> lock(stop_mu);
         if (!stop) stop = std::move(result);

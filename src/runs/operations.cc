@@ -1,10 +1,12 @@
 #include "runs/operations.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
 #include "core/idempotency.h"
 #include "runs/run_params.h"
 #include "store/accounts.h"
@@ -157,39 +159,93 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   return runs.Start(req);
 }
 
-Result<json> SuggestGroupMapping(store::Database& db, int64_t source_tenant, int64_t target_tenant,
-                                 int64_t set_id) {
+namespace {
+
+// The display names of a tenant's objects of the type references of `kind`
+// point at (groups: the synced groups), by id; and the ids by name.
+struct Names {
+  std::map<std::string, std::string> by_id;
+  std::map<std::string, std::vector<std::string>> by_name;
+};
+
+Result<Names> ObjectNames(store::Tx& tx, int64_t tenant, catalog::RefKind kind, bool include_gone) {
+  Names out;
+  if (kind == catalog::RefKind::kGroup) return out;  // looked up one by one (there are many)
+  const catalog::PolicyType* type = catalog::TypeReferencedAs(kind);
+  if (!type) return out;
+  store::PolicyFilter f;
+  f.type = std::string(type->name);
+  f.include_gone = include_gone;
+  f.limit = 100'000;
+  auto rows = store::Inventory::ListPolicies(tx, tenant, f);
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& p : *rows) {
+    out.by_id[p.graph_id] = p.display_name;
+    if (!p.gone_at) out.by_name[p.display_name].push_back(p.graph_id);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t target_tenant,
+                            int64_t set_id) {
   return store::ReadResult<json>(db, [&](store::Tx& tx) -> Result<json> {
     auto items = store::BackupSets::Items(tx, source_tenant, set_id, std::nullopt);
     if (!items) return Unexpected(items.error());
-    std::set<std::string> groups;
+    // kind -> source id -> the items that use it
+    std::map<catalog::RefKind, std::map<std::string, std::set<std::string>>> refs;
     for (const auto& item : *items) {
-      for (const auto& a : json::parse(item.assignments, nullptr, false)) {
-        if (a.contains("target") && a["target"].contains("groupId") &&
-            a["target"]["groupId"].is_string())
-          groups.insert(a["target"]["groupId"].get<std::string>());
-      }
+      const catalog::PolicyType* type = catalog::FindPolicyType(item.type);
+      if (!type) continue;
+      const json payload = json::parse(item.payload, nullptr, false);
+      const json assignments = json::parse(item.assignments, nullptr, false);
+      for (const auto& r : catalog::FindReferences(*type, payload, assignments))
+        refs[r.kind][r.id].insert(item.display_name);
     }
     json out = json::array();
-    for (const auto& g : groups) {
-      auto src = store::Inventory::GroupName(tx, source_tenant, g);
-      if (!src) return Unexpected(src.error());
-      const std::string name = src->value_or("");
-      json row = {{"source_group_id", g},
-                  {"source_name", name},
-                  {"target_group_id", nullptr},
-                  {"target_name", nullptr},
-                  {"suggested", false}};
-      if (!name.empty()) {
-        auto dst = store::Inventory::GroupsNamed(tx, target_tenant, name);
-        if (!dst) return Unexpected(dst.error());
-        if (dst->size() == 1) {  // ambiguous names are not suggested
-          row["target_group_id"] = dst->front().graph_id;
-          row["target_name"] = dst->front().display_name;
+    for (const auto& [kind, ids] : refs) {
+      auto source = ObjectNames(tx, source_tenant, kind, true);
+      if (!source) return Unexpected(source.error());
+      auto target = ObjectNames(tx, target_tenant, kind, false);
+      if (!target) return Unexpected(target.error());
+      json candidates = json::array();
+      for (const auto& [name, tids] : target->by_name)
+        for (const auto& id : tids) candidates.push_back({{"id", id}, {"name", name}});
+      for (const auto& [id, used_by] : ids) {
+        std::string name;
+        std::vector<std::pair<std::string, std::string>> matches;  // id, name
+        if (kind == catalog::RefKind::kGroup) {
+          auto src = store::Inventory::GroupName(tx, source_tenant, id);
+          if (!src) return Unexpected(src.error());
+          name = src->value_or("");
+          if (!name.empty()) {
+            auto dst = store::Inventory::GroupsNamed(tx, target_tenant, name);
+            if (!dst) return Unexpected(dst.error());
+            for (const auto& g : *dst) matches.emplace_back(g.graph_id, g.display_name);
+          }
+        } else {
+          auto it = source->by_id.find(id);
+          name = it == source->by_id.end() ? "" : it->second;
+          auto t = target->by_name.find(name);
+          if (!name.empty() && t != target->by_name.end())
+            for (const auto& tid : t->second) matches.emplace_back(tid, name);
+        }
+        json row = {{"kind", catalog::RefKindName(kind)},
+                    {"source_id", id},
+                    {"source_name", name},
+                    {"target_id", nullptr},
+                    {"target_name", nullptr},
+                    {"suggested", false},
+                    {"used_by", used_by}};
+        if (matches.size() == 1) {  // ambiguous names are not suggested
+          row["target_id"] = matches[0].first;
+          row["target_name"] = matches[0].second;
           row["suggested"] = true;
         }
+        if (kind != catalog::RefKind::kGroup) row["candidates"] = candidates;
+        out.push_back(row);
       }
-      out.push_back(row);
     }
     return out;
   });

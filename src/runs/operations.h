@@ -47,11 +47,15 @@ struct RestoreRequest {
 Result<StartResult> StartRestore(RunService& runs, store::Database& db,
                                  const RestoreRequest& request, bool execute);
 
-// For a restore into another tenant: every group the set's assignments use,
-// with a suggested target group whose display name matches exactly. Each row
-// is {"source_group_id", "source_name", "target_group_id"|null, "target_name",
-// "suggested": true|false}. Suggestions are never applied by themselves.
-Result<nlohmann::json> SuggestGroupMapping(store::Database& db, int64_t source_tenant_id,
-                                           int64_t target_tenant_id, int64_t backup_set_id);
+// For a restore into another tenant: every object the set's items refer to
+// (groups anywhere in a payload or its assignments, assignment filters, scope
+// tags, notification templates; see catalog::FindReferences), with a
+// suggested target object of the same kind whose display name matches
+// exactly and uniquely. Each row is {"kind", "source_id", "source_name",
+// "target_id"|null, "target_name", "suggested", "used_by"} and, for kinds
+// other than groups, "candidates": the target's objects of that kind
+// [{"id", "name"}]. Suggestions are never applied by themselves.
+Result<nlohmann::json> SuggestMapping(store::Database& db, int64_t source_tenant_id,
+                                      int64_t target_tenant_id, int64_t backup_set_id);
 
 }  // namespace ta::runs

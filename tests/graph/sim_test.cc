@@ -1,7 +1,7 @@
 // The simulator behaves as Graph does where our restores depend on it.
 #include <gtest/gtest.h>
 
-#include "graph/catalog.h"
+#include "catalog/catalog.h"
 #include "graph_test_env.h"
 
 namespace ta::graph {
@@ -51,17 +51,18 @@ TEST(GraphSim, AssignRejectsUnknownGroupsAndStoresKnownOnes) {
   env.sim.Seed(kTenant, "groups", {{{"id", "g-1"}, {"displayName", "Finance Users"}}});
   auto ids = env.sim.Seed(kTenant, "deviceManagementScripts",
                           {{{"displayName", "S"}, {"scriptContent", "SGVsbG8="}}});
-  const PolicyType& type = *FindPolicyType("deviceManagementScript");
+  const catalog::PolicyType& type = *catalog::FindPolicyType("deviceManagementScript");
   auto target = [](const std::string& g) {
     return json::array(
         {{{"target",
            {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"}, {"groupId", g}}}}});
   };
-  const std::string path = ItemPath(type, ids[0]);
-  auto bad = env.client->Post(path + "/assign", AssignBody(type, target("g-missing")));
+  const std::string path = catalog::ItemPath(type, ids[0]);
+  auto bad = env.client->Post(path + "/assign", catalog::AssignBody(type, target("g-missing")));
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().message.find("g-missing"), std::string::npos);
-  ASSERT_TRUE(env.client->Post(path + "/assign", AssignBody(type, target("g-1"))).has_value());
+  ASSERT_TRUE(
+      env.client->Post(path + "/assign", catalog::AssignBody(type, target("g-1"))).has_value());
   EXPECT_EQ((*env.client->Get(path + "/assignments"))["value"].size(), 1u);
 }
 
@@ -100,11 +101,12 @@ TEST(GraphSim, WritesHaveTheirOwnLimit) {
 TEST(GraphSim, RequestLogShowsNoWritesForReads) {
   GraphTestEnv env;
   env.sim.GeneratePolicies(kTenant, 16);
-  for (const auto& t : Catalog()) ASSERT_TRUE(ListAll(*env.client, std::string(t.collection)));
+  for (const auto& t : catalog::Catalog())
+    ASSERT_TRUE(ListAll(*env.client, std::string(t.collection)));
   int writes = 0;
   for (const auto& r : env.sim.Requests()) writes += r["write"].get<bool>() ? 1 : 0;
   EXPECT_EQ(writes, 0);
-  EXPECT_EQ(env.sim.CountRequests("GET", 200), 8);
+  EXPECT_EQ(env.sim.CountRequests("GET", 200), static_cast<int64_t>(catalog::Catalog().size()));
 }
 
 }  // namespace

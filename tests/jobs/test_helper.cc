@@ -115,10 +115,12 @@ int Worker(const std::string& url, const std::string& worker_id) {
   return 0;
 }
 
-// Runs queued restore jobs once, and kills itself with SIGKILL right after the
-// first Graph create succeeds, before the create is recorded.
-int RestoreCrash(const std::string& url, const std::string& sim_url,
-                 const std::string& master_key) {
+// Runs queued restore jobs once, and kills itself with SIGKILL when the
+// restore reaches `event`: "after_create" (right after the first Graph create
+// succeeds, before it is recorded and before any sub-resource write) or
+// "after_sub_write" (right after the first sub-resource write).
+int RestoreCrash(const std::string& url, const std::string& sim_url, const std::string& master_key,
+                 const std::string& event) {
   store::DatabaseOptions o;
   o.run_migrations = false;
   auto db = store::OpenDatabase(url, o);
@@ -135,8 +137,8 @@ int RestoreCrash(const std::string& url, const std::string& sim_url,
   options.queue.tenant_running_cap = 0;
   options.workers.worker_id = "doomed";
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
-  stack.context().fault_hook = [](const std::string& event) {
-    if (event == "after_create") raise(SIGKILL);
+  stack.context().fault_hook = [event](const std::string& e) {
+    if (e == event) raise(SIGKILL);
   };
   jobs::WorkerPool& pool = stack.pool();
   auto n = pool.RunOnce();
@@ -152,9 +154,12 @@ int main(int argc, char** argv) {
   if (a.size() == 7 && a[1] == "storm")
     return Storm(a[2], std::stoll(a[3]), a[4], std::stoi(a[5]), std::stoll(a[6]));
   if (a.size() == 4 && a[1] == "worker") return Worker(a[2], a[3]);
-  if (a.size() == 5 && a[1] == "restore-crash") return RestoreCrash(a[2], a[3], a[4]);
+  if (a.size() == 5 && a[1] == "restore-crash")
+    return RestoreCrash(a[2], a[3], a[4], "after_create");
+  if (a.size() == 6 && a[1] == "restore-crash") return RestoreCrash(a[2], a[3], a[4], a[5]);
   std::fprintf(
       stderr,
-      "usage: ta_test_helper storm URL TENANT KEY THREADS START_AT_MS | worker URL WORKER_ID\n");
+      "usage: ta_test_helper storm URL TENANT KEY THREADS START_AT_MS | worker URL WORKER_ID | "
+      "restore-crash URL SIM_URL MASTER_KEY [after_create|after_sub_write]\n");
   return 2;
 }

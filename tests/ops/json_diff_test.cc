@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "graph/catalog.h"
+#include "catalog/catalog.h"
 #include "ops/capture.h"
 #include "ops/json_diff.h"
 
@@ -33,7 +33,7 @@ TEST(JsonDiff, ABodyThatIsNotAnObjectIsComparedNotThrownOn) {
 
 // The same input, in the content hash of a captured body.
 TEST(ContentHash, ABodyThatIsNotAnObjectIsHashedNotThrownOn) {
-  for (const auto& type : graph::Catalog())
+  for (const auto& type : catalog::Catalog())
     EXPECT_NO_THROW(EXPECT_EQ(ContentHash(type, json(2), json()).size(), 64u));
 }
 

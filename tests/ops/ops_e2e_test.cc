@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "graph/catalog.h"
+#include "catalog/catalog.h"
 #include "ops_env.h"
 
 namespace ta::ops {
@@ -249,13 +249,14 @@ TEST_P(OpsTest, GroupMappingIsAppliedAndUnmappedGroupsFailTheItemWithoutWrites) 
   const int64_t set_id = env.SyncAndBackUpA();
   ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
   env.Drain();
-  auto suggestions = SuggestGroupMapping(env.db(), env.tenant_a, env.tenant_b, set_id);
+  auto suggestions = SuggestMapping(env.db(), env.tenant_a, env.tenant_b, set_id);
   ASSERT_TRUE(suggestions.has_value());
   ASSERT_EQ(suggestions->size(), 2u);
-  EXPECT_EQ((*suggestions)[0]["source_group_id"], "ga-fin");
-  EXPECT_EQ((*suggestions)[0]["target_group_id"], "gb-fin");
+  EXPECT_EQ((*suggestions)[0]["kind"], "group");
+  EXPECT_EQ((*suggestions)[0]["source_id"], "ga-fin");
+  EXPECT_EQ((*suggestions)[0]["target_id"], "gb-fin");
   EXPECT_TRUE((*suggestions)[0]["suggested"].get<bool>());
-  EXPECT_TRUE((*suggestions)[1]["target_group_id"].is_null());  // no "HR" in B
+  EXPECT_TRUE((*suggestions)[1]["target_id"].is_null());  // no "HR" in B
 
   RestoreRequest req{env.operator_both, env.tenant_a,          env.tenant_b, set_id,
                      std::nullopt,      {{"ga-fin", "gb-fin"}}};
@@ -266,7 +267,7 @@ TEST_P(OpsTest, GroupMappingIsAppliedAndUnmappedGroupsFailTheItemWithoutWrites) 
   EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kPartiallySucceeded);
   for (const auto& i : items) {
     if (i.status == "failed") {
-      EXPECT_EQ(i.error_code, "unmapped_group");
+      EXPECT_EQ(i.error_code, "unmapped_reference");
       EXPECT_NE(i.error_message->find("ga-hr"), std::string::npos);
     } else {
       EXPECT_EQ(i.status, "created");

@@ -9,12 +9,23 @@
 namespace ta::sim {
 
 const std::vector<std::string>& SimCollections() {
-  static const std::vector<std::string> kCollections = {
-      "deviceConfigurations",           "deviceCompliancePolicies",
-      "configurationPolicies",          "groupPolicyConfigurations",
-      "deviceManagementScripts",        "windowsAutopilotDeploymentProfiles",
-      "deviceEnrollmentConfigurations", "assignmentFilters"};
+  static const std::vector<std::string> kCollections = {"deviceConfigurations",
+                                                        "deviceCompliancePolicies",
+                                                        "configurationPolicies",
+                                                        "groupPolicyConfigurations",
+                                                        "deviceManagementScripts",
+                                                        "windowsAutopilotDeploymentProfiles",
+                                                        "deviceEnrollmentConfigurations",
+                                                        "assignmentFilters",
+                                                        "roleScopeTags",
+                                                        "notificationMessageTemplates"};
   return kCollections;
+}
+
+const std::vector<std::string>& GeneratedCollections() {
+  static const std::vector<std::string> kGenerated(SimCollections().begin(),
+                                                   SimCollections().begin() + 8);
+  return kGenerated;
 }
 
 std::string NewGuid(std::mt19937_64& rng) {
@@ -64,9 +75,11 @@ void GraphSim::Impl::Error(httplib::Response& res, int status, const std::string
 }
 
 void GraphSim::Impl::Log(const std::string& method, const std::string& path,
-                         const std::string& tenant, int status, bool write) {
+                         const std::string& tenant, int status, bool write,
+                         const std::string& body) {
   std::lock_guard<std::mutex> lock(mu);
   log.push_back({{"seq", ++seq},
+                 {"body", body},
                  {"method", method},
                  {"path", path},
                  {"tenant", tenant},
@@ -79,6 +92,7 @@ void GraphSim::Impl::Log(const std::string& method, const std::string& path,
 
 GraphSim::GraphSim(SimConfig config) : impl_(std::make_unique<Impl>(config)) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  impl_->owner = this;
   impl_->AuthRoutes();
   impl_->ObjectRoutes();
   impl_->ControlRoutes();
@@ -136,18 +150,9 @@ bool GraphSim::Remove(const std::string& tenant_id, const std::string& collectio
   return true;
 }
 
-bool GraphSim::Impl::LoadFixture(const json& fixture, std::string* error) {
-  if (!fixture.contains("tenants") || !fixture["tenants"].is_array()) {
-    *error = "fixture: 'tenants' must be an array";
-    return false;
-  }
-  return true;
-}
-
 bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
-  std::string err;
-  if (!impl_->LoadFixture(fixture, &err)) {
-    if (error) *error = err;
+  if (!fixture.is_object() || !fixture.contains("tenants") || !fixture["tenants"].is_array()) {
+    if (error) *error = "fixture: 'tenants' must be an array";
     return false;
   }
   for (const auto& t : fixture["tenants"]) {
@@ -159,16 +164,38 @@ bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
     for (const auto& a : t.value("apps", json::array()))
       apps.push_back({a.value("client_id", ""), a.value("client_secret", "")});
     AddTenant(t["id"], apps);
-    if (t.contains("groups")) Seed(t["id"], "groups", t["groups"].get<std::vector<json>>());
+    if (t.contains("groups")) {
+      if (!t["groups"].is_array() || !std::all_of(t["groups"].begin(), t["groups"].end(),
+                                                  [](const json& g) { return g.is_object(); })) {
+        if (error) *error = "fixture: 'groups' must be an array of objects";
+        return false;
+      }
+      Seed(t["id"], "groups", t["groups"].get<std::vector<json>>());
+    }
     const json policies = t.contains("policies") ? t["policies"] : json::object();
+    if (!policies.is_object()) {
+      if (error) *error = "fixture: 'policies' must be an object of collections";
+      return false;
+    }
     for (const auto& [coll, items] : policies.items()) {
       if (!Impl::IsCollection(coll)) {
         if (error) *error = "fixture: unknown collection '" + coll + "'";
         return false;
       }
+      if (!items.is_array() ||
+          !std::all_of(items.begin(), items.end(), [](const json& i) { return i.is_object(); })) {
+        if (error) *error = "fixture: policies." + coll + " must be an array of objects";
+        return false;
+      }
       Seed(t["id"], coll, items.get<std::vector<json>>());
     }
-    if (t.contains("generate")) GeneratePolicies(t["id"], t["generate"].get<int>());
+    if (t.contains("generate")) {
+      if (!t["generate"].is_number_integer()) {
+        if (error) *error = "fixture: 'generate' must be a number";
+        return false;
+      }
+      GeneratePolicies(t["id"], t["generate"].get<int>());
+    }
   }
   return true;
 }

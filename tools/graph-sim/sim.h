@@ -67,7 +67,7 @@ class GraphSim {
                                 const std::vector<nlohmann::json>& objects);
   // Deletes an object, as an admin deleting a policy in the Intune portal would.
   bool Remove(const std::string& tenant_id, const std::string& collection, const std::string& id);
-  // Generates `count` realistic synthetic policies spread over the 8 types.
+  // Generates `count` realistic synthetic policies spread over the 8 policy types.
   void GeneratePolicies(const std::string& tenant_id, int count,
                         const std::string& only_collection = "");
   // Loads {"tenants":[{"id","apps":[...],"groups":[...],"policies":{collection:[...]}}]}.
@@ -80,7 +80,8 @@ class GraphSim {
   // Requests held now by the hang_next / hold_next_writes knobs.
   int Waiting() const;
 
-  // The request log: [{seq, method, path, tenant, status, write, ts_ms}].
+  // The request log: [{seq, method, path, tenant, status, write, body, ts_ms}]
+  // (body: what a write sent; "" for reads).
   nlohmann::json Requests() const;
   void ClearRequests();
   int64_t CountRequests(const std::string& method_filter, int status_filter = 0) const;
@@ -93,5 +94,8 @@ class GraphSim {
 
 // The collections the simulator serves under /deviceManagement.
 const std::vector<std::string>& SimCollections();
+// The ones GeneratePolicies spreads synthetic policies over (the eight
+// policy types; scope tags and notification templates are made on purpose).
+const std::vector<std::string>& GeneratedCollections();
 
 }  // namespace ta::sim

@@ -55,7 +55,8 @@ void GraphSim::Impl::Token(const httplib::Request& req, httplib::Response& res) 
   }
   lock.unlock();
   if (res.status == -1) res.status = 200;
-  Log("POST", "/" + tenant + "/oauth2/v2.0/token", tenant, res.status, false);
+  Log("POST", "/" + tenant + "/oauth2/v2.0/token", tenant, res.status, false,
+      "");  // never the secret
 }
 
 void GraphSim::Impl::AuthRoutes() {

@@ -50,9 +50,13 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
       } else if (cfg.fault_rate > 0 &&
                  std::uniform_real_distribution<double>(0, 1)(rng) < cfg.fault_rate) {
         Error(res, 503, "ServiceUnavailable", "Injected random fault.", request_id);
+      } else if (write && ignore_next_writes > 0 &&
+                 req.path.find(ignore_path) != std::string::npos) {
+        --ignore_next_writes;  // accepted, and silently not carried out
+        res.status = 204;
       } else {
         fn(tenants[tenant_id], request_id);
-        if (write && hold_next_writes > 0) {
+        if (write && hold_next_writes > 0 && req.path.find(hold_path) != std::string::npos) {
           --hold_next_writes;
           hold = true;
         }
@@ -70,7 +74,7 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
     }
   }
   if (res.status == -1) res.status = 200;  // httplib's default, applied after the handler
-  Log(req.method, path, tenant_id, res.status, write);
+  Log(req.method, path, tenant_id, res.status, write, write ? req.body : std::string());
 }
 
 void GraphSim::Impl::Misbehave(httplib::Response& res, const std::string& how) {
@@ -158,9 +162,14 @@ void GraphSim::Impl::ApplyKnobs(const json& k) {
     misbehave = k.value("misbehave", std::string("malformed_json"));
   }
   if (k.contains("token_down_status")) token_down_status = k["token_down_status"];
+  if (k.contains("ignore_next_writes")) {
+    ignore_next_writes = k["ignore_next_writes"];
+    ignore_path = k.value("ignore_path", std::string());
+  }
   if (k.contains("hold_next_writes")) {
     hold_next_writes = k["hold_next_writes"];
     hold_ms = k.value("hold_ms", int64_t{60'000});
+    hold_path = k.value("hold_path", std::string());
   }
   if (k.value("release", false)) {
     ++release_gen;
@@ -200,7 +209,7 @@ void GraphSim::Impl::ControlRoutes() {
   server.Post("/_sim/fixture", [this](const Request& req, Response& res) {
     json fixture = json::parse(req.body, nullptr, false);
     std::string error;
-    if (fixture.is_discarded() || !LoadFixture(fixture, &error)) {
+    if (fixture.is_discarded() || !owner->LoadFixture(fixture, &error)) {
       res.status = 400;
       res.set_content(json{{"error", error.empty() ? "malformed JSON" : error}}.dump(),
                       "application/json");

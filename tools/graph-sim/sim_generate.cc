@@ -7,7 +7,7 @@
 namespace ta::sim {
 
 void GraphSim::GeneratePolicies(const std::string& tenant_id, int count, const std::string& only) {
-  const auto& colls = SimCollections();
+  const auto& colls = GeneratedCollections();
   std::map<std::string, std::vector<json>> by;
   for (int i = 0; i < count; ++i) {
     const std::string coll = only.empty() ? colls[i % colls.size()] : only;

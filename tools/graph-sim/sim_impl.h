@@ -53,9 +53,10 @@ bool ValidBase64(const std::string& s);
 struct Policy {
   json body;  // what GET returns (before expansions)
   json assignments = json::array();
-  json settings = json::array();           // configurationPolicies
-  json definition_values = json::array();  // groupPolicyConfigurations
-  json scheduled_actions = json::array();  // deviceCompliancePolicies
+  json settings = json::array();            // configurationPolicies
+  json definition_values = json::array();   // groupPolicyConfigurations
+  json scheduled_actions = json::array();   // deviceCompliancePolicies
+  json localized_messages = json::array();  // notificationMessageTemplates
 };
 
 struct Collection {
@@ -67,6 +68,8 @@ struct Tenant {
   std::map<std::string, std::string> apps;  // client_id -> secret
   std::map<std::string, Collection> collections;
   Collection groups;
+  // Encrypted OMA-URI values: secretReferenceValueId -> plaintext.
+  std::map<std::string, std::string> secrets;
 };
 
 struct TokenInfo {
@@ -79,8 +82,9 @@ struct Window {
 };
 
 struct GraphSim::Impl {
+  GraphSim* owner = nullptr;
   SimConfig cfg;
-  Clock& clock;                       // cfg.clock, or the system clock
+  Clock& clock;                  // cfg.clock, or the system clock
   ta::http::EventServer server;  // stops without waiting for idle keep-alive clients
   std::thread thread;
   int port = -1;
@@ -105,10 +109,16 @@ struct GraphSim::Impl {
   // right after the headers). Nothing is carried out.
   int misbehave_next = 0;
   std::string misbehave;
+  // Ignored writes: the next `ignore_next_writes` writes whose path contains
+  // `ignore_path` are answered 204 and change nothing (a Graph that accepts a
+  // write and does not apply it).
+  int ignore_next_writes = 0;
+  std::string ignore_path;
   // The token endpoint's answer while it is "down" (0: up).
   int token_down_status = 0;
   int hold_next_writes = 0;
   int64_t hold_ms = 0;
+  std::string hold_path;     // only writes whose path contains this are held ("": any)
   int waiting = 0;           // requests inside either wait now
   uint64_t release_gen = 0;  // bumped to end every wait
   std::condition_variable wait_cv;
@@ -132,8 +142,7 @@ struct GraphSim::Impl {
   void Error(httplib::Response& res, int status, const std::string& code,
              const std::string& message, const std::string& request_id);
   void Log(const std::string& method, const std::string& path, const std::string& tenant,
-           int status, bool write);
-  bool LoadFixture(const json& fixture, std::string* error);
+           int status, bool write, const std::string& body);
 
   // sim_auth.cc
   void AuthRoutes();
@@ -156,6 +165,18 @@ struct GraphSim::Impl {
   void ObjectRoutes();
   void CollectionRoutes();
   void SubResourceRoutes();
+  void ActionRoutes();
+  // The sub-resource `property` of a policy in `collection` (nullptr: none).
+  static json* SubOf(Policy& p, const std::string& collection, const std::string& property);
+  // Rejects a body whose references (scope tags, groups, filters,
+  // notification templates) name nothing in the tenant, as Graph does.
+  // Returns false (res set).
+  bool CheckReferences(Tenant& t, const json& body, httplib::Response& res, const std::string& rid);
+  bool CheckAssignmentReferences(Tenant& t, const json& assignments, httplib::Response& res,
+                                 const std::string& rid);
+  // Encrypts every OMA-URI string value (Graph keeps them encrypted and
+  // answers with a masked value and a secretReferenceValueId).
+  void EncryptOmaSettings(Tenant& t, json& body);
   void GroupRoutes();
   json Page(const httplib::Request& req, const std::vector<json>& all);
   json Render(const std::string& collection, const Policy& p, const std::string& expand,

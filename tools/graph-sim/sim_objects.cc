@@ -11,11 +11,39 @@ namespace {
 // /beta|v1.0/deviceManagement/{collection}, and one item of it.
 const std::string kCollection = R"(/(?:beta|v1\.0)/deviceManagement/(\w+))";
 const std::string kItem = kCollection + R"(/([^/]+))";
+
+// Graph assigns an id to each entry of a sub-resource (and to each action
+// configuration of a compliance rule).
+json WithIds(json entries, std::mt19937_64& rng) {
+  if (!entries.is_array()) return json::array();
+  for (json& e : entries) {
+    if (!e.is_object()) continue;
+    if (!e.contains("id")) e["id"] = NewGuid(rng);
+    for (const char* nested : {"scheduledActionConfigurations", "presentationValues"})
+      if (e.contains(nested) && e[nested].is_array())
+        for (json& n : e[nested])
+          if (n.is_object() && !n.contains("id")) n["id"] = NewGuid(rng);
+  }
+  return entries;
+}
+
+bool ZeroOrEmpty(const json& id) {
+  return !id.is_string() || id.get<std::string>().empty() ||
+         id.get<std::string>() == "00000000-0000-0000-0000-000000000000";
+}
+
+// The id in an "@odata.bind" URL's last "('...')".
+std::string BoundId(const std::string& bind) {
+  const size_t open = bind.rfind("('"), close = bind.rfind("')");
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  return bind.substr(open + 2, close - open - 2);
+}
 }  // namespace
 
 void GraphSim::Impl::ObjectRoutes() {
   CollectionRoutes();
   SubResourceRoutes();
+  ActionRoutes();
   GroupRoutes();
 }
 
@@ -43,7 +71,7 @@ void GraphSim::Impl::CollectionRoutes() {
         return Error(res, 404, "ResourceNotFound", "Unknown segment '" + coll + "'.", rid);
       json body = json::parse(req.body, nullptr, false);
       if (body.is_discarded()) return Error(res, 400, "BadRequest", "Malformed JSON body.", rid);
-      if (!CheckWritable(body, res, rid)) return;
+      if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid)) return;
       if (const std::string nf = NameField(coll); !body.contains(nf) || !body[nf].is_string()) {
         return Error(res, 400, "ModelValidationFailure", "Property '" + nf + "' is required.", rid);
       }
@@ -83,7 +111,7 @@ void GraphSim::Impl::CollectionRoutes() {
         if (!p) return;
         json body = json::parse(req.body, nullptr, false);
         if (body.is_discarded()) return Error(res, 400, "BadRequest", "Malformed JSON body.", rid);
-        if (!CheckWritable(body, res, rid)) return;
+        if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid)) return;
         if (coll == "configurationPolicies" && !put && body.contains("settings")) {
           return Error(res, 400, "BadRequest",
                        "Settings of a settings catalog policy cannot be changed with PATCH; "
@@ -99,9 +127,15 @@ void GraphSim::Impl::CollectionRoutes() {
         if (put) {
           for (const char* k : {"id", "createdDateTime", "@odata.type"}) merged[k] = p->body[k];
         }
+        // Sub-resources are not properties: a PATCH (or PUT) ignores them,
+        // as Graph does; each has its own way in (settings aside, which a
+        // PUT replaces below).
         for (const auto& [k, v] : body.items()) {
-          if (k != "settings") merged[k] = v;
+          if (k != "settings" && k != "scheduledActionsForRule" && k != "definitionValues" &&
+              k != "localizedNotificationMessages" && k != "assignments")
+            merged[k] = v;
         }
+        if (coll == "deviceConfigurations") EncryptOmaSettings(t, merged);
         merged["lastModifiedDateTime"] = Iso8601(clock.Now());
         if (merged.contains("version") && merged["version"].is_number())
           merged["version"] = merged["version"].get<int>() + 1;
@@ -141,20 +175,10 @@ void GraphSim::Impl::SubResourceRoutes() {
         return Error(res, 400, "BadRequest", "The body must contain '" + key + "' (an array).",
                      rid);
       }
+      if (!CheckAssignmentReferences(t, body[key], res, rid)) return;
       json out = json::array();
       for (auto a : body[key]) {
         const json target = a.value("target", json::object());
-        if (target.contains("groupId")) {
-          const std::string gid = target["groupId"];
-          if (!t.groups.items.count(gid)) {
-            return Error(res, 400, "BadRequest",
-                         "Group '" + gid + "' does not exist in this tenant.", rid);
-          }
-        } else if (target.value("@odata.type", "").find("allDevices") == std::string::npos &&
-                   target.value("@odata.type", "").find("allLicensedUsers") == std::string::npos) {
-          return Error(res, 400, "BadRequest", "Each assignment needs a target with a groupId.",
-                       rid);
-        }
         a["id"] = std::string(req.matches[2]) + "_" + target.value("groupId", "all");
         out.push_back(a);
       }
@@ -179,9 +203,12 @@ void GraphSim::Impl::SubResourceRoutes() {
       if (!p) return;
       const std::string expand = req.get_param_value("$expand");
       std::vector<json> all;
+      const bool presentation = expand.find("($expand=presentation") != std::string::npos;
       for (json v : p->definition_values) {
         if (expand.find("definition") == std::string::npos) v.erase("definition");
         if (expand.find("presentationValues") == std::string::npos) v.erase("presentationValues");
+        if (!presentation && v.contains("presentationValues"))
+          for (json& pv : v["presentationValues"]) pv.erase("presentation");
         all.push_back(v);
       }
       res.set_content(Page(req, all).dump(), "application/json");
@@ -201,6 +228,255 @@ void GraphSim::Impl::SubResourceRoutes() {
       res.set_content(body.dump(), "application/json");
     });
   });
+}
+
+// Entries of a sub-resource, one at a time: compliance rules, definition
+// values, localized notification messages. Each is stored once, so a write
+// here is what every read (the list, the item's $expand) returns.
+void GraphSim::Impl::ActionRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  const std::string& item = kItem;
+  const std::string entry =
+      item + "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages)";
+  server.Get(entry, [this](const Request& req, Response& res) {
+    Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
+      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
+      if (!p) return;
+      json* sub = SubOf(*p, req.matches[1], req.matches[3]);
+      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
+      std::vector<json> all(sub->begin(), sub->end());
+      res.set_content(Page(req, all).dump(), "application/json");
+    });
+  });
+  server.Post(entry, [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      const std::string coll = req.matches[1];
+      Policy* p = Find(t, coll, req.matches[2], res, rid);
+      if (!p) return;
+      json* sub = SubOf(*p, coll, req.matches[3]);
+      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return Error(res, 400, "BadRequest", "Malformed body.", rid);
+      if (!CheckWritable(body, res, rid)) return;
+      body = WithIds(json::array({body}), rng)[0];
+      sub->push_back(body);
+      res.status = 201;
+      res.set_content(body.dump(), "application/json");
+    });
+  });
+  auto one = entry + "/([^/]+)";
+  server.Patch(one, [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      const std::string coll = req.matches[1];
+      Policy* p = Find(t, coll, req.matches[2], res, rid);
+      if (!p) return;
+      json* sub = SubOf(*p, coll, req.matches[3]);
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return Error(res, 400, "BadRequest", "Malformed body.", rid);
+      if (!CheckWritable(body, res, rid)) return;
+      if (coll == "deviceCompliancePolicies" &&
+          !CheckReferences(t, {{"scheduledActionsForRule", json::array({body})}}, res, rid))
+        return;
+      for (json& e : sub ? *sub : json::array()) {
+        if (e.value("id", "") != std::string(req.matches[4])) continue;
+        for (const auto& [k, v] : body.items()) e[k] = v;
+        e["lastModifiedDateTime"] = Iso8601(clock.Now());
+        res.status = 204;
+        return;
+      }
+      Error(res, 404, "ResourceNotFound", "No entry '" + std::string(req.matches[4]) + "'.", rid);
+    });
+  });
+  server.Delete(one, [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
+      if (!p) return;
+      json* sub = SubOf(*p, req.matches[1], req.matches[3]);
+      for (size_t i = 0; sub && i < sub->size(); ++i) {
+        if ((*sub)[i].value("id", "") != std::string(req.matches[4])) continue;
+        sub->erase(i);
+        res.status = 204;
+        return;
+      }
+      Error(res, 404, "ResourceNotFound", "No entry '" + std::string(req.matches[4]) + "'.", rid);
+    });
+  });
+  // Compliance actions: a PATCH of the policy ignores them; this replaces them.
+  server.Post(
+      R"(/(?:beta|v1\.0)/deviceManagement/deviceCompliancePolicies/([^/]+)/scheduleActionsForRules)",
+      [this](const Request& req, Response& res) {
+        Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+          Policy* p = Find(t, "deviceCompliancePolicies", req.matches[1], res, rid);
+          if (!p) return;
+          json body = json::parse(req.body, nullptr, false);
+          const char* key = "deviceComplianceScheduledActionForRules";
+          if (body.is_discarded() || !body.is_object() || !body.contains(key) ||
+              !body[key].is_array()) {
+            return Error(res, 400, "BadRequest",
+                         std::string("The body must contain '") + key + "' (an array).", rid);
+          }
+          if (!CheckReferences(t, {{"scheduledActionsForRule", body[key]}}, res, rid)) return;
+          p->scheduled_actions = WithIds(body[key], rng);
+          p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
+          res.set_content(json{{"value", p->scheduled_actions}}.dump(), "application/json");
+        });
+      });
+  // Administrative template values: added, updated and deleted in one call.
+  server.Post(
+      R"(/(?:beta|v1\.0)/deviceManagement/groupPolicyConfigurations/([^/]+)/updateDefinitionValues)",
+      [this](const Request& req, Response& res) {
+        Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+          Policy* p = Find(t, "groupPolicyConfigurations", req.matches[1], res, rid);
+          if (!p) return;
+          json body = json::parse(req.body, nullptr, false);
+          if (body.is_discarded() || !body.is_object())
+            return Error(res, 400, "BadRequest", "Malformed body.", rid);
+          json values = p->definition_values;
+          // Binds become the navigation objects a read expands.
+          auto bound = [&](json v, std::string* error) {
+            const std::string def = BoundId(v.value("definition@odata.bind", ""));
+            if (!def.empty()) v["definition"] = {{"id", def}};
+            v.erase("definition@odata.bind");
+            if (v.contains("presentationValues")) {
+              for (json& pv : v["presentationValues"]) {
+                const std::string pid = BoundId(pv.value("presentation@odata.bind", ""));
+                if (pv.contains("presentation@odata.bind") && pid.empty())
+                  *error = "presentation@odata.bind is not a presentation URL";
+                if (!pid.empty()) pv["presentation"] = {{"id", pid}};
+                pv.erase("presentation@odata.bind");
+              }
+            }
+            return v;
+          };
+          std::string error;
+          for (const auto& a : body.value("added", json::array())) {
+            if (BoundId(a.value("definition@odata.bind", "")).empty())
+              return Error(res, 400, "BadRequest", "Each added value needs definition@odata.bind.",
+                           rid);
+            values.push_back(WithIds(json::array({bound(a, &error)}), rng)[0]);
+          }
+          for (const auto& u : body.value("updated", json::array())) {
+            auto it = std::find_if(values.begin(), values.end(), [&](const json& v) {
+              return v.value("id", "") == u.value("id", "");
+            });
+            if (it == values.end())
+              return Error(res, 404, "ResourceNotFound",
+                           "No definition value '" + u.value("id", "") + "'.", rid);
+            json b = bound(u, &error);
+            for (const auto& [k, v] : b.items())
+              if (k != "presentationValues") (*it)[k] = v;
+            if (b.contains("presentationValues"))
+              (*it)["presentationValues"] = WithIds(b["presentationValues"], rng);
+          }
+          for (const auto& d : body.value("deletedIds", json::array())) {
+            for (size_t i = 0; i < values.size(); ++i)
+              if (values[i].value("id", "") == d) values.erase(i--);
+          }
+          if (!error.empty()) return Error(res, 400, "BadRequest", error, rid);
+          p->definition_values = values;
+          res.status = 204;
+        });
+      });
+  // The plaintext of an encrypted OMA-URI value.
+  server.Get(
+      R"(/(?:beta|v1\.0)/deviceManagement/deviceConfigurations/([^/]+)/getOmaSettingPlainTextValue\(secretReferenceValueId='([^']*)'\))",
+      [this](const Request& req, Response& res) {
+        Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
+          if (!Find(t, "deviceConfigurations", req.matches[1], res, rid)) return;
+          auto it = t.secrets.find(req.matches[2]);
+          if (it == t.secrets.end())
+            return Error(res, 404, "ResourceNotFound",
+                         "No secret '" + std::string(req.matches[2]) + "'.", rid);
+          res.set_content(json{{"value", it->second}}.dump(), "application/json");
+        });
+      });
+}
+
+json* GraphSim::Impl::SubOf(Policy& p, const std::string& collection, const std::string& prop) {
+  if (collection == "deviceCompliancePolicies" && prop == "scheduledActionsForRule")
+    return &p.scheduled_actions;
+  if (collection == "groupPolicyConfigurations" && prop == "definitionValues")
+    return &p.definition_values;
+  if (collection == "notificationMessageTemplates" && prop == "localizedNotificationMessages")
+    return &p.localized_messages;
+  if (collection == "configurationPolicies" && prop == "settings") return &p.settings;
+  return nullptr;
+}
+
+bool GraphSim::Impl::CheckReferences(Tenant& t, const json& body, httplib::Response& res,
+                                     const std::string& rid) {
+  auto invalid = [&](const std::string& what, const std::string& id) {
+    Error(res, 400, "BadRequest",
+          "Invalid Reference id: " + what + " '" + id + "' does not exist in this tenant.", rid);
+    return false;
+  };
+  if (!body.is_object()) return true;
+  for (const auto& tag : body.value("roleScopeTagIds", json::array())) {
+    const std::string id = tag.is_string() ? tag.get<std::string>() : tag.dump();
+    if (id != "0" && !t.collections["roleScopeTags"].items.count(id))
+      return invalid("scope tag", id);
+  }
+  for (const auto& rule : body.value("scheduledActionsForRule", json::array())) {
+    if (!rule.is_object()) continue;
+    for (const auto& a : rule.value("scheduledActionConfigurations", json::array())) {
+      if (!a.is_object()) continue;
+      const json tmpl = a.value("notificationTemplateId", json());
+      if (!ZeroOrEmpty(tmpl) &&
+          !t.collections["notificationMessageTemplates"].items.count(tmpl.get<std::string>()))
+        return invalid("notification message template", tmpl.get<std::string>());
+      for (const auto& g : a.value("notificationMessageCCList", json::array()))
+        if (!g.is_string() || !t.groups.items.count(g.get<std::string>()))
+          return invalid("group", g.is_string() ? g.get<std::string>() : g.dump());
+    }
+  }
+  return true;
+}
+
+bool GraphSim::Impl::CheckAssignmentReferences(Tenant& t, const json& assignments,
+                                               httplib::Response& res, const std::string& rid) {
+  for (const auto& a : assignments) {
+    const json target = a.value("target", json::object());
+    if (target.contains("groupId")) {
+      const std::string gid = target["groupId"].is_string() ? target["groupId"].get<std::string>()
+                                                            : target["groupId"].dump();
+      if (!t.groups.items.count(gid)) {
+        Error(res, 400, "BadRequest", "Group '" + gid + "' does not exist in this tenant.", rid);
+        return false;
+      }
+    } else if (target.value("@odata.type", "").find("allDevices") == std::string::npos &&
+               target.value("@odata.type", "").find("allLicensedUsers") == std::string::npos) {
+      Error(res, 400, "BadRequest", "Each assignment needs a target with a groupId.", rid);
+      return false;
+    }
+    const json filter = target.value("deviceAndAppManagementAssignmentFilterId", json());
+    if (!ZeroOrEmpty(filter) &&
+        !t.collections["assignmentFilters"].items.count(filter.get<std::string>())) {
+      Error(res, 400, "BadRequest",
+            "Invalid Reference id: assignment filter '" + filter.get<std::string>() +
+                "' does not exist in this tenant.",
+            rid);
+      return false;
+    }
+  }
+  return true;
+}
+
+void GraphSim::Impl::EncryptOmaSettings(Tenant& t, json& body) {
+  if (!body.contains("omaSettings") || !body["omaSettings"].is_array()) return;
+  for (json& e : body["omaSettings"]) {
+    if (!e.is_object() || e.value("@odata.type", "").find("omaSettingString") == std::string::npos)
+      continue;
+    const std::string ref = e.value("secretReferenceValueId", "");
+    if (e.value("isEncrypted", false) && t.secrets.count(ref)) continue;  // kept as it is
+    const std::string fresh = NewGuid(rng);
+    t.secrets[fresh] = e.value("value", "");
+    e["value"] = "****";
+    e["isEncrypted"] = true;
+    e["secretReferenceValueId"] = fresh;
+  }
 }
 
 // Groups, filtered by display name.
@@ -269,6 +545,10 @@ json GraphSim::Impl::Render(const std::string& collection, const Policy& p,
   if (expand.find("settings") != std::string::npos && collection == "configurationPolicies") {
     out["settings"] = p.settings;
   }
+  if (expand.find("localizedNotificationMessages") != std::string::npos &&
+      collection == "notificationMessageTemplates") {
+    out["localizedNotificationMessages"] = p.localized_messages;
+  }
   if (expand.find("assignments") != std::string::npos) out["assignments"] = p.assignments;
   return out;
 }
@@ -318,16 +598,21 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
 void GraphSim::Impl::Store(Tenant& t, const std::string& collection, json body,
                            Policy* out_policy) {
   Policy p;
+  if (collection == "deviceConfigurations") EncryptOmaSettings(t, body);
   if (body.contains("scheduledActionsForRule")) {
-    p.scheduled_actions = body["scheduledActionsForRule"];
+    p.scheduled_actions = WithIds(body["scheduledActionsForRule"], rng);
     body.erase("scheduledActionsForRule");
+  }
+  if (body.contains("localizedNotificationMessages")) {
+    p.localized_messages = WithIds(body["localizedNotificationMessages"], rng);
+    body.erase("localizedNotificationMessages");
   }
   if (body.contains("settings")) {
     p.settings = body["settings"];
     body.erase("settings");
   }
   if (body.contains("definitionValues")) {
-    p.definition_values = body["definitionValues"];
+    p.definition_values = WithIds(body["definitionValues"], rng);
     body.erase("definitionValues");
   }
   if (body.contains("assignments")) {

@@ -148,7 +148,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByRole('group', { name: 'Items to restore' }).waitFor();
   await page.getByRole('button', { name: 'Next: target tenant' }).click();
   await page.getByLabel(/Fabrikam/).check();
-  await page.getByRole('button', { name: 'Next: group mapping' }).click();
+  await page.getByRole('button', { name: 'Next: mapping' }).click();
 
   // Both source groups have a same-named group in Fabrikam: pre-filled and marked.
   await page.getByTestId('mapping-row').first().waitFor();

@@ -152,6 +152,10 @@ export interface RunItem {
     name?: string;
     diff?: FieldChange[];
     assignments?: { unmapped?: string[]; add?: string[]; remove?: string[] };
+    /** Every reference with the id it is written as in the target (null: unmapped). */
+    references?: { kind: string; where: string; source_id: string; target_id: string | null }[];
+    /** After a write: the fields that still differ on read-back. */
+    mismatch?: FieldChange[];
     [k: string]: unknown;
   } | null;
   attempts: number;
@@ -251,12 +255,18 @@ export interface Group {
   gone: boolean;
 }
 
+/** A referenced object of the backup and what it maps to in the target. */
+export type RefKind = 'group' | 'assignmentFilter' | 'scopeTag' | 'notificationTemplate';
 export interface MappingRow {
-  source_group_id: string;
+  kind: RefKind;
+  source_id: string;
   source_name: string;
-  target_group_id: string | null;
+  target_id: string | null;
   target_name: string | null;
   suggested: boolean;
+  used_by: string[];
+  /** The target's objects of this kind (all kinds but groups, which come from /groups). */
+  candidates?: { id: string; name: string }[];
 }
 
 export interface AuditEntry {

@@ -215,6 +215,7 @@ export function ItemsTable(props: { items: RunItem[] }) {
           {props.items.map((it) => {
             const diff = it.details?.diff ?? [];
             const unmapped = it.details?.assignments?.unmapped ?? [];
+            const refs = (it.details?.references ?? []).filter((r) => r.target_id !== r.source_id);
             return (
               <tr key={it.id} data-testid="item-row" data-outcome={it.outcome}>
                 <td>
@@ -226,12 +227,27 @@ export function ItemsTable(props: { items: RunItem[] }) {
                       <DiffTable changes={diff} />
                     </details>
                   )}
+                  {refs.length > 0 && (
+                    <details data-testid="item-references">
+                      <summary>
+                        {refs.length} reference{refs.length === 1 ? '' : 's'} mapped
+                      </summary>
+                      <ul>
+                        {refs.map((r) => (
+                          <li key={r.where}>
+                            {r.kind} <code>{r.source_id}</code> → {r.target_id ? <code>{r.target_id}</code> : <strong class="bad">not mapped</strong>}{' '}
+                            <small class="muted">at {r.where}</small>
+                          </li>
+                        ))}
+                      </ul>
+                    </details>
+                  )}
                 </td>
                 <td>
                   <StatusBadge status={it.outcome} />
                   {unmapped.length > 0 && (
                     <span class="badge warn" data-testid="unmapped" title={unmapped.join(', ')}>
-                      unmapped groups: {unmapped.length}
+                      unmapped references: {unmapped.length}
                     </span>
                   )}
                 </td>

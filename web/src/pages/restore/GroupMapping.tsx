@@ -1,8 +1,16 @@
-// Step 3: source -> target group mapping (suggested by display name).
+// Step 3: source -> target mapping of every reference (groups, assignment
+// filters, scope tags, notification templates), suggested by display name.
 import { useEffect } from 'preact/hooks';
-import { get, getAll, tenantPath, withQuery, type Group, type MappingRow } from '../../api';
+import { get, getAll, tenantPath, withQuery, type Group, type MappingRow, type RefKind } from '../../api';
 import { Empty, Loading, ProblemView, Table } from '../../components/ui';
 import { useAsync } from '../../hooks';
+
+const KIND_LABEL: Record<RefKind, string> = {
+  group: 'Group',
+  assignmentFilter: 'Assignment filter',
+  scopeTag: 'Scope tag',
+  notificationTemplate: 'Notification template',
+};
 
 export function GroupMapping(props: {
   source: number;
@@ -31,54 +39,60 @@ export function GroupMapping(props: {
   useEffect(() => {
     if (!rows.data || Object.keys(props.mapping).length > 0) return;
     const m: Record<string, string> = {};
-    for (const r of rows.data.items) if (r.suggested && r.target_group_id) m[r.source_group_id] = r.target_group_id;
+    for (const r of rows.data.items) if (r.suggested && r.target_id) m[r.source_id] = r.target_id;
     props.onChange(m);
   }, [rows.data]);
 
   if (rows.state === 'error') return <ProblemView error={rows.error} onRetry={rows.reload} />;
-  if (!rows.data || !groups.data) return <Loading label="Loading group mapping…" />;
-  const live = groups.data.items.filter((g) => !g.gone);
-  const unmapped = rows.data.items.filter((r) => !props.mapping[r.source_group_id]).length;
+  if (!rows.data || !groups.data) return <Loading label="Loading the mapping…" />;
+  const liveGroups = groups.data.items.filter((g) => !g.gone).map((g) => ({ id: g.id, name: g.display_name }));
+  const unmapped = rows.data.items.filter((r) => !props.mapping[r.source_id]).length;
   return (
     <div class="card">
       {rows.data.items.length === 0 ? (
-        <Empty>The chosen items have no group assignments; nothing to map.</Empty>
+        <Empty>The chosen items refer to no groups, filters, scope tags or notification templates; nothing to map.</Empty>
       ) : (
         <>
           <p>
-            Each source group needs a group in the target tenant. Suggestions match by display name and are marked{' '}
+            Each group, assignment filter, scope tag and notification template the items refer to needs its counterpart in
+            the target tenant: no source id is ever sent there. Suggestions match by display name and are marked{' '}
             <span class="badge suggested">suggested</span>.{' '}
             {unmapped > 0 && (
               <strong class="bad" data-testid="unmapped-count">
-                {unmapped} group{unmapped === 1 ? '' : 's'} unmapped: items assigned to them fail in preview and are not written.
+                {unmapped} reference{unmapped === 1 ? '' : 's'} unmapped: items that use them fail in preview and are not
+                written.
               </strong>
             )}
           </p>
-          <Table testId="mapping-table" class="" head={['Source group', 'Target group', 'Mapping']}>
+          <Table testId="mapping-table" class="" head={['Kind', 'Source', 'Target', 'Mapping']}>
             {rows.data.items.map((r) => {
-                  const value = props.mapping[r.source_group_id] ?? '';
-                  const isSuggestion = r.suggested && value === r.target_group_id;
+                  const value = props.mapping[r.source_id] ?? '';
+                  const isSuggestion = r.suggested && value === r.target_id;
+                  const options = r.kind === 'group' ? liveGroups : (r.candidates ?? []);
+                  const label = KIND_LABEL[r.kind] ?? r.kind;
                   return (
-                    <tr key={r.source_group_id} data-testid="mapping-row">
+                    <tr key={`${r.kind}:${r.source_id}`} data-testid="mapping-row" data-kind={r.kind}>
+                      <td>{label}</td>
                       <td>
-                        {r.source_name || '(unknown name)'} <small class="muted block">{r.source_group_id}</small>
+                        {r.source_name || '(unknown name)'} <small class="muted block">{r.source_id}</small>
+                        <small class="muted block">used by {r.used_by.join(', ')}</small>
                       </td>
                       <td>
                         <select
-                          aria-label={`Target group for ${r.source_name || r.source_group_id}`}
+                          aria-label={`Target ${label.toLowerCase()} for ${r.source_name || r.source_id}`}
                           value={value}
                           onChange={(e) => {
                             const v = (e.target as HTMLSelectElement).value;
                             const m = { ...props.mapping };
-                            if (v) m[r.source_group_id] = v;
-                            else delete m[r.source_group_id];
+                            if (v) m[r.source_id] = v;
+                            else delete m[r.source_id];
                             props.onChange(m);
                           }}
                         >
                           <option value="">— not mapped —</option>
-                          {live.map((g) => (
+                          {options.map((g) => (
                             <option key={g.id} value={g.id}>
-                              {g.display_name}
+                              {g.name}
                             </option>
                           ))}
                         </select>

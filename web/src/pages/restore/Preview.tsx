@@ -43,7 +43,7 @@ export function Preview(props: {
     for (const i of list) by[i.outcome] = (by[i.outcome] ?? 0) + 1;
     return Object.entries(by);
   }, [list]);
-  const unmapped = list.filter((i) => i.error?.code === 'unmapped_group').length;
+  const unmapped = list.filter((i) => i.error?.code === 'unmapped_reference').length;
   return (
     <div class="card" data-testid="preview">
       <p>
@@ -73,7 +73,7 @@ export function Preview(props: {
                 {unmapped > 0 && (
                   <strong class="bad" data-testid="preview-unmapped">
                     {' '}
-                    {unmapped} item{unmapped === 1 ? ' has' : 's have'} unmapped groups.
+                    {unmapped} item{unmapped === 1 ? ' has' : 's have'} unmapped references (groups, filters, scope tags or templates).
                   </strong>
                 )}
               </p>

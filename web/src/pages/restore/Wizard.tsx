@@ -1,4 +1,4 @@
-// The restore wizard: backup set and items -> target tenant -> group mapping
+// The restore wizard: backup set and items -> target tenant -> reference mapping
 // -> preview (a run) -> execute (a run), confirmed by typing the target
 // tenant's name. Source is the selected tenant. Each step is its own file.
 import { useLocation } from 'preact-iso';
@@ -11,7 +11,7 @@ import { GroupMapping } from './GroupMapping';
 import { Preview } from './Preview';
 import { Execute } from './Execute';
 
-const STEPS = ['Backup set & items', 'Target tenant', 'Group mapping', 'Preview', 'Execute'] as const;
+const STEPS = ['Backup set & items', 'Target tenant', 'Mapping', 'Preview', 'Execute'] as const;
 
 export function RestoreWizard() {
   const session = useSession();
@@ -104,7 +104,7 @@ export function RestoreWizard() {
               Back
             </button>
             <button type="button" disabled={target === null} onClick={() => goto(2)}>
-              Next: group mapping
+              Next: mapping
             </button>
           </div>
         </fieldset>

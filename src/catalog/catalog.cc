@@ -1,0 +1,502 @@
+#include "catalog/catalog.h"
+
+#include <algorithm>
+#include <functional>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace ta::catalog {
+
+using nlohmann::json;
+
+namespace {
+
+// Properties Graph computes; sending them back on create/update is a 400.
+const std::vector<std::string_view> kCommonReadOnly = {
+    "id",           "createdDateTime",      "lastModifiedDateTime", "version",
+    "isAssigned",   "supportsScopeTags",    "assignments",          "deviceStatuses",
+    "userStatuses", "deviceStatusOverview", "userStatusOverview"};
+
+std::vector<std::string_view> With(std::vector<std::string_view> extra) {
+  std::vector<std::string_view> all = kCommonReadOnly;
+  all.insert(all.end(), extra.begin(), extra.end());
+  return all;
+}
+
+const Reference kScopeTags{RefKind::kScopeTag, "roleScopeTagIds[]"};
+
+// In every assignment of every assignable type.
+const std::vector<Reference> kAssignmentRefs = {
+    {RefKind::kGroup, "[].target.groupId"},
+    {RefKind::kAssignmentFilter, "[].target.deviceAndAppManagementAssignmentFilterId"}};
+
+// Fields of a sub-resource entry that the server assigns.
+bool ServerField(const std::string& k) {
+  return k == "id" || k == "createdDateTime" || k == "lastModifiedDateTime" || k == "version" ||
+         (k.find("@odata.") != std::string::npos && k != "@odata.type");
+}
+
+// An entry without its server-assigned fields; expanded navigation objects
+// (a definition, a presentation) cut to their id, which is global.
+json CleanEntry(const json& v) {
+  if (v.is_array()) {
+    json out = json::array();
+    for (const auto& x : v) out.push_back(CleanEntry(x));
+    return out;
+  }
+  if (!v.is_object()) return v;
+  json out = json::object();
+  for (const auto& [k, x] : v.items()) {
+    if (ServerField(k)) continue;
+    if ((k == "definition" || k == "presentation") && x.is_object())
+      out[k] = json{{"id", x.value("id", "")}};
+    else
+      out[k] = CleanEntry(x);
+  }
+  return out;
+}
+
+// The value at a dotted path inside an entry ("definition.id"), as text.
+std::string KeyOf(const json& entry, std::string_view key) {
+  const json* v = &entry;
+  size_t start = 0;
+  while (start <= key.size()) {
+    const size_t dot = key.find('.', start);
+    const std::string part(
+        key.substr(start, dot == std::string_view::npos ? key.npos : dot - start));
+    if (!v->is_object() || !v->contains(part)) return "";
+    v = &(*v)[part];
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return v->is_string() ? v->get<std::string>() : v->dump();
+}
+
+// A sub-resource array as an object keyed by its entries' keys.
+json Keyed(const SubResource& sub, const json& entries) {
+  if (!entries.is_array()) return entries;
+  json out = json::object();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    std::string k = KeyOf(entries[i], sub.key);
+    if (k.empty()) k = "#" + std::to_string(i);
+    for (int n = 2; out.contains(k); ++n) k = KeyOf(entries[i], sub.key) + "#" + std::to_string(n);
+    out[k] = CleanEntry(entries[i]);
+  }
+  return out;
+}
+
+// An encrypted value as content: its digest (see ops/secrets), never the
+// server's reference id or the masked value Graph answers with.
+json SecretsCut(const json& entries) {
+  if (!entries.is_array()) return entries;
+  json out = json::array();
+  for (json e : entries) {
+    if (e.is_object()) {
+      e.erase("secretReferenceValueId");
+      if (e.contains("secretValue") && e["secretValue"].is_object()) {
+        e["secretValue"] = e["secretValue"].value("digest", "");
+        e.erase("value");
+      }
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool WellKnown(RefKind kind, const std::string& id) {
+  if (id.empty() || id == "00000000-0000-0000-0000-000000000000") return true;
+  return kind == RefKind::kScopeTag && id == "0";  // "Default" in every tenant
+}
+
+// Calls `fn` for every string at `path` under `v` (see Reference::path).
+void Visit(json& v, std::string_view path, const std::string& where,
+           const std::function<void(json&, const std::string&)>& fn) {
+  if (path.empty()) {
+    if (v.is_string()) fn(v, where);
+    return;
+  }
+  if (path.rfind("[]", 0) == 0) {
+    if (!v.is_array()) return;
+    std::string_view rest = path.substr(2);
+    if (!rest.empty() && rest[0] == '.') rest.remove_prefix(1);
+    for (size_t i = 0; i < v.size(); ++i)
+      Visit(v[i], rest, where + "[" + std::to_string(i) + "]", fn);
+    return;
+  }
+  const size_t end = path.find_first_of(".[");
+  const std::string name(path.substr(0, end));
+  if (!v.is_object() || !v.contains(name)) return;
+  std::string_view rest = end == std::string_view::npos ? "" : path.substr(end);
+  if (!rest.empty() && rest[0] == '.') rest.remove_prefix(1);
+  Visit(v[name], rest, where.empty() ? name : where + "." + name, fn);
+}
+
+using RefFn = std::function<void(RefKind, json&, const std::string&)>;
+void VisitRefs(const PolicyType& type, json& payload, json& assignments, const RefFn& fn) {
+  for (const auto& r : type.references)
+    Visit(payload, r.path, "",
+          [&](json& leaf, const std::string& where) { fn(r.kind, leaf, where); });
+  for (const auto& r : kAssignmentRefs)
+    Visit(assignments, r.path, "assignments",
+          [&](json& leaf, const std::string& where) { fn(r.kind, leaf, where); });
+}
+
+}  // namespace
+
+std::string_view RefKindName(RefKind kind) {
+  switch (kind) {
+    case RefKind::kGroup:
+      return "group";
+    case RefKind::kAssignmentFilter:
+      return "assignmentFilter";
+    case RefKind::kScopeTag:
+      return "scopeTag";
+    case RefKind::kNotificationTemplate:
+      return "notificationTemplate";
+  }
+  return "reference";
+}
+
+const std::vector<PolicyType>& Catalog() {
+  static const std::vector<PolicyType> kCatalog = {
+      {"deviceConfiguration",
+       "deviceManagement/deviceConfigurations",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       EncryptedValues{"omaSettings", "getOmaSettingPlainTextValue"},
+       std::nullopt},
+      {"compliancePolicy",
+       "deviceManagement/deviceCompliancePolicies",
+       "beta",
+       "displayName",
+       "scheduledActionsForRule($expand=scheduledActionConfigurations)",
+       {{"scheduledActionsForRule", "", "", "ruleName", SubWrite::kScheduleActions}},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags,
+        {RefKind::kGroup,
+         "scheduledActionsForRule[].scheduledActionConfigurations[].notificationMessageCCList[]"},
+        {RefKind::kNotificationTemplate,
+         "scheduledActionsForRule[].scheduledActionConfigurations[].notificationTemplateId"}},
+       std::nullopt,
+       std::nullopt},
+      {"settingsCatalog",
+       "deviceManagement/configurationPolicies",
+       "beta",
+       "name",
+       "",
+       {{"settings", "settings", "", "settingInstance.settingDefinitionId", SubWrite::kInBody}},
+       With({"settingCount", "creationSource", "priorityMetaData"}),
+       {},
+       UpdateMethod::kPut,
+       "assignments",
+       "platforms",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"groupPolicyConfiguration",
+       "deviceManagement/groupPolicyConfigurations",
+       "beta",
+       "displayName",
+       "",
+       {{"definitionValues", "definitionValues",
+         "$expand=definition,presentationValues($expand=presentation)", "definition.id",
+         SubWrite::kDefinitionValues}},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"deviceManagementScript",
+       "deviceManagement/deviceManagementScripts",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       "deviceManagementScriptAssignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"autopilotProfile",
+       "deviceManagement/windowsAutopilotDeploymentProfiles",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"enrollmentConfiguration",
+       "deviceManagement/deviceEnrollmentConfigurations",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({"priority"}),
+       {},
+       UpdateMethod::kPatch,
+       "enrollmentConfigurationAssignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"assignmentFilter",
+       "deviceManagement/assignmentFilters",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({"payloads"}),
+       {"platform"},
+       UpdateMethod::kPatch,
+       std::nullopt,
+       "platform",
+       {kScopeTags},
+       std::nullopt,
+       RefKind::kAssignmentFilter},
+      {"scopeTag",
+       "deviceManagement/roleScopeTags",
+       "beta",
+       "displayName",
+       "",
+       {},
+       With({"isBuiltIn"}),
+       {},
+       UpdateMethod::kPatch,
+       std::nullopt,
+       "",
+       {},
+       std::nullopt,
+       RefKind::kScopeTag},
+      {"notificationMessageTemplate",
+       "deviceManagement/notificationMessageTemplates",
+       "beta",
+       "displayName",
+       "",
+       {{"localizedNotificationMessages", "localizedNotificationMessages", "", "locale",
+         SubWrite::kEntries}},
+       With({}),
+       {},
+       UpdateMethod::kPatch,
+       std::nullopt,
+       "",
+       {kScopeTags},
+       std::nullopt,
+       RefKind::kNotificationTemplate},
+  };
+  return kCatalog;
+}
+
+const PolicyType* FindPolicyType(std::string_view name) {
+  for (const auto& t : Catalog())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const PolicyType* TypeReferencedAs(RefKind kind) {
+  for (const auto& t : Catalog())
+    if (t.referenced_as == kind) return &t;
+  return nullptr;
+}
+
+std::string ItemPath(const PolicyType& type, std::string_view id) {
+  return std::string(type.collection) + "/" + std::string(id);
+}
+
+json StripForWrite(const PolicyType& type, const json& payload, bool for_update) {
+  json out = json::object();
+  if (!payload.is_object()) return out;
+  auto listed = [](const std::vector<std::string_view>& v, const std::string& k) {
+    return std::find(v.begin(), v.end(), k) != v.end();
+  };
+  for (const auto& [k, v] : payload.items()) {
+    if (listed(type.read_only_fields, k)) continue;
+    if (for_update && listed(type.create_only_fields, k)) continue;
+    if (k.rfind("@odata.", 0) == 0 && k != "@odata.type") continue;  // annotations
+    // A navigation annotation, "settings@odata.context" (binds are kept).
+    if (k.find("@odata.") != std::string::npos && k.rfind("@odata.", 0) != 0 &&
+        k.find("@odata.bind") == std::string::npos)
+      continue;
+    const SubResource* sub = nullptr;
+    for (const auto& s : type.sub_resources)
+      if (s.property == k) sub = &s;
+    if (sub) {
+      const bool in_body = sub->write == SubWrite::kInBody
+                               ? (!for_update || type.update_method == UpdateMethod::kPut)
+                               : sub->write == SubWrite::kScheduleActions && !for_update;
+      if (!in_body) continue;
+      out[k] = CleanEntry(v);
+      continue;
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+json AssignBody(const PolicyType& type, const json& assignments) {
+  json body = json::object();
+  if (type.assign_body_key) body[std::string(*type.assign_body_key)] = assignments;
+  return body;
+}
+
+json Canonical(const PolicyType& type, const json& payload) {
+  if (!payload.is_object()) return payload;  // compared as it is (found by fuzzing)
+  json out = json::object();
+  for (const auto& [k, v] : payload.items()) {
+    if (std::find(type.read_only_fields.begin(), type.read_only_fields.end(), k) !=
+        type.read_only_fields.end())
+      continue;
+    if (k.find("@odata.") != std::string::npos && k != "@odata.type") continue;
+    const SubResource* sub = nullptr;
+    for (const auto& s : type.sub_resources)
+      if (s.property == k) sub = &s;
+    if (sub)
+      out[k] = Keyed(*sub, v);
+    else if (type.encrypted && type.encrypted->array == k)
+      out[k] = SecretsCut(v);
+    else
+      out[k] = v;
+  }
+  return out;
+}
+
+json CanonicalAssignments(const json& assignments) {
+  if (!assignments.is_array()) return assignments;
+  std::vector<json> all;
+  for (json a : assignments) {
+    if (a.is_object())
+      for (const char* k : {"id", "source", "sourceId", "@odata.type"}) a.erase(k);
+    all.push_back(CleanEntry(a));
+  }
+  std::sort(all.begin(), all.end(),
+            [](const json& x, const json& y) { return x.dump() < y.dump(); });
+  return json(all);
+}
+
+std::vector<RefSite> FindReferences(const PolicyType& type, const json& payload,
+                                    const json& assignments) {
+  json p = payload, a = assignments;
+  std::vector<RefSite> out;
+  VisitRefs(type, p, a, [&](RefKind kind, json& leaf, const std::string& where) {
+    const std::string id = leaf.get<std::string>();
+    if (!WellKnown(kind, id)) out.push_back({kind, id, where});
+  });
+  return out;
+}
+
+Mapped MapReferences(const PolicyType& type, const json& payload, const json& assignments,
+                     const std::map<std::string, std::string>& mapping, bool keep_unmapped) {
+  Mapped m{payload, assignments, {}};
+  VisitRefs(type, m.payload, m.assignments,
+            [&](RefKind kind, json& leaf, const std::string& where) {
+              const std::string id = leaf.get<std::string>();
+              if (WellKnown(kind, id)) return;
+              auto it = mapping.find(id);
+              if (it != mapping.end())
+                leaf = it->second;
+              else if (!keep_unmapped)
+                m.unmapped.push_back({kind, id, where});
+            });
+  return m;
+}
+
+json ScheduleActionsBody(const json& actions) {
+  json rules = json::array();
+  if (actions.is_array())
+    for (const auto& a : actions) rules.push_back(CleanEntry(a));
+  return {{"deviceComplianceScheduledActionForRules", rules}};
+}
+
+json DefinitionValuesBody(const json& live, const json& desired, std::string_view bind_base) {
+  std::map<std::string, const json*> live_by_def;
+  if (live.is_array())
+    for (const auto& v : live)
+      if (v.is_object()) live_by_def[KeyOf(v, "definition.id")] = &v;
+  json added = json::array(), updated = json::array(), deleted = json::array();
+  std::set<std::string> wanted;
+  const std::string base(bind_base);
+  for (const auto& d : desired.is_array() ? desired : json::array()) {
+    const std::string def = KeyOf(d, "definition.id");
+    if (def.empty() || !d.is_object()) continue;
+    wanted.insert(def);
+    auto it = live_by_def.find(def);
+    const json* l = it == live_by_def.end() ? nullptr : it->second;
+    if (l && CleanEntry(*l) == CleanEntry(d)) continue;  // already as desired
+    json v = json::object();
+    for (const auto& [k, x] : d.items())
+      if (!ServerField(k) && k != "definition" && k != "presentationValues") v[k] = x;
+    v["definition@odata.bind"] = base + "deviceManagement/groupPolicyDefinitions('" + def + "')";
+    if (l) v["id"] = l->value("id", "");
+    json pvs = json::array();
+    for (const auto& pv : d.value("presentationValues", json::array())) {
+      if (!pv.is_object()) continue;
+      json out = json::object();
+      for (const auto& [k, x] : pv.items())
+        if (!ServerField(k) && k != "presentation") out[k] = x;
+      const std::string pid = KeyOf(pv, "presentation.id");
+      if (!pid.empty()) {
+        out["presentation@odata.bind"] = base + "deviceManagement/groupPolicyDefinitions('" + def +
+                                         "')/presentations('" + pid + "')";
+        if (l)  // an update names the live presentation value it changes
+          for (const auto& lpv : l->value("presentationValues", json::array()))
+            if (lpv.is_object() && KeyOf(lpv, "presentation.id") == pid)
+              out["id"] = lpv.value("id", "");
+      }
+      pvs.push_back(out);
+    }
+    v["presentationValues"] = pvs;
+    (l ? updated : added).push_back(v);
+  }
+  for (const auto& [def, l] : live_by_def)
+    if (!wanted.count(def)) deleted.push_back(l->value("id", ""));
+  return {{"added", added}, {"updated", updated}, {"deletedIds", deleted}};
+}
+
+std::vector<EntryWrite> EntryWrites(const SubResource& sub, const json& live, const json& desired) {
+  std::map<std::string, const json*> live_by_key;
+  if (live.is_array())
+    for (const auto& v : live)
+      if (v.is_object()) live_by_key[KeyOf(v, sub.key)] = &v;
+  std::vector<EntryWrite> out;
+  std::set<std::string> wanted;
+  for (const auto& d : desired.is_array() ? desired : json::array()) {
+    if (!d.is_object()) continue;
+    const std::string key = KeyOf(d, sub.key);
+    wanted.insert(key);
+    auto it = live_by_key.find(key);
+    if (it == live_by_key.end()) {
+      out.push_back({"POST", "", CleanEntry(d)});
+    } else if (CleanEntry(*it->second) != CleanEntry(d)) {
+      out.push_back({"PATCH", it->second->value("id", ""), CleanEntry(d)});
+    }
+  }
+  for (const auto& [key, l] : live_by_key)
+    if (!wanted.count(key)) out.push_back({"DELETE", l->value("id", ""), json()});
+  return out;
+}
+
+}  // namespace ta::catalog

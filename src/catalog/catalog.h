@@ -1,0 +1,167 @@
+#pragma once
+
+// The Intune object-type catalog: one table row per type says how to list
+// it, capture it completely, compare it, map its references into another
+// tenant, and write it back, sub-resource by sub-resource. Adding a type
+// means adding a row (and a simulator fixture), not new control flow.
+//
+// Pure data and JSON functions: no I/O, so the run layer (mapping
+// suggestions) and the operations layer (capture, restore) share one truth.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ta::catalog {
+
+enum class UpdateMethod { kPatch, kPut };
+
+// How Graph takes a sub-resource. A PATCH of the object ignores every one of
+// them, so each has its own way in.
+enum class SubWrite {
+  // In the create body, and in the PUT that replaces the object (settings
+  // catalog settings).
+  kInBody,
+  // In the create body; afterwards only through POST {item}/scheduleActionsForRules
+  // (compliance scheduled actions).
+  kScheduleActions,
+  // Never in a body: POST {item}/updateDefinitionValues with the computed
+  // added / updated / deletedIds sets (administrative template values).
+  kDefinitionValues,
+  // Never in a body: POST {item}/{path} per added entry, PATCH per changed
+  // one, DELETE per removed one (notification template messages).
+  kEntries,
+};
+
+struct SubResource {
+  std::string_view property;  // where it sits in the captured payload
+  std::string_view path;      // read from {item}/{path}; "" = read in the item's GET ($expand)
+  std::string_view query;     // e.g. "$expand=definition,presentationValues"
+  std::string_view key;       // dotted path of the field that names an entry in every tenant
+  SubWrite write;
+};
+
+// What a reference points at. Each kind is mapped source id -> target id
+// for a restore into another tenant.
+enum class RefKind { kGroup, kAssignmentFilter, kScopeTag, kNotificationTemplate };
+std::string_view RefKindName(RefKind kind);  // "group", "assignmentFilter", ...
+
+struct Reference {
+  RefKind kind;
+  // Where the id sits: dotted names, "[]" for every element of an array:
+  // "roleScopeTagIds[]",
+  // "scheduledActionsForRule[].scheduledActionConfigurations[].notificationMessageCCList[]".
+  std::string_view path;
+};
+
+// Values Graph returns encrypted, with a function that reads the plaintext:
+// {item}/{function}(secretReferenceValueId='...').
+struct EncryptedValues {
+  std::string_view array;     // "omaSettings"
+  std::string_view function;  // "getOmaSettingPlainTextValue"
+};
+
+struct PolicyType {
+  std::string_view name;                // our stable type id, e.g. "settingsCatalog"
+  std::string_view collection;          // "deviceManagement/configurationPolicies"
+  std::string_view api_version;         // "beta"
+  std::string_view display_name_field;  // "displayName", or "name" for the settings catalog
+  std::string_view get_expand;          // $expand for GET of one item ("" = none)
+  std::vector<SubResource> sub_resources;
+  std::vector<std::string_view> read_only_fields;  // server-assigned: never sent, never compared
+  // Fields sent on create that cannot change afterwards (stripped from updates).
+  std::vector<std::string_view> create_only_fields;
+  UpdateMethod update_method = UpdateMethod::kPatch;
+  std::optional<std::string_view> assign_body_key;  // nullopt: not assignable
+  std::string_view platform_field;                  // "" when the type has none
+  std::vector<Reference> references;                // in the payload (assignments: see below)
+  std::optional<EncryptedValues> encrypted;
+  // The kind of reference this type is the target of (a scope tag, a
+  // filter): its objects are what such references are mapped to by name.
+  std::optional<RefKind> referenced_as;
+};
+
+const std::vector<PolicyType>& Catalog();
+const PolicyType* FindPolicyType(std::string_view name);
+// The type whose objects references of `kind` point at (nullptr for groups,
+// which are Entra objects, not a catalog type).
+const PolicyType* TypeReferencedAs(RefKind kind);
+
+// The path of one item: "deviceManagement/configurationPolicies/{id}".
+std::string ItemPath(const PolicyType& type, std::string_view id);
+
+// A payload ready to send: read-only fields removed, the sub-resources this
+// write cannot carry removed (for an update also the create-only fields),
+// and "@odata.*" annotations other than "@odata.type" removed. Never mutates
+// the input.
+nlohmann::json StripForWrite(const PolicyType& type, const nlohmann::json& payload,
+                             bool for_update);
+
+// The /assign body for this type: {"<assign_body_key>": assignments}.
+nlohmann::json AssignBody(const PolicyType& type, const nlohmann::json& assignments);
+
+// --- Comparison ---------------------------------------------------------
+
+// The payload as content: read-only fields and annotations gone; each
+// sub-resource an object keyed by its entry key, entries without their
+// server-assigned fields (ids, timestamps; expanded navigation objects cut
+// to their id); an encrypted value by its digest only. Diff, content hash
+// and read-back verification all compare this form.
+nlohmann::json Canonical(const PolicyType& type, const nlohmann::json& payload);
+// Assignments as content: without ids, in a stable order.
+nlohmann::json CanonicalAssignments(const nlohmann::json& assignments);
+
+// --- References ---------------------------------------------------------
+
+struct RefSite {
+  RefKind kind;
+  std::string id;     // the id found
+  std::string where;  // "assignments[2].target.groupId", "roleScopeTagIds[0]"
+};
+
+// Every reference in a payload and its assignments, in document order.
+// Well-known ids that are the same in every tenant (the Default scope tag
+// "0", the empty template id) are not references.
+std::vector<RefSite> FindReferences(const PolicyType& type, const nlohmann::json& payload,
+                                    const nlohmann::json& assignments);
+
+struct Mapped {
+  nlohmann::json payload, assignments;
+  std::vector<RefSite> unmapped;  // references with no mapping (left as they were)
+};
+// Rewrites every reference through `mapping` (source id -> target id, one
+// map for every kind: ids are unique across kinds). With `keep_unmapped`
+// (a restore into the same tenant) an unmapped id stays as it is and is not
+// reported.
+Mapped MapReferences(const PolicyType& type, const nlohmann::json& payload,
+                     const nlohmann::json& assignments,
+                     const std::map<std::string, std::string>& mapping, bool keep_unmapped);
+
+// --- Sub-resource writes -----------------------------------------------
+
+// The body of POST {item}/scheduleActionsForRules for `actions` (as captured).
+nlohmann::json ScheduleActionsBody(const nlohmann::json& actions);
+
+// The body of POST {item}/updateDefinitionValues that turns `live` (the
+// target's values, as captured) into `desired` (as captured), matching
+// values by definition id: {"added":[...],"updated":[...],"deletedIds":[...]}.
+// Definitions and presentations are bound under `bind_base`
+// ("https://graph.microsoft.com/beta/"). Empty sets when nothing differs.
+nlohmann::json DefinitionValuesBody(const nlohmann::json& live, const nlohmann::json& desired,
+                                    std::string_view bind_base);
+
+struct EntryWrite {
+  std::string method;  // POST, PATCH or DELETE
+  std::string id;      // the live entry (PATCH, DELETE)
+  nlohmann::json body;
+};
+// The per-entry writes that turn `live` into `desired` for a kEntries
+// sub-resource, matching entries by `sub.key`.
+std::vector<EntryWrite> EntryWrites(const SubResource& sub, const nlohmann::json& live,
+                                    const nlohmann::json& desired);
+
+}  // namespace ta::catalog

@@ -1,0 +1,211 @@
+#include "catalog/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ta::catalog {
+namespace {
+
+using nlohmann::json;
+
+TEST(Catalog, DescribesTheTenTypes) {
+  EXPECT_EQ(Catalog().size(), 10u);
+  for (const char* name :
+       {"deviceConfiguration", "compliancePolicy", "settingsCatalog", "groupPolicyConfiguration",
+        "deviceManagementScript", "autopilotProfile", "enrollmentConfiguration", "assignmentFilter",
+        "scopeTag", "notificationMessageTemplate"}) {
+    EXPECT_NE(FindPolicyType(name), nullptr) << name;
+  }
+  EXPECT_EQ(FindPolicyType("nope"), nullptr);
+}
+
+TEST(Catalog, SettingsCatalogIsUpdatedWithPutAndCapturesSettings) {
+  const PolicyType& t = *FindPolicyType("settingsCatalog");
+  EXPECT_EQ(t.update_method, UpdateMethod::kPut);
+  EXPECT_EQ(t.display_name_field, "name");
+  ASSERT_EQ(t.sub_resources.size(), 1u);
+  EXPECT_EQ(t.sub_resources[0].path, "settings");
+}
+
+TEST(Catalog, CompliancePolicyExpandsScheduledActionsAndSendsThemOnlyOnCreate) {
+  const PolicyType& t = *FindPolicyType("compliancePolicy");
+  EXPECT_NE(t.get_expand.find("scheduledActionsForRule"), std::string_view::npos);
+  const json captured = {
+      {"id", "1"}, {"displayName", "C"}, {"scheduledActionsForRule", json::array({1})}};
+  EXPECT_TRUE(StripForWrite(t, captured, false).contains("scheduledActionsForRule"));
+  EXPECT_FALSE(StripForWrite(t, captured, true).contains("scheduledActionsForRule"));
+}
+
+TEST(Catalog, StripRemovesReadOnlyFieldsAndAnnotationsButKeepsTheType) {
+  const PolicyType& t = *FindPolicyType("deviceConfiguration");
+  const json captured = {{"id", "1"},
+                         {"@odata.type", "#microsoft.graph.windows10GeneralConfiguration"},
+                         {"@odata.context", "x"},
+                         {"createdDateTime", "2020"},
+                         {"lastModifiedDateTime", "2021"},
+                         {"version", 3},
+                         {"displayName", "D"},
+                         {"passwordRequired", true}};
+  const json out = StripForWrite(t, captured, false);
+  EXPECT_EQ(out, (json{{"@odata.type", "#microsoft.graph.windows10GeneralConfiguration"},
+                       {"displayName", "D"},
+                       {"passwordRequired", true}}));
+  EXPECT_TRUE(captured.contains("id"));  // input untouched
+}
+
+TEST(Catalog, AssignBodyUsesEachTypesKey) {
+  const json a = json::array({{{"target", {{"groupId", "g"}}}}});
+  EXPECT_TRUE(AssignBody(*FindPolicyType("deviceManagementScript"), a)
+                  .contains("deviceManagementScriptAssignments"));
+  EXPECT_TRUE(AssignBody(*FindPolicyType("enrollmentConfiguration"), a)
+                  .contains("enrollmentConfigurationAssignments"));
+  EXPECT_TRUE(AssignBody(*FindPolicyType("deviceConfiguration"), a).contains("assignments"));
+  EXPECT_FALSE(FindPolicyType("assignmentFilter")->assign_body_key.has_value());
+}
+
+}  // namespace
+}  // namespace ta::catalog
+
+namespace ta::catalog {
+namespace {
+
+using nlohmann::json;
+
+const json kCompliance = {
+    {"displayName", "C"},
+    {"roleScopeTagIds", {"0", "tag-eu"}},
+    {"scheduledActionsForRule",
+     {{{"id", "rule-1"},
+       {"ruleName", "PasswordRequired"},
+       {"scheduledActionConfigurations",
+        {{{"id", "a1"}, {"actionType", "block"}, {"notificationTemplateId", ""}},
+         {{"id", "a2"},
+          {"actionType", "notification"},
+          {"notificationTemplateId", "tmpl-1"},
+          {"notificationMessageCCList", {"grp-cc"}}}}}}}}};
+const json kAssignments = {{{"id", "x"},
+                            {"target",
+                             {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"},
+                              {"groupId", "grp-fin"},
+                              {"deviceAndAppManagementAssignmentFilterId", "flt-1"}}}}};
+
+TEST(CatalogReferences, FindsEveryKindAnywhereAndSkipsWellKnownIds) {
+  const auto refs = FindReferences(*FindPolicyType("compliancePolicy"), kCompliance, kAssignments);
+  std::vector<std::string> got;
+  for (const auto& r : refs)
+    got.push_back(std::string(RefKindName(r.kind)) + ":" + r.id + "@" + r.where);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "scopeTag:tag-eu@roleScopeTagIds[1]",
+                     "group:grp-cc@scheduledActionsForRule[0].scheduledActionConfigurations[1]."
+                     "notificationMessageCCList[0]",
+                     "notificationTemplate:tmpl-1@scheduledActionsForRule[0]."
+                     "scheduledActionConfigurations[1].notificationTemplateId",
+                     "group:grp-fin@assignments[0].target.groupId",
+                     "assignmentFilter:flt-1@assignments[0].target."
+                     "deviceAndAppManagementAssignmentFilterId"}));
+}
+
+TEST(CatalogReferences, MapsEveryReferenceAndReportsWhatIsNotMapped) {
+  const PolicyType& t = *FindPolicyType("compliancePolicy");
+  const std::map<std::string, std::string> mapping = {
+      {"tag-eu", "tag-eu-b"}, {"grp-cc", "grp-cc-b"}, {"grp-fin", "grp-fin-b"}};
+  Mapped m = MapReferences(t, kCompliance, kAssignments, mapping, false);
+  EXPECT_EQ(m.payload["roleScopeTagIds"], json({"0", "tag-eu-b"}));
+  EXPECT_EQ(m.payload["scheduledActionsForRule"][0]["scheduledActionConfigurations"][1]
+                     ["notificationMessageCCList"],
+            json({"grp-cc-b"}));
+  EXPECT_EQ(m.assignments[0]["target"]["groupId"], "grp-fin-b");
+  ASSERT_EQ(m.unmapped.size(), 2u);  // the template and the filter
+  EXPECT_EQ(m.unmapped[0].id, "tmpl-1");
+  EXPECT_EQ(m.unmapped[1].id, "flt-1");
+  // The same tenant keeps what is not mapped.
+  EXPECT_TRUE(MapReferences(t, kCompliance, kAssignments, {}, true).unmapped.empty());
+}
+
+TEST(CatalogCanonical, SubResourcesAreKeyedAndServerIdsAreNotContent) {
+  const PolicyType& t = *FindPolicyType("compliancePolicy");
+  json other = kCompliance;
+  other["id"] = "another-tenant-id";
+  other["scheduledActionsForRule"][0]["id"] = "rule-9";
+  other["scheduledActionsForRule"][0]["scheduledActionConfigurations"][0]["id"] = "zz";
+  EXPECT_EQ(Canonical(t, kCompliance), Canonical(t, other));
+  other["roleScopeTagIds"] = {"0"};  // scope tags are content
+  EXPECT_NE(Canonical(t, kCompliance), Canonical(t, other));
+  EXPECT_TRUE(Canonical(t, kCompliance)["scheduledActionsForRule"].contains("PasswordRequired"));
+}
+
+TEST(CatalogCanonical, AnEncryptedValueIsItsDigest) {
+  const PolicyType& t = *FindPolicyType("deviceConfiguration");
+  const json a = {{"omaSettings",
+                   {{{"omaUri", "./x"},
+                     {"isEncrypted", true},
+                     {"secretReferenceValueId", "ref-1"},
+                     {"secretValue", {{"sealed", "AAA"}, {"digest", "d1"}}}}}}};
+  json b = a;
+  b["omaSettings"][0]["secretReferenceValueId"] = "ref-2";
+  b["omaSettings"][0]["secretValue"]["sealed"] = "BBB";  // sealing is randomized
+  EXPECT_EQ(Canonical(t, a), Canonical(t, b));
+  b["omaSettings"][0]["secretValue"]["digest"] = "d2";
+  EXPECT_NE(Canonical(t, a), Canonical(t, b));
+  EXPECT_EQ(Canonical(t, a).dump().find("AAA"), std::string::npos);
+}
+
+TEST(CatalogSubWrites, StripKeepsOnlyWhatEachWriteCarries) {
+  const json gp = {{"displayName", "G"}, {"definitionValues", json::array({{{"enabled", true}}})}};
+  EXPECT_FALSE(StripForWrite(*FindPolicyType("groupPolicyConfiguration"), gp, false)
+                   .contains("definitionValues"));  // written after the create
+  const json sc = {{"name", "S"}, {"settings", json::array({{{"id", "0"}}})}};
+  EXPECT_TRUE(StripForWrite(*FindPolicyType("settingsCatalog"), sc, true).contains("settings"))
+      << "a PUT replaces the settings";
+  EXPECT_EQ(StripForWrite(*FindPolicyType("settingsCatalog"), sc, true)["settings"][0],
+            json::object())
+      << "without the server's ids";
+}
+
+TEST(CatalogSubWrites, DefinitionValuesBodyComputesAddedUpdatedAndDeleted) {
+  auto value = [](const std::string& id, const std::string& def, bool enabled) {
+    json v = {{"enabled", enabled},
+              {"definition", {{"id", def}}},
+              {"presentationValues",
+               {{{"value", "3"}, {"presentation", {{"id", "p-" + def}}}, {"id", "pv-" + id}}}}};
+    if (!id.empty()) v["id"] = id;
+    return v;
+  };
+  const json live = {value("l1", "d-same", true), value("l2", "d-changed", true),
+                     value("l3", "d-gone", true)};
+  const json desired = {value("", "d-same", true), value("", "d-changed", false),
+                        value("", "d-new", true)};
+  const json body = DefinitionValuesBody(live, desired, "https://graph.example/beta/");
+  ASSERT_EQ(body["added"].size(), 1u);
+  EXPECT_EQ(body["added"][0]["definition@odata.bind"],
+            "https://graph.example/beta/deviceManagement/groupPolicyDefinitions('d-new')");
+  EXPECT_EQ(body["added"][0]["presentationValues"][0]["presentation@odata.bind"],
+            "https://graph.example/beta/deviceManagement/groupPolicyDefinitions('d-new')/"
+            "presentations('p-d-new')");
+  ASSERT_EQ(body["updated"].size(), 1u);
+  EXPECT_EQ(body["updated"][0]["id"], "l2");
+  EXPECT_EQ(body["updated"][0]["enabled"], false);
+  EXPECT_EQ(body["updated"][0]["presentationValues"][0]["id"], "pv-l2");
+  EXPECT_EQ(body["deletedIds"], json({"l3"}));
+  // Nothing to do once live equals desired.
+  const json none = DefinitionValuesBody(desired, desired, "x/");
+  EXPECT_TRUE(none["added"].empty() && none["updated"].empty() && none["deletedIds"].empty());
+}
+
+TEST(CatalogSubWrites, EntryWritesMatchByKey) {
+  const SubResource& sub = FindPolicyType("notificationMessageTemplate")->sub_resources[0];
+  const json live = {{{"id", "m1"}, {"locale", "en-us"}, {"subject", "old"}},
+                     {{"id", "m2"}, {"locale", "fr-fr"}, {"subject", "x"}}};
+  const json desired = {{{"locale", "en-us"}, {"subject", "new"}},
+                        {{"locale", "de-de"}, {"subject", "neu"}}};
+  const auto w = EntryWrites(sub, live, desired);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0].method + w[0].id, "PATCHm1");
+  EXPECT_EQ(w[1].method, "POST");
+  EXPECT_EQ(w[1].body["locale"], "de-de");
+  EXPECT_EQ(w[2].method + w[2].id, "DELETEm2");
+}
+
+}  // namespace
+}  // namespace ta::catalog
