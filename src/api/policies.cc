@@ -140,7 +140,7 @@ Result<Response> GetVersion(ApiContext& ctx, Request& req) {
                               {"content_hash", v.content_hash},
                               {"run_id", Opt(v.run_id)},
                               {"captured_at", Time(v.created_at)},
-                              {"payload", JsonColumn(v.payload)},
+                              {"payload", WithoutSecrets(JsonColumn(v.payload))},
                               {"assignments", JsonColumn(v.assignments)}});
 }
 

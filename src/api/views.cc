@@ -13,6 +13,20 @@ json JsonColumn(const std::string& text) {
   return j.is_discarded() ? json(text) : j;
 }
 
+json WithoutSecrets(json v) {
+  if (v.is_array()) {
+    for (auto& x : v) x = WithoutSecrets(std::move(x));
+  } else if (v.is_object()) {
+    for (auto& [k, x] : v.items()) {
+      if (k == "secretValue" && x.is_object())
+        x = "(encrypted value: kept sealed, restored as backed up, never shown)";
+      else
+        x = WithoutSecrets(std::move(x));
+    }
+  }
+  return v;
+}
+
 std::string RunPath(int64_t tenant_id, int64_t run_id) {
   return "/api/v1/tenants/" + std::to_string(tenant_id) + "/runs/" + std::to_string(run_id);
 }

@@ -21,6 +21,10 @@ nlohmann::json NotificationJson(const store::Notification& n);
 nlohmann::json UserJson(const store::User& u);
 // A parsed JSON column; a value that does not parse is returned as a string.
 nlohmann::json JsonColumn(const std::string& text);
+// A captured payload as the API shows it: each encrypted value
+// ({"secretValue": {"sealed", "digest"}}) replaced by a note, so neither the
+// sealed box nor its digest leaves the server.
+nlohmann::json WithoutSecrets(nlohmann::json payload);
 
 // {"items": [...], "next_cursor": "<id>"|null}: a full page has a next cursor.
 nlohmann::json PageJson(nlohmann::json items, int64_t limit, std::optional<int64_t> last_id);

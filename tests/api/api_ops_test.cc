@@ -157,6 +157,106 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
   EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM tenants WHERE client_secret_enc IS NOT NULL"), 2);
 }
 
+// An encrypted OMA-URI value (a Wi-Fi key) is backed up sealed, changed in
+// Intune, previewed as "secret value changed" and restored to the backed-up
+// value; neither value appears in any API response, the database or the log.
+TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
+  TA_OPEN_DB(t);
+  const std::string original = "Wifi-Key-0riginal-4d7e~";
+  const std::string rotated = "Wifi-Key-R0tated-91aa~";
+  std::string db_path;
+  if (GetParam() == TestBackend::kSqlite) db_path = t->url().substr(7);
+  ops::OpsEnv ops(std::move(t));
+  const std::string id =
+      ops.sim.Seed("ms-a", "deviceConfigurations",
+                   {{{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
+                     {"displayName", "Corp Wi-Fi"},
+                     {"omaSettings",
+                      {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+                        {"displayName", "Key"},
+                        {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
+                        {"value", original}}}}}})[0];
+  ApiEnv api(ops.db());
+  Who owner = api.AddUser("owner@example.com");
+  api.Member(owner, ops.tenant_a, "owner");
+  std::string responses;
+  auto call = [&](const std::string& method, const std::string& path,
+                  const std::string& body = "") {
+    Reply r = api.Call(method, path, owner.token, body);
+    responses += r.body + "\n";
+    return r;
+  };
+  call("POST", T(ops.tenant_a) + "/policies/sync");
+  ops.Drain();
+  const Reply set = call("POST", T(ops.tenant_a) + "/backup-sets", json{{"name", "Nightly"}}.dump());
+  ASSERT_EQ(set.status, 202) << set.body;
+  ops.Drain();
+  const int64_t set_id = ops.Count("SELECT MAX(id) FROM backup_sets");
+  const int64_t policy = ops.Count("SELECT MIN(id) FROM policies");
+  const Reply version = call("GET", T(ops.tenant_a) + "/policies/" + std::to_string(policy) +
+                                        "/versions/1");
+  ASSERT_EQ(version.status, 200) << version.body;
+  EXPECT_TRUE(version.Json()["payload"]["omaSettings"][0]["secretValue"].is_string())
+      << version.body;
+  // Someone rotates the key in Intune.
+  auto writer = ops.access->Writer(ops.tenant_a);
+  ASSERT_TRUE((*writer)->Patch("deviceManagement/deviceConfigurations/" + id,
+                               {{"omaSettings",
+                                 {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+                                   {"displayName", "Key"},
+                                   {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
+                                   {"isEncrypted", false},
+                                   {"value", rotated}}}}}));
+  const json body = {{"backup_set_id", set_id}, {"source_tenant_id", ops.tenant_a}};
+  const Reply preview = call("POST", T(ops.tenant_a) + "/restores/preview", body.dump());
+  ASSERT_EQ(preview.status, 202) << preview.body;
+  ops.Drain();
+  const std::string pid = std::to_string(preview.Json()["run"]["id"].get<int64_t>());
+  const Reply items = call("GET", T(ops.tenant_a) + "/runs/" + pid + "/items");
+  EXPECT_NE(items.body.find("secret value changed"), std::string::npos) << items.body;
+  const Reply exec = call("POST", T(ops.tenant_a) + "/restores/execute", body.dump());
+  ASSERT_EQ(exec.status, 202) << exec.body;
+  ops.Drain();
+  const std::string eid = std::to_string(exec.Json()["run"]["id"].get<int64_t>());
+  const Reply done = call("GET", T(ops.tenant_a) + "/runs/" + eid + "/items");
+  EXPECT_EQ(done.Json()["items"][0]["outcome"], "updated") << done.body;
+  call("GET", T(ops.tenant_a) + "/audit");
+  // The live value is the backed-up one again.
+  auto reader = ops.access->Reader(ops.tenant_a);
+  const json live = *(*reader)->Get("deviceManagement/deviceConfigurations/" + id);
+  const json plain = *(*reader)->Get(
+      "deviceManagement/deviceConfigurations/" + id + "/getOmaSettingPlainTextValue(" +
+      "secretReferenceValueId='" + live["omaSettings"][0]["secretReferenceValueId"].get<std::string>() +
+      "')");
+  EXPECT_EQ(plain["value"], original);
+
+  std::string stored;
+  if (!db_path.empty()) {
+    for (const std::string& f : {db_path, db_path + "-wal"}) {
+      std::ifstream in(f, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      stored += ss.str();
+    }
+  } else {
+    for (const char* table : {"policy_versions", "backup_items", "run_items", "audit_log", "jobs"}) {
+      (void)ops.db().Read([&](store::Tx& tx) -> Status {
+        auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
+        if (rows)
+          for (const auto& r : *rows) stored += r.Text(0) + "\n";
+        return Status::Ok();
+      });
+    }
+  }
+  ASSERT_GT(stored.size(), 1000u);
+  for (const std::string& secret : {original, rotated}) {
+    EXPECT_EQ(responses.find(secret), std::string::npos) << "in an API response";
+    EXPECT_EQ(stored.find(secret), std::string::npos) << "in the database";
+    EXPECT_EQ(api.Logs().find(secret), std::string::npos) << "in the log";
+  }
+  EXPECT_EQ(responses.find("\"sealed\""), std::string::npos) << "the sealed box is not shown";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ApiOpsTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);

@@ -159,7 +159,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   // Unmapping one flags it.
   await target.selectOption('');
   await page.getByTestId('unmapped').waitFor();
-  assert.match(await page.getByTestId('unmapped-count').textContent(), /1 group unmapped/);
+  assert.match(await page.getByTestId('unmapped-count').textContent(), /1 reference unmapped/);
 
   await page.getByRole('button', { name: 'Next: preview' }).click();
   await page.getByRole('button', { name: 'Run preview' }).click();
