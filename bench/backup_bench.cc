@@ -2,13 +2,19 @@
 // process, with per-request latency, at Intune's documented throttle limits)
 // through the real stack: run service, job, Graph client, SQLite store.
 //
-//   ta_backup_bench [--policies 1000] [--latency-ms 50] [--reps 3]
+//   ta_backup_bench [--policies 1000] [--latency-ms 50] [--reps 3] [--restore 200]
 //
 // Reports the wall time of the backup_set.create run, the Graph requests it
 // made, the least time the sliding-window throttle allows for them
 // (floor((R - 1) / 1000) * 20 s: request k cannot go before request k - 1000
 // plus 20 s), the ratio wall / minimum, and
 // the peak RSS of this process (graph-sim's memory is not included).
+//
+// Then it restores the first --restore items of that backup into a second,
+// empty tenant (restore.execute: create, sub-resource writes, read-back of
+// every item) and reports the same for it, with the read-back requests
+// counted, and the bound taken over both of Intune's windows: 1,000 requests
+// and 100 writes per 20 s.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,11 +48,12 @@ std::string Http(const std::string& url, const std::string& method = "GET",
 }  // namespace
 
 int main(int argc, char** argv) {
-  int policies = 1000, latency = 50, reps = 3;
+  int policies = 1000, latency = 50, reps = 3, restore = 200;
   CLI::App app{"backup throughput benchmark"};
   app.add_option("--policies", policies);
   app.add_option("--latency-ms", latency);
   app.add_option("--reps", reps);
+  app.add_option("--restore", restore, "items restored into a second tenant (0: none)");
   CLI11_PARSE(app, argc, argv);
   const std::string sim_bin =
       std::filesystem::path(argv[0]).parent_path().parent_path() / "graph-sim";
@@ -115,6 +122,105 @@ int main(int argc, char** argv) {
         static_cast<long long>(accepted), static_cast<long long>(throttled), min_time,
         min_time > 0 ? wall / min_time : 0.0, ru.ru_maxrss / 1024.0);
     std::fflush(stdout);
+    if (restore > 0 && run) {
+      // A second, empty tenant; an operator of both (a restore's rule).
+      Http(base + "/_sim/fixture", "POST",
+           R"({"tenants":[{"id":"t2","apps":[{"client_id":"app","client_secret":"s3cret-Qx8"}]}]})");
+      auto ids = store::WriteResult<std::vector<int64_t>>(
+          **db, [&](store::Tx& tx) -> Result<std::vector<int64_t>> {
+            std::vector<int64_t> out;
+            for (const char* sql :
+                 {"INSERT INTO tenants (name, created_at) VALUES ('bench-2', 0) RETURNING id",
+                  "INSERT INTO users (email, created_at) VALUES ('bench@msp', 0) RETURNING id"}) {
+              auto r = tx.Query(sql);
+              if (!r) return Unexpected(r.error());
+              out.push_back(r->front().Int(0));
+            }
+            for (int64_t t : {tenant, out[0]}) {
+              TA_RETURN_IF_ERROR(tx.Exec("INSERT INTO memberships (tenant_id, user_id, role, "
+                                         "created_at) VALUES ($1, $2, 'owner', 0)",
+                                         {t, out[1]}));
+            }
+            // Every k-th item, so that each type is in the sample.
+            auto items = tx.Query("SELECT id FROM backup_items ORDER BY id");
+            if (!items) return Unexpected(items.error());
+            const size_t stride = std::max<size_t>(1, items->size() / restore);
+            for (size_t i = 0; i < items->size() && out.size() < 2 + static_cast<size_t>(restore);
+                 i += stride)
+              out.push_back((*items)[i].Int(0));
+            return out;
+          });
+      if (!ids) return 1;
+      const int64_t target = (*ids)[0], user = (*ids)[1];
+      if (!ops::SetTenantCredentials(**db, box, target, "t2", "app", "s3cret-Qx8").ok()) return 1;
+      ops::RestoreRequest req{user, tenant, target, 0, std::nullopt, {}};
+      req.backup_set_id = *store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+        auto r = tx.Query("SELECT id FROM backup_sets WHERE run_id = $1", {run->run.id});
+        if (!r) return Unexpected(r.error());
+        return r->front().Int(0);
+      });
+      req.item_ids = std::vector<int64_t>(ids->begin() + 2, ids->end());
+      Http(base + "/_sim/config", "POST", R"({"reset_throttle": true})");
+      Http(base + "/_sim/requests", "DELETE");
+      const auto r0 = std::chrono::steady_clock::now();
+      auto restored = ops::StartRestore(runs, **db, req, true);
+      if (!restored) return 1;
+      while (true) {  // a throttled restore may snooze and come back
+        auto n = pool.RunOnce();
+        if (!n) return 1;
+        auto status = store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
+          auto r = tx.Query("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state IN ('queued', "
+                            "'running')",
+                            {restored->run.id});
+          if (!r) return Unexpected(r.error());
+          return r->front().Int(0);
+        });
+        if (status && *status == 0) break;
+        if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      const double rwall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+      auto rlog = nlohmann::json::parse(Http(base + "/_sim/requests"));
+      int64_t reads = 0, writes = 0, got429 = 0, readback = 0;
+      for (const auto& r : rlog) {
+        const std::string path = r["path"].get<std::string>();
+        if (path.find("/oauth2/") != std::string::npos || r["tenant"] != "t2") continue;
+        if (r["status"] == 429) {
+          ++got429;
+          continue;
+        }
+        if (r["write"].get<bool>()) {
+          ++writes;
+          continue;
+        }
+        ++reads;
+        // A read of one object (not of a collection) is a read-back: a
+        // restore into an empty tenant reads nothing else per item.
+        const size_t dm = path.find("/deviceManagement/");
+        const std::string rest = dm == std::string::npos ? "" : path.substr(dm + 18);
+        if (rest.find('/') != std::string::npos) ++readback;
+      }
+      const double bound = std::max(static_cast<double>((reads + writes - 1) / 1000) * 20.0,
+                                    static_cast<double>((writes - 1) / 100) * 20.0);
+      auto outcomes = store::ReadResult<std::string>(**db, [&](store::Tx& tx) -> Result<std::string> {
+        auto r = tx.Query("SELECT status, COUNT(*) FROM run_items WHERE run_id = $1 GROUP BY status "
+                          "ORDER BY status",
+                          {restored->run.id});
+        if (!r) return Unexpected(r.error());
+        std::string s;
+        for (const auto& row : *r) s += row.Text(0) + " " + row.Text(1) + " ";
+        return s;
+      });
+      std::printf(
+          "rep %d restore: %zu items into an empty tenant in %.1f s (%s); %lld writes + %lld reads "
+          "accepted, of which %lld read-backs (+%lld got 429); throttle-bound minimum %.1f s; "
+          "wall/minimum %.2f\n",
+          rep, req.item_ids->size(), rwall, outcomes.value_or("?").c_str(),
+          static_cast<long long>(writes), static_cast<long long>(reads),
+          static_cast<long long>(readback), static_cast<long long>(got429), bound,
+          bound > 0 ? rwall / bound : 0.0);
+      std::fflush(stdout);
+    }
     std::system(("pkill -TERM -f '" + cmd.substr(5) + "'").c_str());
     pclose(sim);
     std::filesystem::remove_all(dir);
