@@ -45,6 +45,24 @@ std::string Http(const std::string& url, const std::string& method = "GET",
   return res ? res->body : "";
 }
 
+// Steps the pool until `run`'s job is done: a throttled run snoozes for the
+// Retry-After and is claimed again, so one RunOnce is not the whole run.
+bool RunToEnd(jobs::WorkerPool& pool, store::Database& db, int64_t run) {
+  while (true) {
+    auto n = pool.RunOnce();
+    if (!n) return false;
+    auto active = store::ReadResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {
+      auto r = tx.Query(
+          "SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state IN ('queued', 'running')", {run});
+      if (!r) return Unexpected(r.error());
+      return r->front().Int(0);
+    });
+    if (!active) return false;
+    if (*active == 0) return true;
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,7 +111,7 @@ int main(int argc, char** argv) {
     Http(base + "/_sim/requests", "DELETE");
     const auto t0 = std::chrono::steady_clock::now();
     auto run = ops::StartBackupSet(runs, **db, tenant, "bench", std::nullopt, std::nullopt);
-    if (!run || !pool.RunOnce()) return 1;
+    if (!run || !RunToEnd(pool, **db, run->run.id)) return 1;
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto log = nlohmann::json::parse(Http(base + "/_sim/requests"));
@@ -124,8 +142,9 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (restore > 0 && run) {
       // A second, empty tenant; an operator of both (a restore's rule).
-      Http(base + "/_sim/fixture", "POST",
-           R"({"tenants":[{"id":"t2","apps":[{"client_id":"app","client_secret":"s3cret-Qx8"}]}]})");
+      Http(
+          base + "/_sim/fixture", "POST",
+          R"({"tenants":[{"id":"t2","apps":[{"client_id":"app","client_secret":"s3cret-Qx8"}]}]})");
       auto ids = store::WriteResult<std::vector<int64_t>>(
           **db, [&](store::Tx& tx) -> Result<std::vector<int64_t>> {
             std::vector<int64_t> out;
@@ -137,9 +156,10 @@ int main(int argc, char** argv) {
               out.push_back(r->front().Int(0));
             }
             for (int64_t t : {tenant, out[0]}) {
-              TA_RETURN_IF_ERROR(tx.Exec("INSERT INTO memberships (tenant_id, user_id, role, "
-                                         "created_at) VALUES ($1, $2, 'owner', 0)",
-                                         {t, out[1]}));
+              TA_RETURN_IF_ERROR(
+                  tx.Exec("INSERT INTO memberships (tenant_id, user_id, role, "
+                          "created_at) VALUES ($1, $2, 'owner', 0)",
+                          {t, out[1]}));
             }
             // Every k-th item, so that each type is in the sample.
             auto items = tx.Query("SELECT id FROM backup_items ORDER BY id");
@@ -164,20 +184,7 @@ int main(int argc, char** argv) {
       Http(base + "/_sim/requests", "DELETE");
       const auto r0 = std::chrono::steady_clock::now();
       auto restored = ops::StartRestore(runs, **db, req, true);
-      if (!restored) return 1;
-      while (true) {  // a throttled restore may snooze and come back
-        auto n = pool.RunOnce();
-        if (!n) return 1;
-        auto status = store::ReadResult<int64_t>(**db, [&](store::Tx& tx) -> Result<int64_t> {
-          auto r = tx.Query("SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state IN ('queued', "
-                            "'running')",
-                            {restored->run.id});
-          if (!r) return Unexpected(r.error());
-          return r->front().Int(0);
-        });
-        if (status && *status == 0) break;
-        if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
+      if (!restored || !RunToEnd(pool, **db, restored->run.id)) return 1;
       const double rwall =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
       auto rlog = nlohmann::json::parse(Http(base + "/_sim/requests"));
@@ -202,15 +209,17 @@ int main(int argc, char** argv) {
       }
       const double bound = std::max(static_cast<double>((reads + writes - 1) / 1000) * 20.0,
                                     static_cast<double>((writes - 1) / 100) * 20.0);
-      auto outcomes = store::ReadResult<std::string>(**db, [&](store::Tx& tx) -> Result<std::string> {
-        auto r = tx.Query("SELECT status, COUNT(*) FROM run_items WHERE run_id = $1 GROUP BY status "
-                          "ORDER BY status",
-                          {restored->run.id});
-        if (!r) return Unexpected(r.error());
-        std::string s;
-        for (const auto& row : *r) s += row.Text(0) + " " + row.Text(1) + " ";
-        return s;
-      });
+      auto outcomes =
+          store::ReadResult<std::string>(**db, [&](store::Tx& tx) -> Result<std::string> {
+            auto r = tx.Query(
+                "SELECT status, COUNT(*) FROM run_items WHERE run_id = $1 GROUP BY status "
+                "ORDER BY status",
+                {restored->run.id});
+            if (!r) return Unexpected(r.error());
+            std::string s;
+            for (const auto& row : *r) s += row.Text(0) + " " + row.Text(1) + " ";
+            return s;
+          });
       std::printf(
           "rep %d restore: %zu items into an empty tenant in %.1f s (%s); %lld writes + %lld reads "
           "accepted, of which %lld read-backs (+%lld got 429); throttle-bound minimum %.1f s; "

@@ -410,16 +410,20 @@ std::vector<RefSite> FindReferences(const PolicyType& type, const json& payload,
 
 Mapped MapReferences(const PolicyType& type, const json& payload, const json& assignments,
                      const std::map<std::string, std::string>& mapping, bool keep_unmapped) {
-  Mapped m{payload, assignments, {}};
+  Mapped m{payload, assignments, {}, {}};
   VisitRefs(type, m.payload, m.assignments,
             [&](RefKind kind, json& leaf, const std::string& where) {
               const std::string id = leaf.get<std::string>();
               if (WellKnown(kind, id)) return;
-              auto it = mapping.find(id);
-              if (it != mapping.end())
-                leaf = it->second;
-              else if (!keep_unmapped)
+              std::string target = id;  // kept (same tenant) unless mapped
+              if (auto it = mapping.find(id); it != mapping.end()) {
+                target = it->second;
+                leaf = target;
+              } else if (!keep_unmapped) {
                 m.unmapped.push_back({kind, id, where});
+                target.clear();
+              }
+              m.sites.push_back({{kind, id, where}, target});
             });
   return m;
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,8 @@ std::vector<RefSite> FindReferences(const PolicyType& type, const nlohmann::json
 struct Mapped {
   nlohmann::json payload, assignments;
   std::vector<RefSite> unmapped;  // references with no mapping (left as they were)
+  // Every reference with the id it is now written as ("" when unmapped).
+  std::vector<std::pair<RefSite, std::string>> sites;
 };
 // Rewrites every reference through `mapping` (source id -> target id, one
 // map for every kind: ids are unique across kinds). With `keep_unmapped`

@@ -12,6 +12,7 @@
 #include "ops/ops_common.h"
 #include "runs/run_params.h"
 #include "store/backup_sets.h"
+#include "store/inventory.h"
 
 namespace ta::ops {
 
@@ -130,6 +131,7 @@ struct Plan {
   std::string target_id;
   std::vector<FieldChange> changes;  // over the canonical forms (see ContentDiff)
   bool fields_change = false;        // anything but the assignments
+  bool object_change = false;        // the object's own fields (what a PATCH or PUT writes)
   bool assignments_change = false;
   std::set<std::string> live_groups;
   json live_payload;  // the target as captured (empty for a create)
@@ -159,6 +161,7 @@ struct Target {
   json body;               // mapped.payload with its secrets opened: what is written
   std::string graph_id;
   bool created = false;  // this run created the object (now or in a crashed attempt)
+  std::string leak;      // a source-tenant id no declared reference maps (see SourceIdIn)
 };
 
 // One restore attempt: reads the selected backup items, plans each against
@@ -218,7 +221,36 @@ class RestoreRun {
     auto existing = ExistingItems(ctx_);
     if (!existing) return existing.error();
     done_ = std::move(*existing);
+    if (!same_tenant()) {
+      auto ids = store::ReadResult<std::vector<std::string>>(ctx_.db(), [&](store::Tx& tx) {
+        return store::Inventory::KnownGraphIds(tx, params_.source_tenant_id);
+      });
+      if (!ids) return ids.error();
+      for (auto& id : *ids)  // GUIDs; shorter ids (scope tags) only where declared
+        if (id.size() >= 32 && id != "00000000-0000-0000-0000-000000000000")
+          source_ids_.insert(std::move(id));
+    }
     return Status::Ok();
+  }
+
+  // A source-tenant id left in what would be written, where no declared
+  // reference is (a group id inside a setting's value, say): it cannot be
+  // mapped, so the item is not written. "" when there is none.
+  std::string SourceIdIn(const json& v, const std::string& where) const {
+    if (v.is_string()) {
+      const std::string& s = v.get_ref<const std::string&>();
+      if (s.size() < 32) return "";
+      for (const auto& id : source_ids_)
+        if (s.find(id) != std::string::npos) return "'" + id + "' at " + where;
+      return "";
+    }
+    if (v.is_array())
+      for (size_t i = 0; i < v.size(); ++i)
+        if (auto f = SourceIdIn(v[i], where + "[" + std::to_string(i) + "]"); !f.empty()) return f;
+    if (v.is_object())
+      for (const auto& [k, x] : v.items())
+        if (auto f = SourceIdIn(x, where.empty() ? k : where + "." + k); !f.empty()) return f;
+    return "";
   }
 
   Flow Failed(const std::string& ref, const std::string& action, const graph::GraphError& e) {
@@ -242,7 +274,12 @@ class RestoreRun {
                                     same_tenant()),
              json(),
              "",
-             false};
+             false,
+             ""};
+    // What is content (not the object's own id or server fields) is what is written.
+    t.leak = SourceIdIn(catalog::Canonical(*type, t.mapped.payload), "");
+    if (t.leak.empty())
+      t.leak = SourceIdIn(catalog::CanonicalAssignments(t.mapped.assignments), "assignments");
     const json pending = PendingIntent(done_, ref);
     t.created = pending.value("created", false) || pending.value("intent", "") == "create";
     Plan plan;
@@ -281,9 +318,7 @@ class RestoreRun {
     } else if (candidates.empty()) {
       plan.outcome = "would_create";
       plan.assignments_change = t.type.assign_body_key && !t.mapped.assignments.empty();
-      plan.changes = ContentDiff(t.type, json::object(), json::array(), t.mapped.payload,
-                                 t.mapped.assignments);
-      plan.fields_change = true;
+      plan.fields_change = plan.object_change = true;
       plan.live_payload = json::object();
     } else {
       plan.target_id = t.graph_id = candidates[0];
@@ -292,12 +327,27 @@ class RestoreRun {
       plan.changes = ContentDiff(t.type, live->payload, live->assignments, t.mapped.payload,
                                  t.mapped.assignments);
       plan.live_groups = GroupsOf(live->assignments);
-      for (const auto& c : plan.changes)
+      for (const auto& c : plan.changes) {
         (c.path == "assignments" ? plan.assignments_change : plan.fields_change) = true;
+        if (c.path != "assignments" && InObjectBody(t.type, c.path)) plan.object_change = true;
+      }
       plan.live_payload = std::move(live->payload);
       plan.outcome = plan.changes.empty() ? "unchanged" : "would_update";
     }
     return Flow::On();
+  }
+
+  // Whether a change at `path` is written by the object's PATCH (or PUT):
+  // anything but a sub-resource that has its own way in.
+  static bool InObjectBody(const catalog::PolicyType& type, const std::string& path) {
+    for (const auto& sub : type.sub_resources) {
+      const std::string p(sub.property);
+      if (path.compare(0, p.size(), p) != 0 || (path.size() > p.size() && path[p.size()] != '.'))
+        continue;
+      return sub.write == catalog::SubWrite::kInBody &&
+             type.update_method == catalog::UpdateMethod::kPut;
+    }
+    return true;
   }
 
   json Details(const Target& t, const Plan& plan) const {
@@ -335,6 +385,13 @@ class RestoreRun {
            "by name), then restore again (nothing was written for this item)";
   }
 
+  static std::string LeakMessage(const Target& t) {
+    return "the source tenant's id " + t.leak +
+           " is not a reference TenantAtlas knows how to map, so it would reach the target "
+           "tenant; edit that value in the source tenant, capture it again, then restore "
+           "(nothing was written for this item)";
+  }
+
   Flow RecordPreview(const Target& t, const Plan& plan) {
     store::RunItem r;
     r.item_ref = t.ref;
@@ -347,6 +404,9 @@ class RestoreRun {
     if (!t.mapped.unmapped.empty()) {
       r.error_code = "unmapped_reference";
       r.error_message = UnmappedMessage(t);
+    } else if (!t.leak.empty()) {
+      r.error_code = "source_id_in_payload";
+      r.error_message = LeakMessage(t);
     }
     r.details = Details(t, plan).dump();
     return Flow::After(Record(ctx_, r));
@@ -390,6 +450,9 @@ class RestoreRun {
       return Flow::After(
           Record(ctx_, FailedItem(t.ref, "map", "unmapped_reference", UnmappedMessage(t))));
     }
+    if (!t.leak.empty())
+      return Flow::After(
+          Record(ctx_, FailedItem(t.ref, "map", "source_id_in_payload", LeakMessage(t))));
     auto body = UnsealSecrets(t.type, t.mapped.payload, ops_.box);
     if (!body) {
       return Flow::After(
@@ -399,7 +462,7 @@ class RestoreRun {
     json live = plan.live_payload;
     if (plan.outcome == "would_create") {
       if (Flow f = Create(t, t.body, live); !f.on()) return f;
-    } else if (plan.fields_change) {
+    } else if (plan.object_change) {  // a sub-resource alone needs no PATCH
       if (Flow f = Update(t, t.body, live); !f.on()) return f;
     }
     if (plan.fields_change)
@@ -611,6 +674,7 @@ class RestoreRun {
   std::unique_ptr<graph::GraphWriter> writer_;
   std::unique_ptr<TargetIndex> index_;
   ItemMap done_;
+  std::set<std::string> source_ids_;  // cross-tenant: the source's known GUIDs
 };
 
 }  // namespace

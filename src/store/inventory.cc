@@ -226,4 +226,11 @@ Result<std::vector<GroupRecord>> Inventory::GroupsNamed(Tx& tx, int64_t tenant_i
       {tenant_id, display_name}, ReadGroup);
 }
 
+Result<std::vector<std::string>> Inventory::KnownGraphIds(Tx& tx, int64_t tenant_id) {
+  return QueryAll(tx,
+                  "SELECT graph_id FROM tenant_groups WHERE tenant_id = $1 UNION "
+                  "SELECT graph_id FROM policies WHERE tenant_id = $1",
+                  {tenant_id}, [](const Row& r) { return r.Text(0); });
+}
+
 }  // namespace ta::store

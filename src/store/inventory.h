@@ -98,6 +98,9 @@ class Inventory {
   // Groups of the tenant (not gone) with this display name.
   static Result<std::vector<GroupRecord>> GroupsNamed(Tx& tx, int64_t tenant_id,
                                                       const std::string& display_name);
+  // Every Graph id the tenant's inventory knows (groups and objects, gone or
+  // not): what must never be sent to another tenant.
+  static Result<std::vector<std::string>> KnownGraphIds(Tx& tx, int64_t tenant_id);
 };
 
 }  // namespace ta::store

@@ -188,13 +188,14 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
   };
   call("POST", T(ops.tenant_a) + "/policies/sync");
   ops.Drain();
-  const Reply set = call("POST", T(ops.tenant_a) + "/backup-sets", json{{"name", "Nightly"}}.dump());
+  const Reply set =
+      call("POST", T(ops.tenant_a) + "/backup-sets", json{{"name", "Nightly"}}.dump());
   ASSERT_EQ(set.status, 202) << set.body;
   ops.Drain();
   const int64_t set_id = ops.Count("SELECT MAX(id) FROM backup_sets");
   const int64_t policy = ops.Count("SELECT MIN(id) FROM policies");
-  const Reply version = call("GET", T(ops.tenant_a) + "/policies/" + std::to_string(policy) +
-                                        "/versions/1");
+  const Reply version =
+      call("GET", T(ops.tenant_a) + "/policies/" + std::to_string(policy) + "/versions/1");
   ASSERT_EQ(version.status, 200) << version.body;
   EXPECT_TRUE(version.Json()["payload"]["omaSettings"][0]["secretValue"].is_string())
       << version.body;
@@ -224,10 +225,10 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
   // The live value is the backed-up one again.
   auto reader = ops.access->Reader(ops.tenant_a);
   const json live = *(*reader)->Get("deviceManagement/deviceConfigurations/" + id);
-  const json plain = *(*reader)->Get(
-      "deviceManagement/deviceConfigurations/" + id + "/getOmaSettingPlainTextValue(" +
-      "secretReferenceValueId='" + live["omaSettings"][0]["secretReferenceValueId"].get<std::string>() +
-      "')");
+  const json plain =
+      *(*reader)->Get("deviceManagement/deviceConfigurations/" + id +
+                      "/getOmaSettingPlainTextValue(" + "secretReferenceValueId='" +
+                      live["omaSettings"][0]["secretReferenceValueId"].get<std::string>() + "')");
   EXPECT_EQ(plain["value"], original);
 
   std::string stored;
@@ -239,7 +240,8 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
       stored += ss.str();
     }
   } else {
-    for (const char* table : {"policy_versions", "backup_items", "run_items", "audit_log", "jobs"}) {
+    for (const char* table :
+         {"policy_versions", "backup_items", "run_items", "audit_log", "jobs"}) {
       (void)ops.db().Read([&](store::Tx& tx) -> Status {
         auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
         if (rows)

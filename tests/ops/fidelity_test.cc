@@ -633,6 +633,45 @@ TEST_P(FidelityFaultTest, AnUnmappedScopeTagBlocksTheItemAndIsNamed) {
   EXPECT_EQ(writes, 0) << env.sim.Requests().dump();
 }
 
+// A source-tenant id where no declared reference is (a group's id inside a
+// setting's value): it cannot be mapped, so the item is blocked, named, and
+// nothing is written to the target.
+TEST_P(FidelityFaultTest, ASourceIdOutsideADeclaredReferenceBlocksTheItem) {
+  TA_OPS_ENV(env);
+  const std::string group = "3f1c9a2e-5b7d-4e8a-9c1f-2a6b8d0e4f17";
+  env.sim.Seed("ms-a", "groups", {{{"id", group}, {"displayName", "Kiosk devices"}}});
+  env.sim.Seed(
+      "ms-a", "configurationPolicies",
+      {{{"name", "Kiosk"},
+        {"platforms", "windows10"},
+        {"technologies", "mdm"},
+        {"settings",
+         {{{"settingInstance",
+            {{"@odata.type", "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance"},
+             {"settingDefinitionId", "kiosk_allowed_group"},
+             {"simpleSettingValue", {{"value", group}}}}}}}}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  env.sim.ClearRequests();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value());
+  env.Drain();
+  auto items = env.Items(env.tenant_b, run->run.id);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].status, "failed");
+  EXPECT_EQ(items[0].error_code.value_or(""), "source_id_in_payload");
+  EXPECT_NE(items[0].error_message.value_or("").find(group), std::string::npos);
+  EXPECT_NE(items[0].error_message.value_or("").find("simpleSettingValue"), std::string::npos)
+      << items[0].error_message.value_or("");
+  for (const auto& r : env.sim.Requests())
+    EXPECT_FALSE(r["write"].get<bool>()) << "nothing is written: " << r.dump();
+  // Into the same tenant the id is its own: restored as it is.
+  RestoreRequest same{env.operator_both, env.tenant_a, env.tenant_a, set_id, std::nullopt, {}};
+  auto own = StartRestore(*env.runs, env.db(), same, true);
+  env.Drain();
+  EXPECT_EQ(env.Items(env.tenant_a, own->run.id)[0].status, "unchanged");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FidelityFaultTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);
