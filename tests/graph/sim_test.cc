@@ -111,3 +111,128 @@ TEST(GraphSim, RequestLogShowsNoWritesForReads) {
 
 }  // namespace
 }  // namespace ta::graph
+
+namespace ta::graph {
+namespace {
+
+using nlohmann::json;
+
+// POST /_sim/fixture loads what it is given (it used to answer 204 and add
+// nothing), and refuses a malformed fixture with a message naming the field.
+TEST(GraphSimFixture, HttpFixtureAddsTheTenantsItIsGiven) {
+  GraphTestEnv env;
+  auto post = [&](const std::string& body) {
+    HttpRequest r;
+    r.method = "POST";
+    r.url = env.sim.base_url() + "/_sim/fixture";
+    r.body = body;
+    r.headers = {{"Content-Type", "application/json"}};
+    return env.transport->Send(r);
+  };
+  const json fixture = {
+      {"tenants",
+       {{{"id", "fabrikam"},
+         {"apps", {{{"client_id", "app-f"}, {"client_secret", "Qx8~fabrikam-secret"}}}},
+         {"groups", {{{"id", "g-f"}, {"displayName", "Finance"}}}},
+         {"policies",
+          {{"roleScopeTags", {{{"id", "7"}, {"displayName", "Europe"}}}},
+           {"deviceConfigurations", {{{"displayName", "From the fixture"}}}}}}}}}};
+  auto ok = post(fixture.dump());
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->status, 204);
+  TokenProvider tokens(*env.transport, env.sim.base_url(), GraphConfig{}.scope, env.clock,
+                       env.redactor);
+  GraphConfig config;
+  config.authority_base = config.graph_base = env.sim.base_url();
+  GraphClient fabrikam(AppCredentials{"fabrikam", "app-f", "Qx8~fabrikam-secret"}, config,
+                       *env.transport, tokens, env.limiter, env.redactor, 3);
+  auto configs = ListAll(fabrikam, "deviceManagement/deviceConfigurations");
+  ASSERT_TRUE(configs.has_value()) << configs.error().message;
+  ASSERT_EQ(configs->size(), 1u);
+  EXPECT_EQ((*configs)[0]["displayName"], "From the fixture");
+  EXPECT_EQ(ListAll(fabrikam, "deviceManagement/roleScopeTags")->size(), 1u);
+  EXPECT_EQ(ListAll(fabrikam, "groups")->size(), 1u);
+
+  auto bad = post(R"({"tenants":[{"id":"x","policies":{"deviceConfigurations":{}}}]})");
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("policies.deviceConfigurations must be an array"), std::string::npos)
+      << bad->body;
+}
+
+// Graph's behaviour the restore depends on: a PATCH ignores sub-resources,
+// the actions change them, and unknown references are refused.
+TEST(GraphSimFidelity, PatchIgnoresSubResourcesAndTheActionsChangeThem) {
+  GraphTestEnv env;
+  auto ids = env.sim.Seed(kTenant, "deviceCompliancePolicies",
+                          {{{"displayName", "C"},
+                            {"scheduledActionsForRule",
+                             {{{"ruleName", "PasswordRequired"},
+                               {"scheduledActionConfigurations",
+                                {{{"actionType", "block"}, {"gracePeriodHours", 0}}}}}}}}});
+  const std::string item = "deviceManagement/deviceCompliancePolicies/" + ids[0];
+  const std::string expand =
+      "?$expand=scheduledActionsForRule($expand=scheduledActionConfigurations)";
+  auto grace = [&] {
+    return (
+        *env.client->Get(item + expand))["scheduledActionsForRule"][0]
+                                        ["scheduledActionConfigurations"][0]["gracePeriodHours"];
+  };
+  ASSERT_TRUE(
+      env.client->Patch(item, {{"scheduledActionsForRule",
+                                {{{"ruleName", "PasswordRequired"},
+                                  {"scheduledActionConfigurations",
+                                   {{{"actionType", "block"}, {"gracePeriodHours", 48}}}}}}}}));
+  EXPECT_EQ(grace(), 0) << "a PATCH does not change scheduled actions";
+  ASSERT_TRUE(env.client->Post(item + "/scheduleActionsForRules",
+                               {{"deviceComplianceScheduledActionForRules",
+                                 {{{"ruleName", "PasswordRequired"},
+                                   {"scheduledActionConfigurations",
+                                    {{{"actionType", "block"}, {"gracePeriodHours", 48}}}}}}}}));
+  EXPECT_EQ(grace(), 48);
+  auto unknown = env.client->Post(
+      item + "/scheduleActionsForRules",
+      {{"deviceComplianceScheduledActionForRules",
+        {{{"ruleName", "PasswordRequired"},
+          {"scheduledActionConfigurations",
+           {{{"actionType", "notification"}, {"notificationTemplateId", "nope"}}}}}}}});
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().http_status, 400);
+  EXPECT_NE(unknown.error().message.find("Invalid Reference id"), std::string::npos);
+  // A PATCH of the sub-resource entry itself is what every read returns.
+  auto rules = ListAll(*env.client, item + "/scheduledActionsForRule");
+  ASSERT_EQ(rules->size(), 1u);
+  ASSERT_TRUE(env.client->Patch(item + "/scheduledActionsForRule/" +
+                                    (*rules)[0]["id"].get<std::string>(),
+                                {{"scheduledActionConfigurations",
+                                  {{{"actionType", "block"}, {"gracePeriodHours", 96}}}}}));
+  EXPECT_EQ(grace(), 96) << "seen through $expand";
+  EXPECT_EQ((*ListAll(*env.client, item + "/scheduledActionsForRule"))[0]
+                ["scheduledActionConfigurations"][0]["gracePeriodHours"],
+            96)
+      << "and through the list";
+  auto tag = env.client->Patch(item, {{"roleScopeTagIds", {"42"}}});
+  ASSERT_FALSE(tag.has_value());
+  EXPECT_NE(tag.error().message.find("scope tag '42'"), std::string::npos);
+}
+
+TEST(GraphSimFidelity, OmaStringValuesAreEncryptedAndReadWithTheFunction) {
+  GraphTestEnv env;
+  auto ids = env.sim.Seed(kTenant, "deviceConfigurations",
+                          {{{"displayName", "W"},
+                            {"omaSettings",
+                             {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+                               {"omaUri", "./x"},
+                               {"value", "plain-psk"}}}}}});
+  const std::string item = "deviceManagement/deviceConfigurations/" + ids[0];
+  const json s = (*env.client->Get(item))["omaSettings"][0];
+  EXPECT_EQ(s["isEncrypted"], true);
+  EXPECT_NE(s["value"], "plain-psk");
+  auto plain = env.client->Get(item + "/getOmaSettingPlainTextValue(secretReferenceValueId='" +
+                               s["secretReferenceValueId"].get<std::string>() + "')");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ((*plain)["value"], "plain-psk");
+}
+
+}  // namespace
+}  // namespace ta::graph

@@ -273,6 +273,7 @@ void GraphSim::Impl::ActionRoutes() {
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
       json* sub = SubOf(*p, coll, req.matches[3]);
+      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
       json body = json::parse(req.body, nullptr, false);
       if (body.is_discarded() || !body.is_object())
         return Error(res, 400, "BadRequest", "Malformed body.", rid);
@@ -280,7 +281,7 @@ void GraphSim::Impl::ActionRoutes() {
       if (coll == "deviceCompliancePolicies" &&
           !CheckReferences(t, {{"scheduledActionsForRule", json::array({body})}}, res, rid))
         return;
-      for (json& e : sub ? *sub : json::array()) {
+      for (json& e : *sub) {
         if (e.value("id", "") != std::string(req.matches[4])) continue;
         for (const auto& [k, v] : body.items()) e[k] = v;
         e["lastModifiedDateTime"] = Iso8601(clock.Now());
