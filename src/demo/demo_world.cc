@@ -15,6 +15,11 @@ void SeedDemoWorld(sim::GraphSim& sim, int generated) {
   sim.Seed("fabrikam.example", "groups",
            {{{"id", "f-0101"}, {"displayName", "All Windows Devices"}},
             {{"id", "f-0102"}, {"displayName", "Finance Users"}}});
+  // A scope tag of the same name in each: the restore wizard maps it like a group.
+  sim.Seed("contoso.example", "roleScopeTags",
+           {{{"id", "c-tag-eu"}, {"displayName", "Europe"}, {"description", "EU customers"}}});
+  sim.Seed("fabrikam.example", "roleScopeTags",
+           {{{"id", "f-tag-eu"}, {"displayName", "Europe"}, {"description", "EU customers"}}});
   auto assign = [](const std::string& g) {
     return json::array(
         {{{"target",
@@ -26,6 +31,7 @@ void SeedDemoWorld(sim::GraphSim& sim, int generated) {
              {"assignments", assign("c-0001")}},
             {{"displayName", "Win - Finance restrictions"},
              {"cameraBlocked", true},
+             {"roleScopeTagIds", {"0", "c-tag-eu"}},
              {"assignments", assign("c-0002")}}});
   // Fabrikam already has its own BitLocker policy, drifted from Contoso's: a
   // restore preview shows it as an update with a field diff.

@@ -95,7 +95,9 @@ TEST_F(DbCli, DemoRunsTheWholeFlowOnTheSimulator) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("Graph writes made by the preview: 0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("the same request again reused run"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("succeeded: 17 created, 1 updated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("succeeded: 17 created, 1 unchanged, 1 updated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scopeTag Europe (c-tag-eu) -> f-tag-eu  [suggested]"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("audit chain: intact"), std::string::npos) << r.out;
 }
 

@@ -150,10 +150,14 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByLabel(/Fabrikam/).check();
   await page.getByRole('button', { name: 'Next: mapping' }).click();
 
-  // Both source groups have a same-named group in Fabrikam: pre-filled and marked.
+  // Both source groups and the scope tag have a same-named counterpart in Fabrikam:
+  // pre-filled and marked.
   await page.getByTestId('mapping-row').first().waitFor();
-  assert.equal(await page.getByTestId('mapping-row').count(), 2);
-  assert.equal(await page.getByTestId('suggested').count(), 2);
+  assert.equal(await page.getByTestId('mapping-row').count(), 3);
+  assert.equal(await page.getByTestId('suggested').count(), 3);
+  const tagRow = page.locator('[data-testid="mapping-row"][data-kind="scopeTag"]');
+  assert.match(await tagRow.textContent(), /Scope tag.*Europe/);
+  assert.equal(await page.getByLabel('Target scope tag for Europe').inputValue(), 'f-tag-eu');
   const target = page.getByLabel('Target group for Finance Users');
   assert.equal(await target.inputValue(), 'f-0102');
   // Unmapping one flags it.
@@ -176,9 +180,18 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('preview-unmapped').count(), 0);
   const outcomes = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
-  // Fabrikam has its own, drifted "Win - BitLocker": an update with a field diff.
+  // Fabrikam has its own, drifted "Win - BitLocker": an update with a field diff; and
+  // its own scope tag "Europe", the same as Contoso's: unchanged.
   assert.equal(outcomes.filter((o) => o === 'would_update').length, 1, `outcomes: ${outcomes}`);
-  assert.ok(outcomes.filter((o) => o !== 'would_update').every((o) => o === 'would_create'), `outcomes: ${outcomes}`);
+  assert.equal(outcomes.filter((o) => o === 'unchanged').length, 1, `outcomes: ${outcomes}`);
+  assert.ok(
+    outcomes.filter((o) => o !== 'would_update' && o !== 'unchanged').every((o) => o === 'would_create'),
+    `outcomes: ${outcomes}`,
+  );
+  // The mapped scope tag is shown with the id it will be written as.
+  const finance = page.getByTestId('item-row').filter({ hasText: 'Win - Finance restrictions' });
+  await finance.getByTestId('item-references').locator('summary').click();
+  assert.match(await finance.getByTestId('item-references').textContent(), /scopeTag c-tag-eu → f-tag-eu/);
   const drifted = page.getByTestId('item-row').filter({ hasText: 'Win - BitLocker' });
   await drifted.getByText(/field change/).click();
   const diff = drifted.getByTestId('diff');
@@ -200,7 +213,8 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   const executed = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
   assert.equal(executed.length, outcomes.length);
   assert.equal(executed.filter((o) => o === 'updated').length, 1, `outcomes: ${executed}`);
-  assert.equal(executed.filter((o) => o === 'created').length, executed.length - 1, `outcomes: ${executed}`);
+  assert.equal(executed.filter((o) => o === 'unchanged').length, 1, `outcomes: ${executed}`);
+  assert.equal(executed.filter((o) => o === 'created').length, executed.length - 2, `outcomes: ${executed}`);
   // The run belongs to Fabrikam, and the switcher followed it.
   assert.match(await page.getByLabel('Tenant').inputValue(), new RegExp(`^${stack.fabrikam}$`));
 
