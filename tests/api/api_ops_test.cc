@@ -19,6 +19,31 @@ class ApiOpsTest : public ::testing::TestWithParam<TestBackend> {};
 
 std::string T(int64_t tenant) { return "/api/v1/tenants/" + std::to_string(tenant); }
 
+// Everything the database holds: the SQLite file and its WAL byte for byte,
+// or (PostgreSQL) every row of `tables` as text.
+std::string StoredBytes(store::Database& db, const std::string& sqlite_path,
+                        const std::vector<std::string>& tables) {
+  std::string stored;
+  if (!sqlite_path.empty()) {
+    for (const std::string& f : {sqlite_path, sqlite_path + "-wal"}) {
+      std::ifstream in(f, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      stored += ss.str();
+    }
+    return stored;
+  }
+  for (const auto& table : tables) {
+    (void)db.Read([&](store::Tx& tx) -> Status {
+      auto rows = tx.Query("SELECT CAST(t AS TEXT) FROM " + table + " t");
+      if (rows)
+        for (const auto& r : *rows) stored += r.Text(0) + "\n";
+      return Status::Ok();
+    });
+  }
+  return stored;
+}
+
 TEST_P(ApiOpsTest, StartsAnswerAtOnceWhileGraphTakesTenSeconds) {
   TA_OPEN_DB(t);
   sim::SimConfig sc;
@@ -127,25 +152,9 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
   call("GET", "/api/v1/notifications");
   ASSERT_GT(responses.size(), 1000u);
 
-  std::string stored;
-  if (!db_path.empty()) {
-    for (const std::string& f : {db_path, db_path + "-wal"}) {
-      std::ifstream in(f, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      stored += ss.str();
-    }
-  } else {
-    for (const char* table : {"tenants", "runs", "run_items", "jobs", "audit_log", "notifications",
-                              "idempotent_requests", "api_tokens"}) {
-      (void)ops.db().Read([&](store::Tx& tx) -> Status {
-        auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
-        if (rows)
-          for (const auto& r : *rows) stored += r.Text(0) + "\n";
-        return Status::Ok();
-      });
-    }
-  }
+  const std::string stored = StoredBytes(ops.db(), db_path,
+                                         {"tenants", "runs", "run_items", "jobs", "audit_log",
+                                          "notifications", "idempotent_requests", "api_tokens"});
   ASSERT_GT(stored.size(), 1000u);
   const std::string logs = api.Logs();
   for (const std::string& secret : {planted, wrong}) {
@@ -231,25 +240,8 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
                       live["omaSettings"][0]["secretReferenceValueId"].get<std::string>() + "')");
   EXPECT_EQ(plain["value"], original);
 
-  std::string stored;
-  if (!db_path.empty()) {
-    for (const std::string& f : {db_path, db_path + "-wal"}) {
-      std::ifstream in(f, std::ios::binary);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      stored += ss.str();
-    }
-  } else {
-    for (const char* table :
-         {"policy_versions", "backup_items", "run_items", "audit_log", "jobs"}) {
-      (void)ops.db().Read([&](store::Tx& tx) -> Status {
-        auto rows = tx.Query(std::string("SELECT CAST(t AS TEXT) FROM ") + table + " t");
-        if (rows)
-          for (const auto& r : *rows) stored += r.Text(0) + "\n";
-        return Status::Ok();
-      });
-    }
-  }
+  const std::string stored = StoredBytes(
+      ops.db(), db_path, {"policy_versions", "backup_items", "run_items", "audit_log", "jobs"});
   ASSERT_GT(stored.size(), 1000u);
   for (const std::string& secret : {original, rotated}) {
     EXPECT_EQ(responses.find(secret), std::string::npos) << "in an API response";

@@ -293,6 +293,29 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
 
 class FidelityTest : public ::testing::TestWithParam<std::tuple<TestBackend, std::string>> {};
 
+// Runs a restore to its end; returns the run id and its items.
+struct Restored {
+  int64_t run = 0;
+  std::vector<store::RunItem> items;
+};
+Restored RunRestore(OpsEnv& env, const RestoreRequest& req, bool execute) {
+  auto run = StartRestore(*env.runs, env.db(), req, execute);
+  EXPECT_TRUE(run.has_value()) << (run ? "" : run.error().ToString());
+  if (!run) return {};
+  env.Drain();
+  return {run->run.id, env.Items(req.target_tenant_id, run->run.id)};
+}
+
+// One item that failed with `code` and a message naming `needle`.
+void ExpectOneFailed(const std::vector<store::RunItem>& items, const std::string& code,
+                     const std::string& needle) {
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].status, "failed");
+  EXPECT_EQ(items[0].error_code.value_or(""), code);
+  EXPECT_NE(items[0].error_message.value_or("").find(needle), std::string::npos)
+      << items[0].error_message.value_or("");
+}
+
 struct Fidelity {
   OpsEnv& env;
   const catalog::PolicyType& type;
@@ -303,11 +326,7 @@ struct Fidelity {
                                       const std::map<std::string, std::string>& mapping = {}) {
     RestoreRequest req{
         env.operator_both, env.tenant_a, target, set_id, std::vector<int64_t>{item_id}, mapping};
-    auto run = StartRestore(*env.runs, env.db(), req, execute);
-    EXPECT_TRUE(run.has_value()) << (run ? "" : run.error().ToString());
-    if (!run) return {};
-    env.Drain();
-    return env.Items(target, run->run.id);
+    return RunRestore(env, req, execute).items;
   }
   json Backup() {
     json p;
@@ -546,11 +565,8 @@ TEST_P(FidelityFaultTest, SubResourceWriteWhoseAnswerTimesOutIsReadBackNotRepeat
   env.sim.ClearRequests();
   RestoreRequest req{env.operator_both,          env.tenant_a, env.tenant_b, fw.set_id,
                      std::vector<int64_t>{item}, fw.mapping};
-  auto run = StartRestore(*env.runs, env.db(), req, true);
-  ASSERT_TRUE(run.has_value());
-  env.Drain();
+  auto items = RunRestore(env, req, true).items;
   env.sim.Configure({{"release", true}});
-  auto items = env.Items(env.tenant_b, run->run.id);
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].status, "created") << items[0].error_message.value_or("");
   auto objects = NamedInB(env, "groupPolicyConfigurations", "Office ADMX");
@@ -588,20 +604,11 @@ TEST_P(FidelityFaultTest, AWriteGraphIgnoresIsAMismatchNotAnUpdate) {
   env.sim.Configure({{"ignore_next_writes", 1}, {"ignore_path", "scheduleActionsForRules"}});
   RestoreRequest req{
       env.operator_both, env.tenant_a, env.tenant_a, fw.set_id, std::vector<int64_t>{item}, {}};
-  auto run = StartRestore(*env.runs, env.db(), req, true);
-  ASSERT_TRUE(run.has_value());
-  env.Drain();
-  auto items = env.Items(env.tenant_a, run->run.id);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].status, "failed");
-  EXPECT_EQ(items[0].error_code.value_or(""), "restore_mismatch");
-  EXPECT_NE(items[0].error_message.value_or("").find("scheduledActionsForRule"), std::string::npos)
-      << items[0].error_message.value_or("");
-  EXPECT_EQ(env.Run(env.tenant_a, run->run.id).status, RunStatus::kFailed);
+  const Restored done = RunRestore(env, req, true);
+  ExpectOneFailed(done.items, "restore_mismatch", "scheduledActionsForRule");
+  EXPECT_EQ(env.Run(env.tenant_a, done.run).status, RunStatus::kFailed);
   // Run again without the fault: now it is restored, and says so.
-  auto again = StartRestore(*env.runs, env.db(), req, true);
-  env.Drain();
-  EXPECT_EQ(env.Items(env.tenant_a, again->run.id)[0].status, "updated");
+  EXPECT_EQ(RunRestore(env, req, true).items.at(0).status, "updated");
 }
 
 // A reference with no mapping blocks the item: nothing is written to the
@@ -614,20 +621,12 @@ TEST_P(FidelityFaultTest, AnUnmappedScopeTagBlocksTheItemAndIsNamed) {
   env.sim.ClearRequests();
   RestoreRequest req{env.operator_both,          env.tenant_a, env.tenant_b, fw.set_id,
                      std::vector<int64_t>{item}, fw.mapping};
-  auto preview = StartRestore(*env.runs, env.db(), req, false);
-  env.Drain();
-  auto p = env.Items(env.tenant_b, preview->run.id);
-  ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0].error_code.value_or(""), "unmapped_reference");
-  auto run = StartRestore(*env.runs, env.db(), req, true);
-  env.Drain();
-  auto items = env.Items(env.tenant_b, run->run.id);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].status, "failed");
-  EXPECT_EQ(items[0].error_code.value_or(""), "unmapped_reference");
-  const std::string msg = items[0].error_message.value_or("");
-  EXPECT_NE(msg.find("scopeTag 'a-tag-eu' (at roleScopeTagIds[0])"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("mapping"), std::string::npos) << msg;
+  const auto preview = RunRestore(env, req, false).items;
+  ASSERT_EQ(preview.size(), 1u);
+  EXPECT_EQ(preview[0].error_code.value_or(""), "unmapped_reference");
+  const auto items = RunRestore(env, req, true).items;
+  ExpectOneFailed(items, "unmapped_reference", "scopeTag 'a-tag-eu' (at roleScopeTagIds[0])");
+  EXPECT_NE(items[0].error_message.value_or("").find("mapping"), std::string::npos);
   int writes = 0;
   for (const auto& r : env.sim.Requests()) writes += r["write"].get<bool>() ? 1 : 0;
   EXPECT_EQ(writes, 0) << env.sim.Requests().dump();
@@ -653,23 +652,15 @@ TEST_P(FidelityFaultTest, ASourceIdOutsideADeclaredReferenceBlocksTheItem) {
   const int64_t set_id = env.SyncAndBackUpA();
   env.sim.ClearRequests();
   RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
-  auto run = StartRestore(*env.runs, env.db(), req, true);
-  ASSERT_TRUE(run.has_value());
-  env.Drain();
-  auto items = env.Items(env.tenant_b, run->run.id);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].status, "failed");
-  EXPECT_EQ(items[0].error_code.value_or(""), "source_id_in_payload");
-  EXPECT_NE(items[0].error_message.value_or("").find(group), std::string::npos);
+  const auto items = RunRestore(env, req, true).items;
+  ExpectOneFailed(items, "source_id_in_payload", group);
   EXPECT_NE(items[0].error_message.value_or("").find("simpleSettingValue"), std::string::npos)
       << items[0].error_message.value_or("");
   for (const auto& r : env.sim.Requests())
     EXPECT_FALSE(r["write"].get<bool>()) << "nothing is written: " << r.dump();
   // Into the same tenant the id is its own: restored as it is.
   RestoreRequest same{env.operator_both, env.tenant_a, env.tenant_a, set_id, std::nullopt, {}};
-  auto own = StartRestore(*env.runs, env.db(), same, true);
-  env.Drain();
-  EXPECT_EQ(env.Items(env.tenant_a, own->run.id)[0].status, "unchanged");
+  EXPECT_EQ(RunRestore(env, same, true).items.at(0).status, "unchanged");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FidelityFaultTest,

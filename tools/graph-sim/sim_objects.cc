@@ -239,27 +239,37 @@ void GraphSim::Impl::ActionRoutes() {
   const std::string& item = kItem;
   const std::string entry =
       item + "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages)";
-  server.Get(entry, [this](const Request& req, Response& res) {
+  // The sub-resource the path names (matches 1-3), or nullptr with res set.
+  auto sub_of = [this](Tenant& t, const Request& req, Response& res,
+                       const std::string& rid) -> json* {
+    Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
+    if (!p) return nullptr;
+    json* sub = SubOf(*p, req.matches[1], req.matches[3]);
+    if (!sub) Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
+    return sub;
+  };
+  // The request's body as a writable object, or false with res set.
+  auto writable = [this](const Request& req, Response& res, const std::string& rid, json& body) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      Error(res, 400, "BadRequest", "Malformed body.", rid);
+      return false;
+    }
+    return CheckWritable(body, res, rid);
+  };
+  server.Get(entry, [this, sub_of](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
-      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
-      if (!p) return;
-      json* sub = SubOf(*p, req.matches[1], req.matches[3]);
-      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
+      json* sub = sub_of(t, req, res, rid);
+      if (!sub) return;
       std::vector<json> all(sub->begin(), sub->end());
       res.set_content(Page(req, all).dump(), "application/json");
     });
   });
-  server.Post(entry, [this](const Request& req, Response& res) {
+  server.Post(entry, [this, sub_of, writable](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
-      const std::string coll = req.matches[1];
-      Policy* p = Find(t, coll, req.matches[2], res, rid);
-      if (!p) return;
-      json* sub = SubOf(*p, coll, req.matches[3]);
-      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return Error(res, 400, "BadRequest", "Malformed body.", rid);
-      if (!CheckWritable(body, res, rid)) return;
+      json* sub = sub_of(t, req, res, rid);
+      json body;
+      if (!sub || !writable(req, res, rid, body)) return;
       body = WithIds(json::array({body}), rng)[0];
       sub->push_back(body);
       res.status = 201;
@@ -267,18 +277,12 @@ void GraphSim::Impl::ActionRoutes() {
     });
   });
   auto one = entry + "/([^/]+)";
-  server.Patch(one, [this](const Request& req, Response& res) {
+  server.Patch(one, [this, sub_of, writable](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
-      const std::string coll = req.matches[1];
-      Policy* p = Find(t, coll, req.matches[2], res, rid);
-      if (!p) return;
-      json* sub = SubOf(*p, coll, req.matches[3]);
-      if (!sub) return Error(res, 404, "ResourceNotFound", "No such sub-resource.", rid);
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return Error(res, 400, "BadRequest", "Malformed body.", rid);
-      if (!CheckWritable(body, res, rid)) return;
-      if (coll == "deviceCompliancePolicies" &&
+      json* sub = sub_of(t, req, res, rid);
+      json body;
+      if (!sub || !writable(req, res, rid, body)) return;
+      if (std::string(req.matches[1]) == "deviceCompliancePolicies" &&
           !CheckReferences(t, {{"scheduledActionsForRule", json::array({body})}}, res, rid))
         return;
       for (json& e : *sub) {
@@ -291,12 +295,11 @@ void GraphSim::Impl::ActionRoutes() {
       Error(res, 404, "ResourceNotFound", "No entry '" + std::string(req.matches[4]) + "'.", rid);
     });
   });
-  server.Delete(one, [this](const Request& req, Response& res) {
+  server.Delete(one, [this, sub_of](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
-      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
-      if (!p) return;
-      json* sub = SubOf(*p, req.matches[1], req.matches[3]);
-      for (size_t i = 0; sub && i < sub->size(); ++i) {
+      json* sub = sub_of(t, req, res, rid);
+      if (!sub) return;
+      for (size_t i = 0; i < sub->size(); ++i) {
         if ((*sub)[i].value("id", "") != std::string(req.matches[4])) continue;
         sub->erase(i);
         res.status = 204;
