@@ -502,54 +502,86 @@ std::vector<json> NamedInB(OpsEnv& env, const std::string& collection, const std
   return out;
 }
 
-// SIGKILL after the administrative template exists in the target and before
-// its definition values are written: the resumed job finds the half-restored
-// object (by the id its intent row recorded), writes the missing values, and
-// reads it back complete. One object, never two.
-TEST_P(FidelityFaultTest, SigkillBetweenCreateAndFirstSubWriteResumesToOneCompleteObject) {
-  TA_OPS_ENV(env);
+// A worker restoring the administrative template into tenant B is killed
+// with SIGKILL at `event`; the lease lapses and this process resumes the job.
+// Returns what the target holds afterwards.
+struct AfterKill {
+  size_t objects = 0, values_at_kill = 0, values = 0;
+  std::string status;
+  int64_t attempts = 0;
+};
+AfterKill KillAndResume(OpsEnv& env, const std::string& event) {
+  AfterKill out;
   FaultWorld fw = BackUpAndSyncBoth(env);
   const int64_t item = ItemOf(env, fw.set_id, "groupPolicyConfiguration");
   RestoreRequest req{env.operator_both,          env.tenant_a, env.tenant_b, fw.set_id,
                      std::vector<int64_t>{item}, fw.mapping};
   auto run = StartRestore(*env.runs, env.db(), req, true);
-  ASSERT_TRUE(run.has_value());
+  EXPECT_TRUE(run.has_value());
+  if (!run) return out;
   const std::string cmd = std::string(TA_TEST_HELPER) + " restore-crash '" + env.t->url() + "' " +
-                          env.sim.base_url() + " " + kMasterKey + " after_create";
+                          env.sim.base_url() + " " + kMasterKey + " " + event;
   const int status = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
+  EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
       << "the helper should have died by SIGKILL, status " << status;
-  auto half = NamedInB(env, "groupPolicyConfigurations", "Office ADMX");
-  ASSERT_EQ(half.size(), 1u) << "the create happened before the kill";
-  const std::string id = half[0]["id"];
-  const std::string values_path =
-      "deviceManagement/groupPolicyConfigurations/" + id + "/definitionValues";
-  EXPECT_EQ(graph::ListAll(**env.access->Reader(env.tenant_b), values_path)->size(), 0u)
-      << "killed before the first sub-resource write";
+  auto values = [&] {
+    auto objects = NamedInB(env, "groupPolicyConfigurations", "Office ADMX");
+    if (objects.size() != 1) return size_t{0};
+    return graph::ListAll(**env.access->Reader(env.tenant_b),
+                          "deviceManagement/groupPolicyConfigurations/" +
+                              objects[0]["id"].get<std::string>() + "/definitionValues")
+        ->size();
+  };
+  EXPECT_EQ(NamedInB(env, "groupPolicyConfigurations", "Office ADMX").size(), 1u)
+      << "the create happened before the kill";
+  out.values_at_kill = values();
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (env.Run(env.tenant_b, run->run.id).status == RunStatus::kRunning &&
          std::chrono::steady_clock::now() < deadline) {
-    ASSERT_TRUE(env.pool->RunOnce().has_value());
+    EXPECT_TRUE(env.pool->RunOnce().has_value());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the 1 s lease lapses
   }
   EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kSucceeded)
       << env.JobErrors(run->run.id);
   auto items = env.Items(env.tenant_b, run->run.id);
-  ASSERT_EQ(items.size(), 1u);
-  EXPECT_EQ(items[0].status, "created") << items[0].error_message.value_or("");
-  EXPECT_EQ(items[0].graph_id.value_or(""), id);
-  auto after = NamedInB(env, "groupPolicyConfigurations", "Office ADMX");
-  EXPECT_EQ(after.size(), 1u) << "no duplicate";
-  EXPECT_EQ(graph::ListAll(**env.access->Reader(env.tenant_b), values_path)->size(), 2u)
-      << "complete after the resume";
+  EXPECT_EQ(items.size(), 1u);
+  out.status = items.empty() ? "" : items[0].status;
+  out.objects = NamedInB(env, "groupPolicyConfigurations", "Office ADMX").size();
+  out.values = values();
+  out.attempts = env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run->run.id});
   std::printf(
-      "[fidelity] kill between create and first sub-write: objects in target %zu, "
-      "definition values %zu of 2, item %s, attempts %lld\n",
-      after.size(), graph::ListAll(**env.access->Reader(env.tenant_b), values_path)->size(),
-      items[0].status.c_str(),
-      static_cast<long long>(
-          env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run->run.id})));
+      "[fidelity] SIGKILL %s: definition values at the kill %zu; after the resume: "
+      "objects in target %zu, definition values %zu of 2, item %s, attempts %lld\n",
+      event.c_str(), out.values_at_kill, out.objects, out.values, out.status.c_str(),
+      static_cast<long long>(out.attempts));
+  return out;
+}
+
+// Killed after the create, before its definition values are written: the
+// resumed job finds the half-restored object (by the id its step row
+// recorded), writes the missing values and reads it back complete.
+TEST_P(FidelityFaultTest, SigkillBetweenCreateAndFirstSubWriteResumesToOneCompleteObject) {
+  TA_OPS_ENV(env);
+  const AfterKill k = KillAndResume(env, "after_create");
+  EXPECT_EQ(k.values_at_kill, 0u) << "killed before the first sub-resource write";
+  EXPECT_EQ(k.objects, 1u) << "no duplicate";
+  EXPECT_EQ(k.values, 2u) << "complete after the resume";
+  EXPECT_EQ(k.status, "created");
+  EXPECT_EQ(k.attempts, 2);
+}
+
+// Killed right after the definition values were written, before that was
+// recorded: the resumed job reads them, finds them done and does not add
+// them again (a second updateDefinitionValues with the same "added" would).
+TEST_P(FidelityFaultTest, SigkillAfterASubWriteDoesNotRepeatIt) {
+  TA_OPS_ENV(env);
+  const AfterKill k = KillAndResume(env, "after_sub_write");
+  EXPECT_EQ(k.values_at_kill, 2u) << "killed after the sub-resource write";
+  EXPECT_EQ(k.objects, 1u);
+  EXPECT_EQ(k.values, 2u) << "not written twice";
+  EXPECT_EQ(k.status, "created");
+  EXPECT_EQ(k.attempts, 2);
 }
 
 // A sub-resource write whose answer times out (Graph carried it out): the
