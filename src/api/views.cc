@@ -18,8 +18,9 @@ json WithoutSecrets(json v) {
     for (auto& x : v) x = WithoutSecrets(std::move(x));
   } else if (v.is_object()) {
     for (auto& [k, x] : v.items()) {
-      if (k == "secretValue" && x.is_object())
-        x = "(encrypted value: kept sealed, restored as backed up, never shown)";
+      if (k == "secretValue" && x.is_object())  // a keyed digest's first 8 hex: tells a change
+        x = "(encrypted value, never shown; fingerprint " + x.value("digest", "").substr(0, 8) +
+            ")";
       else
         x = WithoutSecrets(std::move(x));
     }

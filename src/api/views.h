@@ -22,8 +22,10 @@ nlohmann::json UserJson(const store::User& u);
 // A parsed JSON column; a value that does not parse is returned as a string.
 nlohmann::json JsonColumn(const std::string& text);
 // A captured payload as the API shows it: each encrypted value
-// ({"secretValue": {"sealed", "digest"}}) replaced by a note, so neither the
-// sealed box nor its digest leaves the server.
+// ({"secretValue": {"sealed", "digest"}}) replaced by a note with a short
+// fingerprint (the first 8 hex digits of the keyed digest, so two versions
+// show whether the secret changed); neither the sealed box nor the digest
+// leaves the server.
 nlohmann::json WithoutSecrets(nlohmann::json payload);
 
 // {"items": [...], "next_cursor": "<id>"|null}: a full page has a next cursor.

@@ -217,6 +217,18 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
                                    {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
                                    {"isEncrypted", false},
                                    {"value", rotated}}}}}));
+  // A capture now makes version 2, whose fingerprint tells the secret changed.
+  ASSERT_EQ(
+      call("POST", T(ops.tenant_a) + "/policies/" + std::to_string(policy) + "/capture").status,
+      202);
+  ops.Drain();
+  const Reply v2 =
+      call("GET", T(ops.tenant_a) + "/policies/" + std::to_string(policy) + "/versions/2");
+  ASSERT_EQ(v2.status, 200) << v2.body;
+  const json fp1 = version.Json()["payload"]["omaSettings"][0]["secretValue"];
+  const json fp2 = v2.Json()["payload"]["omaSettings"][0]["secretValue"];
+  EXPECT_NE(fp1, fp2) << "a changed secret has another fingerprint";
+  EXPECT_NE(fp1.get<std::string>().find("fingerprint "), std::string::npos) << fp1;
   const json body = {{"backup_set_id", set_id}, {"source_tenant_id", ops.tenant_a}};
   const Reply preview = call("POST", T(ops.tenant_a) + "/restores/preview", body.dump());
   ASSERT_EQ(preview.status, 202) << preview.body;
