@@ -1,5 +1,7 @@
 #include "graph/token_provider.h"
 
+#include "core/sha256.h"
+
 #include <curl/curl.h>
 
 #include <nlohmann/json.hpp>
@@ -26,8 +28,19 @@ TokenProvider::TokenProvider(HttpTransport& transport, std::string authority_bas
       redactor_(redactor),
       skew_(refresh_skew) {}
 
+namespace {
+
+// The cache key: tenant, app and a hash of the secret, so a token fetched
+// with one secret is never handed to a caller holding another (two of our
+// tenants pointing at one app, or a secret changed while cached).
+std::string CacheKey(const AppCredentials& app) {
+  return app.tenant + "|" + app.client_id + "|" + Sha256Hex(app.client_secret);
+}
+
+}  // namespace
+
 GraphResult<std::string> TokenProvider::Token(const AppCredentials& app) {
-  const std::string key = app.tenant + "|" + app.client_id;
+  const std::string key = CacheKey(app);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     Entry& e = cache_[key];
@@ -53,7 +66,7 @@ GraphResult<std::string> TokenProvider::Token(const AppCredentials& app) {
 
 void TokenProvider::Invalidate(const AppCredentials& app, const std::string& token) {
   std::lock_guard<std::mutex> lock(mu_);
-  Entry& e = cache_[app.tenant + "|" + app.client_id];
+  Entry& e = cache_[CacheKey(app)];
   if (e.token == token) e.token.clear();
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 namespace ta::catalog {
@@ -9,14 +11,30 @@ namespace {
 
 using nlohmann::json;
 
-TEST(Catalog, DescribesTheTenTypes) {
-  EXPECT_EQ(Catalog().size(), 10u);
-  for (const char* name :
-       {"deviceConfiguration", "compliancePolicy", "settingsCatalog", "groupPolicyConfiguration",
-        "deviceManagementScript", "autopilotProfile", "enrollmentConfiguration", "assignmentFilter",
-        "scopeTag", "notificationMessageTemplate"}) {
-    EXPECT_NE(FindPolicyType(name), nullptr) << name;
-  }
+TEST(Catalog, DescribesEveryType) {
+  const std::vector<std::string> names = {"deviceConfiguration",
+                                          "compliancePolicy",
+                                          "settingsCatalog",
+                                          "groupPolicyConfiguration",
+                                          "deviceManagementScript",
+                                          "autopilotProfile",
+                                          "enrollmentConfiguration",
+                                          "assignmentFilter",
+                                          "scopeTag",
+                                          "notificationMessageTemplate",
+                                          "remediationScript",
+                                          "complianceScript",
+                                          "macOSShellScript",
+                                          "macOSCustomAttributeScript",
+                                          "featureUpdateProfile",
+                                          "qualityUpdateProfile",
+                                          "driverUpdateProfile",
+                                          "deviceCategory"};
+  EXPECT_EQ(Catalog().size(), names.size());
+  std::set<std::string_view> collections;
+  for (const auto& t : Catalog()) collections.insert(t.collection);
+  EXPECT_EQ(collections.size(), Catalog().size()) << "one collection per type";
+  for (const auto& name : names) EXPECT_NE(FindPolicyType(name), nullptr) << name;
   EXPECT_EQ(FindPolicyType("nope"), nullptr);
 }
 

@@ -145,6 +145,22 @@ TEST(GraphClient, BadSecretGivesAClearErrorWithoutTheSecret) {
   EXPECT_EQ(env.redactor.Redact("oops " + wrong).find(wrong), std::string::npos);
 }
 
+// A token fetched with the right secret is never handed to a caller holding
+// another secret for the same tenant and app (two of our tenants pointing at
+// one app; a secret changed while a token is cached).
+TEST(GraphClient, ACachedTokenIsNotSharedWithADifferentSecret) {
+  GraphTestEnv env;
+  ASSERT_TRUE(env.client->Get("deviceManagement/deviceConfigurations").has_value());
+  GraphConfig config;
+  config.authority_base = config.graph_base = env.sim.base_url();
+  GraphClient other(AppCredentials{kTenant, kClientId, "Wr0ng~Secret.Value_123"}, config,
+                    *env.transport, *env.tokens, env.limiter, env.redactor, 9);
+  auto r = other.Get("deviceManagement/deviceConfigurations");
+  ASSERT_FALSE(r.has_value()) << "the wrong secret rode on the cached token";
+  EXPECT_EQ(r.error().kind, Status::Code::kUnauthenticated);
+  EXPECT_EQ(env.tokens->fetches(), 2);
+}
+
 TEST(GraphClient, TransientFailuresAreRetried) {
   GraphTestEnv env;
   auto ids = env.sim.Seed(kTenant, "deviceConfigurations", {{{"displayName", "P"}}});

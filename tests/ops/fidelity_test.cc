@@ -163,6 +163,72 @@ World Seed(sim::GraphSim& sim) {
        {"outOfBoxExperienceSettings", {{"hidePrivacySettings", true}, {"userType", "standard"}}},
        {"roleScopeTagIds", tags},
        {"assignments", assigned}});
+  const std::string ps1 = "V3JpdGUtSG9zdCAiaGVsbG8i";  // Write-Host "hello"
+  const std::string sh = "IyEvYmluL3NoCmVjaG8gaGk=";   // #!/bin/sh echo hi
+  w.ids["remediationScript"] = seed("ms-a", "deviceHealthScripts",
+                                    {{"displayName", "Fix time service"},
+                                     {"description", "r"},
+                                     {"publisher", "MSP"},
+                                     {"detectionScriptContent", ps1},
+                                     {"remediationScriptContent", ps1},
+                                     {"runAs32Bit", false},
+                                     {"roleScopeTagIds", tags},
+                                     {"assignments", assigned}});
+  w.ids["complianceScript"] = seed("ms-a", "deviceComplianceScripts",
+                                   {{"displayName", "Disk encrypted"},
+                                    {"description", "cs"},
+                                    {"publisher", "MSP"},
+                                    {"detectionScriptContent", ps1},
+                                    {"runAsAccount", "system"},
+                                    {"roleScopeTagIds", tags},
+                                    {"assignments", assigned}});
+  w.ids["macOSShellScript"] = seed("ms-a", "deviceShellScripts",
+                                   {{"displayName", "Dock setup"},
+                                    {"description", "m"},
+                                    {"fileName", "dock.sh"},
+                                    {"scriptContent", sh},
+                                    {"runAsAccount", "user"},
+                                    {"executionFrequency", "PT1H"},
+                                    {"retryCount", 2},
+                                    {"roleScopeTagIds", tags},
+                                    {"assignments", assigned}});
+  w.ids["macOSCustomAttributeScript"] = seed("ms-a", "deviceCustomAttributeShellScripts",
+                                             {{"displayName", "Serial attribute"},
+                                              {"description", "ca"},
+                                              {"customAttributeName", "serial"},
+                                              {"customAttributeType", "string"},
+                                              {"fileName", "serial.sh"},
+                                              {"scriptContent", sh},
+                                              {"runAsAccount", "system"},
+                                              {"roleScopeTagIds", tags},
+                                              {"assignments", assigned}});
+  w.ids["featureUpdateProfile"] =
+      seed("ms-a", "windowsFeatureUpdateProfiles",
+           {{"displayName", "Windows 11 23H2"},
+            {"description", "f"},
+            {"featureUpdateVersion", "Windows 11, version 23H2"},
+            {"rolloutSettings", {{"offerStartDateTimeInUTC", nullptr}, {"offerIntervalInDays", 7}}},
+            {"installLatestWindows10OnWindows11IneligibleDevice", false},
+            {"roleScopeTagIds", tags},
+            {"assignments", assigned}});
+  w.ids["qualityUpdateProfile"] =
+      seed("ms-a", "windowsQualityUpdateProfiles",
+           {{"displayName", "Expedite May"},
+            {"description", "q"},
+            {"expeditedUpdateSettings",
+             {{"qualityUpdateRelease", "2026-05-13T00:00:00Z"}, {"daysUntilForcedReboot", 1}}},
+            {"roleScopeTagIds", tags},
+            {"assignments", assigned}});
+  w.ids["driverUpdateProfile"] = seed("ms-a", "windowsDriverUpdateProfiles",
+                                      {{"displayName", "Drivers manual"},
+                                       {"description", "dr"},
+                                       {"approvalType", "manual"},
+                                       {"deploymentDeferralInDays", 0},
+                                       {"roleScopeTagIds", tags},
+                                       {"assignments", assigned}});
+  w.ids["deviceCategory"] =
+      seed("ms-a", "deviceCategories",
+           {{"displayName", "Kiosk"}, {"description", "dc"}, {"roleScopeTagIds", tags}});
   w.ids["enrollmentConfiguration"] =
       seed("ms-a", "deviceEnrollmentConfigurations",
            {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
@@ -223,17 +289,35 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                    Ok(w.Patch(item, {{"omaSettings", s}}));
                  }});
   }
-  if (type.name == "autopilotProfile" || type.name == "assignmentFilter")
-    m.push_back(
-        {"nested value",
-         type.name == "autopilotProfile" ? "outOfBoxExperienceSettings.hidePrivacySettings"
-                                         : "rule",
-         [&type](auto&, graph::GraphWriter& w, const std::string& item) {
-           Ok(type.name == "autopilotProfile"
-                  ? w.Patch(item, {{"outOfBoxExperienceSettings",
-                                    {{"hidePrivacySettings", false}, {"userType", "standard"}}}})
-                  : w.Patch(item, {{"rule", "(device.model -eq \"X1\")"}}));
-         }});
+  // A nested (or type-specific) value: where it is, and the PATCH that changes it.
+  static const std::map<std::string_view, std::pair<std::string, json>> kNested = {
+      {"autopilotProfile",
+       {"outOfBoxExperienceSettings.hidePrivacySettings",
+        {{"outOfBoxExperienceSettings",
+          {{"hidePrivacySettings", false}, {"userType", "standard"}}}}}},
+      {"assignmentFilter", {"rule", {{"rule", "(device.model -eq \"X1\")"}}}},
+      {"remediationScript",
+       {"remediationScriptContent", {{"remediationScriptContent", "IyBmaXg="}}}},
+      {"complianceScript",
+       {"detectionScriptContent", {{"detectionScriptContent", "IyBjaGVjaw=="}}}},
+      {"macOSShellScript", {"scriptContent", {{"scriptContent", "IyBtYWM="}}}},
+      {"macOSCustomAttributeScript", {"customAttributeType", {{"customAttributeType", "integer"}}}},
+      {"featureUpdateProfile",
+       {"rolloutSettings.offerIntervalInDays",
+        {{"rolloutSettings",
+          {{"offerStartDateTimeInUTC", nullptr}, {"offerIntervalInDays", 14}}}}}},
+      {"qualityUpdateProfile",
+       {"expeditedUpdateSettings.daysUntilForcedReboot",
+        {{"expeditedUpdateSettings",
+          {{"qualityUpdateRelease", "2026-05-13T00:00:00Z"}, {"daysUntilForcedReboot", 2}}}}}},
+      {"driverUpdateProfile", {"deploymentDeferralInDays", {{"deploymentDeferralInDays", 3}}}}};
+  if (auto it = kNested.find(type.name); it != kNested.end()) {
+    const json patch = it->second.second;
+    m.push_back({"nested value", it->second.first,
+                 [patch](auto&, graph::GraphWriter& w, const std::string& item) {
+                   Ok(w.Patch(item, patch));
+                 }});
+  }
   if (type.name == "compliancePolicy")
     m.push_back({"sub-resource", "scheduledActionsForRule",
                  [](auto&, graph::GraphWriter& w, const std::string& item) {

@@ -18,7 +18,15 @@ const std::vector<std::string>& SimCollections() {
                                                         "deviceEnrollmentConfigurations",
                                                         "assignmentFilters",
                                                         "roleScopeTags",
-                                                        "notificationMessageTemplates"};
+                                                        "notificationMessageTemplates",
+                                                        "deviceHealthScripts",
+                                                        "deviceComplianceScripts",
+                                                        "deviceShellScripts",
+                                                        "deviceCustomAttributeShellScripts",
+                                                        "windowsFeatureUpdateProfiles",
+                                                        "windowsQualityUpdateProfiles",
+                                                        "windowsDriverUpdateProfiles",
+                                                        "deviceCategories"};
   return kCollections;
 }
 

@@ -36,7 +36,11 @@ inline const std::set<std::string> kReadOnly = {
 
 // The body key of the /assign action, per collection.
 inline std::string AssignKey(const std::string& collection) {
-  if (collection == "deviceManagementScripts") return "deviceManagementScriptAssignments";
+  if (collection == "deviceManagementScripts" || collection == "deviceShellScripts" ||
+      collection == "deviceCustomAttributeShellScripts")
+    return "deviceManagementScriptAssignments";
+  if (collection == "deviceHealthScripts" || collection == "deviceComplianceScripts")
+    return "deviceHealthScriptAssignments";
   if (collection == "deviceEnrollmentConfigurations") return "enrollmentConfigurationAssignments";
   return "assignments";
 }
@@ -172,6 +176,9 @@ struct GraphSim::Impl {
   // notification templates) name nothing in the tenant, as Graph does.
   // Returns false (res set).
   bool CheckReferences(Tenant& t, const json& body, httplib::Response& res, const std::string& rid);
+  // Script contents must be base64 (and present on create). Returns false (res set).
+  bool CheckScripts(const std::string& collection, const json& body, bool create,
+                    httplib::Response& res, const std::string& rid);
   bool CheckAssignmentReferences(Tenant& t, const json& assignments, httplib::Response& res,
                                  const std::string& rid);
   // Encrypts every OMA-URI string value (Graph keeps them encrypted and

@@ -82,12 +82,7 @@ void GraphSim::Impl::CollectionRoutes() {
                      "'block' action).",
                      rid);
       }
-      if (coll == "deviceManagementScripts" &&
-          (!body.contains("scriptContent") || !body["scriptContent"].is_string() ||
-           !ValidBase64(body["scriptContent"]))) {
-        return Error(res, 400, "ModelValidationFailure", "scriptContent must be base64-encoded.",
-                     rid);
-      }
+      if (!CheckScripts(coll, body, true, res, rid)) return;
       Policy stored;
       Store(t, coll, NewPolicy(coll, body), &stored);
       res.status = 201;
@@ -111,7 +106,9 @@ void GraphSim::Impl::CollectionRoutes() {
         if (!p) return;
         json body = json::parse(req.body, nullptr, false);
         if (body.is_discarded()) return Error(res, 400, "BadRequest", "Malformed JSON body.", rid);
-        if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid)) return;
+        if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid) ||
+            !CheckScripts(coll, body, false, res, rid))
+          return;
         if (coll == "configurationPolicies" && !put && body.contains("settings")) {
           return Error(res, 400, "BadRequest",
                        "Settings of a settings catalog policy cannot be changed with PATCH; "
@@ -399,6 +396,28 @@ void GraphSim::Impl::ActionRoutes() {
       });
 }
 
+bool GraphSim::Impl::CheckScripts(const std::string& collection, const json& body, bool create,
+                                  httplib::Response& res, const std::string& rid) {
+  // collection -> its script fields (the first is required on create)
+  static const std::map<std::string, std::vector<std::string>> kScripts = {
+      {"deviceManagementScripts", {"scriptContent"}},
+      {"deviceShellScripts", {"scriptContent"}},
+      {"deviceCustomAttributeShellScripts", {"scriptContent"}},
+      {"deviceHealthScripts", {"detectionScriptContent", "remediationScriptContent"}},
+      {"deviceComplianceScripts", {"detectionScriptContent"}}};
+  auto it = kScripts.find(collection);
+  if (it == kScripts.end()) return true;
+  for (size_t i = 0; i < it->second.size(); ++i) {
+    const std::string& field = it->second[i];
+    if (!body.contains(field) && !(create && i == 0)) continue;
+    if (!body.contains(field) || !body[field].is_string() || !ValidBase64(body[field])) {
+      Error(res, 400, "ModelValidationFailure", field + " must be base64-encoded.", rid);
+      return false;
+    }
+  }
+  return true;
+}
+
 json* GraphSim::Impl::SubOf(Policy& p, const std::string& collection, const std::string& prop) {
   if (collection == "deviceCompliancePolicies" && prop == "scheduledActionsForRule")
     return &p.scheduled_actions;
@@ -592,7 +611,17 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"windowsAutopilotDeploymentProfiles",
          "#microsoft.graph.azureADWindowsAutopilotDeploymentProfile"},
         {"deviceEnrollmentConfigurations", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
-        {"assignmentFilters", "#microsoft.graph.deviceAndAppManagementAssignmentFilter"}};
+        {"assignmentFilters", "#microsoft.graph.deviceAndAppManagementAssignmentFilter"},
+        {"roleScopeTags", "#microsoft.graph.roleScopeTag"},
+        {"notificationMessageTemplates", "#microsoft.graph.notificationMessageTemplate"},
+        {"deviceHealthScripts", "#microsoft.graph.deviceHealthScript"},
+        {"deviceComplianceScripts", "#microsoft.graph.deviceComplianceScript"},
+        {"deviceShellScripts", "#microsoft.graph.deviceShellScript"},
+        {"deviceCustomAttributeShellScripts", "#microsoft.graph.deviceCustomAttributeShellScript"},
+        {"windowsFeatureUpdateProfiles", "#microsoft.graph.windowsFeatureUpdateProfile"},
+        {"windowsQualityUpdateProfiles", "#microsoft.graph.windowsQualityUpdateProfile"},
+        {"windowsDriverUpdateProfiles", "#microsoft.graph.windowsDriverUpdateProfile"},
+        {"deviceCategories", "#microsoft.graph.deviceCategory"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
