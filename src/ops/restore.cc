@@ -20,6 +20,9 @@ using nlohmann::json;
 
 namespace {
 
+// A preview's stand-in for the id of an object the restore would create.
+constexpr const char* kCreatedByThisRun = "(created by this restore)";
+
 struct BackupItem {
   int64_t id;
   std::string type, graph_id, name;
@@ -203,6 +206,12 @@ class RestoreRun {
                                           params_.item_ids);
         });
     if (!records) return records.error();
+    // What others refer to (scope tags, filters, notification templates)
+    // goes first, so the objects that refer to it can be mapped to it in the
+    // same run (see Remember).
+    std::stable_sort(records->begin(), records->end(), [](const auto& a, const auto& b) {
+      return Referenced(a.type) && !Referenced(b.type);
+    });
     for (const auto& r : *records) {
       items_.push_back({r.id, r.type, r.graph_id, r.display_name, json::parse(r.payload),
                         json::parse(r.assignments)});
@@ -221,6 +230,12 @@ class RestoreRun {
     auto existing = ExistingItems(ctx_);
     if (!existing) return existing.error();
     done_ = std::move(*existing);
+    // A resumed attempt knows what its earlier attempts restored.
+    for (size_t i = 0; i < items_.size(); ++i) {
+      auto it = done_.find(refs_[i]);
+      if (it != done_.end() && Done(done_, refs_[i]) && it->second.graph_id)
+        Remember(items_[i], it->second.status, *it->second.graph_id);
+    }
     if (!same_tenant()) {
       auto ids = store::ReadResult<std::vector<std::string>>(ctx_.db(), [&](store::Tx& tx) {
         return store::Inventory::KnownGraphIds(tx, params_.source_tenant_id);
@@ -231,6 +246,30 @@ class RestoreRun {
           source_ids_.insert(std::move(id));
     }
     return Status::Ok();
+  }
+
+  static bool Referenced(const std::string& type) {
+    const catalog::PolicyType* t = catalog::FindPolicyType(type);
+    return t && t->referenced_as.has_value();
+  }
+
+  // An object others refer to has been restored (or, in a preview, would be)
+  // as `target_id`: later items of this run map references to it there, unless
+  // the user mapped it themselves. A preview's "would_create" has no id yet.
+  void Remember(const BackupItem& item, const std::string& status, const std::string& target_id) {
+    if (!Referenced(item.type) || params_.group_mapping.count(item.graph_id)) return;
+    if (status == "created" || status == "updated" || status == "unchanged" ||
+        status == "would_update")
+      run_mapping_[item.graph_id] = target_id;
+    else if (status == "would_create")
+      run_mapping_[item.graph_id] = kCreatedByThisRun;
+  }
+
+  // The mapping an item is written with: the user's, then what this run restored.
+  std::map<std::string, std::string> Mapping() const {
+    std::map<std::string, std::string> m = run_mapping_;
+    for (const auto& [k, v] : params_.group_mapping) m[k] = v;
+    return m;
   }
 
   // A source-tenant id left in what would be written, where no declared
@@ -270,7 +309,7 @@ class RestoreRun {
     Target t{item,
              *type,
              ref,
-             catalog::MapReferences(*type, item.payload, item.assignments, params_.group_mapping,
+             catalog::MapReferences(*type, item.payload, item.assignments, Mapping(),
                                     same_tenant()),
              json(),
              "",
@@ -409,6 +448,7 @@ class RestoreRun {
       r.error_message = LeakMessage(t);
     }
     r.details = Details(t, plan).dump();
+    Remember(t.item, r.status, plan.target_id);
     return Flow::After(Record(ctx_, r));
   }
 
@@ -501,6 +541,7 @@ class RestoreRun {
       }
     }
     r.details = Details(t, plan).dump();
+    Remember(t.item, r.status, t.graph_id);
     return Flow::After(Record(ctx_, r));
   }
 
@@ -675,6 +716,8 @@ class RestoreRun {
   std::unique_ptr<TargetIndex> index_;
   ItemMap done_;
   std::set<std::string> source_ids_;  // cross-tenant: the source's known GUIDs
+  // Source id -> target id of the referenced objects this run restored.
+  std::map<std::string, std::string> run_mapping_;
 };
 
 }  // namespace

@@ -195,7 +195,9 @@ Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t 
     if (!items) return Unexpected(items.error());
     // kind -> source id -> the items that use it
     std::map<catalog::RefKind, std::map<std::string, std::set<std::string>>> refs;
+    std::set<std::string> in_set;  // graph ids of the set's own items
     for (const auto& item : *items) {
+      in_set.insert(item.graph_id);
       const catalog::PolicyType* type = catalog::FindPolicyType(item.type);
       if (!type) continue;
       const json payload = json::parse(item.payload, nullptr, false);
@@ -237,7 +239,8 @@ Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t 
                     {"target_id", nullptr},
                     {"target_name", nullptr},
                     {"suggested", false},
-                    {"used_by", used_by}};
+                    {"used_by", used_by},
+                    {"in_backup", in_set.count(id) > 0}};
         if (matches.size() == 1) {  // ambiguous names are not suggested
           row["target_id"] = matches[0].first;
           row["target_name"] = matches[0].second;

@@ -52,7 +52,9 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db,
 // tags, notification templates; see catalog::FindReferences), with a
 // suggested target object of the same kind whose display name matches
 // exactly and uniquely. Each row is {"kind", "source_id", "source_name",
-// "target_id"|null, "target_name", "suggested", "used_by"} and, for kinds
+// "target_id"|null, "target_name", "suggested", "used_by", "in_backup" (the
+// object is an item of the set: left unmapped, a restore that includes it
+// creates it first and maps to it)} and, for kinds
 // other than groups, "candidates": the target's objects of that kind
 // [{"id", "name"}]. Suggestions are never applied by themselves.
 Result<nlohmann::json> SuggestMapping(store::Database& db, int64_t source_tenant_id,

@@ -265,6 +265,8 @@ export interface MappingRow {
   target_name: string | null;
   suggested: boolean;
   used_by: string[];
+  /** The object is itself in the backup set: left unmapped, the restore creates it first. */
+  in_backup: boolean;
   /** The target's objects of this kind (all kinds but groups, which come from /groups). */
   candidates?: { id: string; name: string }[];
 }

@@ -46,7 +46,8 @@ export function GroupMapping(props: {
   if (rows.state === 'error') return <ProblemView error={rows.error} onRetry={rows.reload} />;
   if (!rows.data || !groups.data) return <Loading label="Loading the mapping…" />;
   const liveGroups = groups.data.items.filter((g) => !g.gone).map((g) => ({ id: g.id, name: g.display_name }));
-  const unmapped = rows.data.items.filter((r) => !props.mapping[r.source_id]).length;
+  // A referenced object that is itself in the backup is restored first and mapped to.
+  const unmapped = rows.data.items.filter((r) => !props.mapping[r.source_id] && !r.in_backup).length;
   return (
     <div class="card">
       {rows.data.items.length === 0 ? (
@@ -104,6 +105,14 @@ export function GroupMapping(props: {
                           </span>
                         ) : value ? (
                           <span class="badge">chosen</span>
+                        ) : r.in_backup ? (
+                          <span
+                            class="badge"
+                            data-testid="created-by-restore"
+                            title="It is in this backup: when selected, the restore creates it first and maps to it"
+                          >
+                            created by this restore
+                          </span>
                         ) : (
                           <span class="badge warn" data-testid="unmapped">
                             unmapped
