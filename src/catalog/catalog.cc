@@ -70,7 +70,15 @@ std::string KeyOf(const json& entry, std::string_view key) {
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
-  return v->is_string() ? v->get<std::string>() : v->dump();
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_object()) {  // an identifier object: its values, without annotations
+    std::string out;
+    for (const auto& [k, x] : v->items())
+      if (k.find("@odata.") == std::string::npos)
+        out += (out.empty() ? "" : "|") + (x.is_string() ? x.get<std::string>() : x.dump());
+    return out;
+  }
+  return v->dump();
 }
 
 // A sub-resource array as an object keyed by its entries' keys.
@@ -390,6 +398,48 @@ const std::vector<PolicyType>& Catalog() {
        {kScopeTags},
        std::nullopt,
        std::nullopt},
+      {"iosAppProtection",
+       "deviceAppManagement/iosManagedAppProtections",
+       "beta",
+       "displayName",
+       "",
+       {{"apps", "apps", "", "mobileAppIdentifier", SubWrite::kTargetApps}},
+       With({"deployedAppCount"}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"androidAppProtection",
+       "deviceAppManagement/androidManagedAppProtections",
+       "beta",
+       "displayName",
+       "",
+       {{"apps", "apps", "", "mobileAppIdentifier", SubWrite::kTargetApps}},
+       With({"deployedAppCount"}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
+      {"managedAppConfiguration",
+       "deviceAppManagement/targetedManagedAppConfigurations",
+       "beta",
+       "displayName",
+       "",
+       {{"apps", "apps", "", "mobileAppIdentifier", SubWrite::kTargetApps}},
+       With({"deployedAppCount"}),
+       {},
+       UpdateMethod::kPatch,
+       "assignments",
+       "",
+       {kScopeTags},
+       std::nullopt,
+       std::nullopt},
       {"scopeTag",
        "deviceManagement/roleScopeTags",
        "beta",
@@ -538,6 +588,15 @@ Mapped MapReferences(const PolicyType& type, const json& payload, const json& as
               m.sites.push_back({{kind, id, where}, target});
             });
   return m;
+}
+
+json TargetAppsBody(const json& apps, const json& app_group_type) {
+  json list = json::array();
+  if (apps.is_array())
+    for (const auto& a : apps) list.push_back(CleanEntry(a));
+  json body = {{"apps", list}};
+  if (app_group_type.is_string()) body["appGroupType"] = app_group_type;
+  return body;
 }
 
 json ScheduleActionsBody(const json& actions) {

@@ -36,6 +36,10 @@ enum class SubWrite {
   // Never in a body: POST {item}/{path} per added entry, PATCH per changed
   // one, DELETE per removed one (notification template messages).
   kEntries,
+  // Never in a body: POST {item}/targetApps {"apps": [...], "appGroupType"}
+  // replaces the whole list (the apps an app protection or app
+  // configuration policy targets).
+  kTargetApps,
 };
 
 struct SubResource {
@@ -145,6 +149,10 @@ Mapped MapReferences(const PolicyType& type, const nlohmann::json& payload,
                      const std::map<std::string, std::string>& mapping, bool keep_unmapped);
 
 // --- Sub-resource writes -----------------------------------------------
+
+// The body of POST {item}/targetApps for `apps` (as captured), with the
+// policy's appGroupType when it has one.
+nlohmann::json TargetAppsBody(const nlohmann::json& apps, const nlohmann::json& app_group_type);
 
 // The body of POST {item}/scheduleActionsForRules for `actions` (as captured).
 nlohmann::json ScheduleActionsBody(const nlohmann::json& actions);

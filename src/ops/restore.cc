@@ -640,6 +640,9 @@ class RestoreRun {
       case catalog::SubWrite::kDefinitionValues:
         return writer_->Post(path + "/updateDefinitionValues",
                              catalog::DefinitionValuesBody(live, desired, bind_base_));
+      case catalog::SubWrite::kTargetApps:
+        return writer_->Post(path + "/targetApps",
+                             catalog::TargetAppsBody(desired, t.body.value("appGroupType", json())));
       case catalog::SubWrite::kEntries:
         for (const auto& w : catalog::EntryWrites(sub, live, desired)) {
           const std::string base = path + "/" + std::string(sub.path);

@@ -29,7 +29,10 @@ TEST(Catalog, DescribesEveryType) {
                                           "featureUpdateProfile",
                                           "qualityUpdateProfile",
                                           "driverUpdateProfile",
-                                          "deviceCategory"};
+                                          "deviceCategory",
+                                          "iosAppProtection",
+                                          "androidAppProtection",
+                                          "managedAppConfiguration"};
   EXPECT_EQ(Catalog().size(), names.size());
   std::set<std::string_view> collections;
   for (const auto& t : Catalog()) collections.insert(t.collection);
@@ -223,6 +226,30 @@ TEST(CatalogSubWrites, EntryWritesMatchByKey) {
   EXPECT_EQ(w[1].method, "POST");
   EXPECT_EQ(w[1].body["locale"], "de-de");
   EXPECT_EQ(w[2].method + w[2].id, "DELETEm2");
+}
+
+}  // namespace
+}  // namespace ta::catalog
+
+namespace ta::catalog {
+namespace {
+
+// An entry named by an identifier object (an app's mobileAppIdentifier) is
+// keyed by its values; the object's "@odata.type" must not make the key
+// look like an annotation (the diff skips those).
+TEST(CatalogCanonical, AnIdentifierObjectKeysByItsValues) {
+  const PolicyType& t = *FindPolicyType("iosAppProtection");
+  auto app = [](const std::string& bundle) {
+    return nlohmann::json{
+        {"id", "x"},
+        {"mobileAppIdentifier",
+         {{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"}, {"bundleId", bundle}}}};
+  };
+  const nlohmann::json c =
+      Canonical(t, {{"apps", nlohmann::json::array({app("com.a"), app("com.b")})}});
+  EXPECT_TRUE(c["apps"].contains("com.a"));
+  EXPECT_TRUE(c["apps"].contains("com.b"));
+  EXPECT_NE(Canonical(t, {{"apps", nlohmann::json::array({app("com.a")})}}), c);
 }
 
 }  // namespace

@@ -229,6 +229,48 @@ World Seed(sim::GraphSim& sim) {
   w.ids["deviceCategory"] =
       seed("ms-a", "deviceCategories",
            {{"displayName", "Kiosk"}, {"description", "dc"}, {"roleScopeTagIds", tags}});
+  auto ios = [](const std::string& bundle) {
+    return json{
+        {"mobileAppIdentifier",
+         {{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"}, {"bundleId", bundle}}}};
+  };
+  auto android = [](const std::string& package) {
+    return json{
+        {"mobileAppIdentifier",
+         {{"@odata.type", "#microsoft.graph.androidMobileAppIdentifier"}, {"packageId", package}}}};
+  };
+  w.ids["iosAppProtection"] =
+      seed("ms-a", "iosManagedAppProtections",
+           {{"displayName", "iOS Office protection"},
+            {"description", "i"},
+            {"pinRequired", true},
+            {"minimumPinLength", 6},
+            {"allowedDataStorageLocations", {"oneDriveForBusiness", "sharePoint"}},
+            {"appGroupType", "selectedPublicApps"},
+            {"roleScopeTagIds", tags},
+            {"apps", {ios("com.microsoft.office.outlook"), ios("com.microsoft.skydrive")}},
+            {"assignments", assigned}});
+  w.ids["androidAppProtection"] = seed("ms-a", "androidManagedAppProtections",
+                                       {{"displayName", "Android Office protection"},
+                                        {"description", "an"},
+                                        {"pinRequired", true},
+                                        {"minimumPinLength", 4},
+                                        {"screenCaptureBlocked", true},
+                                        {"allowedDataStorageLocations", {"oneDriveForBusiness"}},
+                                        {"appGroupType", "selectedPublicApps"},
+                                        {"roleScopeTagIds", tags},
+                                        {"apps", {android("com.microsoft.office.outlook")}},
+                                        {"assignments", assigned}});
+  w.ids["managedAppConfiguration"] =
+      seed("ms-a", "targetedManagedAppConfigurations",
+           {{"displayName", "Outlook settings"},
+            {"description", "mc"},
+            {"appGroupType", "selectedPublicApps"},
+            {"customSettings",
+             {{{"name", "com.microsoft.outlook.Mail.FocusedInbox"}, {"value", "false"}}}},
+            {"roleScopeTagIds", tags},
+            {"apps", {ios("com.microsoft.office.outlook")}},
+            {"assignments", assigned}});
   w.ids["enrollmentConfiguration"] =
       seed("ms-a", "deviceEnrollmentConfigurations",
            {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
@@ -310,7 +352,14 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
        {"expeditedUpdateSettings.daysUntilForcedReboot",
         {{"expeditedUpdateSettings",
           {{"qualityUpdateRelease", "2026-05-13T00:00:00Z"}, {"daysUntilForcedReboot", 2}}}}}},
-      {"driverUpdateProfile", {"deploymentDeferralInDays", {{"deploymentDeferralInDays", 3}}}}};
+      {"driverUpdateProfile", {"deploymentDeferralInDays", {{"deploymentDeferralInDays", 3}}}},
+      {"iosAppProtection",
+       {"allowedDataStorageLocations", {{"allowedDataStorageLocations", {"oneDriveForBusiness"}}}}},
+      {"androidAppProtection", {"minimumPinLength", {{"minimumPinLength", 8}}}},
+      {"managedAppConfiguration",
+       {"customSettings[0].value",
+        {{"customSettings",
+          {{{"name", "com.microsoft.outlook.Mail.FocusedInbox"}, {"value", "true"}}}}}}}};
   if (auto it = kNested.find(type.name); it != kNested.end()) {
     const json patch = it->second.second;
     m.push_back({"nested value", it->second.first,
@@ -357,6 +406,20 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
            }
            Ok(w.Post(item + "/updateDefinitionValues",
                      {{"added", json::array()}, {"updated", updated}, {"deletedIds", deleted}}));
+         }});
+  if (std::any_of(type.sub_resources.begin(), type.sub_resources.end(),
+                  [](const auto& s) { return s.write == catalog::SubWrite::kTargetApps; }))
+    m.push_back(
+        {"sub-resource", "apps", [](auto&, graph::GraphWriter& w, const std::string& item) {
+           const bool android = item.find("android") != std::string::npos;
+           Ok(w.Post(
+               item + "/targetApps",
+               {{"apps",
+                 {{{"mobileAppIdentifier",
+                    android ? json{{"@odata.type", "#microsoft.graph.androidMobileAppIdentifier"},
+                                   {"packageId", "com.example.other"}}
+                            : json{{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"},
+                                   {"bundleId", "com.example.other"}}}}}}}));
          }});
   if (type.name == "notificationMessageTemplate")
     m.push_back({"sub-resource", "localizedNotificationMessages",

@@ -26,7 +26,10 @@ const std::vector<std::string>& SimCollections() {
                                                         "windowsFeatureUpdateProfiles",
                                                         "windowsQualityUpdateProfiles",
                                                         "windowsDriverUpdateProfiles",
-                                                        "deviceCategories"};
+                                                        "deviceCategories",
+                                                        "iosManagedAppProtections",
+                                                        "androidManagedAppProtections",
+                                                        "targetedManagedAppConfigurations"};
   return kCollections;
 }
 

@@ -61,6 +61,7 @@ struct Policy {
   json definition_values = json::array();   // groupPolicyConfigurations
   json scheduled_actions = json::array();   // deviceCompliancePolicies
   json localized_messages = json::array();  // notificationMessageTemplates
+  json apps = json::array();                // app protection / app configuration
 };
 
 struct Collection {

@@ -9,7 +9,8 @@ namespace ta::sim {
 
 namespace {
 // /beta|v1.0/deviceManagement/{collection}, and one item of it.
-const std::string kCollection = R"(/(?:beta|v1\.0)/deviceManagement/(\w+))";
+const std::string kCollection =
+    R"(/(?:beta|v1\.0)/(?:deviceManagement|deviceAppManagement)/(\w+))";
 const std::string kItem = kCollection + R"(/([^/]+))";
 
 // Graph assigns an id to each entry of a sub-resource (and to each action
@@ -25,6 +26,12 @@ json WithIds(json entries, std::mt19937_64& rng) {
           if (n.is_object() && !n.contains("id")) n["id"] = NewGuid(rng);
   }
   return entries;
+}
+
+// App protection and app configuration policies target apps.
+bool HasTargetApps(const std::string& collection) {
+  return collection == "iosManagedAppProtections" || collection == "androidManagedAppProtections" ||
+         collection == "targetedManagedAppConfigurations";
 }
 
 bool ZeroOrEmpty(const json& id) {
@@ -129,7 +136,7 @@ void GraphSim::Impl::CollectionRoutes() {
         // PUT replaces below).
         for (const auto& [k, v] : body.items()) {
           if (k != "settings" && k != "scheduledActionsForRule" && k != "definitionValues" &&
-              k != "localizedNotificationMessages" && k != "assignments")
+              k != "localizedNotificationMessages" && k != "assignments" && k != "apps")
             merged[k] = v;
         }
         if (coll == "deviceConfigurations") EncryptOmaSettings(t, merged);
@@ -235,7 +242,7 @@ void GraphSim::Impl::ActionRoutes() {
   using httplib::Response;
   const std::string& item = kItem;
   const std::string entry =
-      item + "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages)";
+      item + "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages|apps)";
   // The sub-resource the path names (matches 1-3), or nullptr with res set.
   auto sub_of = [this](Tenant& t, const Request& req, Response& res,
                        const std::string& rid) -> json* {
@@ -303,6 +310,26 @@ void GraphSim::Impl::ActionRoutes() {
         return;
       }
       Error(res, 404, "ResourceNotFound", "No entry '" + std::string(req.matches[4]) + "'.", rid);
+    });
+  });
+  // The apps an app protection or app configuration policy targets: replaced whole.
+  server.Post(item + "/targetApps", [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
+      if (!p) return;
+      json* apps = SubOf(*p, req.matches[1], "apps");
+      json body = json::parse(req.body, nullptr, false);
+      if (!apps) return Error(res, 400, "BadRequest", "This policy has no target apps.", rid);
+      if (body.is_discarded() || !body.is_object() || !body.contains("apps") ||
+          !body["apps"].is_array())
+        return Error(res, 400, "BadRequest", "The body must contain 'apps' (an array).", rid);
+      for (const auto& a : body["apps"])
+        if (!a.is_object() || !a.contains("mobileAppIdentifier"))
+          return Error(res, 400, "BadRequest", "Each app needs a mobileAppIdentifier.", rid);
+      *apps = WithIds(body["apps"], rng);
+      if (body.contains("appGroupType")) p->body["appGroupType"] = body["appGroupType"];
+      p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
+      res.status = 204;
     });
   });
   // Compliance actions: a PATCH of the policy ignores them; this replaces them.
@@ -426,6 +453,7 @@ json* GraphSim::Impl::SubOf(Policy& p, const std::string& collection, const std:
   if (collection == "notificationMessageTemplates" && prop == "localizedNotificationMessages")
     return &p.localized_messages;
   if (collection == "configurationPolicies" && prop == "settings") return &p.settings;
+  if (HasTargetApps(collection) && prop == "apps") return &p.apps;
   return nullptr;
 }
 
@@ -572,6 +600,7 @@ json GraphSim::Impl::Render(const std::string& collection, const Policy& p,
       collection == "notificationMessageTemplates") {
     out["localizedNotificationMessages"] = p.localized_messages;
   }
+  if (expand.find("apps") != std::string::npos && HasTargetApps(collection)) out["apps"] = p.apps;
   if (expand.find("assignments") != std::string::npos) out["assignments"] = p.assignments;
   return out;
 }
@@ -621,7 +650,10 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"windowsFeatureUpdateProfiles", "#microsoft.graph.windowsFeatureUpdateProfile"},
         {"windowsQualityUpdateProfiles", "#microsoft.graph.windowsQualityUpdateProfile"},
         {"windowsDriverUpdateProfiles", "#microsoft.graph.windowsDriverUpdateProfile"},
-        {"deviceCategories", "#microsoft.graph.deviceCategory"}};
+        {"deviceCategories", "#microsoft.graph.deviceCategory"},
+        {"iosManagedAppProtections", "#microsoft.graph.iosManagedAppProtection"},
+        {"androidManagedAppProtections", "#microsoft.graph.androidManagedAppProtection"},
+        {"targetedManagedAppConfigurations", "#microsoft.graph.targetedManagedAppConfiguration"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
@@ -635,6 +667,10 @@ void GraphSim::Impl::Store(Tenant& t, const std::string& collection, json body,
   if (body.contains("scheduledActionsForRule")) {
     p.scheduled_actions = WithIds(body["scheduledActionsForRule"], rng);
     body.erase("scheduledActionsForRule");
+  }
+  if (body.contains("apps")) {
+    p.apps = WithIds(body["apps"], rng);
+    body.erase("apps");
   }
   if (body.contains("localizedNotificationMessages")) {
     p.localized_messages = WithIds(body["localizedNotificationMessages"], rng);
