@@ -32,7 +32,10 @@ TEST(Catalog, DescribesEveryType) {
                                           "deviceCategory",
                                           "iosAppProtection",
                                           "androidAppProtection",
-                                          "managedAppConfiguration"};
+                                          "managedAppConfiguration",
+                                          "windowsAppProtection",
+                                          "reusablePolicySetting",
+                                          "androidEnrollmentProfile"};
   EXPECT_EQ(Catalog().size(), names.size());
   std::set<std::string_view> collections;
   for (const auto& t : Catalog()) collections.insert(t.collection);

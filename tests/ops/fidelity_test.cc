@@ -271,6 +271,40 @@ World Seed(sim::GraphSim& sim) {
             {"roleScopeTagIds", tags},
             {"apps", {ios("com.microsoft.office.outlook")}},
             {"assignments", assigned}});
+  w.ids["windowsAppProtection"] =
+      seed("ms-a", "windowsManagedAppProtections",
+           {{"displayName", "Windows Edge protection"},
+            {"description", "w"},
+            {"printBlocked", true},
+            {"allowedOutboundDataTransferDestinations", "managedApps"},
+            {"appGroupType", "selectedPublicApps"},
+            {"roleScopeTagIds", tags},
+            {"apps",
+             {{{"mobileAppIdentifier",
+                {{"@odata.type", "#microsoft.graph.windowsAppIdentifier"},
+                 {"windowsAppId", "com.microsoft.edge"}}}}}},
+            {"assignments", assigned}});
+  w.ids["reusablePolicySetting"] =
+      seed("ms-a", "reusablePolicySettings",
+           {{"displayName", "Firewall: block SMB"},
+            {"description", "rp"},
+            {"settingInstance",
+             {{"@odata.type",
+               "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance"},
+              {"settingDefinitionId", "vendor_msft_firewall_mdmstore_firewallrules"},
+              {"groupSettingCollectionValue",
+               {{{"children",
+                  {{{"settingDefinitionId", "port"},
+                    {"simpleSettingValue", {{"value", "445"}}}}}}}}}}}});
+  w.ids["androidEnrollmentProfile"] = seed("ms-a", "androidDeviceOwnerEnrollmentProfiles",
+                                           {{"displayName", "Dedicated kiosks"},
+                                            {"description", "ae"},
+                                            {"enrollmentMode", "corporateOwnedDedicatedDevice"},
+                                            {"enrollmentTokenType", "default"},
+                                            {"wifiSsid", "Kiosk"},
+                                            {"configureWifi", true},
+                                            {"tokenValue", "tenant-specific-token"},
+                                            {"roleScopeTagIds", tags}});
   w.ids["enrollmentConfiguration"] =
       seed("ms-a", "deviceEnrollmentConfigurations",
            {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
@@ -298,7 +332,8 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
   m.push_back({"scalar", "description", [](auto&, graph::GraphWriter& w, const std::string& item) {
                  Ok(w.Patch(item, {{"description", "changed in the portal"}}));
                }});
-  if (type.name != "scopeTag")
+  if (std::any_of(type.references.begin(), type.references.end(),
+                  [](const auto& r) { return r.kind == catalog::RefKind::kScopeTag; }))
     m.push_back({"scope tags", "roleScopeTagIds",
                  [](auto&, graph::GraphWriter& w, const std::string& item) {
                    Ok(w.Patch(item, {{"roleScopeTagIds", {"a-tag-am"}}}));
@@ -356,6 +391,18 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
       {"iosAppProtection",
        {"allowedDataStorageLocations", {{"allowedDataStorageLocations", {"oneDriveForBusiness"}}}}},
       {"androidAppProtection", {"minimumPinLength", {{"minimumPinLength", 8}}}},
+      {"windowsAppProtection", {"printBlocked", {{"printBlocked", false}}}},
+      {"reusablePolicySetting",
+       {"settingInstance.groupSettingCollectionValue[0].children[0].simpleSettingValue.value",
+        {{"settingInstance",
+          {{"@odata.type",
+            "#microsoft.graph.deviceManagementConfigurationGroupSettingCollectionInstance"},
+           {"settingDefinitionId", "vendor_msft_firewall_mdmstore_firewallrules"},
+           {"groupSettingCollectionValue",
+            {{{"children",
+               {{{"settingDefinitionId", "port"},
+                 {"simpleSettingValue", {{"value", "139"}}}}}}}}}}}}}},
+      {"androidEnrollmentProfile", {"wifiSsid", {{"wifiSsid", "Kiosk-2"}}}},
       {"managedAppConfiguration",
        {"customSettings[0].value",
         {{"customSettings",
@@ -409,18 +456,19 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
          }});
   if (std::any_of(type.sub_resources.begin(), type.sub_resources.end(),
                   [](const auto& s) { return s.write == catalog::SubWrite::kTargetApps; }))
-    m.push_back(
-        {"sub-resource", "apps", [](auto&, graph::GraphWriter& w, const std::string& item) {
-           const bool android = item.find("android") != std::string::npos;
-           Ok(w.Post(
-               item + "/targetApps",
-               {{"apps",
-                 {{{"mobileAppIdentifier",
-                    android ? json{{"@odata.type", "#microsoft.graph.androidMobileAppIdentifier"},
-                                   {"packageId", "com.example.other"}}
-                            : json{{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"},
-                                   {"bundleId", "com.example.other"}}}}}}}));
-         }});
+    m.push_back({"sub-resource", "apps", [](auto&, graph::GraphWriter& w, const std::string& item) {
+                   // Another app, identified the way this platform identifies apps.
+                   const json id =
+                       item.find("android") != std::string::npos
+                           ? json{{"@odata.type", "#microsoft.graph.androidMobileAppIdentifier"},
+                                  {"packageId", "com.example.other"}}
+                       : item.find("windows") != std::string::npos
+                           ? json{{"@odata.type", "#microsoft.graph.windowsAppIdentifier"},
+                                  {"windowsAppId", "com.example.other"}}
+                           : json{{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"},
+                                  {"bundleId", "com.example.other"}};
+                   Ok(w.Post(item + "/targetApps", {{"apps", {{{"mobileAppIdentifier", id}}}}}));
+                 }});
   if (type.name == "notificationMessageTemplate")
     m.push_back({"sub-resource", "localizedNotificationMessages",
                  [](graph::GraphReader& r, graph::GraphWriter& w, const std::string& item) {

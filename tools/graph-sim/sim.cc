@@ -29,7 +29,10 @@ const std::vector<std::string>& SimCollections() {
                                                         "deviceCategories",
                                                         "iosManagedAppProtections",
                                                         "androidManagedAppProtections",
-                                                        "targetedManagedAppConfigurations"};
+                                                        "targetedManagedAppConfigurations",
+                                                        "windowsManagedAppProtections",
+                                                        "reusablePolicySettings",
+                                                        "androidDeviceOwnerEnrollmentProfiles"};
   return kCollections;
 }
 

@@ -9,8 +9,7 @@ namespace ta::sim {
 
 namespace {
 // /beta|v1.0/deviceManagement/{collection}, and one item of it.
-const std::string kCollection =
-    R"(/(?:beta|v1\.0)/(?:deviceManagement|deviceAppManagement)/(\w+))";
+const std::string kCollection = R"(/(?:beta|v1\.0)/(?:deviceManagement|deviceAppManagement)/(\w+))";
 const std::string kItem = kCollection + R"(/([^/]+))";
 
 // Graph assigns an id to each entry of a sub-resource (and to each action
@@ -31,6 +30,7 @@ json WithIds(json entries, std::mt19937_64& rng) {
 // App protection and app configuration policies target apps.
 bool HasTargetApps(const std::string& collection) {
   return collection == "iosManagedAppProtections" || collection == "androidManagedAppProtections" ||
+         collection == "windowsManagedAppProtections" ||
          collection == "targetedManagedAppConfigurations";
 }
 
@@ -653,7 +653,11 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"deviceCategories", "#microsoft.graph.deviceCategory"},
         {"iosManagedAppProtections", "#microsoft.graph.iosManagedAppProtection"},
         {"androidManagedAppProtections", "#microsoft.graph.androidManagedAppProtection"},
-        {"targetedManagedAppConfigurations", "#microsoft.graph.targetedManagedAppConfiguration"}};
+        {"targetedManagedAppConfigurations", "#microsoft.graph.targetedManagedAppConfiguration"},
+        {"windowsManagedAppProtections", "#microsoft.graph.windowsManagedAppProtection"},
+        {"reusablePolicySettings", "#microsoft.graph.deviceManagementReusablePolicySetting"},
+        {"androidDeviceOwnerEnrollmentProfiles",
+         "#microsoft.graph.androidDeviceOwnerEnrollmentProfile"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
