@@ -298,23 +298,32 @@ class RestoreRun {
 
   Flow RestoreItem(const BackupItem& item, const std::string& ref) {
     const catalog::PolicyType* type = catalog::FindPolicyType(item.type);
-    if (!type) {
+    // Nothing is written for a type we cannot restore, or for a built-in
+    // object (a built-in role, the Default scope tag): it exists in every
+    // tenant and Graph refuses changes to it.
+    const bool built_in =
+        item.payload.is_object() && (item.payload.value("isBuiltIn", false) ||
+                                     item.payload.value("isBuiltInRoleDefinition", false));
+    if (!type || built_in) {
       store::RunItem r;
       r.item_ref = ref;
       r.status = execute_ ? "skipped" : "unsupported";
-      r.error_code = "unsupported_type";
-      r.error_message = "policy type '" + item.type + "' cannot be restored";
+      r.error_code = type ? "built_in" : "unsupported_type";
+      r.error_message = type ? "'" + item.name +
+                                   "' is built in: it exists in every tenant and cannot be "
+                                   "changed, so it is not restored"
+                             : "policy type '" + item.type + "' cannot be restored";
       return Flow::After(Record(ctx_, r));
     }
-    Target t{item,
-             *type,
-             ref,
-             catalog::MapReferences(*type, item.payload, item.assignments, Mapping(),
-                                    same_tenant()),
-             json(),
-             "",
-             false,
-             ""};
+    Target t{
+        item,
+        *type,
+        ref,
+        catalog::MapReferences(*type, item.payload, item.assignments, Mapping(), same_tenant()),
+        json(),
+        "",
+        false,
+        ""};
     // What is content (not the object's own id or server fields) is what is written.
     t.leak = SourceIdIn(catalog::Canonical(*type, t.mapped.payload), "");
     if (t.leak.empty())
@@ -641,8 +650,9 @@ class RestoreRun {
         return writer_->Post(path + "/updateDefinitionValues",
                              catalog::DefinitionValuesBody(live, desired, bind_base_));
       case catalog::SubWrite::kTargetApps:
-        return writer_->Post(path + "/targetApps",
-                             catalog::TargetAppsBody(desired, t.body.value("appGroupType", json())));
+        return writer_->Post(
+            path + "/targetApps",
+            catalog::TargetAppsBody(desired, t.body.value("appGroupType", json())));
       case catalog::SubWrite::kEntries:
         for (const auto& w : catalog::EntryWrites(sub, live, desired)) {
           const std::string base = path + "/" + std::string(sub.path);

@@ -35,7 +35,8 @@ TEST(Catalog, DescribesEveryType) {
                                           "managedAppConfiguration",
                                           "windowsAppProtection",
                                           "reusablePolicySetting",
-                                          "androidEnrollmentProfile"};
+                                          "androidEnrollmentProfile",
+                                          "roleDefinition"};
   EXPECT_EQ(Catalog().size(), names.size());
   std::set<std::string_view> collections;
   for (const auto& t : Catalog()) collections.insert(t.collection);

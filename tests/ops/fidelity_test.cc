@@ -305,6 +305,17 @@ World Seed(sim::GraphSim& sim) {
                                             {"configureWifi", true},
                                             {"tokenValue", "tenant-specific-token"},
                                             {"roleScopeTagIds", tags}});
+  w.ids["roleDefinition"] =
+      seed("ms-a", "roleDefinitions",
+           {{"displayName", "Helpdesk operator"},
+            {"description", "rd"},
+            {"isBuiltIn", false},
+            {"rolePermissions",
+             {{{"resourceActions",
+                {{{"allowedResourceActions",
+                   {"Microsoft.Intune_Organization_Read", "Microsoft.Intune_ManagedDevices_Read"}},
+                  {"notAllowedResourceActions", json::array()}}}}}}},
+            {"roleScopeTagIds", tags}});
   w.ids["enrollmentConfiguration"] =
       seed("ms-a", "deviceEnrollmentConfigurations",
            {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
@@ -403,6 +414,12 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                {{{"settingDefinitionId", "port"},
                  {"simpleSettingValue", {{"value", "139"}}}}}}}}}}}}}},
       {"androidEnrollmentProfile", {"wifiSsid", {{"wifiSsid", "Kiosk-2"}}}},
+      {"roleDefinition",
+       {"rolePermissions[0].resourceActions[0].allowedResourceActions",
+        {{"rolePermissions",
+          {{{"resourceActions",
+             {{{"allowedResourceActions", {"Microsoft.Intune_Organization_Read"}},
+               {"notAllowedResourceActions", json::array()}}}}}}}}}},
       {"managedAppConfiguration",
        {"customSettings[0].value",
         {{"customSettings",
@@ -970,6 +987,30 @@ TEST_P(FidelityFaultTest, ReferencedObjectsAreRestoredFirstAndMappedInTheSameRun
       "[fidelity] into a tenant without the referenced objects: %zu items, all created "
       "(scope tags, filter, template first), %d source ids sent\n",
       done.items.size(), static_cast<int>(leaks));
+}
+
+// A built-in object (here a built-in role) exists in every tenant and Graph
+// refuses changes to it: the restore says so and writes nothing.
+TEST_P(FidelityFaultTest, ABuiltInObjectIsSkippedWithItsReason) {
+  TA_OPS_ENV(env);
+  for (const char* tenant : {"ms-a", "ms-b"})
+    env.sim.Seed(tenant, "roleDefinitions",
+                 {{{"id", "role-help-desk"},
+                   {"displayName", "Help Desk Operator"},
+                   {"isBuiltIn", true},
+                   {"rolePermissions", json::array()}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  env.sim.ClearRequests();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  const auto preview = RunRestore(env, req, false).items;
+  ASSERT_EQ(preview.size(), 1u);
+  EXPECT_EQ(preview[0].status, "unsupported");
+  EXPECT_EQ(preview[0].error_code.value_or(""), "built_in");
+  const auto done = RunRestore(env, req, true).items;
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].status, "skipped");
+  EXPECT_NE(done[0].error_message.value_or("").find("built in"), std::string::npos);
+  for (const auto& r : env.sim.Requests()) EXPECT_FALSE(r["write"].get<bool>()) << r.dump();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FidelityFaultTest,

@@ -32,7 +32,8 @@ const std::vector<std::string>& SimCollections() {
                                                         "targetedManagedAppConfigurations",
                                                         "windowsManagedAppProtections",
                                                         "reusablePolicySettings",
-                                                        "androidDeviceOwnerEnrollmentProfiles"};
+                                                        "androidDeviceOwnerEnrollmentProfiles",
+                                                        "roleDefinitions"};
   return kCollections;
 }
 

@@ -123,6 +123,9 @@ void GraphSim::Impl::CollectionRoutes() {
                        "with PUT.",
                        rid);
         }
+        if (p->body.value("isBuiltIn", false)) {
+          return Error(res, 400, "BadRequest", "Built-in objects cannot be modified.", rid);
+        }
         if (put && coll != "configurationPolicies") {
           return Error(res, 405, "MethodNotAllowed",
                        "PUT is not supported on " + coll + "; use PATCH.", rid);
@@ -657,7 +660,8 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"windowsManagedAppProtections", "#microsoft.graph.windowsManagedAppProtection"},
         {"reusablePolicySettings", "#microsoft.graph.deviceManagementReusablePolicySetting"},
         {"androidDeviceOwnerEnrollmentProfiles",
-         "#microsoft.graph.androidDeviceOwnerEnrollmentProfile"}};
+         "#microsoft.graph.androidDeviceOwnerEnrollmentProfile"},
+        {"roleDefinitions", "#microsoft.graph.deviceAndAppManagementRoleDefinition"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
