@@ -81,14 +81,19 @@ struct PolicyType {
   // Fields sent on create that cannot change afterwards (stripped from updates).
   std::vector<std::string_view> create_only_fields;
   UpdateMethod update_method = UpdateMethod::kPatch;
-  std::optional<std::string_view> assign_body_key;  // nullopt: not assignable
-  std::string_view platform_field;                  // "" when the type has none
-  std::vector<Reference> references;                // in the payload (assignments: see below)
+  // The /assign action's body key; kAssignEachEntry for a type without that
+  // action, whose assignments are posted to and deleted from {item}/assignments
+  // one by one; nullopt: not assignable.
+  std::optional<std::string_view> assign_body_key;
+  std::string_view platform_field;    // "" when the type has none
+  std::vector<Reference> references;  // in the payload (assignments: see below)
   std::optional<EncryptedValues> encrypted;
   // The kind of reference this type is the target of (a scope tag, a
   // filter): its objects are what such references are mapped to by name.
   std::optional<RefKind> referenced_as;
 };
+
+inline constexpr std::string_view kAssignEachEntry = "(each entry)";
 
 const std::vector<PolicyType>& Catalog();
 const PolicyType* FindPolicyType(std::string_view name);

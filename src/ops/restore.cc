@@ -698,6 +698,7 @@ class RestoreRun {
     if (Flow f = Step(t, "assign"); !f.on()) return f;
     const std::string item_path = catalog::ItemPath(t.type, t.graph_id);
     const json want = catalog::CanonicalAssignments(t.mapped.assignments);
+    if (t.type.assign_body_key == catalog::kAssignEachEntry) return AssignEachEntry(t, want);
     auto r = PostChecked(*writer_, item_path + "/assign",
                          catalog::AssignBody(t.type, ForAssign(t.mapped.assignments)),
                          [&]() -> graph::GraphResult<std::optional<json>> {
@@ -709,6 +710,37 @@ class RestoreRun {
                          });
     if (!r) return Failed(t.ref, "assign", r.error());
     return Step(t, "verify", Audit(t, "assign"));
+  }
+
+  // For a type without /assign: delete the live assignments the backup does
+  // not have and post the ones it lacks, computed from the live list each
+  // time, so an ambiguous failure is followed by a read, not a blind resend.
+  Flow AssignEachEntry(Target& t, const json& want) {
+    const std::string path = catalog::ItemPath(t.type, t.graph_id) + "/assignments";
+    for (int send = 1;; ++send) {
+      auto live = graph::ListAll(*reader_, path);
+      if (!live) return Failed(t.ref, "assign", live.error());
+      std::vector<std::pair<std::string, json>> writes;  // DELETE id | POST body
+      std::vector<json> pending(want.begin(), want.end());
+      for (const auto& a : *live) {
+        const json c = catalog::CanonicalAssignments(json::array({a}))[0];
+        auto it = std::find(pending.begin(), pending.end(), c);
+        if (it != pending.end())
+          pending.erase(it);
+        else
+          writes.push_back({a.value("id", ""), json()});
+      }
+      for (const auto& a : pending) writes.push_back({"", a});
+      if (writes.empty()) return Step(t, "verify", Audit(t, "assign"));
+      graph::GraphResult<json> r = json::object();
+      for (const auto& [id, body] : writes) {
+        r = id.empty() ? writer_->Post(path, body) : writer_->Delete(path + "/" + id);
+        if (!r) break;
+      }
+      if (r) return Step(t, "verify", Audit(t, "assign"));
+      if (!r.error().ambiguous || r.error().cancelled() || send == kSends)
+        return Failed(t.ref, "assign", r.error());
+    }
   }
 
   // A progress row stored mid-item: carry on, or end the attempt.

@@ -36,7 +36,8 @@ TEST(Catalog, DescribesEveryType) {
                                           "windowsAppProtection",
                                           "reusablePolicySetting",
                                           "androidEnrollmentProfile",
-                                          "roleDefinition"};
+                                          "roleDefinition",
+                                          "termsAndConditions"};
   EXPECT_EQ(Catalog().size(), names.size());
   std::set<std::string_view> collections;
   for (const auto& t : Catalog()) collections.insert(t.collection);

@@ -316,6 +316,14 @@ World Seed(sim::GraphSim& sim) {
                    {"Microsoft.Intune_Organization_Read", "Microsoft.Intune_ManagedDevices_Read"}},
                   {"notAllowedResourceActions", json::array()}}}}}}},
             {"roleScopeTagIds", tags}});
+  w.ids["termsAndConditions"] = seed("ms-a", "termsAndConditions",
+                                     {{"displayName", "Acceptable use"},
+                                      {"description", "tc"},
+                                      {"title", "Contoso acceptable use"},
+                                      {"bodyText", "Use company devices for company work."},
+                                      {"acceptanceStatement", "I accept"},
+                                      {"roleScopeTagIds", tags},
+                                      {"assignments", assigned}});
   w.ids["enrollmentConfiguration"] =
       seed("ms-a", "deviceEnrollmentConfigurations",
            {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
@@ -353,6 +361,8 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
     m.push_back(
         {"assignments", "assignments",
          [&type](auto&, graph::GraphWriter& w, const std::string& item) {
+           if (type.assign_body_key == catalog::kAssignEachEntry)  // no /assign action
+             return Ok(w.Post(item + "/assignments", GroupTarget("a-grp-help")[0]));
            Ok(w.Post(item + "/assign", catalog::AssignBody(type, GroupTarget("a-grp-help"))));
          }});
   }
@@ -414,6 +424,7 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                {{{"settingDefinitionId", "port"},
                  {"simpleSettingValue", {{"value", "139"}}}}}}}}}}}}}},
       {"androidEnrollmentProfile", {"wifiSsid", {{"wifiSsid", "Kiosk-2"}}}},
+      {"termsAndConditions", {"bodyText", {{"bodyText", "Changed terms."}}}},
       {"roleDefinition",
        {"rolePermissions[0].resourceActions[0].allowedResourceActions",
         {{"rolePermissions",

@@ -33,7 +33,8 @@ const std::vector<std::string>& SimCollections() {
                                                         "windowsManagedAppProtections",
                                                         "reusablePolicySettings",
                                                         "androidDeviceOwnerEnrollmentProfiles",
-                                                        "roleDefinitions"};
+                                                        "roleDefinitions",
+                                                        "termsAndConditions"};
   return kCollections;
 }
 

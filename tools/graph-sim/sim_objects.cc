@@ -171,9 +171,46 @@ void GraphSim::Impl::SubResourceRoutes() {
       if (p) res.set_content(json{{"value", p->assignments}}.dump(), "application/json");
     });
   });
+  // Terms and conditions have no /assign: assignments are added and removed one by one.
+  server.Post(item + "/assignments", [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      const std::string coll = req.matches[1];
+      if (coll != "termsAndConditions")
+        return Error(res, 405, "MethodNotAllowed", "Use the assign action on " + coll + ".", rid);
+      Policy* p = Find(t, coll, req.matches[2], res, rid);
+      if (!p) return;
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return Error(res, 400, "BadRequest", "Malformed body.", rid);
+      if (!CheckWritable(body, res, rid) ||
+          !CheckAssignmentReferences(t, json::array({body}), res, rid))
+        return;
+      body["id"] = NewGuid(rng);
+      p->assignments.push_back(body);
+      res.status = 201;
+      res.set_content(body.dump(), "application/json");
+    });
+  });
+  server.Delete(item + "/assignments/([^/]+)", [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
+      if (!p) return;
+      for (size_t i = 0; i < p->assignments.size(); ++i) {
+        if (p->assignments[i].value("id", "") != std::string(req.matches[3])) continue;
+        p->assignments.erase(i);
+        res.status = 204;
+        return;
+      }
+      Error(res, 404, "ResourceNotFound", "No assignment '" + std::string(req.matches[3]) + "'.",
+            rid);
+    });
+  });
   server.Post(item + "/assign", [this](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
       const std::string coll = req.matches[1];
+      if (coll == "termsAndConditions")
+        return Error(res, 400, "BadRequest",
+                     "termsAndConditions has no assign action; POST to its assignments.", rid);
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
       json body = json::parse(req.body, nullptr, false);
@@ -661,7 +698,8 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"reusablePolicySettings", "#microsoft.graph.deviceManagementReusablePolicySetting"},
         {"androidDeviceOwnerEnrollmentProfiles",
          "#microsoft.graph.androidDeviceOwnerEnrollmentProfile"},
-        {"roleDefinitions", "#microsoft.graph.deviceAndAppManagementRoleDefinition"}};
+        {"roleDefinitions", "#microsoft.graph.deviceAndAppManagementRoleDefinition"},
+        {"termsAndConditions", "#microsoft.graph.termsAndConditions"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
