@@ -557,6 +557,64 @@ const PolicyType* TypeReferencedAs(RefKind kind) {
   return nullptr;
 }
 
+std::string CatalogMarkdown() {
+  auto write = [](SubWrite w) -> std::string {
+    switch (w) {
+      case SubWrite::kInBody:
+        return "in the create body and the PUT";
+      case SubWrite::kScheduleActions:
+        return "create body, then `scheduleActionsForRules`";
+      case SubWrite::kDefinitionValues:
+        return "`updateDefinitionValues` (added/updated/deleted)";
+      case SubWrite::kEntries:
+        return "per entry: POST, PATCH, DELETE";
+      case SubWrite::kTargetApps:
+        return "`targetApps` (whole list)";
+    }
+    return "";
+  };
+  std::string out =
+      "# The object catalog\n\n"
+      "Generated from `src/catalog/catalog.cc` (`catalog::CatalogMarkdown`); the `unit` test\n"
+      "`Catalog.DocumentMatchesTheCatalog` fails when this file and the catalog differ (run it\n"
+      "with `TA_UPDATE_DOCS=1` to rewrite this file). Every type here is proven by the fidelity\n"
+      "suite (`tests/ops/fidelity_test.cc`).\n\n"
+      "| type | collection (Graph beta) | update | assignments | sub-resources (how written) | "
+      "references | other |\n"
+      "|---|---|---|---|---|---|---|\n";
+  for (const auto& t : Catalog()) {
+    std::string subs, refs, other;
+    for (const auto& s : t.sub_resources)
+      subs += (subs.empty() ? "" : "; ") + std::string("`") + std::string(s.property) +
+              "`: " + write(s.write) + " (key `" + std::string(s.key) + "`)";
+    for (const auto& r : t.references)
+      refs += (refs.empty() ? "" : "; ") + std::string(RefKindName(r.kind)) + " at `" +
+              std::string(r.path) + "`";
+    if (t.assign_body_key)
+      refs += std::string(refs.empty() ? "" : "; ") + "group, assignmentFilter in assignments";
+    if (t.encrypted)
+      other += "encrypted `" + std::string(t.encrypted->array) + "` values read with `" +
+               std::string(t.encrypted->function) + "`";
+    if (t.referenced_as)
+      other += std::string(other.empty() ? "" : "; ") + "restored first; referenced as " +
+               std::string(RefKindName(*t.referenced_as));
+    if (!t.create_only_fields.empty()) {
+      std::string f;
+      for (const auto& c : t.create_only_fields) f += (f.empty() ? "" : ", ") + std::string(c);
+      other += std::string(other.empty() ? "" : "; ") + "create-only: " + f;
+    }
+    const std::string assign = !t.assign_body_key ? "—"
+                               : *t.assign_body_key == kAssignEachEntry
+                                   ? "POST/DELETE each on `assignments`"
+                                   : "`/assign` (`" + std::string(*t.assign_body_key) + "`)";
+    out += "| " + std::string(t.name) + " | `" + std::string(t.collection) + "` | " +
+           (t.update_method == UpdateMethod::kPut ? "PUT" : "PATCH") + " | " + assign + " | " +
+           (subs.empty() ? "—" : subs) + " | " + (refs.empty() ? "—" : refs) + " | " +
+           (other.empty() ? "—" : other) + " |\n";
+  }
+  return out;
+}
+
 std::string ItemPath(const PolicyType& type, std::string_view id) {
   return std::string(type.collection) + "/" + std::string(id);
 }

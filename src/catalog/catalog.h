@@ -101,6 +101,9 @@ const PolicyType* FindPolicyType(std::string_view name);
 // which are Entra objects, not a catalog type).
 const PolicyType* TypeReferencedAs(RefKind kind);
 
+// The catalog as a Markdown table (docs/CATALOG.md is this, checked by a test).
+std::string CatalogMarkdown();
+
 // The path of one item: "deviceManagement/configurationPolicies/{id}".
 std::string ItemPath(const PolicyType& type, std::string_view id);
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -255,6 +258,25 @@ TEST(CatalogCanonical, AnIdentifierObjectKeysByItsValues) {
   EXPECT_TRUE(c["apps"].contains("com.a"));
   EXPECT_TRUE(c["apps"].contains("com.b"));
   EXPECT_NE(Canonical(t, {{"apps", nlohmann::json::array({app("com.a")})}}), c);
+}
+
+}  // namespace
+}  // namespace ta::catalog
+
+namespace ta::catalog {
+namespace {
+
+// docs/CATALOG.md is the catalog as a table; it may not drift from the code.
+TEST(Catalog, DocumentMatchesTheCatalog) {
+  const std::string path = std::string(TA_SOURCE_DIR) + "/docs/CATALOG.md";
+  if (std::getenv("TA_UPDATE_DOCS")) {
+    std::ofstream(path) << CatalogMarkdown();
+  }
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), CatalogMarkdown())
+      << "docs/CATALOG.md differs from the catalog: run catalog_test with TA_UPDATE_DOCS=1";
 }
 
 }  // namespace
