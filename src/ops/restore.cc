@@ -233,8 +233,8 @@ class RestoreRun {
     // A resumed attempt knows what its earlier attempts restored.
     for (size_t i = 0; i < items_.size(); ++i) {
       auto it = done_.find(refs_[i]);
-      if (it != done_.end() && Done(done_, refs_[i]) && it->second.graph_id)
-        Remember(items_[i], it->second.status, *it->second.graph_id);
+      if (it != done_.end() && Done(done_, refs_[i]))
+        Remember(items_[i], it->second.status, it->second.graph_id.value_or(""));
     }
     if (!same_tenant()) {
       auto ids = store::ReadResult<std::vector<std::string>>(ctx_.db(), [&](store::Tx& tx) {
@@ -258,8 +258,8 @@ class RestoreRun {
   // the user mapped it themselves. A preview's "would_create" has no id yet.
   void Remember(const BackupItem& item, const std::string& status, const std::string& target_id) {
     if (!Referenced(item.type) || params_.group_mapping.count(item.graph_id)) return;
-    if (status == "created" || status == "updated" || status == "unchanged" ||
-        status == "would_update")
+    if (!target_id.empty() && (status == "created" || status == "updated" ||
+                               status == "unchanged" || status == "would_update"))
       run_mapping_[item.graph_id] = target_id;
     else if (status == "would_create")
       run_mapping_[item.graph_id] = kCreatedByThisRun;
@@ -720,23 +720,21 @@ class RestoreRun {
     for (int send = 1;; ++send) {
       auto live = graph::ListAll(*reader_, path);
       if (!live) return Failed(t.ref, "assign", live.error());
-      std::vector<std::pair<std::string, json>> writes;  // DELETE id | POST body
-      std::vector<json> pending(want.begin(), want.end());
+      std::vector<std::string> deletes;  // live assignments the backup lacks (by id)
+      std::vector<json> posts(want.begin(), want.end());  // what is still missing
       for (const auto& a : *live) {
         const json c = catalog::CanonicalAssignments(json::array({a}))[0];
-        auto it = std::find(pending.begin(), pending.end(), c);
-        if (it != pending.end())
-          pending.erase(it);
-        else
-          writes.push_back({a.value("id", ""), json()});
+        auto it = std::find(posts.begin(), posts.end(), c);
+        if (it != posts.end())
+          posts.erase(it);
+        else if (a.is_object() && a.contains("id") && a["id"].is_string())
+          deletes.push_back(a["id"].get<std::string>());  // (no id: the read-back says so)
       }
-      for (const auto& a : pending) writes.push_back({"", a});
-      if (writes.empty()) return Step(t, "verify", Audit(t, "assign"));
+      if (deletes.empty() && posts.empty()) return Step(t, "verify", Audit(t, "assign"));
       graph::GraphResult<json> r = json::object();
-      for (const auto& [id, body] : writes) {
-        r = id.empty() ? writer_->Post(path, body) : writer_->Delete(path + "/" + id);
-        if (!r) break;
-      }
+      for (size_t i = 0; r && i < deletes.size() + posts.size(); ++i)
+        r = i < deletes.size() ? writer_->Delete(path + "/" + deletes[i])
+                               : writer_->Post(path, posts[i - deletes.size()]);
       if (r) return Step(t, "verify", Audit(t, "assign"));
       if (!r.error().ambiguous || r.error().cancelled() || send == kSends)
         return Failed(t.ref, "assign", r.error());
