@@ -39,17 +39,6 @@ std::set<std::string> GroupsOf(const json& assignments) {
   return out;
 }
 
-// The assignments as /assign takes them: without the ids Graph assigned.
-json ForAssign(const json& assignments) {
-  json out = json::array();
-  for (json a : assignments) {
-    a.erase("id");
-    a.erase("@odata.type");
-    out.push_back(std::move(a));
-  }
-  return out;
-}
-
 std::string Names(const std::vector<catalog::RefSite>& refs) {
   std::string out;
   std::set<std::string> seen;
@@ -700,7 +689,7 @@ class RestoreRun {
     const json want = catalog::CanonicalAssignments(t.mapped.assignments);
     if (t.type.assign_body_key == catalog::kAssignEachEntry) return AssignEachEntry(t, want);
     auto r = PostChecked(*writer_, item_path + "/assign",
-                         catalog::AssignBody(t.type, ForAssign(t.mapped.assignments)),
+                         catalog::AssignBody(t.type, want),  // without the ids Graph assigned
                          [&]() -> graph::GraphResult<std::optional<json>> {
                            auto live = graph::ListAll(*reader_, item_path + "/assignments");
                            if (!live) return graph::GraphFailure(live.error());

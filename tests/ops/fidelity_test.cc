@@ -78,43 +78,50 @@ World Seed(sim::GraphSim& sim) {
   }
   const json tags = {"a-tag-eu"};
   const json assigned = GroupTarget("a-grp-fin", "a-flt");
+  // An object of tenant A with the scope tag every policy here carries, and
+  // (for assignable types) the assignment to Finance with the filter.
+  enum Carries { kTags, kTagsAndAssignments };
+  auto managed = [&](const std::string& coll, json o, Carries carries) {
+    o["roleScopeTagIds"] = tags;
+    if (carries == kTagsAndAssignments) o["assignments"] = assigned;
+    return seed("ms-a", coll, o);
+  };
   w.ids["assignmentFilter"] = "a-flt";
   w.ids["scopeTag"] = "a-tag-eu";
   w.ids["notificationMessageTemplate"] = "a-tmpl";
   w.ids["deviceConfiguration"] =
-      seed("ms-a", "deviceConfigurations",
-           {{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
-            {"displayName", "Custom OMA"},
-            {"description", "d"},
-            {"roleScopeTagIds", tags},
-            {"omaSettings",
-             {{{"@odata.type", "#microsoft.graph.omaSettingString"},
-               {"displayName", "Wi-Fi key"},
-               {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
-               {"value", "s3cret-psk-original"}},
-              {{"@odata.type", "#microsoft.graph.omaSettingInteger"},
-               {"displayName", "Timeout"},
-               {"omaUri", "./Vendor/MSFT/Policy/Config/Timeout"},
-               {"value", 30}}}},
-            {"assignments", assigned}});
-  w.ids["compliancePolicy"] = seed("ms-a", "deviceCompliancePolicies",
-                                   {{"@odata.type", "#microsoft.graph.windows10CompliancePolicy"},
-                                    {"displayName", "Baseline compliance"},
-                                    {"description", "c"},
-                                    {"osMinimumVersion", "10.0.19045"},
-                                    {"roleScopeTagIds", tags},
-                                    {"scheduledActionsForRule",
-                                     {{{"ruleName", "PasswordRequired"},
-                                       {"scheduledActionConfigurations",
-                                        {{{"actionType", "block"},
-                                          {"gracePeriodHours", 0},
-                                          {"notificationTemplateId", ""},
-                                          {"notificationMessageCCList", json::array()}},
-                                         {{"actionType", "notification"},
-                                          {"gracePeriodHours", 24},
-                                          {"notificationTemplateId", "a-tmpl"},
-                                          {"notificationMessageCCList", {"a-grp-help"}}}}}}}},
-                                    {"assignments", assigned}});
+      managed("deviceConfigurations",
+              {{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
+               {"displayName", "Custom OMA"},
+               {"description", "d"},
+               {"omaSettings",
+                {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+                  {"displayName", "Wi-Fi key"},
+                  {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
+                  {"value", "s3cret-psk-original"}},
+                 {{"@odata.type", "#microsoft.graph.omaSettingInteger"},
+                  {"displayName", "Timeout"},
+                  {"omaUri", "./Vendor/MSFT/Policy/Config/Timeout"},
+                  {"value", 30}}}}},
+              kTagsAndAssignments);
+  w.ids["compliancePolicy"] =
+      managed("deviceCompliancePolicies",
+              {{"@odata.type", "#microsoft.graph.windows10CompliancePolicy"},
+               {"displayName", "Baseline compliance"},
+               {"description", "c"},
+               {"osMinimumVersion", "10.0.19045"},
+               {"scheduledActionsForRule",
+                {{{"ruleName", "PasswordRequired"},
+                  {"scheduledActionConfigurations",
+                   {{{"actionType", "block"},
+                     {"gracePeriodHours", 0},
+                     {"notificationTemplateId", ""},
+                     {"notificationMessageCCList", json::array()}},
+                    {{"actionType", "notification"},
+                     {"gracePeriodHours", 24},
+                     {"notificationTemplateId", "a-tmpl"},
+                     {"notificationMessageCCList", {"a-grp-help"}}}}}}}}},
+              kTagsAndAssignments);
   auto setting = [](const std::string& def, const std::string& value) {
     return json{
         {"settingInstance",
@@ -123,112 +130,100 @@ World Seed(sim::GraphSim& sim) {
           {"choiceSettingValue", {{"value", value}}}}}};
   };
   w.ids["settingsCatalog"] =
-      seed("ms-a", "configurationPolicies",
-           {{"name", "Edge hardening"},
-            {"description", "s"},
-            {"platforms", "windows10"},
-            {"technologies", "mdm"},
-            {"roleScopeTagIds", tags},
-            {"settings", {setting("edge_smartscreen", "enabled"), setting("edge_sync", "off")}},
-            {"assignments", assigned}});
+      managed("configurationPolicies",
+              {{"name", "Edge hardening"},
+               {"description", "s"},
+               {"platforms", "windows10"},
+               {"technologies", "mdm"},
+               {"settings", {setting("edge_smartscreen", "enabled"), setting("edge_sync", "off")}}},
+              kTagsAndAssignments);
   w.ids["groupPolicyConfiguration"] =
-      seed("ms-a", "groupPolicyConfigurations",
-           {{"displayName", "Office ADMX"},
-            {"description", "g"},
-            {"roleScopeTagIds", tags},
-            {"definitionValues",
-             {{{"enabled", true},
-               {"definition", {{"id", "def-telemetry"}, {"displayName", "Allow telemetry"}}},
-               {"presentationValues",
-                {{{"@odata.type", "#microsoft.graph.groupPolicyPresentationValueText"},
-                  {"value", "3"},
-                  {"presentation", {{"id", "pres-level"}}}}}}},
-              {{"enabled", false},
-               {"definition", {{"id", "def-onedrive"}}},
-               {"presentationValues", json::array()}}}},
-            {"assignments", assigned}});
-  w.ids["deviceManagementScript"] = seed("ms-a", "deviceManagementScripts",
-                                         {{"displayName", "Set timezone"},
-                                          {"description", "x"},
-                                          {"fileName", "tz.ps1"},
-                                          {"scriptContent", "V3JpdGUtSG9zdCAiaGVsbG8i"},
-                                          {"runAsAccount", "system"},
-                                          {"roleScopeTagIds", tags},
-                                          {"assignments", assigned}});
-  w.ids["autopilotProfile"] = seed(
-      "ms-a", "windowsAutopilotDeploymentProfiles",
+      managed("groupPolicyConfigurations",
+              {{"displayName", "Office ADMX"},
+               {"description", "g"},
+               {"definitionValues",
+                {{{"enabled", true},
+                  {"definition", {{"id", "def-telemetry"}, {"displayName", "Allow telemetry"}}},
+                  {"presentationValues",
+                   {{{"@odata.type", "#microsoft.graph.groupPolicyPresentationValueText"},
+                     {"value", "3"},
+                     {"presentation", {{"id", "pres-level"}}}}}}},
+                 {{"enabled", false},
+                  {"definition", {{"id", "def-onedrive"}}},
+                  {"presentationValues", json::array()}}}}},
+              kTagsAndAssignments);
+  w.ids["deviceManagementScript"] = managed("deviceManagementScripts",
+                                            {{"displayName", "Set timezone"},
+                                             {"description", "x"},
+                                             {"fileName", "tz.ps1"},
+                                             {"scriptContent", "V3JpdGUtSG9zdCAiaGVsbG8i"},
+                                             {"runAsAccount", "system"}},
+                                            kTagsAndAssignments);
+  w.ids["autopilotProfile"] = managed(
+      "windowsAutopilotDeploymentProfiles",
       {{"displayName", "Autopilot standard"},
        {"description", "a"},
        {"deviceNameTemplate", "MSP-%SERIAL%"},
-       {"outOfBoxExperienceSettings", {{"hidePrivacySettings", true}, {"userType", "standard"}}},
-       {"roleScopeTagIds", tags},
-       {"assignments", assigned}});
+       {"outOfBoxExperienceSettings", {{"hidePrivacySettings", true}, {"userType", "standard"}}}},
+      kTagsAndAssignments);
   const std::string ps1 = "V3JpdGUtSG9zdCAiaGVsbG8i";  // Write-Host "hello"
   const std::string sh = "IyEvYmluL3NoCmVjaG8gaGk=";   // #!/bin/sh echo hi
-  w.ids["remediationScript"] = seed("ms-a", "deviceHealthScripts",
-                                    {{"displayName", "Fix time service"},
-                                     {"description", "r"},
-                                     {"publisher", "MSP"},
-                                     {"detectionScriptContent", ps1},
-                                     {"remediationScriptContent", ps1},
-                                     {"runAs32Bit", false},
-                                     {"roleScopeTagIds", tags},
-                                     {"assignments", assigned}});
-  w.ids["complianceScript"] = seed("ms-a", "deviceComplianceScripts",
-                                   {{"displayName", "Disk encrypted"},
-                                    {"description", "cs"},
-                                    {"publisher", "MSP"},
-                                    {"detectionScriptContent", ps1},
-                                    {"runAsAccount", "system"},
-                                    {"roleScopeTagIds", tags},
-                                    {"assignments", assigned}});
-  w.ids["macOSShellScript"] = seed("ms-a", "deviceShellScripts",
-                                   {{"displayName", "Dock setup"},
-                                    {"description", "m"},
-                                    {"fileName", "dock.sh"},
-                                    {"scriptContent", sh},
-                                    {"runAsAccount", "user"},
-                                    {"executionFrequency", "PT1H"},
-                                    {"retryCount", 2},
-                                    {"roleScopeTagIds", tags},
-                                    {"assignments", assigned}});
-  w.ids["macOSCustomAttributeScript"] = seed("ms-a", "deviceCustomAttributeShellScripts",
-                                             {{"displayName", "Serial attribute"},
-                                              {"description", "ca"},
-                                              {"customAttributeName", "serial"},
-                                              {"customAttributeType", "string"},
-                                              {"fileName", "serial.sh"},
-                                              {"scriptContent", sh},
-                                              {"runAsAccount", "system"},
-                                              {"roleScopeTagIds", tags},
-                                              {"assignments", assigned}});
-  w.ids["featureUpdateProfile"] =
-      seed("ms-a", "windowsFeatureUpdateProfiles",
-           {{"displayName", "Windows 11 23H2"},
-            {"description", "f"},
-            {"featureUpdateVersion", "Windows 11, version 23H2"},
-            {"rolloutSettings", {{"offerStartDateTimeInUTC", nullptr}, {"offerIntervalInDays", 7}}},
-            {"installLatestWindows10OnWindows11IneligibleDevice", false},
-            {"roleScopeTagIds", tags},
-            {"assignments", assigned}});
+  w.ids["remediationScript"] = managed("deviceHealthScripts",
+                                       {{"displayName", "Fix time service"},
+                                        {"description", "r"},
+                                        {"publisher", "MSP"},
+                                        {"detectionScriptContent", ps1},
+                                        {"remediationScriptContent", ps1},
+                                        {"runAs32Bit", false}},
+                                       kTagsAndAssignments);
+  w.ids["complianceScript"] = managed("deviceComplianceScripts",
+                                      {{"displayName", "Disk encrypted"},
+                                       {"description", "cs"},
+                                       {"publisher", "MSP"},
+                                       {"detectionScriptContent", ps1},
+                                       {"runAsAccount", "system"}},
+                                      kTagsAndAssignments);
+  w.ids["macOSShellScript"] = managed("deviceShellScripts",
+                                      {{"displayName", "Dock setup"},
+                                       {"description", "m"},
+                                       {"fileName", "dock.sh"},
+                                       {"scriptContent", sh},
+                                       {"runAsAccount", "user"},
+                                       {"executionFrequency", "PT1H"},
+                                       {"retryCount", 2}},
+                                      kTagsAndAssignments);
+  w.ids["macOSCustomAttributeScript"] = managed("deviceCustomAttributeShellScripts",
+                                                {{"displayName", "Serial attribute"},
+                                                 {"description", "ca"},
+                                                 {"customAttributeName", "serial"},
+                                                 {"customAttributeType", "string"},
+                                                 {"fileName", "serial.sh"},
+                                                 {"scriptContent", sh},
+                                                 {"runAsAccount", "system"}},
+                                                kTagsAndAssignments);
+  w.ids["featureUpdateProfile"] = managed(
+      "windowsFeatureUpdateProfiles",
+      {{"displayName", "Windows 11 23H2"},
+       {"description", "f"},
+       {"featureUpdateVersion", "Windows 11, version 23H2"},
+       {"rolloutSettings", {{"offerStartDateTimeInUTC", nullptr}, {"offerIntervalInDays", 7}}},
+       {"installLatestWindows10OnWindows11IneligibleDevice", false}},
+      kTagsAndAssignments);
   w.ids["qualityUpdateProfile"] =
-      seed("ms-a", "windowsQualityUpdateProfiles",
-           {{"displayName", "Expedite May"},
-            {"description", "q"},
-            {"expeditedUpdateSettings",
-             {{"qualityUpdateRelease", "2026-05-13T00:00:00Z"}, {"daysUntilForcedReboot", 1}}},
-            {"roleScopeTagIds", tags},
-            {"assignments", assigned}});
-  w.ids["driverUpdateProfile"] = seed("ms-a", "windowsDriverUpdateProfiles",
-                                      {{"displayName", "Drivers manual"},
-                                       {"description", "dr"},
-                                       {"approvalType", "manual"},
-                                       {"deploymentDeferralInDays", 0},
-                                       {"roleScopeTagIds", tags},
-                                       {"assignments", assigned}});
+      managed("windowsQualityUpdateProfiles",
+              {{"displayName", "Expedite May"},
+               {"description", "q"},
+               {"expeditedUpdateSettings",
+                {{"qualityUpdateRelease", "2026-05-13T00:00:00Z"}, {"daysUntilForcedReboot", 1}}}},
+              kTagsAndAssignments);
+  w.ids["driverUpdateProfile"] = managed("windowsDriverUpdateProfiles",
+                                         {{"displayName", "Drivers manual"},
+                                          {"description", "dr"},
+                                          {"approvalType", "manual"},
+                                          {"deploymentDeferralInDays", 0}},
+                                         kTagsAndAssignments);
   w.ids["deviceCategory"] =
-      seed("ms-a", "deviceCategories",
-           {{"displayName", "Kiosk"}, {"description", "dc"}, {"roleScopeTagIds", tags}});
+      managed("deviceCategories", {{"displayName", "Kiosk"}, {"description", "dc"}}, kTags);
   auto ios = [](const std::string& bundle) {
     return json{
         {"mobileAppIdentifier",
@@ -240,50 +235,46 @@ World Seed(sim::GraphSim& sim) {
          {{"@odata.type", "#microsoft.graph.androidMobileAppIdentifier"}, {"packageId", package}}}};
   };
   w.ids["iosAppProtection"] =
-      seed("ms-a", "iosManagedAppProtections",
-           {{"displayName", "iOS Office protection"},
-            {"description", "i"},
-            {"pinRequired", true},
-            {"minimumPinLength", 6},
-            {"allowedDataStorageLocations", {"oneDriveForBusiness", "sharePoint"}},
-            {"appGroupType", "selectedPublicApps"},
-            {"roleScopeTagIds", tags},
-            {"apps", {ios("com.microsoft.office.outlook"), ios("com.microsoft.skydrive")}},
-            {"assignments", assigned}});
-  w.ids["androidAppProtection"] = seed("ms-a", "androidManagedAppProtections",
-                                       {{"displayName", "Android Office protection"},
-                                        {"description", "an"},
-                                        {"pinRequired", true},
-                                        {"minimumPinLength", 4},
-                                        {"screenCaptureBlocked", true},
-                                        {"allowedDataStorageLocations", {"oneDriveForBusiness"}},
-                                        {"appGroupType", "selectedPublicApps"},
-                                        {"roleScopeTagIds", tags},
-                                        {"apps", {android("com.microsoft.office.outlook")}},
-                                        {"assignments", assigned}});
+      managed("iosManagedAppProtections",
+              {{"displayName", "iOS Office protection"},
+               {"description", "i"},
+               {"pinRequired", true},
+               {"minimumPinLength", 6},
+               {"allowedDataStorageLocations", {"oneDriveForBusiness", "sharePoint"}},
+               {"appGroupType", "selectedPublicApps"},
+               {"apps", {ios("com.microsoft.office.outlook"), ios("com.microsoft.skydrive")}}},
+              kTagsAndAssignments);
+  w.ids["androidAppProtection"] = managed("androidManagedAppProtections",
+                                          {{"displayName", "Android Office protection"},
+                                           {"description", "an"},
+                                           {"pinRequired", true},
+                                           {"minimumPinLength", 4},
+                                           {"screenCaptureBlocked", true},
+                                           {"allowedDataStorageLocations", {"oneDriveForBusiness"}},
+                                           {"appGroupType", "selectedPublicApps"},
+                                           {"apps", {android("com.microsoft.office.outlook")}}},
+                                          kTagsAndAssignments);
   w.ids["managedAppConfiguration"] =
-      seed("ms-a", "targetedManagedAppConfigurations",
-           {{"displayName", "Outlook settings"},
-            {"description", "mc"},
-            {"appGroupType", "selectedPublicApps"},
-            {"customSettings",
-             {{{"name", "com.microsoft.outlook.Mail.FocusedInbox"}, {"value", "false"}}}},
-            {"roleScopeTagIds", tags},
-            {"apps", {ios("com.microsoft.office.outlook")}},
-            {"assignments", assigned}});
+      managed("targetedManagedAppConfigurations",
+              {{"displayName", "Outlook settings"},
+               {"description", "mc"},
+               {"appGroupType", "selectedPublicApps"},
+               {"customSettings",
+                {{{"name", "com.microsoft.outlook.Mail.FocusedInbox"}, {"value", "false"}}}},
+               {"apps", {ios("com.microsoft.office.outlook")}}},
+              kTagsAndAssignments);
   w.ids["windowsAppProtection"] =
-      seed("ms-a", "windowsManagedAppProtections",
-           {{"displayName", "Windows Edge protection"},
-            {"description", "w"},
-            {"printBlocked", true},
-            {"allowedOutboundDataTransferDestinations", "managedApps"},
-            {"appGroupType", "selectedPublicApps"},
-            {"roleScopeTagIds", tags},
-            {"apps",
-             {{{"mobileAppIdentifier",
-                {{"@odata.type", "#microsoft.graph.windowsAppIdentifier"},
-                 {"windowsAppId", "com.microsoft.edge"}}}}}},
-            {"assignments", assigned}});
+      managed("windowsManagedAppProtections",
+              {{"displayName", "Windows Edge protection"},
+               {"description", "w"},
+               {"printBlocked", true},
+               {"allowedOutboundDataTransferDestinations", "managedApps"},
+               {"appGroupType", "selectedPublicApps"},
+               {"apps",
+                {{{"mobileAppIdentifier",
+                   {{"@odata.type", "#microsoft.graph.windowsAppIdentifier"},
+                    {"windowsAppId", "com.microsoft.edge"}}}}}}},
+              kTagsAndAssignments);
   w.ids["reusablePolicySetting"] =
       seed("ms-a", "reusablePolicySettings",
            {{"displayName", "Firewall: block SMB"},
@@ -296,43 +287,41 @@ World Seed(sim::GraphSim& sim) {
                {{{"children",
                   {{{"settingDefinitionId", "port"},
                     {"simpleSettingValue", {{"value", "445"}}}}}}}}}}}});
-  w.ids["androidEnrollmentProfile"] = seed("ms-a", "androidDeviceOwnerEnrollmentProfiles",
-                                           {{"displayName", "Dedicated kiosks"},
-                                            {"description", "ae"},
-                                            {"enrollmentMode", "corporateOwnedDedicatedDevice"},
-                                            {"enrollmentTokenType", "default"},
-                                            {"wifiSsid", "Kiosk"},
-                                            {"configureWifi", true},
-                                            {"tokenValue", "tenant-specific-token"},
-                                            {"roleScopeTagIds", tags}});
-  w.ids["roleDefinition"] =
-      seed("ms-a", "roleDefinitions",
-           {{"displayName", "Helpdesk operator"},
-            {"description", "rd"},
-            {"isBuiltIn", false},
-            {"rolePermissions",
-             {{{"resourceActions",
-                {{{"allowedResourceActions",
-                   {"Microsoft.Intune_Organization_Read", "Microsoft.Intune_ManagedDevices_Read"}},
-                  {"notAllowedResourceActions", json::array()}}}}}}},
-            {"roleScopeTagIds", tags}});
-  w.ids["termsAndConditions"] = seed("ms-a", "termsAndConditions",
-                                     {{"displayName", "Acceptable use"},
-                                      {"description", "tc"},
-                                      {"title", "Contoso acceptable use"},
-                                      {"bodyText", "Use company devices for company work."},
-                                      {"acceptanceStatement", "I accept"},
-                                      {"roleScopeTagIds", tags},
-                                      {"assignments", assigned}});
+  w.ids["androidEnrollmentProfile"] = managed("androidDeviceOwnerEnrollmentProfiles",
+                                              {{"displayName", "Dedicated kiosks"},
+                                               {"description", "ae"},
+                                               {"enrollmentMode", "corporateOwnedDedicatedDevice"},
+                                               {"enrollmentTokenType", "default"},
+                                               {"wifiSsid", "Kiosk"},
+                                               {"configureWifi", true},
+                                               {"tokenValue", "tenant-specific-token"}},
+                                              kTags);
+  w.ids["roleDefinition"] = managed(
+      "roleDefinitions",
+      {{"displayName", "Helpdesk operator"},
+       {"description", "rd"},
+       {"isBuiltIn", false},
+       {"rolePermissions",
+        {{{"resourceActions",
+           {{{"allowedResourceActions",
+              {"Microsoft.Intune_Organization_Read", "Microsoft.Intune_ManagedDevices_Read"}},
+             {"notAllowedResourceActions", json::array()}}}}}}}},
+      kTags);
+  w.ids["termsAndConditions"] = managed("termsAndConditions",
+                                        {{"displayName", "Acceptable use"},
+                                         {"description", "tc"},
+                                         {"title", "Contoso acceptable use"},
+                                         {"bodyText", "Use company devices for company work."},
+                                         {"acceptanceStatement", "I accept"}},
+                                        kTagsAndAssignments);
   w.ids["enrollmentConfiguration"] =
-      seed("ms-a", "deviceEnrollmentConfigurations",
-           {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
-            {"displayName", "Limit five"},
-            {"description", "e"},
-            {"limit", 5},
-            {"priority", 1},
-            {"roleScopeTagIds", tags},
-            {"assignments", assigned}});
+      managed("deviceEnrollmentConfigurations",
+              {{"@odata.type", "#microsoft.graph.deviceEnrollmentLimitConfiguration"},
+               {"displayName", "Limit five"},
+               {"description", "e"},
+               {"limit", 5},
+               {"priority", 1}},
+              kTagsAndAssignments);
   return w;
 }
 

@@ -190,6 +190,10 @@ struct GraphSim::Impl {
   json Render(const std::string& collection, const Policy& p, const std::string& expand,
               bool single);
   bool CheckWritable(const json& body, httplib::Response& res, const std::string& rid);
+  // The request's body as a JSON object (with an array under `array_key`,
+  // when given). Returns false with a 400 in Graph's shape.
+  bool ReadBody(const httplib::Request& req, httplib::Response& res, const std::string& rid,
+                json& body, const std::string& array_key = "");
   json NewPolicy(const std::string& collection, json body);
   void Store(Tenant& t, const std::string& collection, json body, Policy* out_policy = nullptr);
   static bool IsCollection(const std::string& c);

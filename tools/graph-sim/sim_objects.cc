@@ -76,9 +76,10 @@ void GraphSim::Impl::CollectionRoutes() {
       const std::string coll = req.matches[1];
       if (!IsCollection(coll))
         return Error(res, 404, "ResourceNotFound", "Unknown segment '" + coll + "'.", rid);
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded()) return Error(res, 400, "BadRequest", "Malformed JSON body.", rid);
-      if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid)) return;
+      json body;
+      if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
+          !CheckReferences(t, body, res, rid))
+        return;
       if (const std::string nf = NameField(coll); !body.contains(nf) || !body[nf].is_string()) {
         return Error(res, 400, "ModelValidationFailure", "Property '" + nf + "' is required.", rid);
       }
@@ -111,10 +112,9 @@ void GraphSim::Impl::CollectionRoutes() {
         const std::string coll = req.matches[1];
         Policy* p = Find(t, coll, req.matches[2], res, rid);
         if (!p) return;
-        json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) return Error(res, 400, "BadRequest", "Malformed JSON body.", rid);
-        if (!CheckWritable(body, res, rid) || !CheckReferences(t, body, res, rid) ||
-            !CheckScripts(coll, body, false, res, rid))
+        json body;
+        if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
+            !CheckReferences(t, body, res, rid) || !CheckScripts(coll, body, false, res, rid))
           return;
         if (coll == "configurationPolicies" && !put && body.contains("settings")) {
           return Error(res, 400, "BadRequest",
@@ -179,10 +179,8 @@ void GraphSim::Impl::SubResourceRoutes() {
         return Error(res, 405, "MethodNotAllowed", "Use the assign action on " + coll + ".", rid);
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return Error(res, 400, "BadRequest", "Malformed body.", rid);
-      if (!CheckWritable(body, res, rid) ||
+      json body;
+      if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
           !CheckAssignmentReferences(t, json::array({body}), res, rid))
         return;
       body["id"] = NewGuid(rng);
@@ -213,12 +211,9 @@ void GraphSim::Impl::SubResourceRoutes() {
                      "termsAndConditions has no assign action; POST to its assignments.", rid);
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
-      json body = json::parse(req.body, nullptr, false);
+      json body;
       const std::string key = AssignKey(coll);
-      if (body.is_discarded() || !body.contains(key) || !body[key].is_array()) {
-        return Error(res, 400, "BadRequest", "The body must contain '" + key + "' (an array).",
-                     rid);
-      }
+      if (!ReadBody(req, res, rid, body, key)) return;
       if (!CheckAssignmentReferences(t, body[key], res, rid)) return;
       json out = json::array();
       for (auto a : body[key]) {
@@ -262,10 +257,8 @@ void GraphSim::Impl::SubResourceRoutes() {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
       Policy* p = Find(t, "groupPolicyConfigurations", req.matches[1], res, rid);
       if (!p) return;
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded() || !body.is_object())
-        return Error(res, 400, "BadRequest", "Malformed body.", rid);
-      if (!CheckWritable(body, res, rid)) return;
+      json body;
+      if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid)) return;
       body["id"] = NewGuid(rng);
       p->definition_values.push_back(body);
       res.status = 201;
@@ -294,12 +287,7 @@ void GraphSim::Impl::ActionRoutes() {
   };
   // The request's body as a writable object, or false with res set.
   auto writable = [this](const Request& req, Response& res, const std::string& rid, json& body) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) {
-      Error(res, 400, "BadRequest", "Malformed body.", rid);
-      return false;
-    }
-    return CheckWritable(body, res, rid);
+    return ReadBody(req, res, rid, body) && CheckWritable(body, res, rid);
   };
   server.Get(entry, [this, sub_of](const Request& req, Response& res) {
     Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
@@ -358,11 +346,9 @@ void GraphSim::Impl::ActionRoutes() {
       Policy* p = Find(t, req.matches[1], req.matches[2], res, rid);
       if (!p) return;
       json* apps = SubOf(*p, req.matches[1], "apps");
-      json body = json::parse(req.body, nullptr, false);
       if (!apps) return Error(res, 400, "BadRequest", "This policy has no target apps.", rid);
-      if (body.is_discarded() || !body.is_object() || !body.contains("apps") ||
-          !body["apps"].is_array())
-        return Error(res, 400, "BadRequest", "The body must contain 'apps' (an array).", rid);
+      json body;
+      if (!ReadBody(req, res, rid, body, "apps")) return;
       for (const auto& a : body["apps"])
         if (!a.is_object() || !a.contains("mobileAppIdentifier"))
           return Error(res, 400, "BadRequest", "Each app needs a mobileAppIdentifier.", rid);
@@ -379,13 +365,9 @@ void GraphSim::Impl::ActionRoutes() {
         Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
           Policy* p = Find(t, "deviceCompliancePolicies", req.matches[1], res, rid);
           if (!p) return;
-          json body = json::parse(req.body, nullptr, false);
           const char* key = "deviceComplianceScheduledActionForRules";
-          if (body.is_discarded() || !body.is_object() || !body.contains(key) ||
-              !body[key].is_array()) {
-            return Error(res, 400, "BadRequest",
-                         std::string("The body must contain '") + key + "' (an array).", rid);
-          }
+          json body;
+          if (!ReadBody(req, res, rid, body, key)) return;
           if (!CheckReferences(t, {{"scheduledActionsForRule", body[key]}}, res, rid)) return;
           p->scheduled_actions = WithIds(body[key], rng);
           p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
@@ -399,9 +381,8 @@ void GraphSim::Impl::ActionRoutes() {
         Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
           Policy* p = Find(t, "groupPolicyConfigurations", req.matches[1], res, rid);
           if (!p) return;
-          json body = json::parse(req.body, nullptr, false);
-          if (body.is_discarded() || !body.is_object())
-            return Error(res, 400, "BadRequest", "Malformed body.", rid);
+          json body;
+          if (!ReadBody(req, res, rid, body)) return;
           json values = p->definition_values;
           // Binds become the navigation objects a read expands.
           auto bound = [&](json v, std::string* error) {
@@ -461,6 +442,20 @@ void GraphSim::Impl::ActionRoutes() {
           res.set_content(json{{"value", it->second}}.dump(), "application/json");
         });
       });
+}
+
+bool GraphSim::Impl::ReadBody(const httplib::Request& req, httplib::Response& res,
+                              const std::string& rid, json& body, const std::string& array_key) {
+  body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    Error(res, 400, "BadRequest", "The request body must be a JSON object.", rid);
+    return false;
+  }
+  if (!array_key.empty() && (!body.contains(array_key) || !body[array_key].is_array())) {
+    Error(res, 400, "BadRequest", "The body must contain '" + array_key + "' (an array).", rid);
+    return false;
+  }
+  return true;
 }
 
 bool GraphSim::Impl::CheckScripts(const std::string& collection, const json& body, bool create,
