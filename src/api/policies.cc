@@ -244,7 +244,8 @@ Status CheckSourceMember(ApiContext& ctx, const Request& req, int64_t source) {
 
 Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
   auto body =
-      JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids", "group_mapping"});
+      JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids", "group_mapping",
+                                 "conditional_access_state"});
   if (!body) return Unexpected(body.error());
   auto set = body->Id("backup_set_id");
   if (!set) return Unexpected(set.error());
@@ -262,6 +263,9 @@ Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
   r.backup_set_id = *set;
   r.item_ids = std::move(*items);
   r.group_mapping = std::move(*mapping);
+  auto ca = body->OptString("conditional_access_state", 32);
+  if (!ca) return Unexpected(ca.error());
+  if (*ca) r.conditional_access_state = **ca;
   return Started(runs::StartRestore(ctx.runs, ctx.db, r, execute));
 }
 

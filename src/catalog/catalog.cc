@@ -114,7 +114,12 @@ json SecretsCut(const json& entries) {
 
 bool WellKnown(RefKind kind, const std::string& id) {
   if (id.empty() || id == "00000000-0000-0000-0000-000000000000") return true;
-  return kind == RefKind::kScopeTag && id == "0";  // "Default" in every tenant
+  if (kind == RefKind::kScopeTag) return id == "0";  // "Default" in every tenant
+  // Conditional access keywords: the same in every tenant.
+  static const std::set<std::string> kKeywords = {
+      "All",          "None",     "GuestsOrExternalUsers", "AllTrusted",
+      "Office365",    "MicrosoftAdminPortals"};
+  return kind != RefKind::kPolicy && kind != RefKind::kMobileApp && kKeywords.count(id) > 0;
 }
 
 // Calls `fn` for every string at `path` under `v` (see Reference::path).
@@ -162,8 +167,25 @@ std::string_view RefKindName(RefKind kind) {
       return "scopeTag";
     case RefKind::kNotificationTemplate:
       return "notificationTemplate";
+    case RefKind::kUser:
+      return "user";
+    case RefKind::kApplication:
+      return "application";
+    case RefKind::kDirectoryRole:
+      return "directoryRole";
+    case RefKind::kNamedLocation:
+      return "namedLocation";
+    case RefKind::kMobileApp:
+      return "mobileApp";
+    case RefKind::kPolicy:
+      return "policy";
   }
   return "reference";
+}
+
+bool IsDirectoryKind(RefKind kind) {
+  return kind == RefKind::kGroup || kind == RefKind::kUser || kind == RefKind::kApplication ||
+         kind == RefKind::kDirectoryRole;
 }
 
 namespace {
@@ -187,7 +209,10 @@ PolicyType Plain(std::string_view name, std::string_view collection,
           "",
           {kScopeTags},
           std::nullopt,
-          std::nullopt};
+          std::nullopt,
+          "",
+          "assign",
+          false};
 }
 
 // App protection and app configuration: the apps they target are a
@@ -301,8 +326,109 @@ const std::vector<PolicyType>& Catalog() {
                                     SubWrite::kEntries}};
                 t.referenced_as = RefKind::kNotificationTemplate;
               }),
+      // Conditional access (Entra). Named locations go first; a policy names
+      // users, groups, roles, applications and locations, each mapped.
+      Tweaked(Plain("namedLocation", "identity/conditionalAccess/namedLocations", std::nullopt,
+                    {"modifiedDateTime"}),
+              [](PolicyType& t) {
+                t.references = {};
+                t.referenced_as = RefKind::kNamedLocation;
+              }),
+      Tweaked(Plain("conditionalAccessPolicy", "identity/conditionalAccess/policies",
+                    std::nullopt, {"modifiedDateTime", "templateId"}),
+              [](PolicyType& t) {
+                t.conditional_access = true;
+                t.references = {
+                    {RefKind::kUser, "conditions.users.includeUsers[]"},
+                    {RefKind::kUser, "conditions.users.excludeUsers[]"},
+                    {RefKind::kGroup, "conditions.users.includeGroups[]"},
+                    {RefKind::kGroup, "conditions.users.excludeGroups[]"},
+                    {RefKind::kDirectoryRole, "conditions.users.includeRoles[]"},
+                    {RefKind::kDirectoryRole, "conditions.users.excludeRoles[]"},
+                    {RefKind::kApplication, "conditions.applications.includeApplications[]"},
+                    {RefKind::kApplication, "conditions.applications.excludeApplications[]"},
+                    {RefKind::kNamedLocation, "conditions.locations.includeLocations[]"},
+                    {RefKind::kNamedLocation, "conditions.locations.excludeLocations[]"}};
+              }),
+      // Apps: store and web apps in full; an app with uploaded content as
+      // metadata and assignments (see NeedsContentUpload).
+      Tweaked(Plain("mobileApp", "deviceAppManagement/mobileApps", "mobileAppAssignments",
+                    {"uploadState", "publishingState", "dependentAppCount",
+                     "supersedingAppCount", "supersededAppCount", "committedContentVersion",
+                     "size", "isAssigned"}),
+              [](PolicyType& t) { t.referenced_as = RefKind::kMobileApp; }),
+      Tweaked(Plain("mobileAppConfiguration", "deviceAppManagement/mobileAppConfigurations",
+                    "assignments"),
+              [](PolicyType& t) {
+                t.references = {kScopeTags, {RefKind::kMobileApp, "targetedMobileApps[]"}};
+              }),
+      Tweaked(Plain("endpointSecurityIntent", "deviceManagement/intents", "assignments",
+                    {"isMigratingToConfigurationPolicy"}),
+              [](PolicyType& t) {
+                t.sub_resources = {
+                    {"settings", "settings", "", "definitionId", SubWrite::kUpdateSettings}};
+                t.create_only_fields = {"templateId"};
+                t.create_via = "deviceManagement/templates/{templateId}/createInstance";
+              }),
+      Tweaked(Plain("policySet", "deviceAppManagement/policySets", "assignments",
+                    {"status", "errorCode"}),
+              [](PolicyType& t) {
+                t.get_expand = "items";
+                t.sub_resources = {{"items", "", "", "payloadId", SubWrite::kPolicySetItems}};
+                t.references = {kScopeTags, {RefKind::kPolicy, "items[].payloadId"}};
+                t.assign_action = "update";
+              }),
+      Tweaked(Plain("cloudPcProvisioningPolicy", "deviceManagement/virtualEndpoint/provisioningPolicies",
+                    "assignments", {"managedBy"}),
+              [](PolicyType& t) { t.references = {}; }),
+      Tweaked(Plain("cloudPcUserSetting", "deviceManagement/virtualEndpoint/userSettings",
+                    "assignments"),
+              [](PolicyType& t) { t.references = {}; }),
+      Tweaked(Plain("appleEnrollmentProfile",
+                    "deviceManagement/appleUserInitiatedEnrollmentProfiles", kAssignEachEntry,
+                    {"priority"}),
+              [](PolicyType& t) {
+                t.references = {};
+                t.platform_field = "platform";
+              }),
   };
   return kCatalog;
+}
+
+int RestoreRank(const PolicyType& type) {
+  int rank = 0;
+  std::vector<RefKind> kinds;
+  for (const auto& r : type.references) kinds.push_back(r.kind);
+  if (type.assign_body_key) kinds.push_back(RefKind::kAssignmentFilter);
+  for (RefKind k : kinds) {
+    if (k == RefKind::kPolicy) return 100;  // after everything it may hold
+    const PolicyType* t = TypeReferencedAs(k);
+    if (t && t != &type) rank = std::max(rank, RestoreRank(*t) + 1);
+  }
+  return rank;
+}
+
+std::string CreatePath(const PolicyType& type, const json& payload) {
+  std::string path(type.create_via.empty() ? type.collection : type.create_via);
+  for (size_t open; (open = path.find('{')) != std::string::npos;) {
+    const size_t close = path.find('}', open);
+    const std::string field = path.substr(open + 1, close - open - 1);
+    if (!payload.is_object() || !payload.contains(field) || !payload[field].is_string() ||
+        payload[field].get<std::string>().empty())
+      return "";
+    path.replace(open, close - open + 1, payload[field].get<std::string>());
+  }
+  return path;
+}
+
+bool NeedsContentUpload(const PolicyType& type, const json& payload) {
+  if (type.name != "mobileApp" || !payload.is_object()) return false;
+  const std::string odata = payload.value("@odata.type", "");
+  for (const char* kind : {"win32LobApp", "windowsMobileMSI", "iosLobApp", "androidLobApp",
+                           "macOSLobApp", "macOSDmgApp", "macOSPkgApp", "windowsUniversalAppX",
+                           "windowsAppX", "win32CatalogApp"})
+    if (odata == std::string("#microsoft.graph.") + kind) return true;
+  return false;
 }
 
 const PolicyType* FindPolicyType(std::string_view name) {
@@ -330,6 +456,10 @@ std::string CatalogMarkdown() {
         return "per entry: POST, PATCH, DELETE";
       case SubWrite::kTargetApps:
         return "`targetApps` (whole list)";
+      case SubWrite::kUpdateSettings:
+        return "create body (`settingsDelta`), then `updateSettings`";
+      case SubWrite::kPolicySetItems:
+        return "create body, then `update` (added/deleted items)";
     }
     return "";
   };
@@ -358,6 +488,17 @@ std::string CatalogMarkdown() {
     if (t.referenced_as)
       other += std::string(other.empty() ? "" : "; ") + "restored first; referenced as " +
                std::string(RefKindName(*t.referenced_as));
+    if (!t.create_via.empty())
+      other += std::string(other.empty() ? "" : "; ") + "created through `" +
+               std::string(t.create_via) + "`";
+    if (t.conditional_access)
+      other += std::string(other.empty() ? "" : "; ") +
+               "created in report-only state unless restored \"as backed up\"; preview warns "
+               "when no user or group is excluded (break-glass)";
+    if (t.name == "mobileApp")
+      other += std::string(other.empty() ? "" : "; ") +
+               "Win32 and line-of-business apps: metadata and assignments only, the content "
+               "must be uploaded again";
     if (!t.create_only_fields.empty()) {
       std::string f;
       for (const auto& c : t.create_only_fields) f += (f.empty() ? "" : ", ") + std::string(c);
@@ -366,7 +507,8 @@ std::string CatalogMarkdown() {
     const std::string assign = !t.assign_body_key ? "—"
                                : *t.assign_body_key == kAssignEachEntry
                                    ? "POST/DELETE each on `assignments`"
-                                   : "`/assign` (`" + std::string(*t.assign_body_key) + "`)";
+                                   : "`/" + std::string(t.assign_action) + "` (`" +
+                                         std::string(*t.assign_body_key) + "`)";
     out += "| " + std::string(t.name) + " | `" + std::string(t.collection) + "` | " +
            (t.update_method == UpdateMethod::kPut ? "PUT" : "PATCH") + " | " + assign + " | " +
            (subs.empty() ? "—" : subs) + " | " + (refs.empty() ? "—" : refs) + " | " +
@@ -399,14 +541,50 @@ json StripForWrite(const PolicyType& type, const json& payload, bool for_update)
     if (sub) {
       const bool in_body = sub->write == SubWrite::kInBody
                                ? (!for_update || type.update_method == UpdateMethod::kPut)
-                               : sub->write == SubWrite::kScheduleActions && !for_update;
+                               : (sub->write == SubWrite::kScheduleActions ||
+                                  sub->write == SubWrite::kUpdateSettings ||
+                                  sub->write == SubWrite::kPolicySetItems) &&
+                                     !for_update;
       if (!in_body) continue;
-      out[k] = CleanEntry(v);
+      out[sub->write == SubWrite::kUpdateSettings ? std::string("settingsDelta") : k] =
+          CleanEntry(v);
       continue;
     }
     out[k] = v;
   }
+  // What the create path carries is not in the body.
+  if (!for_update && !type.create_via.empty()) {
+    const std::string via(type.create_via);
+    for (size_t open = via.find('{'); open != std::string::npos; open = via.find('{', open + 1))
+      out.erase(via.substr(open + 1, via.find('}', open) - open - 1));
+  }
   return out;
+}
+
+json UpdateSettingsBody(const json& settings) {
+  json list = json::array();
+  if (settings.is_array())
+    for (const auto& s : settings) list.push_back(CleanEntry(s));
+  return {{"settings", list}};
+}
+
+json PolicySetUpdateBody(const json& live, const json& desired) {
+  std::map<std::string, const json*> live_by;
+  if (live.is_array())
+    for (const auto& v : live)
+      if (v.is_object()) live_by[v.value("payloadId", "")] = &v;
+  json added = json::array(), deleted = json::array();
+  std::set<std::string> wanted;
+  for (const auto& d : desired.is_array() ? desired : json::array()) {
+    if (!d.is_object()) continue;
+    wanted.insert(d.value("payloadId", ""));
+    if (!live_by.count(d.value("payloadId", ""))) added.push_back(CleanEntry(d));
+  }
+  for (const auto& [id, l] : live_by)
+    if (!wanted.count(id)) deleted.push_back(l->value("id", ""));
+  return {{"addedPolicySetItems", added},
+          {"updatedPolicySetItems", json::array()},
+          {"deletedPolicySetItems", deleted}};
 }
 
 json AssignBody(const PolicyType& type, const json& assignments) {

@@ -40,6 +40,12 @@ enum class SubWrite {
   // replaces the whole list (the apps an app protection or app
   // configuration policy targets).
   kTargetApps,
+  // In the create body as `settingsDelta`; afterwards POST {item}/updateSettings
+  // {"settings": [...]} with every desired value (endpoint security intents).
+  kUpdateSettings,
+  // In the create body; afterwards POST {item}/update with the computed
+  // added / deleted items (policy sets; the same action carries assignments).
+  kPolicySetItems,
 };
 
 struct SubResource {
@@ -52,8 +58,23 @@ struct SubResource {
 
 // What a reference points at. Each kind is mapped source id -> target id
 // for a restore into another tenant.
-enum class RefKind { kGroup, kAssignmentFilter, kScopeTag, kNotificationTemplate };
+enum class RefKind {
+  kGroup,
+  kAssignmentFilter,
+  kScopeTag,
+  kNotificationTemplate,
+  // Entra objects a conditional access policy names.
+  kUser,
+  kApplication,    // by appId (the same in every tenant for a multi-tenant app)
+  kDirectoryRole,  // by role template id
+  kNamedLocation,
+  kMobileApp,  // an app that app configuration targets
+  kPolicy,     // any catalog object (a policy set's items)
+};
 std::string_view RefKindName(RefKind kind);  // "group", "assignmentFilter", ...
+// Entra directory objects (groups, users, applications, roles): synced as
+// the tenant's directory, not as catalog types.
+bool IsDirectoryKind(RefKind kind);
 
 struct Reference {
   RefKind kind;
@@ -91,6 +112,15 @@ struct PolicyType {
   // The kind of reference this type is the target of (a scope tag, a
   // filter): its objects are what such references are mapped to by name.
   std::optional<RefKind> referenced_as;
+  // Where a create is POSTed when not to the collection, with {field}
+  // placeholders filled from the payload (those fields leave the body):
+  // "deviceManagement/templates/{templateId}/createInstance".
+  std::string_view create_via;
+  // The action that takes the assignments body: "assign", or "update" for
+  // policy sets.
+  std::string_view assign_action = "assign";
+  // Conditional access: restored in report-only state unless asked otherwise.
+  bool conditional_access = false;
 };
 
 inline constexpr std::string_view kAssignEachEntry = "(each entry)";
@@ -100,6 +130,20 @@ const PolicyType* FindPolicyType(std::string_view name);
 // The type whose objects references of `kind` point at (nullptr for groups,
 // which are Entra objects, not a catalog type).
 const PolicyType* TypeReferencedAs(RefKind kind);
+
+// The order a restore writes types in: a type comes after every type its
+// references point at (scope tags before filters before policies; apps
+// before app configuration; policy sets last).
+int RestoreRank(const PolicyType& type);
+
+// Where a create of `payload` is POSTed ("" when a placeholder's field is
+// missing), and the body fields that path carries instead.
+std::string CreatePath(const PolicyType& type, const nlohmann::json& payload);
+
+// An app whose content (a Win32 package, an .msi, an .ipa) Graph does not
+// give back: a restore writes its metadata and assignments, and the content
+// must be uploaded again.
+bool NeedsContentUpload(const PolicyType& type, const nlohmann::json& payload);
 
 // The catalog as a Markdown table (docs/CATALOG.md is this, checked by a test).
 std::string CatalogMarkdown();
@@ -164,6 +208,13 @@ nlohmann::json TargetAppsBody(const nlohmann::json& apps, const nlohmann::json& 
 
 // The body of POST {item}/scheduleActionsForRules for `actions` (as captured).
 nlohmann::json ScheduleActionsBody(const nlohmann::json& actions);
+
+// The body of POST {item}/updateSettings for `settings` (as captured).
+nlohmann::json UpdateSettingsBody(const nlohmann::json& settings);
+
+// The body of POST {policySet}/update that turns `live` items into `desired`
+// (matched by payloadId).
+nlohmann::json PolicySetUpdateBody(const nlohmann::json& live, const nlohmann::json& desired);
 
 // The body of POST {item}/updateDefinitionValues that turns `live` (the
 // target's values, as captured) into `desired` (as captured), matching

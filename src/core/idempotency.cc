@@ -102,7 +102,7 @@ Result<IdempotencyKey> BuildKey(int64_t tenant_id, std::string_view operation_ty
 
 Result<IdempotencyKey> RestoreExecuteKey(int64_t tenant_id, int64_t backup_set_id,
                                          std::optional<std::vector<int64_t>> selected_item_ids,
-                                         const php::Value& group_mapping) {
+                                         const php::Value& group_mapping, php::Array options) {
   php::Value scope(nullptr);
   if (selected_item_ids) {
     std::vector<int64_t> ids = std::move(*selected_item_ids);
@@ -115,6 +115,7 @@ Result<IdempotencyKey> RestoreExecuteKey(int64_t tenant_id, int64_t backup_set_i
   context.push_back({std::string("scope"), std::move(scope)});
   context.push_back({std::string("group_mapping"),
                      group_mapping.is_null() ? php::Value(php::Array{}) : group_mapping});
+  for (auto& o : options) context.push_back(std::move(o));
   return BuildKey(tenant_id, "restore.execute", std::to_string(backup_set_id),
                   php::Value(std::move(context)));
 }

@@ -38,7 +38,10 @@ Result<IdempotencyKey> BuildKey(int64_t tenant_id, std::string_view operation_ty
 // Ids are deduplicated and sorted, so selection order never changes the key.
 Result<IdempotencyKey> RestoreExecuteKey(
     int64_t tenant_id, int64_t backup_set_id, std::optional<std::vector<int64_t>> selected_item_ids,
-    const php::Value& group_mapping = php::Value(php::Array{}));
+    const php::Value& group_mapping = php::Value(php::Array{}),
+    // Appended to the context when not empty: options that are not the
+    // default (so the PHP system's keys stay as they were).
+    php::Array options = {});
 
 // Computes a key from a JSON object shaped like a conformance vector's "input":
 //   {"tenant_id", "operation_type", "target_id"?, "context"?}            or

@@ -1,4 +1,5 @@
-// inventory.sync: list every catalog type (all pages) and the tenant's groups;
+// inventory.sync: list every catalog type (all pages) and the tenant's
+// directory objects policies refer to (groups, users, applications, roles);
 // upsert them; mark what disappeared from Intune as gone (never delete).
 #include "catalog/catalog.h"
 #include "ops/handlers.h"
@@ -9,13 +10,32 @@ namespace ta::ops {
 
 using nlohmann::json;
 
+namespace {
+// Directory lists: where, which field is the id references use, and the kind.
+struct DirectoryList {
+  const char* ref;
+  const char* path;
+  const char* id_field;
+  const char* kind;
+};
+constexpr DirectoryList kDirectory[] = {
+    {"groups", "groups?$select=id,displayName", "id", "group"},
+    {"users", "users?$select=id,displayName", "id", "user"},
+    // Conditional access names an application by its appId.
+    {"applications", "servicePrincipals?$select=appId,displayName", "appId", "application"},
+    // ... and a directory role by its template id.
+    {"directoryRoles", "roleManagement/directory/roleDefinitions?$select=templateId,displayName",
+     "templateId", "directoryRole"},
+};
+}  // namespace
+
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
   const int64_t tenant = ctx.job().tenant_id;
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
   std::vector<std::string> refs;
   for (const auto& type : catalog::Catalog()) refs.push_back("type:" + std::string(type.name));
-  refs.push_back("groups");
+  for (const auto& d : kDirectory) refs.push_back(d.ref);
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
   for (const auto& type : catalog::Catalog()) {
     const std::string ref = "type:" + std::string(type.name);
@@ -51,25 +71,31 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
     });
     if (!s.ok()) return ItemNotRecorded(ref, s);
   }
-  if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
-  auto groups = graph::ListAll(**reader, "groups");
-  if (!groups) {
-    if (auto stop = GraphFailed(ctx, refs, "groups", "list", groups.error())) return *stop;
-    return Finish(ctx, refs);
+  // The directory objects policies refer to: each a list of (id, name).
+  for (const auto& d : kDirectory) {
+    if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
+    if (ctx.ShuttingDown()) return jobs::JobResult::Release();
+    auto all = graph::ListAll(**reader, d.path);
+    if (!all) {
+      if (auto stop = GraphFailed(ctx, refs, d.ref, "list", all.error())) return *stop;
+      continue;
+    }
+    std::vector<std::pair<std::string, std::string>> listed;
+    for (const auto& o : *all)
+      if (o.contains(d.id_field) && o[d.id_field].is_string())
+        listed.emplace_back(o[d.id_field], o.value("displayName", ""));
+    const int64_t now = NowMs(ctx);
+    Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+      TA_RETURN_IF_ERROR(store::Inventory::ApplyGroupSync(tx, tenant, d.kind, listed, now));
+      store::RunItem item;
+      item.item_ref = d.ref;
+      item.status = "synced";
+      item.action = "list";
+      item.details = json{{"count", listed.size()}}.dump();
+      return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
+    });
+    if (!s.ok()) return ItemNotRecorded(d.ref, s);
   }
-  std::vector<std::pair<std::string, std::string>> listed;
-  for (const auto& g : *groups) listed.emplace_back(g.value("id", ""), g.value("displayName", ""));
-  const int64_t now = NowMs(ctx);
-  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-    TA_RETURN_IF_ERROR(store::Inventory::ApplyGroupSync(tx, tenant, listed, now));
-    store::RunItem item;
-    item.item_ref = "groups";
-    item.status = "synced";
-    item.action = "list";
-    item.details = json{{"count", groups->size()}}.dump();
-    return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
-  });
-  if (!s.ok()) return ItemNotRecorded("groups", s);
   return Finish(ctx, refs);
 }
 

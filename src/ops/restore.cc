@@ -195,11 +195,11 @@ class RestoreRun {
                                           params_.item_ids);
         });
     if (!records) return records.error();
-    // What others refer to (scope tags, filters, notification templates)
-    // goes first, so the objects that refer to it can be mapped to it in the
-    // same run (see Remember).
+    // What others refer to (scope tags, filters, notification templates,
+    // named locations, apps) goes first, so the objects that refer to it can
+    // be mapped to it in the same run (see Remember); policy sets go last.
     std::stable_sort(records->begin(), records->end(), [](const auto& a, const auto& b) {
-      return Referenced(a.type) && !Referenced(b.type);
+      return Rank(a.type) < Rank(b.type);
     });
     for (const auto& r : *records) {
       items_.push_back({r.id, r.type, r.graph_id, r.display_name, json::parse(r.payload),
@@ -226,27 +226,39 @@ class RestoreRun {
         Remember(items_[i], it->second.status, it->second.graph_id.value_or(""));
     }
     if (!same_tenant()) {
-      auto ids = store::ReadResult<std::vector<std::string>>(ctx_.db(), [&](store::Tx& tx) {
-        return store::Inventory::KnownGraphIds(tx, params_.source_tenant_id);
+      // The source's GUIDs that the target does not also have (a built-in
+      // role's template id, a Microsoft app's id are the same everywhere).
+      std::vector<std::string> ids, target_ids;
+      Status s = ctx_.db().Read([&](store::Tx& tx) -> Status {
+        auto src = store::Inventory::KnownGraphIds(tx, params_.source_tenant_id);
+        if (!src) return src.error();
+        auto dst = store::Inventory::KnownGraphIds(tx, target_tenant_);
+        if (!dst) return dst.error();
+        ids = std::move(*src);
+        target_ids = std::move(*dst);
+        return Status::Ok();
       });
-      if (!ids) return ids.error();
-      for (auto& id : *ids)  // GUIDs; shorter ids (scope tags) only where declared
-        if (id.size() >= 32 && id != "00000000-0000-0000-0000-000000000000")
+      TA_RETURN_IF_ERROR(s);
+      const std::set<std::string> in_target(target_ids.begin(), target_ids.end());
+      for (auto& id : ids)  // GUIDs; shorter ids (scope tags) only where declared
+        if (id.size() >= 32 && id != "00000000-0000-0000-0000-000000000000" &&
+            !in_target.count(id))
           source_ids_.insert(std::move(id));
     }
     return Status::Ok();
   }
 
-  static bool Referenced(const std::string& type) {
+  static int Rank(const std::string& type) {
     const catalog::PolicyType* t = catalog::FindPolicyType(type);
-    return t && t->referenced_as.has_value();
+    return t ? catalog::RestoreRank(*t) : 0;
   }
 
-  // An object others refer to has been restored (or, in a preview, would be)
-  // as `target_id`: later items of this run map references to it there, unless
-  // the user mapped it themselves. A preview's "would_create" has no id yet.
+  // An object has been restored (or, in a preview, would be) as `target_id`:
+  // later items of this run that refer to it (a scope tag, a filter, a
+  // policy set's item) map the reference there, unless the user mapped it
+  // themselves. A preview's "would_create" has no id yet.
   void Remember(const BackupItem& item, const std::string& status, const std::string& target_id) {
-    if (!Referenced(item.type) || params_.group_mapping.count(item.graph_id)) return;
+    if (params_.group_mapping.count(item.graph_id)) return;
     if (!target_id.empty() && (status == "created" || status == "updated" ||
                                status == "unchanged" || status == "would_update"))
       run_mapping_[item.graph_id] = target_id;
@@ -353,6 +365,7 @@ class RestoreRun {
                       " policies are named '" + t.item.name +
                       "'; rename or remove the duplicates, then restore again";
     } else if (candidates.empty()) {
+      ConditionalAccessState(t, nullptr);
       plan.outcome = "would_create";
       plan.assignments_change = t.type.assign_body_key && !t.mapped.assignments.empty();
       plan.fields_change = plan.object_change = true;
@@ -361,6 +374,7 @@ class RestoreRun {
       plan.target_id = t.graph_id = candidates[0];
       auto live = CapturePolicy(*reader_, t.type, plan.target_id, ops_.box);
       if (!live) return Failed(t.ref, "lookup", live.error());
+      ConditionalAccessState(t, &live->payload);
       plan.changes = ContentDiff(t.type, live->payload, live->assignments, t.mapped.payload,
                                  t.mapped.assignments);
       plan.live_groups = GroupsOf(live->assignments);
@@ -372,6 +386,46 @@ class RestoreRun {
       plan.outcome = plan.changes.empty() ? "unchanged" : "would_update";
     }
     return Flow::On();
+  }
+
+  // A conditional access policy is not enforced by a restore unless the user
+  // chose "as backed up": a new one is created in report-only state (when it
+  // was enabled), an existing one keeps its live state.
+  void ConditionalAccessState(Target& t, const json* live) const {
+    if (!t.type.conditional_access || params_.conditional_access_state == "as_backed_up" ||
+        !t.mapped.payload.is_object())
+      return;
+    json& state = t.mapped.payload["state"];
+    if (live && live->contains("state"))
+      state = (*live)["state"];
+    else if (state == "enabled")
+      state = "enabledForReportingButNotEnforced";
+  }
+
+  // What the user should know before this item is written.
+  static json Warnings(const Target& t) {
+    json out = json::array();
+    const json& p = t.mapped.payload;
+    if (t.type.conditional_access && p.is_object()) {
+      if (p.value("state", "") == "enabledForReportingButNotEnforced" &&
+          t.item.payload.value("state", "") == "enabled")
+        out.push_back(
+            "restored in report-only state (enabled in the backup): enable it after checking "
+            "its sign-in impact, or restore \"as backed up\"");
+      const json users = p.value("conditions", json::object()).value("users", json::object());
+      auto none = [&](const char* k) {
+        return !users.contains(k) || !users[k].is_array() || users[k].empty();
+      };
+      if (p.value("state", "") != "disabled" && none("excludeUsers") && none("excludeGroups"))
+        out.push_back(
+            "this policy excludes no user or group, so no break-glass (emergency access) "
+            "account is excluded: add one to conditions.users.excludeUsers before enabling it");
+    }
+    if (catalog::NeedsContentUpload(t.type, t.item.payload))
+      out.push_back(
+          "only the app's metadata and assignments are restored: upload its content (the "
+          "package) again in the target before it can install");
+    return out;
   }
 
   // Whether a change at `path` is written by the object's PATCH (or PUT):
@@ -412,6 +466,7 @@ class RestoreRun {
     return json{{"type", t.type.name},
                 {"name", t.item.name},
                 {"diff", ToJson(plan.changes)},
+                {"warnings", Warnings(t)},
                 {"references", refs},
                 {"assignments", {{"unmapped", unmapped}, {"add", add}, {"remove", remove}}}};
   }
@@ -550,8 +605,15 @@ class RestoreRun {
     if (Flow f = Step(t, "create"); !f.on()) return f;  // a resumed job looks it up first
     const json body = catalog::StripForWrite(t.type, body_src, false);
     const std::string collection(t.type.collection);
+    const std::string create_path = catalog::CreatePath(t.type, body_src);
+    if (create_path.empty())
+      return Flow::After(Record(
+          ctx_, FailedItem(t.ref, "create", "invalid_backup",
+                           "the backup lacks what the create path needs (" +
+                               std::string(t.type.create_via) +
+                               "); capture the object again, then restore")));
     // An ambiguous create is looked up by name before it is sent again.
-    auto created = PostChecked(*writer_, collection, body,
+    auto created = PostChecked(*writer_, create_path, body,
                                [&] { return FindCreated(t.type, collection, t.item.name); });
     if (!created) return Failed(t.ref, "create", created.error());
     t.graph_id = created->value("id", "");
@@ -597,9 +659,11 @@ class RestoreRun {
 
   // The sub-resources a create or PUT body carried are live as sent.
   static void CarriedInBody(const catalog::PolicyType& type, const json& body, json& live) {
-    for (const auto& sub : type.sub_resources)
-      if (body.contains(std::string(sub.property)))
-        live[std::string(sub.property)] = body[std::string(sub.property)];
+    for (const auto& sub : type.sub_resources) {
+      const std::string in_body =
+          sub.write == catalog::SubWrite::kUpdateSettings ? "settingsDelta" : std::string(sub.property);
+      if (body.contains(in_body)) live[std::string(sub.property)] = body[in_body];
+    }
   }
 
   // The sub-resource as it is live now.
@@ -642,6 +706,10 @@ class RestoreRun {
         return writer_->Post(
             path + "/targetApps",
             catalog::TargetAppsBody(desired, t.body.value("appGroupType", json())));
+      case catalog::SubWrite::kUpdateSettings:
+        return writer_->Post(path + "/updateSettings", catalog::UpdateSettingsBody(desired));
+      case catalog::SubWrite::kPolicySetItems:
+        return writer_->Post(path + "/update", catalog::PolicySetUpdateBody(live, desired));
       case catalog::SubWrite::kEntries:
         for (const auto& w : catalog::EntryWrites(sub, live, desired)) {
           const std::string base = path + "/" + std::string(sub.path);
@@ -688,7 +756,7 @@ class RestoreRun {
     const std::string item_path = catalog::ItemPath(t.type, t.graph_id);
     const json want = catalog::CanonicalAssignments(t.mapped.assignments);
     if (t.type.assign_body_key == catalog::kAssignEachEntry) return AssignEachEntry(t, want);
-    auto r = PostChecked(*writer_, item_path + "/assign",
+    auto r = PostChecked(*writer_, item_path + "/" + std::string(t.type.assign_action),
                          catalog::AssignBody(t.type, want),  // without the ids Graph assigned
                          [&]() -> graph::GraphResult<std::optional<json>> {
                            auto live = graph::ListAll(*reader_, item_path + "/assignments");

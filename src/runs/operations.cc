@@ -136,8 +136,18 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   php::Array mapping;
   for (const auto& [k, v] : r.group_mapping)
     mapping.push_back({php::NormalizeKey(k), php::Value(v)});
+  if (!ValidConditionalAccessState(r.conditional_access_state))
+    return Unexpected(Status::InvalidArgument(
+        "conditional_access_state: must be \"report_only\" (the default: conditional access "
+        "policies are created in report-only state) or \"as_backed_up\""));
   const RestoreParams params{r.source_tenant_id, r.backup_set_id, r.item_ids, r.group_mapping,
-                             r.actor_user_id};
+                             r.actor_user_id, r.conditional_access_state};
+  // A non-default option is part of what the run is (the default keeps the
+  // PHP system's keys).
+  php::Array options;
+  if (r.conditional_access_state != "report_only")
+    options.push_back(
+        {std::string("conditional_access_state"), php::Value(r.conditional_access_state)});
   StartRequest req;
   req.tenant_id = r.target_tenant_id;
   req.type = execute ? kRestoreExecute : kRestorePreview;
@@ -147,7 +157,7 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   req.total = *total;
   if (execute) {
     auto key = RestoreExecuteKey(r.target_tenant_id, r.backup_set_id, r.item_ids,
-                                 php::Value(std::move(mapping)));
+                                 php::Value(std::move(mapping)), std::move(options));
     if (!key) return Unexpected(key.error());
     return runs.StartWithKey(req, *key);
   }
@@ -155,6 +165,7 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   ctx.push_back({std::string("scope"), r.item_ids ? IdList(*r.item_ids) : php::Value(nullptr)});
   ctx.push_back({std::string("group_mapping"), php::Value(std::move(mapping))});
   ctx.push_back({std::string("source_tenant_id"), php::Value(r.source_tenant_id)});
+  for (auto& o : options) ctx.push_back(std::move(o));
   req.key_context = php::Value(std::move(ctx));
   return runs.Start(req);
 }
@@ -170,11 +181,11 @@ struct Names {
 
 Result<Names> ObjectNames(store::Tx& tx, int64_t tenant, catalog::RefKind kind, bool include_gone) {
   Names out;
-  if (kind == catalog::RefKind::kGroup) return out;  // looked up one by one (there are many)
+  if (catalog::IsDirectoryKind(kind)) return out;  // looked up one by one (there are many)
   const catalog::PolicyType* type = catalog::TypeReferencedAs(kind);
-  if (!type) return out;
-  store::PolicyFilter f;
-  f.type = std::string(type->name);
+  if (!type && kind != catalog::RefKind::kPolicy) return out;
+  store::PolicyFilter f;  // a policy set's item: an object of any type
+  if (type) f.type = std::string(type->name);
   f.include_gone = include_gone;
   f.limit = 100'000;
   auto rows = store::Inventory::ListPolicies(tx, tenant, f);
@@ -217,12 +228,13 @@ Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t 
       for (const auto& [id, used_by] : ids) {
         std::string name;
         std::vector<std::pair<std::string, std::string>> matches;  // id, name
-        if (kind == catalog::RefKind::kGroup) {
+        if (catalog::IsDirectoryKind(kind)) {
           auto src = store::Inventory::GroupName(tx, source_tenant, id);
           if (!src) return Unexpected(src.error());
           name = src->value_or("");
           if (!name.empty()) {
-            auto dst = store::Inventory::GroupsNamed(tx, target_tenant, name);
+            auto dst = store::Inventory::GroupsNamed(tx, target_tenant, name,
+                                                     std::string(catalog::RefKindName(kind)));
             if (!dst) return Unexpected(dst.error());
             for (const auto& g : *dst) matches.emplace_back(g.graph_id, g.display_name);
           }
@@ -246,7 +258,7 @@ Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t 
           row["target_name"] = matches[0].second;
           row["suggested"] = true;
         }
-        if (kind != catalog::RefKind::kGroup) row["candidates"] = candidates;
+        if (!catalog::IsDirectoryKind(kind)) row["candidates"] = candidates;
         out.push_back(row);
       }
     }

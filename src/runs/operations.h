@@ -39,6 +39,7 @@ struct RestoreRequest {
   int64_t backup_set_id = 0;
   std::optional<std::vector<int64_t>> item_ids;      // nullopt = the whole set
   std::map<std::string, std::string> group_mapping;  // source group id -> target group id
+  std::string conditional_access_state = "report_only";  // or "as_backed_up"
 };
 
 // Preview (execute = false) or execute. The actor must be an operator or owner

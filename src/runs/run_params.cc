@@ -86,7 +86,8 @@ std::string RestoreParams::ToJson() const {
               {"backup_set_id", backup_set_id},
               {"item_ids", Ids(item_ids)},
               {"group_mapping", group_mapping},
-              {"user_id", user_id}}
+              {"user_id", user_id},
+              {"conditional_access_state", conditional_access_state}}
       .dump();
 }
 
@@ -114,7 +115,16 @@ Result<RestoreParams> RestoreParams::Parse(std::string_view payload) {
   auto user = Int(*j, "user_id");
   if (!user) return Unexpected(user.error());
   p.user_id = *user;
+  if (auto ca = j->find("conditional_access_state"); ca != j->end()) {  // absent before it existed
+    if (!ca->is_string() || !ValidConditionalAccessState(ca->get<std::string>()))
+      return Unexpected(Bad("conditional_access_state", "not report_only or as_backed_up"));
+    p.conditional_access_state = ca->get<std::string>();
+  }
   return p;
+}
+
+bool ValidConditionalAccessState(std::string_view v) {
+  return v == "report_only" || v == "as_backed_up";
 }
 
 }  // namespace ta::runs

@@ -36,8 +36,13 @@ struct RestoreParams {
   std::optional<std::vector<int64_t>> item_ids;  // nullopt: every item of the set
   std::map<std::string, std::string> group_mapping;
   int64_t user_id = 0;
+  // "report_only" (a conditional access policy is created in report-only
+  // state) or "as_backed_up".
+  std::string conditional_access_state = "report_only";
   std::string ToJson() const;
   static Result<RestoreParams> Parse(std::string_view payload);
 };
+
+bool ValidConditionalAccessState(std::string_view v);
 
 }  // namespace ta::runs

@@ -132,20 +132,22 @@ Result<int64_t> Inventory::ApplySync(Tx& tx, int64_t tenant_id, const std::strin
       {now_ms, tenant_id, type});
 }
 
-Status Inventory::ApplyGroupSync(Tx& tx, int64_t tenant_id,
+Status Inventory::ApplyGroupSync(Tx& tx, int64_t tenant_id, const std::string& kind,
                                  const std::vector<std::pair<std::string, std::string>>& listed,
                                  int64_t now_ms) {
   for (const auto& [id, name] : listed) {
     auto r = tx.Exec(
-        "INSERT INTO tenant_groups (tenant_id, graph_id, display_name, synced_at) VALUES ($1, "
-        "$2, $3, $4) ON CONFLICT (tenant_id, graph_id) DO UPDATE SET "
-        "display_name = excluded.display_name, synced_at = excluded.synced_at, gone_at = NULL",
-        {tenant_id, id, name, now_ms});
+        "INSERT INTO tenant_groups (tenant_id, graph_id, display_name, synced_at, kind) VALUES "
+        "($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, graph_id) DO UPDATE SET "
+        "display_name = excluded.display_name, synced_at = excluded.synced_at, gone_at = NULL, "
+        "kind = excluded.kind",
+        {tenant_id, id, name, now_ms, kind});
     if (!r) return r.error();
   }
-  auto gone =
-      tx.Exec("UPDATE tenant_groups SET gone_at = $1 WHERE tenant_id = $2 AND synced_at <> $1",
-              {now_ms, tenant_id});
+  auto gone = tx.Exec(
+      "UPDATE tenant_groups SET gone_at = $1 WHERE tenant_id = $2 AND kind = $3 AND "
+      "synced_at <> $1",
+      {now_ms, tenant_id, kind});
   return gone ? Status::Ok() : gone.error();
 }
 
@@ -203,7 +205,7 @@ Result<std::vector<GroupRecord>> Inventory::Groups(Tx& tx, int64_t tenant_id, in
   return QueryAll(
       tx,
       "SELECT graph_id, display_name, gone_at, synced_at FROM tenant_groups WHERE tenant_id = "
-      "$1 ORDER BY display_name, graph_id LIMIT $2 OFFSET $3",
+      "$1 AND kind = 'group' ORDER BY display_name, graph_id LIMIT $2 OFFSET $3",
       {tenant_id, limit, offset}, ReadGroup);
 }
 
@@ -218,12 +220,13 @@ Result<std::optional<std::string>> Inventory::GroupName(Tx& tx, int64_t tenant_i
 }
 
 Result<std::vector<GroupRecord>> Inventory::GroupsNamed(Tx& tx, int64_t tenant_id,
-                                                        const std::string& display_name) {
+                                                        const std::string& display_name,
+                                                        const std::string& kind) {
   return QueryAll(
       tx,
       "SELECT graph_id, display_name, gone_at, synced_at FROM tenant_groups WHERE tenant_id = "
-      "$1 AND display_name = $2 AND gone_at IS NULL",
-      {tenant_id, display_name}, ReadGroup);
+      "$1 AND display_name = $2 AND kind = $3 AND gone_at IS NULL",
+      {tenant_id, display_name, kind}, ReadGroup);
 }
 
 Result<std::vector<std::string>> Inventory::KnownGraphIds(Tx& tx, int64_t tenant_id) {

@@ -68,8 +68,9 @@ class Inventory {
   // the type's other policies gone. Returns how many became gone.
   static Result<int64_t> ApplySync(Tx& tx, int64_t tenant_id, const std::string& type,
                                    const std::vector<SyncedPolicy>& listed, int64_t now_ms);
-  // The same for groups: (graph id, display name) pairs.
-  static Status ApplyGroupSync(Tx& tx, int64_t tenant_id,
+  // The same for directory objects of one kind ("group", "user",
+  // "application", "directoryRole"): (graph id, display name) pairs.
+  static Status ApplyGroupSync(Tx& tx, int64_t tenant_id, const std::string& kind,
                                const std::vector<std::pair<std::string, std::string>>& listed,
                                int64_t now_ms);
 
@@ -90,14 +91,16 @@ class Inventory {
   static Result<std::optional<VersionRecord>> Version(Tx& tx, int64_t tenant_id, int64_t policy_id,
                                                       int64_t version);
 
-  // Ordered by display name, then graph id.
+  // Groups, ordered by display name, then graph id.
   static Result<std::vector<GroupRecord>> Groups(Tx& tx, int64_t tenant_id, int64_t limit,
                                                  int64_t offset);
+  // The display name of a directory object (any kind).
   static Result<std::optional<std::string>> GroupName(Tx& tx, int64_t tenant_id,
                                                       const std::string& graph_id);
-  // Groups of the tenant (not gone) with this display name.
+  // Directory objects of `kind` (not gone) with this display name.
   static Result<std::vector<GroupRecord>> GroupsNamed(Tx& tx, int64_t tenant_id,
-                                                      const std::string& display_name);
+                                                      const std::string& display_name,
+                                                      const std::string& kind = "group");
   // Every Graph id the tenant's inventory knows (groups and objects, gone or
   // not): what must never be sent to another tenant.
   static Result<std::vector<std::string>> KnownGraphIds(Tx& tx, int64_t tenant_id);

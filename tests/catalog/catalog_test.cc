@@ -40,13 +40,103 @@ TEST(Catalog, DescribesEveryType) {
                                           "reusablePolicySetting",
                                           "androidEnrollmentProfile",
                                           "roleDefinition",
-                                          "termsAndConditions"};
+                                          "termsAndConditions",
+                                          "namedLocation",
+                                          "conditionalAccessPolicy",
+                                          "mobileApp",
+                                          "mobileAppConfiguration",
+                                          "endpointSecurityIntent",
+                                          "policySet",
+                                          "cloudPcProvisioningPolicy",
+                                          "cloudPcUserSetting",
+                                          "appleEnrollmentProfile"};
   EXPECT_EQ(Catalog().size(), names.size());
+  EXPECT_GE(Catalog().size(), 35u);
   std::set<std::string_view> collections;
   for (const auto& t : Catalog()) collections.insert(t.collection);
   EXPECT_EQ(collections.size(), Catalog().size()) << "one collection per type";
   for (const auto& name : names) EXPECT_NE(FindPolicyType(name), nullptr) << name;
   EXPECT_EQ(FindPolicyType("nope"), nullptr);
+}
+
+// Referenced types come before what refers to them; policy sets last.
+TEST(Catalog, RestoreRankPutsEveryTypeAfterWhatItRefersTo) {
+  auto rank = [](const char* n) { return RestoreRank(*FindPolicyType(n)); };
+  EXPECT_EQ(rank("scopeTag"), 0);
+  EXPECT_EQ(rank("namedLocation"), 0);
+  EXPECT_LT(rank("scopeTag"), rank("assignmentFilter"));
+  EXPECT_LT(rank("assignmentFilter"), rank("deviceConfiguration"));
+  EXPECT_LT(rank("notificationMessageTemplate"), rank("compliancePolicy"));
+  EXPECT_LT(rank("namedLocation"), rank("conditionalAccessPolicy"));
+  EXPECT_LT(rank("mobileApp"), rank("mobileAppConfiguration"));
+  for (const auto& t : Catalog()) {
+    if (t.name == "policySet") continue;
+    EXPECT_LT(RestoreRank(t), rank("policySet")) << t.name;
+  }
+}
+
+// An intent is created from its template: the template id is in the path,
+// the settings are the body's settingsDelta; neither is in an update.
+TEST(Catalog, AnIntentIsCreatedThroughItsTemplate) {
+  const PolicyType& t = *FindPolicyType("endpointSecurityIntent");
+  const json captured = {{"id", "i1"},
+                         {"displayName", "AV"},
+                         {"templateId", "tmpl-1"},
+                         {"settings", {{{"id", "s1"}, {"definitionId", "d1"}, {"valueJson", "1"}}}}};
+  EXPECT_EQ(CreatePath(t, captured), "deviceManagement/templates/tmpl-1/createInstance");
+  EXPECT_EQ(CreatePath(t, json{{"displayName", "AV"}}), "") << "no template: no path";
+  const json create = StripForWrite(t, captured, false);
+  EXPECT_EQ(create, (json{{"displayName", "AV"},
+                          {"settingsDelta", {{{"definitionId", "d1"}, {"valueJson", "1"}}}}}));
+  EXPECT_EQ(StripForWrite(t, captured, true), (json{{"displayName", "AV"}}));
+  EXPECT_EQ(UpdateSettingsBody(captured["settings"]),
+            (json{{"settings", {{{"definitionId", "d1"}, {"valueJson", "1"}}}}}));
+  EXPECT_EQ(CreatePath(*FindPolicyType("deviceConfiguration"), captured),
+            "deviceManagement/deviceConfigurations");
+}
+
+TEST(Catalog, PolicySetUpdateAddsAndDeletesItemsByPayload) {
+  const json live = {{{"id", "e1"}, {"payloadId", "keep"}}, {{"id", "e2"}, {"payloadId", "gone"}}};
+  const json desired = {{{"payloadId", "keep"}}, {{"id", "x"}, {"payloadId", "new"}}};
+  EXPECT_EQ(PolicySetUpdateBody(live, desired),
+            (json{{"addedPolicySetItems", {{{"payloadId", "new"}}}},
+                  {"updatedPolicySetItems", json::array()},
+                  {"deletedPolicySetItems", {"e2"}}}));
+}
+
+// Conditional access references: users, groups, roles, applications and
+// locations are found and mapped; Entra's keywords are not references.
+TEST(Catalog, ConditionalAccessReferencesAreMappedAndKeywordsKept) {
+  const PolicyType& t = *FindPolicyType("conditionalAccessPolicy");
+  const json p = {{"displayName", "CA"},
+                  {"conditions",
+                   {{"users",
+                     {{"includeUsers", {"All"}},
+                      {"excludeUsers", {"u1"}},
+                      {"includeGroups", {"g1"}},
+                      {"includeRoles", {"r1"}}}},
+                    {"applications", {{"includeApplications", {"Office365", "app1"}}}},
+                    {"locations", {{"includeLocations", {"AllTrusted"}},
+                                   {"excludeLocations", {"loc1"}}}}}}};
+  const auto refs = FindReferences(t, p, json::array());
+  std::set<std::string> kinds;
+  for (const auto& r : refs) kinds.insert(std::string(RefKindName(r.kind)) + ":" + r.id);
+  EXPECT_EQ(kinds, (std::set<std::string>{"user:u1", "group:g1", "directoryRole:r1",
+                                          "application:app1", "namedLocation:loc1"}));
+  const auto m = MapReferences(t, p, json::array(), {{"u1", "U1"}, {"g1", "G1"}}, false);
+  EXPECT_EQ(m.payload["conditions"]["users"]["excludeUsers"], json({"U1"}));
+  EXPECT_EQ(m.payload["conditions"]["users"]["includeUsers"], json({"All"}));
+  EXPECT_EQ(m.unmapped.size(), 3u) << "role, application and location have no mapping";
+}
+
+TEST(Catalog, OnlyAppsWithUploadedContentNeedItUploadedAgain) {
+  const PolicyType& apps = *FindPolicyType("mobileApp");
+  EXPECT_TRUE(NeedsContentUpload(apps, {{"@odata.type", "#microsoft.graph.win32LobApp"}}));
+  EXPECT_TRUE(NeedsContentUpload(apps, {{"@odata.type", "#microsoft.graph.iosLobApp"}}));
+  EXPECT_FALSE(NeedsContentUpload(apps, {{"@odata.type", "#microsoft.graph.webApp"}}));
+  EXPECT_FALSE(NeedsContentUpload(apps, {{"@odata.type", "#microsoft.graph.iosStoreApp"}}));
+  EXPECT_FALSE(NeedsContentUpload(*FindPolicyType("deviceConfiguration"),
+                                  {{"@odata.type", "#microsoft.graph.win32LobApp"}}));
 }
 
 TEST(Catalog, SettingsCatalogIsUpdatedWithPutAndCapturesSettings) {

@@ -75,20 +75,136 @@ World Seed(sim::GraphSim& sim) {
              {"subject", "Your device is not compliant"},
              {"messageTemplate", "Please update it."},
              {"isDefault", true}}}}});
+    seed(t, "users", {{"id", p + "-user-bg"}, {"displayName", "Break Glass 1"}});
+    seed(t, "namedLocations",
+         {{"id", p + "-loc"},
+          {"@odata.type", "#microsoft.graph.ipNamedLocation"},
+          {"displayName", "Head office"},
+          {"isTrusted", p == "a"},
+          {"ipRanges",
+           {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"},
+             {"cidrAddress", p == "a" ? "203.0.113.0/24" : "198.51.100.0/24"}}}}});
+    seed(t, "mobileApps",
+         {{"id", p + "-app-portal"},
+          {"@odata.type", "#microsoft.graph.webApp"},
+          {"displayName", "Contoso portal"},
+          {"description", p},
+          {"publisher", "Contoso"},
+          {"appUrl", "https://portal.contoso.example"},
+          {"useManagedBrowser", false}});
+    // The same in every tenant: a Microsoft application and a built-in role.
+    sim.Seed(t, "servicePrincipals",
+             {{{"id", p + "-sp-spo"},
+               {"appId", "00000003-0000-0ff1-ce00-000000000000"},
+               {"displayName", "Office 365 SharePoint Online"}}});
+    sim.Seed(t, "directoryRoleDefinitions",
+             {{{"id", "62e90394-69f5-4237-9190-012177145e10"},
+               {"templateId", "62e90394-69f5-4237-9190-012177145e10"},
+               {"displayName", "Global Administrator"}}});
   }
   const json tags = {"a-tag-eu"};
   const json assigned = GroupTarget("a-grp-fin", "a-flt");
   // An object of tenant A with the scope tag every policy here carries, and
   // (for assignable types) the assignment to Finance with the filter.
-  enum Carries { kTags, kTagsAndAssignments };
+  enum Carries { kTags, kTagsAndAssignments, kAssignments };
   auto managed = [&](const std::string& coll, json o, Carries carries) {
-    o["roleScopeTagIds"] = tags;
-    if (carries == kTagsAndAssignments) o["assignments"] = assigned;
+    if (carries != kAssignments) o["roleScopeTagIds"] = tags;
+    if (carries != kTags) o["assignments"] = assigned;
     return seed("ms-a", coll, o);
   };
   w.ids["assignmentFilter"] = "a-flt";
   w.ids["scopeTag"] = "a-tag-eu";
   w.ids["notificationMessageTemplate"] = "a-tmpl";
+  w.ids["namedLocation"] = "a-loc";
+  {  // the source's portal app carries the common scope tag and assignment
+    sim.Remove("ms-a", "mobileApps", "a-app-portal");
+    w.ids["mobileApp"] = managed("mobileApps",
+                                 {{"id", "a-app-portal"},
+                                  {"@odata.type", "#microsoft.graph.webApp"},
+                                  {"displayName", "Contoso portal"},
+                                  {"description", "a"},
+                                  {"publisher", "Contoso"},
+                                  {"appUrl", "https://portal.contoso.example"},
+                                  {"useManagedBrowser", false}},
+                                 kTagsAndAssignments);
+  }
+  w.ids["conditionalAccessPolicy"] = seed(
+      "ms-a", "policies",
+      {{"displayName", "Require MFA for admins"},
+       {"state", "enabled"},
+       {"conditions",
+        {{"clientAppTypes", {"all"}},
+         {"users",
+          {{"includeUsers", json::array()},
+           {"excludeUsers", {"a-user-bg"}},
+           {"includeGroups", {"a-grp-fin"}},
+           {"excludeGroups", {"a-grp-help"}},
+           {"includeRoles", {"62e90394-69f5-4237-9190-012177145e10"}},
+           {"excludeRoles", json::array()}}},
+         {"applications",
+          {{"includeApplications", {"All"}},
+           {"excludeApplications", {"00000003-0000-0ff1-ce00-000000000000"}}}},
+         {"locations", {{"includeLocations", {"All"}}, {"excludeLocations", {"a-loc"}}}}}},
+       {"grantControls", {{"operator", "OR"}, {"builtInControls", {"mfa"}}}}});
+  w.ids["mobileAppConfiguration"] =
+      managed("mobileAppConfigurations",
+              {{"@odata.type", "#microsoft.graph.iosMobileAppConfiguration"},
+               {"displayName", "Portal iOS settings"},
+               {"description", "mac"},
+               {"targetedMobileApps", {"a-app-portal"}},
+               {"settings",
+                {{{"appConfigKey", "com.contoso.portal.sso"},
+                  {"appConfigKeyType", "booleanType"},
+                  {"appConfigKeyValue", "false"}}}}},
+              kTagsAndAssignments);
+  w.ids["endpointSecurityIntent"] = managed(
+      "intents",
+      {{"displayName", "Defender antivirus"},
+       {"description", "esi"},
+       {"templateId", "804339ad-1553-4478-a742-138fb5807418"},
+       {"settings",
+        {{{"@odata.type", "#microsoft.graph.deviceManagementBooleanSettingInstance"},
+          {"definitionId", "deviceConfiguration--defenderRealTimeMonitoring"},
+          {"valueJson", "true"}},
+         {{"@odata.type", "#microsoft.graph.deviceManagementIntegerSettingInstance"},
+          {"definitionId", "deviceConfiguration--defenderScanMaxCpuPercentage"},
+          {"valueJson", "50"}}}}},
+      kTagsAndAssignments);
+  w.ids["policySet"] = managed(
+      "policySets",
+      {{"displayName", "Portal rollout"},
+       {"description", "ps"},
+       {"items",
+        {{{"@odata.type", "#microsoft.graph.mobileAppPolicySetItem"},
+          {"payloadId", "a-app-portal"}}}}},
+      kTagsAndAssignments);
+  w.ids["cloudPcProvisioningPolicy"] =
+      managed("provisioningPolicies",
+              {{"displayName", "Cloud PC standard"},
+               {"description", "cpc"},
+               {"provisioningType", "dedicated"},
+               {"imageType", "gallery"},
+               {"imageId", "MicrosoftWindowsDesktop_windows-ent-cpc_win11-23h2-ent-cpc-m365"},
+               {"windowsSetting", {{"locale", "en-US"}}}},
+              kAssignments);
+  w.ids["cloudPcUserSetting"] = managed(
+      "userSettings",
+      {{"displayName", "Cloud PC users"},
+       {"description", "cus"},
+       {"localAdminEnabled", false},
+       {"resetEnabled", true},
+       {"restorePointSetting", {{"frequencyInHours", 12}, {"userRestoreEnabled", true}}}},
+      kAssignments);
+  w.ids["appleEnrollmentProfile"] =
+      managed("appleUserInitiatedEnrollmentProfiles",
+              {{"displayName", "iOS user enrollment"},
+               {"description", "ae"},
+               {"platform", "iOS"},
+               {"defaultEnrollmentType", "accountDrivenUserEnrollment"},
+               {"availableEnrollmentTypeOptions",
+                {{{"option", "accountDrivenUserEnrollment"}, {"userType", "byod"}}}},
+               {"priority", 1}},
+              kAssignments);
   w.ids["deviceConfiguration"] =
       managed("deviceConfigurations",
               {{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
@@ -337,8 +453,15 @@ void Ok(const graph::GraphResult<json>& r) { ASSERT_TRUE(r.has_value()) << r.err
 
 std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
   std::vector<Mutation> m;
-  m.push_back({"scalar", "description", [](auto&, graph::GraphWriter& w, const std::string& item) {
-                 Ok(w.Patch(item, {{"description", "changed in the portal"}}));
+  // Entra's conditional access objects have no description.
+  const std::string scalar =
+      type.collection.rfind("identity/", 0) == 0 ? "displayName" : "description";
+  m.push_back({"scalar", scalar, [scalar](auto&, graph::GraphWriter& w, const std::string& item) {
+                 json patch = {{scalar, "changed in the portal"}};
+                 // Graph needs the type to update a named location.
+                 if (item.find("namedLocations") != std::string::npos)
+                   patch["@odata.type"] = "#microsoft.graph.ipNamedLocation";
+                 Ok(w.Patch(item, patch));
                }});
   if (std::any_of(type.references.begin(), type.references.end(),
                   [](const auto& r) { return r.kind == catalog::RefKind::kScopeTag; }))
@@ -352,7 +475,8 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
          [&type](auto&, graph::GraphWriter& w, const std::string& item) {
            if (type.assign_body_key == catalog::kAssignEachEntry)  // no /assign action
              return Ok(w.Post(item + "/assignments", GroupTarget("a-grp-help")[0]));
-           Ok(w.Post(item + "/assign", catalog::AssignBody(type, GroupTarget("a-grp-help"))));
+           Ok(w.Post(item + "/" + std::string(type.assign_action),
+                     catalog::AssignBody(type, GroupTarget("a-grp-help"))));
          }});
   }
   if (type.name == "deviceConfiguration") {
@@ -420,6 +544,39 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
           {{{"resourceActions",
              {{{"allowedResourceActions", {"Microsoft.Intune_Organization_Read"}},
                {"notAllowedResourceActions", json::array()}}}}}}}}}},
+      {"namedLocation",
+       {"ipRanges",
+        {{"@odata.type", "#microsoft.graph.ipNamedLocation"},
+         {"ipRanges",
+          {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "0.0.0.0/0"}}}}}}},
+      {"conditionalAccessPolicy",
+       {"conditions.users.excludeUsers",
+        {{"conditions",
+          {{"clientAppTypes", {"all"}},
+           {"users",
+            {{"includeUsers", json::array()},
+             {"excludeUsers", json::array()},
+             {"includeGroups", {"a-grp-fin"}},
+             {"excludeGroups", {"a-grp-help"}},
+             {"includeRoles", {"62e90394-69f5-4237-9190-012177145e10"}},
+             {"excludeRoles", json::array()}}},
+           {"applications",
+            {{"includeApplications", {"All"}},
+             {"excludeApplications", {"00000003-0000-0ff1-ce00-000000000000"}}}},
+           {"locations", {{"includeLocations", {"All"}}, {"excludeLocations", {"a-loc"}}}}}}}}},
+      {"mobileApp", {"appUrl", {{"appUrl", "https://evil.example"}}}},
+      {"mobileAppConfiguration",
+       {"settings",
+        {{"settings",
+          {{{"appConfigKey", "com.contoso.portal.sso"},
+            {"appConfigKeyType", "booleanType"},
+            {"appConfigKeyValue", "true"}}}}}}},
+      {"cloudPcProvisioningPolicy",
+       {"windowsSetting.locale", {{"windowsSetting", {{"locale", "de-DE"}}}}}},
+      {"cloudPcUserSetting",
+       {"restorePointSetting.frequencyInHours",
+        {{"restorePointSetting", {{"frequencyInHours", 6}, {"userRestoreEnabled", true}}}}}},
+      {"appleEnrollmentProfile", {"defaultEnrollmentType", {{"defaultEnrollmentType", "device"}}}},
       {"managedAppConfiguration",
        {"customSettings[0].value",
         {{"customSettings",
@@ -485,6 +642,26 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                            : json{{"@odata.type", "#microsoft.graph.iosMobileAppIdentifier"},
                                   {"bundleId", "com.example.other"}};
                    Ok(w.Post(item + "/targetApps", {{"apps", {{{"mobileAppIdentifier", id}}}}}));
+                 }});
+  if (type.name == "endpointSecurityIntent")
+    m.push_back({"sub-resource", "settings",
+                 [](auto&, graph::GraphWriter& w, const std::string& item) {
+                   Ok(w.Post(item + "/updateSettings",
+                             {{"settings",
+                               {{{"@odata.type",
+                                  "#microsoft.graph.deviceManagementIntegerSettingInstance"},
+                                 {"definitionId",
+                                  "deviceConfiguration--defenderScanMaxCpuPercentage"},
+                                 {"valueJson", "20"}}}}}));
+                 }});
+  if (type.name == "policySet")
+    m.push_back({"sub-resource", "items",
+                 [](graph::GraphReader& r, graph::GraphWriter& w, const std::string& item) {
+                   auto live = r.Get(item + "?$expand=items");
+                   ASSERT_TRUE(live.has_value());
+                   ASSERT_FALSE((*live)["items"].empty());
+                   Ok(w.Post(item + "/update",
+                             {{"deletedPolicySetItems", {(*live)["items"][0]["id"]}}}));
                  }});
   if (type.name == "notificationMessageTemplate")
     m.push_back({"sub-resource", "localizedNotificationMessages",
@@ -562,6 +739,17 @@ struct Fidelity {
                        desired["assignments"]);
   }
 };
+
+// What a restore into another tenant should leave there: the backup with its
+// references mapped, a conditional access policy in report-only state.
+catalog::Mapped Expected(const catalog::PolicyType& type, const json& backup,
+                         const std::map<std::string, std::string>& mapping) {
+  auto mapped =
+      catalog::MapReferences(type, backup["payload"], backup["assignments"], mapping, false);
+  if (type.conditional_access && mapped.payload.value("state", "") == "enabled")
+    mapped.payload["state"] = "enabledForReportingButNotEnforced";
+  return mapped;
+}
 
 std::string Paths(const std::vector<FieldChange>& changes) {
   std::string out;
@@ -652,8 +840,7 @@ TEST_P(FidelityTest, EveryKindOfChangeIsPreviewedRestoredAndReadBackEqual) {
   ASSERT_EQ(cross.size(), 1u);
   EXPECT_TRUE(cross[0].status == "created" || cross[0].status == "updated")
       << cross[0].status << ": " << cross[0].error_message.value_or("");
-  const auto mapped =
-      catalog::MapReferences(type, backup["payload"], backup["assignments"], mapping, false);
+  const auto mapped = Expected(type, backup, mapping);
   EXPECT_TRUE(mapped.unmapped.empty());
   const auto in_b = f.LiveDiff(env.tenant_b, cross[0].graph_id.value_or(""),
                                {{"payload", mapped.payload}, {"assignments", mapped.assignments}});
@@ -918,18 +1105,23 @@ TEST_P(FidelityFaultTest, ReferencedObjectsAreRestoredFirstAndMappedInTheSameRun
        std::vector<std::pair<std::string, std::string>>{{"roleScopeTags", "b-tag-eu"},
                                                         {"roleScopeTags", "b-tag-am"},
                                                         {"assignmentFilters", "b-flt"},
-                                                        {"notificationMessageTemplates", "b-tmpl"}})
+                                                        {"notificationMessageTemplates", "b-tmpl"},
+                                                        {"namedLocations", "b-loc"},
+                                                        {"mobileApps", "b-app-portal"}})
     ASSERT_TRUE(env.sim.Remove("ms-b", coll, id));
   const int64_t set_id = env.SyncAndBackUpA();
   ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
   env.Drain();
-  std::map<std::string, std::string> mapping;  // only what B already has: the groups
+  // Only what B already has: its directory (groups, users, applications, roles).
+  std::map<std::string, std::string> mapping;
   auto rows = SuggestMapping(env.db(), env.tenant_a, env.tenant_b, set_id);
   ASSERT_TRUE(rows.has_value());
   for (const auto& r : *rows) {
-    EXPECT_EQ(r["suggested"].get<bool>(), r["kind"] == "group") << r.dump();
+    const bool directory = r["kind"] == "group" || r["kind"] == "user" ||
+                           r["kind"] == "application" || r["kind"] == "directoryRole";
+    EXPECT_EQ(r["suggested"].get<bool>(), directory) << r.dump();
     // The others are items of the set: restored first by the run.
-    EXPECT_EQ(r["in_backup"].get<bool>(), r["kind"] != "group") << r.dump();
+    EXPECT_EQ(r["in_backup"].get<bool>(), !directory) << r.dump();
     if (r["suggested"].get<bool>()) mapping[r["source_id"]] = r["target_id"];
   }
   RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, mapping};
@@ -960,8 +1152,7 @@ TEST_P(FidelityFaultTest, ReferencedObjectsAreRestoredFirstAndMappedInTheSameRun
     Fidelity f{env, *catalog::FindPolicyType(type)};
     f.item_id = std::stoll(i.item_ref.substr(5));
     const json backup = f.Backup();
-    const auto mapped =
-        catalog::MapReferences(f.type, backup["payload"], backup["assignments"], created, false);
+    const auto mapped = Expected(f.type, backup, created);
     EXPECT_TRUE(mapped.unmapped.empty()) << type;
     const auto diff =
         f.LiveDiff(env.tenant_b, i.graph_id.value_or(""),

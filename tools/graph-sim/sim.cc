@@ -34,7 +34,16 @@ const std::vector<std::string>& SimCollections() {
                                                         "reusablePolicySettings",
                                                         "androidDeviceOwnerEnrollmentProfiles",
                                                         "roleDefinitions",
-                                                        "termsAndConditions"};
+                                                        "termsAndConditions",
+                                                        "namedLocations",
+                                                        "policies",
+                                                        "mobileApps",
+                                                        "mobileAppConfigurations",
+                                                        "intents",
+                                                        "policySets",
+                                                        "provisioningPolicies",
+                                                        "userSettings",
+                                                        "appleUserInitiatedEnrollmentProfiles"};
   return kCollections;
 }
 
@@ -148,7 +157,7 @@ std::vector<std::string> GraphSim::Seed(const std::string& tenant_id, const std:
   Tenant& t = impl_->tenants[tenant_id];
   std::vector<std::string> ids;
   for (const auto& o : objects) {
-    json body = collection == "groups" ? o : impl_->NewPolicy(collection, o);
+    json body = IsDirectory(collection) ? o : impl_->NewPolicy(collection, o);
     if (!body.contains("id")) body["id"] = NewGuid(impl_->rng);
     ids.push_back(body["id"]);
     impl_->Store(t, collection, body);

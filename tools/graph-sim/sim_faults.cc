@@ -50,6 +50,11 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
       } else if (cfg.fault_rate > 0 &&
                  std::uniform_real_distribution<double>(0, 1)(rng) < cfg.fault_rate) {
         Error(res, 503, "ServiceUnavailable", "Injected random fault.", request_id);
+      } else if (const std::string wrong = WrongHome(req.path); !wrong.empty()) {
+        Error(res, 400, "BadRequest",
+              "Resource not found for the segment '" + wrong + "' (it lives under " +
+                  HomeOf(wrong) + ").",
+              request_id);
       } else if (write && ignore_next_writes > 0 &&
                  req.path.find(ignore_path) != std::string::npos) {
         --ignore_next_writes;  // accepted, and silently not carried out

@@ -32,7 +32,7 @@ using nlohmann::json;
 // Properties Graph computes itself; a client that sends them gets 400.
 inline const std::set<std::string> kReadOnly = {
     "id",           "createdDateTime", "lastModifiedDateTime", "version",
-    "settingCount", "isAssigned",      "supportsScopeTags"};
+    "settingCount", "isAssigned",      "supportsScopeTags", "modifiedDateTime"};
 
 // The body key of the /assign action, per collection.
 inline std::string AssignKey(const std::string& collection) {
@@ -42,8 +42,19 @@ inline std::string AssignKey(const std::string& collection) {
   if (collection == "deviceHealthScripts" || collection == "deviceComplianceScripts")
     return "deviceHealthScriptAssignments";
   if (collection == "deviceEnrollmentConfigurations") return "enrollmentConfigurationAssignments";
+  if (collection == "mobileApps") return "mobileAppAssignments";
   return "assignments";
 }
+
+// Where each collection lives under the Graph version: "deviceManagement",
+// "deviceAppManagement", "identity/conditionalAccess" or
+// "deviceManagement/virtualEndpoint".
+std::string HomeOf(const std::string& collection);
+// A path naming a known collection under another home ("" when fine).
+std::string WrongHome(const std::string& path);
+// Entra directory objects (groups, users, service principals, directory
+// role definitions): stored as given, listed by their own routes.
+bool IsDirectory(const std::string& collection);
 
 inline std::string NameField(const std::string& collection) {
   return collection == "configurationPolicies" ? "name" : "displayName";
@@ -62,6 +73,7 @@ struct Policy {
   json scheduled_actions = json::array();   // deviceCompliancePolicies
   json localized_messages = json::array();  // notificationMessageTemplates
   json apps = json::array();                // app protection / app configuration
+  json items = json::array();               // policy sets
 };
 
 struct Collection {
@@ -186,6 +198,14 @@ struct GraphSim::Impl {
   // answers with a masked value and a secretReferenceValueId).
   void EncryptOmaSettings(Tenant& t, json& body);
   void GroupRoutes();
+  // Users, service principals and directory role definitions (read only).
+  void DirectoryRoutes();
+  // Endpoint security intents (created from a template, settings written
+  // with updateSettings) and policy sets (items and assignments written with
+  // update).
+  void IntentAndPolicySetRoutes();
+  // Whether `id` names an object in any collection of the tenant.
+  static bool AnyObject(Tenant& t, const std::string& id);
   json Page(const httplib::Request& req, const std::vector<json>& all);
   json Render(const std::string& collection, const Policy& p, const std::string& expand,
               bool single);

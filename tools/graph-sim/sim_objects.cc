@@ -8,8 +8,9 @@
 namespace ta::sim {
 
 namespace {
-// /beta|v1.0/deviceManagement/{collection}, and one item of it.
-const std::string kCollection = R"(/(?:beta|v1\.0)/(?:deviceManagement|deviceAppManagement)/(\w+))";
+// /beta|v1.0/{home}/{collection}, and one item of it (see HomeOf).
+const std::string kCollection =
+    R"(/(?:beta|v1\.0)/(?:deviceManagement/virtualEndpoint|identity/conditionalAccess|deviceManagement|deviceAppManagement)/(\w+))";
 const std::string kItem = kCollection + R"(/([^/]+))";
 
 // Graph assigns an id to each entry of a sub-resource (and to each action
@@ -34,6 +35,20 @@ bool HasTargetApps(const std::string& collection) {
          collection == "targetedManagedAppConfigurations";
 }
 
+// Entra's conditional access keywords, valid in every tenant.
+bool Keyword(const std::string& id) {
+  return id == "All" || id == "None" || id == "GuestsOrExternalUsers" || id == "AllTrusted" ||
+         id == "Office365" || id == "MicrosoftAdminPortals";
+}
+
+// Line-of-business apps: their content is uploaded separately, so a new one
+// is not published until it is.
+bool LobApp(const json& body) {
+  const std::string t = body.value("@odata.type", "");
+  return t.find("LobApp") != std::string::npos || t.find("MSI") != std::string::npos ||
+         t.find("DmgApp") != std::string::npos || t.find("AppX") != std::string::npos;
+}
+
 bool ZeroOrEmpty(const json& id) {
   return !id.is_string() || id.get<std::string>().empty() ||
          id.get<std::string>() == "00000000-0000-0000-0000-000000000000";
@@ -47,11 +62,52 @@ std::string BoundId(const std::string& bind) {
 }
 }  // namespace
 
+std::string HomeOf(const std::string& c) {
+  if (c == "namedLocations" || c == "policies") return "identity/conditionalAccess";
+  if (c == "provisioningPolicies" || c == "userSettings") return "deviceManagement/virtualEndpoint";
+  if (c == "iosManagedAppProtections" || c == "androidManagedAppProtections" ||
+      c == "windowsManagedAppProtections" || c == "targetedManagedAppConfigurations" ||
+      c == "mobileApps" || c == "mobileAppConfigurations" || c == "policySets")
+    return "deviceAppManagement";
+  return "deviceManagement";
+}
+
+std::string WrongHome(const std::string& path) {
+  for (const char* version : {"/beta/", "/v1.0/"}) {
+    if (path.rfind(version, 0) != 0) continue;
+    const std::string rest = path.substr(std::string(version).size());
+    for (const char* home : {"deviceManagement/virtualEndpoint/", "identity/conditionalAccess/",
+                             "deviceManagement/", "deviceAppManagement/"}) {
+      if (rest.rfind(home, 0) != 0) continue;
+      const std::string tail = rest.substr(std::string(home).size());
+      const std::string coll = tail.substr(0, tail.find('/'));
+      const auto& all = SimCollections();
+      if (std::find(all.begin(), all.end(), coll) == all.end()) return "";
+      if (HomeOf(coll) + "/" != home) return coll;
+      return "";
+    }
+  }
+  return "";
+}
+
+bool IsDirectory(const std::string& c) {
+  return c == "groups" || c == "users" || c == "servicePrincipals" ||
+         c == "directoryRoleDefinitions";
+}
+
+bool GraphSim::Impl::AnyObject(Tenant& t, const std::string& id) {
+  for (auto& [name, c] : t.collections)
+    if (!IsDirectory(name) && c.items.count(id)) return true;
+  return false;
+}
+
 void GraphSim::Impl::ObjectRoutes() {
+  IntentAndPolicySetRoutes();  // before the generic routes, which would take its paths
   CollectionRoutes();
   SubResourceRoutes();
   ActionRoutes();
   GroupRoutes();
+  DirectoryRoutes();
 }
 
 // List, create, get, update (PATCH) and replace (PUT).
@@ -126,6 +182,10 @@ void GraphSim::Impl::CollectionRoutes() {
         if (p->body.value("isBuiltIn", false)) {
           return Error(res, 400, "BadRequest", "Built-in objects cannot be modified.", rid);
         }
+        if (coll == "namedLocations" && !body.contains("@odata.type")) {
+          return Error(res, 400, "BadRequest",
+                       "The @odata.type property is required to update a named location.", rid);
+        }
         if (put && coll != "configurationPolicies") {
           return Error(res, 405, "MethodNotAllowed",
                        "PUT is not supported on " + coll + "; use PATCH.", rid);
@@ -138,12 +198,16 @@ void GraphSim::Impl::CollectionRoutes() {
         // as Graph does; each has its own way in (settings aside, which a
         // PUT replaces below).
         for (const auto& [k, v] : body.items()) {
-          if (k != "settings" && k != "scheduledActionsForRule" && k != "definitionValues" &&
+          const bool sub = (k == "settings" && (coll == "configurationPolicies" || coll == "intents")) ||
+                           (k == "items" && coll == "policySets");
+          if (!sub && k != "scheduledActionsForRule" && k != "definitionValues" &&
               k != "localizedNotificationMessages" && k != "assignments" && k != "apps")
             merged[k] = v;
         }
         if (coll == "deviceConfigurations") EncryptOmaSettings(t, merged);
-        merged["lastModifiedDateTime"] = Iso8601(clock.Now());
+        merged[HomeOf(coll) == "identity/conditionalAccess" ? "modifiedDateTime"
+                                                            : "lastModifiedDateTime"] =
+            Iso8601(clock.Now());
         if (merged.contains("version") && merged["version"].is_number())
           merged["version"] = merged["version"].get<int>() + 1;
         p->body = merged;
@@ -175,7 +239,7 @@ void GraphSim::Impl::SubResourceRoutes() {
   server.Post(item + "/assignments", [this](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
       const std::string coll = req.matches[1];
-      if (coll != "termsAndConditions")
+      if (coll != "termsAndConditions" && coll != "appleUserInitiatedEnrollmentProfiles")
         return Error(res, 405, "MethodNotAllowed", "Use the assign action on " + coll + ".", rid);
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
@@ -206,9 +270,12 @@ void GraphSim::Impl::SubResourceRoutes() {
   server.Post(item + "/assign", [this](const Request& req, Response& res) {
     Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
       const std::string coll = req.matches[1];
-      if (coll == "termsAndConditions")
+      if (coll == "termsAndConditions" || coll == "appleUserInitiatedEnrollmentProfiles" ||
+          coll == "policySets")
         return Error(res, 400, "BadRequest",
-                     "termsAndConditions has no assign action; POST to its assignments.", rid);
+                     coll + " has no assign action; " +
+                         (coll == "policySets" ? "use update." : "POST to its assignments."),
+                     rid);
       Policy* p = Find(t, coll, req.matches[2], res, rid);
       if (!p) return;
       json body;
@@ -275,7 +342,8 @@ void GraphSim::Impl::ActionRoutes() {
   using httplib::Response;
   const std::string& item = kItem;
   const std::string entry =
-      item + "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages|apps)";
+      item +
+      "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages|apps|settings|items)";
   // The sub-resource the path names (matches 1-3), or nullptr with res set.
   auto sub_of = [this](Tenant& t, const Request& req, Response& res,
                        const std::string& rid) -> json* {
@@ -489,6 +557,8 @@ json* GraphSim::Impl::SubOf(Policy& p, const std::string& collection, const std:
     return &p.localized_messages;
   if (collection == "configurationPolicies" && prop == "settings") return &p.settings;
   if (HasTargetApps(collection) && prop == "apps") return &p.apps;
+  if (collection == "intents" && prop == "settings") return &p.settings;
+  if (collection == "policySets" && prop == "items") return &p.items;
   return nullptr;
 }
 
@@ -500,6 +570,50 @@ bool GraphSim::Impl::CheckReferences(Tenant& t, const json& body, httplib::Respo
     return false;
   };
   if (!body.is_object()) return true;
+  // Conditional access: every user, group, role, application and location
+  // it names (keywords aside) exists here.
+  const json conditions = body.value("conditions", json::object());
+  if (conditions.is_object()) {
+    struct Check {
+      const char* section;
+      const char* field;
+      const char* what;
+      std::function<bool(const std::string&)> exists;
+    };
+    auto in = [&t](const char* coll, const char* key) {
+      return [&t, coll, key](const std::string& id) {
+        for (const auto& [oid, o] : t.collections[coll].items)
+          if (o.body.value(key, oid) == id) return true;
+        return false;
+      };
+    };
+    const std::vector<Check> checks = {
+        {"users", "includeUsers", "user", in("users", "id")},
+        {"users", "excludeUsers", "user", in("users", "id")},
+        {"users", "includeGroups", "group",
+         [&t](const std::string& id) { return t.groups.items.count(id) > 0; }},
+        {"users", "excludeGroups", "group",
+         [&t](const std::string& id) { return t.groups.items.count(id) > 0; }},
+        {"users", "includeRoles", "directory role", in("directoryRoleDefinitions", "templateId")},
+        {"users", "excludeRoles", "directory role", in("directoryRoleDefinitions", "templateId")},
+        {"applications", "includeApplications", "application", in("servicePrincipals", "appId")},
+        {"applications", "excludeApplications", "application", in("servicePrincipals", "appId")},
+        {"locations", "includeLocations", "named location", in("namedLocations", "id")},
+        {"locations", "excludeLocations", "named location", in("namedLocations", "id")}};
+    for (const auto& c : checks) {
+      const json section = conditions.value(c.section, json::object());
+      if (!section.is_object()) continue;
+      for (const auto& id : section.value(c.field, json::array()))
+        if (!id.is_string() || (!Keyword(id) && !c.exists(id)))
+          return invalid(c.what, id.is_string() ? id.get<std::string>() : id.dump());
+    }
+  }
+  for (const auto& app : body.value("targetedMobileApps", json::array()))
+    if (!app.is_string() || !t.collections["mobileApps"].items.count(app))
+      return invalid("mobile app", app.is_string() ? app.get<std::string>() : app.dump());
+  for (const auto& item : body.value("items", json::array()))
+    if (item.is_object() && !AnyObject(t, item.value("payloadId", "")))
+      return invalid("policy set item payload", item.value("payloadId", ""));
   for (const auto& tag : body.value("roleScopeTagIds", json::array())) {
     const std::string id = tag.is_string() ? tag.get<std::string>() : tag.dump();
     if (id != "0" && !t.collections["roleScopeTags"].items.count(id))
@@ -636,6 +750,8 @@ json GraphSim::Impl::Render(const std::string& collection, const Policy& p,
     out["localizedNotificationMessages"] = p.localized_messages;
   }
   if (expand.find("apps") != std::string::npos && HasTargetApps(collection)) out["apps"] = p.apps;
+  if (expand.find("items") != std::string::npos && collection == "policySets")
+    out["items"] = p.items;
   if (expand.find("assignments") != std::string::npos) out["assignments"] = p.assignments;
   return out;
 }
@@ -661,10 +777,13 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
   const auto now = Iso8601(clock.Now());
   if (!body.contains("id")) body["id"] = NewGuid(rng);
   if (!body.contains("createdDateTime")) body["createdDateTime"] = now;
-  body["lastModifiedDateTime"] = now;
-  if (collection != "configurationPolicies" && collection != "assignmentFilters" &&
+  const bool entra = HomeOf(collection) == "identity/conditionalAccess";
+  body[entra ? "modifiedDateTime" : "lastModifiedDateTime"] = now;
+  if (collection != "configurationPolicies" && collection != "assignmentFilters" && !entra &&
       !body.contains("version"))
     body["version"] = 1;
+  if (collection == "mobileApps" && !body.contains("publishingState"))
+    body["publishingState"] = LobApp(body) ? "notPublished" : "published";
   if (!body.contains("@odata.type")) {
     static const std::map<std::string, std::string> kTypes = {
         {"deviceConfigurations", "#microsoft.graph.windows10GeneralConfiguration"},
@@ -694,7 +813,17 @@ json GraphSim::Impl::NewPolicy(const std::string& collection, json body) {
         {"androidDeviceOwnerEnrollmentProfiles",
          "#microsoft.graph.androidDeviceOwnerEnrollmentProfile"},
         {"roleDefinitions", "#microsoft.graph.deviceAndAppManagementRoleDefinition"},
-        {"termsAndConditions", "#microsoft.graph.termsAndConditions"}};
+        {"termsAndConditions", "#microsoft.graph.termsAndConditions"},
+        {"namedLocations", "#microsoft.graph.ipNamedLocation"},
+        {"policies", "#microsoft.graph.conditionalAccessPolicy"},
+        {"mobileApps", "#microsoft.graph.webApp"},
+        {"mobileAppConfigurations", "#microsoft.graph.iosMobileAppConfiguration"},
+        {"intents", "#microsoft.graph.deviceManagementIntent"},
+        {"policySets", "#microsoft.graph.policySet"},
+        {"provisioningPolicies", "#microsoft.graph.cloudPcProvisioningPolicy"},
+        {"userSettings", "#microsoft.graph.cloudPcUserSetting"},
+        {"appleUserInitiatedEnrollmentProfiles",
+         "#microsoft.graph.appleUserInitiatedEnrollmentProfile"}};
     auto it = kTypes.find(collection);
     if (it != kTypes.end()) body["@odata.type"] = it->second;
   }
@@ -713,12 +842,17 @@ void GraphSim::Impl::Store(Tenant& t, const std::string& collection, json body,
     p.apps = WithIds(body["apps"], rng);
     body.erase("apps");
   }
+  if (collection == "policySets" && body.contains("items")) {
+    p.items = WithIds(body["items"], rng);
+    body.erase("items");
+  }
   if (body.contains("localizedNotificationMessages")) {
     p.localized_messages = WithIds(body["localizedNotificationMessages"], rng);
     body.erase("localizedNotificationMessages");
   }
-  if (body.contains("settings")) {
-    p.settings = body["settings"];
+  if (body.contains("settings") &&
+      (collection == "configurationPolicies" || collection == "intents")) {
+    p.settings = collection == "intents" ? WithIds(body["settings"], rng) : body["settings"];
     body.erase("settings");
   }
   if (body.contains("definitionValues")) {

@@ -1,0 +1,132 @@
+// graph-sim: Entra directory lists (users, service principals, directory
+// role definitions) and the two Intune types written through actions:
+// endpoint security intents (created from a template with createInstance,
+// settings changed with updateSettings) and policy sets (items and
+// assignments changed with update).
+#include <algorithm>
+
+#include "sim_impl.h"
+
+namespace ta::sim {
+
+void GraphSim::Impl::DirectoryRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  // path -> the collection it lists
+  const std::vector<std::pair<std::string, std::string>> lists = {
+      {R"(/(?:beta|v1\.0)/users)", "users"},
+      {R"(/(?:beta|v1\.0)/servicePrincipals)", "servicePrincipals"},
+      {R"(/(?:beta|v1\.0)/roleManagement/directory/roleDefinitions)", "directoryRoleDefinitions"}};
+  for (const auto& [path, coll] : lists) {
+    server.Get(path, [this, coll = coll](const Request& req, Response& res) {
+      Graph(req, res, false, [&](Tenant& t, const std::string&) {
+        std::vector<json> all;
+        const Collection& c = t.collections[coll];
+        for (const auto& id : c.order) all.push_back(c.items.at(id).body);
+        res.set_content(Page(req, all).dump(), "application/json");
+      });
+    });
+  }
+}
+
+void GraphSim::Impl::IntentAndPolicySetRoutes() {
+  using httplib::Request;
+  using httplib::Response;
+  // POST /deviceManagement/templates/{templateId}/createInstance: a new
+  // intent from a (Microsoft-defined, the same in every tenant) template.
+  server.Post(R"(/(?:beta|v1\.0)/deviceManagement/templates/([^/]+)/createInstance)",
+              [this](const Request& req, Response& res) {
+                Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+                  json body;
+                  if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
+                      !CheckReferences(t, body, res, rid))
+                    return;
+                  if (!body.contains("displayName") || !body["displayName"].is_string())
+                    return Error(res, 400, "ModelValidationFailure",
+                                 "Property 'displayName' is required.", rid);
+                  if (body.contains("templateId"))
+                    return Error(res, 400, "ModelValidationFailure",
+                                 "templateId comes from the path of createInstance.", rid);
+                  json intent = body;
+                  intent.erase("settingsDelta");
+                  intent["templateId"] = std::string(req.matches[1]);
+                  intent["settings"] = body.value("settingsDelta", json::array());
+                  Policy stored;
+                  Store(t, "intents", NewPolicy("intents", intent), &stored);
+                  res.status = 201;
+                  res.set_content(Render("intents", stored, "", true).dump(), "application/json");
+                });
+              });
+  // An intent is created from its template, never posted to the collection.
+  server.Post(R"(/(?:beta|v1\.0)/deviceManagement/intents)",
+              [this](const Request& req, Response& res) {
+                Graph(req, res, true, [&](Tenant&, const std::string& rid) {
+                  Error(res, 400, "BadRequest",
+                        "Create an intent with POST deviceManagement/templates/{id}/createInstance.",
+                        rid);
+                });
+              });
+  // Settings of an intent: each given value replaces the one with its definitionId.
+  server.Post(R"(/(?:beta|v1\.0)/deviceManagement/intents/([^/]+)/updateSettings)",
+              [this](const Request& req, Response& res) {
+                Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+                  Policy* p = Find(t, "intents", req.matches[1], res, rid);
+                  if (!p) return;
+                  json body;
+                  if (!ReadBody(req, res, rid, body, "settings")) return;
+                  for (const auto& s : body["settings"]) {
+                    if (!s.is_object() || !s.contains("definitionId"))
+                      return Error(res, 400, "BadRequest", "Each setting needs a definitionId.",
+                                   rid);
+                    auto it = std::find_if(p->settings.begin(), p->settings.end(), [&](const json& e) {
+                      return e.value("definitionId", "") == s.value("definitionId", "");
+                    });
+                    json v = s;
+                    v["id"] = it != p->settings.end() ? (*it)["id"] : json(NewGuid(rng));
+                    if (it != p->settings.end())
+                      *it = v;
+                    else
+                      p->settings.push_back(v);
+                  }
+                  p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
+                  res.status = 204;
+                });
+              });
+  // A policy set's items and assignments: added, deleted and replaced in one call.
+  server.Post(R"(/(?:beta|v1\.0)/deviceAppManagement/policySets/([^/]+)/update)",
+              [this](const Request& req, Response& res) {
+                Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+                  Policy* p = Find(t, "policySets", req.matches[1], res, rid);
+                  if (!p) return;
+                  json body;
+                  if (!ReadBody(req, res, rid, body)) return;
+                  const json added = body.value("addedPolicySetItems", json::array());
+                  if (!CheckReferences(t, {{"items", added}}, res, rid)) return;
+                  if (body.contains("assignments") &&
+                      !CheckAssignmentReferences(t, body["assignments"], res, rid))
+                    return;
+                  json items = p->items;
+                  for (const auto& d : body.value("deletedPolicySetItems", json::array()))
+                    for (size_t i = 0; i < items.size(); ++i)
+                      if (items[i].value("id", "") == d) items.erase(i--);
+                  for (const auto& a : added) {
+                    json e = a;
+                    e["id"] = NewGuid(rng);
+                    items.push_back(e);
+                  }
+                  p->items = items;
+                  if (body.contains("assignments")) {
+                    json out = json::array();
+                    for (auto a : body["assignments"]) {
+                      a["id"] = NewGuid(rng);
+                      out.push_back(a);
+                    }
+                    p->assignments = out;
+                  }
+                  p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
+                  res.status = 204;
+                });
+              });
+}
+
+}  // namespace ta::sim
