@@ -901,6 +901,27 @@ std::vector<json> NamedInB(OpsEnv& env, const std::string& collection, const std
   return out;
 }
 
+// A helper process runs the queued restore and dies by SIGKILL at `event`.
+void CrashAt(OpsEnv& env, const std::string& event) {
+  const std::string cmd = std::string(TA_TEST_HELPER) + " restore-crash '" + env.t->url() + "' " +
+                          env.sim.base_url() + " " + kMasterKey + " " + event;
+  const int status = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
+      << "the helper should have died by SIGKILL at " << event << ", status " << status;
+}
+
+// This process takes the job over once the dead worker's lease lapses and
+// runs it to its end, which must be success.
+void ResumeUntilDone(OpsEnv& env, int64_t run_id) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (env.Run(env.tenant_b, run_id).status == RunStatus::kRunning &&
+         std::chrono::steady_clock::now() < deadline) {
+    EXPECT_TRUE(env.pool->RunOnce().has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the 1 s lease lapses
+  }
+  EXPECT_EQ(env.Run(env.tenant_b, run_id).status, RunStatus::kSucceeded) << env.JobErrors(run_id);
+}
+
 // A worker restoring the administrative template into tenant B is killed
 // with SIGKILL at `event`; the lease lapses and this process resumes the job.
 // Returns what the target holds afterwards.
@@ -918,11 +939,7 @@ AfterKill KillAndResume(OpsEnv& env, const std::string& event) {
   auto run = StartRestore(*env.runs, env.db(), req, true);
   EXPECT_TRUE(run.has_value());
   if (!run) return out;
-  const std::string cmd = std::string(TA_TEST_HELPER) + " restore-crash '" + env.t->url() + "' " +
-                          env.sim.base_url() + " " + kMasterKey + " " + event;
-  const int status = std::system(cmd.c_str());
-  EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
-      << "the helper should have died by SIGKILL, status " << status;
+  CrashAt(env, event);
   auto values = [&] {
     auto objects = NamedInB(env, "groupPolicyConfigurations", "Office ADMX");
     if (objects.size() != 1) return size_t{0};
@@ -934,15 +951,7 @@ AfterKill KillAndResume(OpsEnv& env, const std::string& event) {
   EXPECT_EQ(NamedInB(env, "groupPolicyConfigurations", "Office ADMX").size(), 1u)
       << "the create happened before the kill";
   out.values_at_kill = values();
-
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (env.Run(env.tenant_b, run->run.id).status == RunStatus::kRunning &&
-         std::chrono::steady_clock::now() < deadline) {
-    EXPECT_TRUE(env.pool->RunOnce().has_value());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the 1 s lease lapses
-  }
-  EXPECT_EQ(env.Run(env.tenant_b, run->run.id).status, RunStatus::kSucceeded)
-      << env.JobErrors(run->run.id);
+  ResumeUntilDone(env, run->run.id);
   auto items = env.Items(env.tenant_b, run->run.id);
   EXPECT_EQ(items.size(), 1u);
   out.status = items.empty() ? "" : items[0].status;
@@ -1204,9 +1213,210 @@ TEST_P(FidelityFaultTest, ABuiltInObjectIsSkippedWithItsReason) {
   for (const auto& r : env.sim.Requests()) EXPECT_FALSE(r["write"].get<bool>()) << r.dump();
 }
 
+// Conditional access into another tenant: created in report-only state by
+// default, "as backed up" only when asked; the preview warns when the policy
+// excludes no break-glass account; an unmapped user blocks it.
+TEST_P(FidelityFaultTest, ConditionalAccessIsCreatedReportOnlyUnlessAskedAndWarnsWithoutBreakGlass) {
+  TA_OPS_ENV(env);
+  FaultWorld fw = BackUpAndSyncBoth(env);
+  const int64_t item = ItemOf(env, fw.set_id, "conditionalAccessPolicy");
+  RestoreRequest req{env.operator_both,          env.tenant_a, env.tenant_b, fw.set_id,
+                     std::vector<int64_t>{item}, fw.mapping};
+  // The named location is not in this selection: B's own is mapped by name.
+  ASSERT_EQ(fw.mapping.at("a-loc"), "b-loc");
+  auto warnings = [](const store::RunItem& i) {
+    return json::parse(i.details.value_or("{}")).value("warnings", json::array()).dump();
+  };
+  const auto preview = RunRestore(env, req, false).items;
+  ASSERT_EQ(preview.size(), 1u);
+  EXPECT_EQ(preview[0].status, "would_create");
+  EXPECT_NE(warnings(preview[0]).find("report-only"), std::string::npos) << warnings(preview[0]);
+  EXPECT_EQ(warnings(preview[0]).find("break-glass"), std::string::npos)
+      << "the backup excludes a user and a group";
+  auto state_in_b = [&](const std::string& id) {
+    auto live =
+        (**env.access->Reader(env.tenant_b)).Get("identity/conditionalAccess/policies/" + id);
+    return live ? (*live)["state"].get<std::string>() : std::string("(unreadable)");
+  };
+  const auto done = RunRestore(env, req, true).items;
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].status, "created") << done[0].error_message.value_or("");
+  EXPECT_EQ(state_in_b(done[0].graph_id.value_or("")), "enabledForReportingButNotEnforced");
+  // Restored again (it exists now): its live state is kept, nothing differs.
+  EXPECT_EQ(RunRestore(env, req, true).items.at(0).status, "unchanged");
+
+  // "As backed up": the state is the backup's.
+  ASSERT_TRUE((*env.access->Writer(env.tenant_b))
+                  ->Delete("identity/conditionalAccess/policies/" + done[0].graph_id.value_or(""))
+                  .has_value());
+  RestoreRequest as_is = req;
+  as_is.conditional_access_state = "as_backed_up";
+  const auto enforced = RunRestore(env, as_is, true).items;
+  ASSERT_EQ(enforced.size(), 1u);
+  EXPECT_EQ(enforced[0].status, "created") << enforced[0].error_message.value_or("");
+  EXPECT_EQ(state_in_b(enforced[0].graph_id.value_or("")), "enabled");
+  EXPECT_EQ(warnings(enforced[0]).find("report-only"), std::string::npos);
+
+  // Without the break-glass user's mapping the item is blocked, named, unwritten.
+  RestoreRequest unmapped = req;
+  unmapped.group_mapping.erase("a-user-bg");
+  env.sim.ClearRequests();
+  const auto blocked = RunRestore(env, unmapped, true).items;
+  ExpectOneFailed(blocked, "unmapped_reference", "user 'a-user-bg'");
+  for (const auto& r : env.sim.Requests()) EXPECT_FALSE(r["write"].get<bool>()) << r.dump();
+}
+
+// A policy that excludes nobody: the preview says so before anything is written.
+TEST_P(FidelityFaultTest, APolicyThatExcludesNobodyIsFlaggedInThePreview) {
+  TA_OPS_ENV(env);
+  env.sim.Seed("ms-a", "policies",
+               {{{"displayName", "Block legacy auth"},
+                 {"state", "enabled"},
+                 {"conditions",
+                  {{"users", {{"includeUsers", {"All"}}, {"excludeUsers", json::array()}}},
+                   {"applications", {{"includeApplications", {"All"}}}},
+                   {"clientAppTypes", {"exchangeActiveSync", "other"}}}},
+                 {"grantControls", {{"operator", "OR"}, {"builtInControls", {"block"}}}}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b, set_id, std::nullopt, {}};
+  const auto preview = RunRestore(env, req, false).items;
+  ASSERT_EQ(preview.size(), 1u);
+  const std::string w =
+      json::parse(preview[0].details.value_or("{}")).value("warnings", json::array()).dump();
+  EXPECT_NE(w.find("break-glass"), std::string::npos) << w;
+  EXPECT_NE(w.find("excludeUsers"), std::string::npos) << "names where to add one: " << w;
+}
+
+// A Win32 app is restored as metadata and assignments; the preview and the
+// item say its content must be uploaded again. A web app needs nothing more.
+TEST_P(FidelityFaultTest, AWin32AppIsRestoredAsMetadataAndSaysToUploadItsContent) {
+  TA_OPS_ENV(env);
+  for (const char* t : {"ms-a", "ms-b"})
+    env.sim.Seed(t, "groups", {{{"id", std::string(t) + "-grp"}, {"displayName", "Finance"}}});
+  env.sim.Seed("ms-a", "mobileApps",
+               {{{"@odata.type", "#microsoft.graph.win32LobApp"},
+                 {"displayName", "Contoso VPN"},
+                 {"publisher", "Contoso"},
+                 {"fileName", "vpn.intunewin"},
+                 {"installCommandLine", "setup.exe /quiet"},
+                 {"uninstallCommandLine", "setup.exe /uninstall"},
+                 {"committedContentVersion", "1"},
+                 {"size", 1048576},
+                 {"assignments",
+                  {{{"intent", "required"},
+                    {"target",
+                     {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"},
+                      {"groupId", "ms-a-grp"}}}}}}},
+                {{"@odata.type", "#microsoft.graph.webApp"},
+                 {"displayName", "Contoso intranet"},
+                 {"appUrl", "https://intranet.contoso.example"}}});
+  const int64_t set_id = env.SyncAndBackUpA();
+  ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
+  env.Drain();
+  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b,
+                     set_id,            std::nullopt, {{"ms-a-grp", "ms-b-grp"}}};
+  std::map<std::string, std::string> warned;  // name -> warnings
+  for (bool execute : {false, true}) {
+    for (const auto& i : RunRestore(env, req, execute).items) {
+      const json d = json::parse(i.details.value_or("{}"));
+      warned[d.value("name", "")] = d.value("warnings", json::array()).dump();
+      EXPECT_EQ(i.status, execute ? "created" : "would_create") << i.error_message.value_or("");
+    }
+    EXPECT_NE(warned["Contoso VPN"].find("upload its content"), std::string::npos);
+    EXPECT_EQ(warned["Contoso intranet"], "[]");
+  }
+  auto apps = graph::ListAll(**env.access->Reader(env.tenant_b), "deviceAppManagement/mobileApps");
+  ASSERT_TRUE(apps.has_value());
+  ASSERT_EQ(apps->size(), 2u);
+  for (const auto& a : *apps) {
+    if (a["displayName"] != "Contoso VPN") continue;
+    EXPECT_EQ(a["installCommandLine"], "setup.exe /quiet");
+    EXPECT_EQ(a["publishingState"], "notPublished") << "no content yet";
+    EXPECT_FALSE(a.contains("committedContentVersion"));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FidelityFaultTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);
+
+// Kill-and-resume for every type: a worker restoring one object into
+// tenant B dies by SIGKILL right after Graph created it (before that was
+// recorded, before any sub-resource or assignment write). The resumed job
+// finds that object by the id its step row recorded, finishes it and reads it
+// back equal: one object, never two.
+class FidelityKillTest : public FidelityTest {};
+
+TEST_P(FidelityKillTest, SigkillRightAfterTheCreateResumesToOneCompleteObject) {
+  auto db = ::ta::testing::TestDatabase::Create(std::get<0>(GetParam()));
+  if (!db) return;
+  OpsEnv env(std::move(db));  // the helper claims the job with a 1 s lease
+  const catalog::PolicyType& type = *catalog::FindPolicyType(std::get<1>(GetParam()));
+  World world = Seed(env.sim);
+  // Tenant B has its own copies of what others refer to; remove this type's,
+  // so that restoring it creates one.
+  static const std::map<std::string_view, std::pair<std::string, std::string>> kInB = {
+      {"scopeTag", {"roleScopeTags", "b-tag-eu"}},
+      {"assignmentFilter", {"assignmentFilters", "b-flt"}},
+      {"notificationMessageTemplate", {"notificationMessageTemplates", "b-tmpl"}},
+      {"namedLocation", {"namedLocations", "b-loc"}},
+      {"mobileApp", {"mobileApps", "b-app-portal"}}};
+  if (auto it = kInB.find(type.name); it != kInB.end()) {
+    ASSERT_TRUE(env.sim.Remove("ms-b", it->second.first, it->second.second));
+  }
+  FaultWorld fw;
+  fw.set_id = env.SyncAndBackUpA();
+  ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
+  env.Drain();
+  auto rows = SuggestMapping(env.db(), env.tenant_a, env.tenant_b, fw.set_id);
+  ASSERT_TRUE(rows.has_value());
+  for (const auto& r : *rows)
+    if (r["suggested"].get<bool>()) fw.mapping[r["source_id"]] = r["target_id"];
+  Fidelity f{env, type};
+  f.set_id = fw.set_id;
+  f.item_id = env.Count(
+      "SELECT id FROM backup_items WHERE backup_set_id = $1 AND policy_type = $2 AND graph_id = $3",
+      {f.set_id, std::string(type.name), world.ids.at(std::string(type.name))});
+  ASSERT_GT(f.item_id, 0);
+  const json backup = f.Backup();
+  const std::string name = backup["payload"].value(std::string(type.display_name_field), "");
+  auto named_in_b = [&] {
+    auto all = graph::ListAll(**env.access->Reader(env.tenant_b), std::string(type.collection));
+    EXPECT_TRUE(all.has_value());
+    std::vector<std::string> ids;
+    for (const auto& o : all ? *all : std::vector<json>{})
+      if (o.value(std::string(type.display_name_field), "") == name) ids.push_back(o["id"]);
+    return ids;
+  };
+  ASSERT_TRUE(named_in_b().empty());
+
+  RestoreRequest req{env.operator_both,
+                     env.tenant_a,
+                     env.tenant_b,
+                     f.set_id,
+                     std::vector<int64_t>{f.item_id},
+                     fw.mapping};
+  auto run = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  CrashAt(env, "after_create");
+  EXPECT_EQ(named_in_b().size(), 1u) << "the create happened before the kill";
+  ResumeUntilDone(env, run->run.id);
+  const auto items = env.Items(env.tenant_b, run->run.id);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].status, "created") << items[0].error_message.value_or("");
+  const auto ids = named_in_b();
+  ASSERT_EQ(ids.size(), 1u) << "no duplicate";
+  EXPECT_EQ(items[0].graph_id.value_or(""), ids[0]);
+  const auto mapped = Expected(type, backup, fw.mapping);
+  const auto diff = f.LiveDiff(env.tenant_b, ids[0],
+                               {{"payload", mapped.payload}, {"assignments", mapped.assignments}});
+  EXPECT_TRUE(diff.empty()) << "differs after the resume: " << Paths(diff);
+  const int64_t attempts = env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run->run.id});
+  EXPECT_EQ(attempts, 2);
+  std::printf("[fidelity] SIGKILL after create %-28s objects in target %zu, item %s, %s, attempts %lld\n",
+              std::string(type.name).c_str(), ids.size(), items[0].status.c_str(),
+              diff.empty() ? "equal to the backup" : "DIFFERS", static_cast<long long>(attempts));
+}
 
 std::vector<std::tuple<TestBackend, std::string>> AllTypes() {
   std::vector<std::tuple<TestBackend, std::string>> out;
@@ -1215,13 +1425,14 @@ std::vector<std::tuple<TestBackend, std::string>> AllTypes() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Types, FidelityTest, ::testing::ValuesIn(AllTypes()),
-    [](const ::testing::TestParamInfo<std::tuple<TestBackend, std::string>>& info) {
-      return ::ta::testing::BackendName(
-                 ::testing::TestParamInfo<TestBackend>(std::get<0>(info.param), info.index)) +
-             "_" + std::get<1>(info.param);
-    });
+std::string TypeTestName(const ::testing::TestParamInfo<std::tuple<TestBackend, std::string>>& info) {
+  return ::ta::testing::BackendName(
+             ::testing::TestParamInfo<TestBackend>(std::get<0>(info.param), info.index)) +
+         "_" + std::get<1>(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FidelityTest, ::testing::ValuesIn(AllTypes()), TypeTestName);
+INSTANTIATE_TEST_SUITE_P(Types, FidelityKillTest, ::testing::ValuesIn(AllTypes()), TypeTestName);
 
 }  // namespace
 }  // namespace ta::ops

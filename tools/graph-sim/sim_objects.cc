@@ -221,6 +221,19 @@ void GraphSim::Impl::CollectionRoutes() {
   };
   server.Patch(item, update(false));
   server.Put(item, update(true));
+  server.Delete(item, [this](const Request& req, Response& res) {
+    Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+      const std::string coll = req.matches[1], id = req.matches[2];
+      Policy* p = Find(t, coll, id, res, rid);
+      if (!p) return;
+      if (p->body.value("isBuiltIn", false))
+        return Error(res, 400, "BadRequest", "Built-in objects cannot be deleted.", rid);
+      Collection& c = t.collections[coll];
+      c.items.erase(id);
+      c.order.erase(std::remove(c.order.begin(), c.order.end(), id), c.order.end());
+      res.status = 204;
+    });
+  });
 }
 
 // Assignments (/assignments, /assign), settings catalog settings, group
