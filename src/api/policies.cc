@@ -5,7 +5,9 @@
 #include "api/input.h"
 #include "api/routes.h"
 #include "api/views.h"
+#include "catalog/catalog.h"
 #include "runs/operations.h"
+#include "runs/run_params.h"
 #include "store/backup_sets.h"
 #include "store/inventory.h"
 
@@ -64,7 +66,20 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   auto gone = QueryEnum(req, "include_gone", {"true", "false"});
   if (!gone) return Unexpected(gone.error());
   store::PolicyFilter filter;
-  if (auto type = req.QueryParam("type")) filter.type = std::string(*type);
+  if (auto type = req.QueryParam("type"); type && !type->empty()) {
+    if (!catalog::FindPolicyType(*type))
+      return Unexpected(Status::InvalidArgument(
+          "type: '" + std::string(*type) + "' is not a catalog type; GET /api/v1/catalog lists them"));
+    filter.type = std::string(*type);
+  }
+  auto platform = QueryEnum(req, "platform", {"windows", "macOS", "iOS", "android", "multiple"});
+  if (!platform) return Unexpected(platform.error());
+  filter.platform = *platform;
+  if (auto q = req.QueryParam("q"); q && !q->empty()) {
+    if (q->size() > 200)
+      return Unexpected(Status::InvalidArgument("q: at most 200 characters"));
+    filter.name_contains = std::string(*q);
+  }
   filter.include_gone = *gone == std::optional<std::string>("true");
   filter.after_id = page->cursor.value_or(0);
   filter.limit = page->limit;
@@ -255,6 +270,11 @@ Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
   if (!items) return Unexpected(items.error());
   auto mapping = body->StringMap("group_mapping", 10'000);
   if (!mapping) return Unexpected(mapping.error());
+  auto ca = body->OptString("conditional_access_state", 32);
+  if (!ca) return Unexpected(ca.error());
+  if (*ca && !runs::ValidConditionalAccessState(**ca))
+    return Unexpected(Status::InvalidArgument(
+        "conditional_access_state: must be \"report_only\" (the default) or \"as_backed_up\""));
   runs::RestoreRequest r;
   r.actor_user_id = req.user_id();
   r.target_tenant_id = req.tenant_id;
@@ -263,13 +283,23 @@ Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
   r.backup_set_id = *set;
   r.item_ids = std::move(*items);
   r.group_mapping = std::move(*mapping);
-  auto ca = body->OptString("conditional_access_state", 32);
-  if (!ca) return Unexpected(ca.error());
   if (*ca) r.conditional_access_state = **ca;
   return Started(runs::StartRestore(ctx.runs, ctx.db, r, execute));
 }
 
 }  // namespace
+
+// The object types TenantAtlas backs up, and the platforms it tells apart
+// (what the policy list filters by).
+Result<Response> CatalogTypes(ApiContext&, Request&) {
+  json types = json::array();
+  for (const auto& t : catalog::Catalog())
+    types.push_back({{"name", t.name},
+                     {"collection", t.collection},
+                     {"assignable", t.assign_body_key.has_value()},
+                     {"restore_rank", catalog::RestoreRank(t)}});
+  return Response::Json(200, json{{"types", types}, {"platforms", catalog::Platforms()}});
+}
 
 Result<Response> SuggestMapping(ApiContext& ctx, Request& req) {
   auto set = QueryId(req, "backup_set");

@@ -74,6 +74,7 @@ Result<Response> CreateBackupSet(ApiContext&, Request&);
 Result<Response> GetBackupSet(ApiContext&, Request&);
 Result<Response> ListBackupItems(ApiContext&, Request&);
 Result<Response> SuggestMapping(ApiContext&, Request&);
+Result<Response> CatalogTypes(ApiContext&, Request&);
 Result<Response> PreviewRestore(ApiContext&, Request&);
 Result<Response> ExecuteRestore(ApiContext&, Request&);
 // runs.cc

@@ -11,7 +11,7 @@ namespace ta::app {
 void AddDemoCommand(CLI::App& app, Commands& out) {
   struct Args {
     std::string db = "./data/demo.db";
-    int policies = 24;
+    int policies = demo::kDemoGenerated;  // one object of every type
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(

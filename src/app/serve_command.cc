@@ -15,6 +15,7 @@
 #include "api/server.h"
 #include "app/cli.h"
 #include "app/db_commands.h"
+#include "demo/demo_command.h"
 #include "demo/serve_demo.h"
 #include "graph/curl_transport.h"
 #include "ops/ops_stack.h"
@@ -130,7 +131,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
       config.worker.master_key_b64 = *key;
     }
     sim = std::make_unique<demo::DemoGraph>();
-    auto url = sim->Start(24);
+    auto url = sim->Start(demo::kDemoGenerated);
     if (!url) {
       err << "error: " << url.error().message() << "\n";
       return 1;

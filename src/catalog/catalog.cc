@@ -421,6 +421,53 @@ std::string CreatePath(const PolicyType& type, const json& payload) {
   return path;
 }
 
+const std::vector<std::string_view>& Platforms() {
+  static const std::vector<std::string_view> kAll = {"windows", "macOS", "iOS", "android",
+                                                     "multiple"};
+  return kAll;
+}
+
+std::string PlatformOf(const PolicyType& type, const json& object) {
+  // A platform name (any case, any suffix Graph adds) in our vocabulary.
+  auto normal = [](std::string v) -> std::string {
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v.find(',') != std::string::npos) return "multiple";
+    for (const auto& [prefix, name] :
+         std::vector<std::pair<std::string, std::string>>{{"windows", "windows"},
+                                                          {"win32", "windows"},
+                                                          {"macos", "macOS"},
+                                                          {"ios", "iOS"},
+                                                          {"ipados", "iOS"},
+                                                          {"android", "android"},
+                                                          {"aosp", "android"}})
+      if (v.rfind(prefix, 0) == 0) return name;
+    return "";
+  };
+  if (!type.platform_field.empty() && object.is_object()) {
+    const std::string field(type.platform_field);
+    if (object.contains(field) && object[field].is_string())
+      if (auto p = normal(object[field].get<std::string>()); !p.empty()) return p;
+  }
+  if (object.is_object() && object.contains("@odata.type") && object["@odata.type"].is_string()) {
+    std::string odata = object["@odata.type"].get<std::string>();
+    if (odata.rfind("#microsoft.graph.", 0) == 0) odata = odata.substr(17);
+    if (auto p = normal(odata); !p.empty()) return p;
+  }
+  // What the type itself is for.
+  static const std::map<std::string_view, std::string_view> kFor = {
+      {"deviceManagementScript", "windows"},     {"remediationScript", "windows"},
+      {"complianceScript", "windows"},           {"macOSShellScript", "macOS"},
+      {"macOSCustomAttributeScript", "macOS"},   {"featureUpdateProfile", "windows"},
+      {"qualityUpdateProfile", "windows"},       {"driverUpdateProfile", "windows"},
+      {"autopilotProfile", "windows"},           {"groupPolicyConfiguration", "windows"},
+      {"iosAppProtection", "iOS"},               {"androidAppProtection", "android"},
+      {"windowsAppProtection", "windows"},       {"androidEnrollmentProfile", "android"},
+      {"cloudPcProvisioningPolicy", "windows"},  {"cloudPcUserSetting", "windows"},
+      {"managedAppConfiguration", "multiple"},   {"conditionalAccessPolicy", "multiple"}};
+  auto it = kFor.find(type.name);
+  return it == kFor.end() ? "" : std::string(it->second);
+}
+
 bool NeedsContentUpload(const PolicyType& type, const json& payload) {
   if (type.name != "mobileApp" || !payload.is_object()) return false;
   const std::string odata = payload.value("@odata.type", "");

@@ -145,6 +145,13 @@ std::string CreatePath(const PolicyType& type, const nlohmann::json& payload);
 // must be uploaded again.
 bool NeedsContentUpload(const PolicyType& type, const nlohmann::json& payload);
 
+// The platform an object is for, in one vocabulary over every type:
+// "windows", "macOS", "iOS", "android", "multiple" or "" (unknown), from the
+// type's platform field, else its @odata.type, else what the type is for.
+std::string PlatformOf(const PolicyType& type, const nlohmann::json& object);
+// Every value PlatformOf gives (for filters).
+const std::vector<std::string_view>& Platforms();
+
 // The catalog as a Markdown table (docs/CATALOG.md is this, checked by a test).
 std::string CatalogMarkdown();
 

@@ -156,7 +156,7 @@ int RunDemoCommand(const std::string& db_path, int policies, std::ostream& out, 
   out << "\n   item        type                      outcome    name\n";
   for (const auto& i : demo.Items(fabrikam, execute->run.id)) {
     const json d = i.details ? json::parse(*i.details, nullptr, false) : json();
-    out << "   " << std::left << std::setw(11) << i.item_ref << " " << std::setw(25)
+    out << "   " << std::left << std::setw(11) << i.item_ref << " " << std::setw(27)
         << (d.is_object() ? d.value("type", "") : "") << " " << std::setw(10) << i.status << " "
         << (d.is_object() ? d.value("name", "") : "")
         << (i.error_message ? "  (" + *i.error_message + ")" : "") << "\n";

@@ -5,6 +5,9 @@
 
 namespace ta::demo {
 
+// Synthetic objects in the demo's Contoso: one of every catalog type.
+inline constexpr int kDemoGenerated = 35;
+
 // `tenantatlas demo`: the product end to end with no Microsoft credentials.
 // Starts the Graph simulator on loopback with two customer tenants, then runs
 // inventory sync, a backup set, a restore preview and a restore execute into

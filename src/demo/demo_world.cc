@@ -39,6 +39,32 @@ void SeedDemoWorld(sim::GraphSim& sim, int generated) {
            {{{"displayName", "Win - BitLocker"},
              {"encryptionRequired", false},
              {"assignments", assign("f-0101")}}});
+  // Conditional access: a break-glass account and a named location in each
+  // tenant, and a Contoso policy that names them (mapped by name on restore,
+  // created in Fabrikam in report-only state).
+  for (const auto& [tenant, p] : {std::pair<std::string, std::string>{"contoso.example", "c"},
+                                  {"fabrikam.example", "f"}}) {
+    sim.Seed(tenant, "users", {{{"id", p + "-user-bg"}, {"displayName", "Break Glass 1"}}});
+    sim.Seed(tenant, "namedLocations",
+             {{{"id", p + "-loc-hq"},
+               {"@odata.type", "#microsoft.graph.ipNamedLocation"},
+               {"displayName", "Head office"},
+               {"isTrusted", true},
+               {"ipRanges",
+                {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"},
+                  {"cidrAddress", p == "c" ? "203.0.113.0/24" : "198.51.100.0/24"}}}}}});
+  }
+  sim.Seed("contoso.example", "policies",
+           {{{"displayName", "Require MFA for Finance"},
+             {"state", "enabled"},
+             {"conditions",
+              {{"clientAppTypes", {"all"}},
+               {"users",
+                {{"includeGroups", {"c-0002"}}, {"excludeUsers", {"c-user-bg"}}}},
+               {"applications", {{"includeApplications", {"All"}}}},
+               {"locations",
+                {{"includeLocations", {"All"}}, {"excludeLocations", {"c-loc-hq"}}}}}},
+             {"grantControls", {{"operator", "OR"}, {"builtInControls", {"mfa"}}}}}});
   sim.GeneratePolicies("contoso.example", generated);
 }
 

@@ -26,8 +26,11 @@ inline const DemoTenant kContoso{"Contoso", "contoso.example", "contoso-app",
 inline const DemoTenant kFabrikam{"Fabrikam", "fabrikam.example", "fabrikam-app",
                                   "fabrikam-secret-Qx8~"};
 
-// Adds both tenants with their groups and policies (two hand-written ones with
-// assignments in Contoso, plus `generated` synthetic policies across all 8 types).
+#include "demo/demo_command.h"  // kDemoGenerated
+
+// Adds both tenants with their groups and policies (hand-written ones with
+// assignments and a conditional access policy in Contoso, plus `generated`
+// synthetic objects spread over every catalog type).
 void SeedDemoWorld(sim::GraphSim& sim, int generated);
 
 // The TenantAtlas side of the demo, through the tenancy rules (audited "via

@@ -51,9 +51,8 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
       store::SyncedPolicy sp;
       sp.graph_id = p.value("id", "");
       sp.display_name = p.value(std::string(type.display_name_field), "");
-      if (!type.platform_field.empty() && p.contains(type.platform_field) &&
-          p[type.platform_field].is_string())
-        sp.platform = p[type.platform_field];
+      if (std::string platform = catalog::PlatformOf(type, p); !platform.empty())
+        sp.platform = std::move(platform);
       sp.odata_type = p.value("@odata.type", "");
       sp.last_modified_at = p.value("lastModifiedDateTime", "");
       listed.push_back(std::move(sp));

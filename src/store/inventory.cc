@@ -76,15 +76,31 @@ Result<PolicyRecord> Inventory::Policy(Tx& tx, int64_t tenant_id, int64_t policy
   return rows->front();
 }
 
+namespace {
+// "%text%" for LIKE, lower-cased, with LIKE's own characters escaped by '!'.
+std::string LikePattern(const std::string& text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '!') out += '!';
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out + "%";
+}
+}  // namespace
+
 Result<std::vector<PolicyRecord>> Inventory::ListPolicies(Tx& tx, int64_t tenant_id,
                                                           const PolicyFilter& f) {
   return QueryAll(
       tx,
       std::string(kPolicySelect) +
           "WHERE p.tenant_id = $1 AND (CAST($2 AS TEXT) IS NULL OR p.policy_type = $2) AND "
-          "($3 = 1 OR p.gone_at IS NULL) AND p.id > $4 ORDER BY p.id LIMIT $5",
+          "($3 = 1 OR p.gone_at IS NULL) AND p.id > $4 AND "
+          "(CAST($6 AS TEXT) IS NULL OR p.platform = $6) AND "
+          "(CAST($7 AS TEXT) IS NULL OR LOWER(p.display_name) LIKE $7 ESCAPE '!') "
+          "ORDER BY p.id LIMIT $5",
       {tenant_id, f.type ? Param(*f.type) : Param(nullptr), int64_t{f.include_gone ? 1 : 0},
-       f.after_id, f.limit},
+       f.after_id, f.limit, f.platform ? Param(*f.platform) : Param(nullptr),
+       f.name_contains ? Param(LikePattern(*f.name_contains)) : Param(nullptr)},
       ReadPolicy);
 }
 

@@ -45,6 +45,8 @@ struct GroupRecord {
 
 struct PolicyFilter {
   std::optional<std::string> type;
+  std::optional<std::string> platform;
+  std::optional<std::string> name_contains;  // case-insensitive
   bool include_gone = false;
   int64_t after_id = 0;  // cursor
   int64_t limit = 50;

@@ -169,6 +169,58 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
 // An encrypted OMA-URI value (a Wi-Fi key) is backed up sealed, changed in
 // Intune, previewed as "secret value changed" and restored to the backed-up
 // value; neither value appears in any API response, the database or the log.
+// The policy list filters by any catalog type, by platform (one vocabulary
+// over every type) and by a case-insensitive part of the name; bad filters
+// are 400s naming the parameter.
+TEST_P(ApiOpsTest, PoliciesFilterByTypePlatformAndNameOverEveryType) {
+  TA_OPEN_DB(t);
+  ops::OpsEnv ops(std::move(t));
+  ops.sim.Seed("ms-a", "deviceShellScripts",
+               {{{"displayName", "Dock 100% setup"}, {"scriptContent", "IyBtYWM="}}});
+  ops.sim.Seed("ms-a", "deviceHealthScripts",
+               {{{"displayName", "Fix DOCK icons"}, {"detectionScriptContent", "IyBj"}}});
+  ops.sim.Seed("ms-a", "configurationPolicies",
+               {{{"name", "Edge"}, {"platforms", "windows10"}, {"technologies", "mdm"}}});
+  ops.sim.Seed("ms-a", "iosManagedAppProtections", {{{"displayName", "Outlook docked"}}});
+  ops.sim.Seed("ms-a", "policies", {{{"displayName", "MFA"}, {"state", "enabled"}}});
+  ApiEnv api(ops.db());
+  Who owner = api.AddUser("owner@example.com");
+  api.Member(owner, ops.tenant_a, "owner");
+  ASSERT_EQ(api.Call("POST", T(ops.tenant_a) + "/policies/sync", owner.token).status, 202);
+  ops.Drain();
+  ASSERT_EQ(ops.Count("SELECT COUNT(*) FROM policies"), 5) << ops.JobErrors(1);
+  auto names = [&](const std::string& query) {
+    Reply r = api.Call("GET", T(ops.tenant_a) + "/policies?" + query, owner.token);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body;
+    std::vector<std::string> out;
+    const json page = r.Json();
+    for (const auto& p : page["items"]) out.push_back(p["display_name"]);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names("q=dock"), (V{"Dock 100% setup", "Fix DOCK icons", "Outlook docked"}));
+  EXPECT_EQ(names("q=100%25"), (V{"Dock 100% setup"})) << "% is a character, not a wildcard";
+  EXPECT_EQ(names("platform=macOS"), (V{"Dock 100% setup"}));
+  EXPECT_EQ(names("platform=windows"), (V{"Edge", "Fix DOCK icons"}));
+  EXPECT_EQ(names("platform=iOS&q=dock"), (V{"Outlook docked"}));
+  EXPECT_EQ(names("type=conditionalAccessPolicy"), (V{"MFA"}));
+  Reply bad = api.Call("GET", T(ops.tenant_a) + "/policies?platform=linux", owner.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("platform"), std::string::npos) << bad.body;
+  bad = api.Call("GET", T(ops.tenant_a) + "/policies?type=nope", owner.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("/api/v1/catalog"), std::string::npos) << bad.body;
+  const Reply catalog = api.Call("GET", "/api/v1/catalog", owner.token);
+  ASSERT_EQ(catalog.status, 200);
+  EXPECT_GE(catalog.Json()["types"].size(), 35u);
+  // The restore option is checked where it is given.
+  bad = api.Call("POST", T(ops.tenant_a) + "/restores/preview", owner.token,
+                 json{{"backup_set_id", 1}, {"conditional_access_state", "enforce"}}.dump());
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_NE(bad.body.find("conditional_access_state"), std::string::npos) << bad.body;
+}
+
 TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
   TA_OPEN_DB(t);
   const std::string original = "Wifi-Key-0riginal-4d7e~";

@@ -154,6 +154,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [](const Who&, Scope) {
          return Sample{"/api/v1/runs/active", "", {200}};
        }},
+      {"GET /api/v1/catalog",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/catalog", "", {200}};
+       }},
       {"GET /api/v1/notifications",
        [](const Who&, Scope) {
          return Sample{"/api/v1/notifications", "", {200}};
@@ -318,6 +322,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"POST /api/v1/tokens", "user"},
       {"DELETE /api/v1/tokens/{token}", "user"},
       {"GET /api/v1/runs/active", "user"},
+      {"GET /api/v1/catalog", "user"},
       {"GET /api/v1/runs/active/stream", "user"},
       {"GET /api/v1/notifications", "user"},
       {"POST /api/v1/notifications/read-all", "user"},

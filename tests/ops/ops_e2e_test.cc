@@ -37,12 +37,21 @@ std::map<std::string, int> StatusCounts(const std::vector<store::RunItem>& items
 TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
   TA_OPS_ENV(env);
   env.sim.Seed("ms-a", "groups", {{{"id", "ga-1"}, {"displayName", "Finance"}}});
-  env.sim.GeneratePolicies("ms-a", 16);
+  // Two objects of every type.
+  const int64_t objects = 2 * static_cast<int64_t>(catalog::Catalog().size());
+  env.sim.GeneratePolicies("ms-a", static_cast<int>(objects));
   const int64_t set_id = env.SyncAndBackUpA();
-  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies WHERE tenant_id = $1", {env.tenant_a}), 16);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies WHERE tenant_id = $1", {env.tenant_a}),
+            objects);
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM tenant_groups WHERE tenant_id = $1", {env.tenant_a}),
             1);
-  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1", {set_id}), 16);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1", {set_id}),
+            objects);
+  // Every type was captured.
+  EXPECT_EQ(env.Count("SELECT COUNT(DISTINCT policy_type) FROM backup_items WHERE "
+                      "backup_set_id = $1",
+                      {set_id}),
+            static_cast<int64_t>(catalog::Catalog().size()));
   // Complete capture: settings catalog settings (some > 1 page), compliance actions, GP definition
   // values.
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE policy_type = 'settingsCatalog' AND "

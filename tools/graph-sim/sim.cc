@@ -47,11 +47,7 @@ const std::vector<std::string>& SimCollections() {
   return kCollections;
 }
 
-const std::vector<std::string>& GeneratedCollections() {
-  static const std::vector<std::string> kGenerated(SimCollections().begin(),
-                                                   SimCollections().begin() + 8);
-  return kGenerated;
-}
+const std::vector<std::string>& GeneratedCollections() { return SimCollections(); }
 
 std::string NewGuid(std::mt19937_64& rng) {
   static const char* hex = "0123456789abcdef";

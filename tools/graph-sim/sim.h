@@ -67,7 +67,8 @@ class GraphSim {
                                 const std::vector<nlohmann::json>& objects);
   // Deletes an object, as an admin deleting a policy in the Intune portal would.
   bool Remove(const std::string& tenant_id, const std::string& collection, const std::string& id);
-  // Generates `count` realistic synthetic policies spread over the 8 policy types.
+  // Generates `count` realistic synthetic objects spread round-robin over
+  // every collection (one of each from 35 on), or only `only_collection`.
   void GeneratePolicies(const std::string& tenant_id, int count,
                         const std::string& only_collection = "");
   // Loads {"tenants":[{"id","apps":[...],"groups":[...],"policies":{collection:[...]}}]}.
@@ -92,10 +93,10 @@ class GraphSim {
   std::unique_ptr<Impl> impl_;
 };
 
-// The collections the simulator serves under /deviceManagement.
+// The collections the simulator serves (one per catalog type), each under
+// its home (see HomeOf in sim_impl.h).
 const std::vector<std::string>& SimCollections();
-// The ones GeneratePolicies spreads synthetic policies over (the eight
-// policy types; scope tags and notification templates are made on purpose).
+// The ones GeneratePolicies spreads synthetic objects over: all of them.
 const std::vector<std::string>& GeneratedCollections();
 
 }  // namespace ta::sim

@@ -150,11 +150,14 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByLabel(/Fabrikam/).check();
   await page.getByRole('button', { name: 'Next: mapping' }).click();
 
-  // Both source groups and the scope tag have a same-named counterpart in Fabrikam:
-  // pre-filled and marked.
+  // Both source groups, the scope tag, and the conditional access policy's
+  // break-glass user and named location have a same-named counterpart in
+  // Fabrikam: pre-filled and marked.
   await page.getByTestId('mapping-row').first().waitFor();
-  assert.equal(await page.getByTestId('mapping-row').count(), 3);
-  assert.equal(await page.getByTestId('suggested').count(), 3);
+  assert.equal(await page.getByTestId('mapping-row').count(), 5);
+  assert.equal(await page.getByTestId('suggested').count(), 5);
+  await page.locator('[data-testid="mapping-row"][data-kind="user"]').waitFor();
+  await page.locator('[data-testid="mapping-row"][data-kind="namedLocation"]').waitFor();
   const tagRow = page.locator('[data-testid="mapping-row"][data-kind="scopeTag"]');
   assert.match(await tagRow.textContent(), /Scope tag.*Europe/);
   assert.equal(await page.getByLabel('Target scope tag for Europe').inputValue(), 'f-tag-eu');
@@ -176,13 +179,18 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByRole('button', { name: 'Back', exact: true }).click();
   await page.getByLabel('Target group for Finance Users').selectOption('f-0102');
   await page.getByRole('button', { name: 'Next: preview' }).click();
+  // Conditional access is created in report-only state unless chosen otherwise.
+  assert.equal(await page.getByLabel(/report-only state/).isChecked(), true);
   await page.getByRole('button', { name: 'Run preview' }).click();
   await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByTestId('preview-unmapped').count(), 0);
+  const ca = page.getByTestId('item-row').filter({ hasText: 'Require MFA for Finance' });
+  assert.match(await ca.getByTestId('item-warnings').textContent(), /report-only state/);
   const outcomes = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
-  // Fabrikam has its own, drifted "Win - BitLocker": an update with a field diff; and
-  // its own scope tag "Europe", the same as Contoso's: unchanged.
-  assert.equal(outcomes.filter((o) => o === 'would_update').length, 1, `outcomes: ${outcomes}`);
+  // Fabrikam has its own, drifted "Win - BitLocker" and "Head office" location:
+  // updates with a field diff; and its own scope tag "Europe", the same as
+  // Contoso's: unchanged.
+  assert.equal(outcomes.filter((o) => o === 'would_update').length, 2, `outcomes: ${outcomes}`);
   assert.equal(outcomes.filter((o) => o === 'unchanged').length, 1, `outcomes: ${outcomes}`);
   assert.ok(
     outcomes.filter((o) => o !== 'would_update' && o !== 'unchanged').every((o) => o === 'would_create'),
@@ -212,9 +220,9 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByTestId('item-row').first().waitFor();
   const executed = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
   assert.equal(executed.length, outcomes.length);
-  assert.equal(executed.filter((o) => o === 'updated').length, 1, `outcomes: ${executed}`);
+  assert.equal(executed.filter((o) => o === 'updated').length, 2, `outcomes: ${executed}`);
   assert.equal(executed.filter((o) => o === 'unchanged').length, 1, `outcomes: ${executed}`);
-  assert.equal(executed.filter((o) => o === 'created').length, executed.length - 2, `outcomes: ${executed}`);
+  assert.equal(executed.filter((o) => o === 'created').length, executed.length - 3, `outcomes: ${executed}`);
   // The run belongs to Fabrikam, and the switcher followed it.
   assert.match(await page.getByLabel('Tenant').inputValue(), new RegExp(`^${stack.fabrikam}$`));
 
@@ -229,6 +237,42 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   // Comparing a version with itself: no differences.
   await page.getByLabel('Compare from v2').check();
   await page.getByText('Pick two different versions to compare.').waitFor();
+  await page.context().close();
+});
+
+test('the policy list filters every type by search, type and platform', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await page.goto('/policies');
+  await page.getByTestId('policy-row').first().waitFor();
+  const names = () => page.getByTestId('policy-row').locator('td:first-child a').allTextContents();
+  // The list reloads after each change (search waits for typing to pause):
+  // wait until it shows exactly `want`.
+  const rowsAre = async (want) => {
+    const deadline = Date.now() + 10_000;
+    let got = [];
+    while (Date.now() < deadline) {
+      got = (await names()).sort();
+      if (JSON.stringify(got) === JSON.stringify(want)) return;
+      await page.waitForTimeout(100);
+    }
+    assert.deepEqual(got, want);
+  };
+  // Any part of the name, any case.
+  await page.getByLabel('Search').fill('mfa for FIN');
+  await rowsAre(['Require MFA for Finance']);
+  await page.getByLabel('Search').fill('');
+  // Every catalog type is offered, not only those on the first page.
+  const types = await page.getByLabel('Type').locator('option').allTextContents();
+  assert.ok(types.length >= 36, `types: ${types}`);
+  await page.getByLabel('Type').selectOption('macOSShellScript');
+  await rowsAre(['Synthetic deviceShellScripts 12']);
+  await page.getByLabel('Type').selectOption('');
+  await page.getByLabel('Platform').selectOption('macOS');
+  await rowsAre(['Synthetic deviceCustomAttributeShellScripts 13', 'Synthetic deviceShellScripts 12']);
+  await page.getByLabel('Search').fill('no such policy');
+  await page.getByText('No policy matches these filters.').waitFor();
   await page.context().close();
 });
 

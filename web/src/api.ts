@@ -140,6 +140,11 @@ export interface FieldChange {
   after: unknown;
 }
 
+export interface CatalogInfo {
+  types: { name: string; collection: string; assignable: boolean; restore_rank: number }[];
+  platforms: string[];
+}
+
 export interface RunItem {
   id: number;
   item_ref: string;
@@ -154,6 +159,8 @@ export interface RunItem {
     assignments?: { unmapped?: string[]; add?: string[]; remove?: string[] };
     /** Every reference with the id it is written as in the target (null: unmapped). */
     references?: { kind: string; where: string; source_id: string; target_id: string | null }[];
+    /** What to know before this item is written (report-only state, no break-glass exclusion, app content). */
+    warnings?: string[];
     /** After a write: the fields that still differ on read-back. */
     mismatch?: FieldChange[];
     [k: string]: unknown;

@@ -1,5 +1,15 @@
-import { useState } from 'preact/hooks';
-import { ApiError, get, post, tenantPath, withQuery, type Page, type Policy, type StartAnswer } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import {
+  ApiError,
+  get,
+  post,
+  tenantPath,
+  withQuery,
+  type CatalogInfo,
+  type Page,
+  type Policy,
+  type StartAnswer,
+} from '../api';
 import { ActionsHeader, FilterSelect, PagedList, PageTitle, runHref, Table } from '../components/ui';
 import { formatTime, useAsync, useCursor } from '../hooks';
 import { useSession, useToasts } from '../session';
@@ -32,12 +42,25 @@ export function PoliciesPage() {
   const canOperate = session.canOperate();
   const start = useStart();
   const [type, setType] = useState('');
-  const paging = useCursor(`${tenant}|${type}`);
+  const [platform, setPlatform] = useState('');
+  const [typed, setTyped] = useState('');
+  const [q, setQ] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setQ(typed.trim()), 250); // search once typing pauses
+    return () => clearTimeout(t);
+  }, [typed]);
+  const paging = useCursor(`${tenant}|${type}|${platform}|${q}`);
   const policies = useAsync(
-    () => get<Page<Policy>>(withQuery(tenantPath(tenant, '/policies'), { type, cursor: paging.cursor, limit: 50 })),
-    [tenant, type, paging.cursor],
+    () =>
+      get<Page<Policy>>(
+        withQuery(tenantPath(tenant, '/policies'), { type, platform, q, cursor: paging.cursor, limit: 50 }),
+      ),
+    [tenant, type, platform, q, paging.cursor],
   );
-  const types = [...new Set((policies.data?.items ?? []).map((p) => p.type))].sort();
+  // Every type and platform TenantAtlas knows, not only those on this page.
+  const catalog = useAsync(() => get<CatalogInfo>('/api/v1/catalog'), []);
+  const types = (catalog.data?.types ?? []).map((t) => t.name).sort();
+  const filtered = type !== '' || platform !== '' || q !== '';
 
   return (
     <section>
@@ -56,11 +79,22 @@ export function PoliciesPage() {
         Policies · {session.tenant!.tenant_name}
       </PageTitle>
       <div class="filters" role="group" aria-label="Filters">
+        <label>
+          Search
+          <input
+            type="search"
+            name="q"
+            placeholder="Part of a name"
+            value={typed}
+            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <FilterSelect label="Type" value={type} onChange={setType} options={types.map((t) => [t, t])} />
         <FilterSelect
-          label="Type"
-          value={type}
-          onChange={setType}
-          options={(type && !types.includes(type) ? [type, ...types] : types).map((t) => [t, t])}
+          label="Platform"
+          value={platform}
+          onChange={setPlatform}
+          options={(catalog.data?.platforms ?? []).map((p) => [p, p])}
         />
       </div>
       <PagedList
@@ -68,10 +102,16 @@ export function PoliciesPage() {
         paging={paging}
         loading="Loading policies…"
         empty={
-          <>
-            No policies yet.{' '}
-            {canOperate ? 'Use "Sync inventory" to read them from Microsoft Graph.' : 'An operator can sync the inventory.'}
-          </>
+          filtered ? (
+            <>No policy matches these filters.</>
+          ) : (
+            <>
+              No policies yet.{' '}
+              {canOperate
+                ? 'Use "Sync inventory" to read them from Microsoft Graph.'
+                : 'An operator can sync the inventory.'}
+            </>
+          )
         }
       >
         {(items) => (

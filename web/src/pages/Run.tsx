@@ -216,11 +216,21 @@ export function ItemsTable(props: { items: RunItem[] }) {
             const diff = it.details?.diff ?? [];
             const unmapped = it.details?.assignments?.unmapped ?? [];
             const refs = (it.details?.references ?? []).filter((r) => r.target_id !== r.source_id);
+            const warnings = it.details?.warnings ?? [];
             return (
               <tr key={it.id} data-testid="item-row" data-outcome={it.outcome}>
                 <td>
                   {it.details?.name ?? it.item_ref}
                   {it.details?.type && <small class="muted block">{it.details.type}</small>}
+                  {warnings.length > 0 && (
+                    <ul class="warnings" data-testid="item-warnings">
+                      {warnings.map((w) => (
+                        <li key={w}>
+                          <span class="badge warn">warning</span> {w}
+                        </li>
+                      ))}
+                    </ul>
+                  )}
                   {diff.length > 0 && (
                     <details>
                       <summary>{diff.length} field change{diff.length === 1 ? '' : 's'}</summary>

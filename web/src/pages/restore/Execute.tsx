@@ -7,6 +7,7 @@ import { useStart } from '../Policies';
 export function Execute(props: {
   target: number;
   targetName: string;
+  caState: 'report_only' | 'as_backed_up';
   body: () => unknown;
   onBack: () => void;
   onStarted: (r: Run) => void;
@@ -39,6 +40,15 @@ export function Execute(props: {
       <p>
         This writes the chosen policies and their assignments into <strong>{props.targetName}</strong>. Items the preview
         marked unmapped or conflicting are not written.
+      </p>
+      <p data-testid="ca-state-chosen">
+        Conditional access policies:{' '}
+        <strong>
+          {props.caState === 'report_only'
+            ? 'new ones are created in report-only state'
+            : 'as backed up (an enabled policy is enforced at once)'}
+        </strong>{' '}
+        (chosen before the preview).
       </p>
       <label>
         Type <strong>{props.targetName}</strong> to confirm

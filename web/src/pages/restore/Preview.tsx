@@ -23,6 +23,8 @@ function useRunResult(initial: Run | null) {
 export function Preview(props: {
   target: number;
   body: () => unknown;
+  caState: 'report_only' | 'as_backed_up';
+  onCaState: (v: 'report_only' | 'as_backed_up') => void;
   run: Run | null;
   onRun: (r: Run) => void;
   onBack: () => void;
@@ -49,6 +51,28 @@ export function Preview(props: {
       <p>
         A preview reads the target tenant and compares every item; it changes nothing. It runs like any other run.
       </p>
+      <fieldset disabled={!!props.run && props.run.active} data-testid="ca-state">
+        <legend>Conditional access policies</legend>
+        <label>
+          <input
+            type="radio"
+            name="ca-state"
+            checked={props.caState === 'report_only'}
+            onChange={() => props.onCaState('report_only')}
+          />
+          Create new ones in report-only state (recommended: nobody is locked out; enable them after checking their
+          sign-in impact)
+        </label>
+        <label>
+          <input
+            type="radio"
+            name="ca-state"
+            checked={props.caState === 'as_backed_up'}
+            onChange={() => props.onCaState('as_backed_up')}
+          />
+          As backed up (an enabled policy is enforced at once)
+        </label>
+      </fieldset>
       {!props.run && (
         <button type="button" onClick={begin} disabled={busy} aria-busy={busy}>
           Run preview

@@ -23,6 +23,7 @@ export function RestoreWizard() {
   const [target, setTarget] = useState<number | null>(null);
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [preview, setPreview] = useState<Run | null>(null);
+  const [caState, setCaState] = useState<'report_only' | 'as_backed_up'>('report_only');
   const targets = session.me.memberships.filter((m) => m.role !== 'readonly');
 
   // Going back invalidates what later steps computed.
@@ -48,6 +49,7 @@ export function RestoreWizard() {
     source_tenant_id: source,
     ...(itemIds ? { item_ids: [...itemIds] } : {}),
     group_mapping: mapping,
+    conditional_access_state: caState,
   });
 
   return (
@@ -122,6 +124,11 @@ export function RestoreWizard() {
       )}
       {step === 3 && target !== null && (
         <Preview
+          caState={caState}
+          onCaState={(v) => {
+            setCaState(v);
+            setPreview(null); // the preview shows what this choice does
+          }}
           target={target}
           body={body}
           run={preview}
@@ -132,6 +139,7 @@ export function RestoreWizard() {
       )}
       {step === 4 && target !== null && (
         <Execute
+          caState={caState}
           targetName={session.tenantName(target)}
           target={target}
           body={body}
