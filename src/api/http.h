@@ -4,6 +4,7 @@
 // they stay independent of the HTTP library (only server.cc includes it).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // Set for Server-Sent Events (content type text/event-stream).
   std::optional<StreamFeed> feed;
+  // Set for a body produced piece by piece after the handler returns (sent
+  // chunked): it calls `write` per piece and returns false when it failed
+  // (the connection is then cut, so a client never takes a truncated body
+  // for a whole one).
+  std::function<bool(const std::function<bool(std::string_view)>& write)> producer;
 
   static Response Json(int status, const nlohmann::json& body);
   static Response NoContent();

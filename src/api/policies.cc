@@ -6,6 +6,7 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "catalog/catalog.h"
+#include "report/document.h"
 #include "runs/operations.h"
 #include "runs/run_params.h"
 #include "store/backup_sets.h"
@@ -68,16 +69,16 @@ Result<Response> ListPolicies(ApiContext& ctx, Request& req) {
   store::PolicyFilter filter;
   if (auto type = req.QueryParam("type"); type && !type->empty()) {
     if (!catalog::FindPolicyType(*type))
-      return Unexpected(Status::InvalidArgument(
-          "type: '" + std::string(*type) + "' is not a catalog type; GET /api/v1/catalog lists them"));
+      return Unexpected(
+          Status::InvalidArgument("type: '" + std::string(*type) +
+                                  "' is not a catalog type; GET /api/v1/catalog lists them"));
     filter.type = std::string(*type);
   }
   auto platform = QueryEnum(req, "platform", {"windows", "macOS", "iOS", "android", "multiple"});
   if (!platform) return Unexpected(platform.error());
   filter.platform = *platform;
   if (auto q = req.QueryParam("q"); q && !q->empty()) {
-    if (q->size() > 200)
-      return Unexpected(Status::InvalidArgument("q: at most 200 characters"));
+    if (q->size() > 200) return Unexpected(Status::InvalidArgument("q: at most 200 characters"));
     filter.name_contains = std::string(*q);
   }
   filter.include_gone = *gone == std::optional<std::string>("true");
@@ -209,6 +210,36 @@ Result<Response> GetBackupSet(ApiContext& ctx, Request& req) {
   return Response::Json(200, BackupSetJson(*set));
 }
 
+// The set's documentation, streamed (see report/document.h).
+Result<Response> BackupSetDocument(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "backup_set");
+  if (!id) return Unexpected(id.error());
+  auto format = report::ParseFormat(req.QueryParam("format").value_or("md"));
+  if (!format) return Unexpected(format.error());
+  // Found and the tenant's, before the 200 goes out.
+  auto set = store::ReadResult<store::BackupSetRecord>(
+      ctx.db, [&](store::Tx& tx) { return store::BackupSets::Get(tx, req.tenant_id, *id); });
+  if (!set) return Unexpected(set.error());
+  Response r;
+  r.content_type = std::string(report::ContentType(*format));
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"backup-set-" +
+                                                    std::to_string(*id) + "." +
+                                                    std::string(report::Extension(*format)) + "\"");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  store::Database* db = &ctx.db;
+  r.producer = [db, tenant = req.tenant_id, set_id = *id,
+                f = *format](const std::function<bool(std::string_view)>& write) {
+    bool reader_left = false;
+    const Status s =
+        report::WriteBackupSetDocument(*db, tenant, set_id, f, [&](std::string_view p) {
+          if (!write(p)) reader_left = true;
+          return !reader_left;
+        });
+    return s.ok() && !reader_left;
+  };
+  return r;
+}
+
 Result<Response> ListBackupItems(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "backup_set");
   if (!id) return Unexpected(id.error());
@@ -258,9 +289,8 @@ Status CheckSourceMember(ApiContext& ctx, const Request& req, int64_t source) {
 }
 
 Result<Response> StartRestore(ApiContext& ctx, Request& req, bool execute) {
-  auto body =
-      JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids", "group_mapping",
-                                 "conditional_access_state"});
+  auto body = JsonBody::Parse(req.body, {"backup_set_id", "source_tenant_id", "item_ids",
+                                         "group_mapping", "conditional_access_state"});
   if (!body) return Unexpected(body.error());
   auto set = body->Id("backup_set_id");
   if (!set) return Unexpected(set.error());

@@ -80,6 +80,8 @@ const std::vector<Route>& RouteTable() {
        CreateBackupSet},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}", A::kTenantRead, kNone, "",
        GetBackupSet},
+      {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/document", A::kTenantRead, kNone,
+       "format", BackupSetDocument},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/items", A::kTenantRead, kNone,
        "cursor,limit", ListBackupItems},
       {"GET", "/api/v1/tenants/{tenant}/restores/group-mapping", A::kTenantOperate, kNone,

@@ -75,6 +75,7 @@ Result<Response> GetBackupSet(ApiContext&, Request&);
 Result<Response> ListBackupItems(ApiContext&, Request&);
 Result<Response> SuggestMapping(ApiContext&, Request&);
 Result<Response> CatalogTypes(ApiContext&, Request&);
+Result<Response> BackupSetDocument(ApiContext&, Request&);
 Result<Response> PreviewRestore(ApiContext&, Request&);
 Result<Response> ExecuteRestore(ApiContext&, Request&);
 // runs.cc

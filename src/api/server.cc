@@ -126,6 +126,18 @@ struct Server::Impl {
     out.set_header("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : r.headers) out.set_header(k, v);
     if (r.feed && r.status == 200) return OpenStream(in, r, out);
+    if (r.producer && r.status == 200) {
+      if (in.method == "HEAD") return out.set_header("Content-Type", r.content_type);
+      out.set_chunked_content_provider(
+          r.content_type, [producer = r.producer](size_t, httplib::DataSink& sink) {
+            const bool ok = producer([&](std::string_view piece) {
+              return piece.empty() || sink.write(piece.data(), piece.size());
+            });
+            if (ok) sink.done();
+            return ok;
+          });
+      return;
+    }
     if (!r.content_type.empty()) out.set_content(r.body, r.content_type);
   }
 };

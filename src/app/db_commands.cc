@@ -1,11 +1,14 @@
 #include "app/db_commands.h"
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <ostream>
 
 #include "app/cli.h"
+#include "report/document.h"
+#include "store/accounts.h"
 #include "store/audit_log.h"
 #include "store/migrations.h"
 
@@ -54,6 +57,52 @@ int RunAuditVerifyCommand(const std::string& db_url, std::ostream& out, std::ost
   return 1;
 }
 
+int RunDocumentCommand(const std::string& db_url, const std::string& tenant, int64_t set_id,
+                       const std::string& format, const std::string& out_path, std::ostream& out,
+                       std::ostream& err) {
+  auto f = report::ParseFormat(format);
+  if (!f) {
+    err << "error: " << f.error().message() << "\n";
+    return 2;
+  }
+  store::DatabaseOptions options;
+  options.run_migrations = false;  // reading must not change the database
+  auto db = store::OpenDatabase(db_url, options);
+  if (!db) {
+    err << "error: " << db.error().ToString() << "\n";
+    return 2;
+  }
+  auto id = store::ReadResult<std::optional<int64_t>>(
+      **db, [&](store::Tx& tx) { return store::Accounts::FindTenant(tx, tenant); });
+  if (!id || !*id) {
+    err << "error: tenant: no tenant has the id or name '" << tenant << "'\n";
+    return 2;
+  }
+  std::ofstream file;
+  if (out_path != "-") {
+    file.open(out_path, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      err << "error: out: cannot write " << out_path << "\n";
+      return 2;
+    }
+  }
+  std::ostream& sink = out_path == "-" ? out : file;
+  const Status s = report::WriteBackupSetDocument(**db, **id, set_id, *f, [&](std::string_view p) {
+    sink.write(p.data(), static_cast<std::streamsize>(p.size()));
+    return static_cast<bool>(sink);
+  });
+  if (!s.ok()) {
+    err << "error: " << s.ToString() << "\n";
+    return 2;
+  }
+  if (!sink.flush()) {
+    err << "error: out: the document could not be written completely\n";
+    return 2;
+  }
+  if (out_path != "-") err << "wrote " << out_path << "\n";
+  return 0;
+}
+
 void AddDbOption(CLI::App* cmd, std::string& db_url) {
   cmd->add_option("--db", db_url,
                   "Database: a SQLite path, sqlite:PATH, or postgresql://user@host:port/db")
@@ -82,6 +131,23 @@ void AddDbCommands(CLI::App& app, Commands& out) {
   AddDbOption(verify, *verify_db);
   out.push_back(
       {verify, [verify_db] { return RunAuditVerifyCommand(*verify_db, std::cout, std::cerr); }});
+
+  struct DocumentArgs {
+    std::string db = kDefaultDatabase, tenant, format = "md", out = "-";
+    int64_t set = 0;
+  };
+  auto doc = std::make_shared<DocumentArgs>();
+  auto* document = app.add_subcommand(
+      "document", "Write a backup set's documentation (every object, assignment and setting)");
+  AddDbOption(document, doc->db);
+  document->add_option("--tenant", doc->tenant, "Tenant id or name")->required();
+  document->add_option("--backup-set", doc->set, "Backup set id")->required();
+  document->add_option("--format", doc->format, "md, html or csv")->capture_default_str();
+  document->add_option("--out", doc->out, "File to write (- for stdout)")->capture_default_str();
+  out.push_back({document, [doc] {
+                   return RunDocumentCommand(doc->db, doc->tenant, doc->set, doc->format, doc->out,
+                                             std::cout, std::cerr);
+                 }});
 }
 
 }  // namespace ta::app

@@ -28,6 +28,50 @@ Result<std::vector<PolicyRecord>> LoadPolicies(store::Database& db, int64_t tena
       db, [&](store::Tx& tx) { return store::Inventory::PoliciesToCapture(tx, tenant, ids); });
 }
 
+// Every settingDefinitionId in a payload (settings catalog settings, their
+// children, reusable settings).
+void DefinitionIds(const json& v, std::vector<std::string>& out) {
+  if (v.is_object()) {
+    for (const auto& [k, x] : v.items()) {
+      if (k == "settingDefinitionId" && x.is_string()) {
+        if (std::find(out.begin(), out.end(), x.get<std::string>()) == out.end())
+          out.push_back(x.get<std::string>());
+      } else {
+        DefinitionIds(x, out);
+      }
+    }
+  } else if (v.is_array()) {
+    for (const auto& x : v) DefinitionIds(x, out);
+  }
+}
+
+// Caches the setting definitions a captured policy uses and the tenant does
+// not have yet (names for documentation export). Best effort: a definition
+// Graph does not give is shown by its id in documents; the capture itself is
+// not affected.
+void CacheDefinitions(jobs::JobContext& ctx, graph::GraphReader& reader, const json& payload) {
+  std::vector<std::string> ids;
+  DefinitionIds(payload, ids);
+  if (ids.empty()) return;
+  const int64_t tenant = ctx.job().tenant_id;
+  auto missing = store::ReadResult<std::vector<std::string>>(ctx.db(), [&](store::Tx& tx) {
+    return store::Inventory::MissingDefinitions(tx, tenant, ids);
+  });
+  if (!missing) return;
+  for (const auto& id : *missing) {
+    auto d = reader.Get("deviceManagement/configurationSettings/" + id);
+    if (!d || !d->is_object()) continue;
+    json options = json::object();
+    for (const auto& o : d->value("options", json::array()))
+      if (o.is_object() && o.contains("itemId") && o["itemId"].is_string())
+        options[o["itemId"].get<std::string>()] = o.value("displayName", "");
+    store::Inventory::SettingDefinition def{id, d->value("displayName", id), options.dump()};
+    (void)ctx.db().Write([&](store::Tx& tx) {
+      return store::Inventory::PutDefinition(tx, tenant, def, NowMs(ctx));
+    });
+  }
+}
+
 // Captures one policy into a new or reused version (and, with a set, a
 // backup item), and records the item's outcome in the same transaction.
 // nullopt: stored, go on; else the result that ends the attempt.
@@ -42,6 +86,7 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
   }
   auto captured = CapturePolicy(reader, *type, p.graph_id, box);
   if (!captured) return GraphFailed(ctx, refs, ref, "capture", captured.error());
+  CacheDefinitions(ctx, reader, captured->payload);
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "store/postgres_database.h"
 #include "store/sqlite_database.h"
@@ -64,6 +65,17 @@ std::string IdArray(Backend backend, const std::vector<int64_t>& ids) {
 std::string InIdArray(Backend backend, std::string_view column, int n) {
   const std::string p = "$" + std::to_string(n);
   if (backend == Backend::kPostgres) return std::string(column) + " = ANY(" + p + "::bigint[])";
+  return std::string(column) + " IN (SELECT value FROM json_each(" + p + "))";
+}
+
+std::string TextArray(Backend, const std::vector<std::string>& values) {
+  return nlohmann::json(values).dump();
+}
+
+std::string InTextArray(Backend backend, std::string_view column, int n) {
+  const std::string p = "$" + std::to_string(n);
+  if (backend == Backend::kPostgres)
+    return std::string(column) + " IN (SELECT jsonb_array_elements_text(" + p + "::jsonb))";
   return std::string(column) + " IN (SELECT value FROM json_each(" + p + "))";
 }
 

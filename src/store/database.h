@@ -145,5 +145,8 @@ Result<T> ReadResult(Database& db, F&& fn) {
 std::string IdArray(Backend backend, const std::vector<int64_t>& ids);
 // The SQL fragment that tests membership of `column` in IdArray parameter $n.
 std::string InIdArray(Backend backend, std::string_view column, int n);
+// The same for strings: a JSON array parameter, tested with InTextArray.
+std::string TextArray(Backend backend, const std::vector<std::string>& values);
+std::string InTextArray(Backend backend, std::string_view column, int n);
 
 }  // namespace ta::store

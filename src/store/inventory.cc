@@ -245,6 +245,57 @@ Result<std::vector<GroupRecord>> Inventory::GroupsNamed(Tx& tx, int64_t tenant_i
       {tenant_id, display_name, kind}, ReadGroup);
 }
 
+Result<std::map<std::string, std::string>> Inventory::NamesOf(Tx& tx, int64_t tenant_id,
+                                                              const std::vector<std::string>& ids) {
+  std::map<std::string, std::string> out;
+  if (ids.empty()) return out;
+  auto rows =
+      tx.Query("SELECT graph_id, display_name FROM tenant_groups WHERE tenant_id = $1 AND " +
+                   InTextArray(tx.backend(), "graph_id", 2) +
+                   " UNION ALL SELECT graph_id, display_name FROM policies WHERE "
+                   "tenant_id = $1 AND " +
+                   InTextArray(tx.backend(), "graph_id", 2),
+               {tenant_id, TextArray(tx.backend(), ids)});
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& r : *rows) out.emplace(r.Text(0), r.Text(1));
+  return out;
+}
+
+Result<std::vector<std::string>> Inventory::MissingDefinitions(
+    Tx& tx, int64_t tenant_id, const std::vector<std::string>& ids) {
+  auto known = Definitions(tx, tenant_id, ids);
+  if (!known) return Unexpected(known.error());
+  std::vector<std::string> out;
+  for (const auto& id : ids)
+    if (!known->count(id) && std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  return out;
+}
+
+Status Inventory::PutDefinition(Tx& tx, int64_t tenant_id, const SettingDefinition& d,
+                                int64_t now_ms) {
+  auto r = tx.Exec(
+      "INSERT INTO setting_definitions (tenant_id, definition_id, display_name, options, "
+      "fetched_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, definition_id) DO UPDATE "
+      "SET display_name = excluded.display_name, options = excluded.options, "
+      "fetched_at = excluded.fetched_at",
+      {tenant_id, d.id, d.display_name, d.options, now_ms});
+  return r ? Status::Ok() : r.error();
+}
+
+Result<std::map<std::string, Inventory::SettingDefinition>> Inventory::Definitions(
+    Tx& tx, int64_t tenant_id, const std::vector<std::string>& ids) {
+  std::map<std::string, SettingDefinition> out;
+  if (ids.empty()) return out;
+  auto rows = tx.Query(
+      "SELECT definition_id, display_name, options FROM setting_definitions WHERE tenant_id = $1 "
+      "AND " +
+          InTextArray(tx.backend(), "definition_id", 2),
+      {tenant_id, TextArray(tx.backend(), ids)});
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& r : *rows) out[r.Text(0)] = {r.Text(0), r.Text(1), r.Text(2)};
+  return out;
+}
+
 Result<std::vector<std::string>> Inventory::KnownGraphIds(Tx& tx, int64_t tenant_id) {
   return QueryAll(tx,
                   "SELECT graph_id FROM tenant_groups WHERE tenant_id = $1 UNION "

@@ -5,6 +5,7 @@
 // scoped by tenant; all functions run inside the caller's Tx.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,6 +107,24 @@ class Inventory {
   // Every Graph id the tenant's inventory knows (groups and objects, gone or
   // not): what must never be sent to another tenant.
   static Result<std::vector<std::string>> KnownGraphIds(Tx& tx, int64_t tenant_id);
+
+  // Display names of the tenant's directory objects and policies (by Graph
+  // id) among `ids`, for documents.
+  static Result<std::map<std::string, std::string>> NamesOf(Tx& tx, int64_t tenant_id,
+                                                            const std::vector<std::string>& ids);
+
+  // Settings catalog setting definitions cached for the tenant.
+  struct SettingDefinition {
+    std::string id, display_name;
+    std::string options;  // JSON object: option itemId -> display name
+  };
+  // Those of `ids` the tenant has no definition for.
+  static Result<std::vector<std::string>> MissingDefinitions(Tx& tx, int64_t tenant_id,
+                                                             const std::vector<std::string>& ids);
+  static Status PutDefinition(Tx& tx, int64_t tenant_id, const SettingDefinition& d,
+                              int64_t now_ms);
+  static Result<std::map<std::string, SettingDefinition>> Definitions(
+      Tx& tx, int64_t tenant_id, const std::vector<std::string>& ids);
 };
 
 }  // namespace ta::store

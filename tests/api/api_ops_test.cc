@@ -221,6 +221,111 @@ TEST_P(ApiOpsTest, PoliciesFilterByTypePlatformAndNameOverEveryType) {
   EXPECT_NE(bad.body.find("conditional_access_state"), std::string::npos) << bad.body;
 }
 
+// A backup set's documentation in all three formats: every object by name
+// with its type, platform, scope tags and assignments (group and filter by
+// name), settings catalog settings by their definitions' names and option
+// names; never an encrypted value (plain or sealed) or a script body.
+TEST_P(ApiOpsTest, BackupSetDocumentNamesEverythingAndShowsNoSecret) {
+  TA_OPEN_DB(t);
+  ops::OpsEnv ops(std::move(t));
+  const std::string secret = "Psk-d0c-T3st-~";
+  ops.sim.Seed("ms-a", "groups", {{{"id", "g-fin"}, {"displayName", "Finance <EU>"}}});
+  ops.sim.Seed("ms-a", "roleScopeTags", {{{"id", "tag-eu"}, {"displayName", "Europe"}}});
+  ops.sim.Seed("ms-a", "assignmentFilters",
+               {{{"id", "flt-1"},
+                 {"displayName", "Contoso laptops"},
+                 {"platform", "windows10AndLater"},
+                 {"rule", "(device.manufacturer -eq \"Contoso\")"}}});
+  const json target = {{"@odata.type", "#microsoft.graph.groupAssignmentTarget"},
+                       {"groupId", "g-fin"},
+                       {"deviceAndAppManagementAssignmentFilterId", "flt-1"},
+                       {"deviceAndAppManagementAssignmentFilterType", "include"}};
+  ops.sim.Seed(
+      "ms-a", "configurationPolicies",
+      {{{"name", "Edge | hardening"},
+        {"platforms", "windows10"},
+        {"technologies", "mdm"},
+        {"roleScopeTagIds", {"0", "tag-eu"}},
+        {"assignments", {{{"target", target}}}},
+        {"settings",
+         {{{"settingInstance",
+            {{"@odata.type", "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance"},
+             {"settingDefinitionId", "device_vendor_msft_policy_config_edge_smartscreen"},
+             {"choiceSettingValue",
+              {{"value", "device_vendor_msft_policy_config_edge_smartscreen_1"}}}}}}}}}});
+  ops.sim.Seed("ms-a", "deviceConfigurations",
+               {{{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
+                 {"displayName", "Corp Wi-Fi"},
+                 {"omaSettings",
+                  {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+                    {"displayName", "Key"},
+                    {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
+                    {"value", secret}}}}}});
+  ops.sim.Seed("ms-a", "deviceShellScripts",
+               {{{"displayName", "Dock setup"}, {"scriptContent", "c2VjcmV0LXNjcmlwdC1ib2R5"}}});
+  ApiEnv api(ops.db());
+  Who owner = api.AddUser("owner@example.com");
+  api.Member(owner, ops.tenant_a, "owner");
+  Who other = api.AddUser("other@example.com");
+  api.Member(other, ops.tenant_b, "owner");
+  ASSERT_EQ(api.Call("POST", T(ops.tenant_a) + "/policies/sync", owner.token).status, 202);
+  ops.Drain();
+  ASSERT_EQ(api.Call("POST", T(ops.tenant_a) + "/backup-sets", owner.token,
+                     json{{"name", "Quarterly"}}.dump())
+                .status,
+            202);
+  ops.Drain();
+  const int64_t set_id = ops.Count("SELECT MAX(id) FROM backup_sets");
+  const std::string sealed = [&] {
+    (void)set_id;
+    std::string all;
+    (void)ops.db().Read([&](store::Tx& tx) -> Status {
+      auto r =
+          tx.Query("SELECT payload FROM backup_items WHERE policy_type = 'deviceConfiguration'");
+      if (r && !r->empty()) all = r->front().Text(0);
+      return Status::Ok();
+    });
+    return json::parse(all)["omaSettings"][0]["secretValue"]["sealed"].get<std::string>();
+  }();
+  const std::string doc = T(ops.tenant_a) + "/backup-sets/" + std::to_string(set_id) + "/document";
+  for (const std::string format : {"md", "html", "csv"}) {
+    SCOPED_TRACE(format);
+    const Reply r = api.Call("GET", doc + "?format=" + format, owner.token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.headers.find("Content-Disposition")
+                  ->second.find("backup-set-" + std::to_string(set_id) + "." + format),
+              std::string::npos);
+    for (const std::string want :
+         {"Corp Wi-Fi", "Dock setup", "settingsCatalog", "windows", "macOS", "Europe",
+          "Contoso laptops", "Edge smartscreen", "Enabled", "encrypted value, not shown",
+          "script, 24 bytes of base64, not shown"})
+      EXPECT_NE(r.body.find(want), std::string::npos) << want << " missing:\n" << r.body;
+    EXPECT_EQ(r.body.find(secret), std::string::npos) << "the secret";
+    EXPECT_EQ(r.body.find(sealed), std::string::npos) << "the sealed secret";
+    EXPECT_EQ(r.body.find("c2VjcmV0LXNjcmlwdC1ib2R5"), std::string::npos) << "the script";
+    EXPECT_EQ(r.body.find("device_vendor_msft_policy_config_edge_smartscreen_1"), std::string::npos)
+        << "the option is shown by its name";
+  }
+  // Each format escapes what would break it.
+  EXPECT_NE(api.Call("GET", doc + "?format=md", owner.token).body.find("Edge \\| hardening"),
+            std::string::npos);
+  const Reply html = api.Call("GET", doc + "?format=html", owner.token);
+  EXPECT_EQ(html.body.rfind("<!doctype html>", 0), 0u);
+  EXPECT_NE(html.body.find("@media print"), std::string::npos);
+  EXPECT_NE(html.body.find("Finance &lt;EU&gt;"), std::string::npos);
+  EXPECT_EQ(html.body.find("<script"), std::string::npos) << "one file, nothing to fetch";
+  const Reply csv = api.Call("GET", doc + "?format=csv", owner.token);
+  EXPECT_EQ(csv.body.rfind("object,type,platform,section,name,value\r\n", 0), 0u);
+  EXPECT_NE(csv.body.find("\"Edge | hardening\",\"settingsCatalog\""), std::string::npos);
+  // Bad input and another tenant's set.
+  const Reply bad = api.Call("GET", doc + "?format=pdf", owner.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("md, html or csv"), std::string::npos) << bad.body;
+  EXPECT_EQ(api.Call("GET", doc + "?format=md", other.token).status, 403);
+  EXPECT_EQ(api.Call("GET", T(ops.tenant_a) + "/backup-sets/999/document", owner.token).status,
+            404);
+}
+
 TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
   TA_OPEN_DB(t);
   const std::string original = "Wifi-Key-0riginal-4d7e~";

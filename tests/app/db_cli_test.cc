@@ -44,7 +44,7 @@ class DbCli : public ::testing::Test {
 TEST_F(DbCli, MigrateCreatesTheDatabaseAndIsRepeatable) {
   auto r = Cli("migrate --db " + path_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, "schema is at version 5 (5 migrations applied)\n");
+  EXPECT_EQ(r.out, "schema is at version 6 (6 migrations applied)\n");
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(Cli("migrate --db " + path_).exit_code, 0);
 }
@@ -99,7 +99,8 @@ TEST_F(DbCli, DemoRunsTheWholeFlowOnTheSimulator) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("Graph writes made by the preview: 0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("the same request again reused run"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("succeeded: 37 created, 1 unchanged, 2 updated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("succeeded: 37 created, 1 unchanged, 2 updated"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("scopeTag Europe (c-tag-eu) -> f-tag-eu  [suggested]"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("user Break Glass 1 (c-user-bg) -> f-user-bg  [suggested]"),
@@ -118,6 +119,20 @@ TEST_F(DbCli, DemoRunsTheWholeFlowOnTheSimulator) {
     }
     EXPECT_TRUE(restored) << type.name << " is not in the demo's restore: " << r.out;
   }
+  // The backup set's documentation from the command line: every type, as CSV.
+  const std::string csv = dir_ + "/doc.csv";
+  auto doc = Cli("document --db " + dir_ +
+                 "/demo.db --tenant Contoso --backup-set 1 --format csv --out " + csv);
+  EXPECT_EQ(doc.exit_code, 0) << doc.out;
+  std::ifstream in(csv);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const auto& type : catalog::Catalog())
+    EXPECT_NE(text.str().find(",\"" + std::string(type.name) + "\","), std::string::npos)
+        << type.name;
+  auto bad = Cli("document --db " + dir_ + "/demo.db --tenant Contoso --backup-set 1 --format pdf");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("format: must be md, html or csv"), std::string::npos) << bad.out;
   EXPECT_NE(r.out.find("audit chain: intact"), std::string::npos) << r.out;
 }
 

@@ -9,6 +9,20 @@
 
 namespace ta::sim {
 
+namespace {
+// A readable name for a setting id: "device_vendor_msft_policy_config_defender_scan"
+// -> "Defender scan".
+std::string Humanize(std::string id) {
+  for (const char* prefix : {"device_vendor_msft_policy_config_", "device_vendor_msft_",
+                             "user_vendor_msft_", "vendor_msft_"})
+    if (id.rfind(prefix, 0) == 0) id = id.substr(std::string(prefix).size());
+  for (auto& c : id)
+    if (c == '_') c = ' ';
+  if (!id.empty()) id[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(id[0])));
+  return id;
+}
+}  // namespace
+
 void GraphSim::Impl::DirectoryRoutes() {
   using httplib::Request;
   using httplib::Response;
@@ -17,6 +31,27 @@ void GraphSim::Impl::DirectoryRoutes() {
       {R"(/(?:beta|v1\.0)/users)", "users"},
       {R"(/(?:beta|v1\.0)/servicePrincipals)", "servicePrincipals"},
       {R"(/(?:beta|v1\.0)/roleManagement/directory/roleDefinitions)", "directoryRoleDefinitions"}};
+  // A setting definition: its name and its options ("<id>_0" disabled, "<id>_1" enabled).
+  server.Get(R"(/(?:beta|v1\.0)/deviceManagement/configurationSettings/([^/]+))",
+             [this](const Request& req, Response& res) {
+               Graph(req, res, false, [&](Tenant&, const std::string&) {
+                 const std::string id = req.matches[1];
+                 const json d = {
+                     {"@odata.type",
+                      "#microsoft.graph.deviceManagementConfigurationChoiceSettingDefinition"},
+                     {"id", id},
+                     {"displayName", Humanize(id)},
+                     {"description", "Simulated definition of " + id},
+                     {"options",
+                      {{{"itemId", id + "_0"},
+                        {"displayName", "Disabled"},
+                        {"optionValue", {{"value", 0}}}},
+                       {{"itemId", id + "_1"},
+                        {"displayName", "Enabled"},
+                        {"optionValue", {{"value", 1}}}}}}};
+                 res.set_content(d.dump(), "application/json");
+               });
+             });
   for (const auto& [path, coll] : lists) {
     server.Get(path, [this, coll = coll](const Request& req, Response& res) {
       Graph(req, res, false, [&](Tenant& t, const std::string&) {
@@ -58,40 +93,39 @@ void GraphSim::Impl::IntentAndPolicySetRoutes() {
                 });
               });
   // An intent is created from its template, never posted to the collection.
-  server.Post(R"(/(?:beta|v1\.0)/deviceManagement/intents)",
-              [this](const Request& req, Response& res) {
-                Graph(req, res, true, [&](Tenant&, const std::string& rid) {
-                  Error(res, 400, "BadRequest",
-                        "Create an intent with POST deviceManagement/templates/{id}/createInstance.",
-                        rid);
-                });
-              });
+  server.Post(
+      R"(/(?:beta|v1\.0)/deviceManagement/intents)", [this](const Request& req, Response& res) {
+        Graph(req, res, true, [&](Tenant&, const std::string& rid) {
+          Error(res, 400, "BadRequest",
+                "Create an intent with POST deviceManagement/templates/{id}/createInstance.", rid);
+        });
+      });
   // Settings of an intent: each given value replaces the one with its definitionId.
-  server.Post(R"(/(?:beta|v1\.0)/deviceManagement/intents/([^/]+)/updateSettings)",
-              [this](const Request& req, Response& res) {
-                Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
-                  Policy* p = Find(t, "intents", req.matches[1], res, rid);
-                  if (!p) return;
-                  json body;
-                  if (!ReadBody(req, res, rid, body, "settings")) return;
-                  for (const auto& s : body["settings"]) {
-                    if (!s.is_object() || !s.contains("definitionId"))
-                      return Error(res, 400, "BadRequest", "Each setting needs a definitionId.",
-                                   rid);
-                    auto it = std::find_if(p->settings.begin(), p->settings.end(), [&](const json& e) {
-                      return e.value("definitionId", "") == s.value("definitionId", "");
-                    });
-                    json v = s;
-                    v["id"] = it != p->settings.end() ? (*it)["id"] : json(NewGuid(rng));
-                    if (it != p->settings.end())
-                      *it = v;
-                    else
-                      p->settings.push_back(v);
-                  }
-                  p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
-                  res.status = 204;
-                });
-              });
+  server.Post(
+      R"(/(?:beta|v1\.0)/deviceManagement/intents/([^/]+)/updateSettings)",
+      [this](const Request& req, Response& res) {
+        Graph(req, res, true, [&](Tenant& t, const std::string& rid) {
+          Policy* p = Find(t, "intents", req.matches[1], res, rid);
+          if (!p) return;
+          json body;
+          if (!ReadBody(req, res, rid, body, "settings")) return;
+          for (const auto& s : body["settings"]) {
+            if (!s.is_object() || !s.contains("definitionId"))
+              return Error(res, 400, "BadRequest", "Each setting needs a definitionId.", rid);
+            auto it = std::find_if(p->settings.begin(), p->settings.end(), [&](const json& e) {
+              return e.value("definitionId", "") == s.value("definitionId", "");
+            });
+            json v = s;
+            v["id"] = it != p->settings.end() ? (*it)["id"] : json(NewGuid(rng));
+            if (it != p->settings.end())
+              *it = v;
+            else
+              p->settings.push_back(v);
+          }
+          p->body["lastModifiedDateTime"] = Iso8601(clock.Now());
+          res.status = 204;
+        });
+      });
   // A policy set's items and assignments: added, deleted and replaced in one call.
   server.Post(R"(/(?:beta|v1\.0)/deviceAppManagement/policySets/([^/]+)/update)",
               [this](const Request& req, Response& res) {

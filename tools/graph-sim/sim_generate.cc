@@ -47,23 +47,30 @@ json Synthetic(const std::string& coll, int i) {
           {{"id", std::to_string(s)},
            {"settingInstance",
             {{"@odata.type", "#microsoft.graph.deviceManagementConfigurationChoiceSettingInstance"},
-             {"settingDefinitionId", "device_vendor_msft_policy_config_setting_" + std::to_string(s)},
-             {"choiceSettingValue", {{"value", "enabled_" + std::to_string(s)}}}}}});
+             {"settingDefinitionId",
+              "device_vendor_msft_policy_config_setting_" + std::to_string(s)},
+             {"choiceSettingValue",
+              {{"value",
+                "device_vendor_msft_policy_config_setting_" + std::to_string(s) + "_1"}}}}}});
     return {{"platforms", "windows10"}, {"technologies", "mdm"}, {"settings", settings}};
   }
   if (coll == "groupPolicyConfigurations")
-    return {{"definitionValues",
-             {{{"id", "dv-" + n},
-               {"enabled", true},
-               {"definition", {{"id", "def-" + std::to_string(i % 7)}, {"displayName", "Telemetry"}}},
-               {"presentationValues",
-                {{{"@odata.type", "#microsoft.graph.groupPolicyPresentationValueText"},
-                  {"value", "3"}}}}}}}};
+    return {
+        {"definitionValues",
+         {{{"id", "dv-" + n},
+           {"enabled", true},
+           {"definition", {{"id", "def-" + std::to_string(i % 7)}, {"displayName", "Telemetry"}}},
+           {"presentationValues",
+            {{{"@odata.type", "#microsoft.graph.groupPolicyPresentationValueText"},
+              {"value", "3"}}}}}}}};
   if (coll == "deviceManagementScripts")
-    return {{"fileName", "script" + n + ".ps1"}, {"scriptContent", kScript}, {"runAsAccount", "system"}};
+    return {{"fileName", "script" + n + ".ps1"},
+            {"scriptContent", kScript},
+            {"runAsAccount", "system"}};
   if (coll == "windowsAutopilotDeploymentProfiles")
-    return {{"deviceNameTemplate", "MSP-%SERIAL%"},
-            {"outOfBoxExperienceSettings", {{"hidePrivacySettings", true}, {"userType", "standard"}}}};
+    return {
+        {"deviceNameTemplate", "MSP-%SERIAL%"},
+        {"outOfBoxExperienceSettings", {{"hidePrivacySettings", true}, {"userType", "standard"}}}};
   if (coll == "deviceEnrollmentConfigurations") return {{"limit", 5 + i % 10}, {"priority", i + 1}};
   if (coll == "assignmentFilters")
     return {{"platform", "windows10AndLater"}, {"rule", "(device.manufacturer -eq \"Contoso\")"}};
@@ -71,15 +78,21 @@ json Synthetic(const std::string& coll, int i) {
     return {{"defaultLocale", "en-us"},
             {"brandingOptions", "includeCompanyLogo"},
             {"localizedNotificationMessages",
-             {{{"locale", "en-us"}, {"subject", "Not compliant " + n}, {"messageTemplate", "Update it."},
+             {{{"locale", "en-us"},
+               {"subject", "Not compliant " + n},
+               {"messageTemplate", "Update it."},
                {"isDefault", true}}}}};
   if (coll == "deviceHealthScripts")
-    return {{"publisher", "MSP"}, {"detectionScriptContent", kScript},
-            {"remediationScriptContent", kScript}, {"runAsAccount", "system"}};
+    return {{"publisher", "MSP"},
+            {"detectionScriptContent", kScript},
+            {"remediationScriptContent", kScript},
+            {"runAsAccount", "system"}};
   if (coll == "deviceComplianceScripts")
     return {{"publisher", "MSP"}, {"detectionScriptContent", kScript}, {"runAsAccount", "system"}};
   if (coll == "deviceShellScripts" || coll == "deviceCustomAttributeShellScripts") {
-    json p = {{"fileName", "script" + n + ".sh"}, {"scriptContent", "IyBtYWM="}, {"runAsAccount", "user"}};
+    json p = {{"fileName", "script" + n + ".sh"},
+              {"scriptContent", "IyBtYWM="},
+              {"runAsAccount", "user"}};
     if (coll == "deviceCustomAttributeShellScripts") {
       p["customAttributeName"] = "attr" + n;
       p["customAttributeType"] = "string";
@@ -114,12 +127,14 @@ json Synthetic(const std::string& coll, int i) {
                 {{"@odata.type", "#microsoft.graph.windowsAppIdentifier"},
                  {"windowsAppId", "com.microsoft.edge"}}}}}}};
   if (coll == "reusablePolicySettings")
-    return {{"settingInstance",
-             {{"@odata.type", "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance"},
-              {"settingDefinitionId", "vendor_msft_firewall_port"},
-              {"simpleSettingValue", {{"value", std::to_string(1000 + i)}}}}}};
+    return {
+        {"settingInstance",
+         {{"@odata.type", "#microsoft.graph.deviceManagementConfigurationSimpleSettingInstance"},
+          {"settingDefinitionId", "vendor_msft_firewall_port"},
+          {"simpleSettingValue", {{"value", std::to_string(1000 + i)}}}}}};
   if (coll == "androidDeviceOwnerEnrollmentProfiles")
-    return {{"enrollmentMode", "corporateOwnedDedicatedDevice"}, {"enrollmentTokenType", "default"}};
+    return {{"enrollmentMode", "corporateOwnedDedicatedDevice"},
+            {"enrollmentTokenType", "default"}};
   if (coll == "roleDefinitions")
     return {{"isBuiltIn", false},
             {"rolePermissions",
@@ -127,7 +142,8 @@ json Synthetic(const std::string& coll, int i) {
                 {{{"allowedResourceActions", {"Microsoft.Intune_Organization_Read"}},
                   {"notAllowedResourceActions", json::array()}}}}}}}};
   if (coll == "termsAndConditions")
-    return {{"title", "Acceptable use " + n}, {"bodyText", "Use devices for work."},
+    return {{"title", "Acceptable use " + n},
+            {"bodyText", "Use devices for work."},
             {"acceptanceStatement", "I accept"}};
   if (coll == "namedLocations")
     return {{"@odata.type", "#microsoft.graph.ipNamedLocation"},
@@ -154,7 +170,8 @@ json Synthetic(const std::string& coll, int i) {
     return {{"@odata.type", "#microsoft.graph.iosMobileAppConfiguration"},
             {"targetedMobileApps", json::array()},
             {"settings",
-             {{{"appConfigKey", "com.contoso.key" + n}, {"appConfigKeyType", "stringType"},
+             {{{"appConfigKey", "com.contoso.key" + n},
+               {"appConfigKeyType", "stringType"},
                {"appConfigKeyValue", n}}}}};
   if (coll == "intents")
     return {{"templateId", "804339ad-1553-4478-a742-138fb5807418"},
@@ -164,7 +181,8 @@ json Synthetic(const std::string& coll, int i) {
                {"valueJson", i % 2 == 0 ? "true" : "false"}}}}};
   if (coll == "policySets") return {{"items", json::array()}};
   if (coll == "provisioningPolicies")
-    return {{"provisioningType", "dedicated"}, {"imageType", "gallery"},
+    return {{"provisioningType", "dedicated"},
+            {"imageType", "gallery"},
             {"imageId", "MicrosoftWindowsDesktop_windows-ent-cpc_win11-23h2-ent-cpc-m365"},
             {"windowsSetting", {{"locale", "en-US"}}}};
   if (coll == "userSettings")

@@ -32,7 +32,7 @@ using nlohmann::json;
 // Properties Graph computes itself; a client that sends them gets 400.
 inline const std::set<std::string> kReadOnly = {
     "id",           "createdDateTime", "lastModifiedDateTime", "version",
-    "settingCount", "isAssigned",      "supportsScopeTags", "modifiedDateTime"};
+    "settingCount", "isAssigned",      "supportsScopeTags",    "modifiedDateTime"};
 
 // The body key of the /assign action, per collection.
 inline std::string AssignKey(const std::string& collection) {
@@ -198,7 +198,9 @@ struct GraphSim::Impl {
   // answers with a masked value and a secretReferenceValueId).
   void EncryptOmaSettings(Tenant& t, json& body);
   void GroupRoutes();
-  // Users, service principals and directory role definitions (read only).
+  // Users, service principals and directory role definitions (read only),
+  // and settings catalog setting definitions (Microsoft's, the same in every
+  // tenant).
   void DirectoryRoutes();
   // Endpoint security intents (created from a template, settings written
   // with updateSettings) and policy sets (items and assignments written with

@@ -102,12 +102,13 @@ bool GraphSim::Impl::AnyObject(Tenant& t, const std::string& id) {
 }
 
 void GraphSim::Impl::ObjectRoutes() {
-  IntentAndPolicySetRoutes();  // before the generic routes, which would take its paths
+  // Before the generic routes, which would take their paths.
+  IntentAndPolicySetRoutes();
+  DirectoryRoutes();
   CollectionRoutes();
   SubResourceRoutes();
   ActionRoutes();
   GroupRoutes();
-  DirectoryRoutes();
 }
 
 // List, create, get, update (PATCH) and replace (PUT).
@@ -198,8 +199,9 @@ void GraphSim::Impl::CollectionRoutes() {
         // as Graph does; each has its own way in (settings aside, which a
         // PUT replaces below).
         for (const auto& [k, v] : body.items()) {
-          const bool sub = (k == "settings" && (coll == "configurationPolicies" || coll == "intents")) ||
-                           (k == "items" && coll == "policySets");
+          const bool sub =
+              (k == "settings" && (coll == "configurationPolicies" || coll == "intents")) ||
+              (k == "items" && coll == "policySets");
           if (!sub && k != "scheduledActionsForRule" && k != "definitionValues" &&
               k != "localizedNotificationMessages" && k != "assignments" && k != "apps")
             merged[k] = v;
@@ -354,9 +356,9 @@ void GraphSim::Impl::ActionRoutes() {
   using httplib::Request;
   using httplib::Response;
   const std::string& item = kItem;
-  const std::string entry =
-      item +
-      "/(scheduledActionsForRule|definitionValues|localizedNotificationMessages|apps|settings|items)";
+  const std::string entry = item +
+                            "/(scheduledActionsForRule|definitionValues|"
+                            "localizedNotificationMessages|apps|settings|items)";
   // The sub-resource the path names (matches 1-3), or nullptr with res set.
   auto sub_of = [this](Tenant& t, const Request& req, Response& res,
                        const std::string& rid) -> json* {

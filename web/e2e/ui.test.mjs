@@ -304,6 +304,17 @@ test('runs list filters by status and type', async () => {
   const title = await page.locator('main h1').textContent();
   const count = Number(title.match(/(\d+) items/)[1]);
   assert.equal(await page.getByTestId('backup-items-table').locator('tbody tr').count(), count);
+  // Its documentation downloads as one HTML file naming every object.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: /documentation of Contoso baseline as HTML/ }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^backup-set-\d+\.html$/);
+  const html = await (await page.request.get(
+    await page.getByRole('button', { name: /as HTML/ }).getAttribute('href'),
+  )).text();
+  assert.ok(html.startsWith('<!doctype html>'), html.slice(0, 80));
+  for (const name of ['Win - BitLocker', 'Require MFA for Finance', 'Break Glass 1']) assert.ok(html.includes(name), name);
 
   // The audit log filtered by action.
   await page.getByRole('link', { name: 'Audit log' }).click();

@@ -164,7 +164,30 @@ export function BackupSetPage() {
       <Show value={set} loading="Loading backup set…">
         {(s) => (
           <PageTitle
-            actions={session.canOperate() && <a role="button" href={`/restore?set=${s.id}`}>Restore…</a>}
+            actions={
+              <>
+                <span class="download" data-testid="document-download">
+                  Documentation:{' '}
+                  {(['html', 'md', 'csv'] as const).map((f) => (
+                    <a
+                      key={f}
+                      role="button"
+                      class="secondary outline small"
+                      href={tenantPath(tenant, `/backup-sets/${s.id}/document?format=${f}`)}
+                      download={`backup-set-${s.id}.${f}`}
+                      aria-label={`Download the documentation of ${s.name} as ${f.toUpperCase()}`}
+                    >
+                      {f.toUpperCase()}
+                    </a>
+                  ))}
+                </span>
+                {session.canOperate() && (
+                  <a role="button" href={`/restore?set=${s.id}`}>
+                    Restore…
+                  </a>
+                )}
+              </>
+            }
           >
             {s.name}
             <small class="muted block">
