@@ -447,12 +447,9 @@ Status WriteBackupSetDocument(store::Database& db, int64_t tenant_id, int64_t se
     h.set_name = set->name;
     h.created = IsoDate(set->created_at);
     h.objects = set->item_count;
-    auto rows = tx.Query(
-        "SELECT policy_type, COUNT(*) FROM backup_items WHERE backup_set_id = $1 AND tenant_id = "
-        "$2 GROUP BY policy_type ORDER BY policy_type",
-        {set_id, tenant_id});
-    if (!rows) return rows.error();
-    for (const auto& r : *rows) h.by_type.emplace_back(r.Text(0), r.Int(1));
+    auto by_type = store::BackupSets::CountByType(tx, tenant_id, set_id);
+    if (!by_type) return by_type.error();
+    h.by_type = std::move(*by_type);
     return Status::Ok();
   });
   TA_RETURN_IF_ERROR(s);

@@ -258,7 +258,13 @@ Result<json> SuggestMapping(store::Database& db, int64_t source_tenant, int64_t 
           row["target_name"] = matches[0].second;
           row["suggested"] = true;
         }
-        if (!catalog::IsDirectoryKind(kind)) row["candidates"] = candidates;
+        if (!catalog::IsDirectoryKind(kind)) {
+          row["candidates"] = candidates;
+        } else if (kind != catalog::RefKind::kGroup) {  // users, apps, roles: the same-named
+          json same = json::array();
+          for (const auto& [mid, mname] : matches) same.push_back({{"id", mid}, {"name", mname}});
+          row["candidates"] = same;
+        }
         out.push_back(row);
       }
     }

@@ -119,6 +119,19 @@ Result<std::vector<BackupItemRecord>> BackupSets::Items(
   return QueryAll(tx, sql, params, ReadItem);
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> BackupSets::CountByType(Tx& tx,
+                                                                             int64_t tenant_id,
+                                                                             int64_t set_id) {
+  auto rows = tx.Query(
+      "SELECT policy_type, COUNT(*) FROM backup_items WHERE backup_set_id = $1 AND tenant_id = "
+      "$2 GROUP BY policy_type ORDER BY policy_type",
+      {set_id, tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& r : *rows) out.emplace_back(r.Text(0), r.Int(1));
+  return out;
+}
+
 Result<int64_t> BackupSets::CountItems(Tx& tx, int64_t set_id,
                                        const std::optional<std::vector<int64_t>>& ids) {
   auto rows =

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -51,6 +52,10 @@ class BackupSets {
   static Result<std::vector<BackupItemRecord>> Items(Tx& tx, int64_t tenant_id, int64_t set_id,
                                                      const std::optional<std::vector<int64_t>>& ids,
                                                      int64_t after_id = 0, int64_t limit = -1);
+  // (type, items of that type) for the set, by type.
+  static Result<std::vector<std::pair<std::string, int64_t>>> CountByType(Tx& tx,
+                                                                          int64_t tenant_id,
+                                                                          int64_t set_id);
   // How many of `ids` (or, without them, all items) belong to the set.
   static Result<int64_t> CountItems(Tx& tx, int64_t set_id,
                                     const std::optional<std::vector<int64_t>>& ids);

@@ -19,6 +19,17 @@ class ApiOpsTest : public ::testing::TestWithParam<TestBackend> {};
 
 std::string T(int64_t tenant) { return "/api/v1/tenants/" + std::to_string(tenant); }
 
+// A custom profile whose Wi-Fi key Graph keeps encrypted.
+json WifiProfile(const std::string& key) {
+  return {{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
+          {"displayName", "Corp Wi-Fi"},
+          {"omaSettings",
+           {{{"@odata.type", "#microsoft.graph.omaSettingString"},
+             {"displayName", "Key"},
+             {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
+             {"value", key}}}}};
+}
+
 // Everything the database holds: the SQLite file and its WAL byte for byte,
 // or (PostgreSQL) every row of `tables` as text.
 std::string StoredBytes(store::Database& db, const std::string& sqlite_path,
@@ -253,14 +264,7 @@ TEST_P(ApiOpsTest, BackupSetDocumentNamesEverythingAndShowsNoSecret) {
              {"settingDefinitionId", "device_vendor_msft_policy_config_edge_smartscreen"},
              {"choiceSettingValue",
               {{"value", "device_vendor_msft_policy_config_edge_smartscreen_1"}}}}}}}}}});
-  ops.sim.Seed("ms-a", "deviceConfigurations",
-               {{{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
-                 {"displayName", "Corp Wi-Fi"},
-                 {"omaSettings",
-                  {{{"@odata.type", "#microsoft.graph.omaSettingString"},
-                    {"displayName", "Key"},
-                    {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
-                    {"value", secret}}}}}});
+  ops.sim.Seed("ms-a", "deviceConfigurations", {WifiProfile(secret)});
   ops.sim.Seed("ms-a", "deviceShellScripts",
                {{{"displayName", "Dock setup"}, {"scriptContent", "c2VjcmV0LXNjcmlwdC1ib2R5"}}});
   ApiEnv api(ops.db());
@@ -334,14 +338,7 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
   if (GetParam() == TestBackend::kSqlite) db_path = t->url().substr(7);
   ops::OpsEnv ops(std::move(t));
   const std::string id =
-      ops.sim.Seed("ms-a", "deviceConfigurations",
-                   {{{"@odata.type", "#microsoft.graph.windows10CustomConfiguration"},
-                     {"displayName", "Corp Wi-Fi"},
-                     {"omaSettings",
-                      {{{"@odata.type", "#microsoft.graph.omaSettingString"},
-                        {"displayName", "Key"},
-                        {"omaUri", "./Vendor/MSFT/WiFi/Profile/Corp/Key"},
-                        {"value", original}}}}}})[0];
+      ops.sim.Seed("ms-a", "deviceConfigurations", {WifiProfile(original)})[0];
   ApiEnv api(ops.db());
   Who owner = api.AddUser("owner@example.com");
   api.Member(owner, ops.tenant_a, "owner");

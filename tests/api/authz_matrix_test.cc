@@ -253,6 +253,11 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set), "", {200}};
        }},
+      {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/document",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/document", "",
+                       {200}};
+       }},
       {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/items",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/items", "", {200}};
@@ -346,6 +351,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"POST /api/v1/tenants/{tenant}/backup-sets", "operator"},
       {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}", "readonly"},
       {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/items", "readonly"},
+      {"GET /api/v1/tenants/{tenant}/backup-sets/{backup_set}/document", "readonly"},
       {"GET /api/v1/tenants/{tenant}/restores/group-mapping", "operator"},
       {"POST /api/v1/tenants/{tenant}/restores/preview", "operator"},
       {"POST /api/v1/tenants/{tenant}/restores/execute", "operator"},

@@ -35,6 +35,23 @@ json GroupTarget(const std::string& group, const std::string& filter = "") {
   return json::array({{{"target", t}}});
 }
 
+// Tenant A's conditional access conditions, with `exclude_users`: a user,
+// a group, a built-in role, a Microsoft application and a named location.
+json CaConditions(const json& exclude_users) {
+  return {{"clientAppTypes", {"all"}},
+          {"users",
+           {{"includeUsers", json::array()},
+            {"excludeUsers", exclude_users},
+            {"includeGroups", {"a-grp-fin"}},
+            {"excludeGroups", {"a-grp-help"}},
+            {"includeRoles", {"62e90394-69f5-4237-9190-012177145e10"}},
+            {"excludeRoles", json::array()}}},
+          {"applications",
+           {{"includeApplications", {"All"}},
+            {"excludeApplications", {"00000003-0000-0ff1-ce00-000000000000"}}}},
+          {"locations", {{"includeLocations", {"All"}}, {"excludeLocations", {"a-loc"}}}}};
+}
+
 // Reference objects with the same names in both tenants (different ids), and
 // one object of every catalog type in tenant A that uses them.
 struct World {
@@ -132,19 +149,7 @@ World Seed(sim::GraphSim& sim) {
       "ms-a", "policies",
       {{"displayName", "Require MFA for admins"},
        {"state", "enabled"},
-       {"conditions",
-        {{"clientAppTypes", {"all"}},
-         {"users",
-          {{"includeUsers", json::array()},
-           {"excludeUsers", {"a-user-bg"}},
-           {"includeGroups", {"a-grp-fin"}},
-           {"excludeGroups", {"a-grp-help"}},
-           {"includeRoles", {"62e90394-69f5-4237-9190-012177145e10"}},
-           {"excludeRoles", json::array()}}},
-         {"applications",
-          {{"includeApplications", {"All"}},
-           {"excludeApplications", {"00000003-0000-0ff1-ce00-000000000000"}}}},
-         {"locations", {{"includeLocations", {"All"}}, {"excludeLocations", {"a-loc"}}}}}},
+       {"conditions", CaConditions({"a-user-bg"})},
        {"grantControls", {{"operator", "OR"}, {"builtInControls", {"mfa"}}}}});
   w.ids["mobileAppConfiguration"] =
       managed("mobileAppConfigurations",
@@ -551,19 +556,7 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
           {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "0.0.0.0/0"}}}}}}},
       {"conditionalAccessPolicy",
        {"conditions.users.excludeUsers",
-        {{"conditions",
-          {{"clientAppTypes", {"all"}},
-           {"users",
-            {{"includeUsers", json::array()},
-             {"excludeUsers", json::array()},
-             {"includeGroups", {"a-grp-fin"}},
-             {"excludeGroups", {"a-grp-help"}},
-             {"includeRoles", {"62e90394-69f5-4237-9190-012177145e10"}},
-             {"excludeRoles", json::array()}}},
-           {"applications",
-            {{"includeApplications", {"All"}},
-             {"excludeApplications", {"00000003-0000-0ff1-ce00-000000000000"}}}},
-           {"locations", {{"includeLocations", {"All"}}, {"excludeLocations", {"a-loc"}}}}}}}}},
+        {{"conditions", CaConditions(json::array())}}}},
       {"mobileApp", {"appUrl", {{"appUrl", "https://evil.example"}}}},
       {"mobileAppConfiguration",
        {"settings",

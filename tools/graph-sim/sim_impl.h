@@ -211,7 +211,10 @@ struct GraphSim::Impl {
   json Page(const httplib::Request& req, const std::vector<json>& all);
   json Render(const std::string& collection, const Policy& p, const std::string& expand,
               bool single);
-  bool CheckWritable(const json& body, httplib::Response& res, const std::string& rid);
+  // Also the properties `collection` computes itself (an app's publishing
+  // state, a remediation's global flag, ...), when given.
+  bool CheckWritable(const json& body, httplib::Response& res, const std::string& rid,
+                     const std::string& collection = "");
   // The request's body as a JSON object (with an array under `array_key`,
   // when given). Returns false with a 400 in Graph's shape.
   bool ReadBody(const httplib::Request& req, httplib::Response& res, const std::string& rid,

@@ -134,7 +134,7 @@ void GraphSim::Impl::CollectionRoutes() {
       if (!IsCollection(coll))
         return Error(res, 404, "ResourceNotFound", "Unknown segment '" + coll + "'.", rid);
       json body;
-      if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
+      if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid, coll) ||
           !CheckReferences(t, body, res, rid))
         return;
       if (const std::string nf = NameField(coll); !body.contains(nf) || !body[nf].is_string()) {
@@ -170,7 +170,7 @@ void GraphSim::Impl::CollectionRoutes() {
         Policy* p = Find(t, coll, req.matches[2], res, rid);
         if (!p) return;
         json body;
-        if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid) ||
+        if (!ReadBody(req, res, rid, body) || !CheckWritable(body, res, rid, coll) ||
             !CheckReferences(t, body, res, rid) || !CheckScripts(coll, body, false, res, rid))
           return;
         if (coll == "configurationPolicies" && !put && body.contains("settings")) {
@@ -773,7 +773,33 @@ json GraphSim::Impl::Render(const std::string& collection, const Policy& p,
 
 // Rejects read-only properties the way Graph does. Returns false (res set).
 bool GraphSim::Impl::CheckWritable(const json& body, httplib::Response& res,
-                                   const std::string& rid) {
+                                   const std::string& rid, const std::string& collection) {
+  // Per collection: what Graph computes for that kind of object.
+  static const std::map<std::string, std::set<std::string>> kComputed = {
+      {"mobileApps",
+       {"publishingState", "uploadState", "committedContentVersion", "size",
+        "dependentAppCount", "supersedingAppCount", "supersededAppCount"}},
+      {"policies", {"templateId"}},
+      {"intents", {"isMigratingToConfigurationPolicy"}},
+      {"policySets", {"status", "errorCode"}},
+      {"deviceHealthScripts", {"isGlobalScript", "highestAvailableVersion"}},
+      {"androidDeviceOwnerEnrollmentProfiles",
+       {"tokenValue", "tokenCreationDateTime", "tokenExpirationDateTime", "enrolledDeviceCount",
+        "qrCodeContent", "qrCodeImage"}},
+      {"appleUserInitiatedEnrollmentProfiles", {"priority"}},
+      {"windowsFeatureUpdateProfiles", {"deployableContentDisplayName", "endOfSupportDate"}},
+      {"reusablePolicySettings",
+       {"referencingConfigurationPolicyCount", "referencingConfigurationPolicies"}}};
+  if (auto it = kComputed.find(collection); it != kComputed.end() && body.is_object()) {
+    for (const auto& k : it->second)
+      if (body.contains(k)) {
+        Error(res, 400, "ModelValidationFailure",
+              "Property '" + k + "' is computed by the service and cannot be set on " +
+                  collection + ".",
+              rid);
+        return false;
+      }
+  }
   if (!body.is_object()) {
     Error(res, 400, "BadRequest", "The request body must be a JSON object.", rid);
     return false;

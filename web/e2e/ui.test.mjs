@@ -158,6 +158,8 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.equal(await page.getByTestId('suggested').count(), 5);
   await page.locator('[data-testid="mapping-row"][data-kind="user"]').waitFor();
   await page.locator('[data-testid="mapping-row"][data-kind="namedLocation"]').waitFor();
+  assert.equal(await page.getByLabel('Target user for Break Glass 1').inputValue(), 'f-user-bg');
+  assert.equal(await page.getByLabel('Target named location for Head office').inputValue(), 'f-loc-hq');
   const tagRow = page.locator('[data-testid="mapping-row"][data-kind="scopeTag"]');
   assert.match(await tagRow.textContent(), /Scope tag.*Europe/);
   assert.equal(await page.getByLabel('Target scope tag for Europe').inputValue(), 'f-tag-eu');

@@ -263,7 +263,17 @@ export interface Group {
 }
 
 /** A referenced object of the backup and what it maps to in the target. */
-export type RefKind = 'group' | 'assignmentFilter' | 'scopeTag' | 'notificationTemplate';
+export type RefKind =
+  | 'group'
+  | 'assignmentFilter'
+  | 'scopeTag'
+  | 'notificationTemplate'
+  | 'user'
+  | 'application'
+  | 'directoryRole'
+  | 'namedLocation'
+  | 'mobileApp'
+  | 'policy';
 export interface MappingRow {
   kind: RefKind;
   source_id: string;

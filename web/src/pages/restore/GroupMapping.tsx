@@ -1,5 +1,7 @@
 // Step 3: source -> target mapping of every reference (groups, assignment
-// filters, scope tags, notification templates), suggested by display name.
+// filters, scope tags, notification templates; a conditional access policy's
+// users, roles, applications and named locations; apps; a policy set's
+// objects), suggested by display name.
 import { useEffect } from 'preact/hooks';
 import { get, getAll, tenantPath, withQuery, type Group, type MappingRow, type RefKind } from '../../api';
 import { Empty, Loading, ProblemView, Table } from '../../components/ui';
@@ -10,6 +12,12 @@ const KIND_LABEL: Record<RefKind, string> = {
   assignmentFilter: 'Assignment filter',
   scopeTag: 'Scope tag',
   notificationTemplate: 'Notification template',
+  user: 'User',
+  application: 'Application',
+  directoryRole: 'Directory role',
+  namedLocation: 'Named location',
+  mobileApp: 'App',
+  policy: 'Object in a policy set',
 };
 
 export function GroupMapping(props: {
@@ -51,12 +59,13 @@ export function GroupMapping(props: {
   return (
     <div class="card">
       {rows.data.items.length === 0 ? (
-        <Empty>The chosen items refer to no groups, filters, scope tags or notification templates; nothing to map.</Empty>
+        <Empty>The chosen items refer to no other object (group, filter, scope tag, user, location…); nothing to map.</Empty>
       ) : (
         <>
           <p>
-            Each group, assignment filter, scope tag and notification template the items refer to needs its counterpart in
-            the target tenant: no source id is ever sent there. Suggestions match by display name and are marked{' '}
+            Each object the items refer to (groups, assignment filters, scope tags, notification templates, and for
+            conditional access users, roles, applications and named locations) needs its counterpart in the target
+            tenant: no source id is ever sent there. Suggestions match by display name and are marked{' '}
             <span class="badge suggested">suggested</span>.{' '}
             {unmapped > 0 && (
               <strong class="bad" data-testid="unmapped-count">
@@ -69,7 +78,12 @@ export function GroupMapping(props: {
             {rows.data.items.map((r) => {
                   const value = props.mapping[r.source_id] ?? '';
                   const isSuggestion = r.suggested && value === r.target_id;
-                  const options = r.kind === 'group' ? liveGroups : (r.candidates ?? []);
+                  const offered = r.kind === 'group' ? liveGroups : (r.candidates ?? []);
+                  // The chosen target is always an option, even when it is not in the list.
+                  const options =
+                    value && !offered.some((o) => o.id === value)
+                      ? [{ id: value, name: value === r.target_id ? (r.target_name ?? value) : value }, ...offered]
+                      : offered;
                   const label = KIND_LABEL[r.kind] ?? r.kind;
                   return (
                     <tr key={`${r.kind}:${r.source_id}`} data-testid="mapping-row" data-kind={r.kind}>

@@ -97,7 +97,7 @@ export function Preview(props: {
                 {unmapped > 0 && (
                   <strong class="bad" data-testid="preview-unmapped">
                     {' '}
-                    {unmapped} item{unmapped === 1 ? ' has' : 's have'} unmapped references (groups, filters, scope tags or templates).
+                    {unmapped} item{unmapped === 1 ? ' has' : 's have'} unmapped references (see each item).
                   </strong>
                 )}
               </p>
