@@ -325,6 +325,7 @@ Result<Response> CatalogTypes(ApiContext&, Request&) {
   json types = json::array();
   for (const auto& t : catalog::Catalog())
     types.push_back({{"name", t.name},
+                     {"title", catalog::TypeTitle(t.name)},
                      {"collection", t.collection},
                      {"assignable", t.assign_body_key.has_value()},
                      {"restore_rank", catalog::RestoreRank(t)}});

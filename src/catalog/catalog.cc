@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -419,6 +420,47 @@ std::string CreatePath(const PolicyType& type, const json& payload) {
     path.replace(open, close - open + 1, payload[field].get<std::string>());
   }
   return path;
+}
+
+std::string_view TypeTitle(std::string_view name) {
+  static const std::map<std::string_view, std::string_view> kTitles = {
+      {"deviceConfiguration", "Device configuration"},
+      {"compliancePolicy", "Compliance policy"},
+      {"settingsCatalog", "Settings catalog policy"},
+      {"groupPolicyConfiguration", "Administrative template"},
+      {"deviceManagementScript", "PowerShell script"},
+      {"autopilotProfile", "Autopilot profile"},
+      {"enrollmentConfiguration", "Enrollment configuration"},
+      {"assignmentFilter", "Assignment filter"},
+      {"remediationScript", "Remediation"},
+      {"complianceScript", "Compliance script"},
+      {"macOSShellScript", "macOS shell script"},
+      {"macOSCustomAttributeScript", "macOS custom attribute script"},
+      {"featureUpdateProfile", "Feature update profile"},
+      {"qualityUpdateProfile", "Quality update profile (expedite)"},
+      {"driverUpdateProfile", "Driver update profile"},
+      {"deviceCategory", "Device category"},
+      {"iosAppProtection", "iOS app protection policy"},
+      {"androidAppProtection", "Android app protection policy"},
+      {"managedAppConfiguration", "App configuration (managed apps)"},
+      {"windowsAppProtection", "Windows app protection policy"},
+      {"reusablePolicySetting", "Reusable policy setting"},
+      {"androidEnrollmentProfile", "Android Enterprise enrollment profile"},
+      {"roleDefinition", "Intune role"},
+      {"termsAndConditions", "Terms and conditions"},
+      {"scopeTag", "Scope tag"},
+      {"notificationMessageTemplate", "Notification message template"},
+      {"namedLocation", "Named location"},
+      {"conditionalAccessPolicy", "Conditional access policy"},
+      {"mobileApp", "App"},
+      {"mobileAppConfiguration", "App configuration (managed devices)"},
+      {"endpointSecurityIntent", "Endpoint security policy (template)"},
+      {"policySet", "Policy set"},
+      {"cloudPcProvisioningPolicy", "Windows 365 provisioning policy"},
+      {"cloudPcUserSetting", "Windows 365 user setting"},
+      {"appleEnrollmentProfile", "Apple enrollment profile"}};
+  auto it = kTitles.find(name);
+  return it == kTitles.end() ? name : it->second;
 }
 
 const std::vector<std::string_view>& Platforms() {

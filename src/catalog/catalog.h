@@ -149,6 +149,10 @@ bool NeedsContentUpload(const PolicyType& type, const nlohmann::json& payload);
 // "windows", "macOS", "iOS", "android", "multiple" or "" (unknown), from the
 // type's platform field, else its @odata.type, else what the type is for.
 std::string PlatformOf(const PolicyType& type, const nlohmann::json& object);
+// The type as a customer reads it: "Device configuration", "Conditional
+// access policy" (documents, the UI). The type's name when it has none.
+std::string_view TypeTitle(std::string_view name);
+
 // Every value PlatformOf gives (for filters).
 const std::vector<std::string_view>& Platforms();
 

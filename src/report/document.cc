@@ -189,7 +189,7 @@ Described Describe(const catalog::PolicyType& type, const std::string& name, con
                    const json& assignments, const Names& names) {
   Described d;
   d.name = name;
-  d.type = std::string(type.name);
+  d.type = std::string(catalog::TypeTitle(type.name));
   d.platform = catalog::PlatformOf(type, payload);
   if (payload.is_object()) d.description = payload.value("description", "");
   for (const auto& a : assignments.is_array() ? assignments : json::array())
@@ -449,7 +449,8 @@ Status WriteBackupSetDocument(store::Database& db, int64_t tenant_id, int64_t se
     h.objects = set->item_count;
     auto by_type = store::BackupSets::CountByType(tx, tenant_id, set_id);
     if (!by_type) return by_type.error();
-    h.by_type = std::move(*by_type);
+    for (auto& [type, n] : *by_type) h.by_type.emplace_back(catalog::TypeTitle(type), n);
+    std::sort(h.by_type.begin(), h.by_type.end());
     return Status::Ok();
   });
   TA_RETURN_IF_ERROR(s);

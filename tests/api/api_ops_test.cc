@@ -300,7 +300,7 @@ TEST_P(ApiOpsTest, BackupSetDocumentNamesEverythingAndShowsNoSecret) {
                   ->second.find("backup-set-" + std::to_string(set_id) + "." + format),
               std::string::npos);
     for (const std::string want :
-         {"Corp Wi-Fi", "Dock setup", "settingsCatalog", "windows", "macOS", "Europe",
+         {"Corp Wi-Fi", "Dock setup", "Settings catalog policy", "windows", "macOS", "Europe",
           "Contoso laptops", "Edge smartscreen", "Enabled", "encrypted value, not shown",
           "script, 24 bytes of base64, not shown"})
       EXPECT_NE(r.body.find(want), std::string::npos) << want << " missing:\n" << r.body;
@@ -320,7 +320,7 @@ TEST_P(ApiOpsTest, BackupSetDocumentNamesEverythingAndShowsNoSecret) {
   EXPECT_EQ(html.body.find("<script"), std::string::npos) << "one file, nothing to fetch";
   const Reply csv = api.Call("GET", doc + "?format=csv", owner.token);
   EXPECT_EQ(csv.body.rfind("object,type,platform,section,name,value\r\n", 0), 0u);
-  EXPECT_NE(csv.body.find("\"Edge | hardening\",\"settingsCatalog\""), std::string::npos);
+  EXPECT_NE(csv.body.find("\"Edge | hardening\",\"Settings catalog policy\""), std::string::npos);
   // Bad input and another tenant's set.
   const Reply bad = api.Call("GET", doc + "?format=pdf", owner.token);
   EXPECT_EQ(bad.status, 400);

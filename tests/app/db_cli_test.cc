@@ -128,7 +128,7 @@ TEST_F(DbCli, DemoRunsTheWholeFlowOnTheSimulator) {
   std::stringstream text;
   text << in.rdbuf();
   for (const auto& type : catalog::Catalog())
-    EXPECT_NE(text.str().find(",\"" + std::string(type.name) + "\","), std::string::npos)
+    EXPECT_NE(text.str().find(",\"" + std::string(catalog::TypeTitle(type.name)) + "\","), std::string::npos)
         << type.name;
   auto bad = Cli("document --db " + dir_ + "/demo.db --tenant Contoso --backup-set 1 --format pdf");
   EXPECT_EQ(bad.exit_code, 2);

@@ -141,7 +141,7 @@ export interface FieldChange {
 }
 
 export interface CatalogInfo {
-  types: { name: string; collection: string; assignable: boolean; restore_rank: number }[];
+  types: { name: string; title: string; collection: string; assignable: boolean; restore_rank: number }[];
   platforms: string[];
 }
 

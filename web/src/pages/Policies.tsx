@@ -59,8 +59,11 @@ export function PoliciesPage() {
   );
   // Every type and platform TenantAtlas knows, not only those on this page.
   const catalog = useAsync(() => get<CatalogInfo>('/api/v1/catalog'), []);
-  const types = (catalog.data?.types ?? []).map((t) => t.name).sort();
+  const types = (catalog.data?.types ?? [])
+    .map((t): [string, string] => [t.name, t.title])
+    .sort((a, b) => a[1].localeCompare(b[1]));
   const filtered = type !== '' || platform !== '' || q !== '';
+  const titles = Object.fromEntries(types);
 
   return (
     <section>
@@ -89,7 +92,7 @@ export function PoliciesPage() {
             onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
           />
         </label>
-        <FilterSelect label="Type" value={type} onChange={setType} options={types.map((t) => [t, t])} />
+        <FilterSelect label="Type" value={type} onChange={setType} options={types} />
         <FilterSelect
           label="Platform"
           value={platform}
@@ -122,7 +125,7 @@ export function PoliciesPage() {
                           <a href={`/policies/${p.id}`}>{p.display_name}</a>
                           {p.gone && <span class="badge warn">deleted in Intune</span>}
                         </td>
-                        <td>{p.type}</td>
+                        <td>{titles[p.type] ?? p.type}</td>
                         <td>{p.platform ?? '—'}</td>
                         <td>
                           {p.last_snapshot
