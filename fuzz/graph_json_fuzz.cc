@@ -1,7 +1,8 @@
 // What Graph answers, parsed by us: the catalog's strip for create and
 // update, the content hash, the field diff against the stripped copy, the
 // references found and mapped, the sub-resource writes computed, and
-// paging (a page with an @odata.nextLink). Nothing may throw or crash.
+// paging (a page with an @odata.nextLink), and the object as a document
+// renders it in every format. Nothing may throw or crash.
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "graph/graph_client.h"
 #include "ops/capture.h"
 #include "ops/json_diff.h"
+#include "report/document.h"
 
 namespace {
 
@@ -49,7 +51,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)ta::catalog::DefinitionValuesBody(v, j, "https://g/beta/");
       (void)ta::catalog::EntryWrites(sub, v, j);
       (void)ta::catalog::ScheduleActionsBody(v);
+      (void)ta::catalog::UpdateSettingsBody(v);
+      (void)ta::catalog::PolicySetUpdateBody(v, j);
+      (void)ta::catalog::TargetAppsBody(v, j);
     }
+    (void)ta::catalog::CreatePath(type, j);
+    (void)ta::catalog::NeedsContentUpload(type, j);
+    (void)ta::catalog::PlatformOf(type, j);
+    // The documentation of such an object, in every format.
+    const std::string text = j.dump(), assigned = assignments.dump();
+    for (auto format : {ta::report::Format::kMarkdown, ta::report::Format::kHtml,
+                        ta::report::Format::kCsv})
+      (void)ta::report::RenderObject(format, type.name, "fuzzed", text, assigned);
   }
   OnePage reader(j);
   (void)ta::graph::ListAll(reader, "deviceManagement/deviceConfigurations");

@@ -47,6 +47,25 @@ std::string Scalar(const json& v) {
   return v.dump();
 }
 
+// Stored payloads are what Graph answered, so any shape: these read a member
+// whatever `o` is (null, or `fallback`, when it is not there).
+const json& At(const json& o, const char* key) {
+  static const json kNull;
+  if (!o.is_object()) return kNull;
+  auto it = o.find(key);
+  return it == o.end() ? kNull : *it;
+}
+std::string Text(const json& o, const char* key, const std::string& fallback) {
+  const json& v = At(o, key);
+  return v.is_null() ? fallback : Scalar(v);
+}
+// A member that should be a list, as one (empty when it is anything else).
+const json& List(const json& o, const char* key) {
+  static const json kEmpty = json::array();
+  const json& v = At(o, key);
+  return v.is_array() ? v : kEmpty;
+}
+
 // "passwordMinimumLength" -> "Password minimum length" (acronyms kept: "osMinimumVersion").
 std::string Humanize(const std::string& key) {
   std::string out;
@@ -123,7 +142,7 @@ void Flatten(const std::string& name, const json& v, std::vector<Row>& out) {
 void SettingRows(const json& instance, const std::string& parent, const Names& names,
                  std::vector<Row>& out) {
   if (!instance.is_object()) return;
-  const std::string id = instance.value("settingDefinitionId", "");
+  const std::string id = Text(instance, "settingDefinitionId", "");
   auto def = names.definitions.find(id);
   const std::string label =
       (parent.empty() ? "" : parent + " > ") + (def == names.definitions.end() ? id : def->second.display_name);
@@ -137,26 +156,26 @@ void SettingRows(const json& instance, const std::string& parent, const Names& n
                : raw;
   };
   auto children = [&](const json& value, const std::string& under) {
-    for (const auto& c : value.value("children", json::array())) SettingRows(c, under, names, out);
+    for (const auto& c : List(value, "children")) SettingRows(c, under, names, out);
   };
   if (instance.contains("choiceSettingValue")) {
     const json& c = instance["choiceSettingValue"];
-    out.push_back({label, option(c.value("value", json()))});
+    out.push_back({label, option(At(c, "value"))});
     children(c, label);
   } else if (instance.contains("simpleSettingValue")) {
-    out.push_back({label, Scalar(instance["simpleSettingValue"].value("value", json()))});
+    out.push_back({label, Scalar(At(instance["simpleSettingValue"], "value"))});
   } else if (instance.contains("choiceSettingCollectionValue")) {
     std::string joined;
-    for (const auto& c : instance["choiceSettingCollectionValue"])
-      joined += (joined.empty() ? "" : ", ") + option(c.value("value", json()));
+    for (const auto& c : List(instance, "choiceSettingCollectionValue"))
+      joined += (joined.empty() ? "" : ", ") + option(At(c, "value"));
     out.push_back({label, joined});
   } else if (instance.contains("simpleSettingCollectionValue")) {
     std::string joined;
-    for (const auto& c : instance["simpleSettingCollectionValue"])
-      joined += (joined.empty() ? "" : ", ") + Scalar(c.value("value", json()));
+    for (const auto& c : List(instance, "simpleSettingCollectionValue"))
+      joined += (joined.empty() ? "" : ", ") + Scalar(At(c, "value"));
     out.push_back({label, joined});
   } else if (instance.contains("groupSettingCollectionValue")) {
-    const json& groups = instance["groupSettingCollectionValue"];
+    const json& groups = List(instance, "groupSettingCollectionValue");
     for (size_t i = 0; i < groups.size(); ++i)
       children(groups[i], label + (groups.size() > 1 ? " #" + std::to_string(i + 1) : ""));
   } else if (instance.contains("groupSettingValue")) {
@@ -169,19 +188,19 @@ void SettingRows(const json& instance, const std::string& parent, const Names& n
 }
 
 std::string AssignmentText(const json& a, const Names& names) {
-  const json t = a.value("target", json::object());
-  const std::string odata = t.value("@odata.type", "");
+  const json& t = At(a, "target");
+  const std::string odata = Text(t, "@odata.type", "");
   std::string who = odata.find("allDevices") != std::string::npos         ? "All devices"
                     : odata.find("allLicensedUsers") != std::string::npos ? "All users"
-                    : t.contains("groupId") ? "group " + names.Of(Scalar(t["groupId"]))
+                    : !At(t, "groupId").is_null() ? "group " + names.Of(Scalar(At(t, "groupId")))
                                             : odata;
   if (odata.find("exclusion") != std::string::npos) who = "exclude " + who;
   std::string out = who;
-  if (a.contains("intent") && a["intent"].is_string()) out += ", " + a["intent"].get<std::string>();
-  const std::string filter = t.value("deviceAndAppManagementAssignmentFilterId", "");
+  if (At(a, "intent").is_string()) out += ", " + At(a, "intent").get<std::string>();
+  const std::string filter = Text(t, "deviceAndAppManagementAssignmentFilterId", "");
   if (!filter.empty() && filter != "00000000-0000-0000-0000-000000000000")
     out += ", filter " + names.Of(filter) + " (" +
-           t.value("deviceAndAppManagementAssignmentFilterType", "include") + ")";
+           Text(t, "deviceAndAppManagementAssignmentFilterType", "include") + ")";
   return out;
 }
 
@@ -191,11 +210,10 @@ Described Describe(const catalog::PolicyType& type, const std::string& name, con
   d.name = name;
   d.type = std::string(catalog::TypeTitle(type.name));
   d.platform = catalog::PlatformOf(type, payload);
-  if (payload.is_object()) d.description = payload.value("description", "");
+  d.description = Text(payload, "description", "");
   for (const auto& a : assignments.is_array() ? assignments : json::array())
     d.assignments.push_back(AssignmentText(a, names));
-  if (payload.is_object() && payload.contains("roleScopeTagIds"))
-    for (const auto& t : payload["roleScopeTagIds"])
+  for (const auto& t : List(payload, "roleScopeTagIds"))
       d.scope_tags.push_back(Scalar(t) == "0" ? "Default" : names.Of(Scalar(t)));
   if (catalog::NeedsContentUpload(type, payload))
     d.notes.push_back("the app's content (package) is not in the backup: upload it again");
@@ -207,22 +225,25 @@ Described Describe(const catalog::PolicyType& type, const std::string& name, con
         k == "description" || k == "roleScopeTagIds")
       continue;
     if (k == "settings" && type.name == "settingsCatalog") {
-      for (const auto& s : v) SettingRows(s.value("settingInstance", json()), "", names, d.settings);
+      for (const auto& s : List(payload, "settings"))
+        SettingRows(At(s, "settingInstance"), "", names, d.settings);
     } else if (k == "settingInstance") {
       SettingRows(v, "", names, d.settings);
     } else if (k == "definitionValues") {
-      for (const auto& dv : v) {
-        const json def = dv.value("definition", json::object());
-        const std::string label = def.value("displayName", def.value("id", "definition"));
-        d.settings.push_back({label, dv.value("enabled", false) ? "Enabled" : "Disabled"});
-        for (const auto& pv : dv.value("presentationValues", json::array())) {
-          const json pres = pv.value("presentation", json::object());
-          d.settings.push_back({label + " > " + pres.value("label", pres.value("id", "value")),
-                                Scalar(pv.value("value", pv.value("values", json())))});
+      for (const auto& dv : List(payload, "definitionValues")) {
+        const json& def = At(dv, "definition");
+        const std::string label = Text(def, "displayName", Text(def, "id", "definition"));
+        d.settings.push_back({label, At(dv, "enabled") == true ? "Enabled" : "Disabled"});
+        for (const auto& pv : List(dv, "presentationValues")) {
+          const json& pres = At(pv, "presentation");
+          d.settings.push_back({label + " > " + Text(pres, "label", Text(pres, "id", "value")),
+                                Scalar(At(pv, "value").is_null() ? At(pv, "values")
+                                                                 : At(pv, "value"))});
         }
       }
     } else if (k == "settings" && type.name == "endpointSecurityIntent") {
-      for (const auto& s : v) d.settings.push_back({s.value("definitionId", ""), s.value("valueJson", "")});
+      for (const auto& s : List(payload, "settings"))
+        d.settings.push_back({Text(s, "definitionId", ""), Text(s, "valueJson", "")});
     } else {
       Field(Humanize(k), k, v, d.settings);
     }
@@ -411,6 +432,14 @@ void Collect(const json& v, std::vector<std::string>& settings) {
 
 }  // namespace
 
+std::string RenderObject(Format format, std::string_view type, const std::string& name,
+                         const std::string& payload, const std::string& assignments) {
+  const catalog::PolicyType* t = catalog::FindPolicyType(type);
+  if (!t) return "";
+  return Object(format, Describe(*t, name, json::parse(payload, nullptr, false),
+                                 json::parse(assignments, nullptr, false), Names{}));
+}
+
 Result<Format> ParseFormat(std::string_view text) {
   if (text == "md" || text == "markdown") return Format::kMarkdown;
   if (text == "html") return Format::kHtml;
@@ -487,7 +516,7 @@ Status WriteBackupSetDocument(store::Database& db, int64_t tenant_id, int64_t se
     std::string chunk;
     for (const auto& i : items) {
       const catalog::PolicyType* type = catalog::FindPolicyType(i.type);
-      if (!type) continue;
+      if (!type) continue;  // a type this build does not know: nothing to describe it with
       chunk += Object(format, Describe(*type, i.display_name, json::parse(i.payload, nullptr, false),
                                        json::parse(i.assignments, nullptr, false), names));
     }

@@ -30,6 +30,11 @@ std::string_view Extension(Format format);
 // gone (the rest is not rendered).
 using Write = std::function<bool(std::string_view)>;
 
+// One object as the document renders it, without names for what it refers
+// to (ids stay ids): what WriteBackupSetDocument writes per item.
+std::string RenderObject(Format format, std::string_view type, const std::string& name,
+                         const std::string& payload, const std::string& assignments);
+
 // Checks the set belongs to the tenant (NotFound / PermissionDenied as
 // BackupSets::Get), then writes its document. `page` items per read.
 Status WriteBackupSetDocument(store::Database& db, int64_t tenant_id, int64_t set_id,
