@@ -557,10 +557,15 @@ std::string CatalogMarkdown() {
       "Generated from `src/catalog/catalog.cc` (`catalog::CatalogMarkdown`); the `unit` test\n"
       "`Catalog.DocumentMatchesTheCatalog` fails when this file and the catalog differ (run it\n"
       "with `TA_UPDATE_DOCS=1` to rewrite this file). Every type here is proven by the fidelity\n"
-      "suite (`tests/ops/fidelity_test.cc`).\n\n"
-      "| type | collection (Graph beta) | update | assignments | sub-resources (how written) | "
-      "references | other |\n"
-      "|---|---|---|---|---|---|---|\n";
+      "suite (`tests/ops/fidelity_test.cc`, on SQLite and PostgreSQL): every kind of change\n"
+      "previewed, restored and read back equal in the same tenant; restored into another\n"
+      "tenant with no source id in any write; and a worker killed with SIGKILL right after\n"
+      "the create, resumed to one object equal to the backup. A restore writes types in\n"
+      "\"restore order\" (`catalog::RestoreRank`: lower first), so what an object refers to\n"
+      "exists, and is mapped, before it.\n\n"
+      "| type | what it is | collection (Graph beta) | update | assignments | sub-resources (how "
+      "written) | references | restore order | other |\n"
+      "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& t : Catalog()) {
     std::string subs, refs, other;
     for (const auto& s : t.sub_resources)
@@ -598,10 +603,11 @@ std::string CatalogMarkdown() {
                                    ? "POST/DELETE each on `assignments`"
                                    : "`/" + std::string(t.assign_action) + "` (`" +
                                          std::string(*t.assign_body_key) + "`)";
-    out += "| " + std::string(t.name) + " | `" + std::string(t.collection) + "` | " +
+    out += "| " + std::string(t.name) + " | " + std::string(TypeTitle(t.name)) + " | `" +
+           std::string(t.collection) + "` | " +
            (t.update_method == UpdateMethod::kPut ? "PUT" : "PATCH") + " | " + assign + " | " +
            (subs.empty() ? "—" : subs) + " | " + (refs.empty() ? "—" : refs) + " | " +
-           (other.empty() ? "—" : other) + " |\n";
+           std::to_string(RestoreRank(t)) + " | " + (other.empty() ? "—" : other) + " |\n";
   }
   return out;
 }
