@@ -140,8 +140,8 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
     return Unexpected(Status::InvalidArgument(
         "conditional_access_state: must be \"report_only\" (the default: conditional access "
         "policies are created in report-only state) or \"as_backed_up\""));
-  const RestoreParams params{r.source_tenant_id, r.backup_set_id, r.item_ids, r.group_mapping,
-                             r.actor_user_id, r.conditional_access_state};
+  const RestoreParams params{r.source_tenant_id, r.backup_set_id, r.item_ids,
+                             r.group_mapping,    r.actor_user_id, r.conditional_access_state};
   // A non-default option is part of what the run is (the default keeps the
   // PHP system's keys).
   php::Array options;
@@ -155,6 +155,20 @@ Result<StartResult> StartRestore(RunService& runs, store::Database& db, const Re
   req.initiator_user_id = r.actor_user_id;
   req.params = params.ToJson();
   req.total = *total;
+  if (execute && r.source_tenant_id != r.target_tenant_id) {
+    // The source tenant's log says its backup was restored elsewhere: who,
+    // into which tenant, which set, which run (the run id is filled in).
+    store::AuditEntry e;
+    e.tenant_id = r.source_tenant_id;
+    e.actor_user_id = r.actor_user_id;
+    e.action = "restore.into_other_tenant";
+    e.details =
+        nlohmann::json{{"target_tenant", r.target_tenant_id},
+                       {"backup_set", r.backup_set_id},
+                       {"items", r.item_ids ? nlohmann::json(*r.item_ids) : nlohmann::json()}}
+            .dump();
+    req.also_audit.push_back(std::move(e));
+  }
   if (execute) {
     auto key = RestoreExecuteKey(r.target_tenant_id, r.backup_set_id, r.item_ids,
                                  php::Value(std::move(mapping)), std::move(options));

@@ -60,6 +60,12 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
     auto job = jobs::JobQueue::Enqueue(db_, tx, spec, now);
     if (!job) return Unexpected(job.error());
     if (Status s = NotifyAndAudit(tx, created->run, now); !s.ok()) return Unexpected(s);
+    for (store::AuditEntry e : request.also_audit) {
+      e.run_id = created->run.id;
+      e.target_type = "run";
+      e.target_id = std::to_string(created->run.id);
+      if (auto r = store::AuditLog::Append(tx, e, now); !r) return Unexpected(r.error());
+    }
     return StartResult{created->run, false};
   });
 }

@@ -2,11 +2,13 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/idempotency.h"
 #include "core/redactor.h"
 #include "jobs/job_queue.h"
+#include "store/audit_log.h"
 #include "store/runs_repository.h"
 
 namespace ta::runs {
@@ -21,6 +23,10 @@ struct StartRequest {
   int64_t total = 0;
   int max_attempts = 5;
   int priority = 100;
+  // Audit entries in other tenants' logs, written with the run (run_id and
+  // target filled in): a restore into another tenant is recorded in the
+  // source tenant's log too.
+  std::vector<store::AuditEntry> also_audit;
 };
 
 struct StartResult {

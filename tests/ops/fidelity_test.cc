@@ -18,6 +18,7 @@
 #include "catalog/catalog.h"
 #include "ops/capture.h"
 #include "ops_env.h"
+#include "store/audit_log.h"
 
 namespace ta::ops {
 namespace {
@@ -145,12 +146,12 @@ World Seed(sim::GraphSim& sim) {
                                   {"useManagedBrowser", false}},
                                  kTagsAndAssignments);
   }
-  w.ids["conditionalAccessPolicy"] = seed(
-      "ms-a", "policies",
-      {{"displayName", "Require MFA for admins"},
-       {"state", "enabled"},
-       {"conditions", CaConditions({"a-user-bg"})},
-       {"grantControls", {{"operator", "OR"}, {"builtInControls", {"mfa"}}}}});
+  w.ids["conditionalAccessPolicy"] =
+      seed("ms-a", "policies",
+           {{"displayName", "Require MFA for admins"},
+            {"state", "enabled"},
+            {"conditions", CaConditions({"a-user-bg"})},
+            {"grantControls", {{"operator", "OR"}, {"builtInControls", {"mfa"}}}}});
   w.ids["mobileAppConfiguration"] =
       managed("mobileAppConfigurations",
               {{"@odata.type", "#microsoft.graph.iosMobileAppConfiguration"},
@@ -162,27 +163,26 @@ World Seed(sim::GraphSim& sim) {
                   {"appConfigKeyType", "booleanType"},
                   {"appConfigKeyValue", "false"}}}}},
               kTagsAndAssignments);
-  w.ids["endpointSecurityIntent"] = managed(
-      "intents",
-      {{"displayName", "Defender antivirus"},
-       {"description", "esi"},
-       {"templateId", "804339ad-1553-4478-a742-138fb5807418"},
-       {"settings",
-        {{{"@odata.type", "#microsoft.graph.deviceManagementBooleanSettingInstance"},
-          {"definitionId", "deviceConfiguration--defenderRealTimeMonitoring"},
-          {"valueJson", "true"}},
-         {{"@odata.type", "#microsoft.graph.deviceManagementIntegerSettingInstance"},
-          {"definitionId", "deviceConfiguration--defenderScanMaxCpuPercentage"},
-          {"valueJson", "50"}}}}},
-      kTagsAndAssignments);
-  w.ids["policySet"] = managed(
-      "policySets",
-      {{"displayName", "Portal rollout"},
-       {"description", "ps"},
-       {"items",
-        {{{"@odata.type", "#microsoft.graph.mobileAppPolicySetItem"},
-          {"payloadId", "a-app-portal"}}}}},
-      kTagsAndAssignments);
+  w.ids["endpointSecurityIntent"] =
+      managed("intents",
+              {{"displayName", "Defender antivirus"},
+               {"description", "esi"},
+               {"templateId", "804339ad-1553-4478-a742-138fb5807418"},
+               {"settings",
+                {{{"@odata.type", "#microsoft.graph.deviceManagementBooleanSettingInstance"},
+                  {"definitionId", "deviceConfiguration--defenderRealTimeMonitoring"},
+                  {"valueJson", "true"}},
+                 {{"@odata.type", "#microsoft.graph.deviceManagementIntegerSettingInstance"},
+                  {"definitionId", "deviceConfiguration--defenderScanMaxCpuPercentage"},
+                  {"valueJson", "50"}}}}},
+              kTagsAndAssignments);
+  w.ids["policySet"] = managed("policySets",
+                               {{"displayName", "Portal rollout"},
+                                {"description", "ps"},
+                                {"items",
+                                 {{{"@odata.type", "#microsoft.graph.mobileAppPolicySetItem"},
+                                   {"payloadId", "a-app-portal"}}}}},
+                               kTagsAndAssignments);
   w.ids["cloudPcProvisioningPolicy"] =
       managed("provisioningPolicies",
               {{"displayName", "Cloud PC standard"},
@@ -192,14 +192,14 @@ World Seed(sim::GraphSim& sim) {
                {"imageId", "MicrosoftWindowsDesktop_windows-ent-cpc_win11-23h2-ent-cpc-m365"},
                {"windowsSetting", {{"locale", "en-US"}}}},
               kAssignments);
-  w.ids["cloudPcUserSetting"] = managed(
-      "userSettings",
-      {{"displayName", "Cloud PC users"},
-       {"description", "cus"},
-       {"localAdminEnabled", false},
-       {"resetEnabled", true},
-       {"restorePointSetting", {{"frequencyInHours", 12}, {"userRestoreEnabled", true}}}},
-      kAssignments);
+  w.ids["cloudPcUserSetting"] =
+      managed("userSettings",
+              {{"displayName", "Cloud PC users"},
+               {"description", "cus"},
+               {"localAdminEnabled", false},
+               {"resetEnabled", true},
+               {"restorePointSetting", {{"frequencyInHours", 12}, {"userRestoreEnabled", true}}}},
+              kAssignments);
   w.ids["appleEnrollmentProfile"] =
       managed("appleUserInitiatedEnrollmentProfiles",
               {{"displayName", "iOS user enrollment"},
@@ -475,14 +475,13 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                    Ok(w.Patch(item, {{"roleScopeTagIds", {"a-tag-am"}}}));
                  }});
   if (type.assign_body_key) {
-    m.push_back(
-        {"assignments", "assignments",
-         [&type](auto&, graph::GraphWriter& w, const std::string& item) {
-           if (type.assign_body_key == catalog::kAssignEachEntry)  // no /assign action
-             return Ok(w.Post(item + "/assignments", GroupTarget("a-grp-help")[0]));
-           Ok(w.Post(item + "/" + std::string(type.assign_action),
-                     catalog::AssignBody(type, GroupTarget("a-grp-help"))));
-         }});
+    m.push_back({"assignments", "assignments",
+                 [&type](auto&, graph::GraphWriter& w, const std::string& item) {
+                   if (type.assign_body_key == catalog::kAssignEachEntry)  // no /assign action
+                     return Ok(w.Post(item + "/assignments", GroupTarget("a-grp-help")[0]));
+                   Ok(w.Post(item + "/" + std::string(type.assign_action),
+                             catalog::AssignBody(type, GroupTarget("a-grp-help"))));
+                 }});
   }
   if (type.name == "deviceConfiguration") {
     auto oma = [](graph::GraphReader& r, const std::string& item) {
@@ -555,8 +554,7 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
          {"ipRanges",
           {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"}, {"cidrAddress", "0.0.0.0/0"}}}}}}},
       {"conditionalAccessPolicy",
-       {"conditions.users.excludeUsers",
-        {{"conditions", CaConditions(json::array())}}}},
+       {"conditions.users.excludeUsers", {{"conditions", CaConditions(json::array())}}}},
       {"mobileApp", {"appUrl", {{"appUrl", "https://evil.example"}}}},
       {"mobileAppConfiguration",
        {"settings",
@@ -637,25 +635,23 @@ std::vector<Mutation> MutationsOf(const catalog::PolicyType& type) {
                    Ok(w.Post(item + "/targetApps", {{"apps", {{{"mobileAppIdentifier", id}}}}}));
                  }});
   if (type.name == "endpointSecurityIntent")
-    m.push_back({"sub-resource", "settings",
-                 [](auto&, graph::GraphWriter& w, const std::string& item) {
-                   Ok(w.Post(item + "/updateSettings",
-                             {{"settings",
-                               {{{"@odata.type",
-                                  "#microsoft.graph.deviceManagementIntegerSettingInstance"},
-                                 {"definitionId",
-                                  "deviceConfiguration--defenderScanMaxCpuPercentage"},
-                                 {"valueJson", "20"}}}}}));
-                 }});
+    m.push_back(
+        {"sub-resource", "settings", [](auto&, graph::GraphWriter& w, const std::string& item) {
+           Ok(w.Post(item + "/updateSettings",
+                     {{"settings",
+                       {{{"@odata.type", "#microsoft.graph.deviceManagementIntegerSettingInstance"},
+                         {"definitionId", "deviceConfiguration--defenderScanMaxCpuPercentage"},
+                         {"valueJson", "20"}}}}}));
+         }});
   if (type.name == "policySet")
-    m.push_back({"sub-resource", "items",
-                 [](graph::GraphReader& r, graph::GraphWriter& w, const std::string& item) {
-                   auto live = r.Get(item + "?$expand=items");
-                   ASSERT_TRUE(live.has_value());
-                   ASSERT_FALSE((*live)["items"].empty());
-                   Ok(w.Post(item + "/update",
-                             {{"deletedPolicySetItems", {(*live)["items"][0]["id"]}}}));
-                 }});
+    m.push_back(
+        {"sub-resource", "items",
+         [](graph::GraphReader& r, graph::GraphWriter& w, const std::string& item) {
+           auto live = r.Get(item + "?$expand=items");
+           ASSERT_TRUE(live.has_value());
+           ASSERT_FALSE((*live)["items"].empty());
+           Ok(w.Post(item + "/update", {{"deletedPolicySetItems", {(*live)["items"][0]["id"]}}}));
+         }});
   if (type.name == "notificationMessageTemplate")
     m.push_back({"sub-resource", "localizedNotificationMessages",
                  [](graph::GraphReader& r, graph::GraphWriter& w, const std::string& item) {
@@ -850,6 +846,12 @@ TEST_P(FidelityTest, EveryKindOfChangeIsPreviewedRestoredAndReadBackEqual) {
     }
   }
   EXPECT_GT(writes, 0);
+  // A preview right after the restore finds nothing to do: no server-assigned
+  // id or Graph metadata shows as a change.
+  auto again = f.Restore(env.tenant_b, false, mapping);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].status, "unchanged")
+      << json::parse(again[0].details.value_or("{}"))["diff"].dump();
   std::printf(
       "[fidelity] %-28s changes made %d, named by the preview %d, equal after restore %d; "
       "into another tenant: %s, %d writes, %d source ids sent\n",
@@ -1176,6 +1178,24 @@ TEST_P(FidelityFaultTest, ReferencedObjectsAreRestoredFirstAndMappedInTheSameRun
   EXPECT_GE(first_tag, 0);
   EXPECT_LT(first_tag, first_policy);
   EXPECT_EQ(leaks, 0);
+  // The source tenant's audit log records that its backup went elsewhere, once.
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = "
+                      "'restore.into_other_tenant' AND run_id = $2",
+                      {env.tenant_a, done.run}),
+            1);
+  // A double click: the second start reuses the queued run and records nothing more.
+  auto first = StartRestore(*env.runs, env.db(), req, true);
+  auto second = StartRestore(*env.runs, env.db(), req, true);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  EXPECT_TRUE(second->reused);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1 AND action = "
+                      "'restore.into_other_tenant' AND run_id = $2",
+                      {env.tenant_a, first->run.id}),
+            1);
+  env.Drain();
+  auto chain = store::AuditLog::Verify(env.db());
+  ASSERT_TRUE(chain.has_value());
+  EXPECT_TRUE(chain->empty()) << "every tenant's chain stays intact";
   std::printf(
       "[fidelity] into a tenant without the referenced objects: %zu items, all created "
       "(scope tags, filter, template first), %d source ids sent\n",
@@ -1209,7 +1229,8 @@ TEST_P(FidelityFaultTest, ABuiltInObjectIsSkippedWithItsReason) {
 // Conditional access into another tenant: created in report-only state by
 // default, "as backed up" only when asked; the preview warns when the policy
 // excludes no break-glass account; an unmapped user blocks it.
-TEST_P(FidelityFaultTest, ConditionalAccessIsCreatedReportOnlyUnlessAskedAndWarnsWithoutBreakGlass) {
+TEST_P(FidelityFaultTest,
+       ConditionalAccessIsCreatedReportOnlyUnlessAskedAndWarnsWithoutBreakGlass) {
   TA_OPS_ENV(env);
   FaultWorld fw = BackUpAndSyncBoth(env);
   const int64_t item = ItemOf(env, fw.set_id, "conditionalAccessPolicy");
@@ -1306,8 +1327,8 @@ TEST_P(FidelityFaultTest, AWin32AppIsRestoredAsMetadataAndSaysToUploadItsContent
   const int64_t set_id = env.SyncAndBackUpA();
   ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_b, std::nullopt));
   env.Drain();
-  RestoreRequest req{env.operator_both, env.tenant_a, env.tenant_b,
-                     set_id,            std::nullopt, {{"ms-a-grp", "ms-b-grp"}}};
+  RestoreRequest req{env.operator_both,         env.tenant_a, env.tenant_b, set_id, std::nullopt,
+                     {{"ms-a-grp", "ms-b-grp"}}};
   std::map<std::string, std::string> warned;  // name -> warnings
   for (bool execute : {false, true}) {
     for (const auto& i : RunRestore(env, req, execute).items) {
@@ -1383,12 +1404,9 @@ TEST_P(FidelityKillTest, SigkillRightAfterTheCreateResumesToOneCompleteObject) {
   };
   ASSERT_TRUE(named_in_b().empty());
 
-  RestoreRequest req{env.operator_both,
-                     env.tenant_a,
-                     env.tenant_b,
-                     f.set_id,
-                     std::vector<int64_t>{f.item_id},
-                     fw.mapping};
+  RestoreRequest req{
+      env.operator_both, env.tenant_a, env.tenant_b, f.set_id, std::vector<int64_t>{f.item_id},
+      fw.mapping};
   auto run = StartRestore(*env.runs, env.db(), req, true);
   ASSERT_TRUE(run.has_value()) << run.error().ToString();
   CrashAt(env, "after_create");
@@ -1406,9 +1424,10 @@ TEST_P(FidelityKillTest, SigkillRightAfterTheCreateResumesToOneCompleteObject) {
   EXPECT_TRUE(diff.empty()) << "differs after the resume: " << Paths(diff);
   const int64_t attempts = env.Count("SELECT attempts FROM jobs WHERE run_id = $1", {run->run.id});
   EXPECT_EQ(attempts, 2);
-  std::printf("[fidelity] SIGKILL after create %-28s objects in target %zu, item %s, %s, attempts %lld\n",
-              std::string(type.name).c_str(), ids.size(), items[0].status.c_str(),
-              diff.empty() ? "equal to the backup" : "DIFFERS", static_cast<long long>(attempts));
+  std::printf(
+      "[fidelity] SIGKILL after create %-28s objects in target %zu, item %s, %s, attempts %lld\n",
+      std::string(type.name).c_str(), ids.size(), items[0].status.c_str(),
+      diff.empty() ? "equal to the backup" : "DIFFERS", static_cast<long long>(attempts));
 }
 
 std::vector<std::tuple<TestBackend, std::string>> AllTypes() {
@@ -1418,7 +1437,8 @@ std::vector<std::tuple<TestBackend, std::string>> AllTypes() {
   return out;
 }
 
-std::string TypeTestName(const ::testing::TestParamInfo<std::tuple<TestBackend, std::string>>& info) {
+std::string TypeTestName(
+    const ::testing::TestParamInfo<std::tuple<TestBackend, std::string>>& info) {
   return ::ta::testing::BackendName(
              ::testing::TestParamInfo<TestBackend>(std::get<0>(info.param), info.index)) +
          "_" + std::get<1>(info.param);
