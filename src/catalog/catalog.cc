@@ -641,7 +641,7 @@ json StripForWrite(const PolicyType& type, const json& payload, bool for_update)
                                   sub->write == SubWrite::kPolicySetItems) &&
                                      !for_update;
       if (!in_body) continue;
-      out[sub->write == SubWrite::kUpdateSettings ? std::string("settingsDelta") : k] =
+      out[CreateBodyKey(*sub)] =
           CleanEntry(v);
       continue;
     }
@@ -653,6 +653,28 @@ json StripForWrite(const PolicyType& type, const json& payload, bool for_update)
     for (size_t open = via.find('{'); open != std::string::npos; open = via.find('{', open + 1))
       out.erase(via.substr(open + 1, via.find('}', open) - open - 1));
   }
+  return out;
+}
+
+std::string CreateBodyKey(const SubResource& sub) {
+  return sub.write == SubWrite::kUpdateSettings ? "settingsDelta" : std::string(sub.property);
+}
+
+std::vector<std::string> SettingDefinitionIds(const json& payload) {
+  std::vector<std::string> out;
+  std::function<void(const json&)> walk = [&](const json& v) {
+    if (v.is_object()) {
+      for (const auto& [k, x] : v.items()) {
+        if (k != "settingDefinitionId" || !x.is_string())
+          walk(x);
+        else if (std::find(out.begin(), out.end(), x.get<std::string>()) == out.end())
+          out.push_back(x.get<std::string>());
+      }
+    } else if (v.is_array()) {
+      for (const auto& x : v) walk(x);
+    }
+  };
+  walk(payload);
   return out;
 }
 

@@ -220,6 +220,14 @@ nlohmann::json TargetAppsBody(const nlohmann::json& apps, const nlohmann::json& 
 // The body of POST {item}/scheduleActionsForRules for `actions` (as captured).
 nlohmann::json ScheduleActionsBody(const nlohmann::json& actions);
 
+// Where a create body carries sub-resource `sub` ("settingsDelta" for an
+// intent's settings; else its property).
+std::string CreateBodyKey(const SubResource& sub);
+
+// Every settings catalog setting id in a payload (settings, their children,
+// a reusable setting's instance), each once.
+std::vector<std::string> SettingDefinitionIds(const nlohmann::json& payload);
+
 // The body of POST {item}/updateSettings for `settings` (as captured).
 nlohmann::json UpdateSettingsBody(const nlohmann::json& settings);
 

@@ -660,8 +660,7 @@ class RestoreRun {
   // The sub-resources a create or PUT body carried are live as sent.
   static void CarriedInBody(const catalog::PolicyType& type, const json& body, json& live) {
     for (const auto& sub : type.sub_resources) {
-      const std::string in_body =
-          sub.write == catalog::SubWrite::kUpdateSettings ? "settingsDelta" : std::string(sub.property);
+      const std::string in_body = catalog::CreateBodyKey(sub);
       if (body.contains(in_body)) live[std::string(sub.property)] = body[in_body];
     }
   }

@@ -28,30 +28,12 @@ Result<std::vector<PolicyRecord>> LoadPolicies(store::Database& db, int64_t tena
       db, [&](store::Tx& tx) { return store::Inventory::PoliciesToCapture(tx, tenant, ids); });
 }
 
-// Every settingDefinitionId in a payload (settings catalog settings, their
-// children, reusable settings).
-void DefinitionIds(const json& v, std::vector<std::string>& out) {
-  if (v.is_object()) {
-    for (const auto& [k, x] : v.items()) {
-      if (k == "settingDefinitionId" && x.is_string()) {
-        if (std::find(out.begin(), out.end(), x.get<std::string>()) == out.end())
-          out.push_back(x.get<std::string>());
-      } else {
-        DefinitionIds(x, out);
-      }
-    }
-  } else if (v.is_array()) {
-    for (const auto& x : v) DefinitionIds(x, out);
-  }
-}
-
 // Caches the setting definitions a captured policy uses and the tenant does
 // not have yet (names for documentation export). Best effort: a definition
 // Graph does not give is shown by its id in documents; the capture itself is
 // not affected.
 void CacheDefinitions(jobs::JobContext& ctx, graph::GraphReader& reader, const json& payload) {
-  std::vector<std::string> ids;
-  DefinitionIds(payload, ids);
+  const std::vector<std::string> ids = catalog::SettingDefinitionIds(payload);
   if (ids.empty()) return;
   const int64_t tenant = ctx.job().tenant_id;
   auto missing = store::ReadResult<std::vector<std::string>>(ctx.db(), [&](store::Tx& tx) {

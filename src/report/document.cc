@@ -416,20 +416,6 @@ std::string End(Format f) {
                             : "";
 }
 
-// The ids a page refers to (to name them) and the setting ids it uses.
-void Collect(const json& v, std::vector<std::string>& settings) {
-  if (v.is_object()) {
-    for (const auto& [k, x] : v.items()) {
-      if (k == "settingDefinitionId" && x.is_string())
-        settings.push_back(x.get<std::string>());
-      else
-        Collect(x, settings);
-    }
-  } else if (v.is_array()) {
-    for (const auto& x : v) Collect(x, settings);
-  }
-}
-
 }  // namespace
 
 std::string RenderObject(Format format, std::string_view type, const std::string& name,
@@ -499,7 +485,7 @@ Status WriteBackupSetDocument(store::Database& db, int64_t tenant_id, int64_t se
         if (type)
           for (const auto& r : catalog::FindReferences(*type, payload, assignments))
             ids.push_back(r.id);
-        Collect(payload, settings);
+        for (auto& id : catalog::SettingDefinitionIds(payload)) settings.push_back(std::move(id));
       }
       auto named = store::Inventory::NamesOf(tx, tenant_id, ids);
       if (!named) return named.error();

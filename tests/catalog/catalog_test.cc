@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -127,6 +128,24 @@ TEST(Catalog, ConditionalAccessReferencesAreMappedAndKeywordsKept) {
   EXPECT_EQ(m.payload["conditions"]["users"]["excludeUsers"], json({"U1"}));
   EXPECT_EQ(m.payload["conditions"]["users"]["includeUsers"], json({"All"}));
   EXPECT_EQ(m.unmapped.size(), 3u) << "role, application and location have no mapping";
+}
+
+// Setting ids anywhere in a payload (children included), each once.
+TEST(Catalog, SettingDefinitionIdsAreFoundAtEveryDepthOnce) {
+  const json p = {{"settings",
+                   {{{"settingInstance",
+                      {{"settingDefinitionId", "a"},
+                       {"groupSettingCollectionValue",
+                        {{{"children", {{{"settingDefinitionId", "b"}}, {{"settingDefinitionId", "a"}}}}}}}}}}}},
+                  {"settingInstance", {{"settingDefinitionId", "c"}}},
+                  {"noise", {{"settingDefinitionId", 5}}}};
+  auto ids = SettingDefinitionIds(p);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(SettingDefinitionIds(json("x")).empty());
+  EXPECT_EQ(CreateBodyKey(FindPolicyType("endpointSecurityIntent")->sub_resources[0]),
+            "settingsDelta");
+  EXPECT_EQ(CreateBodyKey(FindPolicyType("settingsCatalog")->sub_resources[0]), "settings");
 }
 
 TEST(Catalog, OnlyAppsWithUploadedContentNeedItUploadedAgain) {

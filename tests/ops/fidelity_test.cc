@@ -60,6 +60,17 @@ struct World {
   std::map<std::string, std::string> ids;  // catalog type -> its object in A
 };
 
+// The web app both tenants have (tenant prefix "a" or "b").
+json Portal(const std::string& p) {
+  return {{"id", p + "-app-portal"},
+          {"@odata.type", "#microsoft.graph.webApp"},
+          {"displayName", "Contoso portal"},
+          {"description", p},
+          {"publisher", "Contoso"},
+          {"appUrl", "https://portal.contoso.example"},
+          {"useManagedBrowser", false}};
+}
+
 World Seed(sim::GraphSim& sim) {
   World w;
   auto seed = [&](const std::string& tenant, const std::string& coll, const json& o) {
@@ -102,14 +113,7 @@ World Seed(sim::GraphSim& sim) {
           {"ipRanges",
            {{{"@odata.type", "#microsoft.graph.iPv4CidrRange"},
              {"cidrAddress", p == "a" ? "203.0.113.0/24" : "198.51.100.0/24"}}}}});
-    seed(t, "mobileApps",
-         {{"id", p + "-app-portal"},
-          {"@odata.type", "#microsoft.graph.webApp"},
-          {"displayName", "Contoso portal"},
-          {"description", p},
-          {"publisher", "Contoso"},
-          {"appUrl", "https://portal.contoso.example"},
-          {"useManagedBrowser", false}});
+    if (p == "b") seed(t, "mobileApps", Portal(p));  // A's, below, carries tags and assignments
     // The same in every tenant: a Microsoft application and a built-in role.
     sim.Seed(t, "servicePrincipals",
              {{{"id", p + "-sp-spo"},
@@ -134,18 +138,7 @@ World Seed(sim::GraphSim& sim) {
   w.ids["scopeTag"] = "a-tag-eu";
   w.ids["notificationMessageTemplate"] = "a-tmpl";
   w.ids["namedLocation"] = "a-loc";
-  {  // the source's portal app carries the common scope tag and assignment
-    sim.Remove("ms-a", "mobileApps", "a-app-portal");
-    w.ids["mobileApp"] = managed("mobileApps",
-                                 {{"id", "a-app-portal"},
-                                  {"@odata.type", "#microsoft.graph.webApp"},
-                                  {"displayName", "Contoso portal"},
-                                  {"description", "a"},
-                                  {"publisher", "Contoso"},
-                                  {"appUrl", "https://portal.contoso.example"},
-                                  {"useManagedBrowser", false}},
-                                 kTagsAndAssignments);
-  }
+  w.ids["mobileApp"] = managed("mobileApps", Portal("a"), kTagsAndAssignments);
   w.ids["conditionalAccessPolicy"] =
       seed("ms-a", "policies",
            {{"displayName", "Require MFA for admins"},
