@@ -1,4 +1,6 @@
 // Sign-in, API tokens, tenants and memberships.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "api/input.h"
@@ -16,6 +18,13 @@ using nlohmann::json;
 using store::Accounts;
 
 int64_t Now(ApiContext& ctx) { return ToUnixMillis(ctx.clock.Now()); }
+
+// "45 seconds", "1 minute", "15 minutes" (rounded up).
+std::string HumanDuration(int64_t seconds) {
+  if (seconds < 60) return std::to_string(seconds) + (seconds == 1 ? " second" : " seconds");
+  const int64_t minutes = (seconds + 59) / 60;
+  return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+}
 
 tenancy::Actor ActorOf(ApiContext& ctx, const Request& req) {
   return {req.principal ? std::optional(req.principal->user.id) : std::nullopt, "api", Now(ctx)};
@@ -69,7 +78,8 @@ Result<Response> Login(ApiContext& ctx, Request& req) {
   const auto wait = ctx.login_limiter.RetryAfter(req.remote_addr, *email);
   if (wait.count() > 0) {
     Response r = Problem(
-        429, "too many failed sign-ins; try again in " + std::to_string(wait.count()) + " s");
+        429, "Too many failed sign-ins from here. Wait " + HumanDuration(wait.count()) +
+                 ", then sign in again (or ask an administrator to reset your password).");
     r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
     return r;
   }
@@ -134,15 +144,35 @@ Result<Response> Me(ApiContext& ctx, Request& req) {
   if (!m) return Unexpected(m.error());
   json tenants = json::array();
   for (const auto& x : *m)
-    tenants.push_back(
-        {{"tenant_id", x.tenant_id}, {"tenant_name", x.tenant_name}, {"role", x.role}});
+    tenants.push_back({{"tenant_id", x.tenant_id},
+                       {"tenant_name", x.tenant_name},
+                       {"role", x.role},
+                       {"entra_tenant_id", x.entra_tenant_id ? json(*x.entra_tenant_id) : json()},
+                       {"tags", JsonColumn(x.tags)}});
   json out = {
       {"user", UserJson(req.principal->user)},
+      {"preferences", {{"notify", req.principal->user.notify}}},
       {"memberships", tenants},
       {"auth", req.principal->via == store::Principal::Via::kSession ? "session" : "token"}};
   if (req.principal->via == store::Principal::Via::kSession)
     out["csrf_token"] = req.principal->csrf_token;
   return Response::Json(200, out);
+}
+
+Result<Response> SetPreferences(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"notify"});
+  if (!body) return Unexpected(body.error());
+  auto notify = body->String("notify", 20);
+  if (!notify) return Unexpected(notify.error());
+  if (!store::IsNotifyPreference(*notify))
+    return Unexpected(Status::InvalidArgument(
+        "notify: one of all (queued and finished), finished, failures (failed or partially "
+        "succeeded only)"));
+  Status s = ctx.db.Write([&](store::Tx& tx) {
+    return Accounts::SetNotifyPreference(tx, req.user_id(), *notify);
+  });
+  if (!s.ok()) return Unexpected(s);
+  return Response::Json(200, {{"notify", *notify}});
 }
 
 Result<Response> ListTokens(ApiContext& ctx, Request& req) {
@@ -234,6 +264,7 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
               {"client_id", opt(t->client_id)},
               {"has_credentials", t->has_credentials},
               {"settings", JsonColumn(t->settings)},
+              {"tags", JsonColumn(t->tags)},
               {"created_at", Time(t->created_at)},
               {"role", role.empty() ? json() : json(role)}};
 }
@@ -265,6 +296,39 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
 Result<Response> GetTenant(ApiContext& ctx, Request& req) {
   auto out = store::ReadResult<json>(
       ctx.db, [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role); });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+Result<Response> SetTenantTags(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"tags"});
+  if (!body) return Unexpected(body.error());
+  const json& v = body->value();
+  if (!v.contains("tags") || !v["tags"].is_array())
+    return Unexpected(Status::InvalidArgument("tags: a list of words, such as [\"dental\", \"eu\"]"));
+  const json& list = v["tags"];
+  if (list.size() > 20) return Unexpected(Status::InvalidArgument("tags: at most 20 tags"));
+  json tags = json::array();
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string field = "tags[" + std::to_string(i) + "]";
+    if (!list[i].is_string())
+      return Unexpected(Status::InvalidArgument(field + ": must be a string"));
+    std::string t = list[i].get<std::string>();
+    t.erase(0, t.find_first_not_of(" \t"));
+    t.erase(t.find_last_not_of(" \t") + 1);
+    if (t.empty() || t.size() > 40)
+      return Unexpected(Status::InvalidArgument(field + ": 1 to 40 characters"));
+    if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
+  }
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    if (Status s = Accounts::SetTenantTags(tx, req.tenant_id, tags.dump()); !s.ok())
+      return Unexpected(s);
+    if (Status s = Audit(tx, ctx, req.tenant_id, req, "tenant.tags_set", "tenant",
+                         std::to_string(req.tenant_id), {{"tags", tags}});
+        !s.ok())
+      return Unexpected(s);
+    return TenantJson(tx, req.tenant_id, req.role);
+  });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
 }

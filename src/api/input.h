@@ -58,5 +58,8 @@ Result<Page> ParsePage(const Request& req);
 Result<std::optional<std::string>> QueryEnum(const Request& req, std::string_view name,
                                              std::initializer_list<std::string_view> allowed);
 Result<std::optional<int64_t>> QueryId(const Request& req, std::string_view name);
+// A date (2026-11-30, midnight UTC) or an RFC 3339 UTC time (2026-11-30T08:00:00Z)
+// as unix milliseconds.
+Result<std::optional<int64_t>> QueryTime(const Request& req, std::string_view name);
 
 }  // namespace ta::api

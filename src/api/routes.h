@@ -80,6 +80,9 @@ Result<Response> PreviewRestore(ApiContext&, Request&);
 Result<Response> ExecuteRestore(ApiContext&, Request&);
 // runs.cc
 Result<Response> ListRuns(ApiContext&, Request&);
+Result<Response> ListAllRuns(ApiContext&, Request&);
+Result<Response> SetPreferences(ApiContext&, Request&);
+Result<Response> SetTenantTags(ApiContext&, Request&);
 Result<Response> ActiveRuns(ApiContext&, Request&);
 Result<Response> ActiveRunsStream(ApiContext&, Request&);
 Result<Response> GetRun(ApiContext&, Request&);

@@ -31,7 +31,10 @@ bool IsIdentifier(std::string_view s) {
 
 }  // namespace
 
-Result<Response> ListRuns(ApiContext& ctx, Request& req) {
+namespace {
+
+// ?status, ?type, ?since, ?until and the page, as a run filter.
+Result<store::RunFilter> RunFilterOf(const Request& req) {
   auto page = ParsePage(req);
   if (!page) return Unexpected(page.error());
   auto status =
@@ -41,19 +44,60 @@ Result<Response> ListRuns(ApiContext& ctx, Request& req) {
   const auto type = req.QueryParam("type");
   if (type && !IsIdentifier(*type))
     return Unexpected(Status::InvalidArgument("type: a run type such as policy.capture_snapshot"));
+  auto since = QueryTime(req, "since");
+  if (!since) return Unexpected(since.error());
+  auto until = QueryTime(req, "until");
+  if (!until) return Unexpected(until.error());
+  if (*since && *until && **until <= **since)
+    return Unexpected(Status::InvalidArgument("until: must be later than since"));
   store::RunFilter f;
   f.status = *status;
   f.type = type;
+  f.created_from = *since;
+  f.created_before = *until;
   f.before_id = page->cursor;
   f.limit = page->limit;
-  auto list = store::ReadResult<std::vector<store::RunRecord>>(
-      ctx.db, [&](store::Tx& tx) { return store::RunsRepository::List(tx, {req.tenant_id}, f); });
-  if (!list) return Unexpected(list.error());
-  json items = json::array();
-  for (const auto& r : *list) items.push_back(RunJson(r));
-  return Response::Json(
-      200,
-      PageJson(items, page->limit, list->empty() ? std::nullopt : std::optional(list->back().id)));
+  return f;
+}
+
+// A page of runs of `tenants` with their words, in one read.
+Result<Response> RunsPage(ApiContext& ctx, const std::vector<int64_t>& tenants,
+                          const store::RunFilter& f) {
+  std::optional<int64_t> last;
+  auto items = store::ReadResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    auto list = store::RunsRepository::List(tx, tenants, f);
+    if (!list) return Unexpected(list.error());
+    if (!list->empty()) last = list->back().id;
+    return RunsJson(tx, *list);
+  });
+  if (!items) return Unexpected(items.error());
+  return Response::Json(200, PageJson(std::move(*items), f.limit, last));
+}
+
+}  // namespace
+
+Result<Response> ListRuns(ApiContext& ctx, Request& req) {
+  auto f = RunFilterOf(req);
+  if (!f) return Unexpected(f.error());
+  return RunsPage(ctx, {req.tenant_id}, *f);
+}
+
+Result<Response> ListAllRuns(ApiContext& ctx, Request& req) {
+  auto f = RunFilterOf(req);
+  if (!f) return Unexpected(f.error());
+  auto only = QueryId(req, "tenant");
+  if (!only) return Unexpected(only.error());
+  auto memberships = store::ReadResult<std::vector<store::Membership>>(
+      ctx.db, [&](store::Tx& tx) { return store::Accounts::MembershipsOf(tx, req.user_id()); });
+  if (!memberships) return Unexpected(memberships.error());
+  std::vector<int64_t> tenants;
+  for (const auto& m : *memberships)
+    if (!*only || m.tenant_id == **only) tenants.push_back(m.tenant_id);
+  if (*only && tenants.empty())
+    return Unexpected(Status::PermissionDenied("tenant: you are not a member of tenant " +
+                                               std::to_string(**only)));
+  if (tenants.empty()) return Response::Json(200, PageJson(json::array(), f->limit, std::nullopt));
+  return RunsPage(ctx, tenants, *f);
 }
 
 namespace {
@@ -68,7 +112,7 @@ Result<store::RunRecord> LoadRun(ApiContext& ctx, int64_t tenant, int64_t run) {
 Result<Response> ActiveRuns(ApiContext& ctx, Request& req) {
   auto list = ActiveRunsOf(ctx.db, req.user_id());
   if (!list) return Unexpected(list.error());
-  return Response::Json(200, RunList(*list));
+  return Response::Json(200, {{"items", std::move(*list)}});
 }
 
 Result<Response> ActiveRunsStream(ApiContext&, Request& req) {
@@ -81,9 +125,15 @@ Result<Response> ActiveRunsStream(ApiContext&, Request& req) {
 Result<Response> GetRun(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "run");
   if (!id) return Unexpected(id.error());
-  auto run = LoadRun(ctx, req.tenant_id, *id);
+  auto run = store::ReadResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    auto r = store::RunsRepository::Get(tx, req.tenant_id, *id);
+    if (!r) return Unexpected(r.error());
+    auto words = runs::DescribeRun(tx, *r);
+    if (!words) return Unexpected(words.error());
+    return RunJson(*r, &*words);
+  });
   if (!run) return Unexpected(run.error());
-  return Response::Json(200, RunJson(*run));
+  return Response::Json(200, std::move(*run));
 }
 
 Result<Response> ListRunItems(ApiContext& ctx, Request& req) {

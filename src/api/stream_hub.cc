@@ -28,25 +28,20 @@ std::string Event(std::string_view name, const json& data, std::optional<int64_t
 
 }  // namespace
 
-Result<std::vector<store::RunRecord>> ActiveRunsOf(store::Database& db, int64_t user) {
-  return store::ReadResult<std::vector<store::RunRecord>>(
-      db, [&](store::Tx& tx) -> Result<std::vector<store::RunRecord>> {
-        auto m = store::Accounts::MembershipsOf(tx, user);
-        if (!m) return Unexpected(m.error());
-        std::vector<int64_t> tenants;
-        for (const auto& x : *m) tenants.push_back(x.tenant_id);
-        if (tenants.empty()) return std::vector<store::RunRecord>{};
-        store::RunFilter f;
-        f.active_only = true;
-        f.limit = 200;
-        return store::RunsRepository::List(tx, tenants, f);
-      });
-}
-
-nlohmann::json RunList(const std::vector<store::RunRecord>& runs) {
-  json items = json::array();
-  for (const auto& r : runs) items.push_back(RunJson(r));
-  return {{"items", items}};
+Result<nlohmann::json> ActiveRunsOf(store::Database& db, int64_t user) {
+  return store::ReadResult<json>(db, [&](store::Tx& tx) -> Result<json> {
+    auto m = store::Accounts::MembershipsOf(tx, user);
+    if (!m) return Unexpected(m.error());
+    std::vector<int64_t> tenants;
+    for (const auto& x : *m) tenants.push_back(x.tenant_id);
+    if (tenants.empty()) return json::array();
+    store::RunFilter f;
+    f.active_only = true;
+    f.limit = 200;
+    auto list = store::RunsRepository::List(tx, tenants, f);
+    if (!list) return Unexpected(list.error());
+    return RunsJson(tx, *list);
+  });
 }
 
 // One stream: what it has been sent so far.
@@ -182,7 +177,12 @@ void StreamHub::PollRun(Topic& t) {
   for (auto& sub : t.subs) {
     if (sub.gone) continue;
     if (sub.seen != run->updated_at) {
-      if (text.empty()) text = Event("run", RunJson(*run), run->updated_at) + end;
+      if (text.empty()) {
+        // Words only when a stream needs the run again (not every tick).
+        auto words = store::ReadResult<runs::RunWords>(
+            ctx_.db, [&](store::Tx& tx) { return runs::DescribeRun(tx, *run); });
+        text = Event("run", RunJson(*run, words ? &*words : nullptr), run->updated_at) + end;
+      }
       sub.seen = run->updated_at;
       if (!sub.Send(text)) continue;
     } else if (ended) {
@@ -210,7 +210,7 @@ void StreamHub::PollActive(Topic& t) {
     return;
   }
   t.faulted = false;
-  const json now = RunList(*list);
+  const json now = {{"items", std::move(*list)}};
   std::string text = now.dump();
   if (text != t.last_text) {
     t.last_text = std::move(text);

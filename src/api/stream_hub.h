@@ -36,10 +36,9 @@
 
 namespace ta::api {
 
-// Queued and running runs across every tenant `user` belongs to, newest first
-// (GET /runs/active and its stream).
-Result<std::vector<store::RunRecord>> ActiveRunsOf(store::Database& db, int64_t user);
-nlohmann::json RunList(const std::vector<store::RunRecord>& runs);
+// Queued and running runs across every tenant `user` belongs to, newest first,
+// with their words, as a JSON array (GET /runs/active and its stream).
+Result<nlohmann::json> ActiveRunsOf(store::Database& db, int64_t user);
 
 class StreamHub {
  public:

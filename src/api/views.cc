@@ -32,14 +32,14 @@ std::string RunPath(int64_t tenant_id, int64_t run_id) {
   return "/api/v1/tenants/" + std::to_string(tenant_id) + "/runs/" + std::to_string(run_id);
 }
 
-json RunJson(const store::RunRecord& r) {
+json RunJson(const store::RunRecord& r, const runs::RunWords* words) {
   const int64_t done = r.processed;
   json error = r.error_code || r.error_message
                    ? json{{"code", r.error_code ? json(*r.error_code) : json()},
                           {"message", r.error_message ? json(*r.error_message) : json()}}
                    : json();
   const std::string self = RunPath(r.tenant_id, r.id);
-  return {
+  json out = {
       {"id", r.id},
       {"tenant_id", r.tenant_id},
       {"type", r.type},
@@ -67,6 +67,21 @@ json RunJson(const store::RunRecord& r) {
         {"items", self + "/items"},
         {"events", self + "/events"},
         {"view", runs::RunUrl(r.id)}}}};
+  if (words) {
+    out["tenant_name"] = words->tenant;
+    out["subject"] = words->subject;
+    if (!words->source_tenant.empty()) out["source_tenant_name"] = words->source_tenant;
+    if (!words->backup_set.empty()) out["backup_set_name"] = words->backup_set;
+  }
+  return out;
+}
+
+Result<json> RunsJson(store::Tx& tx, const std::vector<store::RunRecord>& runs) {
+  auto words = runs::DescribeRuns(tx, runs);
+  if (!words) return Unexpected(words.error());
+  json items = json::array();
+  for (const auto& r : runs) items.push_back(RunJson(r, &words->at(r.id)));
+  return items;
 }
 
 json NotificationJson(const store::Notification& n) {

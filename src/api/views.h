@@ -10,13 +10,18 @@
 
 #include "api/http.h"
 #include "runs/run_service.h"
+#include "runs/run_words.h"
 #include "store/notifications.h"
 #include "store/runs_repository.h"
 
 namespace ta::api {
 
 nlohmann::json Time(std::optional<int64_t> unix_ms);
-nlohmann::json RunJson(const store::RunRecord& run);
+// With `words`: also "tenant_name" and "subject" (what the run is about), and
+// for restores "source_tenant_name" and "backup_set_name".
+nlohmann::json RunJson(const store::RunRecord& run, const runs::RunWords* words = nullptr);
+// Each run with its words, looked up in `tx`.
+Result<nlohmann::json> RunsJson(store::Tx& tx, const std::vector<store::RunRecord>& runs);
 nlohmann::json NotificationJson(const store::Notification& n);
 nlohmann::json UserJson(const store::User& u);
 // A parsed JSON column; a value that does not parse is returned as a string.

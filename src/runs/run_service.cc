@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "store/audit_log.h"
+#include "runs/run_words.h"
+#include "store/accounts.h"
 #include "store/notifications.h"
 
 namespace ta::runs {
@@ -73,26 +75,29 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
 Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
   const bool terminal = store::IsTerminal(run.status);
   if (run.initiator_user_id) {
-    store::Notification n;
-    n.user_id = *run.initiator_user_id;
-    n.tenant_id = run.tenant_id;
-    n.run_id = run.id;
-    n.action = ViewRunAction(run.id);
-    n.created_at = now;
-    const std::string status(store::ToString(run.status));
-    n.title = run.type + " " + status;
-    if (!terminal) {
-      n.level = "info";
-      n.body = "Run #" + std::to_string(run.id) + " was queued.";
-    } else {
-      n.level = run.status == RunStatus::kSucceeded            ? "success"
+    auto user = store::Accounts::UserById(tx, *run.initiator_user_id);
+    if (!user) return user.error();
+    // No scheduler starts runs yet: every run here was started by a person.
+    if (*user && ShouldNotify((*user)->notify, run.status, /*scheduled=*/false)) {
+      auto words = DescribeRun(tx, run);
+      if (!words) return words.error();
+      store::Notification n;
+      n.user_id = *run.initiator_user_id;
+      n.tenant_id = run.tenant_id;
+      n.run_id = run.id;
+      n.action = ViewRunAction(run.id);
+      n.created_at = now;
+      n.title = RunSentence(run, *words) + ".";
+      n.level = !terminal                                     ? "info"
+                : run.status == RunStatus::kSucceeded            ? "success"
                 : run.status == RunStatus::kPartiallySucceeded ? "warning"
                 : run.status == RunStatus::kCancelled          ? "info"
                                                                : "error";
-      n.body = "Run #" + std::to_string(run.id) + " " + status + ": " + Counts(run) + ".";
-      if (run.error_message) n.body += " " + *run.error_message;
+      const std::string id = "Run #" + std::to_string(run.id);
+      n.body = terminal ? id + ": " + Counts(run) + "." : id + " is waiting for a worker.";
+      if (terminal && run.error_message) n.body += " " + *run.error_message;
+      if (auto r = store::NotificationsRepository::Insert(tx, n); !r) return r.error();
     }
-    if (auto r = store::NotificationsRepository::Insert(tx, n); !r) return r.error();
   }
   store::AuditEntry e;
   e.tenant_id = run.tenant_id;

@@ -24,10 +24,12 @@ Result<int64_t> InsertId(Tx& tx, std::string_view sql, const Params& params) {
 }
 
 constexpr const char* kUserCols =
-    "u.id, u.email, u.display_name, u.is_platform_admin, u.created_at";
+    "u.id, u.email, u.display_name, u.is_platform_admin, u.created_at, u.notify";
+constexpr size_t kUserColCount = 6;  // the columns after kUserCols start here
 
 User UserFrom(const Row& r, size_t at = 0) {
-  return User{r.Int(at), r.Text(at + 1), r.Text(at + 2), r.Int(at + 3) != 0, r.Int(at + 4)};
+  return User{r.Int(at),      r.Text(at + 1), r.Text(at + 2), r.Int(at + 3) != 0,
+              r.Int(at + 4), r.Text(at + 5)};
 }
 
 ApiToken TokenFrom(const Row& r) {
@@ -36,7 +38,8 @@ ApiToken TokenFrom(const Row& r) {
 
 Result<std::vector<Membership>> Memberships(Tx& tx, std::string_view where, int64_t id) {
   auto rows = tx.Query(
-      std::string("SELECT m.tenant_id, t.name, m.user_id, u.email, m.role, m.created_at FROM "
+      std::string("SELECT m.tenant_id, t.name, m.user_id, u.email, m.role, m.created_at, "
+                  "t.entra_tenant_id, t.tags FROM "
                   "memberships m JOIN tenants t ON t.id = m.tenant_id JOIN users u ON u.id = "
                   "m.user_id WHERE ") +
           std::string(where) + " ORDER BY m.tenant_id, m.user_id",
@@ -44,7 +47,8 @@ Result<std::vector<Membership>> Memberships(Tx& tx, std::string_view where, int6
   if (!rows) return Unexpected(rows.error());
   std::vector<Membership> out;
   for (const auto& r : *rows)
-    out.push_back({r.Int(0), r.Text(1), r.Int(2), r.Text(3), r.Text(4), r.Int(5)});
+    out.push_back(
+        {r.Int(0), r.Text(1), r.Int(2), r.Text(3), r.Text(4), r.Int(5), r.OptText(6), r.Text(7)});
   return out;
 }
 
@@ -58,6 +62,24 @@ int RoleRank(std::string_view role) {
 }
 
 bool IsRole(std::string_view role) { return RoleRank(role) > 0; }
+
+bool IsNotifyPreference(std::string_view v) {
+  return v == "all" || v == "finished" || v == "failures";
+}
+
+Status Accounts::SetNotifyPreference(Tx& tx, int64_t user_id, const std::string& notify) {
+  auto rows = tx.Query("UPDATE users SET notify = $1 WHERE id = $2 RETURNING id", {notify, user_id});
+  if (!rows) return rows.error();
+  return rows->empty() ? Status::NotFound("user " + std::to_string(user_id) + ": does not exist")
+                       : Status::Ok();
+}
+
+Status Accounts::SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json) {
+  auto rows =
+      tx.Query("UPDATE tenants SET tags = $1 WHERE id = $2 RETURNING id", {tags_json, tenant_id});
+  if (!rows) return rows.error();
+  return rows->empty() ? Status::NotFound("tenant: does not exist") : Status::Ok();
+}
 
 Result<int64_t> Accounts::CreateUser(Tx& tx, const std::string& email_in,
                                      const std::string& display_name,
@@ -95,7 +117,7 @@ Result<std::optional<std::pair<User, std::string>>> Accounts::UserByEmail(
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<std::pair<User, std::string>>();
   return std::optional<std::pair<User, std::string>>(
-      std::make_pair(UserFrom(rows->front()), rows->front().Text(5)));
+      std::make_pair(UserFrom(rows->front()), rows->front().Text(kUserColCount)));
 }
 
 Result<int64_t> Accounts::CreateToken(Tx& tx, int64_t user_id, const std::string& name,
@@ -120,8 +142,8 @@ Result<std::optional<Principal>> Accounts::PrincipalForToken(Tx& tx, const std::
       {hash, now_ms});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<Principal>();
-  Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(5), "",
-              rows->front().OptInt(6)};
+  Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(kUserColCount),
+              "", rows->front().OptInt(kUserColCount + 1)};
   return std::optional<Principal>(std::move(p));
 }
 
@@ -178,7 +200,8 @@ Result<std::optional<Principal>> Accounts::PrincipalForSession(Tx& tx, const std
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<Principal>();
   const Row& r = rows->front();
-  Principal p{UserFrom(r), Principal::Via::kSession, r.Int(5), r.Text(6), std::nullopt};
+  Principal p{UserFrom(r), Principal::Via::kSession, r.Int(kUserColCount),
+              r.Text(kUserColCount + 1), std::nullopt};
   return std::optional<Principal>(std::move(p));
 }
 
@@ -232,7 +255,7 @@ Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& pas
 Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
-      "ELSE 1 END, settings, created_at FROM tenants WHERE id = $1",
+      "ELSE 1 END, settings, created_at, tags FROM tenants WHERE id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
@@ -245,6 +268,7 @@ Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   t.has_credentials = r.Int() != 0;
   t.settings = r.Text();
   t.created_at = r.Int();
+  t.tags = r.Text();
   return t;
 }
 

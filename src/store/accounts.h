@@ -20,6 +20,8 @@ struct User {
   std::string display_name;
   bool is_platform_admin = false;
   int64_t created_at = 0;
+  // Which runs notify this user: all | finished | failures (IsNotifyPreference).
+  std::string notify = "all";
 };
 
 // Who is making a request, and how they proved it.
@@ -46,7 +48,13 @@ struct Membership {
   std::string email;
   std::string role;  // owner | operator | readonly
   int64_t created_at = 0;
+  std::optional<std::string> entra_tenant_id;
+  std::string tags = "[]";  // JSON array of strings
 };
+
+// all: a run's notification when it is queued and when it ends; finished:
+// only when it ends; failures: only when it fails or partially succeeds.
+bool IsNotifyPreference(std::string_view v);
 
 // Role order: readonly < operator < owner. Unknown roles rank below readonly.
 int RoleRank(std::string_view role);
@@ -61,6 +69,7 @@ class Accounts {
                                     int64_t now_ms);
   static Result<std::optional<User>> UserById(Tx& tx, int64_t id);
   static Status SetPasswordHash(Tx& tx, int64_t user_id, const std::string& password_hash);
+  static Status SetNotifyPreference(Tx& tx, int64_t user_id, const std::string& notify);
   // With the password hash, for login only.
   static Result<std::optional<std::pair<User, std::string>>> UserByEmail(Tx& tx,
                                                                          const std::string& email);
@@ -95,7 +104,10 @@ class Accounts {
     bool has_credentials = false;  // the sealed secret itself never leaves the store here
     std::string settings;          // JSON
     int64_t created_at = 0;
+    std::string tags = "[]";  // JSON array of strings
   };
+  // `tags_json` is a JSON array of strings (the caller validates it).
+  static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
   // NotFound when there is no such tenant.
   static Result<Tenant> TenantById(Tx& tx, int64_t tenant_id);
   static Result<std::optional<int64_t>> TenantIdByName(Tx& tx, const std::string& name);

@@ -5,6 +5,11 @@
 namespace ta::store {
 
 Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
+  if (n.run_id) {  // one per (user, run): the newer status replaces the older
+    auto gone = tx.Query("DELETE FROM notifications WHERE user_id = $1 AND run_id = $2",
+                         {n.user_id, *n.run_id});
+    if (!gone) return Unexpected(gone.error());
+  }
   auto rows = tx.Query(
       "INSERT INTO notifications (user_id, tenant_id, run_id, level, title, body, action, "
       "created_at) "

@@ -25,6 +25,8 @@ struct Notification {
 
 class NotificationsRepository {
  public:
+  // A run's notification replaces the user's earlier one for the same run
+  // (one entry per run, unread again, with a new id so streams see it).
   static Result<int64_t> Insert(Tx& tx, const Notification& n);
   static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
 

@@ -315,12 +315,15 @@ Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<in
       InIdArray(tx.backend(), "tenant_id", 1) +
       " AND (CAST($2 AS TEXT) IS NULL OR status = $2) AND (CAST($3 AS TEXT) IS NULL OR type = $3)"
       " AND (CAST($4 AS BIGINT) IS NULL OR id < $4) AND ($5 = 0 OR status IN ('queued', "
-      "'running')) ORDER BY id DESC LIMIT $6";
+      "'running')) AND (CAST($7 AS BIGINT) IS NULL OR created_at >= $7) AND (CAST($8 AS BIGINT) IS "
+      "NULL OR created_at < $8) ORDER BY id DESC LIMIT $6";
   auto rows = tx.Query(
       sql,
       {IdArray(tx.backend(), tenant_ids), f.status ? Param(*f.status) : Param(nullptr),
        f.type ? Param(*f.type) : Param(nullptr), f.before_id ? Param(*f.before_id) : Param(nullptr),
-       int64_t{f.active_only ? 1 : 0}, f.limit});
+       int64_t{f.active_only ? 1 : 0}, f.limit,
+       f.created_from ? Param(*f.created_from) : Param(nullptr),
+       f.created_before ? Param(*f.created_before) : Param(nullptr)});
   if (!rows) return Unexpected(rows.error());
   std::vector<RunRecord> out;
   out.reserve(rows->size());

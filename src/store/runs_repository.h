@@ -66,6 +66,7 @@ struct RunFilter {
   std::optional<std::string> type;
   bool active_only = false;          // queued or running
   std::optional<int64_t> before_id;  // cursor: ids below this one
+  std::optional<int64_t> created_from, created_before;  // unix ms: [from, before)
   int64_t limit = 50;
 };
 

@@ -345,7 +345,115 @@ TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
   ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/1/capture", w.op.token).status, 202);
   reader.join();
   EXPECT_NE(stream.find("event: notification"), std::string::npos) << stream;
-  EXPECT_NE(stream.find("policy.capture_snapshot"), std::string::npos) << stream;
+  EXPECT_NE(stream.find("Snapshot of \u201cP\u201d in A is queued."), std::string::npos) << stream;
+}
+
+// GET /api/v1/runs: every tenant the caller belongs to, in words, filtered by
+// tenant, type, status and time; never another customer's runs.
+TEST_P(ApiTest, RunsAcrossTenantsAreFilteredByTenantTypeStatusAndTime) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const int64_t dental = ::ta::testing::MakeTenant(env.db(), "Northwind Dental");
+  const int64_t foreign = ::ta::testing::MakeTenant(env.db(), "Someone else");
+  env.Member(w.op, dental, "owner");
+  ::ta::testing::MustExec(env.db(),
+                          "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, "
+                          "synced_at) VALUES ($1, 'deviceConfiguration', 'g-d', 'Kiosk', 0)",
+                          {dental});
+  const int64_t kiosk = ::ta::testing::QueryInt(
+      env.db(), "SELECT id FROM policies WHERE graph_id = 'g-d'", {});
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token).status, 202);
+  ASSERT_EQ(env.Call("POST", T(dental) + "/policies/" + std::to_string(kiosk) + "/capture",
+                     w.op.token)
+                .status,
+            202);
+  const Who other = env.AddUser("other@example.com");
+  env.Member(other, foreign, "owner");
+  ASSERT_EQ(env.Call("POST", T(foreign) + "/policies/sync", other.token).status, 202);
+
+  const json all = env.Call("GET", "/api/v1/runs", w.op.token).Json();
+  ASSERT_EQ(all["items"].size(), 2u) << all.dump();
+  EXPECT_EQ(all["items"][0]["tenant_name"], "Northwind Dental");
+  EXPECT_EQ(all["items"][0]["subject"], "\u201cKiosk\u201d");
+  EXPECT_EQ(all["items"][1]["tenant_name"], "A");
+  EXPECT_EQ(all["items"][1]["subject"], "inventory of A");
+
+  const json only = env.Call("GET", "/api/v1/runs?tenant=" + std::to_string(w.tenant), w.op.token)
+                        .Json();
+  ASSERT_EQ(only["items"].size(), 1u);
+  EXPECT_EQ(only["items"][0]["tenant_id"], w.tenant);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?tenant=" + std::to_string(foreign), w.op.token).status,
+            403);
+  const json typed =
+      env.Call("GET", "/api/v1/runs?type=policy.capture_snapshot&status=queued", w.op.token).Json();
+  ASSERT_EQ(typed["items"].size(), 1u);
+  EXPECT_EQ(typed["items"][0]["tenant_id"], dental);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?status=succeeded", w.op.token).Json()["items"].size(),
+            0u);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?since=2000-01-01", w.op.token).Json()["items"].size(),
+            2u);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?until=2000-01-01", w.op.token).Json()["items"].size(),
+            0u);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?since=9999-01-01T00:00:00Z", w.op.token)
+                .Json()["items"]
+                .size(),
+            0u);
+  const Reply bad = env.Call("GET", "/api/v1/runs?since=yesterday", w.op.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["field"], "since");
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?since=2026-02-30", w.op.token).status, 400);
+  EXPECT_EQ(env.Call("GET", "/api/v1/runs?since=2026-02-02&until=2026-02-01", w.op.token).status,
+            400);
+  // Paging across tenants visits each run once.
+  const json p1 = env.Call("GET", "/api/v1/runs?limit=1", w.op.token).Json();
+  ASSERT_TRUE(p1["next_cursor"].is_string());
+  const json p2 =
+      env.Call("GET", "/api/v1/runs?limit=1&cursor=" + p1["next_cursor"].get<std::string>(),
+               w.op.token)
+          .Json();
+  ASSERT_EQ(p2["items"].size(), 1u);
+  EXPECT_NE(p1["items"][0]["id"], p2["items"][0]["id"]);
+  // A run's own page names its tenant and subject too.
+  const json one = env.Call("GET", T(dental) + "/runs/" +
+                                       std::to_string(all["items"][0]["id"].get<int64_t>()),
+                            w.op.token)
+                       .Json();
+  EXPECT_EQ(one["subject"], "\u201cKiosk\u201d");
+}
+
+// /me carries what the tenant picker searches (Entra tenant id, tags) and the
+// notification preference; tags and the preference are validated by field.
+TEST_P(ApiTest, TagsAndPreferencesAreValidatedAndShownOnMe) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const World w = Setup(env);
+  const Who owner = env.AddUser("owner@example.com");
+  env.Member(owner, w.tenant, "owner");
+  const Reply set = env.Call("PUT", T(w.tenant) + "/tags", owner.token,
+                             R"({"tags":[" dental ","eu","eu"]})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.Json()["tags"], json::array({"dental", "eu"}));
+  EXPECT_EQ(env.Call("PUT", T(w.tenant) + "/tags", w.op.token, R"({"tags":["x"]})").status, 403);
+  const Reply bad = env.Call("PUT", T(w.tenant) + "/tags", owner.token, R"({"tags":["ok",""]})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["field"], "tags[1]");
+  EXPECT_EQ(env.Call("PUT", T(w.tenant) + "/tags", owner.token, R"({"tags":"eu"})").status, 400);
+  const json me = env.Call("GET", "/api/v1/me", w.op.token).Json();
+  EXPECT_EQ(me["memberships"][0]["tags"], json::array({"dental", "eu"}));
+  EXPECT_EQ(me["preferences"]["notify"], "all");
+  const Reply pref =
+      env.Call("PUT", "/api/v1/me/preferences", w.op.token, R"({"notify":"sometimes"})");
+  EXPECT_EQ(pref.status, 400);
+  EXPECT_EQ(pref.Json()["field"], "notify");
+  ASSERT_EQ(
+      env.Call("PUT", "/api/v1/me/preferences", w.op.token, R"({"notify":"failures"})").status,
+      200);
+  EXPECT_EQ(env.Call("GET", "/api/v1/me", w.op.token).Json()["preferences"]["notify"],
+            "failures");
+  // With "failures", starting a run writes no notification at all.
+  ASSERT_EQ(env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token).status, 202);
+  EXPECT_EQ(env.Call("GET", "/api/v1/notifications", w.op.token).Json()["items"].size(), 0u);
 }
 
 TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {

@@ -150,6 +150,14 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [](const Who&, Scope) {
          return Sample{"/api/v1/runs/active/stream", "", {200}};
        }},
+      {"GET /api/v1/runs",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/runs?status=succeeded", "", {200}};
+       }},
+      {"PUT /api/v1/me/preferences",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/me/preferences", R"({"notify":"failures"})", {200}};
+       }},
       {"GET /api/v1/runs/active",
        [](const Who&, Scope) {
          return Sample{"/api/v1/runs/active", "", {200}};
@@ -194,6 +202,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
              tp(s) + "/credentials",
              R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
              {200}};
+       }},
+      {"PUT /api/v1/tenants/{tenant}/tags",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/tags", R"({"tags":["dental","eu"]})", {200}};
        }},
       {"GET /api/v1/tenants/{tenant}/members",
        [&](const Who&, Scope s) {
@@ -326,6 +338,8 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/tokens", "user"},
       {"POST /api/v1/tokens", "user"},
       {"DELETE /api/v1/tokens/{token}", "user"},
+      {"GET /api/v1/runs", "user"},
+      {"PUT /api/v1/me/preferences", "user"},
       {"GET /api/v1/runs/active", "user"},
       {"GET /api/v1/catalog", "user"},
       {"GET /api/v1/runs/active/stream", "user"},
@@ -337,6 +351,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"POST /api/v1/tenants", "platform_admin"},
       {"GET /api/v1/tenants/{tenant}", "readonly"},
       {"PUT /api/v1/tenants/{tenant}/credentials", "owner"},
+      {"PUT /api/v1/tenants/{tenant}/tags", "owner"},
       {"GET /api/v1/tenants/{tenant}/members", "readonly"},
       {"POST /api/v1/tenants/{tenant}/members", "owner"},
       {"DELETE /api/v1/tenants/{tenant}/members/{user}", "owner"},

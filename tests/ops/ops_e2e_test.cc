@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "catalog/catalog.h"
+#include "store/accounts.h"
 #include "ops_env.h"
 
 namespace ta::ops {
@@ -76,9 +77,13 @@ TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].status, "unchanged");
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policy_versions WHERE policy_id = $1", {policy}), 1);
-  // Notifications: queued + terminal for each of the three runs.
+  // Notifications: one per run (the queued one is replaced when the run ends).
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM notifications WHERE user_id = $1", {env.operator_both}),
-            6);
+            3);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND title LIKE "
+                      "'Snapshot of %' AND title LIKE '% succeeded.'",
+                      {env.operator_both}),
+            1);
 }
 
 TEST_P(OpsTest, BackupSetKeepsTheItemsThatSucceededWhenSomeCapturesFail) {
@@ -101,6 +106,60 @@ TEST_P(OpsTest, BackupSetKeepsTheItemsThatSucceededWhenSomeCapturesFail) {
       EXPECT_NE(i.error_message->find("Graph 400"), std::string::npos) << *i.error_message;
     }
   }
+}
+
+// One notification per run, rewritten in place as the run moves on, in words
+// that name the tenant and the object; "failures only" keeps successes quiet.
+TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
+  TA_OPS_ENV(env);
+  env.sim.GeneratePolicies("ms-a", 10, "deviceConfigurations");
+  auto titles = [&] {
+    std::vector<std::string> out;
+    Status s = env.db().Read([&](store::Tx& tx) -> Status {
+      auto rows = tx.Query(
+          "SELECT title, level, read_at FROM notifications WHERE user_id = $1 ORDER BY id",
+          {env.operator_both});
+      if (!rows) return rows.error();
+      for (const auto& r : *rows) out.push_back(r.Text(0) + " [" + r.Text(1) + "]");
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return out;
+  };
+  auto sync = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(sync.has_value());
+  EXPECT_EQ(titles(), std::vector<std::string>{"Inventory sync of Contoso is queued. [info]"});
+  env.Drain();
+  EXPECT_EQ(titles(), std::vector<std::string>{"Inventory sync of Contoso succeeded. [success]"});
+  auto set =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
+  ASSERT_TRUE(set.has_value());
+  env.sim.FailNext(2, 400);
+  env.Drain();
+  EXPECT_EQ(titles(), (std::vector<std::string>{
+                          "Inventory sync of Contoso succeeded. [success]",
+                          "Backup set \u201cNightly\u201d of 10 items in Contoso partially succeeded: "
+                          "2 failed. [warning]"}));
+  // Failures only: ten successful runs add nothing; a failing one does.
+  Status pref = env.db().Write([&](store::Tx& tx) {
+    return store::Accounts::SetNotifyPreference(tx, env.operator_both, "failures");
+  });
+  ASSERT_TRUE(pref.ok()) << pref.ToString();
+  const int64_t before = env.Count("SELECT COUNT(*) FROM notifications");
+  for (int i = 0; i < 10; ++i) {
+    auto again = StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
+    ASSERT_TRUE(again.has_value());
+    env.Drain();
+  }
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM notifications"), before);
+  env.sim.FailNext(10, 400);
+  auto bad =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Broken", std::nullopt, env.operator_both);
+  ASSERT_TRUE(bad.has_value());
+  env.Drain();
+  const auto t = titles();
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[2], "Backup set \u201cBroken\u201d of 10 items in Contoso failed: 10 failed. [error]");
 }
 
 TEST_P(OpsTest, PolicyDeletedInIntuneIsMarkedGoneNotDeleted) {

@@ -1,0 +1,167 @@
+#include "runs/run_words.h"
+
+#include <nlohmann/json.hpp>
+
+#include "runs/operations.h"
+#include "store/accounts.h"
+#include "store/backup_sets.h"
+#include "store/inventory.h"
+
+namespace ta::runs {
+
+using store::RunRecord;
+using store::RunStatus;
+
+namespace {
+
+std::string Quoted(const std::string& s) { return "\u201c" + s + "\u201d"; }
+
+// Memoised lookups for one batch of runs.
+class Names {
+ public:
+  explicit Names(store::Tx& tx) : tx_(tx) {}
+
+  Result<std::string> Tenant(int64_t id) {
+    if (auto it = tenants_.find(id); it != tenants_.end()) return it->second;
+    auto t = store::Accounts::TenantById(tx_, id);
+    std::string name;
+    if (t) name = t->name;
+    else if (t.error().code() == Status::Code::kNotFound) name = "tenant " + std::to_string(id);
+    else return Unexpected(t.error());
+    return tenants_[id] = name;
+  }
+  Result<std::string> Policy(int64_t tenant, int64_t id) {
+    const auto key = std::make_pair(tenant, id);
+    if (auto it = policies_.find(key); it != policies_.end()) return it->second;
+    auto p = store::Inventory::Policy(tx_, tenant, id);
+    std::string name;
+    if (p) name = Quoted(p->display_name);
+    else if (p.error().code() == Status::Code::kNotFound ||
+             p.error().code() == Status::Code::kPermissionDenied)
+      name = "policy " + std::to_string(id);
+    else return Unexpected(p.error());
+    return policies_[key] = name;
+  }
+  Result<std::string> Set(int64_t tenant, int64_t id) {
+    const auto key = std::make_pair(tenant, id);
+    if (auto it = sets_.find(key); it != sets_.end()) return it->second;
+    auto s = store::BackupSets::Get(tx_, tenant, id);
+    std::string name;
+    if (s) name = Quoted(s->name);
+    else if (s.error().code() == Status::Code::kNotFound ||
+             s.error().code() == Status::Code::kPermissionDenied)
+      name = "backup set " + std::to_string(id);
+    else return Unexpected(s.error());
+    return sets_[key] = name;
+  }
+
+ private:
+  store::Tx& tx_;
+  std::map<int64_t, std::string> tenants_;
+  std::map<std::pair<int64_t, int64_t>, std::string> policies_, sets_;
+};
+
+int64_t IntField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+Result<RunWords> Describe(Names& names, const RunRecord& run) {
+  RunWords w;
+  auto tenant = names.Tenant(run.tenant_id);
+  if (!tenant) return Unexpected(tenant.error());
+  w.tenant = *tenant;
+  const auto params = nlohmann::json::parse(run.params, nullptr, false);
+  const bool object = params.is_object();
+  if (run.type == kCaptureSnapshot) {
+    int64_t policy = object ? IntField(params, "policy_id") : 0;
+    if (!policy && run.target_id) policy = std::atoll(run.target_id->c_str());
+    auto name = names.Policy(run.tenant_id, policy);
+    if (!name) return Unexpected(name.error());
+    w.subject = *name;
+  } else if (run.type == kBackupSetCreate) {
+    if (object && params.contains("name") && params["name"].is_string())
+      w.backup_set = Quoted(params["name"].get<std::string>());
+    w.subject = w.backup_set;
+  } else if (run.type == kRestorePreview || run.type == kRestoreExecute) {
+    const int64_t source = object ? IntField(params, "source_tenant_id") : 0;
+    const int64_t set = object ? IntField(params, "backup_set_id") : 0;
+    if (source && set) {
+      auto src = names.Tenant(source);
+      if (!src) return Unexpected(src.error());
+      auto set_name = names.Set(source, set);
+      if (!set_name) return Unexpected(set_name.error());
+      w.source_tenant = *src;
+      w.backup_set = *set_name;
+      w.subject = *set_name + " from " + *src;
+    }
+  } else if (run.type == kInventorySync) {
+    w.subject = "inventory of " + w.tenant;
+  }
+  return w;
+}
+
+std::string Items(int64_t n) { return std::to_string(n) + (n == 1 ? " item" : " items"); }
+
+}  // namespace
+
+Result<std::map<int64_t, RunWords>> DescribeRuns(store::Tx& tx, const std::vector<RunRecord>& runs) {
+  Names names(tx);
+  std::map<int64_t, RunWords> out;
+  for (const auto& r : runs) {
+    auto w = Describe(names, r);
+    if (!w) return Unexpected(w.error());
+    out.emplace(r.id, std::move(*w));
+  }
+  return out;
+}
+
+Result<RunWords> DescribeRun(store::Tx& tx, const RunRecord& run) {
+  Names names(tx);
+  return Describe(names, run);
+}
+
+std::string RunSentence(const RunRecord& run, const RunWords& w) {
+  const std::string of_items = run.total > 0 ? " of " + Items(run.total) : "";
+  std::string what;
+  if (run.type == kInventorySync) {
+    what = "Inventory sync of " + w.tenant;
+  } else if (run.type == kCaptureSnapshot) {
+    what = "Snapshot of " + (w.subject.empty() ? "a policy" : w.subject) + " in " + w.tenant;
+  } else if (run.type == kBackupSetCreate) {
+    what = "Backup set" + (w.backup_set.empty() ? "" : " " + w.backup_set) + of_items + " in " +
+           w.tenant;
+  } else if (run.type == kRestorePreview || run.type == kRestoreExecute) {
+    what = std::string(run.type == kRestoreExecute ? "Restore" : "Restore preview") + of_items;
+    if (!w.backup_set.empty()) what += " from " + w.backup_set;
+    if (!w.source_tenant.empty() && w.source_tenant != w.tenant) what += " of " + w.source_tenant;
+    what += " into " + w.tenant;
+  } else {
+    what = run.type + " in " + w.tenant;
+  }
+  auto counts = [&] {
+    std::string s = std::to_string(run.failed) + " failed";
+    if (run.skipped > 0) s += ", " + std::to_string(run.skipped) + " skipped";
+    return s;
+  };
+  switch (run.status) {
+    case RunStatus::kQueued: return what + " is queued";
+    case RunStatus::kRunning: return what + " is running";
+    case RunStatus::kSucceeded:
+      return what + " succeeded" +
+             (run.skipped > 0 ? ": " + std::to_string(run.skipped) + " skipped" : "");
+    case RunStatus::kPartiallySucceeded: return what + " partially succeeded: " + counts();
+    case RunStatus::kFailed: return what + " failed" + (run.failed > 0 ? ": " + counts() : "");
+    case RunStatus::kCancelled: return what + " was cancelled";
+  }
+  return what;
+}
+
+bool ShouldNotify(std::string_view preference, RunStatus status, bool scheduled) {
+  const bool bad = status == RunStatus::kFailed || status == RunStatus::kPartiallySucceeded;
+  if (scheduled || preference == "failures") return bad;
+  if (preference == "finished") return store::IsTerminal(status);
+  return true;
+}
+
+}  // namespace ta::runs
