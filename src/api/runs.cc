@@ -6,7 +6,9 @@
 #include "api/stream_hub.h"
 #include "api/views.h"
 #include "store/accounts.h"
+#include "catalog/catalog.h"
 #include "store/audit_log.h"
+#include "store/inventory.h"
 
 namespace ta::api::handlers {
 namespace {
@@ -145,11 +147,22 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
   if (status && !IsIdentifier(*status))
     return Unexpected(Status::InvalidArgument("status: an item outcome such as failed or created"));
   using Items = std::vector<store::RunsRepository::ItemRow>;
+  // "policy:<id>" refs (sync, capture, backup set) named from the inventory.
+  std::map<std::string, std::pair<std::string, std::string>> names;  // ref -> (name, type)
   auto rows = store::ReadResult<Items>(ctx.db, [&](store::Tx& tx) -> Result<Items> {
     TA_RETURN_IF_ERROR(store::RunsRepository::Get(tx, req.tenant_id, *id));
-    return store::RunsRepository::ItemsPage(
+    auto page_rows = store::RunsRepository::ItemsPage(
         tx, req.tenant_id, *id, status ? std::optional<std::string>(*status) : std::nullopt,
         page->cursor.value_or(0), page->limit);
+    if (!page_rows) return page_rows;
+    for (const auto& r : *page_rows) {
+      const std::string& ref = r.item.item_ref;
+      if (ref.rfind("policy:", 0) != 0) continue;
+      const int64_t policy = std::atoll(ref.c_str() + 7);
+      auto p = store::Inventory::Policy(tx, req.tenant_id, policy);
+      if (p) names[ref] = {p->display_name, p->type};
+    }
+    return page_rows;
   });
   if (!rows) return Unexpected(rows.error());
   json items = json::array();
@@ -168,6 +181,11 @@ Result<Response> ListRunItems(ApiContext& ctx, Request& req) {
          {"details", i.details ? JsonColumn(*i.details) : json()},
          {"attempts", r.attempts},
          {"updated_at", Time(r.updated_at)}});
+    if (auto n = names.find(i.item_ref); n != names.end()) {
+      items.back()["name"] = n->second.first;
+      items.back()["type"] = n->second.second;
+      items.back()["type_title"] = std::string(catalog::TypeTitle(n->second.second));
+    }
   }
   return Response::Json(
       200, PageJson(items, page->limit,

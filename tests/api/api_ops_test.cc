@@ -355,6 +355,16 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
       call("POST", T(ops.tenant_a) + "/backup-sets", json{{"name", "Nightly"}}.dump());
   ASSERT_EQ(set.status, 202) << set.body;
   ops.Drain();
+  // The set's run lists its items by policy name and type title, not "policy:1".
+  const Reply set_items = call("GET", T(ops.tenant_a) + "/runs/" +
+                                          std::to_string(set.Json()["run"]["id"].get<int64_t>()) +
+                                          "/items");
+  ASSERT_EQ(set_items.status, 200) << set_items.body;
+  ASSERT_FALSE(set_items.Json()["items"].empty());
+  for (const auto& it : set_items.Json()["items"]) {
+    EXPECT_TRUE(it["name"].is_string() && !it["name"].get<std::string>().empty()) << it.dump();
+    EXPECT_EQ(it["type_title"], "Device configuration") << it.dump();
+  }
   const int64_t set_id = ops.Count("SELECT MAX(id) FROM backup_sets");
   const int64_t policy = ops.Count("SELECT MIN(id) FROM policies");
   const Reply version =
