@@ -107,6 +107,10 @@ Result<Response> SyncPolicies(ApiContext& ctx, Request& req) {
   return Started(runs::StartInventorySync(ctx.runs, req.tenant_id, req.user_id()));
 }
 
+Result<Response> CheckConnection(ApiContext& ctx, Request& req) {
+  return Started(runs::StartConnectionCheck(ctx.runs, req.tenant_id, req.user_id()));
+}
+
 Result<Response> CapturePolicy(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "policy");
   if (!id) return Unexpected(id.error());

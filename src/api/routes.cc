@@ -62,6 +62,8 @@ const std::vector<Route>& RouteTable() {
       {"GET", "/api/v1/tenants/{tenant}", A::kTenantRead, kNone, "", GetTenant},
       {"PUT", "/api/v1/tenants/{tenant}/credentials", A::kTenantOwner, kJson, "", SetCredentials},
       {"PUT", "/api/v1/tenants/{tenant}/tags", A::kTenantOwner, kJson, "", SetTenantTags},
+      {"POST", "/api/v1/tenants/{tenant}/connection-check", A::kTenantOperate, kNone, "",
+       CheckConnection},
       {"GET", "/api/v1/tenants/{tenant}/members", A::kTenantRead, kNone, "", ListMembers},
       {"POST", "/api/v1/tenants/{tenant}/members", A::kTenantOwner, kJson, "", AddMember},
       {"DELETE", "/api/v1/tenants/{tenant}/members/{user}", A::kTenantOwner, kNone, "",

@@ -83,6 +83,7 @@ Result<Response> ListRuns(ApiContext&, Request&);
 Result<Response> ListAllRuns(ApiContext&, Request&);
 Result<Response> SetPreferences(ApiContext&, Request&);
 Result<Response> SetTenantTags(ApiContext&, Request&);
+Result<Response> CheckConnection(ApiContext&, Request&);
 Result<Response> ActiveRuns(ApiContext&, Request&);
 Result<Response> ActiveRunsStream(ApiContext&, Request&);
 Result<Response> GetRun(ApiContext&, Request&);

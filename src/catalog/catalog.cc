@@ -422,6 +422,26 @@ std::string CreatePath(const PolicyType& type, const json& payload) {
   return path;
 }
 
+std::string_view ReadPermission(std::string_view c) {
+  auto starts = [&](std::string_view p) { return c.substr(0, p.size()) == p; };
+  if (starts("identity/conditionalAccess")) return "Policy.Read.All";
+  if (starts("groups")) return "Group.Read.All";
+  if (starts("users")) return "User.Read.All";
+  if (starts("servicePrincipals")) return "Application.Read.All";
+  if (starts("roleManagement/directory")) return "RoleManagement.Read.Directory";
+  if (starts("deviceAppManagement")) return "DeviceManagementApps.Read.All";
+  if (starts("deviceManagement/virtualEndpoint")) return "CloudPC.Read.All";
+  if (starts("deviceManagement/roleDefinitions") || starts("deviceManagement/roleScopeTags"))
+    return "DeviceManagementRBAC.Read.All";
+  if (starts("deviceManagement/deviceEnrollmentConfigurations") ||
+      starts("deviceManagement/windowsAutopilotDeploymentProfiles") ||
+      starts("deviceManagement/androidDeviceOwnerEnrollmentProfiles") ||
+      starts("deviceManagement/appleUserInitiatedEnrollmentProfiles") ||
+      starts("deviceManagement/deviceCategories") || starts("deviceManagement/termsAndConditions"))
+    return "DeviceManagementServiceConfig.Read.All";
+  return "DeviceManagementConfiguration.Read.All";
+}
+
 std::string_view TypeTitle(std::string_view name) {
   static const std::map<std::string_view, std::string_view> kTitles = {
       {"deviceConfiguration", "Device configuration"},

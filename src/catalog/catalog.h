@@ -153,6 +153,11 @@ std::string PlatformOf(const PolicyType& type, const nlohmann::json& object);
 // access policy" (documents, the UI). The type's name when it has none.
 std::string_view TypeTitle(std::string_view name);
 
+// The Microsoft Graph application permission that reads a collection (a
+// catalog type's, or "groups", "users", "servicePrincipals",
+// "roleManagement/directory/roleDefinitions"): what a tenant must grant.
+std::string_view ReadPermission(std::string_view collection);
+
 // Every value PlatformOf gives (for filters).
 const std::vector<std::string_view>& Platforms();
 

@@ -7,6 +7,7 @@
 namespace ta::ops {
 
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops);
+jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops);
 jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops);
 jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops);
 jobs::JobResult RunRestore(jobs::JobContext& ctx, OpsContext& ops, bool execute);

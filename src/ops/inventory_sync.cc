@@ -10,25 +10,6 @@ namespace ta::ops {
 
 using nlohmann::json;
 
-namespace {
-// Directory lists: where, which field is the id references use, and the kind.
-struct DirectoryList {
-  const char* ref;
-  const char* path;
-  const char* id_field;
-  const char* kind;
-};
-constexpr DirectoryList kDirectory[] = {
-    {"groups", "groups?$select=id,displayName", "id", "group"},
-    {"users", "users?$select=id,displayName", "id", "user"},
-    // Conditional access names an application by its appId.
-    {"applications", "servicePrincipals?$select=appId,displayName", "appId", "application"},
-    // ... and a directory role by its template id.
-    {"directoryRoles", "roleManagement/directory/roleDefinitions?$select=templateId,displayName",
-     "templateId", "directoryRole"},
-};
-}  // namespace
-
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
   const int64_t tenant = ctx.job().tenant_id;
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));

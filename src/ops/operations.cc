@@ -7,6 +7,8 @@ namespace ta::ops {
 
 void RegisterHandlers(jobs::WorkerPool& pool, OpsContext& ctx) {
   pool.Register(kInventorySync, [&ctx](jobs::JobContext& c) { return RunInventorySync(c, ctx); });
+  pool.Register(kConnectionCheck,
+                [&ctx](jobs::JobContext& c) { return RunConnectionCheck(c, ctx); });
   pool.Register(kCaptureSnapshot,
                 [&ctx](jobs::JobContext& c) { return RunCaptureSnapshot(c, ctx); });
   pool.Register(kBackupSetCreate,

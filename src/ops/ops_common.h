@@ -29,6 +29,25 @@ using runs::Record;
 using runs::RecordItem;
 using runs::SetTotal;
 
+// The directory lists an inventory sync reads (policies refer to these
+// objects): the item ref, the Graph path, the field references use as the id,
+// and the kind stored.
+struct DirectoryList {
+  const char* ref;
+  const char* path;
+  const char* id_field;
+  const char* kind;
+};
+inline constexpr DirectoryList kDirectory[] = {
+    {"groups", "groups?$select=id,displayName", "id", "group"},
+    {"users", "users?$select=id,displayName", "id", "user"},
+    // Conditional access names an application by its appId.
+    {"applications", "servicePrincipals?$select=appId,displayName", "appId", "application"},
+    // ... and a directory role by its template id.
+    {"directoryRoles", "roleManagement/directory/roleDefinitions?$select=templateId,displayName",
+     "templateId", "directoryRole"},
+};
+
 // A failed item from a Graph error: code, redacted message.
 store::RunItem FailedItem(const std::string& ref, const std::string& action,
                           const graph::GraphError& e);

@@ -42,6 +42,15 @@ Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
   return runs.Start(req);
 }
 
+Result<StartResult> StartConnectionCheck(RunService& runs, int64_t tenant_id,
+                                         std::optional<int64_t> user) {
+  StartRequest req;
+  req.tenant_id = tenant_id;
+  req.type = kConnectionCheck;
+  req.initiator_user_id = user;
+  return runs.Start(req);
+}
+
 Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
                                          int64_t policy_id, std::optional<int64_t> user) {
   auto found = store::ReadResult<store::PolicyRecord>(

@@ -21,9 +21,14 @@ inline constexpr const char* kCaptureSnapshot = "policy.capture_snapshot";
 inline constexpr const char* kBackupSetCreate = "backup_set.create";
 inline constexpr const char* kRestorePreview = "restore.preview";
 inline constexpr const char* kRestoreExecute = "restore.execute";
+inline constexpr const char* kConnectionCheck = "tenant.connection_check";
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
                                        std::optional<int64_t> user_id);
+// Can TenantAtlas get a token for the tenant, and read each object type? One
+// item per check, a failed read naming the permission to grant. Writes nothing.
+Result<StartResult> StartConnectionCheck(RunService& runs, int64_t tenant_id,
+                                         std::optional<int64_t> user_id);
 Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
                                          int64_t policy_id, std::optional<int64_t> user_id);
 // policy_ids: nullopt = every policy the tenant has (not gone).

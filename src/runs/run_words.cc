@@ -97,6 +97,8 @@ Result<RunWords> Describe(Names& names, const RunRecord& run) {
     }
   } else if (run.type == kInventorySync) {
     w.subject = "inventory of " + w.tenant;
+  } else if (run.type == kConnectionCheck) {
+    w.subject = "connection to " + w.tenant;
   }
   return w;
 }
@@ -126,6 +128,8 @@ std::string RunSentence(const RunRecord& run, const RunWords& w) {
   std::string what;
   if (run.type == kInventorySync) {
     what = "Inventory sync of " + w.tenant;
+  } else if (run.type == kConnectionCheck) {
+    what = "Connection check of " + w.tenant;
   } else if (run.type == kCaptureSnapshot) {
     what = "Snapshot of " + (w.subject.empty() ? "a policy" : w.subject) + " in " + w.tenant;
   } else if (run.type == kBackupSetCreate) {

@@ -203,6 +203,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
              R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
              {200}};
        }},
+      {"POST /api/v1/tenants/{tenant}/connection-check",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/connection-check", "", {202, 200}};
+       }},
       {"PUT /api/v1/tenants/{tenant}/tags",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/tags", R"({"tags":["dental","eu"]})", {200}};
@@ -352,6 +356,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/tenants/{tenant}", "readonly"},
       {"PUT /api/v1/tenants/{tenant}/credentials", "owner"},
       {"PUT /api/v1/tenants/{tenant}/tags", "owner"},
+      {"POST /api/v1/tenants/{tenant}/connection-check", "operator"},
       {"GET /api/v1/tenants/{tenant}/members", "readonly"},
       {"POST /api/v1/tenants/{tenant}/members", "owner"},
       {"DELETE /api/v1/tenants/{tenant}/members/{user}", "owner"},

@@ -162,6 +162,56 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
   EXPECT_EQ(t[2], "Backup set \u201cBroken\u201d of 10 items in Contoso failed: 10 failed. [error]");
 }
 
+// The connection check: a token, then one read per object type and directory
+// list; a read Graph refuses (403) fails with the permission to grant; a tenant
+// without credentials fails the token check and skips the reads.
+TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
+  TA_OPS_ENV(env);
+  const size_t reads = catalog::Catalog().size() + 4;  // + groups, users, apps, roles
+  auto ok = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(ok.has_value());
+  env.Drain();
+  EXPECT_EQ(env.Run(env.tenant_a, ok->run.id).status, RunStatus::kSucceeded);
+  auto items = env.Items(env.tenant_a, ok->run.id);
+  ASSERT_EQ(items.size(), reads + 1);
+  for (const auto& i : items) EXPECT_TRUE(i.status == "ok" || i.status == "readable") << i.item_ref;
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies"), 0) << "a check writes no inventory";
+
+  env.sim.Configure({{"deny_paths", {"identity/conditionalAccess", "deviceAppManagement/mobileApps"}}});
+  auto denied = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(denied.has_value());
+  env.Drain();
+  EXPECT_EQ(env.Run(env.tenant_a, denied->run.id).status, RunStatus::kPartiallySucceeded);
+  std::map<std::string, std::string> failed;
+  for (const auto& i : env.Items(env.tenant_a, denied->run.id))
+    if (i.status == "failed") {
+      EXPECT_EQ(i.error_code, "missing_permission") << i.item_ref;
+      failed[i.item_ref] = *i.error_message;
+    }
+  ASSERT_EQ(failed.size(), 3u);
+  EXPECT_NE(failed["read:conditionalAccessPolicy"].find("Policy.Read.All"), std::string::npos);
+  EXPECT_NE(failed["read:namedLocation"].find("Policy.Read.All"), std::string::npos);
+  EXPECT_NE(failed["read:mobileApp"].find("DeviceManagementApps.Read.All"), std::string::npos);
+  env.sim.Configure({{"deny_paths", json::array()}});
+
+  const int64_t bare = ::ta::testing::MakeTenant(env.db(), "No credentials yet");
+  env.Member(env.operator_both, bare, "owner");
+  auto none = runs::StartConnectionCheck(*env.runs, bare, env.operator_both);
+  ASSERT_TRUE(none.has_value());
+  env.Drain();
+  EXPECT_EQ(env.Run(bare, none->run.id).status, RunStatus::kFailed);
+  auto bare_items = env.Items(bare, none->run.id);
+  ASSERT_EQ(bare_items.size(), reads + 1);
+  for (const auto& i : bare_items) {
+    if (i.item_ref == "token") {
+      EXPECT_EQ(i.status, "failed");
+      EXPECT_NE(i.error_message->find("Tenant page"), std::string::npos) << *i.error_message;
+    } else {
+      EXPECT_EQ(i.status, "skipped") << i.item_ref;
+    }
+  }
+}
+
 TEST_P(OpsTest, PolicyDeletedInIntuneIsMarkedGoneNotDeleted) {
   TA_OPS_ENV(env);
   env.sim.GeneratePolicies("ms-a", 8);

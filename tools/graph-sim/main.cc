@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
       "groupPolicyConfigurations/{id}/definitionValues, /groups. Control: GET|DELETE "
       "/_sim/requests (request\n"
       "log), POST /_sim/config (any knob below by its long name with _ for -, plus "
-      "fail_next/fail_status and\n"
+      "fail_next/fail_status, deny_paths (403 for these collections) and\n"
       "reset_throttle, revoke_tokens), POST /_sim/fixture, GET /_sim/health."};
   app.add_option("--host", host, "Address to bind (loopback only in tests)")->capture_default_str();
   app.add_option("--port", port, "Port to bind; 0 picks a free one")->capture_default_str();

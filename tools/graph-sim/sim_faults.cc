@@ -50,6 +50,13 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
       } else if (cfg.fault_rate > 0 &&
                  std::uniform_real_distribution<double>(0, 1)(rng) < cfg.fault_rate) {
         Error(res, 503, "ServiceUnavailable", "Injected random fault.", request_id);
+      } else if (std::any_of(denied_paths.begin(), denied_paths.end(), [&](const std::string& p) {
+                   return req.path.find("/" + p) != std::string::npos;
+                 })) {
+        Error(res, 403, "Forbidden",
+              "Application is not authorized to perform this operation. Application must have "
+              "one of the following scopes: the read permission of this resource.",
+              request_id);
       } else if (const std::string wrong = WrongHome(req.path); !wrong.empty()) {
         Error(res, 400, "BadRequest",
               "Resource not found for the segment '" + wrong + "' (it lives under " +
@@ -167,6 +174,7 @@ void GraphSim::Impl::ApplyKnobs(const json& k) {
     misbehave = k.value("misbehave", std::string("malformed_json"));
   }
   if (k.contains("token_down_status")) token_down_status = k["token_down_status"];
+  if (k.contains("deny_paths")) denied_paths = k["deny_paths"].get<std::vector<std::string>>();
   if (k.contains("ignore_next_writes")) {
     ignore_next_writes = k["ignore_next_writes"];
     ignore_path = k.value("ignore_path", std::string());

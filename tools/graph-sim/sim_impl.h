@@ -133,6 +133,8 @@ struct GraphSim::Impl {
   std::string ignore_path;
   // The token endpoint's answer while it is "down" (0: up).
   int token_down_status = 0;
+  // Path prefixes (after /v1.0/ or /beta/) the app has no permission for: 403.
+  std::vector<std::string> denied_paths;
   int hold_next_writes = 0;
   int64_t hold_ms = 0;
   std::string hold_path;     // only writes whose path contains this are held ("": any)

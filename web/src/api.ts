@@ -85,6 +85,8 @@ export async function request<T>(
   return { status: res.status, data: (await res.json()) as T };
 }
 
+export const put = <T>(path: string, body?: unknown) => request<T>('PUT', path, body);
+export const del = <T>(path: string) => request<T>('DELETE', path);
 export const get = async <T>(path: string): Promise<T> => (await request<T>('GET', path)).data;
 export const post = <T>(path: string, body?: unknown) => request<T>('POST', path, body);
 
@@ -127,6 +129,11 @@ export interface Run {
   finished_at: string | null;
   updated_at: string;
   links: { self: string; items: string; events: string; view: string };
+  /** In words (lists and the run page): the run's tenant, and what it is about. */
+  tenant_name?: string;
+  subject?: string;
+  source_tenant_name?: string;
+  backup_set_name?: string;
 }
 
 export interface StartAnswer {
@@ -148,6 +155,10 @@ export interface CatalogInfo {
 export interface RunItem {
   id: number;
   item_ref: string;
+  /** Items that are inventory policies ("policy:N"): the policy's name and type. */
+  name?: string;
+  type?: string;
+  type_title?: string;
   outcome: string;
   action: string | null;
   graph_id: string | null;
@@ -173,7 +184,11 @@ export interface Membership {
   tenant_id: number;
   tenant_name: string;
   role: 'readonly' | 'operator' | 'owner';
+  entra_tenant_id: string | null;
+  tags: string[];
 }
+
+export type NotifyPreference = 'all' | 'finished' | 'failures';
 
 export interface User {
   id: number;
@@ -187,6 +202,7 @@ export interface Me {
   memberships: Membership[];
   auth: 'session' | 'token';
   csrf_token?: string;
+  preferences: { notify: NotifyPreference };
 }
 
 export interface Notification {

@@ -1,8 +1,10 @@
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
-import { useCallback } from 'preact/hooks';
+import { useCallback, useEffect, useRef } from 'preact/hooks';
 import { ActiveRuns } from './components/ActiveRuns';
 import { NotificationsBell } from './components/Notifications';
+import { TenantPicker, TenantSearch } from './components/TenantPicker';
 import { ErrorPage, Loading, ProblemView } from './components/ui';
+import { AccountPage } from './pages/Account';
 import { AuditPage } from './pages/Audit';
 import { BackupSetPage, BackupSetsPage } from './pages/BackupSets';
 import { LoginPage } from './pages/Login';
@@ -11,6 +13,7 @@ import { PolicyPage } from './pages/Policy';
 import { RestoreWizard } from './pages/restore/Wizard';
 import { RunPage } from './pages/Run';
 import { RunsPage } from './pages/Runs';
+import { TenantPage } from './pages/Tenant';
 import { SessionProvider, ToastProvider, useAuth, useSession, type Toast } from './session';
 
 const NAV = [
@@ -19,35 +22,11 @@ const NAV = [
   ['/restore', 'Restore'],
   ['/runs', 'Runs'],
   ['/audit', 'Audit log'],
+  ['/tenant', 'Tenant'],
 ] as const;
 
-function TenantSwitcher() {
-  const session = useSession();
-  const { path, route } = useLocation();
-  const ms = session.me.memberships;
-  if (ms.length === 0) return null;
-  return (
-    <label class="tenant-switcher">
-      <span class="visually-hidden">Tenant</span>
-      <select
-        aria-label="Tenant"
-        value={session.tenant?.tenant_id ?? ''}
-        onChange={(e) => {
-          session.setTenant(Number((e.target as HTMLSelectElement).value));
-          // A record page belongs to the old tenant: go to its section's list.
-          const section = NAV.find(([p]) => path.startsWith(p));
-          if (section && path !== section[0]) route(section[0]);
-        }}
-      >
-        {ms.map((m) => (
-          <option key={m.tenant_id} value={m.tenant_id}>
-            {m.tenant_name} ({m.role})
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
+// Pages that show every tenant in the All tenants scope; the others need one tenant.
+const CROSS_TENANT = ['/runs', '/account'];
 
 function Header() {
   const session = useSession();
@@ -55,7 +34,10 @@ function Header() {
   const canRestore = session.me.memberships.some((m) => m.role !== 'readonly');
   return (
     <header class="app-header">
-      <nav class="top">
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <nav class="top" aria-label="Main">
         <a href="/policies" class="brand">
           TenantAtlas
         </a>
@@ -69,11 +51,11 @@ function Header() {
           ))}
         </ul>
         <div class="right">
-          <TenantSwitcher />
+          <TenantPicker />
           <NotificationsBell />
-          <span class="user" title={session.me.user.email}>
+          <a href="/account" class="user" title={`${session.me.user.email}: your account, API tokens and notifications`}>
             {session.me.user.display_name || session.me.user.email}
-          </span>
+          </a>
           <button type="button" class="secondary outline" onClick={() => void session.signOut()}>
             Sign out
           </button>
@@ -112,14 +94,43 @@ function NoTenant() {
   );
 }
 
+// In the All tenants scope, a page about one tenant asks which one.
+function ChooseTenant() {
+  const session = useSession();
+  return (
+    <section class="card">
+      <h1>Which tenant?</h1>
+      <p>
+        This page shows one tenant at a time. Pick one, or open <a href="/runs">Runs</a> to see every tenant's runs.
+      </p>
+      <TenantSearch tenants={session.me.memberships} label="Find a tenant" onPick={(m) => m && session.setTenant(m.tenant_id)} />
+    </section>
+  );
+}
+
 function SignedIn() {
   const session = useSession();
+  const { path, route } = useLocation();
+  // Switching tenants on a record page (a policy, a set, a run) goes to its
+  // section's list: the record belongs to the old tenant.
+  const shown = useRef(session.tenant?.tenant_id);
+  useEffect(() => {
+    const id = session.tenant?.tenant_id;
+    if (shown.current !== undefined && id !== shown.current) {
+      const section = NAV.find(([p]) => path.startsWith(p));
+      if (section && path !== section[0]) route(section[0]);
+    }
+    shown.current = id;
+  }, [session.tenant?.tenant_id]);
+  const needsTenant = session.allTenants && !CROSS_TENANT.some((p) => path.startsWith(p));
   return (
     <>
       <Header />
-      <main class="container-fluid">
-        {session.tenant === null ? (
+      <main class="container-fluid" id="main" tabIndex={-1}>
+        {session.tenant === null && !path.startsWith('/account') ? (
           <NoTenant />
+        ) : needsTenant ? (
+          <ChooseTenant />
         ) : (
           <Router>
             <Route path="/" component={PoliciesPage} />
@@ -132,6 +143,8 @@ function SignedIn() {
             <Route path="/runs" component={RunsPage} />
             <Route path="/runs/:id" component={RunPage} />
             <Route path="/audit" component={AuditPage} />
+            <Route path="/tenant" component={TenantPage} />
+            <Route path="/account" component={AccountPage} />
             <Route default component={() => <ErrorPage status={404} detail="There is no page at this address." />} />
           </Router>
         )}

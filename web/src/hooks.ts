@@ -95,6 +95,24 @@ export function formatTime(iso: string | null | undefined): string {
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
+/** "just now", "5 min ago", "3 h ago", "2 days ago", else the date; future times "in 5 min". */
+export function relativeTime(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '—';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  const a = Math.abs(s);
+  const say = (n: number, unit: string) => (s >= 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`);
+  if (a < 45) return s >= 0 ? 'just now' : 'in a moment';
+  if (a < 3600) return say(Math.max(1, Math.round(a / 60)), 'min');
+  if (a < 86400) return say(Math.round(a / 3600), 'h');
+  if (a < 7 * 86400) {
+    const d = Math.round(a / 86400);
+    return say(d, d === 1 ? 'day' : 'days');
+  }
+  return new Date(t).toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
 export function duration(from: string | null, to: string | null): string {
   if (!from) return '—';
   const ms = (to ? new Date(to).getTime() : Date.now()) - new Date(from).getTime();

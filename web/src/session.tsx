@@ -5,11 +5,30 @@ import { useCallback, useContext, useEffect, useMemo, useRef, useState } from 'p
 import { ApiError, get, post, setCsrfToken, setUnauthenticatedHandler, type Me, type Membership } from './api';
 
 const TENANT_KEY = 'tenantatlas.tenant';
+const SCOPE_KEY = 'tenantatlas.scope'; // "all" when the All tenants scope is chosen
+const RECENT_KEY = 'tenantatlas.recent';
+const PINNED_KEY = 'tenantatlas.pinned';
+
+function loadIds(key: string): number[] {
+  try {
+    const v = JSON.parse(localStorage.getItem(key) ?? '[]');
+    return Array.isArray(v) ? v.filter((x) => Number.isInteger(x)) : [];
+  } catch {
+    return [];
+  }
+}
 
 export interface Session {
   me: Me;
+  /** The selected tenant (kept while the All tenants scope is on, for tenant pages). */
   tenant: Membership | null;
+  /** The All tenants scope: cross-tenant pages show every tenant. */
+  allTenants: boolean;
   setTenant: (id: number) => void;
+  setAllTenants: () => void;
+  recent: number[];
+  pinned: number[];
+  togglePin: (id: number) => void;
   membership: (id: number) => Membership | undefined;
   canOperate: (tenantId?: number) => boolean;
   tenantName: (id: number | null | undefined) => string;
@@ -66,16 +85,42 @@ export function SessionProvider(props: {
 }) {
   const { me } = props;
   const [tenantId, setTenantId] = useState<number | null>(() => pickTenant(me));
+  const [allTenants, setAll] = useState(() => localStorage.getItem(SCOPE_KEY) === 'all');
+  const [recent, setRecent] = useState<number[]>(() => loadIds(RECENT_KEY));
+  const [pinned, setPinned] = useState<number[]>(() => loadIds(PINNED_KEY));
   const setTenant = useCallback((id: number) => {
     localStorage.setItem(TENANT_KEY, String(id));
+    localStorage.removeItem(SCOPE_KEY);
     setTenantId(id);
+    setAll(false);
+    setRecent((r) => {
+      const next = [id, ...r.filter((x) => x !== id)].slice(0, 8);
+      localStorage.setItem(RECENT_KEY, JSON.stringify(next));
+      return next;
+    });
+  }, []);
+  const setAllTenants = useCallback(() => {
+    localStorage.setItem(SCOPE_KEY, 'all');
+    setAll(true);
+  }, []);
+  const togglePin = useCallback((id: number) => {
+    setPinned((p) => {
+      const next = p.includes(id) ? p.filter((x) => x !== id) : [...p, id];
+      localStorage.setItem(PINNED_KEY, JSON.stringify(next));
+      return next;
+    });
   }, []);
   const value = useMemo<Session>(() => {
     const membership = (id: number) => me.memberships.find((m) => m.tenant_id === id);
     return {
       me,
       tenant: tenantId === null ? null : (membership(tenantId) ?? null),
+      allTenants,
       setTenant,
+      setAllTenants,
+      recent,
+      pinned,
+      togglePin,
       membership,
       canOperate: (id?: number) => {
         const m = membership(id ?? tenantId ?? -1);
@@ -92,7 +137,7 @@ export function SessionProvider(props: {
       },
       refresh: props.reload,
     };
-  }, [me, tenantId, setTenant, props.onSignedOut, props.reload]);
+  }, [me, tenantId, allTenants, recent, pinned, setTenant, setAllTenants, togglePin, props.onSignedOut, props.reload]);
   return <SessionContext.Provider value={value}>{props.children}</SessionContext.Provider>;
 }
 

@@ -28,14 +28,21 @@ export function ActiveRuns() {
             <li key={r.id} data-testid="active-run">
               <a href={runHref(r)}>
                 #{r.id} {runTypeLabel(r.type)}
+                {r.subject ? ` · ${r.subject}` : ''}
               </a>
-              <span class="tenant">{session.tenantName(r.tenant_id)}</span>
+              <span class="tenant">{r.tenant_name ?? session.tenantName(r.tenant_id)}</span>
               <StatusBadge status={r.status} />
               <ProgressBar run={r} />
               <Counts run={r} />
             </li>
           ))}
-          {runs.length > 6 && <li class="muted">and {runs.length - 6} more</li>}
+          {runs.length > 6 && (
+            <li>
+              <a href="/runs?tenant=all" data-testid="more-active-runs">
+                and {runs.length - 6} more: see every tenant's runs
+              </a>
+            </li>
+          )}
         </ul>
       )}
     </section>

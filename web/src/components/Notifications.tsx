@@ -1,9 +1,45 @@
 // The notifications bell: unread count, a panel with "View run" links and
 // mark-as-read, kept live by /api/v1/notifications/stream.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, post, type Notification, type Page } from '../api';
-import { formatTime, useEventStream } from '../hooks';
-import { useToasts } from '../session';
+import { ApiError, get, post, put, type Notification, type NotifyPreference, type Page } from '../api';
+import { useEventStream } from '../hooks';
+import { useSession, useToasts } from '../session';
+import { When } from './ui';
+
+const PREFERENCES: [NotifyPreference, string][] = [
+  ['all', 'Every run I start (queued and finished)'],
+  ['finished', 'When my runs finish'],
+  ['failures', 'Only failures and partial successes'],
+];
+
+export function Preference() {
+  const session = useSession();
+  const toasts = useToasts();
+  const [value, setValue] = useState<NotifyPreference>(session.me.preferences?.notify ?? 'all');
+  const change = async (v: NotifyPreference) => {
+    const old = value;
+    setValue(v);
+    try {
+      await put("/api/v1/me/preferences", { notify: v });
+      if (session.me.preferences) session.me.preferences.notify = v;
+    } catch (e) {
+      setValue(old);
+      toasts.show({ kind: 'error', text: (e as ApiError).message });
+    }
+  };
+  return (
+    <label class="preference">
+      Notify me about
+      <select value={value} onChange={(e) => void change((e.target as HTMLSelectElement).value as NotifyPreference)}>
+        {PREFERENCES.map(([k, label]) => (
+          <option key={k} value={k}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 export function viewRunHref(n: Notification): string | null {
   if (!n.action?.url) return null;
@@ -33,8 +69,13 @@ export function NotificationsBell() {
     void load();
   }, []);
   useEventStream('/api/v1/notifications/stream', {
+    // One entry per run: a run's newer notification replaces its older one.
     notification: (n: Notification) =>
-      setItems((list) => (list.some((x) => x.id === n.id) ? list : [n, ...list].slice(0, 50))),
+      setItems((list) =>
+        list.some((x) => x.id === n.id)
+          ? list
+          : [n, ...list.filter((x) => n.run_id === null || x.run_id !== n.run_id)].slice(0, 50),
+      ),
     unread: (d: { unread_count: number }) => {
       // The stream starts at the newest notification; load the list again
       // once it is open, so nothing written in between is missed.
@@ -111,6 +152,7 @@ export function NotificationsBell() {
               Mark all read
             </button>
           </div>
+          <Preference />
           {error && <p role="alert">{error.message}</p>}
           {items.length === 0 ? (
             <p class="empty">No notifications yet. Runs you start will report here.</p>
@@ -123,7 +165,9 @@ export function NotificationsBell() {
                     <div>
                       <strong>{n.title}</strong>
                       <p>{n.body}</p>
-                      <small class="muted">{formatTime(n.created_at)}</small>
+                      <small class="muted">
+                        <When at={n.created_at} />
+                      </small>
                     </div>
                     <div class="row-actions">
                       {href && (

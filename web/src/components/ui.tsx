@@ -2,7 +2,7 @@
 // progress bars, pagers and run links.
 import type { ComponentChildren } from 'preact';
 import { ApiError, runTypeLabel, type AuditEntry, type Page, type Run } from '../api';
-import { formatTime, type Async, type Paging } from '../hooks';
+import { formatTime, relativeTime, type Async, type Paging } from '../hooks';
 
 export function Loading(props: { label?: string }) {
   return (
@@ -57,6 +57,17 @@ export function Show<T>(props: {
     );
   if (v.data === undefined) return <Loading label={props.loading} />;
   return <>{props.children(v.data)}</>;
+}
+
+/** A relative time ("5 min ago") with the exact time on hover and for screen readers. */
+export function When(props: { at: string | null | undefined }) {
+  if (!props.at) return <>—</>;
+  const exact = formatTime(props.at);
+  return (
+    <time dateTime={props.at} title={exact}>
+      {relativeTime(props.at)}
+    </time>
+  );
 }
 
 export function StatusBadge(props: { status: string }) {
@@ -176,15 +187,17 @@ export function ErrorPage(props: { status: number; detail: string }) {
   );
 }
 
-// A table that scrolls sideways inside its box on narrow screens.
+// A table that scrolls sideways inside its box on narrow screens. The box is
+// a labelled region in the tab order, so a keyboard can scroll it too.
 export function Table(props: {
   testId: string;
   head: ComponentChildren[];
   children: ComponentChildren;
   class?: string;
+  label?: string; // the region's name; defaults to the test id in words
 }) {
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={props.label ?? props.testId.replace(/-/g, ' ')}>
       <table class={props.class ?? 'striped'} data-testid={props.testId}>
         <thead>
           <tr>
