@@ -45,7 +45,7 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
     return Unexpected(
         Status::FailedPrecondition("tenant " + std::to_string(tenant_id) +
                                    " has no Microsoft credentials; an owner must set the Entra "
-                                   "tenant id, client id and client secret"));
+                                   "tenant id, client id and client secret on its Tenant page"));
   }
   auto secret = box_.Open((*creds)->sealed_secret);
   if (!secret)

@@ -16,17 +16,53 @@ export function Empty(props: { children: ComponentChildren }) {
   return <p class="empty">{props.children}</p>;
 }
 
-// An RFC 9457 problem, with the field to fix when the server named one.
+/** What to do next about an error code (a run's, an item's) and its message; null when nothing useful. */
+export function nextStep(code: string | null | undefined, message?: string | null): string | null {
+  const c = code ?? '';
+  const m = message ?? '';
+  if (/credentials/i.test(m) && (c === 'FailedPrecondition' || c === 'no_credentials'))
+    return "Set the tenant's app credentials on its Tenant page, then run this again.";
+  if (c === 'token_refused' || c === 'InvalidAuthenticationToken' || c === 'graph_401' || c === 'Unauthenticated' || /AADSTS/.test(m))
+    return "Microsoft refused the app's sign-in. Check the Entra tenant id, client id and secret (it may have expired) on the Tenant page, then check the connection there.";
+  if (c === 'graph_403' || c === 'Forbidden' || c === 'missing_permission' || c === 'Authorization_RequestDenied')
+    return 'The app lacks a Microsoft Graph permission. Run the connection check on the Tenant page: it names the permission to grant.';
+  if (c === 'graph_429' || c === 'TooManyRequests')
+    return 'Microsoft Graph is throttling this tenant. TenantAtlas waits and retries by itself; if this run still failed, start it again later.';
+  if (/^graph_(5\d\d|unreachable|timeout|connection_lost)$/.test(c) || c === 'Unavailable' || c === 'ServiceUnavailable')
+    return 'Microsoft Graph did not answer in time. Run this again in a few minutes; nothing was half-written.';
+  if (c === 'unmapped_reference')
+    return "Map the missing reference in the restore's mapping step, then preview again.";
+  if (c === 'restore_mismatch')
+    return "The object read back differs from the backup. Open the item's differences, then run a preview to see the target's state.";
+  if (c === 'cancelled_mid_write') return 'Run a restore preview to see whether the write reached the target.';
+  if (c === 'cancelled' || c === 'no_token') return null;
+  return null;
+}
+
+function problemAdvice(status: number): string | null {
+  if (status === 0) return 'Check your network and that TenantAtlas is running, then retry.';
+  if (status === 401) return 'Your session ended: sign in again.';
+  if (status === 403) return 'You do not have the role this needs here. A tenant owner can change your role on the Tenant page.';
+  if (status === 404) return 'It may have been deleted, or the link is wrong.';
+  if (status === 409) return 'Something changed meanwhile: reload the page and try again.';
+  if (status === 429) return 'Wait a moment, then try again.';
+  if (status === 507) return 'The server is out of disk space: an administrator must free some.';
+  if (status >= 500) return 'The server could not do this just now. Retry; if it keeps failing, an administrator can find the reason in the server log.';
+  return null;
+}
+
+// An RFC 9457 problem in words: what happened, what to do next, and the field
+// to fix when the server named one (the status code stays as a detail).
 export function ProblemView(props: { error: ApiError | null | undefined; onRetry?: () => void }) {
   const e = props.error;
   if (!e) return null;
   const p = e.problem;
+  const advice = p.field ? null : problemAdvice(p.status);
   return (
     <div role="alert" class="problem">
-      <strong>
-        {p.status ? `${p.status} ${p.title}` : p.title}
-      </strong>
-      <p>{p.detail}</p>
+      <strong>{p.detail}</strong>
+      {advice && <p>{advice}</p>}
+      <p class="muted small-print">{p.status ? `HTTP ${p.status} ${p.title}` : p.title}</p>
       {p.field && (
         <p>
           Field: <code data-testid="problem-field">{p.field}</code>
@@ -246,33 +282,77 @@ export function PagedList<T>(props: {
   );
 }
 
-// The audit entries of a tenant (or of one run).
+/** An audit entry as a sentence ("ops@msp started a Backup set run (#12)"). */
+export function auditSentence(
+  a: AuditEntry,
+  who: (userId: number | null) => string,
+  tenantName: (id: number | null | undefined) => string,
+): string {
+  const d = (a.details ?? {}) as Record<string, any>;
+  const actor = who(a.actor_user_id);
+  const run = a.run_id ? ` (run #${a.run_id})` : '';
+  const user = a.target_type === 'user' && a.target_id ? who(Number(a.target_id)) : 'a user';
+  switch (a.action) {
+    case 'run.queued':
+      return `${actor} started a ${runTypeLabel(d.type ?? 'run').toLowerCase()}${run}.`;
+    case 'run.finished': {
+      const counts = d.failed || d.skipped ? `: ${d.succeeded ?? 0} succeeded, ${d.failed ?? 0} failed, ${d.skipped ?? 0} skipped` : '';
+      return `${runTypeLabel(d.type ?? 'run')}${run} ${String(d.status ?? 'ended').replace('_', ' ')}${counts}.`;
+    }
+    case 'run.cancel_requested':
+      return `${actor} asked to cancel${run || ' a run'}.`;
+    case 'restore.into_other_tenant':
+      return `${actor} restored backup set #${d.backup_set} of this tenant into ${tenantName(d.target_tenant)}${run}.`;
+    case 'member.set':
+      return d.previous_role
+        ? `${actor} changed ${user}'s role from ${d.previous_role} to ${d.role}.`
+        : `${actor} added ${user} as ${d.role}.`;
+    case 'member.removed':
+      return `${actor} removed ${user} (${d.role}).`;
+    case 'tenant.created':
+      return `${actor} created the tenant ${d.name ?? ''}.`;
+    case 'tenant.credentials_set':
+      return `${actor} set the app credentials (client id ${d.client_id ?? '?'}; the secret is never recorded).`;
+    case 'tenant.tags_set':
+      return `${actor} set the tags to ${(d.tags ?? []).join(', ') || 'none'}.`;
+    default:
+      return `${actor}: ${a.action}${a.target_type ? ` on ${a.target_type} ${a.target_id ?? ''}` : ''}${run}.`;
+  }
+}
+
+// The audit entries of a tenant (or of one run): each a sentence, with the
+// recorded details one click away.
 export function AuditTable(props: {
   entries: AuditEntry[];
   who: (userId: number | null) => string;
+  tenantName: (id: number | null | undefined) => string;
   runLinks?: number; // the tenant, to link each entry's run
   testId: string;
 }) {
-  const head = ['#', 'Time', 'Actor', 'Action', 'Target', ...(props.runLinks ? ['Run'] : []), 'Details'];
+  const head = ['#', 'When', 'What happened', 'Action', ...(props.runLinks ? ['Run'] : [])];
   return (
-    <Table testId={props.testId} head={head}>
+    <Table testId={props.testId} label="Audit entries" head={head}>
       {props.entries.map((a) => (
         <tr key={a.id}>
           <td>{a.seq}</td>
-          <td>{formatTime(a.created_at)}</td>
-          <td>{props.who(a.actor_user_id)}</td>
+          <td>
+            <When at={a.created_at} />
+          </td>
+          <td>
+            {auditSentence(a, props.who, props.tenantName)}
+            <details>
+              <summary>Details</summary>
+              <code class="details">{JSON.stringify(a.details, null, 1)}</code>
+            </details>
+          </td>
           <td>
             <code>{a.action}</code>
           </td>
-          <td>{a.target_type ? `${a.target_type} ${a.target_id ?? ''}` : '—'}</td>
           {props.runLinks && (
             <td>
               <RunIdLink runId={a.run_id} tenant={props.runLinks} />
             </td>
           )}
-          <td>
-            <code class="details">{JSON.stringify(a.details)}</code>
-          </td>
         </tr>
       ))}
     </Table>

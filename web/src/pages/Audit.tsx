@@ -15,6 +15,8 @@ const AUDIT_ACTIONS = [
   'member.removed',
   'tenant.created',
   'tenant.credentials_set',
+  'tenant.tags_set',
+  'restore.into_other_tenant',
 ];
 
 export function AuditPage() {
@@ -91,7 +93,7 @@ export function AuditPage() {
         loading="Loading audit log…"
         empty={`No audit entries${action || runId ? ' match these filters' : ' yet'}.`}
       >
-        {(items) => <AuditTable testId="audit-table" entries={items} who={who} runLinks={tenant} />}
+        {(items) => <AuditTable testId="audit-table" entries={items} who={who} tenantName={session.tenantName} runLinks={tenant} />}
       </PagedList>
     </section>
   );

@@ -41,6 +41,7 @@ export function PoliciesPage() {
   const tenant = session.tenant!.tenant_id;
   const canOperate = session.canOperate();
   const start = useStart();
+  const info = useAsync(() => get<{ has_credentials: boolean }>(tenantPath(tenant, '')), [tenant]);
   const [type, setType] = useState('');
   const [platform, setPlatform] = useState('');
   const [typed, setTyped] = useState('');
@@ -110,9 +111,20 @@ export function PoliciesPage() {
           ) : (
             <>
               No policies yet.{' '}
-              {canOperate
-                ? 'Use "Sync inventory" to read them from Microsoft Graph.'
-                : 'An operator can sync the inventory.'}
+              {info.data && !info.data.has_credentials ? (
+                <>
+                  {session.tenant!.tenant_name} has no app credentials yet, so nothing can be read from Microsoft Graph.{' '}
+                  {session.tenant!.role === 'owner' ? (
+                    <a href="/tenant">Set them on the Tenant page</a>
+                  ) : (
+                    'Ask an owner of this tenant to set them on the Tenant page.'
+                  )}
+                </>
+              ) : canOperate ? (
+                'Use "Sync inventory" to read them from Microsoft Graph.'
+              ) : (
+                'An operator can sync the inventory.'
+              )}
             </>
           )
         }

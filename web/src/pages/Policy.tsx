@@ -134,6 +134,7 @@ function VersionDiff(props: { tenant: number; policy: number; left: number; righ
         </h3>
         <Switch label="Changed fields only" checked={changedOnly} onChange={setChangedOnly} />
       </header>
+      <p class="muted small-print">Ids, timestamps and version counters that Graph sets are not compared.</p>
       {shown.length === 0 ? (
         <Empty>{left === right ? 'Pick two different versions to compare.' : 'The two versions have the same content.'}</Empty>
       ) : (

@@ -3,11 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import {
   ApiError,
   get,
+  getAll,
   post,
   runTypeLabel,
   tenantPath,
   withQuery,
   type AuditEntry,
+  type Group,
+  type MappingRow,
   type Page,
   type Run,
   type RunItem,
@@ -26,8 +29,11 @@ import {
   StatusBadge,
   Switch,
   Table,
+  When,
+  nextStep,
 } from '../components/ui';
-import { duration, formatTime, useAsync, useCursor, useLiveRun, useWho } from '../hooks';
+import { useStart } from './Policies';
+import { duration, useAsync, useCursor, useLiveRun, useWho } from '../hooks';
 import { useSession, useToasts } from '../session';
 import { DiffTable } from './diff';
 
@@ -68,12 +74,6 @@ export function RunPage() {
     void findRun(id, wanted || session.tenant!.tenant_id, others).then(setFound);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id, wanted]);
-
-  // Follow the run's tenant in the switcher, so the rest of the UI matches.
-  useEffect(() => {
-    if (found && 'run' in found && session.tenant?.tenant_id !== found.run.tenant_id)
-      session.setTenant(found.run.tenant_id);
-  }, [found]);
 
   if (!found) return <Loading label="Loading run…" />;
   if ('error' in found) {
@@ -135,7 +135,17 @@ function RunDetail(props: { initial: Run }) {
         }
       >
         Run #{run.id} · {runTypeLabel(run.type)}
+        {run.subject ? ` · ${run.subject}` : ''}
       </PageTitle>
+      {session.tenant && session.tenant.tenant_id !== tenant && (
+        <p class="notice" data-testid="other-tenant">
+          This run belongs to <strong>{run.tenant_name ?? session.tenantName(tenant)}</strong>; you are working in{' '}
+          {session.allTenants ? 'all tenants' : session.tenant.tenant_name}.{' '}
+          <button type="button" class="link" onClick={() => session.setTenant(tenant)}>
+            Switch to {run.tenant_name ?? session.tenantName(tenant)}
+          </button>
+        </p>
+      )}
       <article class="run-summary" aria-label="Run summary">
         <dl>
           <div>
@@ -145,24 +155,44 @@ function RunDetail(props: { initial: Run }) {
             </dd>
           </div>
           <div>
-            <dt>Tenant</dt>
-            <dd>{session.tenantName(tenant)}</dd>
+            <dt>{run.type.startsWith('restore.') ? 'Target tenant' : 'Tenant'}</dt>
+            <dd>{run.tenant_name ?? session.tenantName(tenant)}</dd>
           </div>
+          {run.type.startsWith('restore.') && (
+            <>
+              <div>
+                <dt>Source tenant</dt>
+                <dd data-testid="run-source">{run.source_tenant_name ?? '—'}</dd>
+              </div>
+              <div>
+                <dt>Backup set</dt>
+                <dd data-testid="run-backup-set">
+                  {run.backup_set_name ?? '—'}
+                </dd>
+              </div>
+            </>
+          )}
           <div>
             <dt>Initiator</dt>
             <dd>{who(run.initiator_user_id)}</dd>
           </div>
           <div>
             <dt>Created</dt>
-            <dd>{formatTime(run.created_at)}</dd>
+            <dd>
+              <When at={run.created_at} />
+            </dd>
           </div>
           <div>
             <dt>Started</dt>
-            <dd>{formatTime(run.started_at)}</dd>
+            <dd>
+              <When at={run.started_at} />
+            </dd>
           </div>
           <div>
             <dt>Finished</dt>
-            <dd>{formatTime(run.finished_at)}</dd>
+            <dd>
+              <When at={run.finished_at} />
+            </dd>
           </div>
           <div>
             <dt>Duration</dt>
@@ -172,11 +202,14 @@ function RunDetail(props: { initial: Run }) {
         <ProgressBar run={run} label="Run progress" />
         <Counts run={run} />
         {run.error && (run.error.code || run.error.message) && (
-          <p role="alert" class="problem">
-            <strong>{run.error.code}</strong> {run.error.message}
-          </p>
+          <div role="alert" class="problem">
+            <strong>{run.error.message ?? run.error.code}</strong>
+            {nextStep(run.error.code, run.error.message) && <p>{nextStep(run.error.code, run.error.message)}</p>}
+            {run.error.code && <p class="muted small-print">code {run.error.code}</p>}
+          </div>
         )}
       </article>
+      {run.type === 'restore.execute' && <RestoreContext run={run} />}
 
       <h2>Items</h2>
       <Switch label="Failed only" checked={failedOnly} onChange={setFailedOnly} />
@@ -201,11 +234,76 @@ function RunDetail(props: { initial: Run }) {
           page.items.length === 0 ? (
             <Empty>No audit entries for this run.</Empty>
           ) : (
-            <AuditTable testId="run-audit" entries={page.items} who={who} />
+            <AuditTable testId="run-audit" entries={page.items} who={who} tenantName={session.tenantName} />
           )
         }
       </Show>
     </section>
+  );
+}
+
+// A restore's context: the references it mapped (by name where the target's
+// inventory knows them) and what its target's policy list shows afterwards.
+function RestoreContext(props: { run: Run }) {
+  const session = useSession();
+  const start = useStart();
+  const { run } = props;
+  const params = (run.params ?? {}) as { group_mapping?: Record<string, string>; source_tenant_id?: number; backup_set_id?: number };
+  const mapping = Object.entries(params.group_mapping ?? {});
+  const names = useAsync(async () => {
+    const out = new Map<string, string>();
+    if (mapping.length === 0) return out;
+    try {
+      const rows = await get<{ items: MappingRow[] }>(
+        withQuery(tenantPath(run.tenant_id, '/restores/group-mapping'), {
+          source_tenant_id: params.source_tenant_id,
+          backup_set_id: params.backup_set_id,
+        }),
+      );
+      for (const r of rows.items) {
+        out.set(`s:${r.source_id}`, r.source_name);
+        if (r.target_id && r.target_name) out.set(`t:${r.target_id}`, r.target_name);
+        for (const c of r.candidates ?? []) out.set(`t:${c.id}`, c.name);
+      }
+      const groups = await getAll<Group>(tenantPath(run.tenant_id, '/groups'));
+      for (const g of groups.items) out.set(`t:${g.id}`, g.display_name);
+    } catch {
+      // names are a help: without the operator role here, ids are shown
+    }
+    return out;
+  }, [run.id]);
+  const name = (key: string, id: string) => names.data?.get(key) ?? id;
+  const target = run.tenant_name ?? session.tenantName(run.tenant_id);
+  return (
+    <article class="card" aria-labelledby="restore-context-h" data-testid="restore-context">
+      <h2 id="restore-context-h">What this restore used</h2>
+      <p>
+        Backup set <strong>{run.backup_set_name ?? `#${params.backup_set_id}`}</strong> of{' '}
+        <strong>{run.source_tenant_name ?? '—'}</strong>, restored into <strong>{target}</strong>.
+      </p>
+      {mapping.length === 0 ? (
+        <p class="muted">No references were mapped by hand (same tenant, or every reference kept its id).</p>
+      ) : (
+        <Table testId="run-mapping" label="Mapping" head={['In the backup', `In ${target}`]}>
+          {mapping.map(([from, to]) => (
+            <tr key={from} data-testid="run-mapping-row">
+              <td>{name(`s:${from}`, from)}</td>
+              <td>{name(`t:${to}`, to)}</td>
+            </tr>
+          ))}
+        </Table>
+      )}
+      {!run.active && (
+        <p class="notice" data-testid="inventory-notice">
+          {target}'s policy list shows what this restore wrote after its next inventory sync.{' '}
+          {session.canOperate(run.tenant_id) && (
+            <button type="button" class="secondary small" onClick={() => void start(tenantPath(run.tenant_id, '/policies/sync'), `Inventory sync of ${target}`)}>
+              Sync {target} now
+            </button>
+          )}
+        </p>
+      )}
+    </article>
   );
 }
 
@@ -220,8 +318,8 @@ export function ItemsTable(props: { items: RunItem[] }) {
             return (
               <tr key={it.id} data-testid="item-row" data-outcome={it.outcome}>
                 <td>
-                  {it.details?.name ?? it.item_ref}
-                  {it.details?.type && <small class="muted block">{it.details.type}</small>}
+                  {it.name ?? it.details?.name ?? it.item_ref}
+                  {(it.type_title ?? it.details?.type) && <small class="muted block">{it.type_title ?? it.details?.type}</small>}
                   {warnings.length > 0 && (
                     <ul class="warnings" data-testid="item-warnings">
                       {warnings.map((w) => (
@@ -268,7 +366,11 @@ export function ItemsTable(props: { items: RunItem[] }) {
                 <td>
                   {it.error ? (
                     <span class="bad">
-                      {it.error.code && <code>{it.error.code}</code>} {it.error.message}
+                      {it.error.message ?? it.error.code}
+                      {nextStep(it.error.code, it.error.message) && (
+                        <small class="block">{nextStep(it.error.code, it.error.message)}</small>
+                      )}
+                      {it.error.code && <small class="muted block">code {it.error.code}</small>}
                     </span>
                   ) : (
                     '—'

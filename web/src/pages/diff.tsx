@@ -47,10 +47,20 @@ export interface SideRow {
   changed: boolean;
 }
 
+// What Graph or the server sets, not a person: ids (the object's, an
+// assignment's, a definition value's), timestamps, the version counter and
+// OData annotations other than @odata.type. Left out of version diffs.
+const SERVER_KEYS = new Set(['id', 'createdDateTime', 'lastModifiedDateTime', 'modifiedDateTime', 'version']);
+export function isServerMetadata(path: string): boolean {
+  if (/(^|\.)@odata\.(?!type$)/.test(path)) return true;
+  const last = path.replace(/\[\d+\]$/, '').split('.').pop() ?? '';
+  return SERVER_KEYS.has(last);
+}
+
 export function sideBySide(left: unknown, right: unknown): SideRow[] {
   const a = flatten(left);
   const b = flatten(right);
-  const paths = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const paths = [...new Set([...a.keys(), ...b.keys()])].filter((p) => !isServerMetadata(p)).sort();
   return paths.map((path) => {
     const l = a.get(path);
     const r = b.get(path);

@@ -1,4 +1,6 @@
-// Step 1: the backup set and which of its items to restore.
+// Step 1: the backup set and which of its items to restore. Nothing starts
+// selected: the items are found by name and chosen one by one or by type.
+import { useMemo, useState } from 'preact/hooks';
 import { getAll, setItems, tenantPath, type BackupItem, type BackupSet, type Page } from '../../api';
 import { Empty, Show } from '../../components/ui';
 import { useAsync } from '../../hooks';
@@ -22,6 +24,23 @@ export function ChooseSet(props: {
     [props.tenant, props.setId],
   );
   const all = items.data?.items ?? [];
+  const [q, setQ] = useState('');
+  const [type, setType] = useState('');
+  const types = useMemo(() => [...new Set(all.map((i) => i.type))].sort(), [all]);
+  const shown = useMemo(() => {
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    return all.filter(
+      (i) =>
+        (!type || i.type === type) &&
+        words.every((w) => i.display_name.toLowerCase().includes(w) || i.type.toLowerCase().includes(w)),
+    );
+  }, [all, q, type]);
+  // Adds (or removes) every shown item.
+  const selectShown = (on: boolean) => {
+    const s = new Set(props.itemIds ?? all.map((i) => i.id));
+    for (const i of shown) on ? s.add(i.id) : s.delete(i.id);
+    props.onChange(props.setId, s.size === all.length && all.length > 0 ? null : s);
+  };
   const chosen = (id: number) => props.itemIds === null || props.itemIds.has(id);
   const toggle = (id: number) => {
     const s = new Set(props.itemIds ?? all.map((i) => i.id));
@@ -44,7 +63,7 @@ export function ChooseSet(props: {
               <select
                 name="backup_set"
                 value={props.setId ?? ''}
-                onChange={(e) => props.onChange(Number((e.target as HTMLSelectElement).value) || null, null)}
+                onChange={(e) => props.onChange(Number((e.target as HTMLSelectElement).value) || null, new Set())}
               >
                 <option value="">Choose a backup set…</option>
                 {page.items.map((s) => (
@@ -60,17 +79,37 @@ export function ChooseSet(props: {
       {props.setId && (
         <Show value={items} loading="Loading items…">
           {() => (
+            <>
+            <div class="filters" role="group" aria-label="Find items">
+              <label>
+                Search items
+                <input type="search" value={q} placeholder="Part of a name" onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+              </label>
+              <label>
+                Item type
+                <select value={type} onChange={(e) => setType((e.target as HTMLSelectElement).value)}>
+                  <option value="">every type ({all.length})</option>
+                  {types.map((t) => (
+                    <option key={t} value={t}>
+                      {t} ({all.filter((i) => i.type === t).length})
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button type="button" class="secondary outline" disabled={shown.length === 0} onClick={() => selectShown(true)}>
+                Select the {shown.length} shown
+              </button>
+              <button type="button" class="secondary outline" disabled={count === 0} onClick={() => selectShown(false)}>
+                Clear the shown
+              </button>
+            </div>
             <fieldset class="checklist" aria-label="Items to restore">
-              <legend>
-                Items ({count} of {all.length} selected){' '}
-                <button type="button" class="link" onClick={() => props.onChange(props.setId, null)}>
-                  all
-                </button>{' '}
-                <button type="button" class="link" onClick={() => props.onChange(props.setId, new Set())}>
-                  none
-                </button>
+              <legend data-testid="items-selected">
+                {count} of {all.length} items selected
+                {shown.length !== all.length ? ` · ${shown.length} shown` : ''}
               </legend>
-              {all.map((it) => (
+              {shown.length === 0 && <p class="muted">No item matches.</p>}
+              {shown.map((it) => (
                 <label key={it.id}>
                   <input type="checkbox" checked={chosen(it.id)} onChange={() => toggle(it.id)} />
                   <span>
@@ -79,6 +118,7 @@ export function ChooseSet(props: {
                 </label>
               ))}
             </fieldset>
+            </>
           )}
         </Show>
       )}
@@ -86,6 +126,7 @@ export function ChooseSet(props: {
         <button type="button" disabled={!props.setId || count === 0} onClick={props.onNext}>
           Next: target tenant
         </button>
+        {props.setId && count === 0 && <span class="muted">Choose at least one item.</span>}
       </div>
     </div>
   );

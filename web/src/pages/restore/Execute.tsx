@@ -9,6 +9,7 @@ export function Execute(props: {
   targetName: string;
   caState: 'report_only' | 'as_backed_up';
   body: () => unknown;
+  outcomes: Record<string, number>;
   onBack: () => void;
   onStarted: (r: Run) => void;
 }) {
@@ -17,6 +18,10 @@ export function Execute(props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const ok = typed.trim() === props.targetName;
+  const n = (k: string) => {
+    const c = props.outcomes[k] ?? 0;
+    return `${c} ${c === 1 ? 'object' : 'objects'}`;
+  };
   const go = async (e: Event) => {
     e.preventDefault();
     if (!ok) {
@@ -37,9 +42,14 @@ export function Execute(props: {
   };
   return (
     <form class="card danger" onSubmit={go} aria-label="Execute restore">
-      <p>
-        This writes the chosen policies and their assignments into <strong>{props.targetName}</strong>. Items the preview
-        marked unmapped or conflicting are not written.
+      <p data-testid="execute-consequences">
+        This restore <strong>creates {n('would_create')}</strong>, <strong>overwrites {n('would_update')}</strong> and leaves{' '}
+        {n('unchanged')} unchanged in <strong>{props.targetName}</strong>
+        {(props.outcomes.failed ?? 0) + (props.outcomes.conflict ?? 0) > 0
+          ? `; ${(props.outcomes.failed ?? 0) + (props.outcomes.conflict ?? 0)} the preview could not write (unmapped or conflicting) are not written`
+          : ''}
+        . Assignments are written with each object. {props.targetName}'s policy list shows the result after its next
+        inventory sync (the run's page offers one).
       </p>
       <p data-testid="ca-state-chosen">
         Conditional access policies:{' '}

@@ -74,7 +74,7 @@ export function GroupMapping(props: {
               </strong>
             )}
           </p>
-          <Table testId="mapping-table" class="" head={['Kind', 'Source', 'Target', 'Mapping']}>
+          <Table testId="mapping-table" class="mapping" label="Mapping of references" head={['Kind', 'Source', 'Target', 'Mapping']}>
             {rows.data.items.map((r) => {
                   const value = props.mapping[r.source_id] ?? '';
                   const isSuggestion = r.suggested && value === r.target_id;

@@ -1,5 +1,5 @@
 // Step 4: the preview run (read-only), followed live, with its per-item diff.
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { getAll, tenantPath, type Run, type RunItem } from '../../api';
 import { Counts, Empty, ProgressBar, runHref, Show, StatusBadge } from '../../components/ui';
 import { useAsync, useLiveRun } from '../../hooks';
@@ -20,6 +20,12 @@ function useRunResult(initial: Run | null) {
   return { run, items };
 }
 
+const ORDER = ['failed', 'conflict', 'would_create', 'would_update', 'skipped', 'unchanged'];
+const rank = (outcome: string) => {
+  const i = ORDER.indexOf(outcome);
+  return i < 0 ? ORDER.length : i;
+};
+
 export function Preview(props: {
   target: number;
   body: () => unknown;
@@ -27,6 +33,9 @@ export function Preview(props: {
   onCaState: (v: 'report_only' | 'as_backed_up') => void;
   run: Run | null;
   onRun: (r: Run) => void;
+  sourceName: string;
+  targetName: string;
+  onOutcomes: (counts: Record<string, number>) => void;
   onBack: () => void;
   onNext: () => void;
 }) {
@@ -40,16 +49,28 @@ export function Preview(props: {
     if (s) props.onRun(s.run);
   };
   const list = items.data?.items ?? [];
-  const summary = useMemo(() => {
+  const [only, setOnly] = useState('');
+  const counts = useMemo(() => {
     const by: Record<string, number> = {};
     for (const i of list) by[i.outcome] = (by[i.outcome] ?? 0) + 1;
-    return Object.entries(by);
+    return by;
   }, [list]);
+  useEffect(() => props.onOutcomes(counts), [counts]);
+  const summary = Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0]));
+  // What needs a look first: failures and conflicts, creates, updates; unchanged last.
+  const sorted = useMemo(
+    () =>
+      list
+        .filter((i) => !only || i.outcome === only)
+        .sort((a, b) => rank(a.outcome) - rank(b.outcome) || (a.details?.name ?? '').localeCompare(b.details?.name ?? '')),
+    [list, only],
+  );
   const unmapped = list.filter((i) => i.error?.code === 'unmapped_reference').length;
   return (
     <div class="card" data-testid="preview">
-      <p>
-        A preview reads the target tenant and compares every item; it changes nothing. It runs like any other run.
+      <p data-testid="preview-what">
+        Preview of restoring <strong>{props.sourceName}</strong>'s items into <strong>{props.targetName}</strong>. It reads{' '}
+        {props.targetName} and compares every item; it changes nothing.
       </p>
       <fieldset disabled={!!props.run && props.run.active} data-testid="ca-state">
         <legend>Conditional access policies</legend>
@@ -90,10 +111,22 @@ export function Preview(props: {
             <>
               <p data-testid="preview-summary">
                 {summary.map(([k, n]) => (
-                  <span key={k} class="summary-chip">
+                  <button
+                    key={k}
+                    type="button"
+                    class={`summary-chip secondary outline small`}
+                    aria-pressed={only === k}
+                    onClick={() => setOnly((o) => (o === k ? '' : k))}
+                    title={only === k ? 'Show every outcome' : `Show only ${k.replace('_', ' ')}`}
+                  >
                     <StatusBadge status={k} /> {n}
-                  </span>
+                  </button>
                 ))}
+                {only && (
+                  <button type="button" class="link" onClick={() => setOnly('')}>
+                    show all
+                  </button>
+                )}
                 {unmapped > 0 && (
                   <strong class="bad" data-testid="preview-unmapped">
                     {' '}
@@ -101,7 +134,7 @@ export function Preview(props: {
                   </strong>
                 )}
               </p>
-              {list.length === 0 ? <Empty>The preview produced no items.</Empty> : <ItemsTable items={list} />}
+              {list.length === 0 ? <Empty>The preview produced no items.</Empty> : <ItemsTable items={sorted} />}
             </>
           )}
         </Show>

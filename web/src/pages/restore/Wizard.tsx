@@ -2,9 +2,10 @@
 // -> preview (a run) -> execute (a run), confirmed by typing the target
 // tenant's name. Source is the selected tenant. Each step is its own file.
 import { useLocation } from 'preact-iso';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Run } from '../../api';
 import { Empty, PageTitle, runHref } from '../../components/ui';
+import { TenantSearch } from '../../components/TenantPicker';
 import { useSession } from '../../session';
 import { ChooseSet } from './ChooseSet';
 import { GroupMapping } from './GroupMapping';
@@ -19,11 +20,19 @@ export function RestoreWizard() {
   const source = session.tenant!.tenant_id;
   const [step, setStep] = useState(0);
   const [setId, setSetId] = useState<number | null>(Number(query.set) || null);
-  const [itemIds, setItemIds] = useState<Set<number> | null>(null); // null: all
+  const [itemIds, setItemIds] = useState<Set<number> | null>(() => new Set()); // null: all
   const [target, setTarget] = useState<number | null>(null);
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [preview, setPreview] = useState<Run | null>(null);
   const [caState, setCaState] = useState<'report_only' | 'as_backed_up'>('report_only');
+  const [outcomes, setOutcomes] = useState<Record<string, number>>({});
+  // Each step's heading takes the focus (and is announced) when the step opens.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (moved.current) heading.current?.focus();
+    moved.current = true;
+  }, [step]);
   const targets = session.me.memberships.filter((m) => m.role !== 'readonly');
 
   // Going back invalidates what later steps computed.
@@ -34,6 +43,7 @@ export function RestoreWizard() {
   useEffect(() => {
     setStep(0);
     setPreview(null);
+    setItemIds(new Set());
   }, [source]);
 
   if (targets.length === 0)
@@ -55,6 +65,15 @@ export function RestoreWizard() {
   return (
     <section>
       <PageTitle>Restore from {session.tenant!.tenant_name}</PageTitle>
+      <h2 class="step-heading" tabIndex={-1} ref={heading} aria-live="polite" data-testid="step-heading">
+        Step {step + 1} of {STEPS.length}: {STEPS[step]}
+        {target !== null && step > 1 && (
+          <small class="muted">
+            {' '}
+            · from {session.tenant!.tenant_name} into {session.tenantName(target)}
+          </small>
+        )}
+      </h2>
       <ol class="stepper" aria-label="Restore steps">
         {STEPS.map((label, i) => (
           <li key={label} aria-current={i === step ? 'step' : undefined} class={i < step ? 'done' : ''}>
@@ -83,24 +102,24 @@ export function RestoreWizard() {
         />
       )}
       {step === 1 && (
-        <fieldset class="card">
-          <legend>Restore into which tenant?</legend>
-          {targets.map((m) => (
-            <label key={m.tenant_id}>
-              <input
-                type="radio"
-                name="target"
-                checked={target === m.tenant_id}
-                onChange={() => {
-                  setTarget(m.tenant_id);
-                  setMapping({});
-                }}
-              />
-              <span>
-                {m.tenant_name} <small class="muted">({m.role}{m.tenant_id === source ? ', same tenant' : ''})</small>
-              </span>
-            </label>
-          ))}
+        <div class="card">
+          {target !== null && (
+            <p data-testid="chosen-target">
+              Restore into <strong>{session.tenantName(target)}</strong>
+              {target === source ? ' (the same tenant: an in-place restore)' : ''}.
+            </p>
+          )}
+          <TenantSearch
+            tenants={targets}
+            label="Target tenant"
+            testId="target-search"
+            selected={target}
+            onPick={(m) => {
+              if (!m) return;
+              setTarget(m.tenant_id);
+              setMapping({});
+            }}
+          />
           <div class="row-actions">
             <button type="button" class="secondary outline" onClick={() => goto(0)}>
               Back
@@ -109,7 +128,7 @@ export function RestoreWizard() {
               Next: mapping
             </button>
           </div>
-        </fieldset>
+        </div>
       )}
       {step === 2 && target !== null && setId !== null && (
         <GroupMapping
@@ -133,6 +152,9 @@ export function RestoreWizard() {
           body={body}
           run={preview}
           onRun={setPreview}
+          sourceName={session.tenant!.tenant_name}
+          targetName={session.tenantName(target)}
+          onOutcomes={setOutcomes}
           onBack={() => goto(2)}
           onNext={() => goto(4)}
         />
@@ -143,6 +165,7 @@ export function RestoreWizard() {
           targetName={session.tenantName(target)}
           target={target}
           body={body}
+          outcomes={outcomes}
           onBack={() => goto(3)}
           onStarted={(run) => route(runHref(run))}
         />

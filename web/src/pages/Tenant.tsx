@@ -1,0 +1,290 @@
+// The selected tenant's administration: its app credentials (the secret is
+// never shown back), the connection check, tags, and members with their
+// roles. Each control appears only for the role the API requires for it
+// (credentials, tags, members: owner; the connection check: operator).
+import { useState } from 'preact/hooks';
+import { ApiError, del, get, getAll, post, put, tenantPath, withQuery, type Member, type Page, type Run, type RunItem } from '../api';
+import { ActionsHeader, Counts, Empty, PageTitle, ProblemView, RunLink, Show, StatusBadge, Table, When } from '../components/ui';
+import { useAsync, useLiveRun } from '../hooks';
+import { useSession, useToasts } from '../session';
+import { useStart } from './Policies';
+
+interface TenantInfo {
+  id: number;
+  name: string;
+  entra_tenant_id: string | null;
+  client_id: string | null;
+  has_credentials: boolean;
+  tags: string[];
+  created_at: string;
+  role: string | null;
+}
+
+function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
+  const toasts = useToasts();
+  const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
+  const [client, setClient] = useState(props.tenant.client_id ?? '');
+  const [secret, setSecret] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await put(tenantPath(props.tenant.id, '/credentials'), {
+        entra_tenant_id: entra.trim(),
+        client_id: client.trim(),
+        client_secret: secret,
+      });
+      setSecret('');
+      toasts.show({ kind: 'success', text: `Credentials of ${props.tenant.name} saved. Check the connection next.` });
+      props.onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={save} aria-label="App credentials" class="stack">
+      <label>
+        Entra tenant id
+        <input name="entra_tenant_id" required value={entra} placeholder="GUID or contoso.onmicrosoft.com" onInput={(e) => setEntra((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Application (client) id
+        <input name="client_id" required value={client} onInput={(e) => setClient((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Client secret {props.tenant.has_credentials && <small class="muted">(one is stored; enter a new one to replace it)</small>}
+        <input name="client_secret" type="password" required autocomplete="new-password" value={secret} onInput={(e) => setSecret((e.target as HTMLInputElement).value)} />
+      </label>
+      <ProblemView error={error} />
+      <button type="submit" disabled={busy} aria-busy={busy}>
+        Save credentials
+      </button>
+    </form>
+  );
+}
+
+function ConnectionCheck(props: { tenant: TenantInfo }) {
+  const session = useSession();
+  const start = useStart();
+  const latest = useAsync(
+    () => get<Page<Run>>(withQuery('/api/v1/runs', { tenant: props.tenant.id, type: 'tenant.connection_check', limit: 1 })),
+    [props.tenant.id],
+  );
+  const [started, setStarted] = useState<Run | null>(null);
+  const { run } = useLiveRun(started ?? latest.data?.items[0] ?? null);
+  const ended = !!run && !run.active;
+  const items = useAsync(
+    () => (run && ended ? getAll<RunItem>(`${tenantPath(run.tenant_id, `/runs/${run.id}`)}/items`) : Promise.resolve(null)),
+    [run?.id, ended],
+  );
+  const problems = (items.data?.items ?? []).filter((i) => i.outcome === 'failed');
+  const check = async () => {
+    const s = await start(tenantPath(props.tenant.id, '/connection-check'), `Connection check of ${props.tenant.name}`);
+    if (s) setStarted(s.run);
+  };
+  return (
+    <div data-testid="connection-check">
+      {session.canOperate(props.tenant.id) && (
+        <button type="button" onClick={() => void check()} disabled={!!run?.active} aria-busy={!!run?.active}>
+          Check the connection
+        </button>
+      )}
+      {!run ? (
+        <p class="muted">Not checked yet.</p>
+      ) : (
+        <div>
+          <p class="run-inline">
+            Last check: <RunLink run={run} /> <StatusBadge status={run.status} /> <Counts run={run} />{' '}
+            <When at={run.finished_at ?? run.created_at} />
+          </p>
+          {ended && run.status === 'succeeded' && <p class="ok">TenantAtlas gets a token and can read every object type.</p>}
+          {problems.length > 0 && (
+            <ul data-testid="connection-problems">
+              {problems.map((i) => (
+                <li key={i.id}>
+                  <strong>{i.item_ref === 'token' ? 'Token' : (i.details?.name as string | undefined) ?? i.item_ref}:</strong> {i.error?.message}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Tags(props: { tenant: TenantInfo; owner: boolean; onSaved: () => void }) {
+  const [text, setText] = useState(props.tenant.tags.join(', '));
+  const [error, setError] = useState<ApiError | null>(null);
+  const toasts = useToasts();
+  if (!props.owner)
+    return <p>{props.tenant.tags.length ? props.tenant.tags.map((t) => <span key={t} class="badge">{t}</span>) : <span class="muted">No tags.</span>}</p>;
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const tags = text.split(',').map((t) => t.trim()).filter(Boolean);
+      await put(tenantPath(props.tenant.id, '/tags'), { tags });
+      toasts.show({ kind: 'success', text: 'Tags saved.' });
+      props.onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <form class="filters" onSubmit={save} aria-label="Tags">
+      <label>
+        Tags, separated by commas
+        <input name="tags" value={text} placeholder="dental, eu, gold" onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+      </label>
+      <button type="submit" class="secondary">
+        Save tags
+      </button>
+      <ProblemView error={error} />
+    </form>
+  );
+}
+
+function Members(props: { tenant: TenantInfo; owner: boolean }) {
+  const toasts = useToasts();
+  const session = useSession();
+  const members = useAsync(() => get<{ items: Member[] }>(tenantPath(props.tenant.id, '/members')), [props.tenant.id]);
+  const [email, setEmail] = useState('');
+  const [role, setRole] = useState('operator');
+  const [error, setError] = useState<ApiError | null>(null);
+  const setMember = async (mail: string, r: string) => {
+    setError(null);
+    try {
+      await post(tenantPath(props.tenant.id, '/members'), { email: mail, role: r });
+      toasts.show({ kind: 'success', text: `${mail} is now ${r} of ${props.tenant.name}.` });
+      setEmail('');
+      members.reload();
+      if (mail === session.me.user.email) void session.refresh();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const remove = async (m: Member) => {
+    if (!window.confirm(`Remove ${m.email} from ${props.tenant.name}?`)) return;
+    try {
+      await del(tenantPath(props.tenant.id, `/members/${m.user_id}`));
+      members.reload();
+    } catch (err) {
+      toasts.show({ kind: 'error', text: (err as ApiError).message });
+    }
+  };
+  return (
+    <>
+      <Show value={members} loading="Loading members…">
+        {(d) =>
+          d.items.length === 0 ? (
+            <Empty>No members.</Empty>
+          ) : (
+            <Table testId="members-table" label="Members" head={['Email', 'Role', ...(props.owner ? [<ActionsHeader key="a" />] : [])]}>
+              {d.items.map((m) => (
+                <tr key={m.user_id}>
+                  <td>{m.email}</td>
+                  <td>
+                    {props.owner ? (
+                      <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => void setMember(m.email, (e.target as HTMLSelectElement).value)}>
+                        <option value="readonly">readonly</option>
+                        <option value="operator">operator</option>
+                        <option value="owner">owner</option>
+                      </select>
+                    ) : (
+                      m.role
+                    )}
+                  </td>
+                  {props.owner && (
+                    <td>
+                      <button type="button" class="secondary outline small" onClick={() => void remove(m)}>
+                        Remove {m.email}
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </Table>
+          )
+        }
+      </Show>
+      {props.owner && (
+        <form class="filters" aria-label="Add a member" onSubmit={(e) => { e.preventDefault(); void setMember(email.trim(), role); }}>
+          <label>
+            Email of an existing user
+            <input name="member-email" type="email" required value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Role
+            <select value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
+              <option value="readonly">readonly</option>
+              <option value="operator">operator</option>
+              <option value="owner">owner</option>
+            </select>
+          </label>
+          <button type="submit" class="secondary">
+            Add member
+          </button>
+        </form>
+      )}
+      <ProblemView error={error} />
+    </>
+  );
+}
+
+export function TenantPage() {
+  const session = useSession();
+  const id = session.tenant!.tenant_id;
+  const tenant = useAsync(() => get<TenantInfo>(tenantPath(id, '')), [id]);
+  const owner = session.tenant!.role === 'owner';
+  return (
+    <section>
+      <PageTitle>Tenant · {session.tenant!.tenant_name}</PageTitle>
+      <Show value={tenant} loading="Loading the tenant…">
+        {(t) => (
+          <>
+            <article class="card" aria-labelledby="conn-h">
+              <h2 id="conn-h">Connection</h2>
+              <dl class="facts">
+                <dt>Entra tenant id</dt>
+                <dd>{t.entra_tenant_id ?? <span class="muted">not set</span>}</dd>
+                <dt>Application (client) id</dt>
+                <dd>{t.client_id ?? <span class="muted">not set</span>}</dd>
+                <dt>Client secret</dt>
+                <dd>{t.has_credentials ? 'stored, sealed; never shown' : <strong class="bad">none: syncs and backups cannot run</strong>}</dd>
+              </dl>
+              <ConnectionCheck tenant={t} />
+            </article>
+            {owner ? (
+              <article class="card" aria-labelledby="cred-h">
+                <h2 id="cred-h">App credentials</h2>
+                <p class="muted">
+                  The Entra app registration TenantAtlas signs in with (application permissions for Intune read and write,
+                  admin-consented). The secret is sealed with the server's master key.
+                </p>
+                <Credentials tenant={t} onSaved={tenant.reload} />
+              </article>
+            ) : (
+              !t.has_credentials && <p class="problem">This tenant has no app credentials. Ask an owner of {t.name} to set them on this page.</p>
+            )}
+            <article class="card" aria-labelledby="tags-h">
+              <h2 id="tags-h">Tags</h2>
+              <p class="muted">Tags find this tenant in the tenant picker.</p>
+              <Tags tenant={t} owner={owner} onSaved={() => { tenant.reload(); void session.refresh(); }} />
+            </article>
+            <article class="card" aria-labelledby="members-h">
+              <h2 id="members-h">Members and roles</h2>
+              <p class="muted">readonly: sees everything; operator: also syncs, backs up and restores; owner: also manages credentials and members.</p>
+              <Members tenant={t} owner={owner} />
+            </article>
+          </>
+        )}
+      </Show>
+    </section>
+  );
+}
