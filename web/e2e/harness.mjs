@@ -21,7 +21,7 @@ export const users = {
   fabrikam: 'ops@fabrikam.example', // operator in Fabrikam only
 };
 
-function cli(db, args, stdin) {
+export function cli(db, args, stdin) {
   const r = spawnSync(bin, [...args, '--db', db], { input: stdin, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tenantatlas ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout;
@@ -124,8 +124,10 @@ export async function startStack() {
     simLatency(ms) {
       return this.simConfig({ latency_ms: ms });
     },
-    async newPage(viewport = { width: 1280, height: 860 }) {
-      const context = await browser.newContext({ viewport, baseURL: demo.base });
+    // bypassCSP: only for pages that get axe-core injected (an inline script
+    // the CSP would refuse); the CSP itself is tested on ordinary pages.
+    async newPage(viewport = { width: 1280, height: 860 }, { bypassCSP = false } = {}) {
+      const context = await browser.newContext({ viewport, baseURL: demo.base, bypassCSP });
       const page = await context.newPage();
       page.on('pageerror', (e) => console.error('page error:', e.message));
       page.on('console', (m) => {
@@ -161,4 +163,30 @@ export async function csrf(page) {
 
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: false });
+}
+
+// Switches tenant with the picker: "/" opens it, the name is typed, Enter
+// picks the best match.
+export async function pickTenant(page, name) {
+  await page.getByTestId('tenant-picker').click();
+  const search = page.getByRole('combobox', { name: 'Find a tenant' });
+  await search.fill(name);
+  await page.getByRole('dialog', { name: 'Switch tenant' }).getByRole('option').filter({ hasText: name }).first().waitFor();
+  await search.press('Enter');
+  await page.getByRole('dialog', { name: 'Switch tenant' }).waitFor({ state: 'detached' });
+  await page.getByTestId('tenant-picker').filter({ hasText: name }).waitFor();
+}
+
+const axeSource = path.join(webDir, 'node_modules', 'axe-core', 'axe.min.js');
+
+// axe-core on the page as it is now: the serious and critical violations
+// (WCAG 2 A and AA rules), each as "rule: target (summary)".
+export async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: axeSource });
+  const result = await page.evaluate(async () =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }),
+  );
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')}: ${n.failureSummary?.split('\n')[1] ?? ''}`));
 }

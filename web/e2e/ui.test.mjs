@@ -2,7 +2,7 @@
 // playwright-core against a real `tenantatlas serve --demo`.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { csrf, PASSWORD, shot, signIn, startStack, users } from './harness.mjs';
+import { axeViolations, cli, csrf, PASSWORD, pickTenant, shot, signIn, startStack, users } from './harness.mjs';
 
 let stack;
 let capturedRun; // a Contoso run, opened later by a Fabrikam-only user
@@ -17,6 +17,16 @@ after(async () => {
 
 const runIdFromUrl = (url) => Number(new URL(url).pathname.split('/').pop());
 
+// Polls a run until it ends (60 s at most).
+async function waitForRun(page, tenant, id) {
+  for (let i = 0; i < 600; i++) {
+    const r = await (await page.request.get(`/api/v1/tenants/${tenant}/runs/${id}`)).json();
+    if (!r.active) return r;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`run ${id} did not end in 60 s`);
+}
+
 async function apiJson(page, path) {
   const r = await page.request.get(path);
   assert.equal(r.status(), 200, `${path}: ${await r.text()}`);
@@ -26,10 +36,12 @@ async function apiJson(page, path) {
 test('sign in, capture a snapshot, watch it finish live, open it from the notification', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  // The tenant switcher lists exactly the user's tenants.
-  const options = await page.getByLabel('Tenant').locator('option').allTextContents();
-  assert.deepEqual(options.map((o) => o.replace(/ \(.*\)$/, '')).sort(), ['Contoso', 'Fabrikam']);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  // The tenant picker lists exactly the user's tenants (and the All tenants scope).
+  await page.getByTestId('tenant-picker').click();
+  const options = await page.getByRole('dialog', { name: 'Switch tenant' }).getByRole('option').allTextContents();
+  assert.deepEqual(options.map((o) => o.replace(/current.*$/, '').replace(/(owner|operator|readonly).*$/, '').trim()).sort(), ['All tenants', 'Contoso', 'Fabrikam']);
+  await page.keyboard.press('Escape');
+  await pickTenant(page, 'Contoso');
 
   // Slow Graph down so the run is visibly queued/running before it ends.
   await stack.simLatency(400);
@@ -70,9 +82,12 @@ test('sign in, capture a snapshot, watch it finish live, open it from the notifi
   await bell.click();
   const note = page
     .getByTestId('notification')
-    .filter({ hasText: `Run #${capturedRun} succeeded` })
+    .filter({ hasText: `Run #${capturedRun}: 1 succeeded` })
     .first();
   await note.waitFor();
+  // A sentence that names the object and the tenant; one entry for the run.
+  assert.match(await note.textContent(), /^Snapshot of “.+” in Contoso succeeded\./);
+  assert.equal(await page.getByTestId('notification').filter({ hasText: `Run #${capturedRun}` }).count(), 1);
   await shot(page, 'notifications-panel');
   await note.getByRole('link', { name: 'View run' }).click();
   await page.waitForURL(new RegExp(`/runs/${capturedRun}\\?tenant=${stack.contoso}$`));
@@ -92,7 +107,7 @@ test('sign in, capture a snapshot, watch it finish live, open it from the notifi
 test('a double-clicked capture makes one run, and both answers name it', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await stack.simLatency(300); // keep the first run queued/running during the second click
   const runsPath = `/api/v1/tenants/${stack.contoso}/runs?type=policy.capture_snapshot&limit=200`;
   const before = (await apiJson(page, runsPath)).items.length;
@@ -112,7 +127,7 @@ test('a double-clicked capture makes one run, and both answers name it', async (
   assert.equal(String(afterList[0].id), [...ids][0]);
   await page
     .getByTestId('notification')
-    .filter({ hasText: `Run #${[...ids][0]} was queued.` })
+    .filter({ hasText: `Run #${[...ids][0]} is waiting for a worker.` })
     .waitFor();
   assert.ok((await page.getByTestId('notification').count()) > shown);
   await stack.simLatency(0);
@@ -137,17 +152,32 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
   // Fabrikam's own BitLocker policy before the restore: version 1.
-  await page.getByLabel('Tenant').selectOption({ label: 'Fabrikam (owner)' });
+  await pickTenant(page, 'Fabrikam');
   assert.equal((await captureByName(page, stack.fabrikam, 'Win - BitLocker')).status, 'succeeded');
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await page.getByRole('link', { name: 'Restore', exact: true }).click();
 
   const set = page.getByLabel('Backup set');
   const label = (await set.locator('option').allTextContents()).find((t) => t.startsWith('Contoso baseline'));
   await set.selectOption({ label });
   await page.getByRole('group', { name: 'Items to restore' }).waitFor();
+  // Nothing starts selected; the type filter and search narrow, "select shown" picks.
+  assert.match(await page.getByTestId('items-selected').textContent(), /^0 of \d+ items selected/);
+  assert.equal(await page.getByRole('button', { name: 'Next: target tenant' }).isDisabled(), true);
+  await page.getByLabel('Search items').fill('bitlocker');
+  await page.getByRole('button', { name: /^Select the 1 shown$/ }).click();
+  assert.match(await page.getByTestId('items-selected').textContent(), /^1 of \d+ items selected/);
+  await page.getByLabel('Search items').fill('');
+  await page.getByRole('button', { name: /^Select the \d+ shown$/ }).click();
+  const total = Number((await page.getByTestId('items-selected').textContent()).match(/of (\d+) items/)[1]);
+  assert.match(await page.getByTestId('items-selected').textContent(), new RegExp(`^${total} of ${total} items selected`));
   await page.getByRole('button', { name: 'Next: target tenant' }).click();
-  await page.getByLabel(/Fabrikam/).check();
+  // Focus moves to the new step's heading, which names it.
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'step-heading');
+  assert.match(await page.getByTestId('step-heading').textContent(), /Step 2 of 5: Target tenant/);
+  await page.getByRole('combobox', { name: 'Target tenant' }).fill('fabri');
+  await page.getByTestId('target-search').getByRole('option', { name: /Fabrikam/ }).click();
+  await page.getByTestId('chosen-target').filter({ hasText: 'Fabrikam' }).waitFor();
   await page.getByRole('button', { name: 'Next: mapping' }).click();
 
   // Both source groups, the scope tag, and the conditional access policy's
@@ -210,7 +240,21 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.deepEqual(await row.locator('td').allTextContents(), ['encryptionRequired', 'false', 'true']);
   await shot(page, 'restore-preview');
 
+  assert.match(await page.getByTestId('preview-what').textContent(), /Contoso.*into Fabrikam/);
+  // Sorted: what changes comes before what does not; a chip filters by outcome.
+  const order = ['failed', 'conflict', 'would_create', 'would_update', 'skipped', 'unchanged'];
+  const ranks = outcomes.map((o) => order.indexOf(o));
+  assert.deepEqual(ranks, [...ranks].sort((a, b) => a - b), `preview rows are sorted by outcome: ${outcomes}`);
+  await page.getByTestId('preview-summary').getByRole('button', { name: /would update/ }).click();
+  assert.ok((await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome))).every((o) => o === 'would_update'));
+  await page.getByTestId('preview-summary').getByRole('button', { name: /would update/ }).click();
+
   await page.getByRole('button', { name: 'Next: execute' }).click();
+  const count = (o) => outcomes.filter((x) => x === o).length;
+  assert.match(
+    await page.getByTestId('execute-consequences').textContent(),
+    new RegExp(`creates ${count('would_create')} objects?, overwrites ${count('would_update')} objects? and leaves ${count('unchanged')} objects? unchanged in Fabrikam`),
+  );
   const execute = page.getByRole('button', { name: 'Execute restore' });
   assert.equal(await execute.isDisabled(), true);
   await page.getByLabel(/to confirm/).fill('Contoso');
@@ -225,8 +269,33 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.equal(executed.filter((o) => o === 'updated').length, 2, `outcomes: ${executed}`);
   assert.equal(executed.filter((o) => o === 'unchanged').length, 1, `outcomes: ${executed}`);
   assert.equal(executed.filter((o) => o === 'created').length, executed.length - 3, `outcomes: ${executed}`);
-  // The run belongs to Fabrikam, and the switcher followed it.
-  assert.match(await page.getByLabel('Tenant').inputValue(), new RegExp(`^${stack.fabrikam}$`));
+  // The run belongs to Fabrikam; the picker stays on Contoso and the page says so.
+  await page.getByTestId('tenant-picker').filter({ hasText: 'Contoso' }).waitFor();
+  await page.getByTestId('other-tenant').filter({ hasText: 'Fabrikam' }).waitFor();
+  assert.equal(await page.getByTestId('run-source').textContent(), 'Contoso');
+  assert.match(await page.getByTestId('run-backup-set').textContent(), /Contoso baseline/);
+  assert.ok((await page.getByTestId('run-mapping-row').count()) >= 1, 'the mapping is on the run page');
+  await page.getByTestId('inventory-notice').waitFor();
+  await shot(page, 'restore-run');
+  // A preview right after the restore: every item unchanged.
+  const restoreRun = await apiJson(page, `/api/v1/tenants/${stack.fabrikam}/runs/${runIdFromUrl(page.url())}`);
+  const again = await page.request.post(`/api/v1/tenants/${stack.fabrikam}/restores/preview`, {
+    headers: { 'X-CSRF-Token': await csrf(page) },
+    data: {
+      source_tenant_id: restoreRun.params.source_tenant_id,
+      backup_set_id: restoreRun.params.backup_set_id,
+      item_ids: restoreRun.params.item_ids ?? undefined,
+      group_mapping: restoreRun.params.group_mapping,
+    },
+  });
+  assert.equal(again.status(), 202, await again.text());
+  const previewId = (await again.json()).run.id;
+  const previewRun = await waitForRun(page, stack.fabrikam, previewId);
+  assert.equal(previewRun.status, 'succeeded');
+  const after = await apiJson(page, `/api/v1/tenants/${stack.fabrikam}/runs/${previewId}/items?limit=200`);
+  assert.equal(after.items.length, executed.length);
+  assert.deepEqual([...new Set(after.items.map((i) => i.outcome))], ['unchanged'], JSON.stringify(after.items.filter((i) => i.outcome !== 'unchanged').map((i) => [i.details?.name, i.outcome, i.details?.diff])));
+  await pickTenant(page, 'Fabrikam');
 
   // Fabrikam's BitLocker after the restore: version 2, and the side-by-side
   // diff of the two versions shows the restored setting.
@@ -245,7 +314,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
 test('the policy list filters every type by search, type and platform', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await page.goto('/policies');
   await page.getByTestId('policy-row').first().waitFor();
   const names = () => page.getByTestId('policy-row').locator('td:first-child a').allTextContents();
@@ -281,7 +350,7 @@ test('the policy list filters every type by search, type and platform', async ()
 test('runs list filters by status and type', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await page.getByRole('link', { name: 'Runs', exact: true }).click();
   await page.getByTestId('run-row').first().waitFor();
   await page.getByLabel('Type').selectOption('policy.capture_snapshot');
@@ -332,7 +401,7 @@ test('runs list filters by status and type', async () => {
 test('a backup set with Graph failures: "failed only" shows exactly the failed items', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await page.getByRole('link', { name: 'Backup sets' }).click();
   await page.getByRole('button', { name: 'New backup set' }).click();
   await page.getByLabel('Name').fill('With failures');
@@ -358,7 +427,7 @@ test('a backup set with Graph failures: "failed only" shows exactly the failed i
 test('an operator cancels a running run from its page', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
   await stack.simLatency(500);
   await page.getByRole('link', { name: 'Backup sets' }).click();
   await page.getByRole('button', { name: 'New backup set' }).click();
@@ -433,7 +502,7 @@ test('problem details name the field; tablet width; keyboard; labelled controls'
   await page.keyboard.type(stack.password);
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  await page.getByLabel('Tenant').selectOption({ label: 'Contoso (owner)' });
+  await pickTenant(page, 'Contoso');
 
   // A value the server rejects: its problem is shown with the field to fix.
   await page.getByRole('link', { name: 'Audit log' }).click();
@@ -513,4 +582,312 @@ test('sign-in rotates the session: a cookie sent with it stops working', async (
   assert.notEqual(after.value, before.value);
   const old = await fetch(`${stack.base}/api/v1/me`, { headers: { Cookie: `ta_session=${before.value}` } });
   assert.equal(old.status, 401);
+});
+
+test('tenant administration: connection check, tags; your account: an API token shown once', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await pickTenant(page, 'Fabrikam');
+  await page.getByRole('link', { name: 'Tenant', exact: true }).click();
+  await page.getByRole('button', { name: 'Check the connection' }).click();
+  await page.getByText('TenantAtlas gets a token and can read every object type.').waitFor({ timeout: 60_000 });
+  // The secret is never shown back: the field is empty, the page says one is stored.
+  assert.equal(await page.getByLabel(/Client secret/).inputValue(), '');
+  await page.getByText('stored, sealed; never shown').waitFor();
+  await page.getByLabel('Tags, separated by commas').fill('platinum, eu');
+  await page.getByRole('button', { name: 'Save tags' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Tags saved.' }).waitFor();
+  // The picker finds the tenant by its new tag.
+  await page.getByTestId('tenant-picker').click();
+  await page.getByRole('combobox', { name: 'Find a tenant' }).fill('platinum');
+  await page.getByRole('dialog', { name: 'Switch tenant' }).getByRole('option', { name: /Fabrikam/ }).waitFor();
+  await page.keyboard.press('Escape');
+  // A readonly member sees the roles but no control to change them.
+  const reader = await stack.newPage();
+  await signIn(reader, users.reader, PASSWORD);
+  await reader.getByRole('link', { name: 'Tenant', exact: true }).click();
+  await reader.getByTestId('members-table').waitFor();
+  assert.equal(await reader.getByRole('button', { name: 'Save credentials' }).count(), 0);
+  assert.equal(await reader.getByRole('button', { name: /^Remove / }).count(), 0);
+  assert.equal(await reader.getByRole('button', { name: 'Check the connection' }).count(), 0);
+  await reader.context().close();
+
+  await page.getByRole('link', { name: /Demo|@/ }).first().click();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.getByLabel('Token name').fill('nightly export');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.getByTestId('token-secret').textContent()).trim();
+  assert.match(secret, /^tat_/);
+  const me = await fetch(`${stack.base}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(me.status, 200);
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.getByTestId('token-secret').count(), 0, 'the secret is shown once');
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Revoke nightly export' }).click();
+  await page.getByTestId('tokens-table').getByText('revoked').waitFor();
+  const after = await fetch(`${stack.base}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(after.status, 401);
+  await page.context().close();
+});
+
+// ---- At MSP scale: 500 more tenants, 1,000 runs, one person who looks after them ----
+
+const night = 'night@msp.example'; // operator in every tenant; created by the scale test
+const PLACES = ['Alpine', 'Bayside', 'Cedar', 'Delta', 'Evergreen', 'Foxglove', 'Granite', 'Harbor', 'Ironwood', 'Juniper', 'Kestrel'];
+const TRADES = ['Legal', 'Logistics', 'Clinic', 'Bakery', 'Architects', 'Motors', 'Pharmacy', 'Realty', 'Foods', 'Insurance', 'Studios', 'Outfitters'];
+const scaleName = (i) => (i === 250 ? 'Northwind Dental Care' : `${PLACES[i % PLACES.length]} ${TRADES[i % TRADES.length]} ${String(i).padStart(3, '0')}`);
+let scaleTenants = []; // [{ id, name }]
+
+// Runs `fn` over `items`, `width` at a time.
+async function inBatches(items, width, fn) {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(fn));
+}
+
+async function waitForNoActiveRuns(page, timeoutMs = 180_000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const active = await apiJson(page, '/api/v1/runs/active');
+    if (active.items.length === 0) return;
+    if (Date.now() > end) throw new Error(`${active.items.length} runs still active`);
+    await page.waitForTimeout(250);
+  }
+}
+
+async function unread(page) {
+  return (await apiJson(page, '/api/v1/notifications?limit=1')).unread_count;
+}
+
+test('at MSP scale: the picker finds any of 502 tenants, runs of every tenant filter, notifications stay one per run', { timeout: 900_000 }, async () => {
+  const admin = await stack.newPage();
+  await signIn(admin, stack.email, stack.password);
+  const headers = { 'X-CSRF-Token': await csrf(admin) };
+  cli(stack.db, ['user', 'add', '--email', night, '--name', 'Night Shift'], PASSWORD);
+  // 500 tenants, each tagged by region (every 50th also "gold"), each with
+  // the night operator as a member.
+  const indexes = Array.from({ length: 500 }, (_, i) => i + 1);
+  await inBatches(indexes, 25, async (i) => {
+    const r = await admin.request.post('/api/v1/tenants', { headers, data: { name: scaleName(i) } });
+    assert.equal(r.status(), 201, await r.text());
+    const t = await r.json();
+    scaleTenants.push({ id: t.id, name: t.name, i });
+    const tags = await admin.request.put(`/api/v1/tenants/${t.id}/tags`, {
+      headers,
+      data: { tags: [i % 2 ? 'eu' : 'us', ...(i % 50 === 0 ? ['gold'] : [])] },
+    });
+    assert.equal(tags.status(), 200, await tags.text());
+  });
+  scaleTenants.sort((a, b) => a.i - b.i);
+  const all = [...scaleTenants.map((t) => t.id), stack.contoso, stack.fabrikam];
+  await inBatches(all, 25, async (id) => {
+    const r = await admin.request.post(`/api/v1/tenants/${id}/members`, { headers, data: { email: night, role: 'operator' } });
+    assert.equal(r.status(), 200, await r.text());
+  });
+  await admin.context().close();
+
+  const page = await stack.newPage();
+  await signIn(page, night, PASSWORD);
+  const nh = { 'X-CSRF-Token': await csrf(page) };
+  const start = async (tenant, what) => {
+    const r = await page.request.post(`/api/v1/tenants/${tenant}/${what}`, { headers: nh });
+    assert.ok(r.status() === 202, `${what}: ${r.status()} ${await r.text()}`);
+    return (await r.json()).run.id;
+  };
+  // 110 runs (a sync and a connection check in 55 tenants; none has
+  // credentials, so each fails): at most 110 notifications, one per run.
+  const first = [];
+  await inBatches(scaleTenants.slice(0, 55), 11, async (t) => {
+    first.push(await start(t.id, 'policies/sync'), await start(t.id, 'connection-check'));
+  });
+  assert.equal(new Set(first).size, 110);
+  await waitForNoActiveRuns(page);
+  const notes = await apiJson(page, '/api/v1/notifications?limit=200');
+  assert.equal(notes.items.length, 110, 'one notification per run, not one per status');
+  assert.equal(notes.unread_count, 110);
+  assert.deepEqual(new Set(notes.items.map((n) => n.run_id)), new Set(first));
+  assert.ok(notes.items.every((n) => / failed/.test(n.title) && (n.title.startsWith('Inventory sync of ') || n.title.startsWith('Connection check of '))), notes.items[0].title);
+  // The other 890 runs: 1,000 in all.
+  await inBatches(scaleTenants.slice(55), 15, async (t) => {
+    await start(t.id, 'policies/sync');
+    await start(t.id, 'connection-check');
+  });
+  await waitForNoActiveRuns(page);
+  assert.equal((await apiJson(page, `/api/v1/runs?tenant=${scaleTenants[499].id}`)).items.length, 2);
+
+  // "Failures only": 200 successful runs (snapshots in Contoso) make no unread notification.
+  await page.goto('/account');
+  await page.getByLabel('Notify me about').selectOption('failures');
+  await page.waitForResponse((r) => r.url().endsWith('/api/v1/me/preferences') && r.status() === 200).catch(() => {});
+  await page.getByRole('button', { name: /Notifications, \d+ unread/ }).click();
+  await page.getByRole('button', { name: 'Mark all read' }).click();
+  await page.getByTestId('unread-count').filter({ hasText: /^0$/ }).waitFor();
+  await page.keyboard.press('Escape');
+  assert.equal((await apiJson(page, '/api/v1/me')).preferences.notify, 'failures');
+  const policies = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=200`)).items.map((p) => p.id);
+  const successes = new Set();
+  while (successes.size < 200) {
+    const batch = policies.slice(0, Math.min(policies.length, 200 - successes.size));
+    await inBatches(batch, 10, async (id) => successes.add(await start(stack.contoso, `policies/${id}/capture`)));
+    await waitForNoActiveRuns(page);
+  }
+  assert.equal(successes.size, 200);
+  const statuses = new Set();
+  for (const id of [...successes].slice(0, 20)) statuses.add((await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs/${id}`)).status);
+  assert.deepEqual([...statuses], ['succeeded']);
+  assert.equal(await unread(page), 0, '200 successful runs, failures only: nothing unread');
+  // ... and a failure still reaches them.
+  await start(scaleTenants[0].id, 'policies/sync');
+  await waitForNoActiveRuns(page);
+  assert.equal(await unread(page), 1);
+
+  // The picker: "/" opens it from anywhere; "Dental" and "004" find their tenant.
+  await page.goto('/runs');
+  await page.locator('main h1').waitFor();
+  await page.keyboard.press('/');
+  const search = page.getByRole('combobox', { name: 'Find a tenant' });
+  await search.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Find a tenant');
+  const options = page.getByRole('dialog', { name: 'Switch tenant' }).getByRole('option');
+  assert.ok((await options.count()) <= 60, 'the picker lists a page of tenants, not 502');
+  await search.fill('Dental');
+  await page.getByTestId('tenant-count').filter({ hasText: '1 of 502 tenants match' }).waitFor();
+  assert.deepEqual((await options.allTextContents()).map((t) => t.split(/current|operator/)[0].trim()), ['Northwind Dental Care']);
+  await shot(page, 'tenant-picker');
+  await search.fill('004');
+  await page.getByTestId('tenant-count').filter({ hasText: /^1 of 502/ }).waitFor();
+  assert.match(await options.first().textContent(), /004/);
+  await search.fill('gold');
+  await page.getByTestId('tenant-count').filter({ hasText: '10 of 502 tenants match' }).waitFor();
+  await search.fill('dental');
+  await search.press('Enter');
+  await page.getByTestId('tenant-picker').filter({ hasText: 'Northwind Dental Care' }).waitFor();
+  // Recent tenants come first next time.
+  await pickTenant(page, 'Contoso');
+  await page.keyboard.press('Control+k');
+  await page.getByRole('group', { name: 'Recent' }).getByRole('option', { name: /Northwind Dental Care/ }).waitFor();
+  await page.keyboard.press('Escape');
+
+  // The restore's target step: a search with a page of results, not 502 radio buttons.
+  await page.goto('/restore');
+  const set = page.getByLabel('Backup set');
+  await set.locator('option', { hasText: 'Contoso baseline' }).first().waitFor({ state: 'attached' });
+  const label = (await set.locator('option').allTextContents()).find((t) => t.startsWith('Contoso baseline'));
+  await set.selectOption({ label });
+  await page.getByRole('button', { name: /^Select the \d+ shown$/ }).click();
+  await page.getByRole('button', { name: 'Next: target tenant' }).click();
+  const targets = page.getByTestId('target-search').getByRole('option');
+  await targets.first().waitFor();
+  assert.equal(await page.locator('input[type=radio]').count(), 0);
+  assert.ok((await targets.count()) <= 50, `${await targets.count()} target options shown`);
+  assert.match(await page.getByTestId('target-search').getByTestId('tenant-count').textContent(), /502 tenants · showing 50/);
+  await page.getByRole('combobox', { name: 'Target tenant' }).fill('fabrikam');
+  assert.equal(await targets.count(), 1);
+  await shot(page, 'restore-target');
+
+  // Every tenant's runs: filtered by tenant, type, status and time.
+  await page.goto('/runs?tenant=all');
+  await page.getByTestId('run-row').first().waitFor();
+  assert.equal(await page.getByTestId('run-row').count(), 25);
+  const tenantsShown = new Set(await page.locator('[data-testid=run-row] td:nth-child(3)').allTextContents());
+  assert.ok(tenantsShown.size > 1, 'runs of several tenants on one page');
+  await shot(page, 'runs-all-tenants');
+  const one = scaleTenants[3];
+  await page.getByLabel('Filter by tenant').selectOption(String(one.id));
+  await page.waitForURL(new RegExp(`tenant=${one.id}`));
+  await page.getByTestId('run-row').filter({ hasText: one.name }).first().waitFor();
+  assert.deepEqual([...new Set(await page.locator('[data-testid=run-row] td:nth-child(3)').allTextContents())], [one.name]);
+  await page.getByLabel('Type').selectOption('tenant.connection_check');
+  await page.waitForURL(/type=tenant.connection_check/);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=run-row]').length === 1);
+  assert.match(await page.getByTestId('run-row').textContent(), /Connection check.*failed/);
+  await page.getByLabel('Filter by tenant').selectOption('all');
+  await page.getByLabel('Status').selectOption('succeeded');
+  // Only tenants with credentials pass a connection check (Fabrikam, checked earlier).
+  await page.waitForURL(/status=succeeded/);
+  await page.getByTestId('run-row').first().waitFor();
+  assert.deepEqual([...new Set(await page.locator('[data-testid=run-row] td:nth-child(3)').allTextContents())], ['Fabrikam']);
+  await page.getByLabel('Status').selectOption('cancelled');
+  await page.getByText('No runs match these filters.').waitFor();
+  await page.getByLabel('Status').selectOption('succeeded');
+  await page.getByLabel('Type').selectOption('policy.capture_snapshot');
+  await page.getByLabel('Started within').selectOption('1h');
+  await page.getByTestId('run-row').first().waitFor();
+  assert.ok((await page.locator('[data-testid=run-row] td:nth-child(3)').allTextContents()).every((t) => t === 'Contoso'));
+
+  // More active runs than the widget shows: its "more" line leads to every tenant's runs.
+  await stack.simLatency(300);
+  await inBatches(policies.slice(0, 10), 10, (id) => start(stack.contoso, `policies/${id}/capture`));
+  await page.getByTestId('more-active-runs').click();
+  await page.waitForURL(/\/runs\?tenant=all/);
+  await stack.simLatency(0);
+  await waitForNoActiveRuns(page);
+  await page.context().close();
+});
+
+// Every page, at desktop and phone width: axe-core finds no serious or
+// critical violation; nothing is wider than the phone; screenshots of both.
+test('axe-core: no serious or critical violation on any page at 1280 and 390 px', { timeout: 600_000 }, async () => {
+  const failures = [];
+  for (const [width, height] of [[1280, 800], [390, 844]]) {
+    const page = await stack.newPage({ width, height }, { bypassCSP: true });
+    await page.goto('/');
+    await page.getByLabel('Email').waitFor();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px /login: ${v}`));
+    await signIn(page, stack.email, stack.password);
+    await pickTenant(page, 'Contoso');
+    const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0].id;
+    const set = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=1`)).items[0].id;
+    const run = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs?type=backup_set.create&limit=1`)).items[0].id;
+    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account'];
+    for (const path of pages) {
+      await page.goto(path);
+      await page.locator('main h1').first().waitFor();
+      await page.waitForLoadState('networkidle').catch(() => {});
+      await page.locator('[aria-busy=true]').first().waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+      failures.push(...(await axeViolations(page)).map((v) => `${width}px ${path}: ${v}`));
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      if (overflow > 0) failures.push(`${width}px ${path}: the page is ${overflow}px wider than the screen`);
+      const name = { '/policies': 'policies', '/runs?tenant=all': 'runs-all', '/tenant': 'tenant', '/account': 'account' }[path];
+      if (name) await shot(page, `${name}-${width}`);
+    }
+    // The restore wizard's later steps, and the open picker and bell.
+    await page.goto('/restore');
+    const setSelect = page.getByLabel('Backup set');
+    await setSelect.locator('option', { hasText: 'Contoso baseline' }).first().waitFor({ state: 'attached' });
+    await setSelect.selectOption({ label: (await setSelect.locator('option').allTextContents()).find((t) => t.startsWith('Contoso baseline')) });
+    await page.getByRole('button', { name: /^Select the \d+ shown$/ }).click();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px restore step 1: ${v}`));
+    await page.getByRole('button', { name: 'Next: target tenant' }).click();
+    await page.getByRole('combobox', { name: 'Target tenant' }).fill('Fabrikam');
+    await page.getByTestId('target-search').getByRole('option', { name: /Fabrikam/ }).click();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px restore step 2: ${v}`));
+    await page.getByRole('button', { name: 'Next: mapping' }).click();
+    await page.getByTestId('mapping-row').first().waitFor();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px restore mapping: ${v}`));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) failures.push(`${width}px restore mapping: ${overflow}px too wide`);
+    // The mapping's dropdowns show whole names at both widths.
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid=mapping-row] select')].filter((s) => s.clientWidth < 120).length,
+    );
+    if (cut > 0) failures.push(`${width}px restore mapping: ${cut} dropdowns narrower than 120px`);
+    await shot(page, `restore-mapping-${width}`);
+    await page.getByTestId('tenant-picker').click();
+    await page.getByRole('dialog', { name: 'Switch tenant' }).waitFor();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px picker: ${v}`));
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: /Notifications, \d+ unread/ }).click();
+    const panel = page.getByRole('dialog', { name: 'Notifications' });
+    await panel.waitFor();
+    failures.push(...(await axeViolations(page)).map((v) => `${width}px notifications: ${v}`));
+    const box = await panel.boundingBox();
+    if (box.x < 0 || box.x + box.width > width) failures.push(`${width}px notifications panel off screen: x ${box.x}, width ${box.width}`);
+    await shot(page, `notifications-${width}`);
+    // The header leaves most of a phone's height to the page.
+    if (width === 390) {
+      const header = await page.locator('header.app-header').boundingBox();
+      if (header.height > 0.2 * height) failures.push(`390px header takes ${Math.round((100 * header.height) / height)}% of the height`);
+    }
+    await page.context().close();
+  }
+  assert.deepEqual(failures, []);
 });

@@ -329,6 +329,7 @@ export const RUN_TYPES: Record<string, string> = {
   'backup_set.create': 'Backup set',
   'restore.preview': 'Restore preview',
   'restore.execute': 'Restore',
+  'tenant.connection_check': 'Connection check',
 };
 
 export const RUN_STATUSES: RunStatus[] = [

@@ -65,9 +65,11 @@ export function TenantSearch(props: {
     out.push({ label: query.trim() ? 'Matches' : 'All tenants, A to Z', tenants: matches.slice(0, SHOWN) });
     return out;
   }, [query, matches, props.groups]);
+  // "All tenants" is offered while nothing is typed; typing searches tenants.
+  const withAll = !!props.allOption && !query.trim();
   const flat: (Membership | null)[] = useMemo(
-    () => [...(props.allOption ? [null] : []), ...shown.flatMap((g) => g.tenants)],
-    [shown, props.allOption],
+    () => [...(withAll ? [null] : []), ...shown.flatMap((g) => g.tenants)],
+    [shown, withAll],
   );
   useEffect(() => setActive(0), [query]);
   const optionId = (i: number) => `${uid}-o${i}`;
@@ -144,7 +146,7 @@ export function TenantSearch(props: {
         {more > 0 ? ` · showing ${SHOWN}; type to narrow` : ''}
       </p>
       <ul id={`${uid}-list`} role="listbox" aria-label={props.label} ref={list} class="tenant-list">
-        {props.allOption && option(null, 'all')}
+        {withAll && option(null, 'all')}
         {shown.map((g) => (
           <li key={g.label} role="presentation">
             <span class="group-label" aria-hidden="true">

@@ -66,7 +66,7 @@ export function RunsPage() {
       <div class="filters" role="group" aria-label="Filters">
         <label>
           Tenant
-          <select value={tenant} onChange={(e) => setFilter('tenant', (e.target as HTMLSelectElement).value)}>
+          <select aria-label="Filter by tenant" value={tenant} onChange={(e) => setFilter('tenant', (e.target as HTMLSelectElement).value)}>
             <option value="all">All tenants ({tenants.length})</option>
             {tenants.map((m) => (
               <option key={m.tenant_id} value={String(m.tenant_id)}>

@@ -48,14 +48,16 @@ export function Preview(props: {
     setBusy(false);
     if (s) props.onRun(s.run);
   };
-  const list = items.data?.items ?? [];
+  const list = useMemo(() => items.data?.items ?? [], [items.data]);
   const [only, setOnly] = useState('');
   const counts = useMemo(() => {
     const by: Record<string, number> = {};
     for (const i of list) by[i.outcome] = (by[i.outcome] ?? 0) + 1;
     return by;
   }, [list]);
-  useEffect(() => props.onOutcomes(counts), [counts]);
+  useEffect(() => {
+    if (items.data) props.onOutcomes(counts);
+  }, [counts]);
   const summary = Object.entries(counts).sort((a, b) => rank(a[0]) - rank(b[0]));
   // What needs a look first: failures and conflicts, creates, updates; unchanged last.
   const sorted = useMemo(
