@@ -1,8 +1,8 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { get, getAll, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
-import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table } from '../components/ui';
-import { formatTime, useAsync, useCursor } from '../hooks';
+import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table, When } from '../components/ui';
+import { useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
 
@@ -44,7 +44,9 @@ export function BackupSetsPage() {
                           <a href={`/backup-sets/${s.id}`}>{s.name}</a>
                         </td>
                         <td>{setItems(s)}</td>
-                        <td>{formatTime(s.created_at)}</td>
+                        <td>
+                          <When at={s.created_at} />
+                        </td>
                         <td>
                           <RunIdLink runId={s.run_id} tenant={tenant} />
                         </td>
@@ -191,7 +193,7 @@ export function BackupSetPage() {
           >
             {s.name}
             <small class="muted block">
-              {setItems(s)} · {formatTime(s.created_at)}
+              {setItems(s)} · <When at={s.created_at} />
             </small>
           </PageTitle>
         )}
@@ -209,7 +211,9 @@ export function BackupSetPage() {
                           <code>{it.graph_id}</code>
                         </td>
                         <td>{Array.isArray(it.assignments) ? it.assignments.length : 0}</td>
-                        <td>{formatTime(it.captured_at)}</td>
+                        <td>
+                          <When at={it.captured_at} />
+                        </td>
                       </tr>
                     ))}
           </Table>

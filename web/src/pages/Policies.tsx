@@ -10,8 +10,8 @@ import {
   type Policy,
   type StartAnswer,
 } from '../api';
-import { ActionsHeader, FilterSelect, PagedList, PageTitle, runHref, Table } from '../components/ui';
-import { formatTime, useAsync, useCursor } from '../hooks';
+import { ActionsHeader, FilterSelect, PagedList, PageTitle, runHref, Table, When } from '../components/ui';
+import { useAsync, useCursor } from '../hooks';
 import { useSession, useToasts } from '../session';
 
 // Starts a run and shows a toast that links to it; a reused run (a double
@@ -140,9 +140,13 @@ export function PoliciesPage() {
                         <td>{titles[p.type] ?? p.type}</td>
                         <td>{p.platform ?? '—'}</td>
                         <td>
-                          {p.last_snapshot
-                            ? `v${p.last_snapshot.version} · ${formatTime(p.last_snapshot.captured_at)}`
-                            : 'never'}
+                          {p.last_snapshot ? (
+                            <>
+                              v{p.last_snapshot.version} · <When at={p.last_snapshot.captured_at} />
+                            </>
+                          ) : (
+                            'never'
+                          )}
                         </td>
                         <td class="row-actions">
                           <a href={`/policies/${p.id}`}>Versions</a>

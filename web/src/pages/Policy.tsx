@@ -2,8 +2,8 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { get, tenantPath, withQuery, type Page, type Policy, type PolicyVersion } from '../api';
-import { Empty, ErrorPage, Loading, PageTitle, ProblemView, RunIdLink, Show, Switch, Table } from '../components/ui';
-import { formatTime, useAsync } from '../hooks';
+import { Empty, ErrorPage, Loading, PageTitle, ProblemView, RunIdLink, Show, Switch, Table, When } from '../components/ui';
+import { useAsync } from '../hooks';
 import { useSession } from '../session';
 import { useStart } from './Policies';
 import { show, sideBySide } from './diff';
@@ -66,7 +66,9 @@ export function PolicyPage() {
                 {page.items.map((v) => (
                       <tr key={v.id}>
                         <td>v{v.version}</td>
-                        <td>{formatTime(v.captured_at)}</td>
+                        <td>
+                          <When at={v.captured_at} />
+                        </td>
                         <td>
                           <code>{v.content_hash.slice(0, 12)}</code>
                         </td>
