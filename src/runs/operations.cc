@@ -31,24 +31,26 @@ Result<bool> CanOperate(store::Tx& tx, int64_t user, int64_t tenant) {
   return *role && store::RoleRank(**role) >= store::RoleRank("operator");
 }
 
-}  // namespace
-
-Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
-                                       std::optional<int64_t> user) {
+// A run about the whole tenant, with no parameters: its key is the tenant and type.
+Result<StartResult> StartTenantRun(RunService& runs, int64_t tenant_id, const char* type,
+                                   std::optional<int64_t> user) {
   StartRequest req;
   req.tenant_id = tenant_id;
-  req.type = kInventorySync;
+  req.type = type;
   req.initiator_user_id = user;
   return runs.Start(req);
 }
 
+}  // namespace
+
+Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
+                                       std::optional<int64_t> user) {
+  return StartTenantRun(runs, tenant_id, kInventorySync, user);
+}
+
 Result<StartResult> StartConnectionCheck(RunService& runs, int64_t tenant_id,
                                          std::optional<int64_t> user) {
-  StartRequest req;
-  req.tenant_id = tenant_id;
-  req.type = kConnectionCheck;
-  req.initiator_user_id = user;
-  return runs.Start(req);
+  return StartTenantRun(runs, tenant_id, kConnectionCheck, user);
 }
 
 Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,

@@ -31,34 +31,40 @@ class Names {
     return tenants_[id] = name;
   }
   Result<std::string> Policy(int64_t tenant, int64_t id) {
-    const auto key = std::make_pair(tenant, id);
-    if (auto it = policies_.find(key); it != policies_.end()) return it->second;
-    auto p = store::Inventory::Policy(tx_, tenant, id);
-    std::string name;
-    if (p) name = Quoted(p->display_name);
-    else if (p.error().code() == Status::Code::kNotFound ||
-             p.error().code() == Status::Code::kPermissionDenied)
-      name = "policy " + std::to_string(id);
-    else return Unexpected(p.error());
-    return policies_[key] = name;
+    return Named(policies_, tenant, id, "policy", [&] {
+      return store::Inventory::Policy(tx_, tenant, id).transform([](const auto& p) {
+        return p.display_name;
+      });
+    });
   }
   Result<std::string> Set(int64_t tenant, int64_t id) {
-    const auto key = std::make_pair(tenant, id);
-    if (auto it = sets_.find(key); it != sets_.end()) return it->second;
-    auto s = store::BackupSets::Get(tx_, tenant, id);
-    std::string name;
-    if (s) name = Quoted(s->name);
-    else if (s.error().code() == Status::Code::kNotFound ||
-             s.error().code() == Status::Code::kPermissionDenied)
-      name = "backup set " + std::to_string(id);
-    else return Unexpected(s.error());
-    return sets_[key] = name;
+    return Named(sets_, tenant, id, "backup set", [&] {
+      return store::BackupSets::Get(tx_, tenant, id).transform([](const auto& s) { return s.name; });
+    });
   }
 
  private:
   store::Tx& tx_;
   std::map<int64_t, std::string> tenants_;
-  std::map<std::pair<int64_t, int64_t>, std::string> policies_, sets_;
+  using Memo = std::map<std::pair<int64_t, int64_t>, std::string>;
+  Memo policies_, sets_;
+
+  // A record's name, quoted, looked up once; "<what> <id>" when it is gone
+  // (or another tenant's).
+  template <typename Lookup>
+  Result<std::string> Named(Memo& memo, int64_t tenant, int64_t id, const char* what,
+                            Lookup lookup) {
+    const auto key = std::make_pair(tenant, id);
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    Result<std::string> found = lookup();
+    std::string name;
+    if (found) name = Quoted(*found);
+    else if (found.error().code() == Status::Code::kNotFound ||
+             found.error().code() == Status::Code::kPermissionDenied)
+      name = std::string(what) + " " + std::to_string(id);
+    else return Unexpected(found.error());
+    return memo[key] = name;
+  }
 };
 
 int64_t IntField(const nlohmann::json& j, const char* key) {
