@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "store/audit_log.h"
 #include "runs/run_words.h"
 #include "store/accounts.h"
+#include "store/audit_log.h"
 #include "store/notifications.h"
 
 namespace ta::runs {
