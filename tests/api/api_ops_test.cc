@@ -360,8 +360,9 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
                                           std::to_string(set.Json()["run"]["id"].get<int64_t>()) +
                                           "/items");
   ASSERT_EQ(set_items.status, 200) << set_items.body;
-  ASSERT_FALSE(set_items.Json()["items"].empty());
-  for (const auto& it : set_items.Json()["items"]) {
+  const json listed = set_items.Json();
+  ASSERT_FALSE(listed["items"].empty());
+  for (const auto& it : listed["items"]) {
     EXPECT_TRUE(it["name"].is_string() && !it["name"].get<std::string>().empty()) << it.dump();
     EXPECT_EQ(it["type_title"], "Device configuration") << it.dump();
   }
