@@ -165,6 +165,10 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.match(await page.getByTestId('items-selected').textContent(), /^0 of \d+ items selected/);
   assert.equal(await page.getByRole('button', { name: 'Next: target tenant' }).isDisabled(), true);
   await page.getByLabel('Search items').fill('bitlocker');
+  await page.getByTestId('items-selected').filter({ hasText: '· 1 shown' }).waitFor({ timeout: 10_000 }).catch(async (e) => {
+    const names = await page.getByRole('group', { name: 'Items to restore' }).locator('label').allTextContents();
+    throw new Error(`searching "bitlocker": ${await page.getByTestId('items-selected').textContent()} ${JSON.stringify(names)} (${e.message})`);
+  });
   await page.getByRole('button', { name: /^Select the 1 shown$/ }).click();
   assert.match(await page.getByTestId('items-selected').textContent(), /^1 of \d+ items selected/);
   await page.getByLabel('Search items').fill('');

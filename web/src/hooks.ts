@@ -134,16 +134,36 @@ export function useLiveRun(initial: Run | null) {
   const [run, setRun] = useState<Run | null>(initial);
   const [version, setVersion] = useState(0);
   useEffect(() => setRun(initial), [initial?.id]);
-  const live = useEventStream(
-    initial?.active ? `${tenantPath(initial.tenant_id, `/runs/${initial.id}`)}/events` : null,
-    {
-      run: (r: Run) => {
-        setRun(r);
-        setVersion((v) => v + 1);
-      },
-      end: () => setVersion((v) => v + 1),
-      error: () => {},
+  const path = initial ? tenantPath(initial.tenant_id, `/runs/${initial.id}`) : null;
+  const lastEvent = useRef(Date.now());
+  const live = useEventStream(initial?.active ? `${path}/events` : null, {
+    run: (r: Run) => {
+      lastEvent.current = Date.now();
+      // The stream's run has no words; keep those the page loaded.
+      setRun((old) => ({ ...old, ...r }));
+      setVersion((v) => v + 1);
     },
-  );
+    end: () => setVersion((v) => v + 1),
+    error: () => {},
+  });
+  // A stream can go quiet (a buffering proxy, a dropped connection that has
+  // not noticed yet): while the run is active and nothing arrived for 5 s,
+  // read it once, so the page never waits on the stream alone.
+  const active = !!run?.active;
+  useEffect(() => {
+    if (!active || !path) return;
+    const timer = setInterval(() => {
+      if (Date.now() - lastEvent.current < 5000) return;
+      lastEvent.current = Date.now();
+      get<Run>(path).then(
+        (r) => {
+          setRun((old) => (old && old.updated_at === r.updated_at ? old : r));
+          if (!r.active) setVersion((v) => v + 1);
+        },
+        () => {},
+      );
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [active, path]);
   return { run, setRun, version, live };
 }
