@@ -17,14 +17,19 @@ after(async () => {
 
 const runIdFromUrl = (url) => Number(new URL(url).pathname.split('/').pop());
 
-// Polls a run until it ends (60 s at most).
+// How long a run in these tests may take: the simulator throttles like Intune
+// (100 writes per 20 s per tenant), and a throttled run waits out Retry-After
+// (up to 20 s) in the queue, so a restore can take a throttle window or two.
+const RUN_WAIT = 120_000;
+
+// Polls a run until it ends (RUN_WAIT at most).
 async function waitForRun(page, tenant, id) {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < RUN_WAIT / 100; i++) {
     const r = await (await page.request.get(`/api/v1/tenants/${tenant}/runs/${id}`)).json();
     if (!r.active) return r;
     await page.waitForTimeout(100);
   }
-  throw new Error(`run ${id} did not end in 60 s`);
+  throw new Error(`run ${id} did not end in ${RUN_WAIT / 1000} s`);
 }
 
 async function apiJson(page, path) {
@@ -206,7 +211,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
 
   await page.getByRole('button', { name: 'Next: preview' }).click();
   await page.getByRole('button', { name: 'Run preview' }).click();
-  await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
+  await page.getByTestId('preview-summary').waitFor({ timeout: RUN_WAIT });
   await page.getByTestId('preview-unmapped').waitFor();
   const unmappedItem = page.getByTestId('item-row').filter({ hasText: 'Win - Finance restrictions' });
   await unmappedItem.getByTestId('unmapped').waitFor();
@@ -218,7 +223,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   // Conditional access is created in report-only state unless chosen otherwise.
   assert.equal(await page.getByLabel(/report-only state/).isChecked(), true);
   await page.getByRole('button', { name: 'Run preview' }).click();
-  await page.getByTestId('preview-summary').waitFor({ timeout: 30_000 });
+  await page.getByTestId('preview-summary').waitFor({ timeout: RUN_WAIT });
   assert.equal(await page.getByTestId('preview-unmapped').count(), 0);
   const ca = page.getByTestId('item-row').filter({ hasText: 'Require MFA for Finance' });
   assert.match(await ca.getByTestId('item-warnings').textContent(), /report-only state/);
@@ -266,7 +271,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByLabel(/to confirm/).fill('Fabrikam');
   await execute.click();
   await page.waitForURL(/\/runs\/\d+\?tenant=/);
-  await page.locator('.run-summary').getByText('succeeded').waitFor({ timeout: 60_000 });
+  await page.locator('.run-summary').getByText('succeeded').waitFor({ timeout: RUN_WAIT });
   await page.getByTestId('item-row').first().waitFor();
   const executed = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
   assert.equal(executed.length, outcomes.length);
