@@ -91,7 +91,10 @@ ops::OpsStackOptions StackOptions(const WorkerConfig& config) {
   options.graph.connect_timeout = std::chrono::milliseconds(config.graph_connect_timeout_ms);
   options.workers.shutdown_grace = std::chrono::seconds(config.shutdown_grace_s);
   if (!config.graph_authority.empty()) options.graph.authority_base = config.graph_authority;
-  if (!config.graph_base.empty()) options.graph.graph_base = config.graph_base;
+  if (!config.graph_base.empty()) {
+    options.graph.graph_base = config.graph_base;
+    options.graph.scope = graph::ScopeFor(config.graph_base);
+  }
   options.queue.tenant_running_cap = config.tenant_cap;
   options.workers.concurrency = config.concurrency;
   return options;

@@ -36,6 +36,11 @@ GraphResult<std::vector<json>> ListAll(GraphReader& reader, const std::string& p
   }
 }
 
+std::string ScopeFor(std::string_view graph_base) {
+  while (!graph_base.empty() && graph_base.back() == '/') graph_base.remove_suffix(1);
+  return std::string(graph_base) + "/.default";
+}
+
 GraphClient::GraphClient(AppCredentials app, GraphConfig config, HttpTransport& transport,
                          TokenProvider& tokens, AdaptiveLimiter& limiter, Redactor& redactor,
                          uint64_t seed)

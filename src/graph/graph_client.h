@@ -19,6 +19,11 @@
 
 namespace ta::graph {
 
+// The token scope for a Graph base: "https://graph.microsoft.us" ->
+// "https://graph.microsoft.us/.default". A national cloud's tokens must be
+// asked for its own Graph, not the public one.
+std::string ScopeFor(std::string_view graph_base);
+
 struct GraphConfig {
   // Public cloud defaults; national clouds and the simulator change both.
   std::string authority_base = "https://login.microsoftonline.com";

@@ -32,11 +32,6 @@ Result<std::unique_ptr<graph::GraphWriter>> TenantGraphAccess::Writer(int64_t te
 }
 
 Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = clients_.find(tenant_id);
-    if (it != clients_.end()) return it->second.get();
-  }
   using Sealed = std::optional<store::Accounts::SealedCredentials>;
   auto creds = store::ReadResult<Sealed>(
       db_, [&](store::Tx& tx) { return store::Accounts::Credentials(tx, tenant_id); });
@@ -47,6 +42,13 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
                                    " has no Microsoft credentials; an owner must set the Entra "
                                    "tenant id, client id and client secret on its Tenant page"));
   }
+  const std::string key =
+      (*creds)->entra_tenant_id + '\n' + (*creds)->client_id + '\n' + (*creds)->sealed_secret;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(tenant_id);
+    if (it != clients_.end() && it->second.credentials == key) return it->second.client.get();
+  }
   auto secret = box_.Open((*creds)->sealed_secret);
   if (!secret)
     return Unexpected(
@@ -55,9 +57,11 @@ Result<graph::GraphClient*> TenantGraphAccess::Client(int64_t tenant_id) {
       graph::AppCredentials{(*creds)->entra_tenant_id, (*creds)->client_id, *secret}, config_,
       transport_, tokens_, limiter_, redactor_);
   std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = clients_[tenant_id];
-  if (!slot) slot = std::move(client);
-  return slot.get();
+  Cached& slot = clients_[tenant_id];
+  if (slot.client && slot.credentials == key) return slot.client.get();  // built meanwhile
+  if (slot.client) retired_.push_back(std::move(slot.client));
+  slot = Cached{key, std::move(client)};
+  return slot.client.get();
 }
 
 Status SetTenantCredentials(store::Database& db, const SecretBox& box, int64_t tenant_id,

@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/redactor.h"
@@ -26,8 +28,12 @@ class GraphAccess {
                                                              graph::AbortCheck abort = {}) = 0;
 };
 
-// One GraphClient per tenant (cached), sharing a transport, token cache and
-// limiter, built from tenants.entra_tenant_id / client_id / client_secret_enc.
+// One GraphClient per tenant, sharing a transport, token cache and limiter,
+// built from tenants.entra_tenant_id / client_id / client_secret_enc. The
+// credentials are read on every Reader/Writer (one indexed read per job), so a
+// credential changed through the API or CLI is used by the next job on every
+// process, without a restart; a client built from older credentials is kept
+// (not destroyed) while a job may still be using it.
 class TenantGraphAccess final : public GraphAccess {
  public:
   TenantGraphAccess(store::Database& db, const SecretBox& box, graph::GraphConfig config,
@@ -48,7 +54,12 @@ class TenantGraphAccess final : public GraphAccess {
   graph::TokenProvider tokens_;
   graph::AdaptiveLimiter limiter_;
   std::mutex mu_;
-  std::map<int64_t, std::unique_ptr<graph::GraphClient>> clients_ GUARDED_BY(mu_);
+  struct Cached {
+    std::string credentials;  // entra id, client id and sealed secret it was built from
+    std::unique_ptr<graph::GraphClient> client;
+  };
+  std::map<int64_t, Cached> clients_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<graph::GraphClient>> retired_ GUARDED_BY(mu_);
 };
 
 // Stores a tenant's app credentials, the secret sealed with `box`.

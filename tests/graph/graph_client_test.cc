@@ -227,3 +227,19 @@ TEST(AdaptiveLimiter, HalvesOncePerThrottleEpisodeAndGrowsOnSuccess) {
 
 }  // namespace
 }  // namespace ta::graph
+
+namespace ta::graph {
+namespace {
+
+// A national cloud's token is asked for its own Graph (issue: national clouds).
+TEST(GraphClient, TheTokenScopeFollowsTheGraphBase) {
+  EXPECT_EQ(ScopeFor("https://graph.microsoft.com"), "https://graph.microsoft.com/.default");
+  EXPECT_EQ(ScopeFor("https://graph.microsoft.us/"), "https://graph.microsoft.us/.default");
+  EXPECT_EQ(ScopeFor("https://dod-graph.microsoft.us"), "https://dod-graph.microsoft.us/.default");
+  EXPECT_EQ(ScopeFor("https://microsoftgraph.chinacloudapi.cn"),
+            "https://microsoftgraph.chinacloudapi.cn/.default");
+  EXPECT_EQ(GraphConfig{}.scope, ScopeFor(GraphConfig{}.graph_base));
+}
+
+}  // namespace
+}  // namespace ta::graph
