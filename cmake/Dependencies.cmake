@@ -17,3 +17,10 @@ find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(CURL REQUIRED)
+# Time zones for schedules: cctz (Debian libcctz-dev) reads the system's tz
+# database (tzdata). It ships no CMake or pkg-config file.
+find_path(CCTZ_INCLUDE_DIR cctz/time_zone.h REQUIRED)
+find_library(CCTZ_LIBRARY cctz REQUIRED)
+add_library(cctz::cctz UNKNOWN IMPORTED)
+set_target_properties(cctz::cctz PROPERTIES IMPORTED_LOCATION "${CCTZ_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${CCTZ_INCLUDE_DIR}")
