@@ -10,19 +10,21 @@ namespace ta::ops {
 
 using nlohmann::json;
 
-jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
-  const int64_t tenant = ctx.job().tenant_id;
-  auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
-  if (!reader) return JobFailure(reader.error());
+std::vector<std::string> SyncRefs() {
   std::vector<std::string> refs;
   for (const auto& type : catalog::Catalog()) refs.push_back("type:" + std::string(type.name));
   for (const auto& d : kDirectory) refs.push_back(d.ref);
-  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
+  return refs;
+}
+
+Next SyncInventory(jobs::JobContext& ctx, graph::GraphReader& reader,
+                   const std::vector<std::string>& refs) {
+  const int64_t tenant = ctx.job().tenant_id;
   for (const auto& type : catalog::Catalog()) {
     const std::string ref = "type:" + std::string(type.name);
     if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
     if (ctx.ShuttingDown()) return jobs::JobResult::Release();
-    auto items = graph::ListAll(**reader, std::string(type.collection));
+    auto items = graph::ListAll(reader, std::string(type.collection));
     if (!items) {
       if (auto stop = GraphFailed(ctx, refs, ref, "list", items.error())) return *stop;
       continue;
@@ -55,7 +57,7 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
   for (const auto& d : kDirectory) {
     if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
     if (ctx.ShuttingDown()) return jobs::JobResult::Release();
-    auto all = graph::ListAll(**reader, d.path);
+    auto all = graph::ListAll(reader, d.path);
     if (!all) {
       if (auto stop = GraphFailed(ctx, refs, d.ref, "list", all.error())) return *stop;
       continue;
@@ -76,6 +78,15 @@ jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
     });
     if (!s.ok()) return ItemNotRecorded(d.ref, s);
   }
+  return std::nullopt;
+}
+
+jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {
+  auto reader = ops.graph.Reader(ctx.job().tenant_id, AbortFor(ctx));
+  if (!reader) return JobFailure(reader.error());
+  const std::vector<std::string> refs = SyncRefs();
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
+  if (auto stop = SyncInventory(ctx, **reader, refs)) return *stop;
   return Finish(ctx, refs);
 }
 

@@ -13,6 +13,8 @@ void RegisterHandlers(jobs::WorkerPool& pool, OpsContext& ctx) {
                 [&ctx](jobs::JobContext& c) { return RunCaptureSnapshot(c, ctx); });
   pool.Register(kBackupSetCreate,
                 [&ctx](jobs::JobContext& c) { return RunBackupSetCreate(c, ctx); });
+  pool.Register(kScheduledBackup,
+                [&ctx](jobs::JobContext& c) { return RunBackupSetCreate(c, ctx); });
   pool.Register(kRestorePreview, [&ctx](jobs::JobContext& c) { return RunRestore(c, ctx, false); });
   pool.Register(kRestoreExecute, [&ctx](jobs::JobContext& c) { return RunRestore(c, ctx, true); });
 }

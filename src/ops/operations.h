@@ -24,6 +24,7 @@ using runs::kConnectionCheck;
 using runs::kInventorySync;
 using runs::kRestoreExecute;
 using runs::kRestorePreview;
+using runs::kScheduledBackup;
 
 struct OpsContext {
   store::Database& db;

@@ -1,5 +1,6 @@
 // policy.capture_snapshot and backup_set.create: complete captures stored as
 // immutable versions; identical content makes no new version ("unchanged").
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -138,13 +139,28 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   if (!set_id) return JobFailure(set_id.error());
   auto reader = ops.graph.Reader(tenant, AbortFor(ctx));
   if (!reader) return JobFailure(reader.error());
+  // A scheduled backup syncs first (once: a resumed job whose sync items are
+  // all recorded goes straight to the captures), so new policies are in it
+  // and deleted ones are not.
+  std::vector<std::string> refs;
+  if (params->sync_first) {
+    refs = SyncRefs();
+    auto done = ExistingItems(ctx);
+    if (!done) return JobFailure(done.error());
+    const bool synced =
+        std::all_of(refs.begin(), refs.end(), [&](const std::string& r) { return Done(*done, r); });
+    if (!synced) {
+      if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
+      if (auto stop = SyncInventory(ctx, **reader, refs)) return *stop;
+    }
+  }
   auto policies = LoadPolicies(ctx.db(), tenant, ids);
   if (!policies) return JobFailure(policies.error());
-  if (Status s = SetTotal(ctx, static_cast<int64_t>(policies->size())); !s.ok())
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size() + policies->size())); !s.ok())
     return JobFailure(s);
   auto done = ExistingItems(ctx);
   if (!done) return JobFailure(done.error());
-  std::vector<std::string> refs;
+  const size_t first_policy = refs.size();
   for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));
   // Captures are independent reads, so a few run at once: Graph latency, not
   // this loop, then bounds the run, and the tenant's limiter and throttle gate
@@ -159,7 +175,7 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   };
   auto worker = [&] {
     for (size_t i; (i = next++) < policies->size();) {
-      if (Done(*done, refs[i])) continue;
+      if (Done(*done, refs[first_policy + i])) continue;
       if (stopped()) return;
       Next result;
       if (ctx.CancelRequested())

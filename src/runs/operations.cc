@@ -102,8 +102,29 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_
   ctx.push_back(
       {std::string("policy_ids"), policy_ids ? IdList(*policy_ids) : php::Value(nullptr)});
   req.key_context = php::Value(std::move(ctx));
-  req.params = BackupSetParams{name, policy_ids, user}.ToJson();
+  BackupSetParams params;
+  params.name = name;
+  params.policy_ids = policy_ids;
+  params.user_id = user;
+  req.params = params.ToJson();
   req.total = *total;
+  return runs.Start(req);
+}
+
+Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup& r) {
+  StartRequest req;
+  req.tenant_id = r.tenant_id;
+  req.type = kScheduledBackup;
+  req.target_id = std::to_string(r.schedule_id);
+  req.initiator_user_id = r.user_id;
+  BackupSetParams params;
+  params.name = r.set_name;
+  params.user_id = r.user_id;
+  params.sync_first = true;
+  params.schedule_id = r.schedule_id;
+  params.slot_at = r.slot_at;
+  req.params = params.ToJson();
+  req.in_same_tx = r.in_same_tx;
   return runs.Start(req);
 }
 

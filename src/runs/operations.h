@@ -5,6 +5,7 @@
 // They read the store and never touch Graph, so the HTTP layer can call them
 // (the job handlers that do the work live in ops/).
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@ inline constexpr const char* kBackupSetCreate = "backup_set.create";
 inline constexpr const char* kRestorePreview = "restore.preview";
 inline constexpr const char* kRestoreExecute = "restore.execute";
 inline constexpr const char* kConnectionCheck = "tenant.connection_check";
+// A schedule's backup: an inventory sync, then a backup set of every policy.
+inline constexpr const char* kScheduledBackup = "schedule.backup";
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
                                        std::optional<int64_t> user_id);
@@ -36,6 +39,19 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_
                                    const std::string& name,
                                    std::optional<std::vector<int64_t>> policy_ids,
                                    std::optional<int64_t> user_id);
+
+// One tenant's run of a schedule's slot. The key holds the schedule only, so
+// a slot that fires while the tenant's previous scheduled run is still queued
+// or running reuses that run. `in_same_tx` records the fire with the run.
+struct ScheduledBackup {
+  int64_t tenant_id = 0;
+  int64_t schedule_id = 0;
+  int64_t slot_at = 0;      // ms
+  std::string set_name;     // "Nightly 2026-11-30 02:00 CET"
+  std::optional<int64_t> user_id;  // the schedule's creator: told when it fails
+  std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
+};
+Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup& request);
 
 struct RestoreRequest {
   int64_t actor_user_id = 0;

@@ -61,6 +61,9 @@ Result<CaptureParams> CaptureParams::Parse(std::string_view payload) {
 std::string BackupSetParams::ToJson() const {
   json j = {{"name", name}, {"policy_ids", Ids(policy_ids)}};
   if (user_id) j["user_id"] = *user_id;
+  if (sync_first) j["sync_first"] = true;
+  if (schedule_id) j["schedule_id"] = *schedule_id;
+  if (slot_at) j["slot_at"] = *slot_at;
   return j.dump();
 }
 
@@ -78,6 +81,16 @@ Result<BackupSetParams> BackupSetParams::Parse(std::string_view payload) {
   auto user = OptInt(*j, "user_id");
   if (!user) return Unexpected(user.error());
   p.user_id = *user;
+  if (auto sync = j->find("sync_first"); sync != j->end()) {
+    if (!sync->is_boolean()) return Unexpected(Bad("sync_first", "not a boolean"));
+    p.sync_first = sync->get<bool>();
+  }
+  auto schedule = OptInt(*j, "schedule_id");
+  if (!schedule) return Unexpected(schedule.error());
+  p.schedule_id = *schedule;
+  auto slot = OptInt(*j, "slot_at");
+  if (!slot) return Unexpected(slot.error());
+  p.slot_at = *slot;
   return p;
 }
 

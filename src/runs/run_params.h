@@ -26,6 +26,10 @@ struct BackupSetParams {
   std::string name;
   std::optional<std::vector<int64_t>> policy_ids;  // nullopt: every policy not gone
   std::optional<int64_t> user_id;
+  // A scheduled backup (schedule.backup) syncs the inventory first, then
+  // captures every policy; it names the schedule and slot that started it.
+  bool sync_first = false;
+  std::optional<int64_t> schedule_id, slot_at;
   std::string ToJson() const;
   static Result<BackupSetParams> Parse(std::string_view payload);
 };

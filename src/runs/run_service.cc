@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runs/operations.h"
 #include "runs/run_words.h"
 #include "store/accounts.h"
 #include "store/audit_log.h"
@@ -50,7 +51,11 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
                       request.initiator_user_id, request.params, request.total};
     auto created = store::RunsRepository::CreateOrReuse(tx, run, now);
     if (!created) return Unexpected(created.error());
-    if (created->reused) return StartResult{created->run, true};
+    if (created->reused) {
+      if (request.in_same_tx)
+        TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, true));
+      return StartResult{created->run, true};
+    }
 
     jobs::JobSpec spec;
     spec.tenant_id = request.tenant_id;
@@ -68,6 +73,8 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
       e.target_id = std::to_string(created->run.id);
       if (auto r = store::AuditLog::Append(tx, e, now); !r) return Unexpected(r.error());
     }
+    if (request.in_same_tx)
+      TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, false));
     return StartResult{created->run, false};
   });
 }
@@ -77,8 +84,7 @@ Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
   if (run.initiator_user_id) {
     auto user = store::Accounts::UserById(tx, *run.initiator_user_id);
     if (!user) return user.error();
-    // No scheduler starts runs yet: every run here was started by a person.
-    if (*user && ShouldNotify((*user)->notify, run.status, /*scheduled=*/false)) {
+    if (*user && ShouldNotify((*user)->notify, run.status, run.type == kScheduledBackup)) {
       auto words = DescribeRun(tx, run);
       if (!words) return words.error();
       store::Notification n;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ struct StartRequest {
   // target filled in): a restore into another tenant is recorded in the
   // source tenant's log too.
   std::vector<store::AuditEntry> also_audit;
+  // Runs in the start's transaction, with the run (new or reused); an error
+  // rolls the whole start back. A scheduler records "this slot started this
+  // run" here, so the record and the run exist together or not at all.
+  std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
 };
 
 struct StartResult {

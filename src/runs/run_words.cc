@@ -85,7 +85,7 @@ Result<RunWords> Describe(Names& names, const RunRecord& run) {
     auto name = names.Policy(run.tenant_id, policy);
     if (!name) return Unexpected(name.error());
     w.subject = *name;
-  } else if (run.type == kBackupSetCreate) {
+  } else if (run.type == kBackupSetCreate || run.type == kScheduledBackup) {
     if (object && params.contains("name") && params["name"].is_string())
       w.backup_set = Quoted(params["name"].get<std::string>());
     w.subject = w.backup_set;
@@ -141,6 +141,9 @@ std::string RunSentence(const RunRecord& run, const RunWords& w) {
   } else if (run.type == kBackupSetCreate) {
     what = "Backup set" + (w.backup_set.empty() ? "" : " " + w.backup_set) + of_items + " in " +
            w.tenant;
+  } else if (run.type == kScheduledBackup) {
+    what = "Scheduled backup" + (w.backup_set.empty() ? "" : " " + w.backup_set) + of_items +
+           " of " + w.tenant;
   } else if (run.type == kRestorePreview || run.type == kRestoreExecute) {
     what = std::string(run.type == kRestoreExecute ? "Restore" : "Restore preview") + of_items;
     if (!w.backup_set.empty()) what += " from " + w.backup_set;

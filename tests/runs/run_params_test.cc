@@ -11,15 +11,31 @@ TEST(RunParams, EveryOperationRoundTrips) {
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->policy_id, 42);
 
-  auto b =
-      BackupSetParams::Parse(BackupSetParams{"Nightly", std::vector<int64_t>{3, 1}, 7}.ToJson());
+  BackupSetParams nightly;
+  nightly.name = "Nightly";
+  nightly.policy_ids = std::vector<int64_t>{3, 1};
+  nightly.user_id = 7;
+  auto b = BackupSetParams::Parse(nightly.ToJson());
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->name, "Nightly");
   EXPECT_EQ(b->policy_ids, (std::vector<int64_t>{3, 1}));
   EXPECT_EQ(b->user_id, std::optional<int64_t>(7));
-  auto all = BackupSetParams::Parse(BackupSetParams{"All", std::nullopt, std::nullopt}.ToJson());
+  EXPECT_FALSE(b->sync_first);
+  EXPECT_FALSE(b->schedule_id);
+  BackupSetParams all_params;
+  all_params.name = "All";
+  all_params.sync_first = true;
+  all_params.schedule_id = 4;
+  all_params.slot_at = 1'790'000'000'000;
+  auto all = BackupSetParams::Parse(all_params.ToJson());
   ASSERT_TRUE(all.has_value());
   EXPECT_FALSE(all->policy_ids);
+  EXPECT_TRUE(all->sync_first);
+  EXPECT_EQ(all->schedule_id, std::optional<int64_t>(4));
+  EXPECT_EQ(all->slot_at, std::optional<int64_t>(1'790'000'000'000));
+  auto bad = BackupSetParams::Parse(R"({"name": "x", "policy_ids": null, "sync_first": 1})");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("sync_first"), std::string::npos);
 
   RestoreParams r{5, 9, std::vector<int64_t>{2}, {{"src-group", "dst-group"}}, 11};
   auto back = RestoreParams::Parse(r.ToJson());

@@ -327,6 +327,7 @@ export const RUN_TYPES: Record<string, string> = {
   'inventory.sync': 'Inventory sync',
   'policy.capture_snapshot': 'Capture snapshot',
   'backup_set.create': 'Backup set',
+  'schedule.backup': 'Scheduled backup',
   'restore.preview': 'Restore preview',
   'restore.execute': 'Restore',
   'tenant.connection_check': 'Connection check',

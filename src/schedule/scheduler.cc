@@ -1,0 +1,196 @@
+#include "schedule/scheduler.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <set>
+
+#include "core/log.h"
+#include "core/sha256.h"
+#include "runs/operations.h"
+#include "schedule/cron.h"
+#include "store/schedules.h"
+
+namespace ta::schedule {
+
+namespace {
+
+constexpr size_t kMissedListed = 20;  // missed slots listed by time; all are counted
+
+Clock::TimePoint At(int64_t ms) { return FromUnixMillis(ms); }
+
+}  // namespace
+
+int64_t JitterMs(int64_t schedule_id, int64_t slot_ms, int64_t tenant_id, int64_t jitter_seconds) {
+  if (jitter_seconds <= 0) return 0;
+  const std::string h = Sha256Hex(std::to_string(schedule_id) + ":" + std::to_string(slot_ms) +
+                                  ":" + std::to_string(tenant_id));
+  const uint64_t v = std::stoull(h.substr(0, 12), nullptr, 16);
+  return static_cast<int64_t>(v % static_cast<uint64_t>(jitter_seconds * 1000 + 1));
+}
+
+std::string NodeName() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "node") + ":" + std::to_string(getpid());
+}
+
+Scheduler::Scheduler(store::Database& db, runs::RunService& runs, Clock& clock, Logger& log,
+                     std::string node)
+    : db_(db), runs_(runs), clock_(clock), log_(log), node_(std::move(node)) {}
+
+Result<TickResult> Scheduler::Tick() {
+  TickResult out;
+  TA_RETURN_IF_ERROR(Decide(out));
+  TA_RETURN_IF_ERROR(Fire(out));
+  return out;
+}
+
+Status Scheduler::Decide(TickResult& out) {
+  auto schedules = store::ReadResult<std::vector<store::ScheduleRecord>>(
+      db_, [](store::Tx& tx) { return store::Schedules::List(tx, true); });
+  if (!schedules) return schedules.error();
+  const Clock::TimePoint now = clock_.Now();
+  for (const auto& s : *schedules) {
+    auto cron = ZonedCron::Make(s.cron, s.time_zone);
+    if (!cron) {
+      log_.Warn("schedule " + std::to_string(s.id) + " is not valid: " +
+                                 cron.error().message());
+      continue;
+    }
+    // The due slots: the newest fires, the older ones were missed.
+    std::vector<int64_t> missed;
+    int64_t missed_count = 0;
+    std::optional<Clock::TimePoint> fire;
+    for (Clock::TimePoint t = At(s.slots_after);;) {
+      auto next = cron->Next(t);
+      if (!next || *next > now) break;
+      if (fire) {
+        ++missed_count;
+        if (missed.size() < kMissedListed) missed.push_back(ToUnixMillis(*fire));
+      }
+      fire = t = *next;
+    }
+    if (!fire) continue;
+    const int64_t slot = ToUnixMillis(*fire), now_ms = ToUnixMillis(now);
+    auto decided = store::WriteResult<bool>(db_, [&](store::Tx& tx) -> Result<bool> {
+      auto won = store::Schedules::AdvanceSlots(tx, s.id, s.slots_after, slot);
+      if (!won || !*won) return won;
+      auto tenants = store::Schedules::TargetTenants(tx, s.tenant_ids, s.tag);
+      if (!tenants) return Unexpected(tenants.error());
+      store::SlotRecord rec;
+      rec.schedule_id = s.id;
+      rec.slot_at = slot;
+      rec.decided_at = now_ms;
+      rec.decided_by = node_;
+      rec.missed_count = missed_count;
+      rec.missed = missed;
+      for (int64_t t : *tenants)
+        rec.targets.push_back({t, slot + JitterMs(s.id, slot, t, s.jitter_seconds)});
+      TA_RETURN_IF_ERROR(store::Schedules::InsertSlot(tx, rec));
+      return true;
+    });
+    if (!decided) return decided.error();
+    if (!*decided) continue;  // another node decided it
+    ++out.decided;
+    out.missed += static_cast<int>(missed_count);
+    log_.Info("schedule " + std::to_string(s.id) + " \"" + s.name + "\": slot " +
+                               cron->Local(*fire) + " decided" +
+                               (missed_count ? " (catching up " + std::to_string(missed_count) +
+                                                   " missed slots)"
+                                             : ""));
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::Fire(TickResult& out) {
+  auto slots = store::ReadResult<std::vector<store::SlotRecord>>(
+      db_, [](store::Tx& tx) { return store::Schedules::FiringSlots(tx); });
+  if (!slots) return slots.error();
+  for (const auto& slot : *slots) {
+    auto state = store::ReadResult<std::pair<store::ScheduleRecord, std::set<int64_t>>>(
+        db_, [&](store::Tx& tx) -> Result<std::pair<store::ScheduleRecord, std::set<int64_t>>> {
+          auto s = store::Schedules::Get(tx, slot.schedule_id);
+          if (!s) return Unexpected(s.error());
+          auto fires = store::Schedules::Fires(tx, slot.schedule_id, slot.slot_at);
+          if (!fires) return Unexpected(fires.error());
+          std::set<int64_t> fired;
+          for (const auto& f : *fires) fired.insert(f.tenant_id);
+          return std::make_pair(std::move(*s), std::move(fired));
+        });
+    if (!state) {
+      if (state.error().code() == Status::Code::kNotFound) continue;  // deleted meanwhile
+      return state.error();
+    }
+    auto& [schedule, fired] = *state;
+    const int64_t now = ToUnixMillis(clock_.Now());
+    size_t pending = 0;
+    if (schedule.enabled) {
+      auto cron = ZonedCron::Make(schedule.cron, schedule.time_zone);
+      const std::string label = cron ? cron->Local(At(slot.slot_at)) : FormatIso8601(slot.slot_at);
+      for (const auto& target : slot.targets) {
+        if (fired.count(target.tenant_id)) continue;
+        if (target.due_at > now) {
+          ++pending;
+          continue;
+        }
+        runs::ScheduledBackup req;
+        req.tenant_id = target.tenant_id;
+        req.schedule_id = schedule.id;
+        req.slot_at = slot.slot_at;
+        req.set_name = schedule.name + " " + label;
+        req.user_id = schedule.created_by;
+        req.in_same_tx = [&](store::Tx& tx, const store::RunRecord& run, bool reused) -> Status {
+          store::FireRecord f{schedule.id, slot.slot_at, target.tenant_id, run.id, reused, now};
+          auto inserted = store::Schedules::InsertFire(tx, f);
+          if (!inserted) return inserted.error();
+          // Another node started it first: roll this start back.
+          if (!*inserted) return Status::AlreadyExists("slot already fired for this tenant");
+          return Status::Ok();
+        };
+        auto started = runs::StartScheduledBackup(runs_, req);
+        if (!started) {
+          if (started.error().code() == Status::Code::kAlreadyExists) continue;
+          log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
+                                     std::to_string(target.tenant_id) +
+                                     ": the run did not start: " + started.error().message());
+          ++pending;  // tried again on the next tick
+          continue;
+        }
+        ++(started->reused ? out.reused : out.started);
+      }
+    }
+    // Every tenant started (or the schedule was switched off): the slot is done.
+    if (pending == 0) {
+      TA_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+        return store::Schedules::MarkFired(tx, slot.schedule_id, slot.slot_at, now);
+      }));
+    }
+  }
+  return Status::Ok();
+}
+
+SchedulerLoop::SchedulerLoop(Scheduler& scheduler, std::chrono::milliseconds interval)
+    : scheduler_(scheduler), interval_(interval), thread_([this] { Loop(); }) {}
+
+SchedulerLoop::~SchedulerLoop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void SchedulerLoop::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    auto r = scheduler_.Tick();
+    if (!r) scheduler_.log().Warn("scheduler: tick failed (retrying): " + r.error().message());
+    lock.lock();
+    cv_.wait_for(lock, interval_, [this] { return stop_; });
+  }
+}
+
+}  // namespace ta::schedule
