@@ -61,6 +61,14 @@ Result<Response> SetCredentials(ApiContext&, Request&);
 Result<Response> ListMembers(ApiContext&, Request&);
 Result<Response> AddMember(ApiContext&, Request&);
 Result<Response> RemoveMember(ApiContext&, Request&);
+// schedules.cc
+Result<Response> ListSchedules(ApiContext&, Request&);
+Result<Response> CreateSchedule(ApiContext&, Request&);
+Result<Response> GetSchedule(ApiContext&, Request&);
+Result<Response> UpdateSchedule(ApiContext&, Request&);
+Result<Response> DeleteSchedule(ApiContext&, Request&);
+Result<Response> ListScheduleSlots(ApiContext&, Request&);
+Result<Response> PreviewSchedule(ApiContext&, Request&);
 // policies.cc
 Result<Response> ListPolicies(ApiContext&, Request&);
 Result<Response> GetPolicy(ApiContext&, Request&);

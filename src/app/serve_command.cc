@@ -194,6 +194,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
     return 2;
   }
   if (config.workers > 0) stack.pool().Start();
+  auto scheduler = std::make_unique<SchedulerRunner>(config.worker, **db, stack.runs(), log);
   std::thread http([&] { server.Serve(); });
   const std::string base = "http://" + config.host + ":" + std::to_string(server.port());
   out << "listening on " << base << std::endl;
@@ -211,6 +212,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   // Not ready first (a load balancer stops sending), while the API still
   // answers; the workers drain within the grace period; then the API stops.
   ctx.stopping = true;
+  scheduler.reset();  // no new runs while the workers drain
   if (config.workers > 0) stack.pool().Stop();
   server.Stop();
   http.join();

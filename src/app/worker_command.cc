@@ -82,8 +82,25 @@ Status ValidateWorkerConfig(const WorkerConfig& c) {
     return Status::InvalidArgument("--graph-connect-timeout-ms: must be between 100 and 120000");
   if (c.shutdown_grace_s < 0 || c.shutdown_grace_s > 3600)
     return Status::InvalidArgument("--shutdown-grace: must be between 0 and 3600 seconds");
+  if (c.scheduler_interval_ms < 10 || c.scheduler_interval_ms > 60'000)
+    return Status::InvalidArgument("--scheduler-interval-ms: must be between 10 and 60000");
   return Status::Ok();
 }
+
+SchedulerRunner::SchedulerRunner(const WorkerConfig& config, store::Database& db,
+                                 runs::RunService& runs, Logger& log) {
+  if (!config.scheduler) return;
+  Clock* clock = &SystemClock::Instance();
+  if (!config.scheduler_clock_file.empty()) {
+    file_clock_ = std::make_unique<FileClock>(config.scheduler_clock_file);
+    clock = file_clock_.get();
+  }
+  scheduler_ = std::make_unique<schedule::Scheduler>(db, runs, *clock, log, schedule::NodeName());
+  loop_ = std::make_unique<schedule::SchedulerLoop>(
+      *scheduler_, std::chrono::milliseconds(config.scheduler_interval_ms));
+}
+
+SchedulerRunner::~SchedulerRunner() = default;
 
 ops::OpsStackOptions StackOptions(const WorkerConfig& config) {
   ops::OpsStackOptions options;
@@ -125,10 +142,12 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   options.workers.logger = &log;
   ops::OpsStack stack(**db, *box, *transport, redactor, SystemClock::Instance(), options);
   stack.pool().Start();
+  auto scheduler = std::make_unique<SchedulerRunner>(config, **db, stack.runs(), log);
   out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency
       << ", per-tenant cap " << config.tenant_cap << ", Graph " << options.graph.graph_base
-      << std::endl;
+      << (config.scheduler ? ", scheduler on" : ", scheduler off") << std::endl;
   const int sig = AwaitStopSignal(set);
+  scheduler.reset();  // no new runs while the workers drain
   out << "worker stopping (" << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
       << "): finishing running jobs for up to " << config.shutdown_grace_s
       << " s, handing back the rest" << std::endl;
@@ -167,6 +186,16 @@ void AddWorkerOptions(CLI::App* cmd, WorkerConfig& worker, std::string& master_k
                   "are aborted and the jobs handed back to other workers")
       ->envname("TA_SHUTDOWN_GRACE")
       ->capture_default_str();
+  cmd->add_flag("!--no-scheduler", worker.scheduler,
+                "Do not run the scheduler here (every serve and worker runs it by default; "
+                "each slot fires once however many do)")
+      ->envname("TA_NO_SCHEDULER");
+  cmd->add_option("--scheduler-interval-ms", worker.scheduler_interval_ms,
+                  "How often the scheduler looks for due slots")
+      ->envname("TA_SCHEDULER_INTERVAL_MS")
+      ->capture_default_str();
+  cmd->add_option("--scheduler-clock-file", worker.scheduler_clock_file,
+                  "Tests only: the scheduler reads the time (ms since the epoch) from this file");
 }
 
 void AddWorkerCommand(CLI::App& app, Commands& out) {

@@ -5,7 +5,10 @@
 #include <iosfwd>
 #include <string>
 
+#include <memory>
+
 #include "ops/ops_stack.h"
+#include "schedule/scheduler.h"
 
 namespace ta::app {
 
@@ -19,6 +22,23 @@ struct WorkerConfig {
   int graph_timeout_ms = 60'000;          // one Graph request, whole exchange
   int graph_connect_timeout_ms = 10'000;  // establishing its connection
   int shutdown_grace_s = 30;  // SIGTERM: running jobs finish within this, else hand back
+  bool scheduler = true;            // run the scheduler loop in this process
+  int scheduler_interval_ms = 1000;  // between its passes
+  std::string scheduler_clock_file;  // tests: the scheduler's time comes from this file
+};
+
+// The scheduler loop of a serve or worker process (when config.scheduler),
+// starting runs through `runs`; stops when destroyed.
+class SchedulerRunner {
+ public:
+  SchedulerRunner(const WorkerConfig& config, store::Database& db, runs::RunService& runs,
+                  Logger& log);
+  ~SchedulerRunner();
+
+ private:
+  std::unique_ptr<Clock> file_clock_;
+  std::unique_ptr<schedule::Scheduler> scheduler_;
+  std::unique_ptr<schedule::SchedulerLoop> loop_;
 };
 
 // Checks the settings above; the error names the flag and the allowed range.

@@ -1,5 +1,6 @@
 #include "core/clock.h"
 
+#include <fstream>
 #include <thread>
 
 namespace ta {
@@ -38,6 +39,19 @@ void FakeClock::Set(TimePoint t) {
   std::lock_guard<std::mutex> lock(mu_);
   now_ = t;
 }
+
+FileClock::FileClock(std::string path)
+    : path_(std::move(path)), last_(std::chrono::system_clock::now()) {}
+
+FileClock::TimePoint FileClock::Now() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::ifstream in(path_);
+  long long ms = 0;
+  if (in >> ms && ms > 0) last_ = TimePoint(std::chrono::milliseconds(ms));
+  return last_;
+}
+
+void FileClock::SleepFor(std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }
 
 int64_t ToUnixMillis(Clock::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

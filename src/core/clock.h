@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <string>
 
 namespace ta {
 
@@ -43,6 +44,23 @@ class FakeClock final : public Clock {
   mutable std::mutex mu_;
   TimePoint now_;                       // guarded by mu_
   std::chrono::milliseconds slept_{0};  // guarded by mu_
+};
+
+// A clock several processes share: each Now() reads the time (milliseconds
+// since the epoch, in decimal) from a file that a test driver rewrites. Only
+// the scheduler is given it (`--scheduler-clock-file`), to simulate days of
+// slots across processes in seconds. An unreadable file keeps the last time
+// read (the system time before the first). SleepFor sleeps real time.
+class FileClock final : public Clock {
+ public:
+  explicit FileClock(std::string path);
+  TimePoint Now() const override;
+  void SleepFor(std::chrono::milliseconds d) override;
+
+ private:
+  std::string path_;
+  mutable std::mutex mu_;
+  mutable TimePoint last_;  // guarded by mu_
 };
 
 // Milliseconds since the Unix epoch, the unit we persist timestamps in.

@@ -115,7 +115,7 @@ Status ScheduleService::CheckManage(store::Tx& tx, const store::User& actor,
 namespace {
 
 // Members see the schedules whose every tenant they belong to; platform
-// admins see all. Others' schedules are NotFound, not Forbidden (no probing).
+// admins see all.
 Result<bool> CanSee(store::Tx& tx, const store::User& actor, const ScheduleRecord& s) {
   if (actor.is_platform_admin) return true;
   if (!s.tenant_ids) return false;
@@ -132,7 +132,10 @@ Result<ScheduleRecord> Visible(store::Tx& tx, const store::User& actor, int64_t 
   if (!s) return Unexpected(s.error());
   auto see = CanSee(tx, actor, *s);
   if (!see) return Unexpected(see.error());
-  if (!*see) return Unexpected(Status::NotFound("schedule: does not exist"));
+  if (!*see)
+    return Unexpected(Status::PermissionDenied(
+        "schedule " + std::to_string(id) +
+        " covers tenants you are not a member of (or every tenant: platform admins only)"));
   return *s;
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/routes.h"
 #include "api_env.h"
+#include "schedule/service.h"
 #include "store/notifications.h"
 
 namespace ta::api {
@@ -96,6 +97,30 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
   const int64_t b_note = notification_of(b_owner);
   int fresh = 0;
 
+  // A schedule over tenant A, made by the platform admin (seen by A's members).
+  auto schedule_over_a = [&] {
+    store::User u;
+    u.id = admin.id;
+    u.is_platform_admin = true;
+    schedule::ScheduleService service(db, SystemClock::Instance());
+    schedule::ScheduleInput in;
+    in.name = "matrix " + std::to_string(++fresh);
+    in.cron = "0 2 * * *";
+    in.time_zone = "UTC";
+    in.tenant_ids = std::vector<int64_t>{a.tenant};
+    return std::to_string(service.Create(u, in)->id);
+  };
+  auto schedule_body = [&] {
+    return R"({"name":"renamed )" + std::to_string(++fresh) +
+           R"(","cron":"0 3 * * *","time_zone":"UTC","tenant_ids":[)" + std::to_string(a.tenant) +
+           "]}";
+  };
+  // Managing a schedule over A: operators and owners of A, and platform
+  // admins; readonly members get 403 from the service, not the router.
+  auto manage = [&](const Who& w, std::set<int> ok) {
+    return w.id == readonly.id ? std::set<int>{403} : ok;
+  };
+
   const std::set<int> kStart = {200, 202};
   using SampleFn = std::function<Sample(const Who&, Scope)>;
   auto T = [](int64_t id) { return "/api/v1/tenants/" + std::to_string(id); };
@@ -145,6 +170,42 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          const int64_t id = ::ta::testing::QueryInt(
              db, "SELECT id FROM api_tokens WHERE token_hash = $1", {SecretHash(secret)});
          return Sample{"/api/v1/tokens/" + std::to_string(id), "", {204}};
+       }},
+      {"GET /api/v1/schedules",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/schedules", "", {200}};
+       }},
+      {"POST /api/v1/schedules",
+       [&](const Who& w, Scope) {
+         const std::string name = "created " + std::to_string(++fresh);
+         // Admins schedule the whole fleet; others the tenant they are in.
+         const std::string body =
+             w.id == admin.id
+                 ? R"({"name":")" + name + R"(","cron":"@daily","time_zone":"UTC"})"
+                 : R"({"name":")" + name + R"(","cron":"@daily","time_zone":"UTC","tenant_ids":[)" +
+                       std::to_string(a.tenant) + "]}";
+         return Sample{"/api/v1/schedules", body, manage(w, {201})};
+       }},
+      {"GET /api/v1/schedules/{schedule}",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/schedules/" + schedule_over_a(), "", {200}};
+       }},
+      {"PUT /api/v1/schedules/{schedule}",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/schedules/" + schedule_over_a(), schedule_body(), manage(w, {200})};
+       }},
+      {"DELETE /api/v1/schedules/{schedule}",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/schedules/" + schedule_over_a(), "", manage(w, {204})};
+       }},
+      {"GET /api/v1/schedules/{schedule}/slots",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/schedules/" + schedule_over_a() + "/slots", "", {200}};
+       }},
+      {"GET /api/v1/schedule-preview",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/schedule-preview?cron=30%202%20*%20*%20*&time_zone=Europe/Berlin",
+                       "", {200}};
        }},
       {"GET /api/v1/runs/active/stream",
        [](const Who&, Scope) {
@@ -345,6 +406,13 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/runs", "user"},
       {"PUT /api/v1/me/preferences", "user"},
       {"GET /api/v1/runs/active", "user"},
+      {"GET /api/v1/schedules", "user"},
+      {"POST /api/v1/schedules", "user"},
+      {"GET /api/v1/schedules/{schedule}", "user"},
+      {"PUT /api/v1/schedules/{schedule}", "user"},
+      {"DELETE /api/v1/schedules/{schedule}", "user"},
+      {"GET /api/v1/schedules/{schedule}/slots", "user"},
+      {"GET /api/v1/schedule-preview", "user"},
       {"GET /api/v1/catalog", "user"},
       {"GET /api/v1/runs/active/stream", "user"},
       {"GET /api/v1/notifications", "user"},

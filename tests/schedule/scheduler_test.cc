@@ -338,7 +338,7 @@ TEST_P(SchedulerTest, SchedulesValidateAndCheckWhoMayManageThem) {
   ASSERT_TRUE(mine.has_value());
   ASSERT_EQ(mine->size(), 1u);
   EXPECT_EQ(mine->front().name, "Mine");
-  EXPECT_EQ(service.Get(op, admins->id).error().code(), Status::Code::kNotFound);
+  EXPECT_EQ(service.Get(op, admins->id).error().code(), Status::Code::kPermissionDenied);
   EXPECT_EQ(service.List(admin)->size(), 2u);
   auto dup = service.Create(admin, In("Mine", "0 1 * * *", "UTC", std::nullopt));
   ASSERT_FALSE(dup.has_value());
@@ -351,7 +351,7 @@ TEST_P(SchedulerTest, SchedulesValidateAndCheckWhoMayManageThem) {
   EXPECT_EQ((*j)["next"][0]["at"], "2026-10-20T01:00:00.000Z");
   EXPECT_EQ((*j)["targets"], 1);
   ASSERT_TRUE(service.Delete(op, own->id).ok());
-  EXPECT_EQ(service.Delete(op, admins->id).code(), Status::Code::kNotFound);
+  EXPECT_EQ(service.Delete(op, admins->id).code(), Status::Code::kPermissionDenied);
   EXPECT_EQ(::ta::testing::QueryInt(
                 tdb->db(), "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'schedule.%'"),
             3);
