@@ -30,6 +30,7 @@ void AddServeCommand(CLI::App& app, Commands& out);        // serve_command.cc
 void AddAdminCommands(CLI::App& app,
                       Commands& out);  // admin_commands.cc: user, token, tenant, member
 void AddDemoCommand(CLI::App& app, Commands& out);  // demo_cli.cc
+void AddScheduleCommands(CLI::App& app, Commands& out);  // schedule_commands.cc
 
 // Flags more than one command takes.
 void AddDbOption(CLI::App* cmd, std::string& db_url);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   ta::app::AddWorkerCommand(app, commands);
   ta::app::AddServeCommand(app, commands);
   ta::app::AddAdminCommands(app, commands);
+  ta::app::AddScheduleCommands(app, commands);
   CLI11_PARSE(app, argc, argv);
   for (const auto& c : commands)
     if (*c.cli) return c.run();

@@ -14,6 +14,13 @@ using store::ScheduleRecord;
 
 bool IsScheduleOperation(std::string_view op) { return op == "backup"; }
 
+store::User CommandLineActor() {
+  store::User u;
+  u.email = "command line";
+  u.is_platform_admin = true;
+  return u;
+}
+
 namespace {
 
 json Time(std::optional<int64_t> ms) { return ms ? json(FormatIso8601(*ms)) : json(); }
@@ -33,9 +40,13 @@ json Details(const ScheduleRecord& s) {
           {"jitter_seconds", s.jitter_seconds},   {"enabled", s.enabled}};
 }
 
+std::optional<int64_t> ActorId(const store::User& actor) {
+  return actor.id > 0 ? std::optional<int64_t>(actor.id) : std::nullopt;
+}
+
 Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,
              const ScheduleRecord& s, int64_t now) {
-  return store::AuditLog::Record(tx, 0, actor.id, action, "schedule", std::to_string(s.id),
+  return store::AuditLog::Record(tx, 0, ActorId(actor), action, "schedule", std::to_string(s.id),
                                  Details(s).dump(), now);
 }
 
@@ -147,7 +158,7 @@ Result<ScheduleRecord> ScheduleService::Create(const store::User& actor, const S
     ScheduleRecord s = FromInput(in);
     TA_RETURN_IF_ERROR(CheckManage(tx, actor, s.tenant_ids));
     const int64_t now = ToUnixMillis(clock_.Now());
-    s.created_by = actor.id;
+    s.created_by = ActorId(actor);
     s.created_at = s.updated_at = s.slots_after = now;
     auto id = store::Schedules::Create(tx, s);
     if (!id) return Unexpected(id.error());

@@ -38,6 +38,10 @@ struct ScheduleInput {
 bool IsScheduleOperation(std::string_view op);
 inline constexpr int64_t kMaxJitterSeconds = 6 * 3600;
 
+// The command line acts as a platform admin with no user (id 0): its
+// schedules have no creator, and its audit entries no actor.
+store::User CommandLineActor();
+
 class ScheduleService {
  public:
   ScheduleService(store::Database& db, Clock& clock) : db_(db), clock_(clock) {}

@@ -44,7 +44,7 @@ class DbCli : public ::testing::Test {
 TEST_F(DbCli, MigrateCreatesTheDatabaseAndIsRepeatable) {
   auto r = Cli("migrate --db " + path_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, "schema is at version 7 (7 migrations applied)\n");
+  EXPECT_EQ(r.out, "schema is at version 8 (8 migrations applied)\n");
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(Cli("migrate --db " + path_).exit_code, 0);
 }
@@ -141,6 +141,38 @@ TEST_F(DbCli, UnreachablePostgresIsAClearErrorWithoutThePassword) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("connect to PostgreSQL"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("hunter2secret"), std::string::npos) << r.out;
+}
+
+// `tenantatlas schedule`: add (by tenant name), list, next, remove; errors
+// name the flag or field and exit non-zero.
+TEST_F(DbCli, ScheduleCommands) {
+  ASSERT_EQ(Cli("migrate --db " + path_).exit_code, 0);
+  ASSERT_EQ(Cli("tenant add --db " + path_ + " --name Contoso").exit_code, 0);
+  auto add = Cli("schedule add --db " + path_ +
+                 " --name Nightly --cron '30 2 * * *' --time-zone Europe/Berlin --tenant Contoso");
+  ASSERT_EQ(add.exit_code, 0) << add.out;
+  EXPECT_NE(add.out.find("schedule 1 Nightly: 1 tenant now; next fire times:"), std::string::npos)
+      << add.out;
+  EXPECT_NE(add.out.find(" 02:30 CE"), std::string::npos) << add.out;
+  auto list = Cli("schedule list --db " + path_);
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("1  Nightly  \"30 2 * * *\" Europe/Berlin  1 tenant  next "),
+            std::string::npos)
+      << list.out;
+  auto next = Cli("schedule next --cron '30 2 28 3 *' --time-zone Europe/Berlin --count 1");
+  EXPECT_EQ(next.exit_code, 0);
+  EXPECT_NE(next.out.find("-03-28 03:00 CEST"), std::string::npos) << next.out;  // the gap
+  auto bad = Cli("schedule add --db " + path_ + " --name X --cron '61 * * * *'");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("cron: field 1 (minute) \"61\": must be 0 to 59"), std::string::npos)
+      << bad.out;
+  auto unknown = Cli("schedule add --db " + path_ + " --name X --cron @daily --tenant Nope");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("--tenant: no tenant named \"Nope\""), std::string::npos);
+  EXPECT_EQ(Cli("schedule remove --db " + path_ + " --id 1").exit_code, 0);
+  auto gone = Cli("schedule remove --db " + path_ + " --id 1");
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_NE(gone.out.find("schedule: does not exist"), std::string::npos);
 }
 
 }  // namespace
