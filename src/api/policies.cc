@@ -45,7 +45,8 @@ json BackupSetJson(const store::BackupSetRecord& s) {
           {"created_at", Time(s.created_at)},
           {"item_count", s.item_count},
           {"expected_count", s.expected_count},
-          {"status", s.Status()}};
+          {"status", s.Status()},
+          {"pinned", s.pinned}};
 }
 
 // The cursor of a page of records: the last one's key.
@@ -203,6 +204,29 @@ Result<Response> CreateBackupSet(ApiContext& ctx, Request& req) {
   auto ids = body->OptIdList("policy_ids", 10'000);
   if (!ids) return Unexpected(ids.error());
   return Started(runs::StartBackupSet(ctx.runs, ctx.db, req.tenant_id, *name, *ids, req.user_id()));
+}
+
+// Legal hold: a pinned set is never deleted by retention.
+Result<Response> PinBackupSet(ApiContext& ctx, Request& req) {
+  auto id = PathId(req, "backup_set");
+  if (!id) return Unexpected(id.error());
+  auto body = JsonBody::Parse(req.body, {"pinned"});
+  if (!body) return Unexpected(body.error());
+  auto pinned = body->OptBool("pinned");
+  if (!pinned) return Unexpected(pinned.error());
+  if (!*pinned)
+    return Unexpected(Status::InvalidArgument("pinned: is required (true: legal hold; false: "
+                                              "retention may delete it again)"));
+  auto set = store::WriteResult<store::BackupSetRecord>(
+      ctx.db, [&](store::Tx& tx) -> Result<store::BackupSetRecord> {
+        TA_RETURN_IF_ERROR(store::BackupSets::SetPinned(tx, req.tenant_id, *id, **pinned));
+        TA_RETURN_IF_ERROR(store::AuditLog::Record(
+            tx, req.tenant_id, req.user_id(), **pinned ? "backup_set.pinned" : "backup_set.unpinned",
+            "backup_set", std::to_string(*id), "{}", ToUnixMillis(ctx.clock.Now())));
+        return store::BackupSets::Get(tx, req.tenant_id, *id);
+      });
+  if (!set) return Unexpected(set.error());
+  return Response::Json(200, BackupSetJson(*set));
 }
 
 Result<Response> GetBackupSet(ApiContext& ctx, Request& req) {

@@ -93,6 +93,8 @@ const std::vector<Route>& RouteTable() {
        CreateBackupSet},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}", A::kTenantRead, kNone, "",
        GetBackupSet},
+      {"PUT", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin", A::kTenantOwner, kJson, "",
+       PinBackupSet},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/document", A::kTenantRead, kNone,
        "format", BackupSetDocument},
       {"GET", "/api/v1/tenants/{tenant}/backup-sets/{backup_set}/items", A::kTenantRead, kNone,

@@ -80,6 +80,7 @@ Result<Response> ListGroups(ApiContext&, Request&);
 Result<Response> ListBackupSets(ApiContext&, Request&);
 Result<Response> CreateBackupSet(ApiContext&, Request&);
 Result<Response> GetBackupSet(ApiContext&, Request&);
+Result<Response> PinBackupSet(ApiContext&, Request&);
 Result<Response> ListBackupItems(ApiContext&, Request&);
 Result<Response> SuggestMapping(ApiContext&, Request&);
 Result<Response> CatalogTypes(ApiContext&, Request&);

@@ -1,6 +1,7 @@
 // Schedules: list, create, change, delete, their slots, and a preview of the
 // next fire times of a cron expression. The rules (who, validation) live in
 // schedule::ScheduleService; these handlers only parse and shape.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "api/input.h"
@@ -17,7 +18,7 @@ constexpr size_t kNextShown = 5;
 
 Result<schedule::ScheduleInput> ParseInput(const Request& req) {
   auto body = JsonBody::Parse(req.body, {"name", "cron", "time_zone", "tenant_ids", "tag",
-                                         "operation", "jitter_seconds", "enabled"});
+                                         "operation", "jitter_seconds", "enabled", "retention"});
   if (!body) return Unexpected(body.error());
   schedule::ScheduleInput in;
   auto name = body->String("name", 100);
@@ -44,6 +45,28 @@ Result<schedule::ScheduleInput> ParseInput(const Request& req) {
   auto enabled = body->OptBool("enabled");
   if (!enabled) return Unexpected(enabled.error());
   in.enabled = enabled->value_or(true);
+  if (auto r = body->value().find("retention"); r != body->value().end() && !r->is_null()) {
+    if (!r->is_object())
+      return Unexpected(Status::InvalidArgument(
+          "retention: an object such as {\"keep_last\": 30} or {\"gfs_daily\": 7, "
+          "\"gfs_weekly\": 4, \"gfs_monthly\": 12}"));
+    const std::pair<const char*, std::optional<int64_t>*> fields[] = {
+        {"keep_last", &in.retention.keep_last},   {"keep_days", &in.retention.keep_days},
+        {"gfs_daily", &in.retention.gfs_daily},   {"gfs_weekly", &in.retention.gfs_weekly},
+        {"gfs_monthly", &in.retention.gfs_monthly}};
+    for (const auto& [key, value] : r->items()) {
+      auto f = std::find_if(std::begin(fields), std::end(fields),
+                            [&](const auto& x) { return key == x.first; });
+      if (f == std::end(fields))
+        return Unexpected(Status::InvalidArgument(
+            "retention." + key +
+            ": unknown rule; allowed: keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly"));
+      if (value.is_null()) continue;
+      if (!value.is_number_integer())
+        return Unexpected(Status::InvalidArgument("retention." + key + ": must be an integer"));
+      *f->second = value.get<int64_t>();
+    }
+  }
   return in;
 }
 

@@ -1,5 +1,7 @@
 #include "ops/ops_stack.h"
 
+#include "schedule/retention.h"
+
 namespace ta::ops {
 
 OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTransport& transport,
@@ -10,6 +12,7 @@ OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTranspo
       pool_(queue_, options.workers),
       context_{db, clock, redactor, access_, box, options.graph.graph_base, nullptr} {
   RegisterHandlers(pool_, context_);
+  schedule::RegisterRetentionHandler(pool_);
 }
 
 Status OpsStack::Drain(int max_steps) {

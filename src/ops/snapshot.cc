@@ -87,8 +87,6 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
       item.type = p.type;
       item.graph_id = p.graph_id;
       item.display_name = p.display_name;
-      item.payload = payload;
-      item.assignments = assignments;
       item.content_hash = captured->content_hash;
       item.created_at = now;
       TA_RETURN_IF_ERROR(store::BackupSets::AddItem(tx, item));

@@ -128,6 +128,17 @@ Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup
   return runs.Start(req);
 }
 
+Result<StartResult> StartRetention(RunService& runs, int64_t tenant_id, int64_t schedule_id,
+                                   std::optional<int64_t> user_id) {
+  StartRequest req;
+  req.tenant_id = tenant_id;
+  req.type = kScheduleRetention;
+  req.target_id = std::to_string(schedule_id);
+  req.initiator_user_id = user_id;
+  req.params = nlohmann::json{{"schedule_id", schedule_id}}.dump();
+  return runs.Start(req);
+}
+
 Result<StartResult> StartRestore(RunService& runs, store::Database& db, const RestoreRequest& r,
                                  bool execute) {
   for (const auto& [src, dst] : r.group_mapping) {

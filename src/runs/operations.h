@@ -25,6 +25,12 @@ inline constexpr const char* kRestoreExecute = "restore.execute";
 inline constexpr const char* kConnectionCheck = "tenant.connection_check";
 // A schedule's backup: an inventory sync, then a backup set of every policy.
 inline constexpr const char* kScheduledBackup = "schedule.backup";
+// A schedule's retention in one tenant: deletes the sets its rule lets go.
+inline constexpr const char* kScheduleRetention = "schedule.retention";
+// Started by a schedule: they tell their initiator only about failures.
+inline bool IsScheduledRun(std::string_view type) {
+  return type == kScheduledBackup || type == kScheduleRetention;
+}
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
                                        std::optional<int64_t> user_id);
@@ -52,6 +58,9 @@ struct ScheduledBackup {
   std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
 };
 Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup& request);
+// The schedule's retention in the tenant (reuses one still active).
+Result<StartResult> StartRetention(RunService& runs, int64_t tenant_id, int64_t schedule_id,
+                                   std::optional<int64_t> user_id);
 
 struct RestoreRequest {
   int64_t actor_user_id = 0;

@@ -158,6 +158,16 @@ Status Scheduler::Fire(TickResult& out) {
           continue;
         }
         ++(started->reused ? out.reused : out.started);
+        // Retention follows each fire (a set still being filled is kept).
+        if (schedule.keep_last || schedule.keep_days || schedule.gfs_daily ||
+            schedule.gfs_weekly || schedule.gfs_monthly) {
+          auto kept = runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
+          if (!kept)
+            log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
+                      std::to_string(target.tenant_id) +
+                      ": retention did not start (the next slot tries again): " +
+                      kept.error().message());
+        }
       }
     }
     // Every tenant started (or the schedule was switched off): the slot is done.

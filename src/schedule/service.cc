@@ -33,11 +33,22 @@ json NextJson(const ZonedCron& cron, Clock::TimePoint now, size_t n) {
   return out;
 }
 
+json Opt(const std::optional<int64_t>& v) { return v ? json(*v) : json(); }
+
+json RetentionJson(const ScheduleRecord& s) {
+  return {{"keep_last", Opt(s.keep_last)},
+          {"keep_days", Opt(s.keep_days)},
+          {"gfs_daily", Opt(s.gfs_daily)},
+          {"gfs_weekly", Opt(s.gfs_weekly)},
+          {"gfs_monthly", Opt(s.gfs_monthly)}};
+}
+
 json Details(const ScheduleRecord& s) {
   return {{"name", s.name},           {"cron", s.cron},
           {"time_zone", s.time_zone}, {"tenant_ids", s.tenant_ids ? json(*s.tenant_ids) : json()},
           {"tag", s.tag ? json(*s.tag) : json()}, {"operation", s.operation},
-          {"jitter_seconds", s.jitter_seconds},   {"enabled", s.enabled}};
+          {"jitter_seconds", s.jitter_seconds},   {"enabled", s.enabled},
+          {"retention", RetentionJson(s)}};
 }
 
 std::optional<int64_t> ActorId(const store::User& actor) {
@@ -65,6 +76,11 @@ ScheduleRecord FromInput(const ScheduleInput& in) {
   s.operation = in.operation;
   s.jitter_seconds = in.jitter_seconds;
   s.enabled = in.enabled;
+  s.keep_last = in.retention.keep_last;
+  s.keep_days = in.retention.keep_days;
+  s.gfs_daily = in.retention.gfs_daily;
+  s.gfs_weekly = in.retention.gfs_weekly;
+  s.gfs_monthly = in.retention.gfs_monthly;
   return s;
 }
 
@@ -87,6 +103,8 @@ Status ScheduleService::Validate(store::Tx& tx, const ScheduleInput& in) {
   if (in.jitter_seconds < 0 || in.jitter_seconds > kMaxJitterSeconds)
     return Status::InvalidArgument("jitter_seconds: 0 to " + std::to_string(kMaxJitterSeconds) +
                                    " (spreads the tenants' starts over that many seconds)");
+  if (Status r = ValidateRetention(in.retention); !r.ok())
+    return Status::InvalidArgument("retention." + r.message());
   if (in.tag && (in.tag->empty() || in.tag->size() > 40))
     return Status::InvalidArgument("tag: 1 to 40 characters, or null for no tag filter");
   if (in.tenant_ids) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/clock.h"
+#include "schedule/retention.h"
 #include "core/result.h"
 #include "store/accounts.h"
 #include "store/database.h"
@@ -32,6 +33,7 @@ struct ScheduleInput {
   std::string operation = "backup";
   int64_t jitter_seconds = 0;
   bool enabled = true;
+  RetentionRule retention;  // of the sets this schedule makes; none: keep all
 };
 
 // The operations a schedule can start.

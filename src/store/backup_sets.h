@@ -20,6 +20,7 @@ struct BackupSetRecord {
   std::string name, description;
   std::optional<int64_t> run_id, created_by;
   int64_t created_at = 0;
+  bool pinned = false;         // legal hold: retention never deletes it
   int64_t item_count = 0;      // items the set holds
   int64_t expected_count = 0;  // policies its run set out to capture
   std::string run_status;      // of the run that filled it
@@ -52,6 +53,19 @@ class BackupSets {
   static Result<std::vector<BackupItemRecord>> Items(Tx& tx, int64_t tenant_id, int64_t set_id,
                                                      const std::optional<std::vector<int64_t>>& ids,
                                                      int64_t after_id = 0, int64_t limit = -1);
+  static Status SetPinned(Tx& tx, int64_t tenant_id, int64_t set_id, bool pinned);
+  // The sets a schedule's backups made in the tenant, newest first.
+  static Result<std::vector<BackupSetRecord>> OfSchedule(Tx& tx, int64_t tenant_id,
+                                                         int64_t schedule_id);
+  // The tenant's newest set whose run succeeded (retention never deletes it).
+  static Result<std::optional<int64_t>> NewestSucceeded(Tx& tx, int64_t tenant_id);
+  // Deletes the set, its items and the versions nothing else needs (only
+  // this set references them and a newer version of the policy exists).
+  // A pinned set is FailedPrecondition.
+  struct Deleted {
+    int64_t items = 0, versions = 0, payload_bytes = 0;
+  };
+  static Result<Deleted> Delete(Tx& tx, int64_t tenant_id, int64_t set_id);
   // (type, items of that type) for the set, by type.
   static Result<std::vector<std::pair<std::string, int64_t>>> CountByType(Tx& tx,
                                                                           int64_t tenant_id,

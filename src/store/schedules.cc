@@ -13,7 +13,8 @@ namespace {
 
 constexpr const char* kCols =
     "id, name, cron, time_zone, tenant_ids, tag, operation, jitter_seconds, enabled, created_by, "
-    "created_at, updated_at, slots_after";
+    "created_at, updated_at, slots_after, keep_last, keep_days, gfs_daily, gfs_weekly, "
+    "gfs_monthly";
 
 ScheduleRecord ReadSchedule(const Row& row) {
   RowReader r(row);
@@ -31,6 +32,11 @@ ScheduleRecord ReadSchedule(const Row& row) {
   s.created_at = r.Int();
   s.updated_at = r.Int();
   s.slots_after = r.Int();
+  s.keep_last = r.OptInt();
+  s.keep_days = r.OptInt();
+  s.gfs_daily = r.OptInt();
+  s.gfs_weekly = r.OptInt();
+  s.gfs_monthly = r.OptInt();
   return s;
 }
 
@@ -38,6 +44,7 @@ Param TenantIds(const ScheduleRecord& s) {
   return s.tenant_ids ? Param(json(*s.tenant_ids).dump()) : Param(nullptr);
 }
 Param Tag(const ScheduleRecord& s) { return s.tag ? Param(*s.tag) : Param(nullptr); }
+Param Opt(const std::optional<int64_t>& v) { return v ? Param(*v) : Param(nullptr); }
 
 constexpr const char* kSlotCols =
     "schedule_id, slot_at, decided_at, decided_by, missed_count, missed, targets, state, fired_at";
@@ -83,11 +90,14 @@ Status NameTaken(Status s) {
 Result<int64_t> Schedules::Create(Tx& tx, const ScheduleRecord& s) {
   auto rows = tx.Query(
       "INSERT INTO schedules (name, cron, time_zone, tenant_ids, tag, operation, jitter_seconds, "
-      "enabled, created_by, created_at, updated_at, slots_after) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+      "enabled, created_by, created_at, updated_at, slots_after, keep_last, keep_days, "
+      "gfs_daily, gfs_weekly, gfs_monthly) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+      "RETURNING id",
       {s.name, s.cron, s.time_zone, TenantIds(s), Tag(s), s.operation, s.jitter_seconds,
        int64_t{s.enabled ? 1 : 0}, s.created_by ? Param(*s.created_by) : Param(nullptr),
-       s.created_at, s.updated_at, s.slots_after});
+       s.created_at, s.updated_at, s.slots_after, Opt(s.keep_last), Opt(s.keep_days),
+       Opt(s.gfs_daily), Opt(s.gfs_weekly), Opt(s.gfs_monthly)});
   if (!rows) return Unexpected(NameTaken(rows.error()));
   return rows->front().Int(0);
 }
@@ -95,10 +105,12 @@ Result<int64_t> Schedules::Create(Tx& tx, const ScheduleRecord& s) {
 Status Schedules::Update(Tx& tx, const ScheduleRecord& s) {
   auto n = tx.Exec(
       "UPDATE schedules SET name = $1, cron = $2, time_zone = $3, tenant_ids = $4, tag = $5, "
-      "operation = $6, jitter_seconds = $7, enabled = $8, updated_at = $9, slots_after = $10 "
+      "operation = $6, jitter_seconds = $7, enabled = $8, updated_at = $9, slots_after = $10, "
+      "keep_last = $12, keep_days = $13, gfs_daily = $14, gfs_weekly = $15, gfs_monthly = $16 "
       "WHERE id = $11",
       {s.name, s.cron, s.time_zone, TenantIds(s), Tag(s), s.operation, s.jitter_seconds,
-       int64_t{s.enabled ? 1 : 0}, s.updated_at, s.slots_after, s.id});
+       int64_t{s.enabled ? 1 : 0}, s.updated_at, s.slots_after, s.id, Opt(s.keep_last),
+       Opt(s.keep_days), Opt(s.gfs_daily), Opt(s.gfs_weekly), Opt(s.gfs_monthly)});
   if (!n) return NameTaken(n.error());
   return *n == 1 ? Status::Ok() : Status::NotFound("schedule: does not exist");
 }

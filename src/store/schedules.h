@@ -28,6 +28,8 @@ struct ScheduleRecord {
   std::optional<int64_t> created_by;
   int64_t created_at = 0, updated_at = 0;
   int64_t slots_after = 0;  // slots at or before this instant (ms) are decided
+  // Retention of the sets it made (schedule/retention.h); all nullopt: keep all.
+  std::optional<int64_t> keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly;
 };
 
 struct SlotTarget {

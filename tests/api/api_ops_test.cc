@@ -285,7 +285,8 @@ TEST_P(ApiOpsTest, BackupSetDocumentNamesEverythingAndShowsNoSecret) {
     std::string all;
     (void)ops.db().Read([&](store::Tx& tx) -> Status {
       auto r =
-          tx.Query("SELECT payload FROM backup_items WHERE policy_type = 'deviceConfiguration'");
+          tx.Query("SELECT v.payload FROM backup_items i JOIN policy_versions v ON v.id = "
+                   "i.policy_version_id WHERE i.policy_type = 'deviceConfiguration'");
       if (r && !r->empty()) all = r->front().Text(0);
       return Status::Ok();
     });

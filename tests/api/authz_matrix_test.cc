@@ -171,6 +171,11 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
              db, "SELECT id FROM api_tokens WHERE token_hash = $1", {SecretHash(secret)});
          return Sample{"/api/v1/tokens/" + std::to_string(id), "", {204}};
        }},
+      {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/pin",
+                       R"({"pinned":true})", {200}};
+       }},
       {"GET /api/v1/schedules",
        [](const Who&, Scope) {
          return Sample{"/api/v1/schedules", "", {200}};
@@ -407,6 +412,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"PUT /api/v1/me/preferences", "user"},
       {"GET /api/v1/runs/active", "user"},
       {"GET /api/v1/schedules", "user"},
+      {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin", "owner"},
       {"POST /api/v1/schedules", "user"},
       {"GET /api/v1/schedules/{schedule}", "user"},
       {"PUT /api/v1/schedules/{schedule}", "user"},

@@ -703,7 +703,9 @@ struct Fidelity {
     json p;
     (void)env.db().Read([&](store::Tx& tx) -> Status {
       auto rows =
-          tx.Query("SELECT payload, assignments FROM backup_items WHERE id = $1", {item_id});
+          tx.Query("SELECT v.payload, v.assignments FROM backup_items i JOIN policy_versions v "
+                   "ON v.id = i.policy_version_id WHERE i.id = $1",
+                   {item_id});
       if (!rows) return rows.error();
       p = {{"payload", json::parse(rows->front().Text(0))},
            {"assignments", json::parse(rows->front().Text(1))}};

@@ -55,17 +55,20 @@ TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
             static_cast<int64_t>(catalog::Catalog().size()));
   // Complete capture: settings catalog settings (some > 1 page), compliance actions, GP definition
   // values.
-  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items WHERE policy_type = 'settingsCatalog' AND "
-                      "payload LIKE '%settingInstance%'"),
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
+                      "i.policy_version_id WHERE i.policy_type = 'settingsCatalog' AND "
+                      "v.payload LIKE '%settingInstance%'"),
             2);
   EXPECT_EQ(
-      env.Count("SELECT COUNT(*) FROM backup_items WHERE policy_type = 'compliancePolicy' AND "
-                "payload LIKE '%scheduledActionConfigurations%'"),
+      env.Count("SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
+                "i.policy_version_id WHERE i.policy_type = 'compliancePolicy' AND "
+                "v.payload LIKE '%scheduledActionConfigurations%'"),
       2);
   EXPECT_EQ(
       env.Count(
-          "SELECT COUNT(*) FROM backup_items WHERE policy_type = 'groupPolicyConfiguration' AND "
-          "payload LIKE '%presentationValues%'"),
+          "SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
+          "i.policy_version_id WHERE i.policy_type = 'groupPolicyConfiguration' AND "
+          "v.payload LIKE '%presentationValues%'"),
       2);
   // Capturing unchanged content again makes no new version.
   const int64_t policy =

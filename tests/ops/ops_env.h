@@ -23,7 +23,8 @@ inline const char* kMasterKey =
 struct OpsEnv {
   explicit OpsEnv(std::unique_ptr<::ta::testing::TestDatabase> test_db, sim::SimConfig sc = {},
                   jobs::QueueOptions qo = {},
-                  const std::function<void(OpsStackOptions&)>& tune = {})
+                  const std::function<void(OpsStackOptions&)>& tune = {},
+                  Clock& clock = SystemClock::Instance())
       : t(std::move(test_db)),
         sim(sc),
         box(*SecretBox::FromBase64Key(kMasterKey)),
@@ -39,8 +40,7 @@ struct OpsEnv {
     options.workers.worker_id = "test-worker";
     options.workers.batch = 4;
     if (tune) tune(options);
-    stack = std::make_unique<OpsStack>(db(), box, *transport, redactor, SystemClock::Instance(),
-                                       options);
+    stack = std::make_unique<OpsStack>(db(), box, *transport, redactor, clock, options);
     access = &stack->access();
     runs = &stack->runs();
     queue = &stack->queue();

@@ -16,7 +16,16 @@ CREATE TABLE schedules (
   created_by INTEGER REFERENCES users(id),
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  slots_after INTEGER NOT NULL           -- slots at or before this instant are decided (ms)
+  slots_after INTEGER NOT NULL,          -- slots at or before this instant are decided (ms)
+  -- Retention of the backup sets this schedule made (each NULL = not used;
+  -- all NULL = keep everything): the newest N, those younger than N days,
+  -- and grandfather-father-son: the newest set of each of the last N days,
+  -- ISO weeks and months (in the schedule's time zone).
+  keep_last INTEGER,
+  keep_days INTEGER,
+  gfs_daily INTEGER,
+  gfs_weekly INTEGER,
+  gfs_monthly INTEGER
 );
 CREATE TABLE schedule_slots (
   schedule_id INTEGER NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
@@ -41,3 +50,12 @@ CREATE TABLE schedule_fires (
   PRIMARY KEY (schedule_id, slot_at, tenant_id)
 );
 CREATE INDEX schedule_fires_tenant ON schedule_fires (tenant_id, fired_at);
+
+-- Legal hold: retention never deletes a pinned set.
+ALTER TABLE backup_sets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+-- A backup item's payload and assignments are its policy version's (a
+-- version is stored once per distinct content, so a nightly backup of an
+-- unchanged tenant adds item rows, not payload bytes). Items copied before
+-- this migration whose content is their version's give up their copy.
+UPDATE backup_items SET payload = '', assignments = '' WHERE content_hash =
+  (SELECT v.content_hash FROM policy_versions v WHERE v.id = backup_items.policy_version_id);

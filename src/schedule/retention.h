@@ -1,0 +1,56 @@
+#pragma once
+
+// Retention: which of a schedule's backup sets to keep. A pure planner (the
+// rules) and the job that applies a plan as a run (one item per set: kept,
+// with the rules that keep it, or deleted, with what went).
+//
+// Rules (each optional; a set is kept if any rule keeps it):
+//  - keep_last N: the newest N sets;
+//  - keep_days N: sets younger than N days;
+//  - GFS: the newest set of each of the N most recent local days (gfs_daily),
+//    ISO weeks (gfs_weekly) and months (gfs_monthly) that have a set, in the
+//    schedule's time zone.
+// Always kept, whatever the rules: pinned sets (legal hold), the tenant's
+// newest successful backup, and sets whose run has not ended.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "jobs/worker_pool.h"
+
+namespace ta::schedule {
+
+struct RetentionRule {
+  std::optional<int64_t> keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly;
+  bool Any() const { return keep_last || keep_days || gfs_daily || gfs_weekly || gfs_monthly; }
+};
+
+struct SetFacts {
+  int64_t id = 0;
+  int64_t created_at = 0;  // ms
+  bool pinned = false;
+  bool newest_successful = false;  // the tenant's newest successful backup
+  bool in_progress = false;
+};
+
+struct RetentionDecision {
+  int64_t set_id = 0;
+  bool keep = false;
+  std::vector<std::string> reasons;  // why kept: "pinned", "last 7", "daily", ...
+};
+
+// Newest first. InvalidArgument for an unknown time zone.
+Result<std::vector<RetentionDecision>> PlanRetention(std::vector<SetFacts> sets,
+                                                     const RetentionRule& rule, int64_t now_ms,
+                                                     const std::string& time_zone);
+
+// Validation naming the field: each count 1..10000 when given.
+Status ValidateRetention(const RetentionRule& rule);
+
+// Run type runs::kScheduleRetention (target: the schedule): applies the
+// schedule's rule to its sets in the run's tenant.
+void RegisterRetentionHandler(jobs::WorkerPool& pool);
+
+}  // namespace ta::schedule
