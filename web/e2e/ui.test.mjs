@@ -639,6 +639,73 @@ test('tenant administration: connection check, tags; your account: an API token 
   await page.context().close();
 });
 
+test('schedules: the next fire times while typing, a field-named error, retention, switch off; a pinned backup set', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByRole('link', { name: 'Schedules', exact: true }).click();
+  await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+  await page.getByRole('button', { name: 'New schedule' }).click();
+  const form = page.getByRole('article', { name: 'New schedule' });
+  await form.getByLabel('Name').fill('Contoso nightly');
+  await form.getByLabel(/^When/).fill('30 2 * *');
+  await form.getByTestId('preview').getByText('cron: needs 5 fields').waitFor();
+  await form.getByLabel(/^When/).fill('30 2 * * *');
+  await form.getByLabel('Time zone').fill('Europe/Berlin');
+  await form.getByTestId('preview').getByText(/Next: .*02:30 CE/).waitFor();
+  await form.getByLabel('These tenants').check();
+  await form.getByLabel('Contoso', { exact: true }).check();
+  await form.getByLabel(/Spread the tenants/).fill('10');
+  await form.getByLabel('Days kept', { exact: true }).fill('7');
+  await form.getByLabel('Weeks kept', { exact: true }).fill('4');
+  await form.getByLabel('Months kept', { exact: true }).fill('12');
+  await form.getByRole('button', { name: 'Create schedule' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Schedule “Contoso nightly” saved.' }).waitFor();
+  const row = page.getByTestId('schedules-table').getByRole('row', { name: /Contoso nightly/ });
+  await row.getByText('keeps GFS 7 daily, 4 weekly, 12 monthly').waitFor();
+  await row.getByText('spread over 10 min').waitFor();
+  // Its next 5 fire times, in the schedule's zone.
+  await row.getByRole('button', { name: 'Contoso nightly', exact: true }).click();
+  const next = page.getByTestId('next-fire-times').getByRole('listitem');
+  await next.nth(4).waitFor();
+  assert.equal(await next.count(), 5);
+  assert.match(await next.first().textContent(), /02:30 CE/);
+  await page.getByTestId('schedule-detail').getByText('No slot has fired yet.').waitFor();
+  const saved = (await apiJson(page, '/api/v1/schedules')).items.find((x) => x.name === 'Contoso nightly');
+  assert.deepEqual(saved.tenant_ids, [stack.contoso]);
+  assert.equal(saved.retention.gfs_monthly, 12);
+  assert.equal(saved.jitter_seconds, 600);
+  // A second schedule with the same name: the error names the field.
+  await page.getByRole('button', { name: 'New schedule' }).click();
+  const again = page.getByRole('article', { name: 'New schedule' });
+  await again.getByLabel('Name').fill('Contoso nightly');
+  await again.getByRole('button', { name: 'Create schedule' }).click();
+  assert.equal(await again.getByTestId('problem-field').textContent(), 'name');
+  await again.getByRole('button', { name: 'Cancel' }).click();
+  // Switched off: no next fire time.
+  await row.getByRole('switch', { name: 'Contoso nightly on' }).uncheck();
+  await page.getByTestId('toast').filter({ hasText: '“Contoso nightly” switched off.' }).waitFor();
+  await row.getByRole('cell', { name: 'off', exact: true }).waitFor();
+  // Legal hold on a backup set (owners).
+  await pickTenant(page, 'Contoso');
+  await page.getByRole('link', { name: 'Backup sets', exact: true }).click();
+  const first = page.getByTestId('backup-sets-table').getByRole('row').nth(1);
+  const pinButton = first.getByRole('button', { name: /^Pin / });
+  const setName = (await pinButton.textContent()).replace(/^Pin /, '');
+  await pinButton.click();
+  await page.getByTestId('toast').filter({ hasText: `“${setName}” pinned: retention keeps it.` }).waitFor();
+  await first.getByText('pinned', { exact: true }).waitFor();
+  const sets = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=50`)).items;
+  assert.equal(sets.find((x) => x.name === setName).pinned, true);
+  await first.getByRole('button', { name: `Unpin ${setName}` }).click();
+  await page.getByTestId('toast').filter({ hasText: 'unpinned' }).waitFor();
+  // Deleted.
+  await page.getByRole('link', { name: 'Schedules', exact: true }).click();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete Contoso nightly' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Schedule “Contoso nightly” deleted.' }).waitFor();
+  await page.context().close();
+});
+
 // ---- At MSP scale: 500 more tenants, 1,000 runs, one person who looks after them ----
 
 const night = 'night@msp.example'; // operator in every tenant; created by the scale test
@@ -846,7 +913,7 @@ test('axe-core: no serious or critical violation on any page at 1280 and 390 px'
     const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0].id;
     const set = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=1`)).items[0].id;
     const run = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs?type=backup_set.create&limit=1`)).items[0].id;
-    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account'];
+    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules'];
     for (const path of pages) {
       await page.goto(path);
       await page.locator('main h1').first().waitFor();

@@ -251,6 +251,7 @@ export interface BackupSet {
   item_count: number;
   expected_count: number;
   status: 'in_progress' | 'complete' | 'incomplete';
+  pinned: boolean; // legal hold: retention never deletes it
 }
 
 /** "12 items", or "180 of 200 items (incomplete)" when the set is not complete. */

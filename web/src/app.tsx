@@ -13,6 +13,7 @@ import { PolicyPage } from './pages/Policy';
 import { RestoreWizard } from './pages/restore/Wizard';
 import { RunPage } from './pages/Run';
 import { RunsPage } from './pages/Runs';
+import { SchedulesPage } from './pages/Schedules';
 import { TenantPage } from './pages/Tenant';
 import { SessionProvider, ToastProvider, useAuth, useSession, type Toast } from './session';
 
@@ -21,12 +22,13 @@ const NAV = [
   ['/backup-sets', 'Backup sets'],
   ['/restore', 'Restore'],
   ['/runs', 'Runs'],
+  ['/schedules', 'Schedules'],
   ['/audit', 'Audit log'],
   ['/tenant', 'Tenant'],
 ] as const;
 
 // Pages that show every tenant in the All tenants scope; the others need one tenant.
-const CROSS_TENANT = ['/runs', '/account'];
+const CROSS_TENANT = ['/runs', '/account', '/schedules'];
 
 function Header() {
   const session = useSession();
@@ -142,6 +144,7 @@ function SignedIn() {
             <Route path="/restore" component={RestoreWizard} />
             <Route path="/runs" component={RunsPage} />
             <Route path="/runs/:id" component={RunPage} />
+            <Route path="/schedules" component={SchedulesPage} />
             <Route path="/audit" component={AuditPage} />
             <Route path="/tenant" component={TenantPage} />
             <Route path="/account" component={AccountPage} />

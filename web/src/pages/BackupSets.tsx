@@ -1,9 +1,9 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { get, getAll, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
+import { ApiError, get, getAll, put, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
 import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table, When } from '../components/ui';
 import { useAsync, useCursor } from '../hooks';
-import { useSession } from '../session';
+import { useSession, useToasts } from '../session';
 import { useStart } from './Policies';
 
 export function BackupSetsPage() {
@@ -11,6 +11,18 @@ export function BackupSetsPage() {
   const tenant = session.tenant!.tenant_id;
   const paging = useCursor(String(tenant));
   const [creating, setCreating] = useState(false);
+  const toasts = useToasts();
+  const owner = session.tenant!.role === 'owner';
+  // Legal hold: a pinned set survives every retention rule.
+  const pin = async (s: BackupSet) => {
+    try {
+      await put(tenantPath(tenant, `/backup-sets/${s.id}/pin`), { pinned: !s.pinned });
+      toasts.show({ kind: 'success', text: s.pinned ? `“${s.name}” unpinned: retention may delete it again.` : `“${s.name}” pinned: retention keeps it.` });
+      sets.reload();
+    } catch (err) {
+      toasts.show({ kind: 'error', text: (err as ApiError).message });
+    }
+  };
   const sets = useAsync(
     () => get<Page<BackupSet>>(withQuery(tenantPath(tenant, '/backup-sets'), { cursor: paging.cursor, limit: 25 })),
     [tenant, paging.cursor],
@@ -42,6 +54,12 @@ export function BackupSetsPage() {
                       <tr key={s.id}>
                         <td>
                           <a href={`/backup-sets/${s.id}`}>{s.name}</a>
+                          {s.pinned && (
+                            <span class="badge" title="Legal hold: retention never deletes this set">
+                              {' '}
+                              pinned
+                            </span>
+                          )}
                         </td>
                         <td>{setItems(s)}</td>
                         <td>
@@ -53,6 +71,11 @@ export function BackupSetsPage() {
                         <td class="row-actions">
                           {session.me.memberships.some((m) => m.role !== 'readonly') && (
                             <a href={`/restore?set=${s.id}`}>Restore…</a>
+                          )}
+                          {owner && (
+                            <button type="button" class="secondary outline small" onClick={() => void pin(s)}>
+                              {s.pinned ? `Unpin ${s.name}` : `Pin ${s.name}`}
+                            </button>
                           )}
                         </td>
                       </tr>
