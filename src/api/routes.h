@@ -61,6 +61,13 @@ Result<Response> SetCredentials(ApiContext&, Request&);
 Result<Response> ListMembers(ApiContext&, Request&);
 Result<Response> AddMember(ApiContext&, Request&);
 Result<Response> RemoveMember(ApiContext&, Request&);
+// alerts.cc
+Result<Response> ListAlertChannels(ApiContext&, Request&);
+Result<Response> CreateAlertChannel(ApiContext&, Request&);
+Result<Response> UpdateAlertChannel(ApiContext&, Request&);
+Result<Response> DeleteAlertChannel(ApiContext&, Request&);
+Result<Response> TestAlertChannel(ApiContext&, Request&);
+Result<Response> ListAlertDeliveries(ApiContext&, Request&);
 // schedules.cc
 Result<Response> ListSchedules(ApiContext&, Request&);
 Result<Response> CreateSchedule(ApiContext&, Request&);

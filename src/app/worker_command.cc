@@ -113,6 +113,14 @@ ops::OpsStackOptions StackOptions(const WorkerConfig& config) {
     options.graph.scope = graph::ScopeFor(config.graph_base);
   }
   options.queue.tenant_running_cap = config.tenant_cap;
+  options.alerts.smtp.url = config.smtp_url;
+  options.alerts.smtp.from = config.smtp_from;
+  options.alerts.smtp.username = config.smtp_username;
+  // The password only from the environment: a flag would show in `ps`.
+  if (const char* pw = std::getenv("TA_SMTP_PASSWORD")) options.alerts.smtp.password = pw;
+  options.alerts.smtp.ca_file = config.smtp_ca_file;
+  options.alerts.smtp.require_tls = !config.smtp_allow_plain;
+  options.alerts.public_url = config.public_url;
   options.workers.concurrency = config.concurrency;
   return options;
 }
@@ -196,6 +204,24 @@ void AddWorkerOptions(CLI::App* cmd, WorkerConfig& worker, std::string& master_k
       ->capture_default_str();
   cmd->add_option("--scheduler-clock-file", worker.scheduler_clock_file,
                   "Tests only: the scheduler reads the time (ms since the epoch) from this file");
+  cmd->add_option("--smtp-url", worker.smtp_url,
+                  "Email alerts go through this server: smtp://host:587 (STARTTLS) or "
+                  "smtps://host:465; the password comes from TA_SMTP_PASSWORD")
+      ->envname("TA_SMTP_URL");
+  cmd->add_option("--smtp-from", worker.smtp_from, "The sender address of email alerts")
+      ->envname("TA_SMTP_FROM");
+  cmd->add_option("--smtp-username", worker.smtp_username, "SMTP AUTH user name")
+      ->envname("TA_SMTP_USERNAME");
+  cmd->add_option("--smtp-ca-file", worker.smtp_ca_file,
+                  "Trust this CA certificate for the SMTP server (a private relay)")
+      ->envname("TA_SMTP_CA_FILE");
+  cmd->add_flag("--smtp-allow-plain", worker.smtp_allow_plain,
+                "Send email without STARTTLS when the server offers none (a relay on localhost)")
+      ->envname("TA_SMTP_ALLOW_PLAIN");
+  cmd->add_option("--public-url", worker.public_url,
+                  "This installation's address as users reach it (https://atlas.example.com): "
+                  "alerts link to runs with it")
+      ->envname("TA_PUBLIC_URL");
 }
 
 void AddWorkerCommand(CLI::App& app, Commands& out) {

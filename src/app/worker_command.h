@@ -25,6 +25,9 @@ struct WorkerConfig {
   bool scheduler = true;            // run the scheduler loop in this process
   int scheduler_interval_ms = 1000;  // between its passes
   std::string scheduler_clock_file;  // tests: the scheduler's time comes from this file
+  // Alerts: email through this SMTP server; absolute links from public_url.
+  std::string smtp_url, smtp_from, smtp_username, smtp_ca_file, public_url;
+  bool smtp_allow_plain = false;  // send without STARTTLS (a relay on localhost)
 };
 
 // The scheduler loop of a serve or worker process (when config.scheduler),

@@ -13,6 +13,12 @@ OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTranspo
       context_{db, clock, redactor, access_, box, options.graph.graph_base, nullptr} {
   RegisterHandlers(pool_, context_);
   schedule::RegisterRetentionHandler(pool_);
+  notify::RegisterDeliveryHandler(pool_, box, options.alerts);
+  // A run that ends failed (and a retention that deleted sets) raises its
+  // alerts in the transaction that ends it.
+  runs_.SetFinishedHook([&db](store::Tx& tx, const store::RunRecord& run, int64_t now) {
+    return notify::OnRunFinished(db, tx, run, now);
+  });
 }
 
 Status OpsStack::Drain(int max_steps) {

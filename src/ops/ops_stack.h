@@ -9,6 +9,7 @@
 
 #include "core/secret_box.h"
 #include "jobs/worker_pool.h"
+#include "notify/alerts.h"
 #include "ops/operations.h"
 #include "runs/run_service.h"
 
@@ -18,6 +19,7 @@ struct OpsStackOptions {
   graph::GraphConfig graph;
   jobs::QueueOptions queue;
   jobs::WorkerOptions workers;
+  notify::SenderConfig alerts;  // how alert deliveries are sent (SMTP, links)
 };
 
 class OpsStack {

@@ -121,7 +121,9 @@ Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
   }
   e.details = details.dump();
   auto r = store::AuditLog::Append(tx, e, now);
-  return r ? Status::Ok() : r.error();
+  if (!r) return r.error();
+  if (terminal && finished_hook_) return finished_hook_(tx, run, now);
+  return Status::Ok();
 }
 
 Status RunService::Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64_t> actor) {

@@ -55,6 +55,11 @@ class RunService final : public jobs::JobHooks {
   // Queued: cancelled at once. Running: flagged; the handler stops between items.
   Status Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64_t> actor_user_id);
 
+  // Called in the transaction that ends a run (after its notification and
+  // audit entry): alerts hook in here. An error rolls the ending back.
+  using FinishedHook = std::function<Status(store::Tx&, const store::RunRecord&, int64_t now_ms)>;
+  void SetFinishedHook(FinishedHook hook) { finished_hook_ = std::move(hook); }
+
   Status OnClaimed(store::Tx& tx, const std::vector<jobs::Job>& jobs, int64_t now_ms) override;
   Status OnFinished(store::Tx& tx, const jobs::Job& job, jobs::JobState state,
                     const std::string& error, int64_t now_ms) override;
@@ -65,6 +70,7 @@ class RunService final : public jobs::JobHooks {
   store::Database& db_;
   Clock& clock_;
   const Redactor& redactor_;
+  FinishedHook finished_hook_;
 };
 
 // "/runs/<id>": the run detail page a notification links to.

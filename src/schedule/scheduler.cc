@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/log.h"
 #include "core/sha256.h"
+#include "notify/alerts.h"
 #include "runs/operations.h"
 #include "schedule/cron.h"
 #include "store/schedules.h"
@@ -88,6 +90,20 @@ Status Scheduler::Decide(TickResult& out) {
       for (int64_t t : *tenants)
         rec.targets.push_back({t, slot + JitterMs(s.id, slot, t, s.jitter_seconds)});
       TA_RETURN_IF_ERROR(store::Schedules::InsertSlot(tx, rec));
+      if (missed_count > 0) {  // no scheduler ran for a while: say so
+        for (int64_t t : *tenants) {
+          nlohmann::json data = {
+              {"tenant_id", t},
+              {"schedule_id", s.id},
+              {"schedule", s.name},
+              {"missed_slots", missed_count},
+              {"first_missed", FormatIso8601(missed.front())},
+              {"summary", "Schedule “" + s.name + "” missed " + std::to_string(missed_count) +
+                              (missed_count == 1 ? " backup" : " backups") +
+                              " while no scheduler ran; one catch-up backup starts now."}};
+          TA_RETURN_IF_ERROR(notify::Raise(db_, tx, t, notify::kBackupMissed, data, now_ms));
+        }
+      }
       return true;
     });
     if (!decided) return decided.error();

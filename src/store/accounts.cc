@@ -272,6 +272,12 @@ Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   return t;
 }
 
+Result<std::optional<int64_t>> Accounts::FirstTenantId(Tx& tx) {
+  auto rows = tx.Query("SELECT MIN(id) FROM tenants");
+  if (!rows) return Unexpected(rows.error());
+  return rows->front().OptInt(0);
+}
+
 Result<std::optional<int64_t>> Accounts::TenantIdByName(Tx& tx, const std::string& name) {
   auto rows = tx.Query("SELECT id FROM tenants WHERE name = $1", {name});
   if (!rows) return Unexpected(rows.error());

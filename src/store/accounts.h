@@ -140,6 +140,8 @@ class Accounts {
   static Result<bool> RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id);
   static Result<std::vector<Membership>> MembersOf(Tx& tx, int64_t tenant_id);
   static Result<std::vector<Membership>> MembershipsOf(Tx& tx, int64_t user_id);
+  // The lowest tenant id, if there is any tenant.
+  static Result<std::optional<int64_t>> FirstTenantId(Tx& tx);
 };
 
 }  // namespace ta::store

@@ -10,6 +10,7 @@
 
 #include "api/routes.h"
 #include "api_env.h"
+#include "notify/alerts.h"
 #include "schedule/service.h"
 #include "store/notifications.h"
 
@@ -121,6 +122,25 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
     return w.id == readonly.id ? std::set<int>{403} : ok;
   };
 
+  // An alert channel of tenant A (chat: no master key needed), made by the admin.
+  auto channel_of_a = [&] {
+    store::User u;
+    u.id = admin.id;
+    u.is_platform_admin = true;
+    notify::ChannelService service(db, SystemClock::Instance(), nullptr);
+    notify::ChannelInput in;
+    in.tenant_id = a.tenant;
+    in.name = "matrix " + std::to_string(++fresh);
+    in.kind = "chat";
+    in.target = "https://chat.example.com/hook";
+    in.events = {"run.failed"};
+    return std::to_string(service.Create(u, in)->channel.id);
+  };
+  // A's channels are its owners' (and platform admins').
+  auto own = [&](const Who& w, std::set<int> ok) {
+    return w.id == owner.id || w.id == admin.id ? ok : std::set<int>{403};
+  };
+
   const std::set<int> kStart = {200, 202};
   using SampleFn = std::function<Sample(const Who&, Scope)>;
   auto T = [](int64_t id) { return "/api/v1/tenants/" + std::to_string(id); };
@@ -175,6 +195,37 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/pin",
                        R"({"pinned":true})", {200}};
+       }},
+      {"GET /api/v1/alert-channels",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/alert-channels", "", {200}};
+       }},
+      {"POST /api/v1/alert-channels",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/alert-channels",
+                       R"({"tenant_id":)" + std::to_string(a.tenant) + R"(,"name":"ops )" +
+                           std::to_string(++fresh) +
+                           R"(","kind":"chat","target":"https://chat.example.com/x","events":["run.failed"]})",
+                       own(w, {201})};
+       }},
+      {"PUT /api/v1/alert-channels/{channel}",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/alert-channels/" + channel_of_a(),
+                       R"({"name":"renamed","target":"https://chat.example.com/y","events":["run.failed"]})",
+                       own(w, {200})};
+       }},
+      {"DELETE /api/v1/alert-channels/{channel}",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/alert-channels/" + channel_of_a(), "", own(w, {204})};
+       }},
+      {"POST /api/v1/alert-channels/{channel}/test",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/alert-channels/" + channel_of_a() + "/test", "", own(w, {202})};
+       }},
+      {"GET /api/v1/alert-channels/{channel}/deliveries",
+       [&](const Who& w, Scope) {
+         return Sample{"/api/v1/alert-channels/" + channel_of_a() + "/deliveries", "",
+                       own(w, {200})};
        }},
       {"GET /api/v1/schedules",
        [](const Who&, Scope) {
@@ -412,6 +463,12 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"PUT /api/v1/me/preferences", "user"},
       {"GET /api/v1/runs/active", "user"},
       {"GET /api/v1/schedules", "user"},
+      {"GET /api/v1/alert-channels", "user"},
+      {"POST /api/v1/alert-channels", "user"},
+      {"PUT /api/v1/alert-channels/{channel}", "user"},
+      {"DELETE /api/v1/alert-channels/{channel}", "user"},
+      {"POST /api/v1/alert-channels/{channel}/test", "user"},
+      {"GET /api/v1/alert-channels/{channel}/deliveries", "user"},
       {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin", "owner"},
       {"POST /api/v1/schedules", "user"},
       {"GET /api/v1/schedules/{schedule}", "user"},
