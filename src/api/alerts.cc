@@ -30,9 +30,17 @@ Result<notify::ChannelInput> ParseChannel(const Request& req, bool creating) {
   auto name = body->String("name", 100);
   if (!name) return Unexpected(name.error());
   in.name = *name;
-  auto target = body->String("target", 2000);
-  if (!target) return Unexpected(target.error());
-  in.target = *target;
+  // Creating needs the target; a change without one keeps it (answers show
+  // only the URL's host, since its path is often the receiver's credential).
+  if (creating) {
+    auto target = body->String("target", 2000);
+    if (!target) return Unexpected(target.error());
+    in.target = *target;
+  } else {
+    auto target = body->OptString("target", 2000);
+    if (!target) return Unexpected(target.error());
+    in.target = target->value_or("");
+  }
   const json& v = body->value();
   if (!v.contains("events") || !v["events"].is_array())
     return Unexpected(Status::InvalidArgument(

@@ -71,6 +71,8 @@ const std::vector<Route>& RouteTable() {
       {"DELETE", "/api/v1/schedules/{schedule}", A::kUser, kNone, "", DeleteSchedule},
       {"GET", "/api/v1/schedules/{schedule}/slots", A::kUser, kNone, "limit", ListScheduleSlots},
       {"GET", "/api/v1/schedule-preview", A::kUser, kNone, "cron,time_zone", PreviewSchedule},
+      {"GET", "/api/v1/portfolio", A::kUser, kNone, "q,attention,sort,order,cursor,limit",
+       Portfolio},
       {"GET", "/api/v1/tenants", A::kUser, kNone, "", ListTenants},
       {"POST", "/api/v1/tenants", A::kPlatformAdmin, kJson, "", CreateTenant},
       {"GET", "/api/v1/tenants/{tenant}", A::kTenantRead, kNone, "", GetTenant},

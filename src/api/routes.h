@@ -76,6 +76,7 @@ Result<Response> UpdateSchedule(ApiContext&, Request&);
 Result<Response> DeleteSchedule(ApiContext&, Request&);
 Result<Response> ListScheduleSlots(ApiContext&, Request&);
 Result<Response> PreviewSchedule(ApiContext&, Request&);
+Result<Response> Portfolio(ApiContext&, Request&);
 // policies.cc
 Result<Response> ListPolicies(ApiContext&, Request&);
 Result<Response> GetPolicy(ApiContext&, Request&);

@@ -6,6 +6,7 @@
 
 #include "api/input.h"
 #include "api/routes.h"
+#include "schedule/portfolio.h"
 #include "schedule/service.h"
 
 namespace ta::api::handlers {
@@ -138,6 +139,29 @@ Result<Response> ListScheduleSlots(ApiContext& ctx, Request& req) {
   auto slots = service.SlotsJson(req.principal->user, *id, page->limit);
   if (!slots) return Unexpected(slots.error());
   return Response::Json(200, {{"items", *slots}});
+}
+
+Result<Response> Portfolio(ApiContext& ctx, Request& req) {
+  schedule::PortfolioQuery q;
+  q.q = req.QueryParam("q").value_or("");
+  if (q.q.size() > 100) return Unexpected(Status::InvalidArgument("q: at most 100 characters"));
+  auto attention = QueryEnum(req, "attention", {"true", "false"});
+  if (!attention) return Unexpected(attention.error());
+  q.attention_only = *attention == std::optional<std::string>("true");
+  auto sort = QueryEnum(req, "sort", {"name", "last_backup", "failed_runs", "next_backup",
+                                      "credentials"});
+  if (!sort) return Unexpected(sort.error());
+  if (*sort) q.sort = **sort;
+  auto order = QueryEnum(req, "order", {"asc", "desc"});
+  if (!order) return Unexpected(order.error());
+  q.descending = *order == std::optional<std::string>("desc");
+  auto page = ParsePage(req);
+  if (!page) return Unexpected(page.error());
+  q.limit = page->limit;
+  q.offset = page->cursor.value_or(0);
+  auto out = schedule::PortfolioJson(ctx.db, ctx.clock, req.principal->user, q);
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
 }
 
 Result<Response> PreviewSchedule(ApiContext& ctx, Request& req) {

@@ -122,12 +122,30 @@ Result<std::string> SignWebhook(const std::string& secret, const std::string& id
 
 // ---- channels ----
 
+namespace {
+
+// "https://host/…": a webhook URL's path and query often are its credential
+// (Teams and Slack put the token there), so answers show only the host.
+std::string Host(const std::string& url) {
+  std::string host = url;
+  if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
+  return host.substr(0, host.find_first_of("/?#"));
+}
+
+std::string MaskedTarget(const store::AlertChannel& c) {
+  if (c.kind == "email") return c.target;
+  const std::string scheme = c.target.substr(0, c.target.find("://") + 3);
+  return scheme + Host(c.target) + "/…";
+}
+
+}  // namespace
+
 json ChannelJson(const store::AlertChannel& c) {
   return {{"id", c.id},
           {"tenant_id", c.tenant_id ? json(*c.tenant_id) : json()},
           {"name", c.name},
           {"kind", c.kind},
-          {"target", c.target},
+          {"target", MaskedTarget(c)},
           {"has_secret", c.secret_enc.has_value()},
           {"events", c.events},
           {"enabled", c.enabled},
@@ -187,12 +205,9 @@ std::optional<int64_t> ActorId(const store::User& u) {
 Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,
              const store::AlertChannel& c, int64_t now) {
   // The target URL may carry a token (chat webhooks do): only its host is recorded.
-  std::string host = c.target;
-  if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
-  host = host.substr(0, host.find('/'));
   return store::AuditLog::Record(
       tx, c.tenant_id.value_or(0), ActorId(actor), action, "alert_channel", std::to_string(c.id),
-      json{{"name", c.name}, {"kind", c.kind}, {"host", c.kind == "email" ? c.target : host},
+      json{{"name", c.name}, {"kind", c.kind}, {"target", MaskedTarget(c)},
            {"events", c.events}}
           .dump(),
       now);
@@ -269,9 +284,10 @@ Result<store::AlertChannel> ChannelService::Update(const store::User& actor, int
         ChannelInput merged = in;
         merged.kind = c->kind;  // the kind (and a webhook's secret) stay
         merged.tenant_id = c->tenant_id;
+        if (merged.target.empty()) merged.target = c->target;  // not shown back; kept
         TA_RETURN_IF_ERROR(Validate(merged));
         c->name = in.name;
-        c->target = in.target;
+        c->target = merged.target;
         c->events = in.events;
         c->enabled = in.enabled;
         c->updated_at = ToUnixMillis(clock_.Now());

@@ -456,6 +456,90 @@ TEST_P(ApiTest, TagsAndPreferencesAreValidatedAndShownOnMe) {
   EXPECT_EQ(env.Call("GET", "/api/v1/notifications", w.op.token).Json()["items"].size(), 0u);
 }
 
+// The portfolio: each tenant's last successful backup, next scheduled backup,
+// failed runs of the last day and credential health; sorted, filtered, paged,
+// and only the caller's tenants.
+TEST_P(ApiTest, PortfolioShowsEachTenantsBackupsScheduleFailuresAndCredentials) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  store::Database& db = env.db();
+  const Who me = env.AddUser("msp@example.com");
+  const Who other = env.AddUser("other@example.com");
+  const int64_t now = ToUnixMillis(SystemClock::Instance().Now());
+  std::vector<int64_t> ids;
+  for (const char* name : {"Alpha Dental", "Bravo Legal", "Charlie Foods"}) {
+    ids.push_back(::ta::testing::MakeTenant(db, name));
+    env.Member(me, ids.back(), "operator");
+  }
+  const int64_t foreign = ::ta::testing::MakeTenant(db, "Delta Secret");
+  env.Member(other, foreign, "owner");
+  ::ta::testing::MustExec(db, "UPDATE tenants SET tags = '[\"dental\"]' WHERE id = $1", {ids[0]});
+  // Alpha: backed up an hour ago (succeeded); Bravo: a day-old success and a
+  // failed run since; Charlie: nothing.
+  auto backup = [&](int64_t tenant, int64_t at, const char* status) {
+    runs::StartRequest req;
+    req.tenant_id = tenant;
+    req.type = "backup_set.create";
+    req.target_id = std::to_string(at);
+    const int64_t run = env.runs().Start(req)->run.id;
+    ::ta::testing::MustExec(db, "UPDATE runs SET status = $1, created_at = $2 WHERE id = $3",
+                            {std::string(status), at, run});
+    ::ta::testing::MustExec(db,
+                            "INSERT INTO backup_sets (tenant_id, name, run_id, created_at) VALUES "
+                            "($1, 'set', $2, $3)",
+                            {tenant, run, at});
+  };
+  backup(ids[0], now - 3'600'000, "succeeded");
+  backup(ids[1], now - 72 * 3'600'000, "succeeded");
+  backup(ids[1], now - 3'600'000, "failed");
+  ::ta::testing::MustExec(db, "UPDATE tenants SET client_secret_enc = 'x' WHERE id = $1", {ids[0]});
+  // A daily schedule over Alpha.
+  const Who admin = env.AddUser("admin@example.com", true);
+  ASSERT_EQ(env.Call("POST", "/api/v1/schedules", admin.token,
+                     R"({"name":"Daily","cron":"0 3 * * *","time_zone":"UTC","tenant_ids":[)" +
+                         std::to_string(ids[0]) + "]}")
+                .status,
+            201);
+
+  const Reply all = env.Call("GET", "/api/v1/portfolio", me.token);
+  ASSERT_EQ(all.status, 200) << all.body;
+  const json items = all.Json()["items"];
+  ASSERT_EQ(items.size(), 3u) << "only the caller's tenants";
+  EXPECT_EQ(all.Json()["total"], 3);
+  EXPECT_EQ(items[0]["name"], "Alpha Dental");
+  EXPECT_NEAR(items[0]["last_backup"]["age_seconds"].get<double>(), 3600, 60);
+  EXPECT_EQ(items[0]["next_backup"]["schedule"], "Daily");
+  EXPECT_EQ(items[0]["credentials"], "unchecked");
+  EXPECT_EQ(items[0]["attention"], json::array());
+  EXPECT_EQ(items[1]["failed_runs_24h"], 1);
+  EXPECT_EQ(items[1]["credentials"], "missing");
+  EXPECT_NE(items[1]["attention"].dump().find("over 48 hours old"), std::string::npos);
+  EXPECT_TRUE(items[2]["last_backup"].is_null());
+  EXPECT_TRUE(items[2]["next_backup"].is_null());
+  // Oldest backup first (never backed up last); a tag search; attention only.
+  const json by_age =
+      env.Call("GET", "/api/v1/portfolio?sort=last_backup&order=asc", me.token).Json()["items"];
+  EXPECT_EQ(by_age[0]["name"], "Bravo Legal");
+  EXPECT_EQ(by_age[2]["name"], "Charlie Foods");
+  const json dental = env.Call("GET", "/api/v1/portfolio?q=DENTAL", me.token).Json()["items"];
+  ASSERT_EQ(dental.size(), 1u);
+  EXPECT_EQ(dental[0]["name"], "Alpha Dental");
+  const json attention =
+      env.Call("GET", "/api/v1/portfolio?attention=true", me.token).Json()["items"];
+  EXPECT_EQ(attention.size(), 2u);
+  // Paged.
+  const Reply first = env.Call("GET", "/api/v1/portfolio?limit=2", me.token);
+  EXPECT_EQ(first.Json()["items"].size(), 2u);
+  const std::string cursor = first.Json()["next_cursor"];
+  const json rest = env.Call("GET", "/api/v1/portfolio?limit=2&cursor=" + cursor, me.token).Json();
+  ASSERT_EQ(rest["items"].size(), 1u);
+  EXPECT_EQ(rest["items"][0]["name"], "Charlie Foods");
+  EXPECT_TRUE(rest["next_cursor"].is_null());
+  const Reply bad = env.Call("GET", "/api/v1/portfolio?sort=size", me.token);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["field"], "sort");
+}
+
 TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
   TA_OPEN_DB(t);
   ApiOptions options;

@@ -227,6 +227,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          return Sample{"/api/v1/alert-channels/" + channel_of_a() + "/deliveries", "",
                        own(w, {200})};
        }},
+      {"GET /api/v1/portfolio",
+       [](const Who&, Scope) {
+         return Sample{"/api/v1/portfolio?sort=last_backup&order=desc", "", {200}};
+       }},
       {"GET /api/v1/schedules",
        [](const Who&, Scope) {
          return Sample{"/api/v1/schedules", "", {200}};
@@ -463,6 +467,7 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"PUT /api/v1/me/preferences", "user"},
       {"GET /api/v1/runs/active", "user"},
       {"GET /api/v1/schedules", "user"},
+      {"GET /api/v1/portfolio", "user"},
       {"GET /api/v1/alert-channels", "user"},
       {"POST /api/v1/alert-channels", "user"},
       {"PUT /api/v1/alert-channels/{channel}", "user"},

@@ -164,6 +164,11 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
                       "'failed' AND attempts = 4",
                       {dead->channel.id}),
             5);
+  // Answers show a URL's host only: a chat webhook's path is its credential.
+  EXPECT_EQ(notify::ChannelJson(dead->channel)["target"].get<std::string>().find("/x"),
+            std::string::npos);
+  EXPECT_EQ(notify::ChannelJson(dead->channel)["target"].get<std::string>().rfind("…"),
+            notify::ChannelJson(dead->channel)["target"].get<std::string>().size() - 3);
   auto off = store::ReadResult<store::AlertChannel>(
       env.db(), [&](store::Tx& tx) { return store::Alerts::Channel(tx, dead->channel.id); });
   ASSERT_TRUE(off.has_value());

@@ -706,6 +706,31 @@ test('schedules: the next fire times while typing, a field-named error, retentio
   await page.context().close();
 });
 
+test('portfolio: every tenant with its last backup, next backup and what needs attention; search and sort', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByRole('link', { name: 'Portfolio', exact: true }).click();
+  await page.getByRole('heading', { name: 'Portfolio' }).waitFor();
+  const api = await apiJson(page, '/api/v1/portfolio?limit=200');
+  const contoso = api.items.find((r) => r.name === 'Contoso');
+  assert.ok(contoso.last_backup, 'the demo backed Contoso up');
+  const row = page.getByTestId('portfolio-table').getByRole('row', { name: /^Contoso/ });
+  await row.getByText(/old\)/).waitFor();
+  assert.equal(await page.getByTestId('portfolio-row').count(), Math.min(50, api.total));
+  // A search narrows it; sorting by backup age puts the never-backed-up last.
+  await page.getByLabel('Find tenants').fill('Fabrikam');
+  await page.getByTestId('portfolio-total').getByText(/^1 tenant$/).waitFor();
+  await page.getByLabel('Find tenants').fill('');
+  await page.getByRole('button', { name: /^Sort by Last successful backup/ }).click();
+  await page.getByRole('button', { name: 'Sort by Last successful backup, ascending' }).waitFor();
+  const sorted = (await apiJson(page, '/api/v1/portfolio?sort=last_backup&order=asc&limit=50')).items.map((r) => r.name);
+  await page.getByTestId('portfolio-row').first().getByText(sorted[0], { exact: true }).waitFor();
+  // Only what needs attention (the demo's tenants have no schedule).
+  await page.getByLabel('Only tenants that need attention').check();
+  await page.getByTestId('portfolio-row').first().getByText('no schedule backs it up', { exact: false }).waitFor();
+  await page.context().close();
+});
+
 // ---- At MSP scale: 500 more tenants, 1,000 runs, one person who looks after them ----
 
 const night = 'night@msp.example'; // operator in every tenant; created by the scale test
@@ -913,7 +938,7 @@ test('axe-core: no serious or critical violation on any page at 1280 and 390 px'
     const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0].id;
     const set = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=1`)).items[0].id;
     const run = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs?type=backup_set.create&limit=1`)).items[0].id;
-    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules'];
+    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules', '/portfolio'];
     for (const path of pages) {
       await page.goto(path);
       await page.locator('main h1').first().waitFor();

@@ -9,6 +9,7 @@ import { AuditPage } from './pages/Audit';
 import { BackupSetPage, BackupSetsPage } from './pages/BackupSets';
 import { LoginPage } from './pages/Login';
 import { PoliciesPage } from './pages/Policies';
+import { PortfolioPage } from './pages/Portfolio';
 import { PolicyPage } from './pages/Policy';
 import { RestoreWizard } from './pages/restore/Wizard';
 import { RunPage } from './pages/Run';
@@ -18,6 +19,7 @@ import { TenantPage } from './pages/Tenant';
 import { SessionProvider, ToastProvider, useAuth, useSession, type Toast } from './session';
 
 const NAV = [
+  ['/portfolio', 'Portfolio'],
   ['/policies', 'Policies'],
   ['/backup-sets', 'Backup sets'],
   ['/restore', 'Restore'],
@@ -28,7 +30,7 @@ const NAV = [
 ] as const;
 
 // Pages that show every tenant in the All tenants scope; the others need one tenant.
-const CROSS_TENANT = ['/runs', '/account', '/schedules'];
+const CROSS_TENANT = ['/runs', '/account', '/schedules', '/portfolio'];
 
 function Header() {
   const session = useSession();
@@ -145,6 +147,7 @@ function SignedIn() {
             <Route path="/runs" component={RunsPage} />
             <Route path="/runs/:id" component={RunPage} />
             <Route path="/schedules" component={SchedulesPage} />
+            <Route path="/portfolio" component={PortfolioPage} />
             <Route path="/audit" component={AuditPage} />
             <Route path="/tenant" component={TenantPage} />
             <Route path="/account" component={AccountPage} />

@@ -31,3 +31,6 @@ CREATE TABLE alert_deliveries (
   finished_at BIGINT
 );
 CREATE INDEX alert_deliveries_channel ON alert_deliveries (channel_id, id);
+-- The portfolio view looks up each tenant's runs by type, and its newest sets.
+CREATE INDEX runs_tenant_type ON runs (tenant_id, type, id);
+CREATE INDEX backup_sets_tenant_created ON backup_sets (tenant_id, created_at);
