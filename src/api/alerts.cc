@@ -14,8 +14,8 @@ using nlohmann::json;
 namespace {
 
 Result<notify::ChannelInput> ParseChannel(const Request& req, bool creating) {
-  auto body = creating ? JsonBody::Parse(req.body, {"tenant_id", "name", "kind", "target", "events",
-                                                    "enabled"})
+  auto body = creating ? JsonBody::Parse(
+                             req.body, {"tenant_id", "name", "kind", "target", "events", "enabled"})
                        : JsonBody::Parse(req.body, {"name", "target", "events", "enabled"});
   if (!body) return Unexpected(body.error());
   notify::ChannelInput in;

@@ -52,8 +52,10 @@ Result<schedule::ScheduleInput> ParseInput(const Request& req) {
           "retention: an object such as {\"keep_last\": 30} or {\"gfs_daily\": 7, "
           "\"gfs_weekly\": 4, \"gfs_monthly\": 12}"));
     const std::pair<const char*, std::optional<int64_t>*> fields[] = {
-        {"keep_last", &in.retention.keep_last},   {"keep_days", &in.retention.keep_days},
-        {"gfs_daily", &in.retention.gfs_daily},   {"gfs_weekly", &in.retention.gfs_weekly},
+        {"keep_last", &in.retention.keep_last},
+        {"keep_days", &in.retention.keep_days},
+        {"gfs_daily", &in.retention.gfs_daily},
+        {"gfs_weekly", &in.retention.gfs_weekly},
         {"gfs_monthly", &in.retention.gfs_monthly}};
     for (const auto& [key, value] : r->items()) {
       auto f = std::find_if(std::begin(fields), std::end(fields),
@@ -148,8 +150,8 @@ Result<Response> Portfolio(ApiContext& ctx, Request& req) {
   auto attention = QueryEnum(req, "attention", {"true", "false"});
   if (!attention) return Unexpected(attention.error());
   q.attention_only = *attention == std::optional<std::string>("true");
-  auto sort = QueryEnum(req, "sort", {"name", "last_backup", "failed_runs", "next_backup",
-                                      "credentials"});
+  auto sort =
+      QueryEnum(req, "sort", {"name", "last_backup", "failed_runs", "next_backup", "credentials"});
   if (!sort) return Unexpected(sort.error());
   if (*sort) q.sort = **sort;
   auto order = QueryEnum(req, "order", {"asc", "desc"});

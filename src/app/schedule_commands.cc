@@ -35,25 +35,26 @@ int Fail(std::ostream& err, const Status& s, int code = 1) {
 // Tenant ids, from ids or names.
 Result<std::vector<int64_t>> ResolveTenants(store::Database& db,
                                             const std::vector<std::string>& given) {
-  return store::ReadResult<std::vector<int64_t>>(db, [&](store::Tx& tx) -> Result<std::vector<int64_t>> {
-    std::vector<int64_t> out;
-    for (const auto& t : given) {
-      auto id = store::Accounts::TenantIdByName(tx, t);
-      if (!id) return Unexpected(id.error());
-      if (*id) {
-        out.push_back(**id);
-        continue;
-      }
-      char* end = nullptr;
-      const long long n = std::strtoll(t.c_str(), &end, 10);
-      if (end && *end == '\0' && n > 0) {
-        out.push_back(n);
-        continue;
-      }
-      return Unexpected(Status::InvalidArgument("--tenant: no tenant named \"" + t + "\""));
-    }
-    return out;
-  });
+  return store::ReadResult<std::vector<int64_t>>(
+      db, [&](store::Tx& tx) -> Result<std::vector<int64_t>> {
+        std::vector<int64_t> out;
+        for (const auto& t : given) {
+          auto id = store::Accounts::TenantIdByName(tx, t);
+          if (!id) return Unexpected(id.error());
+          if (*id) {
+            out.push_back(**id);
+            continue;
+          }
+          char* end = nullptr;
+          const long long n = std::strtoll(t.c_str(), &end, 10);
+          if (end && *end == '\0' && n > 0) {
+            out.push_back(n);
+            continue;
+          }
+          return Unexpected(Status::InvalidArgument("--tenant: no tenant named \"" + t + "\""));
+        }
+        return out;
+      });
 }
 
 void PrintNext(const json& next, std::ostream& out) {
@@ -82,7 +83,8 @@ int Add(const ScheduleArgs& a, std::ostream& out, std::ostream& err) {
   auto j = service.Json(*s, 5);
   if (!j) return Fail(err, j.error());
   out << "schedule " << s->id << " " << s->name << ": " << (*j)["targets"].get<int64_t>()
-      << ((*j)["targets"].get<int64_t>() == 1 ? " tenant" : " tenants") << " now; next fire times:\n";
+      << ((*j)["targets"].get<int64_t>() == 1 ? " tenant" : " tenants")
+      << " now; next fire times:\n";
   PrintNext((*j)["next"], out);
   return 0;
 }
@@ -98,10 +100,13 @@ int List(const ScheduleArgs& a, std::ostream& out, std::ostream& err) {
     auto j = service.Json(s, 1);
     if (!j) return Fail(err, j.error());
     out << s.id << "  " << s.name << "  \"" << s.cron << "\" " << s.time_zone << "  "
-        << (*j)["targets"].get<int64_t>() << ((*j)["targets"].get<int64_t>() == 1 ? " tenant" : " tenants")
+        << (*j)["targets"].get<int64_t>()
+        << ((*j)["targets"].get<int64_t>() == 1 ? " tenant" : " tenants")
         << (s.tag ? " tagged " + *s.tag : std::string()) << "  "
-        << (s.enabled ? ((*j)["next"].empty() ? "" : "next " + (*j)["next"][0]["label"].get<std::string>())
-                      : "off")
+        << (s.enabled
+                ? ((*j)["next"].empty() ? ""
+                                        : "next " + (*j)["next"][0]["label"].get<std::string>())
+                : "off")
         << "\n";
   }
   return 0;
@@ -152,10 +157,12 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     return std::make_pair(cmd, a);
   };
   {
-    auto [cmd, a] = add("add", "Create a schedule (a sync and a backup set per tenant at each slot)");
+    auto [cmd, a] =
+        add("add", "Create a schedule (a sync and a backup set per tenant at each slot)");
     AddDbOption(cmd, a->db_url);
     cmd->add_option("--name", a->name, "Schedule name (unique)")->required();
-    cmd->add_option("--cron", a->cron, "Five fields, such as \"30 2 * * *\", or @daily")->required();
+    cmd->add_option("--cron", a->cron, "Five fields, such as \"30 2 * * *\", or @daily")
+        ->required();
     cmd->add_option("--time-zone", a->time_zone, "IANA time zone, such as Europe/Berlin")
         ->capture_default_str();
     cmd->add_option("--tenant", a->tenants, "Tenant id or name (repeat; none: every tenant)");
@@ -174,14 +181,18 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     auto [cmd, a] = add("next", "Print the next fire times of a cron expression in a time zone");
     cmd->add_option("--cron", a->cron, "Five fields, such as \"30 2 * * *\"")->required();
     cmd->add_option("--time-zone", a->time_zone, "IANA time zone")->capture_default_str();
-    cmd->add_option("--count", a->count, "How many")->capture_default_str()->check(CLI::Range(1, 100));
+    cmd->add_option("--count", a->count, "How many")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100));
     out.push_back({cmd, [a] { return Next(*a, std::cout, std::cerr); }});
   }
   {
     auto [cmd, a] = add("slots", "The slots a schedule fired, newest first");
     AddDbOption(cmd, a->db_url);
     cmd->add_option("--id", a->id, "Schedule id")->required();
-    cmd->add_option("--count", a->count, "How many")->capture_default_str()->check(CLI::Range(1, 200));
+    cmd->add_option("--count", a->count, "How many")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 200));
     out.push_back({cmd, [a] { return Slots(*a, std::cout, std::cerr); }});
   }
   {

@@ -186,8 +186,9 @@ Status Validate(const ChannelInput& in) {
     return Status::InvalidArgument("target: at most 2000 characters");
   }
   if (in.events.empty())
-    return Status::InvalidArgument("events: choose at least one of run.failed, "
-                                   "run.partially_succeeded, retention.deleted, backup.missed");
+    return Status::InvalidArgument(
+        "events: choose at least one of run.failed, "
+        "run.partially_succeeded, retention.deleted, backup.missed");
   for (size_t i = 0; i < in.events.size(); ++i) {
     const auto& all = AlertEvents();
     if (std::find(all.begin(), all.end(), in.events[i]) == all.end())
@@ -207,8 +208,7 @@ Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,
   // The target URL may carry a token (chat webhooks do): only its host is recorded.
   return store::AuditLog::Record(
       tx, c.tenant_id.value_or(0), ActorId(actor), action, "alert_channel", std::to_string(c.id),
-      json{{"name", c.name}, {"kind", c.kind}, {"target", MaskedTarget(c)},
-           {"events", c.events}}
+      json{{"name", c.name}, {"kind", c.kind}, {"target", MaskedTarget(c)}, {"events", c.events}}
           .dump(),
       now);
 }
@@ -314,8 +314,7 @@ Result<std::vector<store::AlertChannel>> ChannelService::List(const store::User&
         if (!ms) return Unexpected(ms.error());
         for (const auto& m : *ms)
           if (actor.is_platform_admin || m.role == "owner") owned.push_back(m.tenant_id);
-        return store::Alerts::Channels(tx, owned, actor.is_platform_admin,
-                                       actor.is_platform_admin);
+        return store::Alerts::Channels(tx, owned, actor.is_platform_admin, actor.is_platform_admin);
       });
 }
 

@@ -61,7 +61,8 @@ std::optional<std::string> Post(const std::string& url, const std::string& body,
   const CURLcode rc = curl_easy_perform(c.h);
   std::string host = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
   host = host.substr(0, host.find('/'));
-  if (rc != CURLE_OK) return "the receiver at " + host + " could not be reached: " + curl_easy_strerror(rc);
+  if (rc != CURLE_OK)
+    return "the receiver at " + host + " could not be reached: " + curl_easy_strerror(rc);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status > 299)
@@ -70,8 +71,8 @@ std::optional<std::string> Post(const std::string& url, const std::string& body,
 }
 
 std::optional<std::string> Mail(const SmtpConfig& smtp, const std::string& to_list,
-                                const std::string& subject, const std::string& text,
-                                int timeout_ms, const std::string& message_id) {
+                                const std::string& subject, const std::string& text, int timeout_ms,
+                                const std::string& message_id) {
   if (smtp.url.empty() || smtp.from.empty())
     return "email is not set up on this server (--smtp-url and --smtp-from)";
   Curl c;
@@ -112,7 +113,9 @@ std::optional<std::string> Mail(const SmtpConfig& smtp, const std::string& to_li
   curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   const CURLcode rc = curl_easy_perform(c.h);
-  if (rc != CURLE_OK) return std::string("the mail server refused or could not be reached: ") + curl_easy_strerror(rc);
+  if (rc != CURLE_OK)
+    return std::string("the mail server refused or could not be reached: ") +
+           curl_easy_strerror(rc);
   return std::nullopt;
 }
 
@@ -162,7 +165,9 @@ jobs::JobResult Deliver(jobs::JobContext& ctx, const SecretBox& box, const Sende
     const json event = json::parse(d.payload, nullptr, false);
     const std::string msg_id = "msg_" + std::to_string(d.id);
     if (c.kind == "webhook") {
-      auto secret = c.secret_enc ? box.Open(*c.secret_enc) : Result<std::string>(Unexpected(Status::Internal("no signing secret")));
+      auto secret = c.secret_enc
+                        ? box.Open(*c.secret_enc)
+                        : Result<std::string>(Unexpected(Status::Internal("no signing secret")));
       if (!secret) {
         error = "the signing secret cannot be opened with this master key";
       } else {
@@ -183,9 +188,10 @@ jobs::JobResult Deliver(jobs::JobContext& ctx, const SecretBox& box, const Sende
       error = Post(c.target, json{{"text", text}}.dump(), {}, config.timeout_ms);
     } else {
       std::string text = Summary(event);
-      if (const std::string link = Link(config, event); !link.empty()) text += "\r\n\r\nView run: " + link;
-      error = Mail(config.smtp, c.target, "[TenantAtlas] " + Summary(event), text, config.timeout_ms,
-                   msg_id);
+      if (const std::string link = Link(config, event); !link.empty())
+        text += "\r\n\r\nView run: " + link;
+      error = Mail(config.smtp, c.target, "[TenantAtlas] " + Summary(event), text,
+                   config.timeout_ms, msg_id);
     }
   }
   const bool last = ctx.job().attempts >= ctx.job().max_attempts;
@@ -202,9 +208,8 @@ jobs::JobResult Deliver(jobs::JobContext& ctx, const SecretBox& box, const Sende
 }  // namespace
 
 void RegisterDeliveryHandler(jobs::WorkerPool& pool, const SecretBox& box, SenderConfig config) {
-  pool.Register(kDeliverKind, [&box, config](jobs::JobContext& ctx) {
-    return Deliver(ctx, box, config);
-  });
+  pool.Register(kDeliverKind,
+                [&box, config](jobs::JobContext& ctx) { return Deliver(ctx, box, config); });
 }
 
 }  // namespace ta::notify

@@ -17,8 +17,8 @@ struct FieldSpec {
   const char* const* names;  // names[0] is the value lo
 };
 
-constexpr const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                       "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
+constexpr const char* kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",  "JUL",
+                                       "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
 constexpr const char* kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", nullptr};
 
 constexpr std::array<FieldSpec, 5> kFields = {{
@@ -46,10 +46,11 @@ Result<int> Value(int index, std::string_view s) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty())
-    return Unexpected(FieldError(index, s, "not a number" + std::string(f.names ? " or name" : "")));
+    return Unexpected(
+        FieldError(index, s, "not a number" + std::string(f.names ? " or name" : "")));
   if (v < f.lo || v > f.hi)
-    return Unexpected(FieldError(index, s,
-                                 "must be " + std::to_string(f.lo) + " to " + std::to_string(f.hi)));
+    return Unexpected(
+        FieldError(index, s, "must be " + std::to_string(f.lo) + " to " + std::to_string(f.hi)));
   return v;
 }
 
@@ -154,11 +155,21 @@ Result<CronFields> ParseCron(std::string_view expression) {
     for (size_t v = 0; v < bits.size(); ++v) {
       if (!bits[v]) continue;
       switch (k) {
-        case 0: out.minute.set(v); break;
-        case 1: out.hour.set(v); break;
-        case 2: out.day_of_month.set(v); break;
-        case 3: out.month.set(v); break;
-        case 4: out.day_of_week.set(v % 7); break;
+        case 0:
+          out.minute.set(v);
+          break;
+        case 1:
+          out.hour.set(v);
+          break;
+        case 2:
+          out.day_of_month.set(v);
+          break;
+        case 3:
+          out.month.set(v);
+          break;
+        case 4:
+          out.day_of_week.set(v % 7);
+          break;
       }
     }
     if (k == 2) out.any_day_of_month = *star;
@@ -226,8 +237,8 @@ std::optional<TimePoint> ZonedCron::Next(TimePoint after) const {
     }
     const cctz::time_zone::civil_lookup lookup = tz.lookup(cctz::civil_second(c));
     // Skipped (a gap): the instant the gap ends. Repeated: the first one.
-    const auto at = lookup.kind == cctz::time_zone::civil_lookup::SKIPPED ? lookup.trans
-                                                                          : lookup.pre;
+    const auto at =
+        lookup.kind == cctz::time_zone::civil_lookup::SKIPPED ? lookup.trans : lookup.pre;
     if (at > after) return TimePoint(at);
     c += 1;
   }
@@ -256,13 +267,13 @@ std::vector<TimePoint> ZonedCron::Between(TimePoint after, TimePoint until, size
 }
 
 std::string ZonedCron::Local(TimePoint t) const {
-  return cctz::format("%Y-%m-%d %H:%M %Z",
-                      std::chrono::time_point_cast<std::chrono::seconds>(t), impl_->zone);
+  return cctz::format("%Y-%m-%d %H:%M %Z", std::chrono::time_point_cast<std::chrono::seconds>(t),
+                      impl_->zone);
 }
 
 std::string ZonedCron::LocalIso(TimePoint t) const {
-  return cctz::format("%Y-%m-%dT%H:%M:%S%Ez",
-                      std::chrono::time_point_cast<std::chrono::seconds>(t), impl_->zone);
+  return cctz::format("%Y-%m-%dT%H:%M:%S%Ez", std::chrono::time_point_cast<std::chrono::seconds>(t),
+                      impl_->zone);
 }
 
 }  // namespace ta::schedule

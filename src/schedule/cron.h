@@ -29,9 +29,9 @@ using TimePoint = std::chrono::system_clock::time_point;
 struct CronFields {
   std::bitset<60> minute;
   std::bitset<24> hour;
-  std::bitset<32> day_of_month;  // 1..31
-  std::bitset<13> month;         // 1..12
-  std::bitset<7> day_of_week;    // 0 = Sunday
+  std::bitset<32> day_of_month;   // 1..31
+  std::bitset<13> month;          // 1..12
+  std::bitset<7> day_of_week;     // 0 = Sunday
   bool any_day_of_month = false;  // the field was "*"
   bool any_day_of_week = false;
 };

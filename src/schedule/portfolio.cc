@@ -82,7 +82,8 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
       bool match = Lower(r.name).find(q) != std::string::npos;
       if (tags.is_array())
         for (const auto& t : tags)
-          match = match || (t.is_string() && Lower(t.get<std::string>()).find(q) != std::string::npos);
+          match =
+              match || (t.is_string() && Lower(t.get<std::string>()).find(q) != std::string::npos);
       if (!match) continue;
     }
     json attention = json::array();
@@ -105,18 +106,18 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
               {"credentials", creds},
               {"last_check_at", r.last_check_at ? json(FormatIso8601(*r.last_check_at)) : json()},
               {"attention", attention}};
-    j["last_backup"] = r.last_backup_at
-                           ? json{{"at", FormatIso8601(*r.last_backup_at)},
-                                  {"age_seconds", (now_ms - *r.last_backup_at) / 1000},
-                                  {"backup_set_id", r.last_backup_set_id ? json(*r.last_backup_set_id) : json()}}
-                           : json();
-    j["next_backup"] = next != loaded->next.end()
-                           ? json{{"at", FormatIso8601(next->second.first)},
-                                  {"schedule", next->second.second}}
-                           : json();
-    items.push_back({std::move(j), &r,
-                     next != loaded->next.end() ? std::optional<int64_t>(next->second.first)
-                                                : std::nullopt});
+    j["last_backup"] =
+        r.last_backup_at
+            ? json{{"at", FormatIso8601(*r.last_backup_at)},
+                   {"age_seconds", (now_ms - *r.last_backup_at) / 1000},
+                   {"backup_set_id", r.last_backup_set_id ? json(*r.last_backup_set_id) : json()}}
+            : json();
+    j["next_backup"] = next != loaded->next.end() ? json{{"at", FormatIso8601(next->second.first)},
+                                                         {"schedule", next->second.second}}
+                                                  : json();
+    items.push_back(
+        {std::move(j), &r,
+         next != loaded->next.end() ? std::optional<int64_t>(next->second.first) : std::nullopt});
   }
   // Missing values sort last in either order.
   auto key = [&](const Item& i) -> std::pair<bool, int64_t> {

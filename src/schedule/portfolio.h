@@ -17,9 +17,9 @@
 namespace ta::schedule {
 
 struct PortfolioQuery {
-  std::string q;               // any part of the name or a tag
+  std::string q;                // any part of the name or a tag
   bool attention_only = false;  // no backup in 48 h, failures, or credentials not ok
-  std::string sort = "name";   // name | last_backup | failed_runs | next_backup | credentials
+  std::string sort = "name";    // name | last_backup | failed_runs | next_backup | credentials
   bool descending = false;
   int64_t offset = 0, limit = 50;
 };

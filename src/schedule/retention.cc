@@ -33,16 +33,17 @@ void Buckets(const std::vector<SetFacts>& sets, const std::vector<std::string>& 
 }
 
 std::string Key(const cctz::civil_day& d) {
-  return std::to_string(d.year()) + "-" + std::to_string(d.month()) + "-" +
-         std::to_string(d.day());
+  return std::to_string(d.year()) + "-" + std::to_string(d.month()) + "-" + std::to_string(d.day());
 }
 
 }  // namespace
 
 Status ValidateRetention(const RetentionRule& r) {
   const std::pair<const char*, const std::optional<int64_t>*> fields[] = {
-      {"keep_last", &r.keep_last},   {"keep_days", &r.keep_days},
-      {"gfs_daily", &r.gfs_daily},   {"gfs_weekly", &r.gfs_weekly},
+      {"keep_last", &r.keep_last},
+      {"keep_days", &r.keep_days},
+      {"gfs_daily", &r.gfs_daily},
+      {"gfs_weekly", &r.gfs_weekly},
       {"gfs_monthly", &r.gfs_monthly}};
   for (const auto& [name, v] : fields)
     if (*v && (**v < 1 || **v > 10'000))
@@ -159,7 +160,9 @@ jobs::JobResult RunRetention(jobs::JobContext& ctx) {
         e.target_type = "backup_set";
         e.target_id = std::to_string(d.set_id);
         e.run_id = run;
-        e.details = json{{"by", "retention"}, {"schedule", schedule_id}, {"items", gone->items},
+        e.details = json{{"by", "retention"},
+                         {"schedule", schedule_id},
+                         {"items", gone->items},
                          {"versions", gone->versions}}
                         .dump();
         if (auto a = store::AuditLog::Append(tx, e, now); !a) return a.error();
@@ -173,6 +176,8 @@ jobs::JobResult RunRetention(jobs::JobContext& ctx) {
 
 }  // namespace
 
-void RegisterRetentionHandler(jobs::WorkerPool& pool) { pool.Register(runs::kScheduleRetention, RunRetention); }
+void RegisterRetentionHandler(jobs::WorkerPool& pool) {
+  pool.Register(runs::kScheduleRetention, RunRetention);
+}
 
 }  // namespace ta::schedule

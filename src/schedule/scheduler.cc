@@ -56,8 +56,7 @@ Status Scheduler::Decide(TickResult& out) {
   for (const auto& s : *schedules) {
     auto cron = ZonedCron::Make(s.cron, s.time_zone);
     if (!cron) {
-      log_.Warn("schedule " + std::to_string(s.id) + " is not valid: " +
-                                 cron.error().message());
+      log_.Warn("schedule " + std::to_string(s.id) + " is not valid: " + cron.error().message());
       continue;
     }
     // The due slots: the newest fires, the older ones were missed.
@@ -110,11 +109,10 @@ Status Scheduler::Decide(TickResult& out) {
     if (!*decided) continue;  // another node decided it
     ++out.decided;
     out.missed += static_cast<int>(missed_count);
-    log_.Info("schedule " + std::to_string(s.id) + " \"" + s.name + "\": slot " +
-                               cron->Local(*fire) + " decided" +
-                               (missed_count ? " (catching up " + std::to_string(missed_count) +
-                                                   " missed slots)"
-                                             : ""));
+    log_.Info(
+        "schedule " + std::to_string(s.id) + " \"" + s.name + "\": slot " + cron->Local(*fire) +
+        " decided" +
+        (missed_count ? " (catching up " + std::to_string(missed_count) + " missed slots)" : ""));
   }
   return Status::Ok();
 }
@@ -168,21 +166,22 @@ Status Scheduler::Fire(TickResult& out) {
         if (!started) {
           if (started.error().code() == Status::Code::kAlreadyExists) continue;
           log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
-                                     std::to_string(target.tenant_id) +
-                                     ": the run did not start: " + started.error().message());
+                    std::to_string(target.tenant_id) +
+                    ": the run did not start: " + started.error().message());
           ++pending;  // tried again on the next tick
           continue;
         }
         ++(started->reused ? out.reused : out.started);
         // Retention follows each fire (a set still being filled is kept).
-        if (schedule.keep_last || schedule.keep_days || schedule.gfs_daily ||
-            schedule.gfs_weekly || schedule.gfs_monthly) {
-          auto kept = runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
+        if (schedule.keep_last || schedule.keep_days || schedule.gfs_daily || schedule.gfs_weekly ||
+            schedule.gfs_monthly) {
+          auto kept =
+              runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
           if (!kept)
-            log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
-                      std::to_string(target.tenant_id) +
-                      ": retention did not start (the next slot tries again): " +
-                      kept.error().message());
+            log_.Warn(
+                "schedule " + std::to_string(schedule.id) + ", tenant " +
+                std::to_string(target.tenant_id) +
+                ": retention did not start (the next slot tries again): " + kept.error().message());
         }
       }
     }

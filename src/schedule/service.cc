@@ -28,7 +28,8 @@ json Time(std::optional<int64_t> ms) { return ms ? json(FormatIso8601(*ms)) : js
 json NextJson(const ZonedCron& cron, Clock::TimePoint now, size_t n) {
   json out = json::array();
   for (auto t : cron.NextN(now, n))
-    out.push_back({{"at", FormatIso8601(ToUnixMillis(t))}, {"local", cron.LocalIso(t)},
+    out.push_back({{"at", FormatIso8601(ToUnixMillis(t))},
+                   {"local", cron.LocalIso(t)},
                    {"label", cron.Local(t)}});
   return out;
 }
@@ -44,10 +45,14 @@ json RetentionJson(const ScheduleRecord& s) {
 }
 
 json Details(const ScheduleRecord& s) {
-  return {{"name", s.name},           {"cron", s.cron},
-          {"time_zone", s.time_zone}, {"tenant_ids", s.tenant_ids ? json(*s.tenant_ids) : json()},
-          {"tag", s.tag ? json(*s.tag) : json()}, {"operation", s.operation},
-          {"jitter_seconds", s.jitter_seconds},   {"enabled", s.enabled},
+  return {{"name", s.name},
+          {"cron", s.cron},
+          {"time_zone", s.time_zone},
+          {"tenant_ids", s.tenant_ids ? json(*s.tenant_ids) : json()},
+          {"tag", s.tag ? json(*s.tag) : json()},
+          {"operation", s.operation},
+          {"jitter_seconds", s.jitter_seconds},
+          {"enabled", s.enabled},
           {"retention", RetentionJson(s)}};
 }
 
@@ -98,8 +103,9 @@ Status ScheduleService::Validate(store::Tx& tx, const ScheduleInput& in) {
     return Status::InvalidArgument("name: 1 to 100 characters");
   if (auto c = ZonedCron::Make(in.cron, in.time_zone); !c) return c.error();
   if (!IsScheduleOperation(in.operation))
-    return Status::InvalidArgument("operation: must be \"backup\" (an inventory sync, then a "
-                                   "backup set of every policy)");
+    return Status::InvalidArgument(
+        "operation: must be \"backup\" (an inventory sync, then a "
+        "backup set of every policy)");
   if (in.jitter_seconds < 0 || in.jitter_seconds > kMaxJitterSeconds)
     return Status::InvalidArgument("jitter_seconds: 0 to " + std::to_string(kMaxJitterSeconds) +
                                    " (spreads the tenants' starts over that many seconds)");
@@ -235,8 +241,8 @@ Result<std::vector<ScheduleRecord>> ScheduleService::List(const store::User& act
 }
 
 Result<ScheduleRecord> ScheduleService::Get(const store::User& actor, int64_t id) {
-  return store::ReadResult<ScheduleRecord>(
-      db_, [&](store::Tx& tx) { return Visible(tx, actor, id); });
+  return store::ReadResult<ScheduleRecord>(db_,
+                                           [&](store::Tx& tx) { return Visible(tx, actor, id); });
 }
 
 Result<json> ScheduleService::SlotsJson(const store::User& actor, int64_t id, int64_t limit) {
@@ -272,9 +278,8 @@ Result<json> ScheduleService::SlotsJson(const store::User& actor, int64_t id, in
 }
 
 Result<json> ScheduleService::Json(const ScheduleRecord& s, size_t n) {
-  auto targets = store::ReadResult<std::vector<int64_t>>(db_, [&](store::Tx& tx) {
-    return store::Schedules::TargetTenants(tx, s.tenant_ids, s.tag);
-  });
+  auto targets = store::ReadResult<std::vector<int64_t>>(
+      db_, [&](store::Tx& tx) { return store::Schedules::TargetTenants(tx, s.tenant_ids, s.tag); });
   if (!targets) return Unexpected(targets.error());
   json j = Details(s);
   j["id"] = s.id;

@@ -16,8 +16,8 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/clock.h"
-#include "schedule/retention.h"
 #include "core/result.h"
+#include "schedule/retention.h"
 #include "store/accounts.h"
 #include "store/database.h"
 #include "store/schedules.h"

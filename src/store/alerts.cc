@@ -74,7 +74,8 @@ Status Alerts::UpdateChannel(Tx& tx, const AlertChannel& c) {
   auto n = tx.Exec(
       "UPDATE alert_channels SET name = $1, target = $2, events = $3, enabled = $4, "
       "disabled_reason = CASE WHEN CAST($4 AS BIGINT) = 1 THEN NULL ELSE disabled_reason END, "
-      "consecutive_failures = CASE WHEN CAST($4 AS BIGINT) = 1 THEN 0 ELSE consecutive_failures END, "
+      "consecutive_failures = CASE WHEN CAST($4 AS BIGINT) = 1 THEN 0 ELSE consecutive_failures "
+      "END, "
       "updated_at = $5 WHERE id = $6",
       {c.name, c.target, json(c.events).dump(), int64_t{c.enabled ? 1 : 0}, c.updated_at, c.id});
   if (!n) return n.error();
@@ -90,8 +91,9 @@ Status Alerts::DeleteChannel(Tx& tx, int64_t id) {
 }
 
 Result<AlertChannel> Alerts::Channel(Tx& tx, int64_t id) {
-  auto rows = QueryAll(tx, std::string("SELECT ") + kChannelCols + " FROM alert_channels WHERE id = $1",
-                       {id}, ReadChannel);
+  auto rows =
+      QueryAll(tx, std::string("SELECT ") + kChannelCols + " FROM alert_channels WHERE id = $1",
+               {id}, ReadChannel);
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(Status::NotFound("alert channel: does not exist"));
   return rows->front();
@@ -100,7 +102,9 @@ Result<AlertChannel> Alerts::Channel(Tx& tx, int64_t id) {
 Result<std::vector<AlertChannel>> Alerts::Channels(Tx& tx, const std::vector<int64_t>& tenants,
                                                    bool global, bool all) {
   std::string sql = std::string("SELECT ") + kChannelCols + " FROM alert_channels WHERE " +
-                    (all ? "1 = 1" : global ? "tenant_id IS NULL" : "1 = 0");
+                    (all      ? "1 = 1"
+                     : global ? "tenant_id IS NULL"
+                              : "1 = 0");
   Params params;
   if (!tenants.empty()) {
     sql += " OR " + InIdArray(tx.backend(), "tenant_id", 1);
@@ -135,9 +139,9 @@ Result<int64_t> Alerts::AddDelivery(Tx& tx, const AlertDelivery& d) {
 }
 
 Result<std::optional<AlertDelivery>> Alerts::Delivery(Tx& tx, int64_t id) {
-  auto rows = QueryAll(
-      tx, std::string("SELECT ") + kDeliveryCols + " FROM alert_deliveries WHERE id = $1", {id},
-      ReadDelivery);
+  auto rows =
+      QueryAll(tx, std::string("SELECT ") + kDeliveryCols + " FROM alert_deliveries WHERE id = $1",
+               {id}, ReadDelivery);
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<AlertDelivery>();
   return std::optional<AlertDelivery>(rows->front());
@@ -176,9 +180,9 @@ Status Alerts::RecordAttempt(Tx& tx, int64_t delivery_id, const std::string& sta
                      {(*d)->channel_id});
     return r ? Status::Ok() : r.error();
   }
-  const std::string reason = "switched off after " + std::to_string(disable_after) +
-                             " failed deliveries in a row; the last: " +
-                             error.value_or("unknown error");
+  const std::string reason =
+      "switched off after " + std::to_string(disable_after) +
+      " failed deliveries in a row; the last: " + error.value_or("unknown error");
   auto r = tx.Exec(
       "UPDATE alert_channels SET consecutive_failures = consecutive_failures + 1, "
       "enabled = CASE WHEN consecutive_failures + 1 >= $2 THEN 0 ELSE enabled END, "

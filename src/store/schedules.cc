@@ -59,7 +59,8 @@ SlotRecord ReadSlot(const Row& row) {
   s.missed_count = r.Int();
   s.missed = json::parse(r.Text()).get<std::vector<int64_t>>();
   for (const auto& t : json::parse(r.Text()))
-    s.targets.push_back(SlotTarget{t.at("tenant_id").get<int64_t>(), t.at("due_at").get<int64_t>()});
+    s.targets.push_back(
+        SlotTarget{t.at("tenant_id").get<int64_t>(), t.at("due_at").get<int64_t>()});
   s.state = r.Text();
   s.fired_at = r.OptInt();
   return s;
@@ -150,7 +151,8 @@ Result<bool> Schedules::AdvanceSlots(Tx& tx, int64_t id, int64_t expected, int64
 
 Status Schedules::InsertSlot(Tx& tx, const SlotRecord& s) {
   json targets = json::array();
-  for (const auto& t : s.targets) targets.push_back({{"tenant_id", t.tenant_id}, {"due_at", t.due_at}});
+  for (const auto& t : s.targets)
+    targets.push_back({{"tenant_id", t.tenant_id}, {"due_at", t.due_at}});
   auto n = tx.Exec(
       "INSERT INTO schedule_slots (schedule_id, slot_at, decided_at, decided_by, missed_count, "
       "missed, targets, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'firing')",

@@ -72,10 +72,10 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
             0)
       << out;
   const int smtp_port = FreePort();
-  smtp_ = Child::Start({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                        "127.0.0.1:" + std::to_string(smtp_port), "--tlscert", cert, "--tlskey",
-                        key, "-c", "aiosmtpd.handlers.Mailbox", maildir},
-                       dir_ + "/smtp.log");
+  smtp_ = Child::Start(
+      {"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(smtp_port),
+       "--tlscert", cert, "--tlskey", key, "-c", "aiosmtpd.handlers.Mailbox", maildir},
+      dir_ + "/smtp.log");
   jobs::QueueOptions qo;
   qo.retry.base = std::chrono::milliseconds(10);  // retries in ms, not seconds
   OpsEnv env(std::move(t), {}, qo, [&](OpsStackOptions& o) {
@@ -90,7 +90,10 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
   admin.id = ::ta::testing::MakeUser(env.db(), "admin@msp.example");
   admin.is_platform_admin = true;
   notify::ChannelService channels(env.db(), SystemClock::Instance(), &env.box);
-  auto webhook = channels.Create(admin, {env.tenant_a, "SIEM", "webhook", "http://127.0.0.1:1/",
+  auto webhook = channels.Create(admin, {env.tenant_a,
+                                         "SIEM",
+                                         "webhook",
+                                         "http://127.0.0.1:1/",
                                          {"run.failed", "run.partially_succeeded"}});
   ASSERT_TRUE(webhook.has_value()) << webhook.error().message();
   ASSERT_TRUE(webhook->secret.has_value());
@@ -100,19 +103,22 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
                            dir_ + "/receiver.log");
   ASSERT_TRUE(AwaitFile(dir_ + "/port"));
   const std::string url = "http://127.0.0.1:" + Slurp(dir_ + "/port") + "/hooks/atlas";
-  ASSERT_TRUE(channels.Update(admin, webhook->channel.id,
-                              {std::nullopt, "SIEM", "", url, {"run.failed"}})
-                  .has_value());
-  auto email = channels.Create(admin, {std::nullopt, "Night desk", "email",
-                                       "desk@msp.example, oncall@msp.example", {"run.failed"}});
+  ASSERT_TRUE(
+      channels.Update(admin, webhook->channel.id, {std::nullopt, "SIEM", "", url, {"run.failed"}})
+          .has_value());
+  auto email = channels.Create(admin, {std::nullopt,
+                                       "Night desk",
+                                       "email",
+                                       "desk@msp.example, oncall@msp.example",
+                                       {"run.failed"}});
   ASSERT_TRUE(email.has_value()) << email.error().message();
 
   // A backup whose every capture Graph refuses: the run fails.
   env.sim.GeneratePolicies("ms-a", 3, "deviceConfigurations");
   ASSERT_TRUE(StartInventorySync(*env.runs, env.tenant_a, std::nullopt));
   env.Drain();
-  auto set = StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt,
-                            env.operator_both);
+  auto set =
+      StartBackupSet(*env.runs, env.db(), env.tenant_a, "Nightly", std::nullopt, env.operator_both);
   ASSERT_TRUE(set.has_value());
   env.sim.FailNext(3, 400);
   env.Drain();
@@ -138,7 +144,9 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
 
   // A receiver that is down: every delivery is tried 4 times; after 5 failed
   // deliveries in a row the channel is off, and says why.
-  auto dead = channels.Create(admin, {env.tenant_b, "Old PSA", "chat",
+  auto dead = channels.Create(admin, {env.tenant_b,
+                                      "Old PSA",
+                                      "chat",
                                       "http://127.0.0.1:" + std::to_string(FreePort()) + "/x",
                                       {"run.failed"}});
   ASSERT_TRUE(dead.has_value());
@@ -157,9 +165,9 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
                       {env.tenant_b}),
             6);
   // Five deliveries, four attempts each; the sixth failure found the channel off.
-  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM alert_deliveries WHERE channel_id = $1",
-                      {dead->channel.id}),
-            5);
+  EXPECT_EQ(
+      env.Count("SELECT COUNT(*) FROM alert_deliveries WHERE channel_id = $1", {dead->channel.id}),
+      5);
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM alert_deliveries WHERE channel_id = $1 AND status = "
                       "'failed' AND attempts = 4",
                       {dead->channel.id}),
@@ -191,8 +199,9 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
 
 TEST(Alerts, SignaturesFollowStandardWebhooks) {
   // The example of the Standard Webhooks specification.
-  auto sig = notify::SignWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                 1614265330, R"({"test": 2432232314})");
+  auto sig =
+      notify::SignWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                          1614265330, R"({"test": 2432232314})");
   ASSERT_TRUE(sig.has_value());
   EXPECT_EQ(*sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   EXPECT_FALSE(notify::SignWebhook("whsec_***", "id", 1, "{}").has_value());

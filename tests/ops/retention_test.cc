@@ -26,7 +26,8 @@ class RetentionTest : public ::testing::TestWithParam<TestBackend> {};
 std::string BerlinDate(int64_t ms) {
   cctz::time_zone tz;
   EXPECT_TRUE(cctz::load_time_zone("Europe/Berlin", &tz));
-  return cctz::format("%Y-%m-%d", std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)), tz);
+  return cctz::format("%Y-%m-%d",
+                      std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)), tz);
 }
 
 TEST_P(RetentionTest, FortyOneNightsOfAnUnchangedTenantKeepExactlyTheGfsSets) {
@@ -92,11 +93,13 @@ TEST_P(RetentionTest, FortyOneNightsOfAnUnchangedTenantKeepExactlyTheGfsSets) {
     }
     if (n == 0) first_night_bytes = payload_bytes();
     if (n == 14) {  // 2026-02-03: legal hold on that night's set
-      pinned_set = env.Count(
-          "SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {env.tenant_a});
-      ASSERT_TRUE(env.db().Write([&](store::Tx& tx) {
-        return store::BackupSets::SetPinned(tx, env.tenant_a, pinned_set, true);
-      }).ok());
+      pinned_set =
+          env.Count("SELECT MAX(id) FROM backup_sets WHERE tenant_id = $1", {env.tenant_a});
+      ASSERT_TRUE(env.db()
+                      .Write([&](store::Tx& tx) {
+                        return store::BackupSets::SetPinned(tx, env.tenant_a, pinned_set, true);
+                      })
+                      .ok());
     }
   }
   // Every backup succeeded, and every retention run too.
@@ -114,12 +117,12 @@ TEST_P(RetentionTest, FortyOneNightsOfAnUnchangedTenantKeepExactlyTheGfsSets) {
   ASSERT_TRUE(sets.has_value());
   std::vector<std::string> kept;
   for (const auto& set : *sets) kept.push_back(BerlinDate(set.created_at));
-  EXPECT_EQ(kept, (std::vector<std::string>{
-                      "2026-03-01", "2026-02-28", "2026-02-27", "2026-02-26",  // daily
-                      "2026-02-25", "2026-02-24", "2026-02-23",                //
-                      "2026-02-22",                                            // weekly
-                      "2026-02-03",                                            // pinned
-                      "2026-01-31"}));                                         // monthly
+  EXPECT_EQ(kept, (std::vector<std::string>{"2026-03-01", "2026-02-28", "2026-02-27",
+                                            "2026-02-26",                              // daily
+                                            "2026-02-25", "2026-02-24", "2026-02-23",  //
+                                            "2026-02-22",                              // weekly
+                                            "2026-02-03",                              // pinned
+                                            "2026-01-31"}));                           // monthly
   EXPECT_EQ(env.Count("SELECT pinned FROM backup_sets WHERE id = $1", {pinned_set}), 1);
   // 31 sets deleted, each audited and each an item of a retention run.
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM audit_log WHERE action = 'backup_set.deleted' AND "
@@ -138,9 +141,10 @@ TEST_P(RetentionTest, FortyOneNightsOfAnUnchangedTenantKeepExactlyTheGfsSets) {
                       "v.policy_id WHERE p.graph_id = 'wifi-1' AND v.payload LIKE '%v2%'"),
             1);
   // A backup still reads back whole from the versions it references.
-  auto items = store::ReadResult<std::vector<store::BackupItemRecord>>(env.db(), [&](store::Tx& tx) {
-    return store::BackupSets::Items(tx, env.tenant_a, (*sets)[0].id, std::nullopt);
-  });
+  auto items =
+      store::ReadResult<std::vector<store::BackupItemRecord>>(env.db(), [&](store::Tx& tx) {
+        return store::BackupSets::Items(tx, env.tenant_a, (*sets)[0].id, std::nullopt);
+      });
   ASSERT_TRUE(items.has_value());
   ASSERT_EQ(items->size(), 13u);
   for (const auto& i : *items) EXPECT_NE(i.payload.find("\"id\""), std::string::npos);

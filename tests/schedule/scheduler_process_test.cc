@@ -49,11 +49,10 @@ class SchedulerProcesses : public TempDirTest {
   }
   std::string clock_file() const { return dir_ + "/clock"; }
   Child StartWorker(const std::string& url, int n) {
-    Child c = Child::Start({TA_BINARY, "worker", "--db", url, "--concurrency", "2",
-                            "--scheduler-clock-file", clock_file(), "--scheduler-interval-ms",
-                            "20"},
-                           dir_ + "/worker" + std::to_string(n) + ".log",
-                           {std::string("TA_MASTER_KEY=") + kKey});
+    Child c = Child::Start(
+        {TA_BINARY, "worker", "--db", url, "--concurrency", "2", "--scheduler-clock-file",
+         clock_file(), "--scheduler-interval-ms", "20"},
+        dir_ + "/worker" + std::to_string(n) + ".log", {std::string("TA_MASTER_KEY=") + kKey});
     EXPECT_FALSE(c.WaitFor(std::regex("scheduler on"), std::chrono::seconds(30)).empty())
         << c.buffered;
     return c;
@@ -95,7 +94,8 @@ TEST_F(SchedulerProcesses, ThreeProcessesTenSimulatedDaysEachSlotOnce) {
     return s.value_or(store::ScheduleRecord{});
   };
   const auto hourly = make("Hourly", "0 * * * *", "UTC", std::nullopt);
-  const auto nightly = make("Nightly", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{tenants[1]});
+  const auto nightly =
+      make("Nightly", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{tenants[1]});
 
   // The slots, by the test's own arithmetic: every hour; 02:30 Berlin is
   // 00:30 UTC in summer time (to 25 October, whose first 02:30 fires) and
@@ -137,8 +137,9 @@ TEST_F(SchedulerProcesses, ThreeProcessesTenSimulatedDaysEachSlotOnce) {
   int64_t missing = 0, extra = 0;
   for (const auto& [at, n] : slots) {
     const int64_t id = n == 3 ? hourly.id : nightly.id;
-    const int64_t got = QueryInt(
-        db, "SELECT COUNT(*) FROM schedule_fires WHERE schedule_id = $1 AND slot_at = $2", {id, at});
+    const int64_t got =
+        QueryInt(db, "SELECT COUNT(*) FROM schedule_fires WHERE schedule_id = $1 AND slot_at = $2",
+                 {id, at});
     EXPECT_EQ(got, n) << "slot " << FormatIso8601(at);
     missing += std::max<int64_t>(0, n - got);
     extra += std::max<int64_t>(0, got - n);
@@ -152,12 +153,13 @@ TEST_F(SchedulerProcesses, ThreeProcessesTenSimulatedDaysEachSlotOnce) {
   // Which processes decided: more than one (no leader), all of them named.
   const int64_t deciders = QueryInt(db, "SELECT COUNT(DISTINCT decided_by) FROM schedule_slots");
   EXPECT_GE(deciders, 2);
-  std::printf("SCHEDULER|10 simulated days|3 processes (1 killed and replaced)|%d slots|"
-              "%lld fires|%lld runs|%lld duplicates|%lld missed|%lld deciding processes|%.1f s\n",
-              static_cast<int>(slots.size()),
-              static_cast<long long>(QueryInt(db, "SELECT COUNT(*) FROM schedule_fires")),
-              static_cast<long long>(runs), static_cast<long long>(extra),
-              static_cast<long long>(missing), static_cast<long long>(deciders), seconds);
+  std::printf(
+      "SCHEDULER|10 simulated days|3 processes (1 killed and replaced)|%d slots|"
+      "%lld fires|%lld runs|%lld duplicates|%lld missed|%lld deciding processes|%.1f s\n",
+      static_cast<int>(slots.size()),
+      static_cast<long long>(QueryInt(db, "SELECT COUNT(*) FROM schedule_fires")),
+      static_cast<long long>(runs), static_cast<long long>(extra), static_cast<long long>(missing),
+      static_cast<long long>(deciders), seconds);
 
   // Spring: a new nightly schedule from 2027-03-26 (the old ones deleted, so
   // the jump in time is no downtime for them).
@@ -166,12 +168,13 @@ TEST_F(SchedulerProcesses, ThreeProcessesTenSimulatedDaysEachSlotOnce) {
   const int64_t spring = Ms("2027-03-26T00:00:00Z");
   clock.Set(FromUnixMillis(spring));
   SetClock(spring);
-  const auto berlin = make("Berlin spring", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{tenants[0]});
+  const auto berlin =
+      make("Berlin spring", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{tenants[0]});
   // 26, 27: 01:30 UTC (CET); 28: 02:30 does not exist, fires at 03:00 CEST =
   // 01:00 UTC; 29, 30: 00:30 UTC (CEST).
-  const std::vector<int64_t> want = {
-      Ms("2027-03-26T01:30:00Z"), Ms("2027-03-27T01:30:00Z"), Ms("2027-03-28T01:00:00Z"),
-      Ms("2027-03-29T00:30:00Z"), Ms("2027-03-30T00:30:00Z")};
+  const std::vector<int64_t> want = {Ms("2027-03-26T01:30:00Z"), Ms("2027-03-27T01:30:00Z"),
+                                     Ms("2027-03-28T01:00:00Z"), Ms("2027-03-29T00:30:00Z"),
+                                     Ms("2027-03-30T00:30:00Z")};
   std::vector<Child> spring_workers;
   for (int i = 0; i < 3; ++i) spring_workers.push_back(StartWorker(t->url(), 10 + i));
   for (size_t i = 0; i < want.size(); ++i) {

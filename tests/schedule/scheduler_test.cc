@@ -21,9 +21,9 @@
 namespace ta::schedule {
 namespace {
 
-using ::ta::testing::TestBackend;
 using std::chrono::hours;
 using std::chrono::minutes;
+using ::ta::testing::TestBackend;
 
 // 2026-10-20T00:00:00Z: the simulated days cross Europe/Berlin's change back
 // to winter time on 2026-10-25.
@@ -81,7 +81,8 @@ class SchedulerTest : public ::testing::TestWithParam<TestBackend> {
 
   // Cancels every queued run, as if a worker had finished them, so the next
   // slot starts new runs instead of reusing these.
-  void FinishRuns(store::Database& db, runs::RunService& runs, const std::vector<int64_t>& tenants) {
+  void FinishRuns(store::Database& db, runs::RunService& runs,
+                  const std::vector<int64_t>& tenants) {
     auto queued = store::ReadResult<std::vector<store::RunRecord>>(db, [&](store::Tx& tx) {
       store::RunFilter f;
       f.status = "queued";
@@ -103,7 +104,8 @@ TEST_P(SchedulerTest, ThreeNodesTickingTogetherFireEachSlotOncePerTenant) {
   const int64_t b = ::ta::testing::MakeTenant(tdb->db(), "Fabrikam");
   const store::User admin = Admin(tdb->db());
   auto hourly = Make(tdb->db(), admin, In("Hourly", "0 * * * *", "UTC", std::nullopt));
-  auto nightly = Make(tdb->db(), admin, In("Nightly", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{b}));
+  auto nightly =
+      Make(tdb->db(), admin, In("Nightly", "30 2 * * *", "Europe/Berlin", std::vector<int64_t>{b}));
   std::vector<Node> nodes;
   for (int i = 0; i < 3; ++i) nodes.push_back(MakeNode(*tdb, "node-" + std::to_string(i)));
 
@@ -157,10 +159,10 @@ TEST_P(SchedulerTest, ThreeNodesTickingTogetherFireEachSlotOncePerTenant) {
     EXPECT_EQ(f.tenant_id, b);
     local.push_back(cron->LocalIso(FromUnixMillis(f.slot_at)));
   }
-  EXPECT_EQ(local, (std::vector<std::string>{
-                       "2026-10-20T02:30:00+02:00", "2026-10-21T02:30:00+02:00",
-                       "2026-10-22T02:30:00+02:00", "2026-10-23T02:30:00+02:00",
-                       "2026-10-24T02:30:00+02:00", "2026-10-25T02:30:00+02:00"}));
+  EXPECT_EQ(local,
+            (std::vector<std::string>{"2026-10-20T02:30:00+02:00", "2026-10-21T02:30:00+02:00",
+                                      "2026-10-22T02:30:00+02:00", "2026-10-23T02:30:00+02:00",
+                                      "2026-10-24T02:30:00+02:00", "2026-10-25T02:30:00+02:00"}));
   // The counters agree with the table: each slot decided once, each fire a
   // new run, every run distinct.
   EXPECT_EQ(decided.load(), 144 + 6);
@@ -171,8 +173,8 @@ TEST_P(SchedulerTest, ThreeNodesTickingTogetherFireEachSlotOncePerTenant) {
   for (const auto& f : nightly_fires) runs.insert(f.run_id);
   EXPECT_EQ(runs.size(), 144u * 2 + 6);
   EXPECT_EQ(::ta::testing::QueryInt(tdb->db(), "SELECT COUNT(*) FROM runs"), 144 * 2 + 6);
-  EXPECT_EQ(::ta::testing::QueryInt(
-                tdb->db(), "SELECT COUNT(*) FROM schedule_slots WHERE missed_count > 0"),
+  EXPECT_EQ(::ta::testing::QueryInt(tdb->db(),
+                                    "SELECT COUNT(*) FROM schedule_slots WHERE missed_count > 0"),
             0);
 }
 
@@ -194,9 +196,10 @@ TEST_P(SchedulerTest, DowntimeFiresOneCatchUpRunAndRecordsTheMissedSlots) {
   ASSERT_EQ(slots->size(), 1u);
   EXPECT_EQ(slots->front().slot_at, ToUnixMillis(kStart + hours(5)));
   EXPECT_EQ(slots->front().missed_count, 4);
-  EXPECT_EQ(slots->front().missed,
-            (std::vector<int64_t>{ToUnixMillis(kStart + hours(1)), ToUnixMillis(kStart + hours(2)),
-                                  ToUnixMillis(kStart + hours(3)), ToUnixMillis(kStart + hours(4))}));
+  EXPECT_EQ(
+      slots->front().missed,
+      (std::vector<int64_t>{ToUnixMillis(kStart + hours(1)), ToUnixMillis(kStart + hours(2)),
+                            ToUnixMillis(kStart + hours(3)), ToUnixMillis(kStart + hours(4))}));
   EXPECT_EQ(slots->front().state, "fired");
   // Ticking again in the same hour does nothing.
   auto again = n.scheduler->Tick();
