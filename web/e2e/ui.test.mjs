@@ -731,6 +731,51 @@ test('portfolio: every tenant with its last backup, next backup and what needs a
   await page.context().close();
 });
 
+test('alerts: a webhook shows its signing secret once; a test to a dead receiver is retried and logged', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await page.getByRole('link', { name: 'Alerts', exact: true }).click();
+  await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+  await page.getByRole('button', { name: 'New alert channel' }).click();
+  let form = page.getByRole('article', { name: 'New alert channel' });
+  await form.getByLabel('Name').fill('SIEM');
+  await form.getByLabel('URL').fill('https://siem.example.com/hooks/secret-path-123');
+  await form.getByRole('button', { name: 'Create channel' }).click();
+  const secret = (await page.getByTestId('signing-secret').textContent()).trim();
+  assert.match(secret, /^whsec_[A-Za-z0-9+/=]+$/);
+  await page.getByRole('button', { name: 'Done' }).click();
+  const row = page.getByTestId('channels-table').getByRole('row', { name: /SIEM/ });
+  await row.getByText('https://siem.example.com/…').waitFor();
+  assert.equal(await page.getByText('secret-path-123').count(), 0, 'the URL path is not shown back');
+  assert.equal(await page.getByText(secret).count(), 0, 'the secret is shown once');
+  // A chat channel whose receiver is down: the test is tried 4 times, then logged as failed.
+  await page.getByRole('button', { name: 'New alert channel' }).click();
+  form = page.getByRole('article', { name: 'New alert channel' });
+  await form.getByLabel('Name').fill('Old PSA');
+  await form.getByLabel('For').selectOption({ label: 'Contoso' });
+  await form.getByLabel('Kind').selectOption({ label: 'Teams or Slack' });
+  await form.getByLabel('URL').fill('http://127.0.0.1:9/hook');
+  await form.getByRole('button', { name: 'Create channel' }).click();
+  const psa = page.getByTestId('channels-table').getByRole('row', { name: /Old PSA/ });
+  await psa.getByRole('button', { name: 'Send a test to Old PSA' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'A test alert is on its way to “Old PSA”.' }).waitFor();
+  const channel = (await apiJson(page, '/api/v1/alert-channels')).items.find((c) => c.name === 'Old PSA');
+  const deadline = Date.now() + 90_000;
+  let deliveries;
+  while (Date.now() < deadline) {
+    deliveries = (await apiJson(page, `/api/v1/alert-channels/${channel.id}/deliveries`)).items;
+    if (deliveries[0]?.status === 'failed') break;
+    await new Promise((r) => setTimeout(r, 500)); // polling with a deadline: retries back off
+  }
+  assert.equal(deliveries[0].status, 'failed', JSON.stringify(deliveries));
+  assert.equal(deliveries[0].attempts, 4);
+  await psa.getByRole('button', { name: 'Old PSA', exact: true }).click();
+  const log = page.getByTestId('deliveries-table');
+  await log.getByText('failed', { exact: true }).waitFor();
+  await log.getByText(/could not be reached/).waitFor();
+  await page.context().close();
+});
+
 // ---- At MSP scale: 500 more tenants, 1,000 runs, one person who looks after them ----
 
 const night = 'night@msp.example'; // operator in every tenant; created by the scale test
@@ -938,7 +983,7 @@ test('axe-core: no serious or critical violation on any page at 1280 and 390 px'
     const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0].id;
     const set = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=1`)).items[0].id;
     const run = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs?type=backup_set.create&limit=1`)).items[0].id;
-    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules', '/portfolio'];
+    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules', '/portfolio', '/alerts'];
     for (const path of pages) {
       await page.goto(path);
       await page.locator('main h1').first().waitFor();

@@ -5,6 +5,7 @@ import { NotificationsBell } from './components/Notifications';
 import { TenantPicker, TenantSearch } from './components/TenantPicker';
 import { ErrorPage, Loading, ProblemView } from './components/ui';
 import { AccountPage } from './pages/Account';
+import { AlertsPage } from './pages/Alerts';
 import { AuditPage } from './pages/Audit';
 import { BackupSetPage, BackupSetsPage } from './pages/BackupSets';
 import { LoginPage } from './pages/Login';
@@ -25,12 +26,13 @@ const NAV = [
   ['/restore', 'Restore'],
   ['/runs', 'Runs'],
   ['/schedules', 'Schedules'],
+  ['/alerts', 'Alerts'],
   ['/audit', 'Audit log'],
   ['/tenant', 'Tenant'],
 ] as const;
 
 // Pages that show every tenant in the All tenants scope; the others need one tenant.
-const CROSS_TENANT = ['/runs', '/account', '/schedules', '/portfolio'];
+const CROSS_TENANT = ['/runs', '/account', '/schedules', '/portfolio', '/alerts'];
 
 function Header() {
   const session = useSession();
@@ -148,6 +150,7 @@ function SignedIn() {
             <Route path="/runs/:id" component={RunPage} />
             <Route path="/schedules" component={SchedulesPage} />
             <Route path="/portfolio" component={PortfolioPage} />
+            <Route path="/alerts" component={AlertsPage} />
             <Route path="/audit" component={AuditPage} />
             <Route path="/tenant" component={TenantPage} />
             <Route path="/account" component={AccountPage} />
