@@ -57,7 +57,9 @@ Result<schedule::ScheduleInput> ParseInput(const Request& req) {
         {"gfs_daily", &in.retention.gfs_daily},
         {"gfs_weekly", &in.retention.gfs_weekly},
         {"gfs_monthly", &in.retention.gfs_monthly}};
-    for (const auto& [key, value] : r->items()) {
+    for (const auto& item : r->items()) {
+      const std::string& key = item.key();
+      const nlohmann::json& value = item.value();
       auto f = std::find_if(std::begin(fields), std::end(fields),
                             [&](const auto& x) { return key == x.first; });
       if (f == std::end(fields))

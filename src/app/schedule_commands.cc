@@ -157,8 +157,9 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     return std::make_pair(cmd, a);
   };
   {
-    auto [cmd, a] =
-        add("add", "Create a schedule (a sync and a backup set per tenant at each slot)");
+    auto made = add("add", "Create a schedule (a sync and a backup set per tenant at each slot)");
+    auto* cmd = made.first;
+    auto a = made.second;
     AddDbOption(cmd, a->db_url);
     cmd->add_option("--name", a->name, "Schedule name (unique)")->required();
     cmd->add_option("--cron", a->cron, "Five fields, such as \"30 2 * * *\", or @daily")
@@ -173,12 +174,16 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     out.push_back({cmd, [a] { return Add(*a, std::cout, std::cerr); }});
   }
   {
-    auto [cmd, a] = add("list", "List schedules with their next fire time");
+    auto made = add("list", "List schedules with their next fire time");
+    auto* cmd = made.first;
+    auto a = made.second;
     AddDbOption(cmd, a->db_url);
     out.push_back({cmd, [a] { return List(*a, std::cout, std::cerr); }});
   }
   {
-    auto [cmd, a] = add("next", "Print the next fire times of a cron expression in a time zone");
+    auto made = add("next", "Print the next fire times of a cron expression in a time zone");
+    auto* cmd = made.first;
+    auto a = made.second;
     cmd->add_option("--cron", a->cron, "Five fields, such as \"30 2 * * *\"")->required();
     cmd->add_option("--time-zone", a->time_zone, "IANA time zone")->capture_default_str();
     cmd->add_option("--count", a->count, "How many")
@@ -187,7 +192,9 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     out.push_back({cmd, [a] { return Next(*a, std::cout, std::cerr); }});
   }
   {
-    auto [cmd, a] = add("slots", "The slots a schedule fired, newest first");
+    auto made = add("slots", "The slots a schedule fired, newest first");
+    auto* cmd = made.first;
+    auto a = made.second;
     AddDbOption(cmd, a->db_url);
     cmd->add_option("--id", a->id, "Schedule id")->required();
     cmd->add_option("--count", a->count, "How many")
@@ -196,7 +203,9 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
     out.push_back({cmd, [a] { return Slots(*a, std::cout, std::cerr); }});
   }
   {
-    auto [cmd, a] = add("remove", "Delete a schedule (runs it started stay)");
+    auto made = add("remove", "Delete a schedule (runs it started stay)");
+    auto* cmd = made.first;
+    auto a = made.second;
     AddDbOption(cmd, a->db_url);
     cmd->add_option("--id", a->id, "Schedule id")->required();
     out.push_back({cmd, [a] { return Remove(*a, std::cout, std::cerr); }});

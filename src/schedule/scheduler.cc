@@ -136,7 +136,8 @@ Status Scheduler::Fire(TickResult& out) {
       if (state.error().code() == Status::Code::kNotFound) continue;  // deleted meanwhile
       return state.error();
     }
-    auto& [schedule, fired] = *state;
+    const store::ScheduleRecord& schedule = state->first;
+    const std::set<int64_t>& fired = state->second;
     const int64_t now = ToUnixMillis(clock_.Now());
     size_t pending = 0;
     if (schedule.enabled) {
