@@ -182,7 +182,8 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.match(await page.getByTestId('items-selected').textContent(), new RegExp(`^${total} of ${total} items selected`));
   await page.getByRole('button', { name: 'Next: target tenant' }).click();
   // Focus moves to the new step's heading, which names it.
-  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'step-heading');
+  // (focus moves in an effect after the render: wait for it, bounded)
+  await page.waitForFunction(() => document.activeElement?.dataset.testid === 'step-heading', null, { timeout: 5_000 });
   assert.match(await page.getByTestId('step-heading').textContent(), /Step 2 of 5: Target tenant/);
   await page.getByRole('combobox', { name: 'Target tenant' }).fill('fabri');
   await page.getByTestId('target-search').getByRole('option', { name: /Fabrikam/ }).click();
@@ -891,7 +892,7 @@ test('at MSP scale: the picker finds any of 502 tenants, runs of every tenant fi
   await page.keyboard.press('/');
   const search = page.getByRole('combobox', { name: 'Find a tenant' });
   await search.waitFor();
-  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Find a tenant');
+  await page.waitForFunction(() => document.activeElement?.getAttribute('aria-label') === 'Find a tenant', null, { timeout: 5_000 });
   const options = page.getByRole('dialog', { name: 'Switch tenant' }).getByRole('option');
   assert.ok((await options.count()) <= 60, 'the picker lists a page of tenants, not 502');
   await search.fill('Dental');
