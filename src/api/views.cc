@@ -6,7 +6,7 @@ namespace ta::api {
 
 using nlohmann::json;
 
-json Time(std::optional<int64_t> ms) { return ms ? json(FormatIso8601(*ms)) : json(); }
+json Time(std::optional<int64_t> ms) { return TimeJson(ms); }
 
 json JsonColumn(const std::string& text) {
   auto j = json::parse(text, nullptr, false);

@@ -4,6 +4,10 @@
 
 namespace ta {
 
+nlohmann::json TimeJson(std::optional<int64_t> ms) {
+  return ms ? nlohmann::json(FormatIso8601(*ms)) : nlohmann::json();
+}
+
 std::string FormatIso8601(int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};

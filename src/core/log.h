@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -45,5 +46,7 @@ class Logger {
 
 // "2026-11-27T19:25:51.123Z"
 std::string FormatIso8601(int64_t unix_ms);
+// The same as JSON for an answer or a payload; null when there is no time.
+nlohmann::json TimeJson(std::optional<int64_t> unix_ms);
 
 }  // namespace ta

@@ -22,11 +22,7 @@ const std::vector<std::string>& AlertEvents() {
   return kEvents;
 }
 
-namespace {
-
-json Time(std::optional<int64_t> ms) { return ms ? json(FormatIso8601(*ms)) : json(); }
-
-}  // namespace
+namespace {}  // namespace
 
 Status Raise(store::Database& db, store::Tx& tx, int64_t tenant, const std::string& event,
              const json& data, int64_t now_ms) {
@@ -151,8 +147,8 @@ json ChannelJson(const store::AlertChannel& c) {
           {"enabled", c.enabled},
           {"disabled_reason", c.disabled_reason ? json(*c.disabled_reason) : json()},
           {"consecutive_failures", c.consecutive_failures},
-          {"created_at", Time(c.created_at)},
-          {"updated_at", Time(c.updated_at)}};
+          {"created_at", TimeJson(c.created_at)},
+          {"updated_at", TimeJson(c.updated_at)}};
 }
 
 json DeliveryJson(const store::AlertDelivery& d) {
@@ -161,8 +157,8 @@ json DeliveryJson(const store::AlertDelivery& d) {
           {"status", d.status},
           {"attempts", d.attempts},
           {"last_error", d.last_error ? json(*d.last_error) : json()},
-          {"created_at", Time(d.created_at)},
-          {"finished_at", Time(d.finished_at)},
+          {"created_at", TimeJson(d.created_at)},
+          {"finished_at", TimeJson(d.finished_at)},
           {"payload", json::parse(d.payload, nullptr, false)}};
 }
 
@@ -199,15 +195,12 @@ Status Validate(const ChannelInput& in) {
   return Status::Ok();
 }
 
-std::optional<int64_t> ActorId(const store::User& u) {
-  return u.id > 0 ? std::optional<int64_t>(u.id) : std::nullopt;
-}
-
 Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,
              const store::AlertChannel& c, int64_t now) {
   // The target URL may carry a token (chat webhooks do): only its host is recorded.
   return store::AuditLog::Record(
-      tx, c.tenant_id.value_or(0), ActorId(actor), action, "alert_channel", std::to_string(c.id),
+      tx, c.tenant_id.value_or(0), store::ActorIdOf(actor), action, "alert_channel",
+      std::to_string(c.id),
       json{{"name", c.name}, {"kind", c.kind}, {"target", MaskedTarget(c)}, {"events", c.events}}
           .dump(),
       now);
@@ -248,7 +241,7 @@ Result<ChannelService::Created> ChannelService::Create(const store::User& actor,
   c.target = in.target;
   c.events = in.events;
   c.enabled = in.enabled;
-  c.created_by = ActorId(actor);
+  c.created_by = store::ActorIdOf(actor);
   if (in.kind == "webhook") {
     if (!box_)
       return Unexpected(Status::FailedPrecondition(

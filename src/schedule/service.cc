@@ -23,8 +23,6 @@ store::User CommandLineActor() {
 
 namespace {
 
-json Time(std::optional<int64_t> ms) { return ms ? json(FormatIso8601(*ms)) : json(); }
-
 json NextJson(const ZonedCron& cron, Clock::TimePoint now, size_t n) {
   json out = json::array();
   for (auto t : cron.NextN(now, n))
@@ -56,14 +54,10 @@ json Details(const ScheduleRecord& s) {
           {"retention", RetentionJson(s)}};
 }
 
-std::optional<int64_t> ActorId(const store::User& actor) {
-  return actor.id > 0 ? std::optional<int64_t>(actor.id) : std::nullopt;
-}
-
 Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,
              const ScheduleRecord& s, int64_t now) {
-  return store::AuditLog::Record(tx, 0, ActorId(actor), action, "schedule", std::to_string(s.id),
-                                 Details(s).dump(), now);
+  return store::AuditLog::Record(tx, 0, store::ActorIdOf(actor), action, "schedule",
+                                 std::to_string(s.id), Details(s).dump(), now);
 }
 
 ScheduleRecord FromInput(const ScheduleInput& in) {
@@ -182,7 +176,7 @@ Result<ScheduleRecord> ScheduleService::Create(const store::User& actor, const S
     ScheduleRecord s = FromInput(in);
     TA_RETURN_IF_ERROR(CheckManage(tx, actor, s.tenant_ids));
     const int64_t now = ToUnixMillis(clock_.Now());
-    s.created_by = ActorId(actor);
+    s.created_by = store::ActorIdOf(actor);
     s.created_at = s.updated_at = s.slots_after = now;
     auto id = store::Schedules::Create(tx, s);
     if (!id) return Unexpected(id.error());
@@ -262,12 +256,12 @@ Result<json> ScheduleService::SlotsJson(const store::User& actor, int64_t id, in
         f.push_back({{"tenant_id", x.tenant_id},
                      {"run_id", x.run_id},
                      {"reused", x.reused},
-                     {"fired_at", Time(x.fired_at)}});
-      out.push_back({{"slot_at", Time(slot.slot_at)},
-                     {"decided_at", Time(slot.decided_at)},
+                     {"fired_at", TimeJson(x.fired_at)}});
+      out.push_back({{"slot_at", TimeJson(slot.slot_at)},
+                     {"decided_at", TimeJson(slot.decided_at)},
                      {"decided_by", slot.decided_by},
                      {"state", slot.state},
-                     {"fired_at", Time(slot.fired_at)},
+                     {"fired_at", TimeJson(slot.fired_at)},
                      {"tenants", slot.targets.size()},
                      {"missed_count", slot.missed_count},
                      {"missed", missed},
@@ -284,8 +278,8 @@ Result<json> ScheduleService::Json(const ScheduleRecord& s, size_t n) {
   json j = Details(s);
   j["id"] = s.id;
   j["created_by"] = s.created_by ? json(*s.created_by) : json();
-  j["created_at"] = Time(s.created_at);
-  j["updated_at"] = Time(s.updated_at);
+  j["created_at"] = TimeJson(s.created_at);
+  j["updated_at"] = TimeJson(s.updated_at);
   j["targets"] = targets->size();
   auto cron = ZonedCron::Make(s.cron, s.time_zone);
   j["next"] = cron && s.enabled ? NextJson(*cron, clock_.Now(), n) : json::array();

@@ -52,6 +52,12 @@ struct Membership {
   std::string tags = "[]";  // JSON array of strings
 };
 
+// The user's id, or nullopt for the command line's stand-in user (id 0):
+// what an audit entry's actor or a record's creator holds.
+inline std::optional<int64_t> ActorIdOf(const User& u) {
+  return u.id > 0 ? std::optional<int64_t>(u.id) : std::nullopt;
+}
+
 // all: a run's notification when it is queued and when it ends; finished:
 // only when it ends; failures: only when it fails or partially succeeds.
 bool IsNotifyPreference(std::string_view v);

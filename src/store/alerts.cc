@@ -54,9 +54,6 @@ AlertDelivery ReadDelivery(const Row& row) {
   return d;
 }
 
-Param Opt(const std::optional<int64_t>& v) { return v ? Param(*v) : Param(nullptr); }
-Param OptS(const std::optional<std::string>& v) { return v ? Param(*v) : Param(nullptr); }
-
 }  // namespace
 
 Result<int64_t> Alerts::CreateChannel(Tx& tx, const AlertChannel& c) {
@@ -64,8 +61,9 @@ Result<int64_t> Alerts::CreateChannel(Tx& tx, const AlertChannel& c) {
       "INSERT INTO alert_channels (tenant_id, name, kind, target, secret_enc, events, enabled, "
       "created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
       "RETURNING id",
-      {Opt(c.tenant_id), c.name, c.kind, c.target, OptS(c.secret_enc), json(c.events).dump(),
-       int64_t{c.enabled ? 1 : 0}, Opt(c.created_by), c.created_at, c.updated_at});
+      {OptParam(c.tenant_id), c.name, c.kind, c.target, OptParam(c.secret_enc),
+       json(c.events).dump(), int64_t{c.enabled ? 1 : 0}, OptParam(c.created_by), c.created_at,
+       c.updated_at});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }
@@ -133,7 +131,7 @@ Result<int64_t> Alerts::AddDelivery(Tx& tx, const AlertDelivery& d) {
   auto rows = tx.Query(
       "INSERT INTO alert_deliveries (channel_id, tenant_id, event, payload, status, created_at) "
       "VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
-      {d.channel_id, Opt(d.tenant_id), d.event, d.payload, d.created_at});
+      {d.channel_id, OptParam(d.tenant_id), d.event, d.payload, d.created_at});
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }
@@ -160,7 +158,7 @@ Status Alerts::RecordAttempt(Tx& tx, int64_t delivery_id, const std::string& sta
   const bool final = status != "pending";
   Params params;
   params.emplace_back(status);
-  params.push_back(OptS(error));
+  params.push_back(OptParam(error));
   if (final)
     params.emplace_back(now_ms);
   else

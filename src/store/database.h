@@ -23,6 +23,11 @@ enum class Backend { kSqlite, kPostgres };
 
 using Param = std::variant<std::nullptr_t, int64_t, double, std::string>;
 using Params = std::vector<Param>;
+// An optional value as a parameter: NULL when absent.
+template <typename T>
+Param OptParam(const std::optional<T>& v) {
+  return v ? Param(*v) : Param(nullptr);
+}
 
 // One result row; cells are text as the backend printed them (NULL = nullopt).
 class Row {

@@ -40,9 +40,6 @@ RunRecord FromRow(const Row& r) {
   return run;
 }
 
-Param Opt(const std::optional<std::string>& v) { return v ? Param(*v) : Param(nullptr); }
-Param Opt(const std::optional<int64_t>& v) { return v ? Param(*v) : Param(nullptr); }
-
 enum Bucket { kNone, kSucceeded, kFailed, kSkipped };
 Bucket BucketOf(std::string_view status) {
   if (status.empty() || status == "pending") return kNone;
@@ -91,8 +88,9 @@ Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& 
   // The loop covers the window where the conflicting run ends between our
   // INSERT and our SELECT (PostgreSQL, READ COMMITTED): then we insert again.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto rows = tx.Query(insert, {run.tenant_id, run.type, run.idempotency_key, Opt(run.target_id),
-                                  Opt(run.initiator_user_id), run.params, run.total, now_ms});
+    auto rows =
+        tx.Query(insert, {run.tenant_id, run.type, run.idempotency_key, OptParam(run.target_id),
+                          OptParam(run.initiator_user_id), run.params, run.total, now_ms});
     if (!rows) return Unexpected(rows.error());
     if (!rows->empty()) return CreateOrReuseResult{FromRow(rows->front()), false};
     auto existing = tx.Query(active, {run.tenant_id, run.idempotency_key});
@@ -136,8 +134,8 @@ Status RunsRepository::Transition(Tx& tx, int64_t tenant_id, int64_t run_id, Run
       "finished_at = CASE WHEN $1 IN ('queued', 'running') THEN NULL ELSE $2 END, "
       "error_code = COALESCE($3, error_code), error_message = COALESCE($4, error_message) "
       "WHERE id = $5 AND tenant_id = $6 AND status = $7",
-      {std::string(ToString(to)), now_ms, Opt(error_code), Opt(error_message), run_id, tenant_id,
-       std::string(ToString(run->status))});
+      {std::string(ToString(to)), now_ms, OptParam(error_code), OptParam(error_message), run_id,
+       tenant_id, std::string(ToString(run->status))});
   if (!n) return n.error();
   if (*n != 1)
     return Status::Conflict("run " + std::to_string(run_id) + " changed concurrently; retry");
@@ -189,8 +187,9 @@ Status RunsRepository::UpsertItem(Tx& tx, int64_t tenant_id, int64_t run_id, con
       "error_code = excluded.error_code, error_message = excluded.error_message, "
       "details = excluded.details, attempts = run_items.attempts + 1, updated_at = "
       "excluded.updated_at",
-      {run_id, tenant_id, item.item_ref, item.status, Opt(item.action), Opt(item.graph_id),
-       Opt(item.error_code), Opt(item.error_message), Opt(item.details), now_ms});
+      {run_id, tenant_id, item.item_ref, item.status, OptParam(item.action),
+       OptParam(item.graph_id), OptParam(item.error_code), OptParam(item.error_message),
+       OptParam(item.details), now_ms});
   if (!up) return up.error();
   if (before == after) return Status::Ok();
   auto delta = [&](Bucket b) -> int64_t { return (after == b ? 1 : 0) - (before == b ? 1 : 0); };
@@ -318,12 +317,11 @@ Result<std::vector<RunRecord>> RunsRepository::List(Tx& tx, const std::vector<in
       "'running')) AND (CAST($7 AS BIGINT) IS NULL OR created_at >= $7) AND (CAST($8 AS BIGINT) IS "
       "NULL OR created_at < $8) ORDER BY id DESC LIMIT $6";
   auto rows = tx.Query(
-      sql,
-      {IdArray(tx.backend(), tenant_ids), f.status ? Param(*f.status) : Param(nullptr),
-       f.type ? Param(*f.type) : Param(nullptr), f.before_id ? Param(*f.before_id) : Param(nullptr),
-       int64_t{f.active_only ? 1 : 0}, f.limit,
-       f.created_from ? Param(*f.created_from) : Param(nullptr),
-       f.created_before ? Param(*f.created_before) : Param(nullptr)});
+      sql, {IdArray(tx.backend(), tenant_ids), f.status ? Param(*f.status) : Param(nullptr),
+            f.type ? Param(*f.type) : Param(nullptr),
+            f.before_id ? Param(*f.before_id) : Param(nullptr), int64_t{f.active_only ? 1 : 0},
+            f.limit, f.created_from ? Param(*f.created_from) : Param(nullptr),
+            f.created_before ? Param(*f.created_before) : Param(nullptr)});
   if (!rows) return Unexpected(rows.error());
   std::vector<RunRecord> out;
   out.reserve(rows->size());

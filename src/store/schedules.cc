@@ -44,7 +44,6 @@ Param TenantIds(const ScheduleRecord& s) {
   return s.tenant_ids ? Param(json(*s.tenant_ids).dump()) : Param(nullptr);
 }
 Param Tag(const ScheduleRecord& s) { return s.tag ? Param(*s.tag) : Param(nullptr); }
-Param Opt(const std::optional<int64_t>& v) { return v ? Param(*v) : Param(nullptr); }
 
 constexpr const char* kSlotCols =
     "schedule_id, slot_at, decided_at, decided_by, missed_count, missed, targets, state, fired_at";
@@ -97,8 +96,8 @@ Result<int64_t> Schedules::Create(Tx& tx, const ScheduleRecord& s) {
       "RETURNING id",
       {s.name, s.cron, s.time_zone, TenantIds(s), Tag(s), s.operation, s.jitter_seconds,
        int64_t{s.enabled ? 1 : 0}, s.created_by ? Param(*s.created_by) : Param(nullptr),
-       s.created_at, s.updated_at, s.slots_after, Opt(s.keep_last), Opt(s.keep_days),
-       Opt(s.gfs_daily), Opt(s.gfs_weekly), Opt(s.gfs_monthly)});
+       s.created_at, s.updated_at, s.slots_after, OptParam(s.keep_last), OptParam(s.keep_days),
+       OptParam(s.gfs_daily), OptParam(s.gfs_weekly), OptParam(s.gfs_monthly)});
   if (!rows) return Unexpected(NameTaken(rows.error()));
   return rows->front().Int(0);
 }
@@ -110,8 +109,9 @@ Status Schedules::Update(Tx& tx, const ScheduleRecord& s) {
       "keep_last = $12, keep_days = $13, gfs_daily = $14, gfs_weekly = $15, gfs_monthly = $16 "
       "WHERE id = $11",
       {s.name, s.cron, s.time_zone, TenantIds(s), Tag(s), s.operation, s.jitter_seconds,
-       int64_t{s.enabled ? 1 : 0}, s.updated_at, s.slots_after, s.id, Opt(s.keep_last),
-       Opt(s.keep_days), Opt(s.gfs_daily), Opt(s.gfs_weekly), Opt(s.gfs_monthly)});
+       int64_t{s.enabled ? 1 : 0}, s.updated_at, s.slots_after, s.id, OptParam(s.keep_last),
+       OptParam(s.keep_days), OptParam(s.gfs_daily), OptParam(s.gfs_weekly),
+       OptParam(s.gfs_monthly)});
   if (!n) return NameTaken(n.error());
   return *n == 1 ? Status::Ok() : Status::NotFound("schedule: does not exist");
 }
