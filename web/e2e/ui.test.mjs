@@ -163,6 +163,8 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByRole('link', { name: 'Restore', exact: true }).click();
 
   const set = page.getByLabel('Backup set');
+  // The sets load after the page: wait (bounded) for the option before reading the list.
+  await set.locator('option', { hasText: 'Contoso baseline' }).first().waitFor({ state: 'attached' });
   const label = (await set.locator('option').allTextContents()).find((t) => t.startsWith('Contoso baseline'));
   await set.selectOption({ label });
   await page.getByRole('group', { name: 'Items to restore' }).waitFor();
