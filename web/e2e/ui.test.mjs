@@ -195,7 +195,9 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   // Both source groups, the scope tag, and the conditional access policy's
   // break-glass user and named location have a same-named counterpart in
   // Fabrikam: pre-filled and marked.
-  await page.getByTestId('mapping-row').first().waitFor();
+  // (the rows and their suggestions render as the mapping loads: wait, bounded, for the fifth)
+  await page.getByTestId('mapping-row').nth(4).waitFor();
+  await page.getByTestId('suggested').nth(4).waitFor();
   assert.equal(await page.getByTestId('mapping-row').count(), 5);
   assert.equal(await page.getByTestId('suggested').count(), 5);
   await page.locator('[data-testid="mapping-row"][data-kind="user"]').waitFor();
