@@ -31,6 +31,7 @@ inline constexpr const char* kRunFailed = "run.failed";
 inline constexpr const char* kRunPartial = "run.partially_succeeded";
 inline constexpr const char* kRetentionDeleted = "retention.deleted";
 inline constexpr const char* kBackupMissed = "backup.missed";
+inline constexpr const char* kDriftDetected = "drift.detected";
 const std::vector<std::string>& AlertEvents();
 
 inline constexpr const char* kDeliverKind = "alert.deliver";

@@ -15,6 +15,8 @@ void RegisterHandlers(jobs::WorkerPool& pool, OpsContext& ctx) {
                 [&ctx](jobs::JobContext& c) { return RunBackupSetCreate(c, ctx); });
   pool.Register(kScheduledBackup,
                 [&ctx](jobs::JobContext& c) { return RunBackupSetCreate(c, ctx); });
+  pool.Register(runs::kDriftDetect,
+                [&ctx](jobs::JobContext& c) { return RunDriftDetect(c, ctx); });
   pool.Register(kRestorePreview, [&ctx](jobs::JobContext& c) { return RunRestore(c, ctx, false); });
   pool.Register(kRestoreExecute, [&ctx](jobs::JobContext& c) { return RunRestore(c, ctx, true); });
 }

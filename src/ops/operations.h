@@ -21,6 +21,7 @@ namespace ta::ops {
 using runs::kBackupSetCreate;
 using runs::kCaptureSnapshot;
 using runs::kConnectionCheck;
+using runs::kDriftFindingsRef;
 using runs::kInventorySync;
 using runs::kRestoreExecute;
 using runs::kRestorePreview;

@@ -23,11 +23,15 @@ constexpr size_t kCaptureConcurrency = 8;
 
 using store::PolicyRecord;
 
+}  // namespace
+
 Result<std::vector<PolicyRecord>> LoadPolicies(store::Database& db, int64_t tenant,
                                                const std::optional<std::vector<int64_t>>& ids) {
   return store::ReadResult<std::vector<PolicyRecord>>(
       db, [&](store::Tx& tx) { return store::Inventory::PoliciesToCapture(tx, tenant, ids); });
 }
+
+namespace {
 
 // Caches the setting definitions a captured policy uses and the tenant does
 // not have yet (names for documentation export). Best effort: a definition
@@ -108,6 +112,53 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
 
 }  // namespace
 
+Next CaptureAll(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretBox& box,
+                const std::vector<store::PolicyRecord>& policies,
+                std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs,
+                size_t first_policy, const ItemMap& done) {
+  // Captures are independent reads, so a few run at once: Graph latency, not
+  // this loop, then bounds the run, and the tenant's limiter and throttle gate
+  // keep the total within Intune's limits. The first item that ends the
+  // attempt (a store fault, a cancel, shutdown) stops every thread.
+  std::atomic<size_t> next{0};
+  std::mutex stop_mu;
+  Next stop;  // GUARDED_BY(stop_mu)
+  auto stopped = [&] {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    return stop.has_value();
+  };
+  auto worker = [&] {
+    for (size_t i; (i = next++) < policies.size();) {
+      if (Done(done, refs[first_policy + i])) continue;
+      if (stopped()) return;
+      Next result;
+      if (ctx.CancelRequested())
+        result = CancelRemaining(ctx, refs);
+      else if (ctx.ShuttingDown())
+        result = jobs::JobResult::Release();
+      else
+        result = CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs);
+      if (result) {
+        std::lock_guard<std::mutex> lock(stop_mu);
+        if (!stop) stop = std::move(result);
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const size_t n = std::min<size_t>(kCaptureConcurrency, policies.size());
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (stop) {
+    // A cancel that raced another thread's store fault still ends cancelled
+    // once the rest are recorded as skipped.
+    if (stop->kind == jobs::JobResult::Kind::kCancelled) return CancelRemaining(ctx, refs);
+    return stop;
+  }
+  return std::nullopt;
+}
+
 jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
   auto params = runs::CaptureParams::Parse(ctx.job().payload);
   if (!params) return jobs::JobResult::Fail(params.error());
@@ -154,51 +205,20 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   }
   auto policies = LoadPolicies(ctx.db(), tenant, ids);
   if (!policies) return JobFailure(policies.error());
-  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size() + policies->size())); !s.ok())
+  const size_t drift = params->detect_drift ? 1 : 0;
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size() + policies->size() + drift));
+      !s.ok())
     return JobFailure(s);
   auto done = ExistingItems(ctx);
   if (!done) return JobFailure(done.error());
   const size_t first_policy = refs.size();
   for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));
-  // Captures are independent reads, so a few run at once: Graph latency, not
-  // this loop, then bounds the run, and the tenant's limiter and throttle gate
-  // keep the total within Intune's limits. The first item that ends the
-  // attempt (a store fault, a cancel, shutdown) stops every thread.
-  std::atomic<size_t> next{0};
-  std::mutex stop_mu;
-  Next stop;  // GUARDED_BY(stop_mu)
-  auto stopped = [&] {
-    std::lock_guard<std::mutex> lock(stop_mu);
-    return stop.has_value();
-  };
-  auto worker = [&] {
-    for (size_t i; (i = next++) < policies->size();) {
-      if (Done(*done, refs[first_policy + i])) continue;
-      if (stopped()) return;
-      Next result;
-      if (ctx.CancelRequested())
-        result = CancelRemaining(ctx, refs);
-      else if (ctx.ShuttingDown())
-        result = jobs::JobResult::Release();
-      else
-        result = CaptureOne(ctx, **reader, ops.box, (*policies)[i], *set_id, refs);
-      if (result) {
-        std::lock_guard<std::mutex> lock(stop_mu);
-        if (!stop) stop = std::move(result);
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  const size_t n = std::min<size_t>(kCaptureConcurrency, policies->size());
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (stop) {
-    // A cancel that raced another thread's store fault still ends cancelled
-    // once the rest are recorded as skipped.
-    if (stop->kind == jobs::JobResult::Kind::kCancelled) return CancelRemaining(ctx, refs);
+  if (drift) refs.push_back(kDriftFindingsRef);
+  if (auto stop = CaptureAll(ctx, **reader, ops.box, *policies, *set_id, refs, first_policy, *done))
     return *stop;
+  // A scheduled backup that also detects drift compares the new set with the baseline.
+  if (drift && !Done(*done, kDriftFindingsRef)) {
+    if (auto stop = DetectDrift(ctx, **reader, *set_id, refs)) return *stop;
   }
   return Finish(ctx, refs);
 }

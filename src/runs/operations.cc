@@ -123,8 +123,28 @@ Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup
   params.sync_first = true;
   params.schedule_id = r.schedule_id;
   params.slot_at = r.slot_at;
+  params.detect_drift = r.detect_drift;
   req.params = params.ToJson();
   req.in_same_tx = r.in_same_tx;
+  return runs.Start(req);
+}
+
+Result<StartResult> StartDriftDetection(RunService& runs, int64_t tenant_id,
+                                        std::optional<int64_t> user_id,
+                                        const ScheduledBackup* scheduled) {
+  StartRequest req;
+  req.tenant_id = tenant_id;
+  req.type = kDriftDetect;
+  req.initiator_user_id = user_id;
+  DriftParams params;
+  params.user_id = user_id;
+  if (scheduled) {
+    req.target_id = std::to_string(scheduled->schedule_id);
+    params.schedule_id = scheduled->schedule_id;
+    params.slot_at = scheduled->slot_at;
+    req.in_same_tx = scheduled->in_same_tx;
+  }
+  req.params = params.ToJson();
   return runs.Start(req);
 }
 

@@ -27,9 +27,15 @@ inline constexpr const char* kConnectionCheck = "tenant.connection_check";
 inline constexpr const char* kScheduledBackup = "schedule.backup";
 // A schedule's retention in one tenant: deletes the sets its rule lets go.
 inline constexpr const char* kScheduleRetention = "schedule.retention";
-// Started by a schedule: they tell their initiator only about failures.
-inline bool IsScheduledRun(std::string_view type) {
-  return type == kScheduledBackup || type == kScheduleRetention;
+// Drift detection: sync, capture, compare with the baseline (findings).
+inline constexpr const char* kDriftDetect = "drift.detect";
+// The item of a drift comparison: the findings it recorded.
+inline constexpr const char* kDriftFindingsRef = "drift:findings";
+// Started by a schedule (a drift detection names its schedule in the
+// target): they tell their initiator only about failures.
+inline bool IsScheduledRun(std::string_view type, const std::optional<std::string>& target) {
+  return type == kScheduledBackup || type == kScheduleRetention ||
+         (type == kDriftDetect && target && !target->empty());
 }
 
 Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
@@ -55,9 +61,16 @@ struct ScheduledBackup {
   int64_t slot_at = 0;      // ms
   std::string set_name;     // "Nightly 2026-11-30 02:00 CET"
   std::optional<int64_t> user_id;  // the schedule's creator: told when it fails
+  bool detect_drift = false;       // then compare the set with the baseline
   std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
 };
 Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup& request);
+// Drift detection in the tenant (a manual one reuses the tenant's active
+// manual one). From a schedule: `scheduled` names it (slot, fire hook) and
+// the key holds the schedule, as for StartScheduledBackup.
+Result<StartResult> StartDriftDetection(RunService& runs, int64_t tenant_id,
+                                        std::optional<int64_t> user_id,
+                                        const ScheduledBackup* scheduled = nullptr);
 // The schedule's retention in the tenant (reuses one still active).
 Result<StartResult> StartRetention(RunService& runs, int64_t tenant_id, int64_t schedule_id,
                                    std::optional<int64_t> user_id);

@@ -64,6 +64,7 @@ std::string BackupSetParams::ToJson() const {
   if (sync_first) j["sync_first"] = true;
   if (schedule_id) j["schedule_id"] = *schedule_id;
   if (slot_at) j["slot_at"] = *slot_at;
+  if (detect_drift) j["detect_drift"] = true;
   return j.dump();
 }
 
@@ -81,9 +82,12 @@ Result<BackupSetParams> BackupSetParams::Parse(std::string_view payload) {
   auto user = OptInt(*j, "user_id");
   if (!user) return Unexpected(user.error());
   p.user_id = *user;
-  if (auto sync = j->find("sync_first"); sync != j->end()) {
-    if (!sync->is_boolean()) return Unexpected(Bad("sync_first", "not a boolean"));
-    p.sync_first = sync->get<bool>();
+  for (auto [key, flag] : {std::pair{"sync_first", &p.sync_first},
+                            std::pair{"detect_drift", &p.detect_drift}}) {
+    if (auto v = j->find(key); v != j->end()) {
+      if (!v->is_boolean()) return Unexpected(Bad(key, "not a boolean"));
+      *flag = v->get<bool>();
+    }
   }
   auto schedule = OptInt(*j, "schedule_id");
   if (!schedule) return Unexpected(schedule.error());
@@ -91,6 +95,28 @@ Result<BackupSetParams> BackupSetParams::Parse(std::string_view payload) {
   auto slot = OptInt(*j, "slot_at");
   if (!slot) return Unexpected(slot.error());
   p.slot_at = *slot;
+  return p;
+}
+
+std::string DriftParams::ToJson() const {
+  json j = json::object();
+  if (user_id) j["user_id"] = *user_id;
+  if (schedule_id) j["schedule_id"] = *schedule_id;
+  if (slot_at) j["slot_at"] = *slot_at;
+  return j.dump();
+}
+
+Result<DriftParams> DriftParams::Parse(std::string_view payload) {
+  auto j = Object(payload);
+  if (!j) return Unexpected(j.error());
+  DriftParams p;
+  for (auto [key, field] : {std::pair{"user_id", &p.user_id},
+                            std::pair{"schedule_id", &p.schedule_id},
+                            std::pair{"slot_at", &p.slot_at}}) {
+    auto v = OptInt(*j, key);
+    if (!v) return Unexpected(v.error());
+    *field = *v;
+  }
   return p;
 }
 

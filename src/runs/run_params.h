@@ -30,8 +30,18 @@ struct BackupSetParams {
   // captures every policy; it names the schedule and slot that started it.
   bool sync_first = false;
   std::optional<int64_t> schedule_id, slot_at;
+  // Then compares the new set with the tenant's baseline (drift findings).
+  bool detect_drift = false;
   std::string ToJson() const;
   static Result<BackupSetParams> Parse(std::string_view payload);
+};
+
+// drift.detect: sync, capture every policy, compare with the baseline.
+struct DriftParams {
+  std::optional<int64_t> user_id;
+  std::optional<int64_t> schedule_id, slot_at;  // when a schedule started it
+  std::string ToJson() const;
+  static Result<DriftParams> Parse(std::string_view payload);
 };
 
 struct RestoreParams {

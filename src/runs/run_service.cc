@@ -84,7 +84,7 @@ Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
   if (run.initiator_user_id) {
     auto user = store::Accounts::UserById(tx, *run.initiator_user_id);
     if (!user) return user.error();
-    if (*user && ShouldNotify((*user)->notify, run.status, IsScheduledRun(run.type))) {
+    if (*user && ShouldNotify((*user)->notify, run.status, IsScheduledRun(run.type, run.target_id))) {
       auto words = DescribeRun(tx, run);
       if (!words) return words.error();
       store::Notification n;

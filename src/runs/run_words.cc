@@ -136,6 +136,10 @@ std::string RunSentence(const RunRecord& run, const RunWords& w) {
     what = "Inventory sync of " + w.tenant;
   } else if (run.type == kConnectionCheck) {
     what = "Connection check of " + w.tenant;
+  } else if (run.type == kDriftDetect) {
+    what = "Drift detection in " + w.tenant;
+  } else if (run.type == kScheduleRetention) {
+    what = "Retention" + of_items + " in " + w.tenant;
   } else if (run.type == kCaptureSnapshot) {
     what = "Snapshot of " + (w.subject.empty() ? "a policy" : w.subject) + " in " + w.tenant;
   } else if (run.type == kBackupSetCreate) {

@@ -6,11 +6,11 @@
 namespace ta::store {
 namespace {
 
-constexpr const char* kSetSelect =
-    "SELECT s.id, s.tenant_id, s.name, s.description, s.run_id, s.created_by, s.created_at, "
-    "s.pinned, "
+const std::string kSetSelect =
+    std::string("SELECT s.id, s.tenant_id, s.name, s.description, s.run_id, s.created_by, s.created_at, "
+    "s.pinned, s.baseline, s.derived_from, "
     "(SELECT COUNT(*) FROM backup_items i WHERE i.backup_set_id = s.id), "
-    "(SELECT r.total FROM runs r WHERE r.id = s.run_id), "
+    "(SELECT ") + kSetExpectedSql + " FROM runs r WHERE r.id = s.run_id), "
     "(SELECT r.status FROM runs r WHERE r.id = s.run_id) FROM backup_sets s ";
 
 BackupSetRecord ReadSet(const Row& row) {
@@ -24,9 +24,12 @@ BackupSetRecord ReadSet(const Row& row) {
   s.created_by = r.OptInt();
   s.created_at = r.Int();
   s.pinned = r.Int() != 0;
+  s.baseline = r.Int() != 0;
+  s.derived_from = r.OptInt();
   s.item_count = r.Int();
-  s.expected_count = r.Int();
-  s.run_status = r.Text();
+  // A set made by accepting drift has no run: it holds what it copied.
+  s.expected_count = r.OptInt().value_or(s.item_count);
+  s.run_status = r.OptText().value_or("");
   return s;
 }
 
@@ -60,6 +63,7 @@ BackupItemRecord ReadItem(const Row& row) {
 }  // namespace
 
 std::string BackupSetRecord::Status() const {
+  if (derived_from) return "complete";
   if (run_status == "queued" || run_status == "running") return "in_progress";
   return run_status == "succeeded" && item_count == expected_count ? "complete" : "incomplete";
 }
@@ -146,8 +150,9 @@ Result<std::vector<BackupSetRecord>> BackupSets::OfSchedule(Tx& tx, int64_t tena
 
 Result<std::optional<int64_t>> BackupSets::NewestSucceeded(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
-      "SELECT s.id FROM backup_sets s JOIN runs r ON r.id = s.run_id WHERE s.tenant_id = $1 AND "
-      "r.status = 'succeeded' ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
+      "SELECT s.id FROM backup_sets s LEFT JOIN runs r ON r.id = s.run_id WHERE s.tenant_id = $1 "
+      "AND (r.status = 'succeeded' OR s.derived_from IS NOT NULL) "
+      "ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<int64_t>();

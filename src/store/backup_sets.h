@@ -15,12 +15,22 @@
 
 namespace ta::store {
 
+// SQL: the policies the run `r` that fills a set set out to capture (its
+// items other than a scheduled backup's sync lists and drift comparison).
+inline constexpr const char* kSetExpectedSql =
+    "(r.total - (SELECT COUNT(*) FROM run_items ri WHERE ri.run_id = r.id AND ri.item_ref NOT "
+    "LIKE 'policy:%'))";
+
 struct BackupSetRecord {
   int64_t id = 0, tenant_id = 0;
   std::string name, description;
   std::optional<int64_t> run_id, created_by;
   int64_t created_at = 0;
   bool pinned = false;         // legal hold: retention never deletes it
+  bool baseline = false;       // drift detection compares the tenant with it
+  // Made by accepting drift: a copy of this baseline with the live state of
+  // the accepted object (no run; always complete).
+  std::optional<int64_t> derived_from;
   int64_t item_count = 0;      // items the set holds
   int64_t expected_count = 0;  // policies its run set out to capture
   std::string run_status;      // of the run that filled it
@@ -57,7 +67,8 @@ class BackupSets {
   // The sets a schedule's backups made in the tenant, newest first.
   static Result<std::vector<BackupSetRecord>> OfSchedule(Tx& tx, int64_t tenant_id,
                                                          int64_t schedule_id);
-  // The tenant's newest set whose run succeeded (retention never deletes it).
+  // The tenant's newest set whose run succeeded, or made by accepting drift
+  // (retention never deletes it).
   static Result<std::optional<int64_t>> NewestSucceeded(Tx& tx, int64_t tenant_id);
   // Deletes the set, its items and the versions nothing else needs (only
   // this set references them and a newer version of the policy exists).

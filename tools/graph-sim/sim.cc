@@ -162,11 +162,17 @@ std::vector<std::string> GraphSim::Seed(const std::string& tenant_id, const std:
 }
 
 bool GraphSim::Remove(const std::string& tenant_id, const std::string& collection,
-                      const std::string& id) {
+                      const std::string& id, const std::string& user_principal_name) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Tenant& t = impl_->tenants[tenant_id];
   Collection& c = collection == "groups" ? t.groups : t.collections[collection];
-  if (!c.items.erase(id)) return false;
+  if (!c.items.count(id)) return false;
+  if (!user_principal_name.empty())
+    impl_->RecordAudit(t, collection, id, "Delete",
+                       {user_principal_name, "0000000a-0000-0000-c000-000000000000",
+                        "Microsoft Intune portal"},
+                       NewGuid(impl_->rng));
+  c.items.erase(id);
   c.order.erase(std::remove(c.order.begin(), c.order.end(), id), c.order.end());
   return true;
 }

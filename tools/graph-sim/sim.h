@@ -65,8 +65,17 @@ class GraphSim {
   // Missing ids and timestamps are filled in. Returns the ids.
   std::vector<std::string> Seed(const std::string& tenant_id, const std::string& collection,
                                 const std::vector<nlohmann::json>& objects);
-  // Deletes an object, as an admin deleting a policy in the Intune portal would.
-  bool Remove(const std::string& tenant_id, const std::string& collection, const std::string& id);
+  // Deletes an object, as an admin deleting a policy in the Intune portal would
+  // (recorded in the audit log when an admin is named).
+  bool Remove(const std::string& tenant_id, const std::string& collection, const std::string& id,
+              const std::string& user_principal_name = "");
+  // Changes an object's properties as an admin in the Intune portal would:
+  // recorded in the tenant's audit log (deviceManagement/auditEvents) with the
+  // admin as the actor. Also POST /_sim/admin-change {"tenant", "collection",
+  // "id", "patch", "user"}. False when there is no such object.
+  bool AdminChange(const std::string& tenant_id, const std::string& collection,
+                   const std::string& id, const nlohmann::json& patch,
+                   const std::string& user_principal_name);
   // Generates `count` realistic synthetic objects spread round-robin over
   // every collection (one of each from 35 on), or only `only_collection`.
   void GeneratePolicies(const std::string& tenant_id, int count,

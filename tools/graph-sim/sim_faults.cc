@@ -67,7 +67,10 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
         --ignore_next_writes;  // accepted, and silently not carried out
         res.status = 204;
       } else {
-        fn(tenants[tenant_id], request_id);
+        Tenant& t = tenants[tenant_id];
+        fn(t, request_id);
+        if (write && (res.status == -1 || (res.status >= 200 && res.status < 300)))
+          RecordWrite(t, req, res, tok->second.client_id, request_id);
         if (write && hold_next_writes > 0 && req.path.find(hold_path) != std::string::npos) {
           --hold_next_writes;
           hold = true;
@@ -229,6 +232,18 @@ void GraphSim::Impl::ControlRoutes() {
       return;
     }
     res.status = 204;
+  });
+  server.Post("/_sim/admin-change", [this](const Request& req, Response& res) {
+    json b = json::parse(req.body, nullptr, false);
+    if (b.is_discarded() || !b.is_object() || !b.contains("patch") || !b["patch"].is_object()) {
+      res.status = 400;
+      res.set_content(R"({"error":"body: {tenant, collection, id, patch (object), user}"})",
+                      "application/json");
+      return;
+    }
+    const bool changed = owner->AdminChange(b.value("tenant", ""), b.value("collection", ""),
+                                            b.value("id", ""), b["patch"], b.value("user", ""));
+    res.status = changed ? 204 : 404;
   });
   server.Get("/_sim/health",
              [](const Request&, Response& res) { res.set_content("ok", "text/plain"); });

@@ -87,6 +87,15 @@ struct Tenant {
   Collection groups;
   // Encrypted OMA-URI values: secretReferenceValueId -> plaintext.
   std::map<std::string, std::string> secrets;
+  // Intune's audit log (deviceManagement/auditEvents), oldest first: one
+  // event per write that changed an object, by the app or by an admin.
+  std::vector<json> audit;
+};
+// Who made a change, as an auditActor names them.
+struct AuditActor {
+  std::string user_principal_name;  // "" for an app acting alone
+  std::string application_id;
+  std::string application_name;
 };
 
 struct TokenInfo {
@@ -180,6 +189,18 @@ struct GraphSim::Impl {
   void ApplyKnobs(const json& k);
   void ControlRoutes();
 
+  // sim_audit.cc
+  // GET deviceManagement/auditEvents, with Graph's $filter on activityDateTime
+  // and resources/any(r:r/resourceId eq '...').
+  void AuditRoutes();
+  // Appends an event for a change to `collection`/`id` ("Create", "Patch",
+  // "Delete" or "Action") at the sim clock's now.
+  void RecordAudit(Tenant& t, const std::string& collection, const std::string& id,
+                   const std::string& operation, const AuditActor& actor,
+                   const std::string& request_id);
+  // The event for a successful Graph write by an app (from its path and answer).
+  void RecordWrite(Tenant& t, const httplib::Request& req, const httplib::Response& res,
+                   const std::string& client_id, const std::string& request_id);
   // sim_objects.cc
   void ObjectRoutes();
   void CollectionRoutes();

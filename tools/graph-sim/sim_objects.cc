@@ -103,6 +103,7 @@ bool GraphSim::Impl::AnyObject(Tenant& t, const std::string& id) {
 
 void GraphSim::Impl::ObjectRoutes() {
   // Before the generic routes, which would take their paths.
+  AuditRoutes();
   IntentAndPolicySetRoutes();
   DirectoryRoutes();
   CollectionRoutes();
@@ -741,8 +742,10 @@ json GraphSim::Impl::Page(const httplib::Request& req, const std::vector<json>& 
   if (skip + top < all.size()) {
     std::string next = "http://" + req.get_header_value("Host") + req.path +
                        "?$top=" + std::to_string(top) + "&$skiptoken=" + std::to_string(skip + top);
-    if (req.has_param("$expand")) {
-      next += "&$expand=" + httplib::detail::encode_query_param(req.get_param_value("$expand"));
+    for (const char* kept : {"$expand", "$filter"}) {
+      if (req.has_param(kept))
+        next += std::string("&") + kept + "=" +
+                httplib::detail::encode_query_param(req.get_param_value(kept));
     }
     page["@odata.nextLink"] = next;
   }
