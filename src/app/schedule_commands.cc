@@ -20,7 +20,7 @@ using nlohmann::json;
 
 struct ScheduleArgs {
   std::string db_url = kDefaultDatabase;
-  std::string name, cron, time_zone = "UTC", tag;
+  std::string name, cron, time_zone = "UTC", tag, operation = "backup";
   std::vector<std::string> tenants;
   int64_t jitter_seconds = 0, id = 0;
   size_t count = 5;
@@ -76,6 +76,7 @@ int Add(const ScheduleArgs& a, std::ostream& out, std::ostream& err) {
   }
   if (!a.tag.empty()) in.tag = a.tag;
   in.jitter_seconds = a.jitter_seconds;
+  in.operation = a.operation;
   in.enabled = !a.disabled;
   schedule::ScheduleService service(**db, SystemClock::Instance());
   auto s = service.Create(schedule::CommandLineActor(), in);
@@ -168,6 +169,9 @@ void AddScheduleCommands(CLI::App& app, Commands& out) {
         ->capture_default_str();
     cmd->add_option("--tenant", a->tenants, "Tenant id or name (repeat; none: every tenant)");
     cmd->add_option("--tag", a->tag, "Only tenants with this tag");
+    cmd->add_option("--operation", a->operation,
+                    "backup, drift (drift detection) or backup_and_drift")
+        ->capture_default_str();
     cmd->add_option("--jitter", a->jitter_seconds,
                     "Spread the tenants' starts over this many seconds after each slot");
     cmd->add_flag("--disabled", a->disabled, "Create it switched off");

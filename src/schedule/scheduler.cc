@@ -163,7 +163,11 @@ Status Scheduler::Fire(TickResult& out) {
           if (!*inserted) return Status::AlreadyExists("slot already fired for this tenant");
           return Status::Ok();
         };
-        auto started = runs::StartScheduledBackup(runs_, req);
+        req.detect_drift = schedule.operation == "backup_and_drift";
+        auto started = schedule.operation == "drift"
+                           ? runs::StartDriftDetection(runs_, target.tenant_id, schedule.created_by,
+                                                       &req)
+                           : runs::StartScheduledBackup(runs_, req);
         if (!started) {
           if (started.error().code() == Status::Code::kAlreadyExists) continue;
           log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
@@ -174,8 +178,8 @@ Status Scheduler::Fire(TickResult& out) {
         }
         ++(started->reused ? out.reused : out.started);
         // Retention follows each fire (a set still being filled is kept).
-        if (schedule.keep_last || schedule.keep_days || schedule.gfs_daily || schedule.gfs_weekly ||
-            schedule.gfs_monthly) {
+        if (schedule.operation != "drift" && (schedule.keep_last || schedule.keep_days || schedule.gfs_daily || schedule.gfs_weekly ||
+            schedule.gfs_monthly)) {
           auto kept =
               runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
           if (!kept)

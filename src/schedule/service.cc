@@ -12,7 +12,9 @@ namespace ta::schedule {
 using nlohmann::json;
 using store::ScheduleRecord;
 
-bool IsScheduleOperation(std::string_view op) { return op == "backup"; }
+bool IsScheduleOperation(std::string_view op) {
+  return op == "backup" || op == "drift" || op == "backup_and_drift";
+}
 
 store::User CommandLineActor() {
   store::User u;
@@ -98,8 +100,9 @@ Status ScheduleService::Validate(store::Tx& tx, const ScheduleInput& in) {
   if (auto c = ZonedCron::Make(in.cron, in.time_zone); !c) return c.error();
   if (!IsScheduleOperation(in.operation))
     return Status::InvalidArgument(
-        "operation: must be \"backup\" (an inventory sync, then a "
-        "backup set of every policy)");
+        "operation: must be \"backup\" (an inventory sync, then a backup set of every "
+        "policy), \"drift\" (drift detection against the baseline) or \"backup_and_drift\" "
+        "(the backup, then its set compared with the baseline before it)");
   if (in.jitter_seconds < 0 || in.jitter_seconds > kMaxJitterSeconds)
     return Status::InvalidArgument("jitter_seconds: 0 to " + std::to_string(kMaxJitterSeconds) +
                                    " (spreads the tenants' starts over that many seconds)");

@@ -228,6 +228,42 @@ TEST_P(SchedulerTest, ASlotWhoseRunIsStillActiveReusesIt) {
   EXPECT_EQ(::ta::testing::QueryInt(tdb->db(), "SELECT COUNT(*) FROM runs"), 1);
 }
 
+TEST_P(SchedulerTest, EachOperationStartsItsRunOncePerSlot) {
+  TA_OPEN_DB(tdb);
+  const int64_t t = ::ta::testing::MakeTenant(tdb->db(), "Contoso");
+  const store::User admin = Admin(tdb->db());
+  ScheduleInput drift = In("Drift", "0 * * * *", "UTC", std::vector<int64_t>{t});
+  drift.operation = "drift";
+  ScheduleInput both = In("Both", "30 * * * *", "UTC", std::vector<int64_t>{t});
+  both.operation = "backup_and_drift";
+  const auto d = Make(tdb->db(), admin, drift);
+  const auto b = Make(tdb->db(), admin, both);
+  ScheduleInput bad = In("Bad", "0 * * * *", "UTC", std::vector<int64_t>{t});
+  bad.operation = "compare";
+  ScheduleService service(tdb->db(), clock_);
+  auto refused = service.Create(admin, bad);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("operation: must be"), std::string::npos);
+  Node n = MakeNode(*tdb, "node-a");
+  clock_.Set(kStart + hours(1) + minutes(45));  // past both schedules' slots
+  ASSERT_TRUE(n.scheduler->Tick().has_value());
+  ASSERT_TRUE(n.scheduler->Tick().has_value());  // a second tick adds nothing
+  const auto fd = Fires(tdb->db(), d.id), fb = Fires(tdb->db(), b.id);
+  ASSERT_EQ(fd.size(), 1u);
+  ASSERT_EQ(fb.size(), 1u);
+  EXPECT_EQ(::ta::testing::QueryInt(tdb->db(), "SELECT COUNT(*) FROM runs"), 2);
+  EXPECT_EQ(::ta::testing::QueryInt(
+                tdb->db(), "SELECT COUNT(*) FROM runs WHERE id = $1 AND type = 'drift.detect' AND "
+                           "target_id = $2",
+                {fd[0].run_id, std::to_string(d.id)}),
+            1);
+  EXPECT_EQ(::ta::testing::QueryInt(
+                tdb->db(), "SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND kind = "
+                           "'schedule.backup' AND payload LIKE '%\"detect_drift\":true%'",
+                {fb[0].run_id}),
+            1);
+}
+
 TEST_P(SchedulerTest, JitterSpreadsStartsAndAnyNodeStartsWhatIsDue) {
   TA_OPEN_DB(tdb);
   for (int i = 0; i < 20; ++i) ::ta::testing::MakeTenant(tdb->db(), "Tenant " + std::to_string(i));
