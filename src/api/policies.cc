@@ -36,19 +36,6 @@ json PolicyJson(const store::PolicyRecord& p) {
                                            : json()}};
 }
 
-json BackupSetJson(const store::BackupSetRecord& s) {
-  return {{"id", s.id},
-          {"name", s.name},
-          {"description", s.description},
-          {"run_id", Opt(s.run_id)},
-          {"created_by", Opt(s.created_by)},
-          {"created_at", Time(s.created_at)},
-          {"item_count", s.item_count},
-          {"expected_count", s.expected_count},
-          {"status", s.Status()},
-          {"pinned", s.pinned}};
-}
-
 // The cursor of a page of records: the last one's key.
 template <typename T, typename Key>
 std::optional<int64_t> LastKey(const std::vector<T>& records, Key key) {

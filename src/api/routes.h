@@ -68,6 +68,13 @@ Result<Response> UpdateAlertChannel(ApiContext&, Request&);
 Result<Response> DeleteAlertChannel(ApiContext&, Request&);
 Result<Response> TestAlertChannel(ApiContext&, Request&);
 Result<Response> ListAlertDeliveries(ApiContext&, Request&);
+// drift.cc
+Result<Response> DetectDrift(ApiContext&, Request&);
+Result<Response> ListDriftFindings(ApiContext&, Request&);
+Result<Response> GetDriftFinding(ApiContext&, Request&);
+Result<Response> AcceptDriftFinding(ApiContext&, Request&);
+Result<Response> RevertDriftFinding(ApiContext&, Request&);
+Result<Response> SetBaselineSet(ApiContext&, Request&);
 // schedules.cc
 Result<Response> ListSchedules(ApiContext&, Request&);
 Result<Response> CreateSchedule(ApiContext&, Request&);

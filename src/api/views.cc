@@ -1,5 +1,7 @@
 #include "api/views.h"
 
+#include "store/backup_sets.h"
+
 #include "core/log.h"
 
 namespace ta::api {
@@ -82,6 +84,22 @@ Result<json> RunsJson(store::Tx& tx, const std::vector<store::RunRecord>& runs) 
   json items = json::array();
   for (const auto& r : runs) items.push_back(RunJson(r, &words->at(r.id)));
   return items;
+}
+
+json BackupSetJson(const store::BackupSetRecord& s) {
+  auto opt = [](const std::optional<int64_t>& x) { return x ? json(*x) : json(); };
+  return {{"id", s.id},
+          {"name", s.name},
+          {"description", s.description},
+          {"run_id", opt(s.run_id)},
+          {"created_by", opt(s.created_by)},
+          {"created_at", Time(s.created_at)},
+          {"item_count", s.item_count},
+          {"expected_count", s.expected_count},
+          {"status", s.Status()},
+          {"pinned", s.pinned},
+          {"baseline", s.baseline},
+          {"derived_from", opt(s.derived_from)}};
 }
 
 json NotificationJson(const store::Notification& n) {

@@ -14,6 +14,10 @@
 #include "store/notifications.h"
 #include "store/runs_repository.h"
 
+namespace ta::store {
+struct BackupSetRecord;
+}
+
 namespace ta::api {
 
 nlohmann::json Time(std::optional<int64_t> unix_ms);
@@ -23,6 +27,9 @@ nlohmann::json RunJson(const store::RunRecord& run, const runs::RunWords* words 
 // Each run with its words, looked up in `tx`.
 Result<nlohmann::json> RunsJson(store::Tx& tx, const std::vector<store::RunRecord>& runs);
 nlohmann::json NotificationJson(const store::Notification& n);
+// "baseline": drift is compared with it; "derived_from": made by accepting
+// drift (a copy of that baseline with the accepted live state).
+nlohmann::json BackupSetJson(const store::BackupSetRecord& s);
 nlohmann::json UserJson(const store::User& u);
 // A parsed JSON column; a value that does not parse is returned as a string.
 nlohmann::json JsonColumn(const std::string& text);

@@ -31,7 +31,7 @@ struct Sample {
 
 // One tenant's records, referenced by the samples.
 struct Records {
-  int64_t tenant = 0, policy = 0, set = 0, run = 0, member = 0;
+  int64_t tenant = 0, policy = 0, set = 0, item = 0, run = 0, member = 0;
 };
 
 class AuthzMatrix : public ::testing::TestWithParam<TestBackend> {};
@@ -58,7 +58,9 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
         db,
         "INSERT INTO backup_sets (tenant_id, name, created_at) VALUES ($1, 'set', 0) RETURNING id",
         {r.tenant});
-    InsertReturningId(db,
+    // A set made by accepting drift: complete, so it can be the baseline.
+    ::ta::testing::MustExec(db, "UPDATE backup_sets SET derived_from = id WHERE id = $1", {r.set});
+    r.item = InsertReturningId(db,
                       "INSERT INTO backup_items (tenant_id, backup_set_id, policy_id, "
                       "policy_version_id, policy_type, graph_id, display_name, payload, "
                       "assignments, content_hash, created_at) VALUES ($1, $2, $3, $4, "
@@ -141,6 +143,17 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
     return w.id == owner.id || w.id == admin.id ? ok : std::set<int>{403};
   };
 
+  // A fresh open drift finding on a new object of the records' tenant.
+  auto finding_of = [&](const Records& r, const std::string& kind) {
+    return std::to_string(InsertReturningId(
+        db,
+        "INSERT INTO drift_findings (tenant_id, policy_type, graph_id, display_name, kind, status, "
+        "baseline_set_id, baseline_item_id, diff, actor, actor_detail, first_run_id, last_run_id, "
+        "first_seen_at, last_seen_at) VALUES ($1, 'deviceConfiguration', $2, 'Policy', $3, "
+        "'open', $4, $5, '[]', 'unknown', '', 0, 0, 0, 0) RETURNING id",
+        {r.tenant, "drifted-" + std::to_string(++fresh), kind, r.set, r.item}));
+  };
+
   const std::set<int> kStart = {200, 202};
   using SampleFn = std::function<Sample(const Who&, Scope)>;
   auto T = [](int64_t id) { return "/api/v1/tenants/" + std::to_string(id); };
@@ -195,6 +208,33 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/pin",
                        R"({"pinned":true})", {200}};
+       }},
+      {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/baseline",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/baseline",
+                       R"({"baseline":true})", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/drift/detect",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/drift/detect", "", kStart};
+       }},
+      {"GET /api/v1/tenants/{tenant}/drift-findings",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/drift-findings?status=all", "", {200}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/drift-findings/{finding}",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/drift-findings/" + finding_of(rec(s), "changed"), "", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/drift-findings/{finding}/accept",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/drift-findings/" + finding_of(rec(s), "removed") + "/accept", "",
+                       {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/drift-findings/{finding}/revert",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/drift-findings/" + finding_of(rec(s), "changed") + "/revert", "",
+                       kStart};
        }},
       {"GET /api/v1/alert-channels",
        [](const Who&, Scope) {
@@ -475,6 +515,12 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"POST /api/v1/alert-channels/{channel}/test", "user"},
       {"GET /api/v1/alert-channels/{channel}/deliveries", "user"},
       {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin", "owner"},
+      {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/baseline", "operator"},
+      {"POST /api/v1/tenants/{tenant}/drift/detect", "operator"},
+      {"GET /api/v1/tenants/{tenant}/drift-findings", "readonly"},
+      {"GET /api/v1/tenants/{tenant}/drift-findings/{finding}", "readonly"},
+      {"POST /api/v1/tenants/{tenant}/drift-findings/{finding}/accept", "operator"},
+      {"POST /api/v1/tenants/{tenant}/drift-findings/{finding}/revert", "operator"},
       {"POST /api/v1/schedules", "user"},
       {"GET /api/v1/schedules/{schedule}", "user"},
       {"PUT /api/v1/schedules/{schedule}", "user"},
