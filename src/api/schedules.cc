@@ -153,7 +153,7 @@ Result<Response> Portfolio(ApiContext& ctx, Request& req) {
   if (!attention) return Unexpected(attention.error());
   q.attention_only = *attention == std::optional<std::string>("true");
   auto sort =
-      QueryEnum(req, "sort", {"name", "last_backup", "failed_runs", "next_backup", "credentials"});
+      QueryEnum(req, "sort", {"name", "last_backup", "failed_runs", "drift", "next_backup", "credentials"});
   if (!sort) return Unexpected(sort.error());
   if (*sort) q.sort = **sort;
   auto order = QueryEnum(req, "order", {"asc", "desc"});

@@ -98,11 +98,15 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
     if (creds == "failing") attention.push_back("the last connection check failed");
     auto next = loaded->next.find(r.tenant_id);
     if (next == loaded->next.end()) attention.push_back("no schedule backs it up");
+    if (r.open_drift > 0)
+      attention.push_back(std::to_string(r.open_drift) +
+                          (r.open_drift == 1 ? " open drift finding" : " open drift findings"));
     if (query.attention_only && attention.empty()) continue;
     json j = {{"tenant_id", r.tenant_id},
               {"name", r.name},
               {"tags", tags.is_array() ? tags : json::array()},
               {"failed_runs_24h", r.failed_runs_24h},
+              {"open_drift_findings", r.open_drift},
               {"credentials", creds},
               {"last_check_at", r.last_check_at ? json(FormatIso8601(*r.last_check_at)) : json()},
               {"attention", attention}};
@@ -124,6 +128,7 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
     if (query.sort == "last_backup")
       return {!i.row->last_backup_at, i.row->last_backup_at.value_or(0)};
     if (query.sort == "failed_runs") return {false, i.row->failed_runs_24h};
+    if (query.sort == "drift") return {false, i.row->open_drift};
     if (query.sort == "next_backup") return {!i.next_at, i.next_at.value_or(0)};
     if (query.sort == "credentials") {
       const std::string c = i.j["credentials"];

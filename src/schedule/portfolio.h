@@ -19,14 +19,14 @@ namespace ta::schedule {
 struct PortfolioQuery {
   std::string q;                // any part of the name or a tag
   bool attention_only = false;  // no backup in 48 h, failures, or credentials not ok
-  std::string sort = "name";    // name | last_backup | failed_runs | next_backup | credentials
+  std::string sort = "name";  // name | last_backup | failed_runs | drift | next_backup | credentials
   bool descending = false;
   int64_t offset = 0, limit = 50;
 };
 
 // {"items": [...], "total", "next_cursor"}; each item {tenant_id, name, tags,
 // last_backup: {at, age_seconds, backup_set_id} | null, next_backup: {at,
-// schedule} | null, failed_runs_24h, credentials: missing | unchecked | ok |
+// schedule} | null, failed_runs_24h, open_drift_findings, credentials: missing | unchecked | ok |
 // failing, attention: [reasons]}.
 Result<nlohmann::json> PortfolioJson(store::Database& db, Clock& clock, const store::User& user,
                                      const PortfolioQuery& query);

@@ -18,7 +18,8 @@ Result<std::vector<PortfolioRow>> Portfolio::Rows(Tx& tx, const std::vector<int6
       "(SELECT r.status FROM runs r WHERE r.tenant_id = t.id AND r.type = "
       " 'tenant.connection_check' ORDER BY r.id DESC LIMIT 1), "
       "(SELECT r.created_at FROM runs r WHERE r.tenant_id = t.id AND r.type = "
-      " 'tenant.connection_check' ORDER BY r.id DESC LIMIT 1) "
+      " 'tenant.connection_check' ORDER BY r.id DESC LIMIT 1), "
+      "(SELECT COUNT(*) FROM drift_findings f WHERE f.tenant_id = t.id AND f.status = 'open') "
       "FROM tenants t WHERE " +
       InIdArray(tx.backend(), "t.id", 1) + " ORDER BY t.name";
   return QueryAll(tx, sql, {IdArray(tx.backend(), tenant_ids), now_ms - 86'400'000},
@@ -34,6 +35,7 @@ Result<std::vector<PortfolioRow>> Portfolio::Rows(Tx& tx, const std::vector<int6
                     p.failed_runs_24h = r.Int();
                     p.last_check_status = r.OptText();
                     p.last_check_at = r.OptInt();
+                    p.open_drift = r.Int();
                     return p;
                   });
 }

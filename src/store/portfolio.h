@@ -23,6 +23,7 @@ struct PortfolioRow {
   int64_t failed_runs_24h = 0;  // failed or partially succeeded, started in the last 24 h
   std::optional<std::string> last_check_status;  // the newest connection check's status
   std::optional<int64_t> last_check_at;
+  int64_t open_drift = 0;  // open drift findings
 };
 
 class Portfolio {

@@ -473,6 +473,7 @@ TEST_P(ApiTest, PortfolioShowsEachTenantsBackupsScheduleFailuresAndCredentials) 
   }
   const int64_t foreign = ::ta::testing::MakeTenant(db, "Delta Secret");
   env.Member(other, foreign, "owner");
+  int drift_seq = 0;
   ::ta::testing::MustExec(db, "UPDATE tenants SET tags = '[\"dental\"]' WHERE id = $1", {ids[0]});
   // Alpha: backed up an hour ago (succeeded); Bravo: a day-old success and a
   // failed run since; Charlie: nothing.
@@ -535,6 +536,20 @@ TEST_P(ApiTest, PortfolioShowsEachTenantsBackupsScheduleFailuresAndCredentials) 
   ASSERT_EQ(rest["items"].size(), 1u);
   EXPECT_EQ(rest["items"][0]["name"], "Charlie Foods");
   EXPECT_TRUE(rest["next_cursor"].is_null());
+  // Open drift findings: counted per tenant, a reason for attention, a sort key.
+  for (const char* status : {"open", "open", "accepted"})
+    ::ta::testing::MustExec(
+        db,
+        "INSERT INTO drift_findings (tenant_id, policy_type, graph_id, display_name, kind, status, "
+        "diff, actor, actor_detail, first_run_id, last_run_id, first_seen_at, last_seen_at) VALUES "
+        "($1, 'deviceConfiguration', $2, 'P', 'changed', $3, '[]', 'unknown', '', 0, 0, 0, 0)",
+        {ids[2], "g-" + std::to_string(++drift_seq), std::string(status)});
+  const json by_drift =
+      env.Call("GET", "/api/v1/portfolio?sort=drift&order=desc", me.token).Json()["items"];
+  EXPECT_EQ(by_drift[0]["name"], "Charlie Foods");
+  EXPECT_EQ(by_drift[0]["open_drift_findings"], 2);
+  EXPECT_EQ(by_drift[1]["open_drift_findings"], 0);
+  EXPECT_NE(by_drift[0]["attention"].dump().find("2 open drift findings"), std::string::npos);
   const Reply bad = env.Call("GET", "/api/v1/portfolio?sort=size", me.token);
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.Json()["field"], "sort");
