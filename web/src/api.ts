@@ -252,6 +252,31 @@ export interface BackupSet {
   expected_count: number;
   status: 'in_progress' | 'complete' | 'incomplete';
   pinned: boolean; // legal hold: retention never deletes it
+  baseline: boolean; // drift detection compares the tenant with it
+  derived_from: number | null; // made by accepting drift: a copy of that baseline
+}
+
+export interface DriftFinding {
+  id: number;
+  type: string;
+  graph_id: string;
+  display_name: string;
+  kind: 'added' | 'removed' | 'changed';
+  status: 'open' | 'accepted' | 'reverted' | 'resolved';
+  baseline_set_id: number | null;
+  baseline_item_id: number | null;
+  diff: FieldChange[];
+  actor: string;
+  actor_detail: string;
+  changed_at: string | null;
+  first_run_id: number;
+  last_run_id: number;
+  first_seen_at: string;
+  last_seen_at: string;
+  closed_at: string | null;
+  close_note: string | null;
+  revert_run_id: number | null;
+  accepted_set_id: number | null;
 }
 
 /** "12 items", or "180 of 200 items (incomplete)" when the set is not complete. */
@@ -329,6 +354,8 @@ export const RUN_TYPES: Record<string, string> = {
   'policy.capture_snapshot': 'Capture snapshot',
   'backup_set.create': 'Backup set',
   'schedule.backup': 'Scheduled backup',
+  'schedule.retention': 'Retention',
+  'drift.detect': 'Drift detection',
   'restore.preview': 'Restore preview',
   'restore.execute': 'Restore',
   'tenant.connection_check': 'Connection check',

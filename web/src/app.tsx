@@ -8,6 +8,7 @@ import { AccountPage } from './pages/Account';
 import { AlertsPage } from './pages/Alerts';
 import { AuditPage } from './pages/Audit';
 import { BackupSetPage, BackupSetsPage } from './pages/BackupSets';
+import { DriftPage } from './pages/Drift';
 import { LoginPage } from './pages/Login';
 import { PoliciesPage } from './pages/Policies';
 import { PortfolioPage } from './pages/Portfolio';
@@ -23,6 +24,7 @@ const NAV = [
   ['/portfolio', 'Portfolio'],
   ['/policies', 'Policies'],
   ['/backup-sets', 'Backup sets'],
+  ['/drift', 'Drift'],
   ['/restore', 'Restore'],
   ['/runs', 'Runs'],
   ['/schedules', 'Schedules'],
@@ -145,6 +147,7 @@ function SignedIn() {
             <Route path="/policies/:id" component={PolicyPage} />
             <Route path="/backup-sets" component={BackupSetsPage} />
             <Route path="/backup-sets/:id" component={BackupSetPage} />
+            <Route path="/drift" component={DriftPage} />
             <Route path="/restore" component={RestoreWizard} />
             <Route path="/runs" component={RunsPage} />
             <Route path="/runs/:id" component={RunPage} />

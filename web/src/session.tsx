@@ -157,6 +157,24 @@ interface ToastApi {
 const ToastContext = createContext<ToastApi>({ show: () => {} });
 export const useToasts = () => useContext(ToastContext);
 
+// Calls the API, says how it went in a toast (an error names its field) and,
+// when it worked, reloads what changed. Resolves to whether it worked.
+export function useAction() {
+  const toasts = useToasts();
+  return async (call: () => Promise<unknown>, done: string, reload?: () => void): Promise<boolean> => {
+    try {
+      await call();
+      toasts.show({ kind: 'success', text: done });
+      reload?.();
+      return true;
+    } catch (e) {
+      const err = e as ApiError;
+      toasts.show({ kind: 'error', text: err.problem?.field ? `${err.problem.field}: ${err.message}` : err.message });
+      return false;
+    }
+  };
+}
+
 export function ToastProvider(props: { children: ComponentChildren; render: (toasts: Toast[], dismiss: (id: number) => void) => ComponentChildren }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const next = useRef(1);

@@ -6,7 +6,7 @@ import { ApiError, del, get, post } from '../api';
 import { Preference } from '../components/Notifications';
 import { ActionsHeader, Empty, PageTitle, ProblemView, Show, Table, When } from '../components/ui';
 import { useAsync } from '../hooks';
-import { useSession, useToasts } from '../session';
+import { useAction, useSession, useToasts } from '../session';
 
 interface Token {
   id: number;
@@ -20,6 +20,7 @@ interface Token {
 export function AccountPage() {
   const session = useSession();
   const toasts = useToasts();
+  const act = useAction();
   const tokens = useAsync(() => get<{ items: Token[] }>('/api/v1/tokens'), []);
   const [name, setName] = useState('');
   const [days, setDays] = useState('90');
@@ -44,15 +45,9 @@ export function AccountPage() {
       setBusy(false);
     }
   };
-  const revoke = async (t: Token) => {
+  const revoke = (t: Token) => {
     if (!window.confirm(`Revoke the token “${t.name}”? Scripts using it stop working at once.`)) return;
-    try {
-      await del(`/api/v1/tokens/${t.id}`);
-      toasts.show({ kind: 'success', text: `Token “${t.name}” revoked.` });
-      tokens.reload();
-    } catch (err) {
-      toasts.show({ kind: 'error', text: (err as ApiError).message });
-    }
+    void act(() => del(`/api/v1/tokens/${t.id}`), `Token “${t.name}” revoked.`, tokens.reload);
   };
 
   return (

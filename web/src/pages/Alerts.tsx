@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, del, get, post, put } from '../api';
 import { ActionsHeader, Empty, PageTitle, ProblemView, Show, Switch, Table, When } from '../components/ui';
 import { useAsync } from '../hooks';
-import { useSession, useToasts } from '../session';
+import { useAction, useSession } from '../session';
 
 interface Channel {
   id: number;
@@ -36,13 +36,13 @@ const EVENTS: Record<string, string> = {
   'run.partially_succeeded': 'A run partially succeeded',
   'backup.missed': 'A scheduled backup was missed',
   'retention.deleted': 'Retention deleted backup sets',
+  'drift.detected': 'Drift detected (new findings)',
 };
 
 const KINDS = { webhook: 'Webhook (signed)', chat: 'Teams or Slack', email: 'Email' } as const;
 
 export function AlertsPage() {
   const session = useSession();
-  const toasts = useToasts();
   const channels = useAsync(() => get<{ items: Channel[] }>('/api/v1/alert-channels'), []);
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState<number | null>(null);
@@ -50,15 +50,8 @@ export function AlertsPage() {
   const admin = session.me.user.is_platform_admin;
   const scopeName = (c: Channel) => (c.tenant_id === null ? 'Every tenant' : session.tenantName(c.tenant_id));
 
-  const act = async (what: () => Promise<unknown>, done: string) => {
-    try {
-      await what();
-      toasts.show({ kind: 'success', text: done });
-      channels.reload();
-    } catch (err) {
-      toasts.show({ kind: 'error', text: (err as ApiError).message });
-    }
-  };
+  const action = useAction();
+  const act = (what: () => Promise<unknown>, done: string) => action(what, done, channels.reload);
   return (
     <section>
       <PageTitle

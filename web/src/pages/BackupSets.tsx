@@ -1,9 +1,9 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { ApiError, get, getAll, put, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
+import { get, getAll, put, setItems, tenantPath, withQuery, type BackupItem, type BackupSet, type Page, type Policy } from '../api';
 import { ActionsHeader, ErrorPage, PagedList, PageTitle, RunIdLink, Show, Table, When } from '../components/ui';
 import { useAsync, useCursor } from '../hooks';
-import { useSession, useToasts } from '../session';
+import { useAction, useSession } from '../session';
 import { useStart } from './Policies';
 
 export function BackupSetsPage() {
@@ -11,18 +11,22 @@ export function BackupSetsPage() {
   const tenant = session.tenant!.tenant_id;
   const paging = useCursor(String(tenant));
   const [creating, setCreating] = useState(false);
-  const toasts = useToasts();
   const owner = session.tenant!.role === 'owner';
   // Legal hold: a pinned set survives every retention rule.
-  const pin = async (s: BackupSet) => {
-    try {
-      await put(tenantPath(tenant, `/backup-sets/${s.id}/pin`), { pinned: !s.pinned });
-      toasts.show({ kind: 'success', text: s.pinned ? `“${s.name}” unpinned: retention may delete it again.` : `“${s.name}” pinned: retention keeps it.` });
-      sets.reload();
-    } catch (err) {
-      toasts.show({ kind: 'error', text: (err as ApiError).message });
-    }
-  };
+  const act = useAction();
+  const pin = (s: BackupSet) =>
+    act(
+      () => put(tenantPath(tenant, `/backup-sets/${s.id}/pin`), { pinned: !s.pinned }),
+      s.pinned ? `“${s.name}” unpinned: retention may delete it again.` : `“${s.name}” pinned: retention keeps it.`,
+      sets.reload,
+    );
+  // Drift is compared with the pinned baseline (else the newest complete set).
+  const baseline = (s: BackupSet) =>
+    act(
+      () => put(tenantPath(tenant, `/backup-sets/${s.id}/baseline`), { baseline: !s.baseline }),
+      s.baseline ? `“${s.name}” is no longer the drift baseline: drift is compared with the newest complete set.` : `Drift is compared with “${s.name}” from now on.`,
+      sets.reload,
+    );
   const sets = useAsync(
     () => get<Page<BackupSet>>(withQuery(tenantPath(tenant, '/backup-sets'), { cursor: paging.cursor, limit: 25 })),
     [tenant, paging.cursor],
@@ -60,6 +64,15 @@ export function BackupSetsPage() {
                               pinned
                             </span>
                           )}
+                          {s.baseline && (
+                            <span class="badge" title="Drift detection compares the tenant with this set">
+                              {' '}
+                              baseline
+                            </span>
+                          )}
+                          {s.derived_from !== null && (
+                            <small class="muted"> · accepted drift on set #{s.derived_from}</small>
+                          )}
                         </td>
                         <td>{setItems(s)}</td>
                         <td>
@@ -75,6 +88,11 @@ export function BackupSetsPage() {
                           {owner && (
                             <button type="button" class="secondary outline small" onClick={() => void pin(s)}>
                               {s.pinned ? `Unpin ${s.name}` : `Pin ${s.name}`}
+                            </button>
+                          )}
+                          {session.canOperate() && (s.baseline || s.status === 'complete') && (
+                            <button type="button" class="secondary outline small" onClick={() => void baseline(s)}>
+                              {s.baseline ? `Stop using ${s.name} as baseline` : `Use ${s.name} as drift baseline`}
                             </button>
                           )}
                         </td>

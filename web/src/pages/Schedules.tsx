@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, del, get, post, put, withQuery, type Membership } from '../api';
 import { ActionsHeader, Empty, PageTitle, ProblemView, runHref, Show, Switch, Table, When } from '../components/ui';
 import { useAsync } from '../hooks';
-import { useSession, useToasts } from '../session';
+import { useAction, useSession, useToasts } from '../session';
 
 interface FireTime {
   at: string;
@@ -23,6 +23,12 @@ interface Retention {
   gfs_weekly: number | null;
   gfs_monthly: number | null;
 }
+
+const OPERATIONS: Record<string, string> = {
+  backup: 'Backup',
+  drift: 'Drift detection',
+  backup_and_drift: 'Backup, then drift detection',
+};
 
 export interface Schedule {
   id: number;
@@ -81,30 +87,17 @@ function Scope(props: { s: Schedule; tenants: Membership[] }) {
 
 export function SchedulesPage() {
   const session = useSession();
-  const toasts = useToasts();
   const schedules = useAsync(() => get<{ items: Schedule[] }>('/api/v1/schedules'), []);
+  const act = useAction();
   const [editing, setEditing] = useState<Schedule | 'new' | null>(null);
   const [open, setOpen] = useState<number | null>(null);
   const canCreate = session.me.user.is_platform_admin || session.me.memberships.some((m) => m.role !== 'readonly');
 
-  const toggle = async (s: Schedule, on: boolean) => {
-    try {
-      await put(`/api/v1/schedules/${s.id}`, { ...inputOf(s), enabled: on });
-      toasts.show({ kind: 'success', text: `“${s.name}” switched ${on ? 'on' : 'off'}.` });
-      schedules.reload();
-    } catch (err) {
-      toasts.show({ kind: 'error', text: (err as ApiError).message });
-    }
-  };
-  const remove = async (s: Schedule) => {
+  const toggle = (s: Schedule, on: boolean) =>
+    act(() => put(`/api/v1/schedules/${s.id}`, { ...inputOf(s), enabled: on }), `“${s.name}” switched ${on ? 'on' : 'off'}.`, schedules.reload);
+  const remove = (s: Schedule) => {
     if (!window.confirm(`Delete the schedule “${s.name}”? The runs and backup sets it made stay.`)) return;
-    try {
-      await del(`/api/v1/schedules/${s.id}`);
-      toasts.show({ kind: 'success', text: `Schedule “${s.name}” deleted.` });
-      schedules.reload();
-    } catch (err) {
-      toasts.show({ kind: 'error', text: (err as ApiError).message });
-    }
+    void act(() => del(`/api/v1/schedules/${s.id}`), `Schedule “${s.name}” deleted.`, schedules.reload);
   };
 
   return (
@@ -150,7 +143,7 @@ export function SchedulesPage() {
                       </button>
                     </td>
                     <td>
-                      <code>{s.cron}</code> {s.time_zone}
+                      {OPERATIONS[s.operation] ?? s.operation}: <code>{s.cron}</code> {s.time_zone}
                       {s.jitter_seconds > 0 && <span class="muted"> (spread over {Math.round(s.jitter_seconds / 60)} min)</span>}
                     </td>
                     <td>
@@ -256,6 +249,7 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: (saved: boolea
   const [chosen, setChosen] = useState<Set<number>>(new Set(s?.tenant_ids ?? []));
   const [tag, setTag] = useState(s?.tag ?? '');
   const [spread, setSpread] = useState(String(Math.round((s?.jitter_seconds ?? 0) / 60)));
+  const [operation, setOperation] = useState(s?.operation ?? 'backup');
   const r = s?.retention;
   const [kind, setKind] = useState<RetentionKind>(r ? (r.gfs_daily || r.gfs_weekly || r.gfs_monthly ? 'gfs' : r.keep_last ? 'last' : 'all') : 'gfs');
   const [last, setLast] = useState(String(r?.keep_last ?? 30));
@@ -290,6 +284,7 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: (saved: boolea
       tenant_ids: scope === 'some' ? [...chosen] : null,
       tag: tag.trim() || null,
       jitter_seconds: Math.max(0, Math.round(Number(spread || '0') * 60)),
+      operation,
       enabled: s?.enabled ?? true,
       retention:
         kind === 'all'
@@ -382,6 +377,16 @@ function ScheduleForm(props: { schedule: Schedule | null; onDone: (saved: boolea
           <label>
             Only tenants tagged (optional)
             <input name="tag" maxLength={40} value={tag} onInput={(e) => setTag((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            What runs
+            <select name="operation" value={operation} onChange={(e) => setOperation((e.target as HTMLSelectElement).value)}>
+              {Object.entries(OPERATIONS).map(([value, text]) => (
+                <option key={value} value={value}>
+                  {text}
+                </option>
+              ))}
+            </select>
           </label>
           <label>
             Spread the tenants' starts over (minutes)

@@ -9,9 +9,11 @@ export function show(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function DiffTable(props: { changes: FieldChange[] }) {
+// `labels`: the before and after columns (a restore: the target, then the backup).
+export function DiffTable(props: { changes: FieldChange[]; labels?: [string, string] }) {
+  const [before, after] = props.labels ?? ['Live in target', 'From backup'];
   return (
-    <Table testId="diff" class="diff" head={['Field', 'Live in target', 'From backup']}>
+    <Table testId="diff" class="diff" head={['Field', before, after]}>
       {props.changes.map((c) => (
           <tr key={c.path}>
             <td>

@@ -20,7 +20,10 @@ export function RestoreWizard() {
   const source = session.tenant!.tenant_id;
   const [step, setStep] = useState(0);
   const [setId, setSetId] = useState<number | null>(Number(query.set) || null);
-  const [itemIds, setItemIds] = useState<Set<number> | null>(() => new Set()); // null: all
+  // ?items=1,2 preselects items of ?set= (a drift revert opens the wizard so).
+  const [itemIds, setItemIds] = useState<Set<number> | null>(
+    () => new Set(String(query.items ?? '').split(',').map(Number).filter((n) => n > 0)),
+  ); // null: all
   const [target, setTarget] = useState<number | null>(null);
   const [mapping, setMapping] = useState<Record<string, string>>({});
   const [preview, setPreview] = useState<Run | null>(null);
@@ -40,7 +43,11 @@ export function RestoreWizard() {
     if (s <= 2) setPreview(null);
     setStep(s);
   };
+  // Another source tenant starts over (not the first render: ?items= stays).
+  const shownSource = useRef(source);
   useEffect(() => {
+    if (shownSource.current === source) return;
+    shownSource.current = source;
     setStep(0);
     setPreview(null);
     setItemIds(new Set());
