@@ -736,6 +736,63 @@ test('portfolio: every tenant with its last backup, next backup and what needs a
   await page.context().close();
 });
 
+test('drift: an admin change in Intune is found with its actor and diff; accept moves the baseline; revert opens the restore', async () => {
+  const page = await stack.newPage();
+  await signIn(page, stack.email, stack.password);
+  await pickTenant(page, 'Contoso');
+  const tenant = await apiJson(page, `/api/v1/tenants/${stack.contoso}`);
+  const policies = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?type=deviceConfiguration&limit=50`)).items;
+  const byName = (n) => policies.find((p) => p.display_name === n);
+  // An admin edits two policies in the Intune portal (recorded in its audit log).
+  const change = async (name, patch) => {
+    const r = await page.request.post(`${stack.sim}/_sim/admin-change`, {
+      data: { tenant: tenant.entra_tenant_id, collection: 'deviceConfigurations', id: byName(name).graph_id, patch, user: 'alex@contoso.example' },
+    });
+    assert.equal(r.status(), 204, await r.text());
+  };
+  await change('Win - Finance restrictions', { cameraBlocked: false });
+  await change('Win - BitLocker', { description: 'edited in the portal' });
+  await page.getByRole('link', { name: 'Drift', exact: true }).click();
+  await page.getByRole('heading', { name: /^Drift/ }).waitFor();
+  await page.getByRole('button', { name: 'Detect drift now' }).click();
+  const toast = page.getByTestId('toast').filter({ hasText: /Drift detection queued as run #\d+/ });
+  await toast.waitFor();
+  const run = Number((await toast.textContent()).match(/run #(\d+)/)[1]);
+  assert.equal((await waitForRun(page, stack.contoso, run)).status, 'succeeded');
+  await page.reload();
+  const table = page.getByTestId('drift-table');
+  const finance = table.getByRole('row', { name: /Win - Finance restrictions/ });
+  await finance.waitFor();
+  await finance.getByText('alex@contoso.example', { exact: true }).waitFor();
+  await finance.getByText('(1 field)').waitFor();
+  await finance.getByRole('button', { name: 'Win - Finance restrictions', exact: true }).click();
+  const detail = page.getByTestId('finding-detail');
+  await detail.getByTestId('diff').getByRole('cell', { name: 'cameraBlocked', exact: true }).waitFor();
+  await detail.getByText(/Patch deviceConfigurations at/).first().waitFor();
+  // Accept: the live policy is part of the baseline now.
+  page.once('dialog', (d) => d.accept());
+  await finance.getByRole('button', { name: 'Accept Win - Finance restrictions' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'is part of the baseline now' }).waitFor();
+  await table.getByRole('row', { name: /Win - Finance restrictions/ }).waitFor({ state: 'detached' });
+  const accepted = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/drift-findings?status=accepted`)).items;
+  const finding = accepted.find((f) => f.display_name === 'Win - Finance restrictions');
+  assert.ok(finding?.accepted_set_id, 'the accept made a new baseline');
+  const baseline = await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets/${finding.accepted_set_id}`);
+  assert.equal(baseline.status, 'complete');
+  assert.notEqual(baseline.derived_from, null);
+  // Revert: the restore preview of the policy from the baseline, then the wizard on it.
+  const bitlocker = table.getByRole('row', { name: /Win - BitLocker/ });
+  await bitlocker.getByRole('button', { name: 'Revert Win - BitLocker…' }).click();
+  await page.getByTestId('toast').filter({ hasText: /Restore preview of “Win - BitLocker” queued as run #\d+/ }).waitFor();
+  await page.waitForURL(/\/restore\?set=\d+&items=\d+/);
+  await page.getByTestId('step-heading').getByText('Step 1 of 5').waitFor();
+  const open = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/drift-findings`)).items;
+  const reverting = open.find((f) => f.display_name === 'Win - BitLocker');
+  assert.ok(reverting.revert_run_id, 'the revert is recorded on the finding');
+  assert.equal((await waitForRun(page, stack.contoso, reverting.revert_run_id)).status, 'succeeded');
+  await page.context().close();
+});
+
 test('alerts: a webhook shows its signing secret once; a test to a dead receiver is retried and logged', async () => {
   const page = await stack.newPage();
   await signIn(page, stack.email, stack.password);
@@ -988,7 +1045,7 @@ test('axe-core: no serious or critical violation on any page at 1280 and 390 px'
     const policy = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/policies?limit=1`)).items[0].id;
     const set = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/backup-sets?limit=1`)).items[0].id;
     const run = (await apiJson(page, `/api/v1/tenants/${stack.contoso}/runs?type=backup_set.create&limit=1`)).items[0].id;
-    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules', '/portfolio', '/alerts'];
+    const pages = ['/policies', `/policies/${policy}`, '/backup-sets', `/backup-sets/${set}`, '/restore', '/runs', '/runs?tenant=all', `/runs/${run}`, '/audit', '/tenant', '/account', '/schedules', '/portfolio', '/alerts', '/drift'];
     for (const path of pages) {
       await page.goto(path);
       await page.locator('main h1').first().waitFor();
