@@ -429,7 +429,9 @@ std::string_view ReadPermission(std::string_view c) {
   if (starts("users")) return "User.Read.All";
   if (starts("servicePrincipals")) return "Application.Read.All";
   if (starts("roleManagement/directory")) return "RoleManagement.Read.Directory";
-  if (starts("deviceAppManagement")) return "DeviceManagementApps.Read.All";
+  // Intune's audit log needs the apps permission, as Graph documents it.
+  if (starts("deviceAppManagement") || starts("deviceManagement/auditEvents"))
+    return "DeviceManagementApps.Read.All";
   if (starts("deviceManagement/virtualEndpoint")) return "CloudPC.Read.All";
   if (starts("deviceManagement/roleDefinitions") || starts("deviceManagement/roleScopeTags"))
     return "DeviceManagementRBAC.Read.All";

@@ -28,6 +28,9 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
     std::string path = d.path;
     checks.push_back({"read:" + std::string(d.ref), path.substr(0, path.find('?')), d.ref});
   }
+  // Drift detection reads who changed what from Intune's audit log.
+  checks.push_back({"read:auditEvents", "deviceManagement/auditEvents",
+                    "Intune audit log (who changed what, for drift)"});
   std::vector<std::string> refs{"token"};
   for (const auto& c : checks) refs.push_back(c.ref);
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);

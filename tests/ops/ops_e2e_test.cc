@@ -170,7 +170,8 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
 // without credentials fails the token check and skips the reads.
 TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
   TA_OPS_ENV(env);
-  const size_t reads = catalog::Catalog().size() + 4;  // + groups, users, apps, roles
+  // + groups, users, apps, roles, and Intune's audit log
+  const size_t reads = catalog::Catalog().size() + 4 + 1;
   auto ok = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
   ASSERT_TRUE(ok.has_value());
   env.Drain();
@@ -180,7 +181,9 @@ TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
   for (const auto& i : items) EXPECT_TRUE(i.status == "ok" || i.status == "readable") << i.item_ref;
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies"), 0) << "a check writes no inventory";
 
-  env.sim.Configure({{"deny_paths", {"identity/conditionalAccess", "deviceAppManagement/mobileApps"}}});
+  env.sim.Configure({{"deny_paths",
+                      {"identity/conditionalAccess", "deviceAppManagement/mobileApps",
+                       "deviceManagement/auditEvents"}}});
   auto denied = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
   ASSERT_TRUE(denied.has_value());
   env.Drain();
@@ -191,7 +194,8 @@ TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
       EXPECT_EQ(i.error_code, "missing_permission") << i.item_ref;
       failed[i.item_ref] = *i.error_message;
     }
-  ASSERT_EQ(failed.size(), 3u);
+  ASSERT_EQ(failed.size(), 4u);
+  EXPECT_NE(failed["read:auditEvents"].find("DeviceManagementApps.Read.All"), std::string::npos);
   EXPECT_NE(failed["read:conditionalAccessPolicy"].find("Policy.Read.All"), std::string::npos);
   EXPECT_NE(failed["read:namedLocation"].find("Policy.Read.All"), std::string::npos);
   EXPECT_NE(failed["read:mobileApp"].find("DeviceManagementApps.Read.All"), std::string::npos);
