@@ -18,7 +18,8 @@ using nlohmann::json;
 
 const std::vector<std::string>& AlertEvents() {
   static const std::vector<std::string> kEvents = {kRunFailed, kRunPartial, kRetentionDeleted,
-                                                   kBackupMissed, kDriftDetected};
+                                                   kBackupMissed, kDriftDetected,
+                                                   kCredentialsInvalid};
   return kEvents;
 }
 
@@ -62,6 +63,13 @@ Status OnRunFinished(store::Database& db, store::Tx& tx, const store::RunRecord&
                             [](const store::RunItem& i) { return i.status == "deleted"; });
     if (deleted > 0) event = kRetentionDeleted;
   }
+  std::optional<std::string> refused;  // a connection check's refused token
+  if (run.type == runs::kConnectionCheck && run.status == store::RunStatus::kFailed) {
+    auto items = store::RunsRepository::Items(tx, run.tenant_id, run.id);
+    if (!items) return items.error();
+    for (const auto& i : *items)
+      if (i.item_ref == "token" && i.status == "failed") refused = i.error_message.value_or("");
+  }
   if (event.empty()) return Status::Ok();
   auto words = runs::DescribeRun(tx, run);
   if (!words) return words.error();
@@ -79,6 +87,12 @@ Status OnRunFinished(store::Database& db, store::Tx& tx, const store::RunRecord&
                  {"skipped", run.skipped}}}};
   if (run.error_message) data["error"] = *run.error_message;
   if (deleted > 0) data["deleted_sets"] = deleted;
+  if (refused) {
+    json invalid = data;
+    invalid["summary"] = "Microsoft refused TenantAtlas's credentials for " + words->tenant +
+                         ": " + *refused;
+    TA_RETURN_IF_ERROR(Raise(db, tx, run.tenant_id, kCredentialsInvalid, invalid, now_ms));
+  }
   return Raise(db, tx, run.tenant_id, event, data, now_ms);
 }
 

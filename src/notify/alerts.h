@@ -32,6 +32,8 @@ inline constexpr const char* kRunPartial = "run.partially_succeeded";
 inline constexpr const char* kRetentionDeleted = "retention.deleted";
 inline constexpr const char* kBackupMissed = "backup.missed";
 inline constexpr const char* kDriftDetected = "drift.detected";
+// A connection check whose token Microsoft refused (a wrong or expired secret).
+inline constexpr const char* kCredentialsInvalid = "credentials.invalid";
 const std::vector<std::string>& AlertEvents();
 
 inline constexpr const char* kDeliverKind = "alert.deliver";
@@ -43,8 +45,9 @@ inline constexpr int kDeliveryAttempts = 4;  // per delivery, with backoff
 Status Raise(store::Database& db, store::Tx& tx, int64_t tenant, const std::string& event,
              const nlohmann::json& data, int64_t now_ms);
 
-// For RunService's finished hook: a failed or partially succeeded run, and a
-// retention run that deleted sets, raise their events.
+// For RunService's finished hook: a failed or partially succeeded run, a
+// retention run that deleted sets, and a connection check whose token was
+// refused (also credentials.invalid) raise their events.
 Status OnRunFinished(store::Database& db, store::Tx& tx, const store::RunRecord& run,
                      int64_t now_ms);
 

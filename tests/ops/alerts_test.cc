@@ -208,6 +208,58 @@ TEST(Alerts, SignaturesFollowStandardWebhooks) {
   EXPECT_EQ(notify::NewWebhookSecret().rfind("whsec_", 0), 0u);
 }
 
+// A connection check whose token Microsoft refuses raises credentials.invalid
+// (besides run.failed) for a channel that takes it; drift.detected is raised
+// only for newly opened findings.
+TEST_P(AlertsTest, RefusedCredentialsAndNewDriftRaiseTheirAlerts) {
+  jobs::QueueOptions qo;
+  qo.retry.base = std::chrono::milliseconds(20);  // the unreachable chat host's retries
+  TA_OPS_ENV(env, {}, qo);
+  store::User owner;
+  owner.id = env.operator_both;
+  owner.is_platform_admin = true;
+  notify::ChannelService channels(env.db(), SystemClock::Instance(), &env.box);
+  notify::ChannelInput in;
+  in.tenant_id = env.tenant_a;
+  in.name = "ops chat";
+  in.kind = "chat";
+  in.target = "https://chat.example.com/hook";
+  in.events = {notify::kCredentialsInvalid, notify::kDriftDetected};
+  auto made = channels.Create(owner, in);
+  ASSERT_TRUE(made.has_value()) << made.error().ToString();
+  auto deliveries = [&](const std::string& event) {
+    return env.Count("SELECT COUNT(*) FROM alert_deliveries WHERE event = $1", {event});
+  };
+
+  ASSERT_TRUE(SetTenantCredentials(env.db(), env.box, env.tenant_a, "ms-a", "app-a", "wrong").ok());
+  auto check = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
+  ASSERT_TRUE(check.has_value());
+  env.Drain();
+  EXPECT_EQ(env.Run(env.tenant_a, check->run.id).status, store::RunStatus::kFailed);
+  EXPECT_EQ(deliveries(notify::kCredentialsInvalid), 1);
+  const std::string payload = env.Text(
+      "SELECT payload FROM alert_deliveries WHERE event = 'credentials.invalid'", {});
+  EXPECT_NE(payload.find("refused TenantAtlas's credentials for Contoso"), std::string::npos)
+      << payload;
+  EXPECT_EQ(payload.find("wrong"), std::string::npos) << "no secret in an alert";
+
+  ASSERT_TRUE(
+      SetTenantCredentials(env.db(), env.box, env.tenant_a, "ms-a", "app-a", "secret-a-Qx8~").ok());
+  env.sim.Seed("ms-a", "deviceConfigurations",
+               {{{"id", "wifi-1"}, {"displayName", "Wi-Fi"}, {"description", "v1"}}});
+  env.SyncAndBackUpA();
+  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1",
+                                  {{"description", "v2"}}, "alex@contoso.example"));
+  for (int i = 0; i < 2; ++i) {  // seen twice: one alert
+    ASSERT_TRUE(runs::StartDriftDetection(*env.runs, env.tenant_a, env.operator_both).has_value());
+    env.Drain();
+  }
+  EXPECT_EQ(deliveries(notify::kDriftDetected), 1);
+  const std::string drift =
+      env.Text("SELECT payload FROM alert_deliveries WHERE event = 'drift.detected'", {});
+  EXPECT_NE(drift.find("Drift in Contoso: 1 new finding (1 changed"), std::string::npos) << drift;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AlertsTest,
                          ::testing::Values(TestBackend::kSqlite, TestBackend::kPostgres),
                          ::ta::testing::BackendName);

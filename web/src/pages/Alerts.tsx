@@ -37,6 +37,7 @@ const EVENTS: Record<string, string> = {
   'backup.missed': 'A scheduled backup was missed',
   'retention.deleted': 'Retention deleted backup sets',
   'drift.detected': 'Drift detected (new findings)',
+  'credentials.invalid': 'Microsoft refused a tenant’s credentials',
 };
 
 const KINDS = { webhook: 'Webhook (signed)', chat: 'Teams or Slack', email: 'Email' } as const;
