@@ -8,6 +8,8 @@
 #include "api/routes.h"
 #include "api/views.h"
 #include "core/credentials.h"
+#include "runs/operations.h"
+#include "schedule/retention.h"
 #include "store/audit_log.h"
 #include "tenancy/tenancy.h"
 
@@ -258,6 +260,10 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
   auto t = Accounts::TenantById(tx, tenant);
   if (!t) return Unexpected(t.error());
   auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
+  auto stored = Accounts::TenantRetention(tx, tenant);
+  if (!stored) return Unexpected(stored.error());
+  auto retention = schedule::LoadTenantRetention(*stored);
+  if (!retention) return Unexpected(retention.error());
   return json{{"id", t->id},
               {"name", t->name},
               {"entra_tenant_id", opt(t->entra_tenant_id)},
@@ -265,6 +271,7 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
               {"has_credentials", t->has_credentials},
               {"settings", JsonColumn(t->settings)},
               {"tags", JsonColumn(t->tags)},
+              {"retention", *retention ? schedule::TenantRetentionJson(**retention) : json()},
               {"created_at", Time(t->created_at)},
               {"role", role.empty() ? json() : json(role)}};
 }
@@ -331,6 +338,42 @@ Result<Response> SetTenantTags(ApiContext& ctx, Request& req) {
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
+}
+
+// The tenant's own retention rule over all its backup sets; null removes it.
+Result<Response> SetTenantRetention(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"retention"});
+  if (!body) return Unexpected(body.error());
+  const json& v = body->value();
+  if (!v.contains("retention"))
+    return Unexpected(Status::InvalidArgument(
+        "retention: is required ({\"keep_last\": 30, \"time_zone\": \"Europe/Berlin\"}, or null "
+        "to remove the tenant's rule)"));
+  std::optional<std::string> stored;
+  if (!v["retention"].is_null()) {
+    auto r = schedule::ParseTenantRetention(v["retention"]);
+    if (!r) return Unexpected(r.error());
+    stored = schedule::TenantRetentionJson(*r).dump();
+  }
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    if (Status s = Accounts::SetTenantRetention(tx, req.tenant_id, stored); !s.ok())
+      return Unexpected(s);
+    if (Status s = Audit(tx, ctx, req.tenant_id, req, "tenant.retention_set", "tenant",
+                         std::to_string(req.tenant_id),
+                         {{"retention", stored ? json::parse(*stored) : json()}});
+        !s.ok())
+      return Unexpected(s);
+    return TenantJson(tx, req.tenant_id, req.role);
+  });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+// Applies the retention rules to every set of the tenant now (a run).
+Result<Response> ApplyTenantRetention(ApiContext& ctx, Request& req) {
+  auto started = runs::StartTenantRetention(ctx.runs, req.tenant_id, req.user_id());
+  if (!started) return Unexpected(started.error());
+  return StartResponse(*started);
 }
 
 Result<Response> SetCredentials(ApiContext& ctx, Request& req) {

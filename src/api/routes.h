@@ -58,6 +58,8 @@ Result<Response> ListTenants(ApiContext&, Request&);
 Result<Response> CreateTenant(ApiContext&, Request&);
 Result<Response> GetTenant(ApiContext&, Request&);
 Result<Response> SetCredentials(ApiContext&, Request&);
+Result<Response> SetTenantRetention(ApiContext&, Request&);
+Result<Response> ApplyTenantRetention(ApiContext&, Request&);
 Result<Response> ListMembers(ApiContext&, Request&);
 Result<Response> AddMember(ApiContext&, Request&);
 Result<Response> RemoveMember(ApiContext&, Request&);

@@ -7,6 +7,7 @@
 #include "api/input.h"
 #include "api/routes.h"
 #include "schedule/portfolio.h"
+#include "schedule/retention.h"
 #include "schedule/service.h"
 
 namespace ta::api::handlers {
@@ -47,30 +48,9 @@ Result<schedule::ScheduleInput> ParseInput(const Request& req) {
   if (!enabled) return Unexpected(enabled.error());
   in.enabled = enabled->value_or(true);
   if (auto r = body->value().find("retention"); r != body->value().end() && !r->is_null()) {
-    if (!r->is_object())
-      return Unexpected(Status::InvalidArgument(
-          "retention: an object such as {\"keep_last\": 30} or {\"gfs_daily\": 7, "
-          "\"gfs_weekly\": 4, \"gfs_monthly\": 12}"));
-    const std::pair<const char*, std::optional<int64_t>*> fields[] = {
-        {"keep_last", &in.retention.keep_last},
-        {"keep_days", &in.retention.keep_days},
-        {"gfs_daily", &in.retention.gfs_daily},
-        {"gfs_weekly", &in.retention.gfs_weekly},
-        {"gfs_monthly", &in.retention.gfs_monthly}};
-    for (const auto& item : r->items()) {
-      const std::string& key = item.key();
-      const nlohmann::json& value = item.value();
-      auto f = std::find_if(std::begin(fields), std::end(fields),
-                            [&](const auto& x) { return key == x.first; });
-      if (f == std::end(fields))
-        return Unexpected(Status::InvalidArgument(
-            "retention." + key +
-            ": unknown rule; allowed: keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly"));
-      if (value.is_null()) continue;
-      if (!value.is_number_integer())
-        return Unexpected(Status::InvalidArgument("retention." + key + ": must be an integer"));
-      *f->second = value.get<int64_t>();
-    }
+    auto rule = schedule::ParseRetentionRule(*r, "retention");
+    if (!rule) return Unexpected(rule.error());
+    in.retention = *rule;
   }
   return in;
 }

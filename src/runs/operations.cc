@@ -129,6 +129,16 @@ Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup
   return runs.Start(req);
 }
 
+Result<StartResult> StartTenantRetention(RunService& runs, int64_t tenant_id,
+                                         std::optional<int64_t> user_id) {
+  StartRequest req;
+  req.tenant_id = tenant_id;
+  req.type = kTenantRetention;
+  req.initiator_user_id = user_id;
+  req.params = nlohmann::json{{"tenant", true}}.dump();
+  return runs.Start(req);
+}
+
 Result<StartResult> StartDriftDetection(RunService& runs, int64_t tenant_id,
                                         std::optional<int64_t> user_id,
                                         const ScheduledBackup* scheduled) {

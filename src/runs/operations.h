@@ -27,6 +27,8 @@ inline constexpr const char* kConnectionCheck = "tenant.connection_check";
 inline constexpr const char* kScheduledBackup = "schedule.backup";
 // A schedule's retention in one tenant: deletes the sets its rule lets go.
 inline constexpr const char* kScheduleRetention = "schedule.retention";
+// A tenant's own retention rule over all its sets.
+inline constexpr const char* kTenantRetention = "tenant.retention";
 // Drift detection: sync, capture, compare with the baseline (findings).
 inline constexpr const char* kDriftDetect = "drift.detect";
 // The item of a drift comparison: the findings it recorded.
@@ -34,7 +36,7 @@ inline constexpr const char* kDriftFindingsRef = "drift:findings";
 // Started by a schedule (a drift detection names its schedule in the
 // target): they tell their initiator only about failures.
 inline bool IsScheduledRun(std::string_view type, const std::optional<std::string>& target) {
-  return type == kScheduledBackup || type == kScheduleRetention ||
+  return type == kScheduledBackup || type == kScheduleRetention || type == kTenantRetention ||
          (type == kDriftDetect && target && !target->empty());
 }
 
@@ -65,6 +67,9 @@ struct ScheduledBackup {
   std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
 };
 Result<StartResult> StartScheduledBackup(RunService& runs, const ScheduledBackup& request);
+// The tenant's own retention rule over every set it has (reuses an active one).
+Result<StartResult> StartTenantRetention(RunService& runs, int64_t tenant_id,
+                                         std::optional<int64_t> user_id);
 // Drift detection in the tenant (a manual one reuses the tenant's active
 // manual one). From a schedule: `scheduled` names it (slot, fire hook) and
 // the key holds the schedule, as for StartScheduledBackup.

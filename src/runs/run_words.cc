@@ -138,7 +138,7 @@ std::string RunSentence(const RunRecord& run, const RunWords& w) {
     what = "Connection check of " + w.tenant;
   } else if (run.type == kDriftDetect) {
     what = "Drift detection in " + w.tenant;
-  } else if (run.type == kScheduleRetention) {
+  } else if (run.type == kScheduleRetention || run.type == kTenantRetention) {
     what = "Retention" + of_items + " in " + w.tenant;
   } else if (run.type == kCaptureSnapshot) {
     what = "Snapshot of " + (w.subject.empty() ? "a policy" : w.subject) + " in " + w.tenant;

@@ -4,11 +4,13 @@
 #include <cctz/time_zone.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "runs/item_progress.h"
 #include "runs/operations.h"
+#include "store/accounts.h"
 #include "store/backup_sets.h"
 #include "store/schedules.h"
 
@@ -88,44 +90,184 @@ Result<std::vector<RetentionDecision>> PlanRetention(std::vector<SetFacts> sets,
   return out;
 }
 
+Result<RetentionRule> ParseRetentionRule(const json& v, const std::string& field,
+                                         const std::vector<std::string>& extra) {
+  if (!v.is_object())
+    return Unexpected(Status::InvalidArgument(
+        field + ": an object such as {\"keep_last\": 30} or {\"gfs_daily\": 7, "
+                "\"gfs_weekly\": 4, \"gfs_monthly\": 12}"));
+  RetentionRule r;
+  const std::pair<const char*, std::optional<int64_t>*> fields[] = {
+      {"keep_last", &r.keep_last},
+      {"keep_days", &r.keep_days},
+      {"gfs_daily", &r.gfs_daily},
+      {"gfs_weekly", &r.gfs_weekly},
+      {"gfs_monthly", &r.gfs_monthly}};
+  for (const auto& item : v.items()) {
+    const std::string& key = item.key();
+    if (std::find(extra.begin(), extra.end(), key) != extra.end()) continue;
+    auto f = std::find_if(std::begin(fields), std::end(fields),
+                          [&](const auto& x) { return key == x.first; });
+    if (f == std::end(fields))
+      return Unexpected(Status::InvalidArgument(
+          field + "." + key +
+          ": unknown rule; allowed: keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly"));
+    if (item.value().is_null()) continue;
+    if (!item.value().is_number_integer())
+      return Unexpected(Status::InvalidArgument(field + "." + key + ": must be an integer"));
+    *f->second = item.value().get<int64_t>();
+  }
+  if (Status st = ValidateRetention(r); !st.ok())
+    return Unexpected(Status::InvalidArgument(field + "." + st.message()));
+  return r;
+}
+
+json RetentionRuleJson(const RetentionRule& r) {
+  auto opt = [](const std::optional<int64_t>& v) { return v ? json(*v) : json(); };
+  return {{"keep_last", opt(r.keep_last)},
+          {"keep_days", opt(r.keep_days)},
+          {"gfs_daily", opt(r.gfs_daily)},
+          {"gfs_weekly", opt(r.gfs_weekly)},
+          {"gfs_monthly", opt(r.gfs_monthly)}};
+}
+
+Result<TenantRetention> ParseTenantRetention(const json& v) {
+  auto rule = ParseRetentionRule(v, "retention", {"time_zone"});
+  if (!rule) return Unexpected(rule.error());
+  if (!rule->Any())
+    return Unexpected(Status::InvalidArgument(
+        "retention: give at least one rule (keep_last, keep_days, gfs_daily, gfs_weekly, "
+        "gfs_monthly), or send null to remove the tenant's rule"));
+  TenantRetention out{*rule, "UTC"};
+  if (auto z = v.find("time_zone"); z != v.end() && !z->is_null()) {
+    cctz::time_zone tz;
+    if (!z->is_string() || !cctz::load_time_zone(z->get<std::string>(), &tz))
+      return Unexpected(Status::InvalidArgument(
+          "retention.time_zone: an IANA time zone such as \"Europe/Berlin\" (GFS days, weeks "
+          "and months are counted in it)"));
+    out.time_zone = z->get<std::string>();
+  }
+  return out;
+}
+
+Result<std::optional<TenantRetention>> LoadTenantRetention(const std::optional<std::string>& text) {
+  if (!text) return std::optional<TenantRetention>();
+  const json v = json::parse(*text, nullptr, false);
+  auto r = ParseTenantRetention(v);
+  if (!r) return Unexpected(r.error().WithContext("the tenant's stored retention rule"));
+  return std::optional<TenantRetention>(std::move(*r));
+}
+
+json TenantRetentionJson(const TenantRetention& r) {
+  json j = RetentionRuleJson(r.rule);
+  j["time_zone"] = r.time_zone;
+  return j;
+}
+
 namespace {
+
+// Why each of the tenant's sets is kept, under every rule that applies to it:
+// its schedule's (when that has one) and the tenant's. A set no rule governs
+// is kept ("no retention rule").
+struct Plan {
+  std::vector<store::BackupSetRecord> sets;     // newest first
+  std::map<int64_t, std::vector<std::string>> reasons;  // set -> why kept (none: delete)
+};
+
+Result<Plan> PlanTenant(store::Tx& tx, int64_t tenant, int64_t now_ms) {
+  Plan plan;
+  auto sets = store::BackupSets::List(tx, tenant, std::nullopt, 1'000'000);
+  if (!sets) return Unexpected(sets.error());
+  plan.sets = std::move(*sets);
+  auto newest = store::BackupSets::NewestSucceeded(tx, tenant);
+  if (!newest) return Unexpected(newest.error());
+  auto of = store::BackupSets::ScheduleOfSets(tx, tenant);
+  if (!of) return Unexpected(of.error());
+  const std::map<int64_t, int64_t> schedule_of(of->begin(), of->end());
+  auto stored = store::Accounts::TenantRetention(tx, tenant);
+  if (!stored) return Unexpected(stored.error());
+  auto own = LoadTenantRetention(*stored);
+  if (!own) return Unexpected(own.error());
+
+  std::map<int64_t, std::vector<SetFacts>> by_schedule;
+  std::vector<SetFacts> all;
+  std::set<int64_t> governed;
+  for (const auto& s : plan.sets) {
+    SetFacts f{s.id, s.created_at, s.pinned, *newest == s.id, s.Status() == "in_progress"};
+    all.push_back(f);
+    if (auto it = schedule_of.find(s.id); it != schedule_of.end()) by_schedule[it->second].push_back(f);
+    auto& why = plan.reasons[s.id];
+    if (s.baseline) why.push_back("drift baseline");
+  }
+  auto add = [&](const std::vector<RetentionDecision>& decisions, const std::string& prefix) {
+    for (const auto& d : decisions) {
+      governed.insert(d.set_id);
+      auto& why = plan.reasons[d.set_id];
+      for (const auto& r : d.reasons) {
+        const std::string reason =
+            r == "pinned" || r == "newest successful backup" || r == "in progress" ? r : prefix + r;
+        if (std::find(why.begin(), why.end(), reason) == why.end()) why.push_back(reason);
+      }
+    }
+  };
+  for (const auto& [schedule_id, facts] : by_schedule) {
+    auto s = store::Schedules::Get(tx, schedule_id);
+    if (!s) {
+      if (s.error().code() == Status::Code::kNotFound) continue;  // deleted: its sets stay
+      return Unexpected(s.error());
+    }
+    const RetentionRule rule{s->keep_last, s->keep_days, s->gfs_daily, s->gfs_weekly,
+                             s->gfs_monthly};
+    if (!rule.Any()) continue;
+    auto d = PlanRetention(facts, rule, now_ms, s->time_zone);
+    if (!d) return Unexpected(d.error());
+    add(*d, "");
+  }
+  if (*own) {
+    auto d = PlanRetention(all, (*own)->rule, now_ms, (*own)->time_zone);
+    if (!d) return Unexpected(d.error());
+    add(*d, "tenant: ");
+  }
+  for (const auto& s : plan.sets)
+    if (!governed.count(s.id)) plan.reasons[s.id].push_back("no retention rule");
+  return plan;
+}
 
 jobs::JobResult RunRetention(jobs::JobContext& ctx) {
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
   const auto params = json::parse(ctx.job().payload, nullptr, false);
-  if (!params.is_object() || !params.contains("schedule_id") ||
-      !params["schedule_id"].is_number_integer())
-    return jobs::JobResult::Fail(
-        Status::InvalidArgument("payload.schedule_id: missing or not an integer"));
-  const int64_t schedule_id = params["schedule_id"].get<int64_t>();
+  std::optional<int64_t> schedule_id;  // nullopt: the tenant's rule, every set
+  if (params.is_object() && params.contains("schedule_id") &&
+      params["schedule_id"].is_number_integer()) {
+    schedule_id = params["schedule_id"].get<int64_t>();
+  } else if (!params.is_object() || params.value("tenant", false) != true) {
+    return jobs::JobResult::Fail(Status::InvalidArgument(
+        "payload: {\"schedule_id\": N} or {\"tenant\": true} expected"));
+  }
   struct Loaded {
-    store::ScheduleRecord schedule;
-    std::vector<store::BackupSetRecord> sets;
-    std::optional<int64_t> newest;
+    Plan plan;
+    std::set<int64_t> scope;
   };
   auto loaded = store::ReadResult<Loaded>(ctx.db(), [&](store::Tx& tx) -> Result<Loaded> {
-    auto s = store::Schedules::Get(tx, schedule_id);
-    if (!s) return Unexpected(s.error());
-    auto sets = store::BackupSets::OfSchedule(tx, tenant, schedule_id);
-    if (!sets) return Unexpected(sets.error());
-    auto newest = store::BackupSets::NewestSucceeded(tx, tenant);
-    if (!newest) return Unexpected(newest.error());
-    return Loaded{std::move(*s), std::move(*sets), *newest};
+    Loaded l;
+    auto plan = PlanTenant(tx, tenant, runs::NowMs(ctx));
+    if (!plan) return Unexpected(plan.error());
+    l.plan = std::move(*plan);
+    if (schedule_id) {
+      auto mine = store::BackupSets::OfSchedule(tx, tenant, *schedule_id);
+      if (!mine) return Unexpected(mine.error());
+      for (const auto& s : *mine) l.scope.insert(s.id);
+    } else {
+      for (const auto& s : l.plan.sets) l.scope.insert(s.id);
+    }
+    return l;
   });
   if (!loaded) return runs::JobFailure(loaded.error());
-  const store::ScheduleRecord& s = loaded->schedule;
-  const RetentionRule rule{s.keep_last, s.keep_days, s.gfs_daily, s.gfs_weekly, s.gfs_monthly};
-  std::vector<SetFacts> facts;
-  for (const auto& set : loaded->sets)
-    facts.push_back({set.id, set.created_at, set.pinned, loaded->newest == set.id,
-                     set.Status() == "in_progress"});
   std::vector<RetentionDecision> plan;
-  if (rule.Any()) {
-    auto p = PlanRetention(facts, rule, runs::NowMs(ctx), s.time_zone);
-    if (!p) return jobs::JobResult::Fail(p.error());
-    plan = std::move(*p);
-  } else {
-    for (const auto& f : facts) plan.push_back({f.id, true, {"no retention rule"}});
+  for (const auto& s : loaded->plan.sets) {
+    if (!loaded->scope.count(s.id)) continue;
+    const auto& why = loaded->plan.reasons[s.id];
+    plan.push_back({s.id, !why.empty(), why});
   }
   if (Status st = runs::SetTotal(ctx, static_cast<int64_t>(plan.size())); !st.ok())
     return runs::JobFailure(st);
@@ -161,7 +303,7 @@ jobs::JobResult RunRetention(jobs::JobContext& ctx) {
         e.target_id = std::to_string(d.set_id);
         e.run_id = run;
         e.details = json{{"by", "retention"},
-                         {"schedule", schedule_id},
+                         {"schedule", schedule_id ? json(*schedule_id) : json()},
                          {"items", gone->items},
                          {"versions", gone->versions}}
                         .dump();
@@ -178,6 +320,7 @@ jobs::JobResult RunRetention(jobs::JobContext& ctx) {
 
 void RegisterRetentionHandler(jobs::WorkerPool& pool) {
   pool.Register(runs::kScheduleRetention, RunRetention);
+  pool.Register(runs::kTenantRetention, RunRetention);
 }
 
 }  // namespace ta::schedule

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/result.h"
 #include "jobs/worker_pool.h"
 
@@ -49,8 +51,29 @@ Result<std::vector<RetentionDecision>> PlanRetention(std::vector<SetFacts> sets,
 // Validation naming the field: each count 1..10000 when given.
 Status ValidateRetention(const RetentionRule& rule);
 
-// Run type runs::kScheduleRetention (target: the schedule): applies the
-// schedule's rule to its sets in the run's tenant.
+// {"keep_last": 30} or {"gfs_daily": 7, "gfs_weekly": 4, "gfs_monthly": 12}
+// (a null rule is unused); errors name "<field>.<rule>". `extra` names other
+// members allowed (and left to the caller).
+Result<RetentionRule> ParseRetentionRule(const nlohmann::json& v, const std::string& field,
+                                         const std::vector<std::string>& extra = {});
+nlohmann::json RetentionRuleJson(const RetentionRule& rule);
+
+// A tenant's own rule: over every backup set of the tenant (manual and
+// scheduled), GFS buckets in `time_zone`. A set is kept while any rule that
+// applies to it keeps it: its schedule's (when that has one) or the tenant's.
+struct TenantRetention {
+  RetentionRule rule;
+  std::string time_zone = "UTC";
+};
+// From the API's JSON (validated; errors name "retention.<field>").
+Result<TenantRetention> ParseTenantRetention(const nlohmann::json& v);
+// From and to the stored text (tenants.retention; nullopt: none).
+Result<std::optional<TenantRetention>> LoadTenantRetention(const std::optional<std::string>& text);
+nlohmann::json TenantRetentionJson(const TenantRetention& r);
+
+// Run types runs::kScheduleRetention (target: the schedule; its sets) and
+// runs::kTenantRetention (every set of the tenant): one item per set in
+// scope, kept (with the rules that keep it) or deleted (audited).
 void RegisterRetentionHandler(jobs::WorkerPool& pool);
 
 }  // namespace ta::schedule

@@ -10,6 +10,7 @@
 #include "core/sha256.h"
 #include "notify/alerts.h"
 #include "runs/operations.h"
+#include "store/accounts.h"
 #include "schedule/cron.h"
 #include "store/schedules.h"
 
@@ -177,16 +178,32 @@ Status Scheduler::Fire(TickResult& out) {
           continue;
         }
         ++(started->reused ? out.reused : out.started);
-        // Retention follows each fire (a set still being filled is kept).
-        if (schedule.operation != "drift" && (schedule.keep_last || schedule.keep_days || schedule.gfs_daily || schedule.gfs_weekly ||
-            schedule.gfs_monthly)) {
-          auto kept =
-              runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
-          if (!kept)
-            log_.Warn(
-                "schedule " + std::to_string(schedule.id) + ", tenant " +
-                std::to_string(target.tenant_id) +
-                ": retention did not start (the next slot tries again): " + kept.error().message());
+        // Retention follows each backup (a set still being filled is kept):
+        // the tenant's own rule when it has one (that run weighs the
+        // schedule's rule too), else the schedule's.
+        if (schedule.operation != "drift") {
+          auto own = store::ReadResult<std::optional<std::string>>(db_, [&](store::Tx& tx) {
+            return store::Accounts::TenantRetention(tx, target.tenant_id);
+          });
+          const bool schedule_rule = schedule.keep_last || schedule.keep_days ||
+                                     schedule.gfs_daily || schedule.gfs_weekly ||
+                                     schedule.gfs_monthly;
+          Status failed = Status::Ok();
+          if (!own) {
+            failed = own.error();
+          } else if (*own) {
+            auto k = runs::StartTenantRetention(runs_, target.tenant_id, schedule.created_by);
+            if (!k) failed = k.error();
+          } else if (schedule_rule) {
+            auto k =
+                runs::StartRetention(runs_, target.tenant_id, schedule.id, schedule.created_by);
+            if (!k) failed = k.error();
+          }
+          if (!failed.ok())
+            log_.Warn("schedule " + std::to_string(schedule.id) + ", tenant " +
+                      std::to_string(target.tenant_id) +
+                      ": retention did not start (the next slot tries again): " +
+                      failed.message());
         }
       }
     }

@@ -74,6 +74,23 @@ Status Accounts::SetNotifyPreference(Tx& tx, int64_t user_id, const std::string&
                        : Status::Ok();
 }
 
+Result<std::optional<std::string>> Accounts::TenantRetention(Tx& tx, int64_t tenant_id) {
+  auto rows = tx.Query("SELECT retention FROM tenants WHERE id = $1", {tenant_id});
+  if (!rows) return Unexpected(rows.error());
+  if (rows->empty())
+    return Unexpected(Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist"));
+  return rows->front().OptText(0);
+}
+
+Status Accounts::SetTenantRetention(Tx& tx, int64_t tenant_id,
+                                    const std::optional<std::string>& rule_json) {
+  auto n = tx.Exec("UPDATE tenants SET retention = $1 WHERE id = $2",
+                   {OptParam(rule_json), tenant_id});
+  if (!n) return n.error();
+  if (*n == 0) return Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+  return Status::Ok();
+}
+
 Status Accounts::SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json) {
   auto rows =
       tx.Query("UPDATE tenants SET tags = $1 WHERE id = $2 RETURNING id", {tags_json, tenant_id});

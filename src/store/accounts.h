@@ -116,6 +116,10 @@ class Accounts {
   static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
   // NotFound when there is no such tenant.
   static Result<Tenant> TenantById(Tx& tx, int64_t tenant_id);
+  // The tenant's retention rule (JSON), nullopt when it has none.
+  static Result<std::optional<std::string>> TenantRetention(Tx& tx, int64_t tenant_id);
+  static Status SetTenantRetention(Tx& tx, int64_t tenant_id,
+                                   const std::optional<std::string>& rule_json);
   static Result<std::optional<int64_t>> TenantIdByName(Tx& tx, const std::string& name);
   // By id when `id_or_name` is all digits, else by name.
   static Result<std::optional<int64_t>> FindTenant(Tx& tx, const std::string& id_or_name);

@@ -148,6 +148,16 @@ Result<std::vector<BackupSetRecord>> BackupSets::OfSchedule(Tx& tx, int64_t tena
                   {tenant_id, std::to_string(schedule_id)}, ReadSet);
 }
 
+Result<std::vector<std::pair<int64_t, int64_t>>> BackupSets::ScheduleOfSets(Tx& tx,
+                                                                           int64_t tenant_id) {
+  return QueryAll(tx,
+                  "SELECT s.id, r.target_id FROM backup_sets s JOIN runs r ON r.id = s.run_id "
+                  "WHERE s.tenant_id = $1 AND r.type = 'schedule.backup'",
+                  {tenant_id}, [](const Row& row) {
+                    return std::make_pair(row.Int(0), static_cast<int64_t>(std::stoll(row.Text(1))));
+                  });
+}
+
 Result<std::optional<int64_t>> BackupSets::NewestSucceeded(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT s.id FROM backup_sets s LEFT JOIN runs r ON r.id = s.run_id WHERE s.tenant_id = $1 "

@@ -67,6 +67,9 @@ class BackupSets {
   // The sets a schedule's backups made in the tenant, newest first.
   static Result<std::vector<BackupSetRecord>> OfSchedule(Tx& tx, int64_t tenant_id,
                                                          int64_t schedule_id);
+  // Each of the tenant's sets made by a schedule's backup, with the schedule.
+  static Result<std::vector<std::pair<int64_t, int64_t>>> ScheduleOfSets(Tx& tx,
+                                                                        int64_t tenant_id);
   // The tenant's newest set whose run succeeded, or made by accepting drift
   // (retention never deletes it).
   static Result<std::optional<int64_t>> NewestSucceeded(Tx& tx, int64_t tenant_id);

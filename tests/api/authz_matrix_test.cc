@@ -209,6 +209,14 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/pin",
                        R"({"pinned":true})", {200}};
        }},
+      {"PUT /api/v1/tenants/{tenant}/retention",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/retention", R"({"retention":{"keep_last":30}})", {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/retention/apply",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/retention/apply", "", kStart};
+       }},
       {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/baseline",
        [&](const Who&, Scope s) {
          return Sample{tp(s) + "/backup-sets/" + std::to_string(rec(s).set) + "/baseline",
@@ -516,6 +524,8 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/alert-channels/{channel}/deliveries", "user"},
       {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/pin", "owner"},
       {"PUT /api/v1/tenants/{tenant}/backup-sets/{backup_set}/baseline", "operator"},
+      {"PUT /api/v1/tenants/{tenant}/retention", "owner"},
+      {"POST /api/v1/tenants/{tenant}/retention/apply", "operator"},
       {"POST /api/v1/tenants/{tenant}/drift/detect", "operator"},
       {"GET /api/v1/tenants/{tenant}/drift-findings", "readonly"},
       {"GET /api/v1/tenants/{tenant}/drift-findings/{finding}", "readonly"},

@@ -12,7 +12,9 @@
 #include "ops_env.h"
 #include "schedule/scheduler.h"
 #include "schedule/service.h"
+#include "store/accounts.h"
 #include "store/backup_sets.h"
+#include "store/drift.h"
 
 namespace ta::ops {
 namespace {
@@ -156,6 +158,75 @@ TEST_P(RetentionTest, FortyOneNightsOfAnUnchangedTenantKeepExactlyTheGfsSets) {
               GetParam() == TestBackend::kSqlite ? "sqlite" : "postgres",
               static_cast<long long>(first_night_bytes), static_cast<long long>(growth),
               sets->size());
+}
+
+// A tenant's own rule covers every set it has, manual and scheduled; a set
+// goes only when no rule that applies to it keeps it, and never when pinned,
+// the drift baseline or the newest successful backup.
+TEST_P(RetentionTest, ATenantRuleCoversEverySetAndAnyApplicableRuleKeepsASet) {
+  auto t = TestDatabase::Create(GetParam());
+  if (!t) return;
+  OpsEnv env(std::move(t));
+  env.sim.GeneratePolicies("ms-a", 3, "deviceConfigurations");
+  store::User admin;
+  admin.id = ::ta::testing::MakeUser(env.db(), "admin@msp.example");
+  admin.is_platform_admin = true;
+  schedule::ScheduleService service(env.db(), SystemClock::Instance());
+  schedule::ScheduleInput in;
+  in.name = "Nightly";
+  in.cron = "0 2 * * *";
+  in.time_zone = "UTC";
+  in.tenant_ids = std::vector<int64_t>{env.tenant_a};
+  in.retention.keep_last = 2;  // the schedule keeps its newest 2
+  auto sched = service.Create(admin, in);
+  ASSERT_TRUE(sched.has_value()) << sched.error().message();
+
+  std::vector<int64_t> manual, scheduled;
+  for (int i = 0; i < 4; ++i) manual.push_back(env.SyncAndBackUpA());
+  for (int i = 0; i < 3; ++i) {
+    runs::ScheduledBackup b;
+    b.tenant_id = env.tenant_a;
+    b.schedule_id = sched->id;
+    b.slot_at = i + 1;
+    b.set_name = "Nightly " + std::to_string(i);
+    auto run = runs::StartScheduledBackup(*env.runs, b);
+    ASSERT_TRUE(run.has_value()) << run.error().ToString();
+    env.Drain();
+    scheduled.push_back(env.Count("SELECT id FROM backup_sets WHERE run_id = $1", {run->run.id}));
+  }
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) -> Status {
+                    TA_RETURN_IF_ERROR(store::BackupSets::SetPinned(tx, env.tenant_a, manual[0], true));
+                    TA_RETURN_IF_ERROR(store::Drift::SetBaseline(tx, env.tenant_a, manual[1], true));
+                    return store::Accounts::SetTenantRetention(
+                        tx, env.tenant_a, R"({"keep_last":1,"time_zone":"UTC"})");
+                  })
+                  .ok());
+  auto run = runs::StartTenantRetention(*env.runs, env.tenant_a, std::nullopt);
+  ASSERT_TRUE(run.has_value()) << run.error().ToString();
+  env.Drain();
+  EXPECT_EQ(env.Run(env.tenant_a, run->run.id).status, store::RunStatus::kSucceeded);
+  auto exists = [&](int64_t id) {
+    return env.Count("SELECT COUNT(*) FROM backup_sets WHERE id = $1", {id}) == 1;
+  };
+  EXPECT_TRUE(exists(manual[0])) << "pinned";
+  EXPECT_TRUE(exists(manual[1])) << "the drift baseline";
+  EXPECT_FALSE(exists(manual[2]));
+  EXPECT_FALSE(exists(manual[3]));
+  EXPECT_FALSE(exists(scheduled[0])) << "neither rule keeps it";
+  EXPECT_TRUE(exists(scheduled[1])) << "the schedule's rule keeps its newest 2";
+  EXPECT_TRUE(exists(scheduled[2])) << "newest: both rules keep it";
+  std::map<std::string, std::string> outcome;
+  for (const auto& i : env.Items(env.tenant_a, run->run.id))
+    outcome[i.item_ref] = i.status + " " + i.details.value_or("");
+  ASSERT_EQ(outcome.size(), 7u) << "one item per set of the tenant";
+  const std::string kept2 = outcome["backup_set:" + std::to_string(scheduled[2])];
+  EXPECT_NE(kept2.find("tenant: last 1"), std::string::npos) << kept2;
+  EXPECT_NE(kept2.find("\"last 2\""), std::string::npos) << kept2;
+  EXPECT_NE(outcome["backup_set:" + std::to_string(manual[1])].find("drift baseline"),
+            std::string::npos);
+  EXPECT_EQ(outcome["backup_set:" + std::to_string(manual[2])].rfind("deleted", 0), 0u);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM audit_log WHERE action = 'backup_set.deleted'"), 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest,

@@ -359,7 +359,7 @@ TEST_P(SchedulerTest, SchedulesValidateAndCheckWhoMayManageThem) {
     EXPECT_NE(r.error().message().find(c.want), std::string::npos) << r.error().message();
   }
   ScheduleInput bad_op = In("x", "0 1 * * *", "UTC", std::nullopt);
-  bad_op.operation = "drift";
+  bad_op.operation = "restore";
   EXPECT_NE(service.Create(admin, bad_op).error().message().find("operation:"), std::string::npos);
   // An operator may schedule the tenants they operate, not the fleet.
   auto fleet = service.Create(op, In("Fleet", "0 1 * * *", "UTC", std::nullopt));

@@ -33,3 +33,9 @@ CREATE TABLE drift_findings (
 CREATE UNIQUE INDEX drift_findings_open ON drift_findings (tenant_id, policy_type, graph_id)
   WHERE status = 'open';
 CREATE INDEX drift_findings_tenant ON drift_findings (tenant_id, id);
+
+-- Per-tenant retention: a rule over every backup set of the tenant (JSON
+-- {keep_last, keep_days, gfs_daily, gfs_weekly, gfs_monthly, time_zone}; NULL:
+-- none). A set is kept while any rule that applies to it (its schedule's, the
+-- tenant's) keeps it.
+ALTER TABLE tenants ADD COLUMN retention TEXT;
