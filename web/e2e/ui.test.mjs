@@ -611,6 +611,17 @@ test('tenant administration: connection check, tags; your account: an API token 
   await page.getByLabel('Tags, separated by commas').fill('platinum, eu');
   await page.getByRole('button', { name: 'Save tags' }).click();
   await page.getByTestId('toast').filter({ hasText: 'Tags saved.' }).waitFor();
+  // Its own retention rule over every backup set; a bad time zone names the field.
+  const retention = page.getByRole('form', { name: 'Retention' });
+  await retention.getByLabel('Keep the newest').fill('30');
+  await retention.getByLabel('Time zone').fill('Mars/Olympus');
+  await retention.getByRole('button', { name: 'Save retention' }).click();
+  await retention.getByText(/retention\.time_zone/).first().waitFor();
+  await retention.getByLabel('Time zone').fill('Europe/Berlin');
+  await retention.getByRole('button', { name: 'Save retention' }).click();
+  await page.getByTestId('tenant-retention').getByText('Keeps the newest 30 (Europe/Berlin).').waitFor();
+  await retention.getByRole('button', { name: 'Apply now' }).click();
+  await page.getByTestId('toast').filter({ hasText: 'Retention queued' }).waitFor();
   // The picker finds the tenant by its new tag.
   await page.getByTestId('tenant-picker').click();
   await page.getByRole('combobox', { name: 'Find a tenant' }).fill('platinum');

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { ApiError, del, get, getAll, post, put, tenantPath, withQuery, type Member, type Page, type Run, type RunItem } from '../api';
 import { ActionsHeader, Counts, Empty, PageTitle, ProblemView, RunLink, Show, StatusBadge, Table, When } from '../components/ui';
 import { useAsync, useLiveRun } from '../hooks';
-import { useSession, useToasts } from '../session';
+import { useAction, useSession, useToasts } from '../session';
 import { useStart } from './Policies';
 
 interface TenantInfo {
@@ -16,8 +16,81 @@ interface TenantInfo {
   client_id: string | null;
   has_credentials: boolean;
   tags: string[];
+  retention: TenantRetention | null;
   created_at: string;
   role: string | null;
+}
+
+interface TenantRetention {
+  keep_last: number | null;
+  keep_days: number | null;
+  gfs_daily: number | null;
+  gfs_weekly: number | null;
+  gfs_monthly: number | null;
+  time_zone: string;
+}
+
+function retentionSentence(r: TenantRetention | null): string {
+  if (!r) return 'No tenant rule: each schedule’s own retention applies, and manual sets are kept.';
+  const parts = [
+    r.keep_last && `the newest ${r.keep_last}`,
+    r.keep_days && `those younger than ${r.keep_days} days`,
+    r.gfs_daily && `${r.gfs_daily} daily`,
+    r.gfs_weekly && `${r.gfs_weekly} weekly`,
+    r.gfs_monthly && `${r.gfs_monthly} monthly`,
+  ].filter(Boolean);
+  return `Keeps ${parts.join(', ')} (${r.time_zone}).`;
+}
+
+// The tenant's own retention rule over all its backup sets.
+function Retention(props: { tenant: TenantInfo; owner: boolean; onSaved: () => void }) {
+  const r = props.tenant.retention;
+  const [last, setLast] = useState(r?.keep_last != null ? String(r.keep_last) : '');
+  const [days, setDays] = useState(r?.keep_days != null ? String(r.keep_days) : '');
+  const [zone, setZone] = useState(r?.time_zone ?? 'UTC');
+  const [error, setError] = useState<ApiError | null>(null);
+  const act = useAction();
+  if (!props.owner) return <p>{retentionSentence(r)}</p>;
+  const num = (v: string) => (v.trim() === '' ? null : Number(v));
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const rule = last.trim() === '' && days.trim() === '' ? null : { keep_last: num(last), keep_days: num(days), time_zone: zone.trim() };
+    try {
+      await put(tenantPath(props.tenant.id, '/retention'), { retention: rule });
+      props.onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <>
+      <p data-testid="tenant-retention">{retentionSentence(r)}</p>
+      <form class="filters" onSubmit={save} aria-label="Retention">
+        <label>
+          Keep the newest
+          <input name="keep_last" type="number" min={1} max={10000} value={last} onInput={(e) => setLast((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Keep those younger than (days)
+          <input name="keep_days" type="number" min={1} max={10000} value={days} onInput={(e) => setDays((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Time zone
+          <input name="time_zone" value={zone} onInput={(e) => setZone((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit" class="secondary">
+          Save retention
+        </button>
+        {r && (
+          <button type="button" class="secondary outline" onClick={() => void act(() => post(tenantPath(props.tenant.id, '/retention/apply')), 'Retention queued: the Runs page shows what it kept and deleted.')}>
+            Apply now
+          </button>
+        )}
+        <ProblemView error={error} />
+      </form>
+    </>
+  );
 }
 
 function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
@@ -276,6 +349,14 @@ export function TenantPage() {
               <h2 id="tags-h">Tags</h2>
               <p class="muted">Tags find this tenant in the tenant picker.</p>
               <Tags tenant={t} owner={owner} onSaved={() => { tenant.reload(); void session.refresh(); }} />
+            </article>
+            <article class="card" aria-labelledby="retention-h">
+              <h2 id="retention-h">Retention</h2>
+              <p class="muted">
+                A rule over every backup set of this tenant, manual and scheduled. A set is deleted only when no rule that applies to it keeps it
+                (its schedule's or this one); pinned sets, the drift baseline and the newest successful backup are always kept. GFS rules: the API.
+              </p>
+              <Retention tenant={t} owner={owner} onSaved={tenant.reload} />
             </article>
             <article class="card" aria-labelledby="members-h">
               <h2 id="members-h">Members and roles</h2>
