@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
       "/_sim/requests (request\n"
       "log), POST /_sim/config (any knob below by its long name with _ for -, plus "
       "fail_next/fail_status, deny_paths (403 for these collections) and\n"
-      "reset_throttle, revoke_tokens), POST /_sim/fixture, GET /_sim/health."};
+      "reset_throttle, revoke_tokens, log_requests, reset_stats), POST /_sim/fixture, POST\n"
+      "/_sim/admin-change, GET /_sim/stats (requests per tenant), GET /_sim/health."};
   app.add_option("--host", host, "Address to bind (loopback only in tests)")->capture_default_str();
   app.add_option("--port", port, "Port to bind; 0 picks a free one")->capture_default_str();
   app.add_option(
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
   app.add_option("--token-lifetime-s", cfg.token_lifetime_s, "Access token lifetime")
       ->capture_default_str();
   app.add_option("--seed", cfg.seed, "Random seed (ids, faults)")->capture_default_str();
+  app.add_option("--threads", cfg.threads, "Server worker threads (each request holds one for "
+                                           "--latency-ms)")
+      ->capture_default_str();
+  bool no_log = false;
+  app.add_flag("--no-request-log", no_log,
+               "Keep no request log (GET /_sim/stats still counts requests per tenant)");
   CLI11_PARSE(app, argc, argv);
 
   // Block the signals before any thread starts, so sigwait below receives them.
@@ -71,6 +78,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   ta::sim::GraphSim sim(cfg);
+  if (no_log) sim.Configure({{"log_requests", false}});
   if (!fixture.empty()) {
     std::ifstream f(fixture);
     auto json = nlohmann::json::parse(f, nullptr, false);

@@ -99,6 +99,13 @@ void GraphSim::Impl::Log(const std::string& method, const std::string& path,
                          const std::string& tenant, int status, bool write,
                          const std::string& body) {
   std::lock_guard<std::mutex> lock(mu);
+  if (path.find("/oauth2/") == std::string::npos) {
+    Counts& c = counts[tenant];
+    ++c.requests;
+    if (status == 429) ++c.throttled;
+    if (write) ++c.writes;
+  }
+  if (!log_requests) return;
   log.push_back({{"seq", ++seq},
                  {"body", body},
                  {"method", method},

@@ -177,6 +177,8 @@ void GraphSim::Impl::ApplyKnobs(const json& k) {
     misbehave = k.value("misbehave", std::string("malformed_json"));
   }
   if (k.contains("token_down_status")) token_down_status = k["token_down_status"];
+  log_requests = k.value("log_requests", log_requests);
+  if (k.value("reset_stats", false)) counts.clear();
   if (k.contains("deny_paths")) denied_paths = k["deny_paths"].get<std::vector<std::string>>();
   if (k.contains("ignore_next_writes")) {
     ignore_next_writes = k["ignore_next_writes"];
@@ -203,6 +205,14 @@ void GraphSim::Impl::ControlRoutes() {
   server.Get("/_sim/requests", [this](const Request&, Response& res) {
     std::lock_guard<std::mutex> lock(mu);
     res.set_content(log.dump(), "application/json");
+  });
+  // Graph requests per tenant (kept even with the request log off).
+  server.Get("/_sim/stats", [this](const Request&, Response& res) {
+    std::lock_guard<std::mutex> lock(mu);
+    json out = json::object();
+    for (const auto& [tenant, c] : counts)
+      out[tenant] = {{"requests", c.requests}, {"throttled", c.throttled}, {"writes", c.writes}};
+    res.set_content(json{{"tenants", out}}.dump(), "application/json");
   });
   server.Get("/_sim/waiting", [this](const Request&, Response& res) {
     std::lock_guard<std::mutex> lock(mu);

@@ -152,6 +152,13 @@ struct GraphSim::Impl {
   std::condition_variable wait_cv;
   json log = json::array();
   int64_t seq = 0;
+  // Off for fleet-scale benchmarks (a log entry per request would hold
+  // hundreds of MB); the per-tenant counts below are kept either way.
+  bool log_requests = true;
+  struct Counts {
+    int64_t requests = 0, throttled = 0, writes = 0;
+  };
+  std::map<std::string, Counts> counts;  // Graph requests (not token requests) per tenant
 
   explicit Impl(SimConfig c)
       : cfg(c),
