@@ -17,68 +17,78 @@ std::vector<std::string> SyncRefs() {
   return refs;
 }
 
+namespace {
+
+constexpr size_t kListConcurrency = 8;
+
+Next SyncType(jobs::JobContext& ctx, graph::GraphReader& reader,
+              const std::vector<std::string>& refs, const catalog::PolicyType& type) {
+  const int64_t tenant = ctx.job().tenant_id;
+  const std::string ref = "type:" + std::string(type.name);
+  auto items = graph::ListAll(reader, std::string(type.collection));
+  if (!items) return GraphFailed(ctx, refs, ref, "list", items.error());
+  std::vector<store::SyncedPolicy> listed;
+  for (const auto& p : *items) {
+    store::SyncedPolicy sp;
+    sp.graph_id = p.value("id", "");
+    sp.display_name = p.value(std::string(type.display_name_field), "");
+    if (std::string platform = catalog::PlatformOf(type, p); !platform.empty())
+      sp.platform = std::move(platform);
+    sp.odata_type = p.value("@odata.type", "");
+    sp.last_modified_at = p.value("lastModifiedDateTime", "");
+    listed.push_back(std::move(sp));
+  }
+  const int64_t now = NowMs(ctx);
+  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+    auto gone = store::Inventory::ApplySync(tx, tenant, std::string(type.name), listed, now);
+    if (!gone) return gone.error();
+    store::RunItem item;
+    item.item_ref = ref;
+    item.status = "synced";
+    item.action = "list";
+    item.details = json{{"count", items->size()}, {"gone", *gone}}.dump();
+    return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
+  });
+  if (!s.ok()) return ItemNotRecorded(ref, s);
+  return std::nullopt;
+}
+
+// The directory objects policies refer to: a list of (id, name).
+Next SyncDirectory(jobs::JobContext& ctx, graph::GraphReader& reader,
+                   const std::vector<std::string>& refs, const DirectoryList& d) {
+  const int64_t tenant = ctx.job().tenant_id;
+  auto all = graph::ListAll(reader, d.path);
+  if (!all) return GraphFailed(ctx, refs, d.ref, "list", all.error());
+  std::vector<std::pair<std::string, std::string>> listed;
+  for (const auto& o : *all)
+    if (o.contains(d.id_field) && o[d.id_field].is_string())
+      listed.emplace_back(o[d.id_field], o.value("displayName", ""));
+  const int64_t now = NowMs(ctx);
+  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+    TA_RETURN_IF_ERROR(store::Inventory::ApplyGroupSync(tx, tenant, d.kind, listed, now));
+    store::RunItem item;
+    item.item_ref = d.ref;
+    item.status = "synced";
+    item.action = "list";
+    item.details = json{{"count", listed.size()}}.dump();
+    return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
+  });
+  if (!s.ok()) return ItemNotRecorded(d.ref, s);
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Each list is independent: a few run at once (a sync is ~40 lists, so at
+// Graph's latency one after another it would take seconds per tenant).
 Next SyncInventory(jobs::JobContext& ctx, graph::GraphReader& reader,
                    const std::vector<std::string>& refs) {
-  const int64_t tenant = ctx.job().tenant_id;
-  for (const auto& type : catalog::Catalog()) {
-    const std::string ref = "type:" + std::string(type.name);
-    if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
-    if (ctx.ShuttingDown()) return jobs::JobResult::Release();
-    auto items = graph::ListAll(reader, std::string(type.collection));
-    if (!items) {
-      if (auto stop = GraphFailed(ctx, refs, ref, "list", items.error())) return *stop;
-      continue;
-    }
-    std::vector<store::SyncedPolicy> listed;
-    for (const auto& p : *items) {
-      store::SyncedPolicy sp;
-      sp.graph_id = p.value("id", "");
-      sp.display_name = p.value(std::string(type.display_name_field), "");
-      if (std::string platform = catalog::PlatformOf(type, p); !platform.empty())
-        sp.platform = std::move(platform);
-      sp.odata_type = p.value("@odata.type", "");
-      sp.last_modified_at = p.value("lastModifiedDateTime", "");
-      listed.push_back(std::move(sp));
-    }
-    const int64_t now = NowMs(ctx);
-    Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-      auto gone = store::Inventory::ApplySync(tx, tenant, std::string(type.name), listed, now);
-      if (!gone) return gone.error();
-      store::RunItem item;
-      item.item_ref = ref;
-      item.status = "synced";
-      item.action = "list";
-      item.details = json{{"count", items->size()}, {"gone", *gone}}.dump();
-      return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
-    });
-    if (!s.ok()) return ItemNotRecorded(ref, s);
-  }
-  // The directory objects policies refer to: each a list of (id, name).
-  for (const auto& d : kDirectory) {
-    if (ctx.CancelRequested()) return CancelRemaining(ctx, refs);
-    if (ctx.ShuttingDown()) return jobs::JobResult::Release();
-    auto all = graph::ListAll(reader, d.path);
-    if (!all) {
-      if (auto stop = GraphFailed(ctx, refs, d.ref, "list", all.error())) return *stop;
-      continue;
-    }
-    std::vector<std::pair<std::string, std::string>> listed;
-    for (const auto& o : *all)
-      if (o.contains(d.id_field) && o[d.id_field].is_string())
-        listed.emplace_back(o[d.id_field], o.value("displayName", ""));
-    const int64_t now = NowMs(ctx);
-    Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-      TA_RETURN_IF_ERROR(store::Inventory::ApplyGroupSync(tx, tenant, d.kind, listed, now));
-      store::RunItem item;
-      item.item_ref = d.ref;
-      item.status = "synced";
-      item.action = "list";
-      item.details = json{{"count", listed.size()}}.dump();
-      return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, now);
-    });
-    if (!s.ok()) return ItemNotRecorded(d.ref, s);
-  }
-  return std::nullopt;
+  const auto& types = catalog::Catalog();
+  const size_t lists = types.size() + std::size(kDirectory);
+  return ForEachConcurrently(ctx, refs, lists, kListConcurrency, [&](size_t i) -> Next {
+    if (i < types.size()) return SyncType(ctx, reader, refs, types[i]);
+    return SyncDirectory(ctx, reader, refs, kDirectory[i - types.size()]);
+  });
 }
 
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {

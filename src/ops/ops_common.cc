@@ -1,5 +1,10 @@
 #include "ops/ops_common.h"
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 namespace ta::ops {
 
 store::RunItem FailedItem(const std::string& ref, const std::string& action,
@@ -33,6 +38,46 @@ Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
   }
   if (auto stop = Record(ctx, item)) return stop;
   return CancelRemaining(ctx, refs);
+}
+
+Next ForEachConcurrently(jobs::JobContext& ctx, const std::vector<std::string>& refs,
+                         size_t count, size_t concurrency, const std::function<Next(size_t)>& one) {
+  std::atomic<size_t> next{0};
+  std::mutex stop_mu;
+  Next stop;  // GUARDED_BY(stop_mu)
+  auto stopped = [&] {
+    std::lock_guard<std::mutex> lock(stop_mu);
+    return stop.has_value();
+  };
+  auto worker = [&] {
+    for (size_t i; (i = next++) < count;) {
+      if (stopped()) return;
+      Next result;
+      if (ctx.CancelRequested())
+        result = CancelRemaining(ctx, refs);
+      else if (ctx.ShuttingDown())
+        result = jobs::JobResult::Release();
+      else
+        result = one(i);
+      if (result) {
+        std::lock_guard<std::mutex> lock(stop_mu);
+        if (!stop) stop = std::move(result);
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const size_t n = std::min(concurrency, count);
+  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (stop) {
+    // A cancel that raced another thread's store fault still ends cancelled
+    // once the rest are recorded as skipped.
+    if (stop->kind == jobs::JobResult::Kind::kCancelled) return CancelRemaining(ctx, refs);
+    return stop;
+  }
+  return std::nullopt;
 }
 
 graph::AbortCheck AbortFor(jobs::JobContext& ctx) {

@@ -4,6 +4,7 @@
 // lives in runs/item_progress.h, imported here): Graph failures as item
 // outcomes, and the abort check a job's Graph calls run under.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,15 @@ store::RunItem FailedItem(const std::string& ref, const std::string& action,
 // the job. Any other failure is the item's outcome: recorded as failed.
 Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
                  const std::string& ref, const std::string& action, const graph::GraphError& e);
+
+// Runs one(0) .. one(count - 1), `concurrency` at a time (Graph latency, not
+// one loop, then bounds a run; the tenant's limiter keeps the total within
+// Intune's limits). The first call that ends the attempt (a store fault, a
+// cancel, shutdown) stops the others; a cancel or shutdown seen between calls
+// ends it too (the rest of `refs` skipped, or the job handed back). nullopt:
+// every call went on.
+Next ForEachConcurrently(jobs::JobContext& ctx, const std::vector<std::string>& refs,
+                         size_t count, size_t concurrency, const std::function<Next(size_t)>& one);
 
 // The AbortCheck a job's Graph calls run under (JobContext::AbortRequested).
 graph::AbortCheck AbortFor(jobs::JobContext& ctx);

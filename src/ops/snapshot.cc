@@ -1,10 +1,7 @@
 // policy.capture_snapshot and backup_set.create: complete captures stored as
 // immutable versions; identical content makes no new version ("unchanged").
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "ops/capture.h"
 #include "ops/handlers.h"
@@ -116,47 +113,11 @@ Next CaptureAll(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
                 const std::vector<store::PolicyRecord>& policies,
                 std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs,
                 size_t first_policy, const ItemMap& done) {
-  // Captures are independent reads, so a few run at once: Graph latency, not
-  // this loop, then bounds the run, and the tenant's limiter and throttle gate
-  // keep the total within Intune's limits. The first item that ends the
-  // attempt (a store fault, a cancel, shutdown) stops every thread.
-  std::atomic<size_t> next{0};
-  std::mutex stop_mu;
-  Next stop;  // GUARDED_BY(stop_mu)
-  auto stopped = [&] {
-    std::lock_guard<std::mutex> lock(stop_mu);
-    return stop.has_value();
-  };
-  auto worker = [&] {
-    for (size_t i; (i = next++) < policies.size();) {
-      if (Done(done, refs[first_policy + i])) continue;
-      if (stopped()) return;
-      Next result;
-      if (ctx.CancelRequested())
-        result = CancelRemaining(ctx, refs);
-      else if (ctx.ShuttingDown())
-        result = jobs::JobResult::Release();
-      else
-        result = CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs);
-      if (result) {
-        std::lock_guard<std::mutex> lock(stop_mu);
-        if (!stop) stop = std::move(result);
-        return;
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  const size_t n = std::min<size_t>(kCaptureConcurrency, policies.size());
-  for (size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (stop) {
-    // A cancel that raced another thread's store fault still ends cancelled
-    // once the rest are recorded as skipped.
-    if (stop->kind == jobs::JobResult::Kind::kCancelled) return CancelRemaining(ctx, refs);
-    return stop;
-  }
-  return std::nullopt;
+  // Captures are independent reads: a few run at once.
+  return ForEachConcurrently(ctx, refs, policies.size(), kCaptureConcurrency, [&](size_t i) -> Next {
+    if (Done(done, refs[first_policy + i])) return std::nullopt;
+    return CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs);
+  });
 }
 
 jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {

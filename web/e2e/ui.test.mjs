@@ -846,6 +846,17 @@ test('alerts: a webhook shows its signing secret once; a test to a dead receiver
   const log = page.getByTestId('deliveries-table');
   await log.getByText('failed', { exact: true }).waitFor();
   await log.getByText(/could not be reached/).waitFor();
+  // Edited: a new name and target, the kind kept; the target is shown masked again.
+  await psa.getByRole('button', { name: 'Edit Old PSA' }).click();
+  const edit = page.getByRole('article', { name: 'Edit Old PSA' });
+  await edit.getByLabel('Name').fill('New PSA');
+  await edit.getByLabel('URL').fill('https://psa.example.com/hook/secret-path-456');
+  await edit.getByRole('button', { name: 'Save channel' }).click();
+  const renamed = page.getByTestId('channels-table').getByRole('row', { name: /New PSA/ });
+  await renamed.getByText('https://psa.example.com/…').waitFor();
+  const saved = (await apiJson(page, '/api/v1/alert-channels')).items.find((c) => c.id === channel.id);
+  assert.equal(saved.name, 'New PSA');
+  assert.equal(saved.kind, 'chat');
   await page.context().close();
 });
 

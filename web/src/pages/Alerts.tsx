@@ -46,6 +46,7 @@ export function AlertsPage() {
   const session = useSession();
   const channels = useAsync(() => get<{ items: Channel[] }>('/api/v1/alert-channels'), []);
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<Channel | null>(null);
   const [open, setOpen] = useState<number | null>(null);
   const owned = session.me.memberships.filter((m) => m.role === 'owner');
   const admin = session.me.user.is_platform_admin;
@@ -71,6 +72,16 @@ export function AlertsPage() {
         <ChannelForm
           onDone={(saved) => {
             setCreating(false);
+            if (saved) channels.reload();
+          }}
+        />
+      )}
+      {editing && (
+        <ChannelForm
+          key={editing.id}
+          channel={editing}
+          onDone={(saved) => {
+            setEditing(null);
             if (saved) channels.reload();
           }}
         />
@@ -107,6 +118,9 @@ export function AlertsPage() {
                       />
                     </td>
                     <td class="row-actions">
+                      <button type="button" class="secondary outline small" onClick={() => setEditing(c)}>
+                        Edit {c.name}
+                      </button>
                       <button type="button" class="secondary outline small" onClick={() => void act(() => post(`/api/v1/alert-channels/${c.id}/test`), `A test alert is on its way to “${c.name}”.`)}>
                         Send a test to {c.name}
                       </button>
@@ -169,15 +183,18 @@ function Deliveries(props: { channel: Channel }) {
   );
 }
 
-function ChannelForm(props: { onDone: (saved: boolean) => void }) {
+// A new channel, or `channel`'s name, target and events (its kind and tenant
+// stay; an empty target keeps the stored one, which is shown masked).
+function ChannelForm(props: { channel?: Channel; onDone: (saved: boolean) => void }) {
   const session = useSession();
+  const c = props.channel;
   const owned = session.me.memberships.filter((m) => m.role === 'owner');
   const admin = session.me.user.is_platform_admin;
-  const [tenant, setTenant] = useState<string>(admin ? '' : String(owned[0]?.tenant_id ?? ''));
-  const [name, setName] = useState('');
-  const [kind, setKind] = useState<keyof typeof KINDS>('webhook');
+  const [tenant, setTenant] = useState<string>(c ? String(c.tenant_id ?? '') : admin ? '' : String(owned[0]?.tenant_id ?? ''));
+  const [name, setName] = useState(c?.name ?? '');
+  const [kind, setKind] = useState<keyof typeof KINDS>(c?.kind ?? 'webhook');
   const [target, setTarget] = useState('');
-  const [events, setEvents] = useState<Set<string>>(new Set(['run.failed', 'backup.missed']));
+  const [events, setEvents] = useState<Set<string>>(new Set(c?.events ?? ['run.failed', 'backup.missed']));
   const [error, setError] = useState<ApiError | null>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -186,6 +203,16 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
     setBusy(true);
     setError(null);
     try {
+      if (c) {
+        await put(`/api/v1/alert-channels/${c.id}`, {
+          name: name.trim(),
+          ...(target.trim() ? { target: target.trim() } : {}),
+          events: [...events],
+          enabled: c.enabled,
+        });
+        props.onDone(true);
+        return;
+      }
       const r = await post<Channel & { secret?: string }>('/api/v1/alert-channels', {
         tenant_id: tenant ? Number(tenant) : null,
         name: name.trim(),
@@ -224,7 +251,7 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
       return n;
     });
   return (
-    <article aria-label="New alert channel">
+    <article aria-label={c ? `Edit ${c.name}` : 'New alert channel'}>
       <form onSubmit={submit}>
         <div class="grid">
           <label>
@@ -233,7 +260,7 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
           </label>
           <label>
             For
-            <select value={tenant} onChange={(e) => setTenant((e.target as HTMLSelectElement).value)}>
+            <select value={tenant} disabled={!!c} onChange={(e) => setTenant((e.target as HTMLSelectElement).value)}>
               {admin && <option value="">Every tenant</option>}
               {owned.map((m) => (
                 <option key={m.tenant_id} value={String(m.tenant_id)}>
@@ -246,7 +273,7 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
         <div class="grid">
           <label>
             Kind
-            <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as keyof typeof KINDS)}>
+            <select value={kind} disabled={!!c} onChange={(e) => setKind((e.target as HTMLSelectElement).value as keyof typeof KINDS)}>
               {Object.entries(KINDS).map(([k, l]) => (
                 <option key={k} value={k}>
                   {l}
@@ -256,7 +283,13 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
           </label>
           <label>
             {kind === 'email' ? 'Email addresses (comma-separated)' : 'URL'}
-            <input name="target" required value={target} onInput={(e) => setTarget((e.target as HTMLInputElement).value)} />
+            <input
+              name="target"
+              required={!c}
+              placeholder={c ? `unchanged: ${c.target}` : undefined}
+              value={target}
+              onInput={(e) => setTarget((e.target as HTMLInputElement).value)}
+            />
           </label>
         </div>
         <fieldset>
@@ -271,7 +304,7 @@ function ChannelForm(props: { onDone: (saved: boolean) => void }) {
         <ProblemView error={error} />
         <div class="row-actions">
           <button type="submit" disabled={busy} aria-busy={busy}>
-            Create channel
+            {c ? 'Save channel' : 'Create channel'}
           </button>
           <button type="button" class="secondary outline" onClick={() => props.onDone(false)}>
             Cancel
