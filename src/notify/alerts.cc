@@ -18,7 +18,7 @@ using nlohmann::json;
 
 const std::vector<std::string>& AlertEvents() {
   static const std::vector<std::string> kEvents = {kRunFailed, kRunPartial, kRetentionDeleted,
-                                                   kBackupMissed, kDriftDetected,
+                                                   kBackupMissed, kBackupOverdue, kDriftDetected,
                                                    kCredentialsInvalid};
   return kEvents;
 }

@@ -31,6 +31,8 @@ inline constexpr const char* kRunFailed = "run.failed";
 inline constexpr const char* kRunPartial = "run.partially_succeeded";
 inline constexpr const char* kRetentionDeleted = "retention.deleted";
 inline constexpr const char* kBackupMissed = "backup.missed";
+// A scheduled backup that fired did not succeed, and nothing has since.
+inline constexpr const char* kBackupOverdue = "backup.overdue";
 inline constexpr const char* kDriftDetected = "drift.detected";
 // A connection check whose token Microsoft refused (a wrong or expired secret).
 inline constexpr const char* kCredentialsInvalid = "credentials.invalid";

@@ -11,10 +11,9 @@
 #include "ops/capture.h"
 #include "ops/handlers.h"
 #include "runs/run_params.h"
-#include "runs/run_words.h"
+#include "store/accounts.h"
 #include "store/backup_sets.h"
 #include "store/drift.h"
-#include "store/accounts.h"
 
 namespace ta::ops {
 
@@ -38,8 +37,10 @@ struct Actor {
 // The newest change to the object in Intune's audit log since `since_ms`.
 graph::GraphResult<Actor> LookUpActor(graph::GraphReader& reader, const std::string& graph_id,
                                       int64_t since_ms) {
+  std::string quoted;  // an OData string literal doubles its quotes
+  for (char c : graph_id) quoted += c == '\'' ? std::string("''") : std::string(1, c);
   const std::string filter = "activityDateTime ge " + FormatIso8601(since_ms) +
-                             " and resources/any(r:r/resourceId eq '" + graph_id + "')";
+                             " and resources/any(r:r/resourceId eq '" + quoted + "')";
   // The client encodes query values.
   auto events = graph::ListAll(reader, "deviceManagement/auditEvents?$filter=" + filter);
   if (!events) return graph::GraphFailure(events.error());

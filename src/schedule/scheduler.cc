@@ -10,8 +10,9 @@
 #include "core/sha256.h"
 #include "notify/alerts.h"
 #include "runs/operations.h"
-#include "store/accounts.h"
 #include "schedule/cron.h"
+#include "store/accounts.h"
+#include "store/backup_sets.h"
 #include "store/schedules.h"
 
 namespace ta::schedule {
@@ -102,6 +103,39 @@ Status Scheduler::Decide(TickResult& out) {
                               (missed_count == 1 ? " backup" : " backups") +
                               " while no scheduler ran; one catch-up backup starts now."}};
           TA_RETURN_IF_ERROR(notify::Raise(db_, tx, t, notify::kBackupMissed, data, now_ms));
+        }
+      }
+      // Overdue: the previous slot started a backup of the tenant, and nothing
+      // has succeeded since (raised once, with the slot's decision).
+      if (s.operation != "drift") {
+        auto fired = store::Schedules::Fires(tx, s.id, s.slots_after);
+        if (!fired) return Unexpected(fired.error());
+        for (const auto& f : *fired) {
+          auto newest = store::BackupSets::NewestSucceeded(tx, f.tenant_id);
+          if (!newest) return Unexpected(newest.error());
+          std::optional<int64_t> last_at;
+          if (*newest) {
+            auto set = store::BackupSets::Get(tx, f.tenant_id, **newest);
+            if (!set) return Unexpected(set.error());
+            last_at = set->created_at;
+          }
+          if (last_at && *last_at >= f.slot_at) continue;
+          nlohmann::json data = {
+              {"tenant_id", f.tenant_id},
+              {"schedule_id", s.id},
+              {"schedule", s.name},
+              {"run_id", f.run_id},
+              {"last_successful_backup", last_at ? nlohmann::json(FormatIso8601(*last_at))
+                                                 : nlohmann::json()},
+              {"summary", "Schedule “" + s.name + "”: the backup of " +
+                              FormatIso8601(f.slot_at) + " did not succeed, and " +
+                              (last_at ? "the last successful backup is of " +
+                                             FormatIso8601(*last_at)
+                                       : std::string("there is no successful backup yet")) +
+                              ". The next backup starts now."},
+              {"url", runs::RunUrl(f.run_id) + "?tenant=" + std::to_string(f.tenant_id)}};
+          TA_RETURN_IF_ERROR(
+              notify::Raise(db_, tx, f.tenant_id, notify::kBackupOverdue, data, now_ms));
         }
       }
       return true;

@@ -100,17 +100,8 @@ struct OpsEnv {
   int64_t Count(const std::string& sql, const store::Params& p = {}) {
     return ::ta::testing::QueryInt(db(), sql, p);
   }
-  // The first column of the first row ("" when there is none).
   std::string Text(const std::string& sql, const store::Params& p = {}) {
-    std::string out;
-    EXPECT_TRUE(db().Read([&](store::Tx& tx) -> Status {
-                      auto rows = tx.Query(sql, p);
-                      if (!rows) return rows.error();
-                      if (!rows->empty()) out = rows->front().Text(0);
-                      return Status::Ok();
-                    })
-                    .ok());
-    return out;
+    return ::ta::testing::QueryText(db(), sql, p);
   }
 
   // Syncs tenant A and backs all of it up; returns the backup set id.

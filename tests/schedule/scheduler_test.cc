@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/redactor.h"
+#include "notify/alerts.h"
 #include "schedule/cron.h"
 #include "schedule/service.h"
 #include "store/accounts.h"
@@ -262,6 +263,37 @@ TEST_P(SchedulerTest, EachOperationStartsItsRunOncePerSlot) {
                            "'schedule.backup' AND payload LIKE '%\"detect_drift\":true%'",
                 {fb[0].run_id}),
             1);
+}
+
+TEST_P(SchedulerTest, ABackupThatDidNotSucceedIsOverdueAtTheNextSlotOnce) {
+  TA_OPEN_DB(tdb);
+  const int64_t t = ::ta::testing::MakeTenant(tdb->db(), "Contoso");
+  const store::User admin = Admin(tdb->db());
+  notify::ChannelService channels(tdb->db(), clock_, nullptr);
+  notify::ChannelInput ch;
+  ch.tenant_id = t;
+  ch.name = "ops";
+  ch.kind = "chat";
+  ch.target = "https://chat.example.com/hook";
+  ch.events = {notify::kBackupOverdue};
+  ASSERT_TRUE(channels.Create(admin, ch).has_value());
+  Make(tdb->db(), admin, In("Hourly", "0 * * * *", "UTC", std::vector<int64_t>{t}));
+  Node n = MakeNode(*tdb, "node-a");
+  auto overdue = [&] {
+    return ::ta::testing::QueryInt(
+        tdb->db(), "SELECT COUNT(*) FROM alert_deliveries WHERE event = 'backup.overdue'");
+  };
+  clock_.Set(kStart + hours(1));
+  ASSERT_TRUE(n.scheduler->Tick().has_value());
+  EXPECT_EQ(overdue(), 0) << "the first slot has nothing before it";
+  FinishRuns(*n.db, *n.runs, {t});  // the 01:00 backup ended without success
+  clock_.Set(kStart + hours(2));
+  ASSERT_TRUE(n.scheduler->Tick().has_value());
+  ASSERT_TRUE(n.scheduler->Tick().has_value());
+  EXPECT_EQ(overdue(), 1);
+  const std::string payload = ::ta::testing::QueryText(
+      tdb->db(), "SELECT payload FROM alert_deliveries WHERE event = 'backup.overdue'");
+  EXPECT_NE(payload.find("there is no successful backup yet"), std::string::npos) << payload;
 }
 
 TEST_P(SchedulerTest, JitterSpreadsStartsAndAnyNodeStartsWhatIsDue) {

@@ -118,6 +118,17 @@ int64_t QueryInt(store::Database& db, const std::string& sql, const store::Param
   return r.value_or(-1);
 }
 
+std::string QueryText(store::Database& db, const std::string& sql, const store::Params& params) {
+  auto r = store::ReadResult<std::string>(db, [&](store::Tx& tx) -> Result<std::string> {
+    auto rows = tx.Query(sql, params);
+    if (!rows) return Unexpected(rows.error());
+    if (rows->empty()) return Unexpected(Status::NotFound("no row"));
+    return rows->front().Text(0);
+  });
+  EXPECT_TRUE(r.has_value()) << sql << ": " << (r ? "" : r.error().ToString());
+  return r.value_or("");
+}
+
 int64_t InsertReturningId(store::Database& db, const std::string& sql,
                           const store::Params& params) {
   auto r = store::WriteResult<int64_t>(db, [&](store::Tx& tx) -> Result<int64_t> {

@@ -42,6 +42,8 @@ class TestDatabase {
 // Runs SQL on the test database with no result checking beyond success.
 void MustExec(store::Database& db, const std::string& sql, const store::Params& params = {});
 int64_t QueryInt(store::Database& db, const std::string& sql, const store::Params& params = {});
+std::string QueryText(store::Database& db, const std::string& sql,
+                      const store::Params& params = {});
 // Runs an INSERT ... RETURNING id and returns the id (-1 and a test failure on error).
 int64_t InsertReturningId(store::Database& db, const std::string& sql,
                           const store::Params& params = {});

@@ -35,6 +35,7 @@ const EVENTS: Record<string, string> = {
   'run.failed': 'A run failed',
   'run.partially_succeeded': 'A run partially succeeded',
   'backup.missed': 'A scheduled backup was missed',
+  'backup.overdue': 'A scheduled backup did not succeed (overdue)',
   'retention.deleted': 'Retention deleted backup sets',
   'drift.detected': 'Drift detected (new findings)',
   'credentials.invalid': 'Microsoft refused a tenant’s credentials',
