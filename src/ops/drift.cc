@@ -293,20 +293,13 @@ jobs::JobResult RunDriftDetect(jobs::JobContext& ctx, OpsContext& ops) {
   if (!reader) return JobFailure(reader.error());
   // Sync (new and deleted objects), capture every policy (its live state as
   // a version, stored once per distinct content), compare.
-  std::vector<std::string> refs = SyncRefs();
-  auto done = ExistingItems(ctx);
-  if (!done) return JobFailure(done.error());
-  const bool synced =
-      std::all_of(refs.begin(), refs.end(), [&](const std::string& r) { return Done(*done, r); });
-  if (!synced) {
-    if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
-    if (auto stop = SyncInventory(ctx, **reader, refs)) return *stop;
-  }
+  std::vector<std::string> refs;
+  if (auto stop = SyncOnce(ctx, **reader, refs)) return *stop;
   auto policies = LoadPolicies(ctx.db(), tenant, std::nullopt);
   if (!policies) return JobFailure(policies.error());
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size() + policies->size() + 1)); !s.ok())
     return JobFailure(s);
-  done = ExistingItems(ctx);
+  auto done = ExistingItems(ctx);
   if (!done) return JobFailure(done.error());
   const size_t first_policy = refs.size();
   for (const auto& p : *policies) refs.push_back("policy:" + std::to_string(p.id));

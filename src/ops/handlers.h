@@ -14,6 +14,9 @@ namespace ta::ops {
 std::vector<std::string> SyncRefs();
 Next SyncInventory(jobs::JobContext& ctx, graph::GraphReader& reader,
                    const std::vector<std::string>& refs);
+// A run's first phase: sets `refs` to the sync's items and syncs, unless an
+// earlier attempt recorded every one of them (a resumed job goes straight on).
+Next SyncOnce(jobs::JobContext& ctx, graph::GraphReader& reader, std::vector<std::string>& refs);
 
 // The tenant's policies to capture: the listed ones, or every one not gone.
 Result<std::vector<store::PolicyRecord>> LoadPolicies(

@@ -1,6 +1,8 @@
 // inventory.sync: list every catalog type (all pages) and the tenant's
 // directory objects policies refer to (groups, users, applications, roles);
 // upsert them; mark what disappeared from Intune as gone (never delete).
+#include <algorithm>
+
 #include "catalog/catalog.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
@@ -89,6 +91,16 @@ Next SyncInventory(jobs::JobContext& ctx, graph::GraphReader& reader,
     if (i < types.size()) return SyncType(ctx, reader, refs, types[i]);
     return SyncDirectory(ctx, reader, refs, kDirectory[i - types.size()]);
   });
+}
+
+Next SyncOnce(jobs::JobContext& ctx, graph::GraphReader& reader, std::vector<std::string>& refs) {
+  refs = SyncRefs();
+  auto done = ExistingItems(ctx);
+  if (!done) return JobFailure(done.error());
+  if (std::all_of(refs.begin(), refs.end(), [&](const std::string& r) { return Done(*done, r); }))
+    return std::nullopt;
+  if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
+  return SyncInventory(ctx, reader, refs);
 }
 
 jobs::JobResult RunInventorySync(jobs::JobContext& ctx, OpsContext& ops) {

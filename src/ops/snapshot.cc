@@ -154,15 +154,7 @@ jobs::JobResult RunBackupSetCreate(jobs::JobContext& ctx, OpsContext& ops) {
   // and deleted ones are not.
   std::vector<std::string> refs;
   if (params->sync_first) {
-    refs = SyncRefs();
-    auto done = ExistingItems(ctx);
-    if (!done) return JobFailure(done.error());
-    const bool synced =
-        std::all_of(refs.begin(), refs.end(), [&](const std::string& r) { return Done(*done, r); });
-    if (!synced) {
-      if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
-      if (auto stop = SyncInventory(ctx, **reader, refs)) return *stop;
-    }
+    if (auto stop = SyncOnce(ctx, **reader, refs)) return *stop;
   }
   auto policies = LoadPolicies(ctx.db(), tenant, ids);
   if (!policies) return JobFailure(policies.error());

@@ -40,6 +40,15 @@ store::RunRecord Detect(OpsEnv& env) {
   return env.Run(env.tenant_a, run->run.id);
 }
 
+// A Wi-Fi policy backed up as "v1", then edited to "v2" by an admin in the portal.
+void BackUpThenEditWifi(OpsEnv& env) {
+  env.sim.Seed("ms-a", "deviceConfigurations",
+               {{{"id", "wifi-1"}, {"displayName", "Wi-Fi"}, {"description", "v1"}}});
+  env.SyncAndBackUpA();
+  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1",
+                                  {{"description", "v2"}}, "alex@contoso.example"));
+}
+
 json ItemDetails(OpsEnv& env, int64_t run, const std::string& ref) {
   for (const auto& i : env.Items(env.tenant_a, run))
     if (i.item_ref == ref) return json::parse(i.details.value_or("{}"));
@@ -194,11 +203,7 @@ TEST_P(DriftTest, WithoutABaselineTheRunFailsSayingWhatToDo) {
 
 TEST_P(DriftTest, AnAuditLogTheAppCannotReadLeavesTheActorUnknownAndSaysWhy) {
   TA_OPS_ENV(env);
-  env.sim.Seed("ms-a", "deviceConfigurations",
-               {{{"id", "wifi-1"}, {"displayName", "Wi-Fi"}, {"description", "v1"}}});
-  env.SyncAndBackUpA();
-  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1",
-                                  {{"description", "v2"}}, "alex@contoso.example"));
+  BackUpThenEditWifi(env);
   env.sim.Configure({{"deny_paths", {"deviceManagement/auditEvents"}}});
   auto run = Detect(env);
   EXPECT_EQ(run.status, store::RunStatus::kSucceeded) << env.JobErrors(run.id);
@@ -210,11 +215,7 @@ TEST_P(DriftTest, AnAuditLogTheAppCannotReadLeavesTheActorUnknownAndSaysWhy) {
 
 TEST_P(DriftTest, AScheduledBackupThatDetectsDriftComparesWithThePreviousBaseline) {
   TA_OPS_ENV(env);
-  env.sim.Seed("ms-a", "deviceConfigurations",
-               {{{"id", "wifi-1"}, {"displayName", "Wi-Fi"}, {"description", "v1"}}});
-  env.SyncAndBackUpA();
-  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1",
-                                  {{"description", "v2"}}, "alex@contoso.example"));
+  BackUpThenEditWifi(env);
   runs::ScheduledBackup b;
   b.tenant_id = env.tenant_a;
   b.schedule_id = 7;
