@@ -147,6 +147,7 @@ int64_t DbBytes(store::Database& db, bool pg) {
 struct Options {
   int tenants = 1000, policies = 300, latency_ms = 50, workers = 1, concurrency = 16;
   int calibration_tenants = 100;
+  bool timeline = false;
   std::string backend = "sqlite";
   std::string sim_bin, ta_bin;
 };
@@ -243,6 +244,10 @@ std::vector<Night> RunFleet(const Options& o, int tenants, bool throttled, int n
       samples.emplace_back(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
           Accepted(base));
+      if (o.timeline && samples.size() > 1)
+        std::fprintf(stderr, "t=%.0f rate=%lld active=%lld\n", samples.back().first,
+                     static_cast<long long>(samples.back().second - samples[samples.size() - 2].second),
+                     static_cast<long long>(QueryInt(db, active)));
       for (size_t i = 0; i < samples.size(); ++i)
         if (samples.back().first - samples[i].first >= 10.0)
           night.peak_rate = std::max(night.peak_rate, (samples.back().second - samples[i].second) /
@@ -285,6 +290,7 @@ int main(int argc, char** argv) {
   app.add_option("--backend", o.backend, "sqlite or postgres (TA_BENCH_PG_URL)");
   app.add_option("--workers", o.workers, "tenantatlas worker processes");
   app.add_option("--concurrency", o.concurrency, "job threads per worker");
+  app.add_flag("--timeline", o.timeline, "print each second's accepted requests (stderr)");
   app.add_option("--calibration-tenants", o.calibration_tenants,
                  "tenants backed up against the unthrottled simulator to measure the client's "
                  "maximum request rate");

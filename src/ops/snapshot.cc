@@ -9,6 +9,7 @@
 #include "runs/run_params.h"
 #include "store/backup_sets.h"
 #include "store/inventory.h"
+#include "store/write_batcher.h"
 
 namespace ta::ops {
 
@@ -61,7 +62,7 @@ void CacheDefinitions(jobs::JobContext& ctx, graph::GraphReader& reader, const j
 // nullopt: stored, go on; else the result that ends the attempt.
 Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretBox& box,
                 const PolicyRecord& p, std::optional<int64_t> backup_set_id,
-                const std::vector<std::string>& refs) {
+                const std::vector<std::string>& refs, store::WriteBatcher& writes) {
   const std::string ref = "policy:" + std::to_string(p.id);
   const catalog::PolicyType* type = catalog::FindPolicyType(p.type);
   if (!type) {
@@ -72,7 +73,8 @@ Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
   if (!captured) return GraphFailed(ctx, refs, ref, "capture", captured.error());
   CacheDefinitions(ctx, reader, captured->payload);
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
-  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+  // Concurrent captures of this run commit together (store/write_batcher.h).
+  Status s = writes.Write([&](store::Tx& tx) -> Status {
     const int64_t now = NowMs(ctx);
     const std::string payload = captured->payload.dump();
     const std::string assignments = captured->assignments.dump();
@@ -114,9 +116,10 @@ Next CaptureAll(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
                 std::optional<int64_t> backup_set_id, const std::vector<std::string>& refs,
                 size_t first_policy, const ItemMap& done) {
   // Captures are independent reads: a few run at once.
+  store::WriteBatcher writes(ctx.db());
   return ForEachConcurrently(ctx, refs, policies.size(), kCaptureConcurrency, [&](size_t i) -> Next {
     if (Done(done, refs[first_policy + i])) return std::nullopt;
-    return CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs);
+    return CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs, writes);
   });
 }
 
@@ -131,7 +134,8 @@ jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
   if (policies->empty())
     return jobs::JobResult::Fail(Status::NotFound("policy " + std::to_string(policy_id)));
   const std::vector<std::string> refs = {"policy:" + std::to_string(policy_id)};
-  if (auto stop = CaptureOne(ctx, **reader, ops.box, policies->front(), std::nullopt, refs))
+  store::WriteBatcher writes(ctx.db());
+  if (auto stop = CaptureOne(ctx, **reader, ops.box, policies->front(), std::nullopt, refs, writes))
     return *stop;
   return Finish(ctx, refs);
 }

@@ -10,6 +10,7 @@
 #include "store/migrations.h"
 #include "store/notifications.h"
 #include "store/runs_repository.h"
+#include "store/write_batcher.h"
 #include "support/test_database.h"
 
 namespace ta::store {
@@ -288,6 +289,66 @@ TEST_P(StoreTest, ConcurrentAuditAppendsKeepOneUnbrokenChain) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log"), 80);
   EXPECT_TRUE(AuditLog::Verify(t->db())->empty());
+}
+
+// Concurrent writers through one WriteBatcher: while one batch commits, the
+// others queue and commit together; every write lands, counted once, and a
+// request that fails inside a batch fails alone.
+TEST_P(StoreTest, WriteBatcherCommitsQueuedWritesTogetherAndIsolatesAFailure) {
+  TA_OPEN_DB(t);
+  MustExec(t->db(), "INSERT INTO tenants (name, created_at) VALUES ('counter', 0)");
+  // A first write that holds its transaction open until `queued` more writers
+  // wait behind it, then `queued` writers; returns each writer's status.
+  auto storm = [&](WriteBatcher& batcher, const std::string& prefix, int queued, int failing) {
+    std::atomic<bool> inside{false};
+    std::thread first([&] {
+      EXPECT_TRUE(batcher.Write([&](Tx&) -> Status {
+                           inside = true;
+                           for (int w = 0; w < 1000 && batcher.waiting() < size_t(queued); ++w)
+                             std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                           return Status::Ok();
+                         })
+                      .ok());
+    });
+    while (!inside) std::this_thread::yield();
+    std::vector<Status> results(queued);
+    std::vector<std::thread> rest;
+    for (int i = 0; i < queued; ++i) {
+      rest.emplace_back([&, i] {
+        results[i] = batcher.Write([&, i](Tx& tx) -> Status {
+          auto r = tx.Exec("INSERT INTO tenants (name, created_at) VALUES ($1, 0)",
+                           {prefix + std::to_string(i)});
+          if (!r) return r.error();
+          auto c = tx.Exec("UPDATE tenants SET created_at = created_at + 1 WHERE name = 'counter'");
+          if (!c) return c.error();
+          return i == failing ? Status::InvalidArgument("request refused") : Status::Ok();
+        });
+      });
+    }
+    first.join();
+    for (auto& th : rest) th.join();
+    return results;
+  };
+  WriteBatcher clean(t->db());
+  for (const Status& s : storm(clean, "x", 16, -1)) EXPECT_TRUE(s.ok()) << s.ToString();
+  // The first write alone, then the 16 queued behind it in one transaction.
+  EXPECT_EQ(clean.transactions(), 2);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants WHERE name LIKE 'x%'"), 16);
+
+  WriteBatcher mixed(t->db());
+  auto results = storm(mixed, "y", 16, 7);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 7)
+      EXPECT_EQ(results[i].code(), Status::Code::kInvalidArgument) << results[i].ToString();
+    else
+      EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+  }
+  // The batch with request 7 failed as a whole; each of its 15 good requests
+  // then committed on its own, and 7's writes are nowhere.
+  EXPECT_EQ(mixed.transactions(), 1 + 15);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants WHERE name LIKE 'y%'"), 15);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants WHERE name = 'y7'"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT created_at FROM tenants WHERE name = 'counter'"), 16 + 15);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
