@@ -240,8 +240,19 @@ Result<std::optional<tenancy::AppCredentials>> ParseCredentials(const JsonBody& 
   if (!client) return Unexpected(client.error());
   auto secret = body.OptString("client_secret", 1024);
   if (!secret) return Unexpected(secret.error());
-  if (!required && !*entra && !*client && !*secret) return std::optional<tenancy::AppCredentials>();
-  tenancy::AppCredentials c{entra->value_or(""), client->value_or(""), secret->value_or("")};
+  auto expires = body.OptString("client_secret_expires_at", 40);
+  if (!expires) return Unexpected(expires.error());
+  if (!required && !*entra && !*client && !*secret && !*expires)
+    return std::optional<tenancy::AppCredentials>();
+  tenancy::AppCredentials c{entra->value_or(""), client->value_or(""), secret->value_or(""),
+                            std::nullopt};
+  if (*expires) {
+    c.secret_expires_at = ParseIso8601(**expires);
+    if (!c.secret_expires_at)
+      return Unexpected(Status::InvalidArgument(
+          "client_secret_expires_at: not a date; give the secret's \"Expires\" date from Entra "
+          "(Certificates & secrets), such as \"2027-06-30\" or \"2027-06-30T10:20:30Z\""));
+  }
   if (Status s = tenancy::ValidateCredentials(c); !s.ok()) return Unexpected(s);
   return std::optional<tenancy::AppCredentials>(std::move(c));
 }
@@ -256,7 +267,7 @@ Status StoreCredentials(store::Tx& tx, ApiContext& ctx, const Request& req, int6
   return tenancy::SetCredentials(tx, ActorOf(ctx, req), tenant, c, *ctx.box);
 }
 
-Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) {
+Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role, int64_t now_ms) {
   auto t = Accounts::TenantById(tx, tenant);
   if (!t) return Unexpected(t.error());
   auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
@@ -269,6 +280,12 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
               {"entra_tenant_id", opt(t->entra_tenant_id)},
               {"client_id", opt(t->client_id)},
               {"has_credentials", t->has_credentials},
+              {"credential_expires_at", TimeJson(t->credential_expires_at)},
+              {"credential_expiry_source", opt(t->credential_expiry_source)},
+              {"credential_expiry", t->has_credentials
+                                        ? json(tenancy::CredentialExpiry(t->credential_expires_at,
+                                                                         now_ms))
+                                        : json()},
               {"settings", JsonColumn(t->settings)},
               {"tags", JsonColumn(t->tags)},
               {"retention", *retention ? schedule::TenantRetentionJson(**retention) : json()},
@@ -279,7 +296,8 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role) 
 }  // namespace
 
 Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
-  auto body = JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret"});
+  auto body = JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret",
+                                         "client_secret_expires_at"});
   if (!body) return Unexpected(body.error());
   auto name = body->String("name", 200);
   if (!name) return Unexpected(name.error());
@@ -291,7 +309,7 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
     if (!id) return Unexpected(id.error());
     if (*creds)
       if (Status s = StoreCredentials(tx, ctx, req, *id, **creds); !s.ok()) return Unexpected(s);
-    return TenantJson(tx, *id, "owner");
+    return TenantJson(tx, *id, "owner", Now(ctx));
   });
   if (!out) return Unexpected(out.error());
   Response r = Response::Json(201, *out);
@@ -302,7 +320,7 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
 
 Result<Response> GetTenant(ApiContext& ctx, Request& req) {
   auto out = store::ReadResult<json>(
-      ctx.db, [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role); });
+      ctx.db, [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role, Now(ctx)); });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
 }
@@ -334,7 +352,7 @@ Result<Response> SetTenantTags(ApiContext& ctx, Request& req) {
                          std::to_string(req.tenant_id), {{"tags", tags}});
         !s.ok())
       return Unexpected(s);
-    return TenantJson(tx, req.tenant_id, req.role);
+    return TenantJson(tx, req.tenant_id, req.role, Now(ctx));
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
@@ -363,7 +381,7 @@ Result<Response> SetTenantRetention(ApiContext& ctx, Request& req) {
                          {{"retention", stored ? json::parse(*stored) : json()}});
         !s.ok())
       return Unexpected(s);
-    return TenantJson(tx, req.tenant_id, req.role);
+    return TenantJson(tx, req.tenant_id, req.role, Now(ctx));
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
@@ -377,14 +395,15 @@ Result<Response> ApplyTenantRetention(ApiContext& ctx, Request& req) {
 }
 
 Result<Response> SetCredentials(ApiContext& ctx, Request& req) {
-  auto body = JsonBody::Parse(req.body, {"entra_tenant_id", "client_id", "client_secret"});
+  auto body = JsonBody::Parse(
+      req.body, {"entra_tenant_id", "client_id", "client_secret", "client_secret_expires_at"});
   if (!body) return Unexpected(body.error());
   auto creds = ParseCredentials(*body, true);
   if (!creds) return Unexpected(creds.error());
   auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
     if (Status s = StoreCredentials(tx, ctx, req, req.tenant_id, **creds); !s.ok())
       return Unexpected(s);
-    return TenantJson(tx, req.tenant_id, req.role);
+    return TenantJson(tx, req.tenant_id, req.role, Now(ctx));
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);

@@ -16,6 +16,7 @@
 #include "app/worker_command.h"
 #include "core/clock.h"
 #include "core/credentials.h"
+#include "core/log.h"
 #include "core/secret_box.h"
 #include "store/accounts.h"
 #include "tenancy/tenancy.h"
@@ -160,7 +161,7 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
                     "on stdin or --secret-file)"),
                 2);
   std::optional<SecretBox> box;
-  tenancy::AppCredentials creds{a.entra_tenant_id, a.client_id, ""};
+  tenancy::AppCredentials creds{a.entra_tenant_id, a.client_id, "", std::nullopt};
   if (with_creds) {
     auto key = SecretBox::FromBase64Key(a.master_key_b64);
     if (!key) return Fail(err, key.error(), 2);
@@ -168,6 +169,14 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
     auto secret = ReadSecret(a.secret_file, in, "client secret");
     if (!secret) return Fail(err, secret.error(), 2);
     creds.client_secret = *secret;
+    if (!a.secret_expires.empty()) {
+      creds.secret_expires_at = ParseIso8601(a.secret_expires);
+      if (!creds.secret_expires_at)
+        return Fail(err,
+                    Status::InvalidArgument("--secret-expires: not a date; give the secret's "
+                                            "\"Expires\" date from Entra, such as 2027-06-30"),
+                    2);
+    }
     if (Status s = tenancy::ValidateCredentials(creds); !s.ok()) return Fail(err, s, 2);
   }
   auto db = Open(a.db_url);
@@ -255,6 +264,8 @@ void AddAdminCommands(CLI::App& app, Commands& out) {
     cmd->add_option("--entra-tenant-id", a->entra_tenant_id, "Directory (tenant) id or domain");
     cmd->add_option("--client-id", a->client_id, "App registration's client id");
     cmd->add_option("--secret-file", a->secret_file, "File holding the client secret");
+    cmd->add_option("--secret-expires", a->secret_expires,
+                    "When the client secret expires (2027-06-30), for expiry alerts");
     AddMasterKeyOption(cmd, *key_file);
     out.push_back({cmd, [a, key_file] {
                      if (!a->entra_tenant_id.empty() &&

@@ -17,6 +17,7 @@ struct AdminArgs {
   bool platform_admin = false;
   std::string secret_file;  // "-" or empty: stdin
   std::string entra_tenant_id, client_id;
+  std::string secret_expires;  // the client secret's expiry date, as Entra shows it
   std::optional<int> expires_days;
   int64_t id = 0;
   std::string master_key_b64;

@@ -427,7 +427,7 @@ std::string_view ReadPermission(std::string_view c) {
   if (starts("identity/conditionalAccess")) return "Policy.Read.All";
   if (starts("groups")) return "Group.Read.All";
   if (starts("users")) return "User.Read.All";
-  if (starts("servicePrincipals")) return "Application.Read.All";
+  if (starts("servicePrincipals") || starts("applications")) return "Application.Read.All";
   if (starts("roleManagement/directory")) return "RoleManagement.Read.Directory";
   // Intune's audit log needs the apps permission, as Graph documents it.
   if (starts("deviceAppManagement") || starts("deviceManagement/auditEvents"))

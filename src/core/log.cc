@@ -1,11 +1,25 @@
 #include "core/log.h"
 
+#include <cctz/time_zone.h>
+
 #include <ctime>
 
 namespace ta {
 
 nlohmann::json TimeJson(std::optional<int64_t> ms) {
   return ms ? nlohmann::json(FormatIso8601(*ms)) : nlohmann::json();
+}
+
+std::optional<int64_t> ParseIso8601(std::string_view text) {
+  const std::string in(text);
+  const cctz::time_zone utc = cctz::utc_time_zone();
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds> tp;
+  // %E*S takes any number of fractional digits; %Ez takes "Z" or "+hh:mm".
+  for (const char* format : {"%Y-%m-%dT%H:%M:%E*S%Ez", "%Y-%m-%dT%H:%M%Ez", "%Y-%m-%d"}) {
+    if (cctz::parse(format, in, utc, &tp))
+      return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  }
+  return std::nullopt;
 }
 
 std::string FormatIso8601(int64_t ms) {

@@ -46,6 +46,10 @@ class Logger {
 
 // "2026-11-27T19:25:51.123Z"
 std::string FormatIso8601(int64_t unix_ms);
+// A time as ISO 8601 / RFC 3339 writes it, in Unix ms: "2027-06-30" (midnight
+// UTC), "2027-06-30T10:20:30Z", with fractions of a second (as Graph writes
+// them, up to 7 digits) or an offset ("+02:00"). nullopt when it is not one.
+std::optional<int64_t> ParseIso8601(std::string_view text);
 // The same as JSON for an answer or a payload; null when there is no time.
 nlohmann::json TimeJson(std::optional<int64_t> unix_ms);
 

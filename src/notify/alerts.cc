@@ -19,7 +19,7 @@ using nlohmann::json;
 const std::vector<std::string>& AlertEvents() {
   static const std::vector<std::string> kEvents = {kRunFailed, kRunPartial, kRetentionDeleted,
                                                    kBackupMissed, kBackupOverdue, kDriftDetected,
-                                                   kCredentialsInvalid};
+                                                   kCredentialsInvalid, kCredentialsExpiring};
   return kEvents;
 }
 

@@ -36,6 +36,9 @@ inline constexpr const char* kBackupOverdue = "backup.overdue";
 inline constexpr const char* kDriftDetected = "drift.detected";
 // A connection check whose token Microsoft refused (a wrong or expired secret).
 inline constexpr const char* kCredentialsInvalid = "credentials.invalid";
+// A tenant's client secret is within 30 days of its end, within 7, or past it
+// (once per stage; the scheduler raises it).
+inline constexpr const char* kCredentialsExpiring = "credentials.expiring";
 const std::vector<std::string>& AlertEvents();
 
 inline constexpr const char* kDeliverKind = "alert.deliver";

@@ -3,8 +3,10 @@
 // read names the application permission to grant. Writes nothing to Graph
 // and nothing to the inventory.
 #include "catalog/catalog.h"
+#include "core/log.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
+#include "store/accounts.h"
 
 namespace ta::ops {
 
@@ -15,6 +17,69 @@ namespace {
 struct Check {
   std::string ref, path, title;
 };
+
+constexpr const char* kExpiryRef = "credential:expiry";
+
+// When the tenant's client secret ends, from its app registration: Graph
+// lists each secret of the app with a hint (its first three characters) and
+// endDateTime, never the secret. The secret whose hint matches ours is ours.
+// Never fails the check: a tenant whose app may not read its registration
+// (Application.Read.All) keeps the date entered with the secret, and the item
+// says how to get it read.
+Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReader& reader) {
+  const int64_t tenant = ctx.job().tenant_id;
+  store::RunItem item;
+  item.item_ref = kExpiryRef;
+  item.action = "read";
+  auto skipped = [&](const std::string& code, const std::string& message) {
+    item.status = "skipped";
+    item.error_code = code;
+    item.error_message = message;
+    return Record(ctx, item);
+  };
+  auto creds = store::ReadResult<std::optional<store::Accounts::SealedCredentials>>(
+      ctx.db(), [&](store::Tx& tx) { return store::Accounts::Credentials(tx, tenant); });
+  if (!creds) return ItemNotRecorded(kExpiryRef, creds.error());
+  if (!*creds) return skipped("no_credentials", "the tenant has no credentials");
+  auto secret = ops.box.Open((*creds)->sealed_secret);
+  if (!secret) return skipped("sealed", "the stored secret cannot be opened with this master key");
+  const std::string hint = secret->substr(0, 3);
+  const std::string path = "applications(appId='" + (*creds)->client_id + "')";
+  auto app = reader.Get(path + "?$select=passwordCredentials");
+  const std::string enter =
+      " Until then, enter the secret's expiry date (Entra: App registrations > Certificates & "
+      "secrets) when you set the secret.";
+  if (!app) {
+    if (app.error().http_status == 403)
+      return skipped("missing_permission",
+                     "Graph refused to read the app registration (403), so the client secret's "
+                     "expiry date is not known. Grant the application permission "
+                     "Application.Read.All to check it automatically." + enter);
+    if (app.error().http_status == 404)
+      return skipped("not_found", "the app registration " + (*creds)->client_id +
+                                      " is not in this tenant (an app registered in another "
+                                      "tenant), so its secret's expiry cannot be read." + enter);
+    return GraphFailed(ctx, {kExpiryRef}, kExpiryRef, "read", app.error());
+  }
+  std::optional<int64_t> ends;
+  for (const auto& pc : app->value("passwordCredentials", nlohmann::json::array())) {
+    if (!pc.is_object() || pc.value("hint", "") != hint || !pc["endDateTime"].is_string()) continue;
+    auto end = ParseIso8601(pc["endDateTime"].get<std::string>());
+    if (end && (!ends || *end < *ends)) ends = end;  // two alike: the sooner one, to warn early
+  }
+  if (!ends)
+    return skipped("not_listed",
+                   "none of the app's client secrets matches the stored one (it may have been "
+                   "deleted in Entra; backups then fail)." + enter);
+  item.status = "ok";
+  item.details = nlohmann::json{{"expires_at", FormatIso8601(*ends)}, {"source", "graph"}}.dump();
+  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+    TA_RETURN_IF_ERROR(store::Accounts::SetCredentialExpiry(tx, tenant, *ends, "graph"));
+    return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, NowMs(ctx));
+  });
+  if (!s.ok()) return ItemNotRecorded(kExpiryRef, s);
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -33,13 +98,15 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
                     "Intune audit log (who changed what, for drift)"});
   std::vector<std::string> refs{"token"};
   for (const auto& c : checks) refs.push_back(c.ref);
+  refs.push_back(kExpiryRef);
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
 
   // Without a token no read can work: each is skipped, saying why.
   auto skip_reads = [&](const std::string& why) -> Next {
-    for (const auto& c : checks) {
+    for (const auto& ref : refs) {
+      if (ref == "token") continue;
       store::RunItem skipped;
-      skipped.item_ref = c.ref;
+      skipped.item_ref = ref;
       skipped.status = "skipped";
       skipped.action = "read";
       skipped.error_code = "no_token";
@@ -109,6 +176,7 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
     item.details = json{{"name", c.title}, {"permission", permission}}.dump();
     if (auto stop = Record(ctx, item)) return *stop;
   }
+  if (auto stop = CheckSecretExpiry(ctx, ops, **reader)) return *stop;
   return Finish(ctx, refs);
 }
 

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "schedule/cron.h"
 #include "store/portfolio.h"
+#include "tenancy/tenancy.h"
 #include "store/schedules.h"
 
 namespace ta::schedule {
@@ -22,13 +23,27 @@ std::string Lower(std::string s) {
   return s;
 }
 
-std::string Credentials(const store::PortfolioRow& r) {
+// The worst that is true of the tenant's credentials: missing, expired, the
+// last connection check failing, expiring within 30 days, never checked, ok.
+std::string Credentials(const store::PortfolioRow& r, int64_t now_ms) {
   if (!r.has_credentials) return "missing";
-  if (!r.last_check_status) return "unchecked";
-  return *r.last_check_status == "succeeded" ? "ok"
-         : *r.last_check_status == "failed" || *r.last_check_status == "partially_succeeded"
-             ? "failing"
-             : "unchecked";
+  const std::string expiry = tenancy::CredentialExpiry(r.credential_expires_at, now_ms);
+  if (expiry == "expired") return "expired";
+  const bool failing = r.last_check_status && (*r.last_check_status == "failed" ||
+                                               *r.last_check_status == "partially_succeeded");
+  if (failing) return "failing";
+  if (expiry == "expiring") return "expiring";
+  if (!r.last_check_status || *r.last_check_status != "succeeded") return "unchecked";
+  return "ok";
+}
+
+// "2027-06-30" and how far from now, for attention reasons.
+std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms) {
+  const std::string day = FormatIso8601(expires_at).substr(0, 10);
+  const int64_t days = (expires_at - now_ms) / 86'400'000;
+  if (expires_at <= now_ms) return "the client secret expired on " + day;
+  return "the client secret expires on " + day + " (in " +
+         (days == 0 ? std::string("less than a day") : std::to_string(days) + (days == 1 ? " day" : " days")) + ")";
 }
 
 }  // namespace
@@ -93,9 +108,12 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
       attention.push_back("last successful backup is over 48 hours old");
     if (r.failed_runs_24h > 0)
       attention.push_back(std::to_string(r.failed_runs_24h) + " failed runs in the last 24 hours");
-    const std::string creds = Credentials(r);
+    const std::string creds = Credentials(r, now_ms);
     if (creds == "missing") attention.push_back("no credentials");
     if (creds == "failing") attention.push_back("the last connection check failed");
+    if (r.has_credentials && r.credential_expires_at &&
+        tenancy::CredentialExpiry(r.credential_expires_at, now_ms) != "valid")
+      attention.push_back(ExpiryPhrase(*r.credential_expires_at, now_ms));
     auto next = loaded->next.find(r.tenant_id);
     if (next == loaded->next.end()) attention.push_back("no schedule backs it up");
     if (r.open_drift > 0)
@@ -108,6 +126,7 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
               {"failed_runs_24h", r.failed_runs_24h},
               {"open_drift_findings", r.open_drift},
               {"credentials", creds},
+              {"credential_expires_at", r.has_credentials ? TimeJson(r.credential_expires_at) : json()},
               {"last_check_at", r.last_check_at ? json(FormatIso8601(*r.last_check_at)) : json()},
               {"attention", attention}};
     j["last_backup"] =
@@ -132,7 +151,12 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
     if (query.sort == "next_backup") return {!i.next_at, i.next_at.value_or(0)};
     if (query.sort == "credentials") {
       const std::string c = i.j["credentials"];
-      return {false, c == "failing" ? 0 : c == "missing" ? 1 : c == "unchecked" ? 2 : 3};
+      int rank = 0;
+      for (const char* worst : {"missing", "expired", "failing", "expiring", "unchecked", "ok"}) {
+        if (c == worst) break;
+        ++rank;
+      }
+      return {false, rank};
     }
     return {false, 0};
   };

@@ -26,8 +26,9 @@ struct PortfolioQuery {
 
 // {"items": [...], "total", "next_cursor"}; each item {tenant_id, name, tags,
 // last_backup: {at, age_seconds, backup_set_id} | null, next_backup: {at,
-// schedule} | null, failed_runs_24h, open_drift_findings, credentials: missing | unchecked | ok |
-// failing, attention: [reasons]}.
+// schedule} | null, failed_runs_24h, open_drift_findings, credentials: missing | expired |
+// failing | expiring | unchecked | ok (the worst that is true), credential_expires_at,
+// attention: [reasons]}.
 Result<nlohmann::json> PortfolioJson(store::Database& db, Clock& clock, const store::User& user,
                                      const PortfolioQuery& query);
 

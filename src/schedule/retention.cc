@@ -131,6 +131,10 @@ json RetentionRuleJson(const RetentionRule& r) {
           {"gfs_monthly", opt(r.gfs_monthly)}};
 }
 
+RetentionRule ScheduleRule(const store::ScheduleRecord& s) {
+  return {s.keep_last, s.keep_days, s.gfs_daily, s.gfs_weekly, s.gfs_monthly};
+}
+
 Result<TenantRetention> ParseTenantRetention(const json& v) {
   auto rule = ParseRetentionRule(v, "retention", {"time_zone"});
   if (!rule) return Unexpected(rule.error());
@@ -216,8 +220,7 @@ Result<Plan> PlanTenant(store::Tx& tx, int64_t tenant, int64_t now_ms) {
       if (s.error().code() == Status::Code::kNotFound) continue;  // deleted: its sets stay
       return Unexpected(s.error());
     }
-    const RetentionRule rule{s->keep_last, s->keep_days, s->gfs_daily, s->gfs_weekly,
-                             s->gfs_monthly};
+    const RetentionRule rule = ScheduleRule(*s);
     if (!rule.Any()) continue;
     auto d = PlanRetention(facts, rule, now_ms, s->time_zone);
     if (!d) return Unexpected(d.error());

@@ -22,6 +22,10 @@
 #include "core/result.h"
 #include "jobs/worker_pool.h"
 
+namespace ta::store {
+struct ScheduleRecord;
+}
+
 namespace ta::schedule {
 
 struct RetentionRule {
@@ -57,6 +61,8 @@ Status ValidateRetention(const RetentionRule& rule);
 Result<RetentionRule> ParseRetentionRule(const nlohmann::json& v, const std::string& field,
                                          const std::vector<std::string>& extra = {});
 nlohmann::json RetentionRuleJson(const RetentionRule& rule);
+// A schedule's own rule, as its record stores it.
+RetentionRule ScheduleRule(const store::ScheduleRecord& s);
 
 // A tenant's own rule: over every backup set of the tenant (manual and
 // scheduled), GFS buckets in `time_zone`. A set is kept while any rule that

@@ -11,6 +11,7 @@
 #include "notify/alerts.h"
 #include "runs/operations.h"
 #include "schedule/cron.h"
+#include "schedule/retention.h"
 #include "store/accounts.h"
 #include "store/backup_sets.h"
 #include "store/schedules.h"
@@ -47,7 +48,46 @@ Result<TickResult> Scheduler::Tick() {
   TickResult out;
   TA_RETURN_IF_ERROR(Decide(out));
   TA_RETURN_IF_ERROR(Fire(out));
+  TA_RETURN_IF_ERROR(WarnCredentials(out));
   return out;
+}
+
+// A client secret within 30 days of its end, within 7, and past it: one
+// credentials.expiring alert at each stage of each expiry date. The stage is
+// marked in the alert's transaction, so whichever node gets there first raises
+// it and the others find nothing to do.
+Status Scheduler::WarnCredentials(TickResult& out) {
+  const int64_t now = ToUnixMillis(clock_.Now());
+  // Expiry is a matter of days: once a minute per process is plenty, and
+  // keeps a write transaction out of every tick.
+  if (last_credential_check_ && now - *last_credential_check_ < 60'000) return Status::Ok();
+  auto raised = store::WriteResult<int>(db_, [&](store::Tx& tx) -> Result<int> {
+    auto due = store::Accounts::TakeExpiryWarnings(tx, now);
+    if (!due) return Unexpected(due.error());
+    for (const auto& w : *due) {
+      const std::string day = FormatIso8601(w.expires_at).substr(0, 10);
+      const int64_t days = (w.expires_at - now) / 86'400'000;
+      const bool expired = w.stage == 3;
+      nlohmann::json data = {
+          {"tenant_id", w.tenant_id},
+          {"tenant", w.name},
+          {"state", expired ? "expired" : "expiring"},
+          {"expires_at", FormatIso8601(w.expires_at)},
+          {"summary",
+           expired ? "The client secret of " + w.name + " expired on " + day +
+                         ". Backups of this tenant fail until a new secret is set on its Tenant page."
+                   : "The client secret of " + w.name + " expires on " + day + " (in " +
+                         std::to_string(days) + (days == 1 ? " day" : " days") +
+                         "). Create a new secret in Entra and set it on the tenant's Tenant page."},
+          {"url", "/tenant?tenant=" + std::to_string(w.tenant_id)}};
+      TA_RETURN_IF_ERROR(notify::Raise(db_, tx, w.tenant_id, notify::kCredentialsExpiring, data, now));
+    }
+    return static_cast<int>(due->size());
+  });
+  if (!raised) return raised.error();
+  last_credential_check_ = now;
+  out.credential_warnings += *raised;
+  return Status::Ok();
 }
 
 Status Scheduler::Decide(TickResult& out) {
@@ -219,9 +259,7 @@ Status Scheduler::Fire(TickResult& out) {
           auto own = store::ReadResult<std::optional<std::string>>(db_, [&](store::Tx& tx) {
             return store::Accounts::TenantRetention(tx, target.tenant_id);
           });
-          const bool schedule_rule = schedule.keep_last || schedule.keep_days ||
-                                     schedule.gfs_daily || schedule.gfs_weekly ||
-                                     schedule.gfs_monthly;
+          const bool schedule_rule = ScheduleRule(schedule).Any();
           Status failed = Status::Ok();
           if (!own) {
             failed = own.error();

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +37,7 @@ struct TickResult {
   int missed = 0;   // older slots those decisions recorded as missed
   int started = 0;  // tenant runs this node started (new runs)
   int reused = 0;   // tenant fires that reused an active run
+  int credential_warnings = 0;  // credentials.expiring alerts this node raised
 };
 
 class Scheduler {
@@ -44,19 +46,22 @@ class Scheduler {
   Scheduler(store::Database& db, runs::RunService& runs, Clock& clock, Logger& log,
             std::string node);
 
-  // One pass over every enabled schedule and every slot still firing.
+  // One pass over every enabled schedule and every slot still firing, and
+  // over the tenants whose client secret is about to expire (or has).
   Result<TickResult> Tick();
   Logger& log() { return log_; }
 
  private:
   Status Decide(TickResult& out);
   Status Fire(TickResult& out);
+  Status WarnCredentials(TickResult& out);
 
   store::Database& db_;
   runs::RunService& runs_;
   Clock& clock_;
   Logger& log_;
   std::string node_;
+  std::optional<int64_t> last_credential_check_;  // clock ms of the last expiry pass
 };
 
 // A tenant's start offset within a slot: a stable hash of (schedule, slot,

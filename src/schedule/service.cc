@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "schedule/cron.h"
+#include "schedule/retention.h"
 #include "store/audit_log.h"
 
 namespace ta::schedule {
@@ -34,15 +35,6 @@ json NextJson(const ZonedCron& cron, Clock::TimePoint now, size_t n) {
   return out;
 }
 
-json Opt(const std::optional<int64_t>& v) { return v ? json(*v) : json(); }
-
-json RetentionJson(const ScheduleRecord& s) {
-  return {{"keep_last", Opt(s.keep_last)},
-          {"keep_days", Opt(s.keep_days)},
-          {"gfs_daily", Opt(s.gfs_daily)},
-          {"gfs_weekly", Opt(s.gfs_weekly)},
-          {"gfs_monthly", Opt(s.gfs_monthly)}};
-}
 
 json Details(const ScheduleRecord& s) {
   return {{"name", s.name},
@@ -53,7 +45,7 @@ json Details(const ScheduleRecord& s) {
           {"operation", s.operation},
           {"jitter_seconds", s.jitter_seconds},
           {"enabled", s.enabled},
-          {"retention", RetentionJson(s)}};
+          {"retention", RetentionRuleJson(ScheduleRule(s))}};
 }
 
 Status Audit(store::Tx& tx, const store::User& actor, const std::string& action,

@@ -272,7 +272,8 @@ Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& pas
 Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
-      "ELSE 1 END, settings, created_at, tags FROM tenants WHERE id = $1",
+      "ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source "
+      "FROM tenants WHERE id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
@@ -286,6 +287,8 @@ Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   t.settings = r.Text();
   t.created_at = r.Int();
   t.tags = r.Text();
+  t.credential_expires_at = r.OptInt();
+  t.credential_expiry_source = r.OptText();
   return t;
 }
 
@@ -328,14 +331,54 @@ Result<Accounts::TenantAccess> Accounts::AccessTo(Tx& tx, int64_t user_id, int64
 }
 
 Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
-                                const std::string& client_id, const std::string& sealed_secret) {
+                                const std::string& client_id, const std::string& sealed_secret,
+                                std::optional<int64_t> expires_at) {
+  // A new secret: its expiry is what was entered with it (or unknown until a
+  // connection check reads it), and no warning has been raised for it yet.
   auto n = tx.Exec(
-      "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3 WHERE id = "
-      "$4",
-      {entra_tenant_id, client_id, sealed_secret, tenant_id});
+      "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3, "
+      "credential_expires_at = $4, credential_expiry_source = CASE WHEN CAST($4 AS BIGINT) IS NULL "
+      "THEN NULL ELSE 'entered' END, credential_warned_stage = 0 WHERE id = $5",
+      {entra_tenant_id, client_id, sealed_secret, OptParam(expires_at), tenant_id});
   if (!n) return n.error();
   return *n == 1 ? Status::Ok()
                  : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+}
+
+Status Accounts::SetCredentialExpiry(Tx& tx, int64_t tenant_id, int64_t expires_at,
+                                     const std::string& source) {
+  auto n = tx.Exec(
+      "UPDATE tenants SET credential_warned_stage = CASE WHEN credential_expires_at = $1 THEN "
+      "credential_warned_stage ELSE 0 END, credential_expires_at = $1, credential_expiry_source = "
+      "$2 WHERE id = $3",
+      {expires_at, source, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok()
+                 : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+}
+
+Result<std::vector<Accounts::ExpiryWarning>> Accounts::TakeExpiryWarnings(Tx& tx, int64_t now_ms) {
+  // The stage a tenant is in now; a row changes (and is returned) only when
+  // that stage is past the one already warned about, so each stage of each
+  // expiry date is raised once, by whichever node gets here first.
+  const std::string stage =
+      "(CASE WHEN credential_expires_at <= $1 THEN 3 WHEN credential_expires_at <= $2 THEN 2 "
+      "ELSE 1 END)";
+  return QueryAll(
+      tx,
+      "UPDATE tenants SET credential_warned_stage = " + stage +
+          " WHERE client_secret_enc IS NOT NULL AND credential_expires_at IS NOT NULL AND "
+          "credential_expires_at <= $3 AND credential_warned_stage < " + stage +
+          " RETURNING id, name, credential_expires_at, credential_warned_stage",
+      {now_ms, now_ms + kExpiryUrgentMs, now_ms + kExpiryWarnMs}, [](const Row& row) {
+        RowReader r(row);
+        ExpiryWarning w;
+        w.tenant_id = r.Int();
+        w.name = r.Text();
+        w.expires_at = r.Int();
+        w.stage = static_cast<int>(r.Int());
+        return w;
+      });
 }
 
 Result<std::optional<std::string>> Accounts::RoleOf(Tx& tx, int64_t user_id, int64_t tenant_id) {

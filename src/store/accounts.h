@@ -111,6 +111,8 @@ class Accounts {
     std::string settings;          // JSON
     int64_t created_at = 0;
     std::string tags = "[]";  // JSON array of strings
+    std::optional<int64_t> credential_expires_at;     // the client secret's end (ms)
+    std::optional<std::string> credential_expiry_source;  // entered | graph
   };
   // `tags_json` is a JSON array of strings (the caller validates it).
   static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
@@ -130,8 +132,27 @@ class Accounts {
   // NotFound when there is no tenant; nullopt when it has no complete credentials.
   static Result<std::optional<SealedCredentials>> Credentials(Tx& tx, int64_t tenant_id);
   // Stores the app credentials; `sealed_secret` is already encrypted (SecretBox).
+  // `expires_at`: the secret's end as entered with it (nullopt: unknown).
   static Status SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
-                               const std::string& client_id, const std::string& sealed_secret);
+                               const std::string& client_id, const std::string& sealed_secret,
+                               std::optional<int64_t> expires_at = std::nullopt);
+  // The secret's end as read from Graph (source "graph"); a changed date
+  // re-arms the expiry warnings.
+  static Status SetCredentialExpiry(Tx& tx, int64_t tenant_id, int64_t expires_at,
+                                    const std::string& source);
+  // Expiry warnings: within kExpiryWarnMs of its end a secret is "expiring"
+  // (stage 1), within kExpiryUrgentMs stage 2, past it "expired" (stage 3).
+  static constexpr int64_t kExpiryWarnMs = 30LL * 86'400'000;
+  static constexpr int64_t kExpiryUrgentMs = 7LL * 86'400'000;
+  struct ExpiryWarning {
+    int64_t tenant_id = 0;
+    std::string name;
+    int64_t expires_at = 0;
+    int stage = 0;
+  };
+  // The tenants whose secret entered a warning stage not yet warned about,
+  // marked as warned in `tx` (so each stage is raised once across nodes).
+  static Result<std::vector<ExpiryWarning>> TakeExpiryWarnings(Tx& tx, int64_t now_ms);
 
   // Memberships.
   // One query for the authorization of a tenant route: does the tenant exist,

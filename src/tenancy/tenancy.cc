@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/log.h"
 #include "store/accounts.h"
 #include "store/audit_log.h"
 
@@ -66,9 +67,19 @@ Status SetCredentials(store::Tx& tx, const Actor& actor, int64_t tenant, const A
                       const SecretBox& box) {
   TA_RETURN_IF_ERROR(ValidateCredentials(c));
   TA_RETURN_IF_ERROR(Accounts::SetCredentials(tx, tenant, c.entra_tenant_id, c.client_id,
-                                              box.Seal(c.client_secret)));
+                                              box.Seal(c.client_secret), c.secret_expires_at));
   return Audit(tx, actor, tenant, "tenant.credentials_set", "tenant", std::to_string(tenant),
-               {{"entra_tenant_id", c.entra_tenant_id}, {"client_id", c.client_id}});
+               {{"entra_tenant_id", c.entra_tenant_id},
+                {"client_id", c.client_id},
+                {"secret_expires_at",
+                 c.secret_expires_at ? json(FormatIso8601(*c.secret_expires_at)) : json()}});
+}
+
+std::string CredentialExpiry(std::optional<int64_t> expires_at, int64_t now_ms) {
+  if (!expires_at) return "unknown";
+  if (*expires_at <= now_ms) return "expired";
+  if (*expires_at <= now_ms + Accounts::kExpiryWarnMs) return "expiring";
+  return "valid";
 }
 
 Status SetMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user,

@@ -28,7 +28,14 @@ struct Actor {
 
 struct AppCredentials {
   std::string entra_tenant_id, client_id, client_secret;
+  // When the secret expires, as Entra showed it when it was made (ms);
+  // nullopt: unknown until a connection check reads it from Graph.
+  std::optional<int64_t> secret_expires_at = std::nullopt;
 };
+
+// A secret's expiry as the tenant page and the portfolio show it: "expired",
+// "expiring" (within 30 days), "valid", or "unknown" (no date known).
+std::string CredentialExpiry(std::optional<int64_t> expires_at, int64_t now_ms);
 
 // The credentials' shape: every field present, the directory id a GUID or a
 // domain. The error names the field (as the API spells it) and the fix.

@@ -3,6 +3,8 @@
 // and live run events.
 #include <gtest/gtest.h>
 
+#include "core/log.h"
+
 #include <atomic>
 #include <barrier>
 #include <filesystem>
@@ -553,6 +555,65 @@ TEST_P(ApiTest, PortfolioShowsEachTenantsBackupsScheduleFailuresAndCredentials) 
   const Reply bad = env.Call("GET", "/api/v1/portfolio?sort=size", me.token);
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.Json()["field"], "sort");
+  // A secret expiring in 10 days, and one that has expired: the worst first
+  // when sorted by credentials, each with its date as a reason for attention.
+  ::ta::testing::MustExec(db,
+                          "UPDATE tenants SET client_secret_enc = 'x', credential_expires_at = $1 "
+                          "WHERE id = $2",
+                          {now + 10 * 86'400'000 + 3'600'000, ids[0]});
+  ::ta::testing::MustExec(db,
+                          "UPDATE tenants SET client_secret_enc = 'x', credential_expires_at = $1 "
+                          "WHERE id = $2",
+                          {now - 86'400'000, ids[2]});
+  const json by_creds =
+      env.Call("GET", "/api/v1/portfolio?sort=credentials", me.token).Json()["items"];
+  ASSERT_EQ(by_creds.size(), 3u);
+  EXPECT_EQ(by_creds[0]["name"], "Bravo Legal");
+  EXPECT_EQ(by_creds[0]["credentials"], "missing");
+  EXPECT_EQ(by_creds[1]["name"], "Charlie Foods");
+  EXPECT_EQ(by_creds[1]["credentials"], "expired");
+  EXPECT_EQ(by_creds[2]["credentials"], "expiring");
+  EXPECT_EQ(by_creds[2]["credential_expires_at"], FormatIso8601(now + 10 * 86'400'000 + 3'600'000));
+  EXPECT_NE(by_creds[2]["attention"].dump().find("expires on " +
+                                                 FormatIso8601(now + 10 * 86'400'000 + 3'600'000)
+                                                     .substr(0, 10) +
+                                                 " (in 10 days)"),
+            std::string::npos)
+      << by_creds[2]["attention"].dump();
+  EXPECT_NE(by_creds[1]["attention"].dump().find("the client secret expired on"), std::string::npos);
+}
+
+// Credentials with the secret's expiry date: stored, shown (never the
+// secret), re-armed by a new secret without a date; a bad date is refused
+// naming the field, and nothing changes.
+TEST_P(ApiTest, CredentialsCarryTheSecretsExpiryDate) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const Who owner = env.AddUser("owner@example.com");
+  const int64_t tenant = ::ta::testing::MakeTenant(env.db(), "Contoso");
+  env.Member(owner, tenant, "owner");
+  const std::string path = "/api/v1/tenants/" + std::to_string(tenant) + "/credentials";
+  const std::string creds =
+      R"("entra_tenant_id":"contoso.onmicrosoft.com","client_id":"11111111-2222-3333-4444-555555555555","client_secret":"Qx8~not-shown")";
+  const Reply set = env.Call("PUT", path, owner.token,
+                             "{" + creds + R"(,"client_secret_expires_at":"2099-06-30"})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.Json()["credential_expires_at"], "2099-06-30T00:00:00.000Z");
+  EXPECT_EQ(set.Json()["credential_expiry_source"], "entered");
+  EXPECT_EQ(set.Json()["credential_expiry"], "valid");
+  EXPECT_EQ(set.body.find("Qx8~not-shown"), std::string::npos);
+  const Reply bad = env.Call("PUT", path, owner.token,
+                             "{" + creds + R"(,"client_secret_expires_at":"30/06/2099"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["field"], "client_secret_expires_at") << bad.body;
+  EXPECT_NE(bad.body.find("2027-06-30"), std::string::npos) << "the error shows the format";
+  const Reply unchanged =
+      env.Call("GET", "/api/v1/tenants/" + std::to_string(tenant), owner.token);
+  EXPECT_EQ(unchanged.Json()["credential_expires_at"], "2099-06-30T00:00:00.000Z");
+  const Reply no_date = env.Call("PUT", path, owner.token, "{" + creds + "}");
+  ASSERT_EQ(no_date.status, 200) << no_date.body;
+  EXPECT_TRUE(no_date.Json()["credential_expires_at"].is_null());
+  EXPECT_EQ(no_date.Json()["credential_expiry"], "unknown");
 }
 
 TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {

@@ -44,7 +44,7 @@ class DbCli : public ::testing::Test {
 TEST_F(DbCli, MigrateCreatesTheDatabaseAndIsRepeatable) {
   auto r = Cli("migrate --db " + path_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, "schema is at version 10 (10 migrations applied)\n");
+  EXPECT_EQ(r.out, "schema is at version 11 (11 migrations applied)\n");
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(Cli("migrate --db " + path_).exit_code, 0);
 }

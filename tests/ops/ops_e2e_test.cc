@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "catalog/catalog.h"
+#include "core/log.h"
 #include "store/accounts.h"
 #include "ops_env.h"
 
@@ -170,8 +171,8 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
 // without credentials fails the token check and skips the reads.
 TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
   TA_OPS_ENV(env);
-  // + groups, users, apps, roles, and Intune's audit log
-  const size_t reads = catalog::Catalog().size() + 4 + 1;
+  // + groups, users, apps, roles, Intune's audit log, and the secret's expiry
+  const size_t reads = catalog::Catalog().size() + 4 + 1 + 1;
   auto ok = runs::StartConnectionCheck(*env.runs, env.tenant_a, env.operator_both);
   ASSERT_TRUE(ok.has_value());
   env.Drain();
@@ -217,6 +218,57 @@ TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
       EXPECT_EQ(i.status, "skipped") << i.item_ref;
     }
   }
+}
+
+// The connection check reads when the client secret ends from the app's own
+// registration (the secret whose hint matches), stores it, and without
+// Application.Read.All keeps the entered date and says what to grant; the
+// check still succeeds.
+TEST_P(OpsTest, ConnectionCheckReadsTheSecretsExpiryFromTheAppRegistration) {
+  TA_OPS_ENV(env);
+  env.sim.AddTenant("ms-e", {{"app-e", "Qx8-secret-e", "2027-01-15T08:00:00.1234567Z"},
+                             {"app-other", "Zz9-other", "2026-12-03T00:00:00Z"}});
+  const int64_t tenant = ::ta::testing::MakeTenant(env.db(), "Expiring");
+  env.Member(env.operator_both, tenant, "owner");
+  ASSERT_TRUE(SetTenantCredentials(env.db(), env.box, tenant, "ms-e", "app-e", "Qx8-secret-e").ok());
+  auto check = [&] {
+    auto run = runs::StartConnectionCheck(*env.runs, tenant, env.operator_both);
+    EXPECT_TRUE(run.has_value());
+    env.Drain();
+    EXPECT_EQ(env.Run(tenant, run->run.id).status, RunStatus::kSucceeded);
+    for (const auto& i : env.Items(tenant, run->run.id))
+      if (i.item_ref == "credential:expiry") return i;
+    ADD_FAILURE() << "no credential:expiry item";
+    return store::RunItem{};
+  };
+  auto expiry = check();
+  EXPECT_EQ(expiry.status, "ok");
+  EXPECT_NE(expiry.details->find("2027-01-15T08:00:00.123Z"), std::string::npos) << *expiry.details;
+  EXPECT_EQ(env.Count("SELECT credential_expires_at FROM tenants WHERE id = $1", {tenant}),
+            *ParseIso8601("2027-01-15T08:00:00.123Z"));
+  EXPECT_EQ(::ta::testing::QueryText(
+                env.db(), "SELECT credential_expiry_source FROM tenants WHERE id = $1", {tenant}),
+            "graph");
+  // The app may not read its registration: the date stays, the item says why.
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) {
+                    return store::Accounts::SetCredentialExpiry(
+                        tx, tenant, *ParseIso8601("2027-03-01"), "entered");
+                  })
+                  .ok());
+  env.sim.Configure({{"deny_paths", {"applications"}}});
+  expiry = check();
+  env.sim.Configure({{"deny_paths", json::array()}});
+  EXPECT_EQ(expiry.status, "skipped");
+  EXPECT_EQ(expiry.error_code, "missing_permission");
+  EXPECT_NE(expiry.error_message->find("Application.Read.All"), std::string::npos)
+      << *expiry.error_message;
+  EXPECT_EQ(env.Count("SELECT credential_expires_at FROM tenants WHERE id = $1", {tenant}),
+            *ParseIso8601("2027-03-01"));
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM run_items WHERE details LIKE '%Qx8%' OR "
+                      "error_message LIKE '%Qx8%'"),
+            0)
+      << "the secret (even its hint) is in no item";
 }
 
 // A credential changed while the workers run is used by the next job: no

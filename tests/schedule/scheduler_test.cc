@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/redactor.h"
+#include "core/secret_box.h"
 #include "notify/alerts.h"
 #include "schedule/cron.h"
 #include "schedule/service.h"
@@ -294,6 +295,84 @@ TEST_P(SchedulerTest, ABackupThatDidNotSucceedIsOverdueAtTheNextSlotOnce) {
   const std::string payload = ::ta::testing::QueryText(
       tdb->db(), "SELECT payload FROM alert_deliveries WHERE event = 'backup.overdue'");
   EXPECT_NE(payload.find("there is no successful backup yet"), std::string::npos) << payload;
+}
+
+// A client secret's expiry: one credentials.expiring alert when it comes
+// within 30 days, one within 7, one when it has passed, however many nodes
+// tick; a new secret re-arms them; a tenant without a known date gets none.
+TEST_P(SchedulerTest, AnExpiringSecretIsAlertedOncePerStageAcrossNodes) {
+  TA_OPEN_DB(tdb);
+  const int64_t t = ::ta::testing::MakeTenant(tdb->db(), "Contoso");
+  const int64_t unknown = ::ta::testing::MakeTenant(tdb->db(), "Fabrikam");
+  const store::User admin = Admin(tdb->db());
+  auto box = SecretBox::FromBase64Key("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+  ASSERT_TRUE(box.has_value());
+  const int64_t day = 86'400'000;
+  const int64_t ends = ToUnixMillis(kStart) + 40 * day;
+  auto set_secret = [&](int64_t tenant, std::optional<int64_t> expires) {
+    ASSERT_TRUE(tdb->db()
+                    .Write([&](store::Tx& tx) {
+                      return store::Accounts::SetCredentials(tx, tenant, "ms-a", "app-a",
+                                                             box->Seal("Qx8~secret"), expires);
+                    })
+                    .ok());
+  };
+  set_secret(t, ends);
+  set_secret(unknown, std::nullopt);
+  notify::ChannelService channels(tdb->db(), clock_, nullptr);
+  notify::ChannelInput ch;
+  ch.name = "everyone";
+  ch.kind = "chat";
+  ch.target = "https://chat.example.com/hook";
+  ch.events = {notify::kCredentialsExpiring};
+  ASSERT_TRUE(channels.Create(admin, ch).has_value());  // global: every tenant
+  std::vector<Node> nodes;
+  for (int i = 0; i < 3; ++i) nodes.push_back(MakeNode(*tdb, "node-" + std::to_string(i)));
+  auto alerts = [&] {
+    return ::ta::testing::QueryInt(
+        tdb->db(), "SELECT COUNT(*) FROM alert_deliveries WHERE event = 'credentials.expiring'");
+  };
+  auto tick_all = [&](Clock::TimePoint at) {
+    clock_.Set(at);
+    std::barrier sync(3);
+    std::atomic<int> raised{0};
+    std::vector<std::thread> threads;
+    for (auto& n : nodes)
+      threads.emplace_back([&, s = n.scheduler.get()] {
+        sync.arrive_and_wait();
+        auto r = s->Tick();
+        ASSERT_TRUE(r.has_value()) << r.error().ToString();
+        raised += r->credential_warnings;
+      });
+    for (auto& th : threads) th.join();
+    return raised.load();
+  };
+  Clock::TimePoint at = kStart;
+  auto at_day = [&](int d) { return at = kStart + hours(24 * d); };
+  EXPECT_EQ(tick_all(at_day(0)), 0) << "40 days left: nothing yet";
+  EXPECT_EQ(tick_all(at_day(11)), 1) << "29 days left: expiring";
+  EXPECT_EQ(tick_all(at_day(12)), 0) << "still the same stage";
+  EXPECT_EQ(tick_all(at_day(34)), 1) << "6 days left";
+  EXPECT_EQ(tick_all(at_day(35)), 0);
+  EXPECT_EQ(tick_all(at_day(41)), 1) << "expired";
+  EXPECT_EQ(tick_all(at_day(45)), 0);
+  EXPECT_EQ(alerts(), 3);
+  const std::string payload = ::ta::testing::QueryText(
+      tdb->db(), "SELECT payload FROM alert_deliveries WHERE event = 'credentials.expiring' "
+                 "ORDER BY id DESC LIMIT 1");
+  EXPECT_NE(payload.find("expired on"), std::string::npos) << payload;
+  EXPECT_NE(payload.find("Contoso"), std::string::npos) << payload;
+  EXPECT_EQ(payload.find("Qx8~secret"), std::string::npos) << "no secret in an alert";
+  EXPECT_EQ(::ta::testing::QueryInt(tdb->db(),
+                                    "SELECT COUNT(*) FROM alert_deliveries WHERE tenant_id = $1",
+                                    {unknown}),
+            0)
+      << "no date, no expiry alert";
+  // A new secret ending in 20 days: warned again, once.
+  set_secret(t, ToUnixMillis(at) + 20 * day);
+  EXPECT_EQ(tick_all(at_day(46)), 1);
+  EXPECT_EQ(tick_all(at_day(47)), 0);
+  EXPECT_EQ(alerts(), 4);
 }
 
 TEST_P(SchedulerTest, JitterSpreadsStartsAndAnyNodeStartsWhatIsDue) {

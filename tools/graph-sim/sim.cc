@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 
 #include "sim_impl.h"
 
@@ -151,7 +153,20 @@ std::string GraphSim::base_url() const { return "http://127.0.0.1:" + std::to_st
 void GraphSim::AddTenant(const std::string& tenant_id, const std::vector<SimApp>& apps) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Tenant& t = impl_->tenants[tenant_id];
-  for (const auto& a : apps) t.apps[a.client_id] = a.client_secret;
+  for (const auto& a : apps) {
+    t.apps[a.client_id] = a.client_secret;
+    std::string end = a.secret_end;
+    if (end.empty()) {
+      const std::time_t in_two_years =
+          std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) + 730 * 86400;
+      std::tm tm{};
+      gmtime_r(&in_two_years, &tm);
+      char buf[32];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      end = buf;
+    }
+    t.secret_ends[a.client_id] = end;
+  }
 }
 
 std::vector<std::string> GraphSim::Seed(const std::string& tenant_id, const std::string& collection,
@@ -196,7 +211,8 @@ bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
     }
     std::vector<SimApp> apps;
     for (const auto& a : t.value("apps", json::array()))
-      apps.push_back({a.value("client_id", ""), a.value("client_secret", "")});
+      apps.push_back(
+          {a.value("client_id", ""), a.value("client_secret", ""), a.value("secret_end", "")});
     AddTenant(t["id"], apps);
     if (t.contains("groups")) {
       if (!t["groups"].is_array() || !std::all_of(t["groups"].begin(), t["groups"].end(),

@@ -43,6 +43,9 @@ struct SimConfig {
 struct SimApp {
   std::string client_id;
   std::string client_secret;
+  // When the secret ends, as Entra lists it (passwordCredentials endDateTime);
+  // empty: two years from when the app was added.
+  std::string secret_end = {};
 };
 
 class GraphSim {

@@ -52,6 +52,32 @@ void GraphSim::Impl::DirectoryRoutes() {
                  res.set_content(d.dump(), "application/json");
                });
              });
+  // The app registration, with its client secrets as Entra lists them: a
+  // hint (the secret's first three characters) and the end date, never the
+  // secret itself.
+  server.Get(R"(/(?:beta|v1\.0)/applications\(appId='([^']+)'\))",
+             [this](const Request& req, Response& res) {
+               Graph(req, res, false, [&](Tenant& t, const std::string& rid) {
+                 const std::string app_id = req.matches[1];
+                 auto app = t.apps.find(app_id);
+                 if (app == t.apps.end())
+                   return Error(res, 404, "Request_ResourceNotFound",
+                                "Resource '" + app_id + "' does not exist or one of its queried "
+                                "reference-property objects are not present.",
+                                rid);
+                 const json out = {
+                     {"id", "a0" + app_id},
+                     {"appId", app_id},
+                     {"displayName", "TenantAtlas backup (" + app_id + ")"},
+                     {"passwordCredentials",
+                      {{{"keyId", "5ec4e7c0-0000-4000-8000-" + std::string(12, '0')},
+                        {"displayName", "TenantAtlas"},
+                        {"hint", app->second.substr(0, 3)},
+                        {"endDateTime", t.secret_ends[app_id]},
+                        {"secretText", nullptr}}}}};
+                 res.set_content(out.dump(), "application/json");
+               });
+             });
   for (const auto& [path, coll] : lists) {
     server.Get(path, [this, coll = coll](const Request& req, Response& res) {
       Graph(req, res, false, [&](Tenant& t, const std::string&) {

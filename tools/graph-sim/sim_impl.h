@@ -83,6 +83,7 @@ struct Collection {
 
 struct Tenant {
   std::map<std::string, std::string> apps;  // client_id -> secret
+  std::map<std::string, std::string> secret_ends;  // client_id -> endDateTime
   std::map<std::string, Collection> collections;
   Collection groups;
   // Encrypted OMA-URI values: secretReferenceValueId -> plaintext.

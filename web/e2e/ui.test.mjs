@@ -605,6 +605,20 @@ test('tenant administration: connection check, tags; your account: an API token 
   await page.getByRole('link', { name: 'Tenant', exact: true }).click();
   await page.getByRole('button', { name: 'Check the connection' }).click();
   await page.getByText('TenantAtlas gets a token and can read every object type.').waitFor({ timeout: 60_000 });
+  // The check read when the client secret ends from the app registration.
+  await page.getByTestId('secret-expiry').filter({ hasText: '(read from Entra)' }).waitFor({ timeout: 10_000 });
+  // A date entered with the secret (the simulator's secret; not a real credential):
+  // a past one shows as expired, a later one as the date.
+  const creds = page.getByRole('form', { name: 'App credentials' });
+  for (const [day, shown] of [
+    ['2026-01-31', 'expired on 2026-01-31: set a new secret (as entered)'],
+    ['2099-01-31', '2099-01-31 (as entered)'],
+  ]) {
+    await creds.getByLabel(/Client secret/).fill('fabrikam-secret-Qx8~');
+    await creds.getByLabel(/Secret expires/).fill(day);
+    await creds.getByRole('button', { name: 'Save credentials' }).click();
+    await page.getByTestId('secret-expiry').filter({ hasText: shown }).waitFor();
+  }
   // The secret is never shown back: the field is empty, the page says one is stored.
   assert.equal(await page.getByLabel(/Client secret/).inputValue(), '');
   await page.getByText('stored, sealed; never shown').waitFor();

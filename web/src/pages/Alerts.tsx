@@ -39,6 +39,7 @@ const EVENTS: Record<string, string> = {
   'retention.deleted': 'Retention deleted backup sets',
   'drift.detected': 'Drift detected (new findings)',
   'credentials.invalid': 'Microsoft refused a tenant’s credentials',
+  'credentials.expiring': 'A tenant’s client secret expires within 30 days, 7 days, or has expired',
 };
 
 const KINDS = { webhook: 'Webhook (signed)', chat: 'Teams or Slack', email: 'Email' } as const;

@@ -15,7 +15,8 @@ interface Row {
   last_backup: { at: string; age_seconds: number; backup_set_id: number } | null;
   next_backup: { at: string; schedule: string } | null;
   failed_runs_24h: number;
-  credentials: 'missing' | 'unchecked' | 'ok' | 'failing';
+  credentials: 'missing' | 'expired' | 'failing' | 'expiring' | 'unchecked' | 'ok';
+  credential_expires_at: string | null;
   attention: string[];
 }
 
@@ -26,6 +27,8 @@ const CREDENTIALS: Record<Row['credentials'], string> = {
   unchecked: 'not checked yet',
   missing: 'missing',
   failing: 'check failed',
+  expired: 'secret expired',
+  expiring: 'secret expiring',
 };
 
 /** "3 h", "2 days": how old a backup is. */
@@ -139,7 +142,12 @@ export function PortfolioPage() {
                       )}
                     </td>
                     <td>{r.failed_runs_24h > 0 ? <a href={`/runs?tenant=${r.tenant_id}`}>{r.failed_runs_24h}</a> : '0'}</td>
-                    <td>{CREDENTIALS[r.credentials]}</td>
+                    <td>
+                      {CREDENTIALS[r.credentials]}
+                      {r.credential_expires_at && (r.credentials === 'expired' || r.credentials === 'expiring') && (
+                        <small class="muted"> ({r.credential_expires_at.slice(0, 10)})</small>
+                      )}
+                    </td>
                     <td>{r.attention.length ? r.attention.join('; ') : '—'}</td>
                   </tr>
                 ))}

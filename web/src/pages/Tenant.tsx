@@ -2,7 +2,7 @@
 // never shown back), the connection check, tags, and members with their
 // roles. Each control appears only for the role the API requires for it
 // (credentials, tags, members: owner; the connection check: operator).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, del, get, getAll, post, put, tenantPath, withQuery, type Member, type Page, type Run, type RunItem } from '../api';
 import { ActionsHeader, Counts, Empty, PageTitle, ProblemView, RunLink, Show, StatusBadge, Table, When } from '../components/ui';
 import { useAsync, useLiveRun } from '../hooks';
@@ -15,6 +15,9 @@ interface TenantInfo {
   entra_tenant_id: string | null;
   client_id: string | null;
   has_credentials: boolean;
+  credential_expires_at: string | null;
+  credential_expiry_source: 'entered' | 'graph' | null;
+  credential_expiry: 'expired' | 'expiring' | 'valid' | 'unknown' | null;
   tags: string[];
   retention: TenantRetention | null;
   created_at: string;
@@ -98,6 +101,7 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
   const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
   const [client, setClient] = useState(props.tenant.client_id ?? '');
   const [secret, setSecret] = useState('');
+  const [expires, setExpires] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const save = async (e: Event) => {
@@ -109,8 +113,10 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
         entra_tenant_id: entra.trim(),
         client_id: client.trim(),
         client_secret: secret,
+        ...(expires ? { client_secret_expires_at: expires } : {}),
       });
       setSecret('');
+      setExpires('');
       toasts.show({ kind: 'success', text: `Credentials of ${props.tenant.name} saved. Check the connection next.` });
       props.onSaved();
     } catch (err) {
@@ -133,6 +139,10 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
         Client secret {props.tenant.has_credentials && <small class="muted">(one is stored; enter a new one to replace it)</small>}
         <input name="client_secret" type="password" required autocomplete="new-password" value={secret} onInput={(e) => setSecret((e.target as HTMLInputElement).value)} />
       </label>
+      <label>
+        Secret expires <small class="muted">(optional: the "Expires" date Entra shows; the connection check reads it itself when the app may read its registration)</small>
+        <input name="client_secret_expires_at" type="date" value={expires} onInput={(e) => setExpires((e.target as HTMLInputElement).value)} />
+      </label>
       <ProblemView error={error} />
       <button type="submit" disabled={busy} aria-busy={busy}>
         Save credentials
@@ -141,7 +151,25 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
   );
 }
 
-function ConnectionCheck(props: { tenant: TenantInfo }) {
+// When the client secret ends, and what that means now.
+function SecretExpiry(props: { tenant: TenantInfo }) {
+  const t = props.tenant;
+  if (!t.credential_expires_at)
+    return <span class="muted">unknown: enter it with the secret, or grant Application.Read.All and check the connection</span>;
+  const day = t.credential_expires_at.slice(0, 10);
+  const source = t.credential_expiry_source === 'graph' ? 'read from Entra' : 'as entered';
+  if (t.credential_expiry === 'expired')
+    return <strong class="bad">expired on {day}: set a new secret ({source})</strong>;
+  if (t.credential_expiry === 'expiring')
+    return <strong class="warn">{day}, within 30 days: create a new secret in Entra and set it here ({source})</strong>;
+  return (
+    <span>
+      {day} <span class="muted">({source})</span>
+    </span>
+  );
+}
+
+function ConnectionCheck(props: { tenant: TenantInfo; onChecked: () => void }) {
   const session = useSession();
   const start = useStart();
   const latest = useAsync(
@@ -156,6 +184,13 @@ function ConnectionCheck(props: { tenant: TenantInfo }) {
     [run?.id, ended],
   );
   const problems = (items.data?.items ?? []).filter((i) => i.outcome === 'failed');
+  // The secret's expiry could not be read: not a failure, but say how to fix it.
+  const expiry = (items.data?.items ?? []).find((i) => i.item_ref === 'credential:expiry' && i.outcome === 'skipped');
+  // A check started here may have read the secret's expiry: show it.
+  const onChecked = props.onChecked;
+  useEffect(() => {
+    if (started && ended) onChecked();
+  }, [started?.id, ended]);
   const check = async () => {
     const s = await start(tenantPath(props.tenant.id, '/connection-check'), `Connection check of ${props.tenant.name}`);
     if (s) setStarted(s.run);
@@ -176,6 +211,7 @@ function ConnectionCheck(props: { tenant: TenantInfo }) {
             <When at={run.finished_at ?? run.created_at} />
           </p>
           {ended && run.status === 'succeeded' && <p class="ok">TenantAtlas gets a token and can read every object type.</p>}
+          {expiry?.error && <p class="muted" data-testid="expiry-note">Secret expiry: {expiry.error.message}</p>}
           {problems.length > 0 && (
             <ul data-testid="connection-problems">
               {problems.map((i) => (
@@ -330,8 +366,16 @@ export function TenantPage() {
                 <dd>{t.client_id ?? <span class="muted">not set</span>}</dd>
                 <dt>Client secret</dt>
                 <dd>{t.has_credentials ? 'stored, sealed; never shown' : <strong class="bad">none: syncs and backups cannot run</strong>}</dd>
+                {t.has_credentials && (
+                  <>
+                    <dt>Secret expires</dt>
+                    <dd data-testid="secret-expiry">
+                      <SecretExpiry tenant={t} />
+                    </dd>
+                  </>
+                )}
               </dl>
-              <ConnectionCheck tenant={t} />
+              <ConnectionCheck tenant={t} onChecked={tenant.reload} />
             </article>
             {owner ? (
               <article class="card" aria-labelledby="cred-h">
