@@ -1,7 +1,8 @@
 // tenant.connection_check: can TenantAtlas get a token for the tenant, and
 // read each object type and directory list? One item per check; a refused
-// read names the application permission to grant. Writes nothing to Graph
-// and nothing to the inventory.
+// read names the application permission to grant; and when the client secret
+// expires, from the app registration (stored on the tenant). Writes nothing to
+// Graph and nothing to the inventory.
 #include "catalog/catalog.h"
 #include "core/log.h"
 #include "ops/handlers.h"
@@ -26,7 +27,8 @@ constexpr const char* kExpiryRef = "credential:expiry";
 // Never fails the check: a tenant whose app may not read its registration
 // (Application.Read.All) keeps the date entered with the secret, and the item
 // says how to get it read.
-Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReader& reader) {
+Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReader& reader,
+                       const std::vector<std::string>& refs) {
   const int64_t tenant = ctx.job().tenant_id;
   store::RunItem item;
   item.item_ref = kExpiryRef;
@@ -59,7 +61,7 @@ Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReade
       return skipped("not_found", "the app registration " + (*creds)->client_id +
                                       " is not in this tenant (an app registered in another "
                                       "tenant), so its secret's expiry cannot be read." + enter);
-    return GraphFailed(ctx, {kExpiryRef}, kExpiryRef, "read", app.error());
+    return GraphFailed(ctx, refs, kExpiryRef, "read", app.error());
   }
   std::optional<int64_t> ends;
   for (const auto& pc : app->value("passwordCredentials", nlohmann::json::array())) {
@@ -74,7 +76,16 @@ Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReade
   item.status = "ok";
   item.details = nlohmann::json{{"expires_at", FormatIso8601(*ends)}, {"source", "graph"}}.dump();
   Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
-    TA_RETURN_IF_ERROR(store::Accounts::SetCredentialExpiry(tx, tenant, *ends, "graph"));
+    // Only for the secret that was read: one set meanwhile keeps its own date.
+    auto stored = store::Accounts::SetCredentialExpiry(tx, tenant, *ends, "graph",
+                                                       (*creds)->sealed_secret);
+    if (!stored) return stored.error();
+    if (!*stored) {
+      item.status = "skipped";
+      item.error_code = "secret_changed";
+      item.error_message = "the client secret was replaced during the check; check again";
+      item.details.reset();
+    }
     return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, NowMs(ctx));
   });
   if (!s.ok()) return ItemNotRecorded(kExpiryRef, s);
@@ -176,7 +187,7 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
     item.details = json{{"name", c.title}, {"permission", permission}}.dump();
     if (auto stop = Record(ctx, item)) return *stop;
   }
-  if (auto stop = CheckSecretExpiry(ctx, ops, **reader)) return *stop;
+  if (auto stop = CheckSecretExpiry(ctx, ops, **reader, refs)) return *stop;
   return Finish(ctx, refs);
 }
 

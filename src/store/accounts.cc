@@ -345,16 +345,21 @@ Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& en
                  : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
 }
 
-Status Accounts::SetCredentialExpiry(Tx& tx, int64_t tenant_id, int64_t expires_at,
-                                     const std::string& source) {
+Result<bool> Accounts::SetCredentialExpiry(Tx& tx, int64_t tenant_id, int64_t expires_at,
+                                           const std::string& source,
+                                           const std::optional<std::string>& sealed_secret) {
   auto n = tx.Exec(
       "UPDATE tenants SET credential_warned_stage = CASE WHEN credential_expires_at = $1 THEN "
       "credential_warned_stage ELSE 0 END, credential_expires_at = $1, credential_expiry_source = "
-      "$2 WHERE id = $3",
-      {expires_at, source, tenant_id});
-  if (!n) return n.error();
-  return *n == 1 ? Status::Ok()
-                 : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
+      "$2 WHERE id = $3 AND (CAST($4 AS TEXT) IS NULL OR client_secret_enc = $4)",
+      {expires_at, source, tenant_id, OptParam(sealed_secret)});
+  if (!n) return Unexpected(n.error());
+  if (*n == 1) return true;
+  auto exists = TenantExists(tx, tenant_id);
+  if (!exists) return Unexpected(exists.error());
+  if (!*exists)
+    return Unexpected(Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist"));
+  return false;
 }
 
 Result<std::vector<Accounts::ExpiryWarning>> Accounts::TakeExpiryWarnings(Tx& tx, int64_t now_ms) {

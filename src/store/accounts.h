@@ -136,10 +136,12 @@ class Accounts {
   static Status SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
                                const std::string& client_id, const std::string& sealed_secret,
                                std::optional<int64_t> expires_at = std::nullopt);
-  // The secret's end as read from Graph (source "graph"); a changed date
-  // re-arms the expiry warnings.
-  static Status SetCredentialExpiry(Tx& tx, int64_t tenant_id, int64_t expires_at,
-                                    const std::string& source);
+  // The secret's end and where it came from ("entered", "graph"); a changed
+  // date re-arms the expiry warnings. With `sealed_secret`, only while that is
+  // still the stored secret: false when it was replaced meanwhile.
+  static Result<bool> SetCredentialExpiry(
+      Tx& tx, int64_t tenant_id, int64_t expires_at, const std::string& source,
+      const std::optional<std::string>& sealed_secret = std::nullopt);
   // Expiry warnings: within kExpiryWarnMs of its end a secret is "expiring"
   // (stage 1), within kExpiryUrgentMs stage 2, past it "expired" (stage 3).
   static constexpr int64_t kExpiryWarnMs = 30LL * 86'400'000;

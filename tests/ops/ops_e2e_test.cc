@@ -250,12 +250,10 @@ TEST_P(OpsTest, ConnectionCheckReadsTheSecretsExpiryFromTheAppRegistration) {
                 env.db(), "SELECT credential_expiry_source FROM tenants WHERE id = $1", {tenant}),
             "graph");
   // The app may not read its registration: the date stays, the item says why.
-  ASSERT_TRUE(env.db()
-                  .Write([&](store::Tx& tx) {
-                    return store::Accounts::SetCredentialExpiry(
-                        tx, tenant, *ParseIso8601("2027-03-01"), "entered");
-                  })
-                  .ok());
+  ASSERT_TRUE(store::WriteResult<bool>(env.db(), [&](store::Tx& tx) {
+                return store::Accounts::SetCredentialExpiry(tx, tenant,
+                                                            *ParseIso8601("2027-03-01"), "entered");
+              }).value_or(false));
   env.sim.Configure({{"deny_paths", {"applications"}}});
   expiry = check();
   env.sim.Configure({{"deny_paths", json::array()}});
@@ -263,6 +261,15 @@ TEST_P(OpsTest, ConnectionCheckReadsTheSecretsExpiryFromTheAppRegistration) {
   EXPECT_EQ(expiry.error_code, "missing_permission");
   EXPECT_NE(expiry.error_message->find("Application.Read.All"), std::string::npos)
       << *expiry.error_message;
+  EXPECT_EQ(env.Count("SELECT credential_expires_at FROM tenants WHERE id = $1", {tenant}),
+            *ParseIso8601("2027-03-01"));
+  // A date read for a secret that has since been replaced is not stored.
+  auto stale = store::WriteResult<bool>(env.db(), [&](store::Tx& tx) {
+    return store::Accounts::SetCredentialExpiry(tx, tenant, *ParseIso8601("2030-01-01"), "graph",
+                                                env.box.Seal("an-older-secret"));
+  });
+  ASSERT_TRUE(stale.has_value()) << stale.error().ToString();
+  EXPECT_FALSE(*stale);
   EXPECT_EQ(env.Count("SELECT credential_expires_at FROM tenants WHERE id = $1", {tenant}),
             *ParseIso8601("2027-03-01"));
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM run_items WHERE details LIKE '%Qx8%' OR "
