@@ -7,8 +7,8 @@
 #include "core/log.h"
 #include "schedule/cron.h"
 #include "store/portfolio.h"
-#include "tenancy/tenancy.h"
 #include "store/schedules.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::schedule {
 
@@ -35,15 +35,6 @@ std::string Credentials(const store::PortfolioRow& r, int64_t now_ms) {
   if (expiry == "expiring") return "expiring";
   if (!r.last_check_status || *r.last_check_status != "succeeded") return "unchecked";
   return "ok";
-}
-
-// "2027-06-30" and how far from now, for attention reasons.
-std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms) {
-  const std::string day = FormatIso8601(expires_at).substr(0, 10);
-  const int64_t days = (expires_at - now_ms) / 86'400'000;
-  if (expires_at <= now_ms) return "the client secret expired on " + day;
-  return "the client secret expires on " + day + " (in " +
-         (days == 0 ? std::string("less than a day") : std::to_string(days) + (days == 1 ? " day" : " days")) + ")";
 }
 
 }  // namespace
@@ -113,7 +104,7 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
     if (creds == "failing") attention.push_back("the last connection check failed");
     if (r.has_credentials && r.credential_expires_at &&
         tenancy::CredentialExpiry(r.credential_expires_at, now_ms) != "valid")
-      attention.push_back(ExpiryPhrase(*r.credential_expires_at, now_ms));
+      attention.push_back(tenancy::ExpiryPhrase(*r.credential_expires_at, now_ms));
     auto next = loaded->next.find(r.tenant_id);
     if (next == loaded->next.end()) attention.push_back("no schedule backs it up");
     if (r.open_drift > 0)
@@ -126,7 +117,8 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
               {"failed_runs_24h", r.failed_runs_24h},
               {"open_drift_findings", r.open_drift},
               {"credentials", creds},
-              {"credential_expires_at", r.has_credentials ? TimeJson(r.credential_expires_at) : json()},
+              {"credential_expires_at",
+               r.has_credentials ? TimeJson(r.credential_expires_at) : json()},
               {"last_check_at", r.last_check_at ? json(FormatIso8601(*r.last_check_at)) : json()},
               {"attention", attention}};
     j["last_backup"] =

@@ -15,6 +15,7 @@
 #include "store/accounts.h"
 #include "store/backup_sets.h"
 #include "store/schedules.h"
+#include "tenancy/tenancy.h"
 
 namespace ta::schedule {
 
@@ -65,22 +66,20 @@ Status Scheduler::WarnCredentials(TickResult& out) {
     auto due = store::Accounts::TakeExpiryWarnings(tx, now);
     if (!due) return Unexpected(due.error());
     for (const auto& w : *due) {
-      const std::string day = FormatIso8601(w.expires_at).substr(0, 10);
-      const int64_t days = (w.expires_at - now) / 86'400'000;
       const bool expired = w.stage == 3;
       nlohmann::json data = {
           {"tenant_id", w.tenant_id},
           {"tenant", w.name},
           {"state", expired ? "expired" : "expiring"},
           {"expires_at", FormatIso8601(w.expires_at)},
-          {"summary",
-           expired ? "The client secret of " + w.name + " expired on " + day +
-                         ". Backups of this tenant fail until a new secret is set on its Tenant page."
-                   : "The client secret of " + w.name + " expires on " + day + " (in " +
-                         std::to_string(days) + (days == 1 ? " day" : " days") +
-                         "). Create a new secret in Entra and set it on the tenant's Tenant page."},
+          {"summary", w.name + ": " + tenancy::ExpiryPhrase(w.expires_at, now) +
+                          (expired ? ". Backups of this tenant fail until a new secret is set on "
+                                     "its Tenant page."
+                                   : ". Create a new secret in Entra and set it on the tenant's "
+                                     "Tenant page.")},
           {"url", "/tenant?tenant=" + std::to_string(w.tenant_id)}};
-      TA_RETURN_IF_ERROR(notify::Raise(db_, tx, w.tenant_id, notify::kCredentialsExpiring, data, now));
+      TA_RETURN_IF_ERROR(
+          notify::Raise(db_, tx, w.tenant_id, notify::kCredentialsExpiring, data, now));
     }
     return static_cast<int>(due->size());
   });
