@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "core/log.h"
 #include "core/utf8.h"
 
 namespace ta::api {
@@ -176,30 +177,10 @@ Result<std::optional<int64_t>> QueryId(const Request& req, std::string_view name
 Result<std::optional<int64_t>> QueryTime(const Request& req, std::string_view name) {
   auto s = req.QueryParam(name);
   if (!s) return std::optional<int64_t>();
-  const std::string v(*s);
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
-  bool ok = false;
-  if (v.size() == 10) {
-    ok = std::sscanf(v.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &used) == 3 && used == 10;
-  } else if (v.size() == 20 && v.back() == 'Z') {
-    ok = std::sscanf(v.c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &used) ==
-             6 &&
-         used == 20;
-  }
-  ok = ok && y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 &&
-       mi <= 59 && sec <= 59;
-  if (!ok)
+  auto ms = ParseIso8601(*s);
+  if (!ms)
     return Unexpected(Bad(name, "must be a date (2026-11-30) or a UTC time (2026-11-30T08:00:00Z)"));
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  const time_t t = timegm(&tm);
-  if (tm.tm_mday != d) return Unexpected(Bad(name, "is not a day of the calendar"));
-  return std::optional<int64_t>(static_cast<int64_t>(t) * 1000);
+  return std::optional<int64_t>(*ms);
 }
 
 Result<Page> ParsePage(const Request& req) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "core/log.h"
 #include "notify/alerts.h"
 #include "ops/capture.h"
 #include "ops/handlers.h"
@@ -64,15 +65,7 @@ graph::GraphResult<Actor> LookUpActor(graph::GraphReader& reader, const std::str
       a.who = "unknown";
     }
     a.detail = e.value("activityType", e.value("activity", std::string("change"))) + " at " + when;
-    a.at = std::nullopt;
-    if (when.size() >= 19) {
-      std::tm tm{};
-      if (strptime(when.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) {
-        int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
-        if (when.size() > 20 && when[19] == '.') ms += std::atoi(when.substr(20, 3).c_str());
-        a.at = ms;
-      }
-    }
+    a.at = ParseIso8601(when);
   }
   if (newest.empty())
     a.detail = "Intune's audit log has no change to this object since " + FormatIso8601(since_ms);
