@@ -17,6 +17,8 @@ find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(CURL REQUIRED)
+# Certificate credentials: RS256 client assertions, key pairs and X.509 (libssl-dev).
+find_package(OpenSSL 3 REQUIRED COMPONENTS Crypto)
 # Time zones for schedules: cctz (Debian libcctz-dev) reads the system's tz
 # database (tzdata). It ships no CMake or pkg-config file.
 find_path(CCTZ_INCLUDE_DIR cctz/time_zone.h REQUIRED)

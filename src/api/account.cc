@@ -1,5 +1,6 @@
 // Sign-in, API tokens, tenants and memberships.
 #include <algorithm>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -7,11 +8,13 @@
 #include "api/problem.h"
 #include "api/routes.h"
 #include "api/views.h"
+#include "core/certificate.h"
 #include "core/credentials.h"
 #include "runs/operations.h"
 #include "schedule/retention.h"
 #include "store/audit_log.h"
 #include "tenancy/tenancy.h"
+#include "tenancy/tenant_import.h"
 
 namespace ta::api::handlers {
 namespace {
@@ -242,10 +245,12 @@ Result<std::optional<tenancy::AppCredentials>> ParseCredentials(const JsonBody& 
   if (!secret) return Unexpected(secret.error());
   auto expires = body.OptString("client_secret_expires_at", 40);
   if (!expires) return Unexpected(expires.error());
-  if (!required && !*entra && !*client && !*secret && !*expires)
+  auto cloud = body.OptString("cloud", 20);
+  if (!cloud) return Unexpected(cloud.error());
+  if (!required && !*entra && !*client && !*secret && !*expires && !*cloud)
     return std::optional<tenancy::AppCredentials>();
   tenancy::AppCredentials c{entra->value_or(""), client->value_or(""), secret->value_or(""),
-                            std::nullopt};
+                            std::nullopt, cloud->value_or("global")};
   if (*expires) {
     c.secret_expires_at = ParseIso8601(**expires);
     if (!c.secret_expires_at)
@@ -271,6 +276,9 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role, 
   auto t = Accounts::TenantById(tx, tenant);
   if (!t) return Unexpected(t.error());
   auto opt = [](const std::optional<std::string>& v) { return v ? json(*v) : json(); };
+  json thumbprint;  // what Entra lists for the uploaded certificate
+  if (t->certificate)
+    if (auto info = ReadCertificate(*t->certificate)) thumbprint = info->thumbprint;
   auto stored = Accounts::TenantRetention(tx, tenant);
   if (!stored) return Unexpected(stored.error());
   auto retention = schedule::LoadTenantRetention(*stored);
@@ -282,6 +290,9 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role, 
               {"has_credentials", t->has_credentials},
               {"credential_expires_at", TimeJson(t->credential_expires_at)},
               {"credential_expiry_source", opt(t->credential_expiry_source)},
+              {"cloud", t->cloud},
+              {"credential_kind", t->has_credentials ? json(t->credential_kind) : json()},
+              {"certificate_thumbprint", thumbprint},
               {"credential_expiry", t->has_credentials
                                         ? json(tenancy::CredentialExpiry(t->credential_expires_at,
                                                                          now_ms))
@@ -297,7 +308,7 @@ Result<json> TenantJson(store::Tx& tx, int64_t tenant, const std::string& role, 
 
 Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
   auto body = JsonBody::Parse(req.body, {"name", "entra_tenant_id", "client_id", "client_secret",
-                                         "client_secret_expires_at"});
+                                         "client_secret_expires_at", "cloud"});
   if (!body) return Unexpected(body.error());
   auto name = body->String("name", 200);
   if (!name) return Unexpected(name.error());
@@ -318,6 +329,31 @@ Result<Response> CreateTenant(ApiContext& ctx, Request& req) {
   return r;
 }
 
+// Many tenants from a CSV file (name, entra_tenant_id, cloud, tags): one
+// result per row; a bad row is reported with its field and never blocks the
+// others; a name that exists is reported, not changed.
+Result<Response> ImportTenants(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"csv"});
+  if (!body) return Unexpected(body.error());
+  auto csv = body->String("csv", 1 << 20);
+  if (!csv) return Unexpected(csv.error());
+  auto rows = tenancy::ImportTenants(ctx.db, ActorOf(ctx, req), *csv, req.user_id());
+  if (!rows) return Unexpected(rows.error());
+  json items = json::array();
+  std::map<std::string, int> counts = {{"created", 0}, {"exists", 0}, {"failed", 0}};
+  for (const auto& r : *rows) {
+    ++counts[r.status];
+    json row = {{"line", r.line}, {"name", r.name}, {"status", r.status},
+                {"tenant_id", r.tenant_id ? json(*r.tenant_id) : json()}};
+    if (r.status == "failed") row["error"] = {{"field", r.field}, {"message", r.error}};
+    items.push_back(std::move(row));
+  }
+  return Response::Json(200, {{"created", counts["created"]},
+                              {"exists", counts["exists"]},
+                              {"failed", counts["failed"]},
+                              {"rows", items}});
+}
+
 Result<Response> GetTenant(ApiContext& ctx, Request& req) {
   auto out = store::ReadResult<json>(
       ctx.db, [&](store::Tx& tx) { return TenantJson(tx, req.tenant_id, req.role, Now(ctx)); });
@@ -331,20 +367,15 @@ Result<Response> SetTenantTags(ApiContext& ctx, Request& req) {
   const json& v = body->value();
   if (!v.contains("tags") || !v["tags"].is_array())
     return Unexpected(Status::InvalidArgument("tags: a list of words, such as [\"dental\", \"eu\"]"));
-  const json& list = v["tags"];
-  if (list.size() > 20) return Unexpected(Status::InvalidArgument("tags: at most 20 tags"));
-  json tags = json::array();
-  for (size_t i = 0; i < list.size(); ++i) {
-    const std::string field = "tags[" + std::to_string(i) + "]";
-    if (!list[i].is_string())
-      return Unexpected(Status::InvalidArgument(field + ": must be a string"));
-    std::string t = list[i].get<std::string>();
-    t.erase(0, t.find_first_not_of(" \t"));
-    t.erase(t.find_last_not_of(" \t") + 1);
-    if (t.empty() || t.size() > 40)
-      return Unexpected(Status::InvalidArgument(field + ": 1 to 40 characters"));
-    if (std::find(tags.begin(), tags.end(), t) == tags.end()) tags.push_back(t);
+  std::vector<std::string> list;
+  for (size_t i = 0; i < v["tags"].size(); ++i) {
+    if (!v["tags"][i].is_string())
+      return Unexpected(Status::InvalidArgument("tags[" + std::to_string(i) + "]: must be a string"));
+    list.push_back(v["tags"][i].get<std::string>());
   }
+  auto normalized = tenancy::NormalizeTags(list, "tags");
+  if (!normalized) return Unexpected(normalized.error());
+  const json tags = json::parse(*normalized);
   auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
     if (Status s = Accounts::SetTenantTags(tx, req.tenant_id, tags.dump()); !s.ok())
       return Unexpected(s);
@@ -396,7 +427,8 @@ Result<Response> ApplyTenantRetention(ApiContext& ctx, Request& req) {
 
 Result<Response> SetCredentials(ApiContext& ctx, Request& req) {
   auto body = JsonBody::Parse(
-      req.body, {"entra_tenant_id", "client_id", "client_secret", "client_secret_expires_at"});
+      req.body,
+      {"entra_tenant_id", "client_id", "client_secret", "client_secret_expires_at", "cloud"});
   if (!body) return Unexpected(body.error());
   auto creds = ParseCredentials(*body, true);
   if (!creds) return Unexpected(creds.error());
@@ -407,6 +439,59 @@ Result<Response> SetCredentials(ApiContext& ctx, Request& req) {
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
+}
+
+// Certificate credentials: TenantAtlas makes a key pair, seals the private key
+// and answers with the certificate to upload to the app registration in Entra
+// (Certificates & secrets > Certificates). The private key is never returned.
+Result<Response> CreateCertificateCredentials(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"entra_tenant_id", "client_id", "cloud", "valid_days"});
+  if (!body) return Unexpected(body.error());
+  auto entra = body->String("entra_tenant_id", 200);
+  if (!entra) return Unexpected(entra.error());
+  auto client = body->String("client_id", 200);
+  if (!client) return Unexpected(client.error());
+  auto cloud = body->OptString("cloud", 20);
+  if (!cloud) return Unexpected(cloud.error());
+  auto days = body->OptInt("valid_days", 1, 730);
+  if (!days) return Unexpected(days.error());
+  if (!ctx.box)
+    return Unexpected(Status::FailedPrecondition(
+        "certificate: the server has no master key to seal the private key; start serve with "
+        "TA_MASTER_KEY or --master-key-file"));
+  tenancy::AppCredentials app{*entra, *client, "", std::nullopt, cloud->value_or("global")};
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    auto issued = tenancy::SetCertificateCredentials(tx, ActorOf(ctx, req), req.tenant_id, app,
+                                                     static_cast<int>(days->value_or(365)),
+                                                     *ctx.box);
+    if (!issued) return Unexpected(issued.error());
+    auto tenant = TenantJson(tx, req.tenant_id, req.role, Now(ctx));
+    if (!tenant) return Unexpected(tenant.error());
+    return json{{"tenant", *tenant},
+                {"certificate",
+                 {{"pem", issued->certificate_pem},
+                  {"thumbprint", issued->info.thumbprint},
+                  {"not_after", Time(issued->info.not_after_ms)}}}};
+  });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(201, *out);
+}
+
+// The tenant's public certificate, to upload to Entra (a .cer file it accepts).
+Result<Response> GetCertificate(ApiContext& ctx, Request& req) {
+  auto t = store::ReadResult<Accounts::Tenant>(
+      ctx.db, [&](store::Tx& tx) { return Accounts::TenantById(tx, req.tenant_id); });
+  if (!t) return Unexpected(t.error());
+  if (!t->certificate)
+    return Unexpected(Status::NotFound(
+        "certificate: this tenant authenticates with a client secret, not a certificate"));
+  Response r;
+  r.status = 200;
+  r.content_type = "application/x-pem-file";
+  r.body = *t->certificate;
+  r.headers.emplace_back("Content-Disposition",
+                         "attachment; filename=\"tenantatlas-" + std::to_string(t->id) + ".cer\"");
+  return r;
 }
 
 Result<Response> ListMembers(ApiContext& ctx, Request& req) {

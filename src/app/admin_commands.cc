@@ -20,6 +20,7 @@
 #include "core/secret_box.h"
 #include "store/accounts.h"
 #include "tenancy/tenancy.h"
+#include "tenancy/tenant_import.h"
 
 namespace ta::app {
 namespace {
@@ -161,7 +162,7 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
                     "on stdin or --secret-file)"),
                 2);
   std::optional<SecretBox> box;
-  tenancy::AppCredentials creds{a.entra_tenant_id, a.client_id, "", std::nullopt};
+  tenancy::AppCredentials creds{a.entra_tenant_id, a.client_id, "", std::nullopt, a.cloud};
   if (with_creds) {
     auto key = SecretBox::FromBase64Key(a.master_key_b64);
     if (!key) return Fail(err, key.error(), 2);
@@ -190,6 +191,34 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
   if (!id) return Fail(err, id.error());
   out << "tenant " << *id << " " << a.name << (with_creds ? " (credentials sealed)" : "") << "\n";
   return 0;
+}
+
+int TenantImport(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err) {
+  std::string csv;
+  if (a.file.empty() || a.file == "-") {
+    csv.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream f(a.file, std::ios::binary);
+    if (!f) return Fail(err, Status::NotFound("--file: cannot read " + a.file), 2);
+    csv.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  auto rows = tenancy::ImportTenants(**db, Cli(), csv, std::nullopt);
+  if (!rows) return Fail(err, rows.error(), 2);
+  int created = 0, existing = 0, failed = 0;
+  for (const auto& r : *rows) {
+    out << "line " << r.line << ": ";
+    if (r.status == "failed") {
+      ++failed;
+      out << "failed (" << r.field << "): " << r.error << "\n";
+    } else {
+      ++(r.status == "created" ? created : existing);
+      out << r.status << " tenant " << *r.tenant_id << " " << r.name << "\n";
+    }
+  }
+  out << created << " created, " << existing << " already there, " << failed << " failed\n";
+  return failed == 0 ? 0 : 1;
 }
 
 int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
@@ -255,6 +284,14 @@ void AddAdminCommands(CLI::App& app, Commands& out) {
   auto* tenant = app.add_subcommand("tenant", "Customer tenants");
   tenant->require_subcommand(1);
   {
+    auto [cmd, a] = add(tenant, "import",
+                        "Add tenants from a CSV file (columns name, entra_tenant_id, cloud, tags; "
+                        "tags separated by ';'); prints each row's result; a row whose name "
+                        "exists is left as it is");
+    cmd->add_option("--file", a->file, "The CSV file (\"-\": stdin)")->required();
+    out.push_back({cmd, [a] { return TenantImport(*a, std::cin, std::cout, std::cerr); }});
+  }
+  {
     auto [cmd, a] =
         add(tenant, "add",
             "Add a tenant; with --entra-tenant-id and --client-id the app's client secret is read "
@@ -266,6 +303,9 @@ void AddAdminCommands(CLI::App& app, Commands& out) {
     cmd->add_option("--secret-file", a->secret_file, "File holding the client secret");
     cmd->add_option("--secret-expires", a->secret_expires,
                     "When the client secret expires (2027-06-30), for expiry alerts");
+    cmd->add_option("--cloud", a->cloud,
+                    "Where the tenant lives: global (default; commercial and GCC), usgov (GCC "
+                    "High), usgovdod or china");
     AddMasterKeyOption(cmd, *key_file);
     out.push_back({cmd, [a, key_file] {
                      if (!a->entra_tenant_id.empty() &&

@@ -152,7 +152,10 @@ int RunWorkerCommand(const WorkerConfig& config, std::ostream& out, std::ostream
   stack.pool().Start();
   auto scheduler = std::make_unique<SchedulerRunner>(config, **db, stack.runs(), log);
   out << "worker " << stack.pool().worker_id() << " started: concurrency " << config.concurrency
-      << ", per-tenant cap " << config.tenant_cap << ", Graph " << options.graph.graph_base
+      << ", per-tenant cap " << config.tenant_cap << ", Graph "
+      << (config.graph_base.empty() && config.graph_authority.empty()
+              ? std::string("of each tenant's cloud")
+              : options.graph.graph_base + " for every tenant")
       << (config.scheduler ? ", scheduler on" : ", scheduler off") << std::endl;
   const int sig = AwaitStopSignal(set);
   scheduler.reset();  // no new runs while the workers drain
@@ -175,10 +178,12 @@ void AddWorkerOptions(CLI::App* cmd, WorkerConfig& worker, std::string& master_k
       ->envname("TA_TENANT_CAP")
       ->capture_default_str();
   cmd->add_option("--graph-authority", worker.graph_authority,
-                  "Entra authority base (default public cloud; a national cloud, or graph-sim)")
+                  "Entra authority for every tenant, whatever its cloud (graph-sim, a test proxy); "
+                  "unset: each tenant's cloud selects its own")
       ->envname("TA_GRAPH_AUTHORITY");
   cmd->add_option("--graph-base", worker.graph_base,
-                  "Microsoft Graph base URL (default public cloud)")
+                  "Microsoft Graph base URL for every tenant (graph-sim, a test proxy); unset: "
+                  "each tenant's cloud (global, usgov, usgovdod, china) selects its own")
       ->envname("TA_GRAPH_BASE");
   cmd->add_option("--graph-timeout-ms", worker.graph_timeout_ms,
                   "Longest one Graph request may take (a POST that times out is looked up, "

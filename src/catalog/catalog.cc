@@ -444,6 +444,32 @@ std::string_view ReadPermission(std::string_view c) {
   return "DeviceManagementConfiguration.Read.All";
 }
 
+std::string WritePermission(std::string_view collection) {
+  if (collection.substr(0, 26) == "identity/conditionalAccess")
+    return "Policy.ReadWrite.ConditionalAccess";
+  std::string p(ReadPermission(collection));
+  if (const size_t at = p.find(".Read."); at != std::string::npos) p.replace(at, 6, ".ReadWrite.");
+  return p;
+}
+
+bool PermissionGranted(const std::vector<std::string>& roles, std::string_view permission) {
+  std::vector<std::string> enough{std::string(permission)};
+  if (const size_t at = permission.find(".Read."); at != std::string_view::npos) {
+    std::string rw(permission);
+    enough.push_back(rw.replace(at, 6, ".ReadWrite."));
+  }
+  if (permission == "Group.Read.All" || permission == "User.Read.All" ||
+      permission == "Application.Read.All" || permission == "Group.ReadWrite.All" ||
+      permission == "User.ReadWrite.All" || permission == "Application.ReadWrite.All") {
+    enough.push_back("Directory.ReadWrite.All");
+    if (permission.find("ReadWrite") == std::string_view::npos)
+      enough.push_back("Directory.Read.All");
+  }
+  for (const auto& r : roles)
+    if (std::find(enough.begin(), enough.end(), r) != enough.end()) return true;
+  return false;
+}
+
 std::string_view TypeTitle(std::string_view name) {
   static const std::map<std::string_view, std::string_view> kTitles = {
       {"deviceConfiguration", "Device configuration"},

@@ -157,6 +157,13 @@ std::string_view TypeTitle(std::string_view name);
 // catalog type's, or "groups", "users", "servicePrincipals",
 // "roleManagement/directory/roleDefinitions"): what a tenant must grant.
 std::string_view ReadPermission(std::string_view collection);
+// The application permission that writes a collection (a restore needs it):
+// ReadPermission's ReadWrite form ("DeviceManagementApps.ReadWrite.All"), or
+// Policy.ReadWrite.ConditionalAccess for conditional access.
+std::string WritePermission(std::string_view collection);
+// Whether a token's `roles` grant `permission`: the permission itself, its
+// ReadWrite form, or for directory reads Directory.Read(Write).All.
+bool PermissionGranted(const std::vector<std::string>& roles, std::string_view permission);
 
 // Every value PlatformOf gives (for filters).
 const std::vector<std::string_view>& Platforms();

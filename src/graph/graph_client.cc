@@ -51,7 +51,8 @@ GraphClient::GraphClient(AppCredentials app, GraphConfig config, HttpTransport& 
       limiter_(limiter),
       redactor_(redactor),
       rng_(seed) {
-  redactor_.RegisterSecret(app_.client_secret);
+  if (!app_.client_secret.empty()) redactor_.RegisterSecret(app_.client_secret);
+  if (!app_.private_key_pem.empty()) redactor_.RegisterSecret(app_.private_key_pem);
 }
 
 GraphResult<json> GraphClient::Get(const std::string& path) {
@@ -69,6 +70,34 @@ GraphResult<json> GraphClient::Put(const std::string& path, const json& body) {
 
 GraphResult<json> GraphClient::Delete(const std::string& path) {
   return Send("DELETE", path, nullptr, {});
+}
+
+GraphResult<std::optional<std::vector<std::string>>> GraphClient::Roles() {
+  auto token = tokens_.Token(app_);
+  if (!token) return GraphFailure(token.error());
+  return TokenRoles(*token);
+}
+
+std::string GraphClient::ResourceBase() const {
+  return config_.graph_base + "/" + config_.api_version + "/";
+}
+
+GraphResult<json> GraphSession::Send(const std::string& method, const std::string& path,
+                                     const json* body) {
+  auto client = resolve_();
+  if (!client) return GraphFailure(client.error());
+  return (*client)->Send(method, path, body, abort_);
+}
+
+GraphResult<std::optional<std::vector<std::string>>> GraphSession::Roles() {
+  auto client = resolve_();
+  if (!client) return GraphFailure(client.error());
+  return (*client)->Roles();
+}
+
+std::string GraphSession::ResourceBase() const {
+  auto client = resolve_();
+  return client ? (*client)->ResourceBase() : std::string();
 }
 
 bool GraphClient::Wait(std::chrono::milliseconds d, const AbortCheck& abort) {

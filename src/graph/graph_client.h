@@ -54,6 +54,9 @@ class GraphReader {
   // `path` is relative to the Graph base and version
   // ("deviceManagement/deviceConfigurations?$top=50") or an absolute URL (a nextLink).
   virtual GraphResult<nlohmann::json> Get(const std::string& path) = 0;
+  // The application permissions the tenant's token grants (its `roles`
+  // claim); nullopt when they cannot be known (then only a 403 tells).
+  virtual GraphResult<std::optional<std::vector<std::string>>> Roles() = 0;
 };
 
 class GraphWriter {
@@ -64,6 +67,9 @@ class GraphWriter {
                                             const nlohmann::json& body) = 0;
   virtual GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) = 0;
   virtual GraphResult<nlohmann::json> Delete(const std::string& path) = 0;
+  // What an absolute reference in a body points under: this tenant's Graph
+  // and version ("https://graph.microsoft.us/beta/"), for @odata.bind.
+  virtual std::string ResourceBase() const = 0;
 };
 
 // Iterates a collection page by page, following @odata.nextLink.
@@ -116,6 +122,8 @@ class GraphClient final : public GraphReader, public GraphWriter {
   GraphResult<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body) override;
   GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override;
   GraphResult<nlohmann::json> Delete(const std::string& path) override;
+  GraphResult<std::optional<std::vector<std::string>>> Roles() override;
+  std::string ResourceBase() const override;
 
   GraphStats stats() const;
 
@@ -142,28 +150,39 @@ class GraphClient final : public GraphReader, public GraphWriter {
 };
 
 // A tenant's client bound to one job's AbortCheck: what a handler holds, so
-// every call it makes can be cancelled mid-transfer. Not owning.
+// every call it makes can be cancelled mid-transfer. The client is looked up
+// for every call (`resolve`), so credentials changed while a job runs are
+// used from its next call on. Not owning: the clients outlive the session.
 class GraphSession final : public GraphReader, public GraphWriter {
  public:
-  GraphSession(GraphClient& client, AbortCheck abort) : client_(client), abort_(std::move(abort)) {}
+  using Resolve = std::function<GraphResult<GraphClient*>()>;
+  GraphSession(Resolve resolve, AbortCheck abort)
+      : resolve_(std::move(resolve)), abort_(std::move(abort)) {}
+  GraphSession(GraphClient& client, AbortCheck abort)
+      : GraphSession([&client]() -> GraphResult<GraphClient*> { return &client; },
+                     std::move(abort)) {}
   GraphResult<nlohmann::json> Get(const std::string& path) override {
-    return client_.Send("GET", path, nullptr, abort_);
+    return Send("GET", path, nullptr);
   }
   GraphResult<nlohmann::json> Post(const std::string& path, const nlohmann::json& body) override {
-    return client_.Send("POST", path, &body, abort_);
+    return Send("POST", path, &body);
   }
   GraphResult<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body) override {
-    return client_.Send("PATCH", path, &body, abort_);
+    return Send("PATCH", path, &body);
   }
   GraphResult<nlohmann::json> Put(const std::string& path, const nlohmann::json& body) override {
-    return client_.Send("PUT", path, &body, abort_);
+    return Send("PUT", path, &body);
   }
   GraphResult<nlohmann::json> Delete(const std::string& path) override {
-    return client_.Send("DELETE", path, nullptr, abort_);
+    return Send("DELETE", path, nullptr);
   }
+  GraphResult<std::optional<std::vector<std::string>>> Roles() override;
+  std::string ResourceBase() const override;
 
  private:
-  GraphClient& client_;
+  GraphResult<nlohmann::json> Send(const std::string& method, const std::string& path,
+                                   const nlohmann::json* body);
+  const Resolve resolve_;
   const AbortCheck abort_;
 };
 

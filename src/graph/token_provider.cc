@@ -1,5 +1,8 @@
 #include "graph/token_provider.h"
 
+#include "core/base64.h"
+#include "core/certificate.h"
+#include "core/credentials.h"
 #include "core/sha256.h"
 
 #include <curl/curl.h>
@@ -34,10 +37,44 @@ namespace {
 // with one secret is never handed to a caller holding another (two of our
 // tenants pointing at one app, or a secret changed while cached).
 std::string CacheKey(const AppCredentials& app) {
-  return app.tenant + "|" + app.client_id + "|" + Sha256Hex(app.client_secret);
+  return app.authority_base + "|" + app.scope + "|" + app.tenant + "|" + app.client_id + "|" +
+         Sha256Hex(app.client_secret + app.private_key_pem);
 }
 
 }  // namespace
+
+std::optional<std::vector<std::string>> TokenRoles(const std::string& access_token) {
+  const size_t a = access_token.find('.');
+  const size_t b = a == std::string::npos ? a : access_token.find('.', a + 1);
+  if (b == std::string::npos) return std::nullopt;
+  auto payload = Base64Decode(std::string_view(access_token).substr(a + 1, b - a - 1), true);
+  if (!payload) return std::nullopt;
+  auto claims = nlohmann::json::parse(*payload, nullptr, false);
+  if (!claims.is_object()) return std::nullopt;
+  std::vector<std::string> roles;
+  if (claims.contains("roles") && claims["roles"].is_array())
+    for (const auto& r : claims["roles"])
+      if (r.is_string()) roles.push_back(r.get<std::string>());
+  return roles;
+}
+
+Result<std::string> ClientAssertion(const AppCredentials& app, const std::string& audience,
+                                    int64_t now_s) {
+  const nlohmann::json header = {
+      {"alg", "RS256"}, {"typ", "JWT"}, {"x5t#S256", app.certificate_sha256}};
+  const nlohmann::json claims = {{"aud", audience},
+                                 {"iss", app.client_id},
+                                 {"sub", app.client_id},
+                                 {"jti", NewSecret("")},
+                                 {"nbf", now_s},
+                                 {"iat", now_s},
+                                 {"exp", now_s + 600}};
+  const std::string signing_input =
+      Base64Encode(header.dump(), true) + "." + Base64Encode(claims.dump(), true);
+  auto signature = SignRs256(app.private_key_pem, signing_input);
+  if (!signature) return Unexpected(signature.error());
+  return signing_input + "." + *signature;
+}
 
 GraphResult<std::string> TokenProvider::Token(const AppCredentials& app) {
   const std::string key = CacheKey(app);
@@ -77,13 +114,33 @@ int64_t TokenProvider::fetches() const {
 
 GraphResult<std::pair<std::string, Clock::TimePoint>> TokenProvider::Fetch(
     const AppCredentials& app) {
-  redactor_.RegisterSecret(app.client_secret);
+  if (!app.client_secret.empty()) redactor_.RegisterSecret(app.client_secret);
   HttpRequest req;
   req.method = "POST";
-  req.url = authority_base_ + "/" + FormEncode(app.tenant) + "/oauth2/v2.0/token";
+  const std::string& authority = app.authority_base.empty() ? authority_base_ : app.authority_base;
+  const std::string& scope = app.scope.empty() ? scope_ : app.scope;
+  req.url = authority + "/" + FormEncode(app.tenant) + "/oauth2/v2.0/token";
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   req.body = "grant_type=client_credentials&client_id=" + FormEncode(app.client_id) +
-             "&client_secret=" + FormEncode(app.client_secret) + "&scope=" + FormEncode(scope_);
+             "&scope=" + FormEncode(scope);
+  if (app.private_key_pem.empty()) {
+    req.body += "&client_secret=" + FormEncode(app.client_secret);
+  } else {
+    auto assertion = ClientAssertion(app, req.url, ToUnixMillis(clock_.Now()) / 1000);
+    if (!assertion) {
+      GraphError err;
+      err.kind = Status::Code::kFailedPrecondition;
+      err.code = "client_assertion_failed";
+      err.message = "could not sign a client assertion for app " + app.client_id + " in tenant " +
+                    app.tenant + ": " + assertion.error().message();
+      return GraphFailure(err);
+    }
+    // Not registered with the redactor (one per token, single-use and short
+    // lived); it is never logged, and client_assertion=... is redacted by name.
+    req.body += "&client_assertion_type=" +
+                FormEncode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") +
+                "&client_assertion=" + FormEncode(*assertion);
+  }
   req.timeout = std::chrono::seconds(30);
   const auto sent_at = clock_.Now();
   auto res = transport_.Send(req);
@@ -113,7 +170,10 @@ GraphResult<std::pair<std::string, Clock::TimePoint>> TokenProvider::Fetch(
       body.is_object() ? body.value("error_description", "") : res->body.substr(0, 300);
   err.message = redactor_.Redact("could not get a token for app " + app.client_id + " in tenant " +
                                  app.tenant + ": " + description +
-                                 " Check the tenant's app credentials (client id and secret).");
+                                 (app.private_key_pem.empty()
+                                      ? " Check the tenant's app credentials (client id and secret)."
+                                      : " Check the tenant's app credentials (client id, and that "
+                                        "the certificate is uploaded to the app in Entra)."));
   return GraphFailure(err);
 }
 

@@ -4,10 +4,13 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/redactor.h"
+#include "core/result.h"
 #include "core/thread_annotations.h"
 #include "graph/graph_error.h"
 #include "graph/http_transport.h"
@@ -19,7 +22,27 @@ struct AppCredentials {
   std::string tenant;  // Entra tenant id or domain
   std::string client_id;
   std::string client_secret;  // registered with the Redactor; never logged
+  // The tenant's cloud (core/cloud.h): its token service root and the scope
+  // to ask for ("https://graph.microsoft.us/.default"). Empty: the provider's.
+  std::string authority_base = {};
+  std::string scope = {};
+  // Certificate credentials instead of a secret: the PEM private key (never
+  // logged or sent: it signs an RS256 client assertion per token request) and
+  // the certificate's SHA-256 thumbprint (base64url), the assertion's x5t#S256.
+  std::string private_key_pem = {};
+  std::string certificate_sha256 = {};
 };
+
+// The application permissions a Graph access token grants: its `roles` claim
+// (["DeviceManagementConfiguration.Read.All", ...]; empty when it has none).
+// nullopt when the token is not a JWT whose claims can be read.
+std::optional<std::vector<std::string>> TokenRoles(const std::string& access_token);
+
+// A client assertion for `app` (certificate credentials): an RS256 JWT with
+// the x5t#S256 header, `audience` (the token endpoint) as aud, the client id
+// as iss and sub, a unique jti and a 10-minute lifetime from `now_s`.
+Result<std::string> ClientAssertion(const AppCredentials& app, const std::string& audience,
+                                    int64_t now_s);
 
 // OAuth2 client-credentials tokens, cached per (tenant, client) until they near
 // expiry. Concurrent callers share one refresh (single flight). Thread-safe.

@@ -3,7 +3,10 @@
 // read names the application permission to grant; and when the client secret
 // expires, from the app registration (stored on the tenant). Writes nothing to
 // Graph and nothing to the inventory.
+#include <map>
+
 #include "catalog/catalog.h"
+#include "core/certificate.h"
 #include "core/log.h"
 #include "ops/handlers.h"
 #include "ops/ops_common.h"
@@ -20,6 +23,45 @@ struct Check {
 };
 
 constexpr const char* kExpiryRef = "credential:expiry";
+constexpr const char* kPermissionsRef = "permissions";
+
+// What the token's `roles` claim grants: per object type whether it may be
+// read (backed up) and written (restored), and each permission to grant with
+// the types it would open. Skipped when the token's roles cannot be read.
+store::RunItem PermissionsItem(const std::optional<std::vector<std::string>>& roles) {
+  store::RunItem item;
+  item.item_ref = kPermissionsRef;
+  item.action = "roles";
+  if (!roles) {
+    item.status = "skipped";
+    item.error_code = "roles_unknown";
+    item.error_message = "the token's permissions (its roles claim) could not be read; the reads "
+                         "below show what is refused";
+    return item;
+  }
+  json types = json::array();
+  std::map<std::string, json> grant;  // permission -> {for: read|write, types}
+  auto need = [&](const std::string& permission, const char* use, std::string_view title) {
+    json& g = grant[permission];
+    if (g.is_null()) g = json{{"permission", permission}, {"for", use}, {"types", json::array()}};
+    g["types"].push_back(title);
+  };
+  for (const auto& type : catalog::Catalog()) {
+    const std::string read(catalog::ReadPermission(type.collection));
+    const std::string write = catalog::WritePermission(type.collection);
+    const bool can_read = catalog::PermissionGranted(*roles, read);
+    const bool can_write = catalog::PermissionGranted(*roles, write);
+    const std::string_view title = catalog::TypeTitle(type.name);
+    types.push_back({{"type", type.name}, {"name", title}, {"read", can_read}, {"write", can_write}});
+    if (!can_read) need(read, "read", title);
+    if (!can_write) need(write, "write", title);
+  }
+  json missing = json::array();
+  for (auto& [_, g] : grant) missing.push_back(std::move(g));
+  item.status = "ok";
+  item.details = json{{"roles", *roles}, {"types", types}, {"grant", missing}}.dump();
+  return item;
+}
 
 // When the tenant's client secret ends, from its app registration: Graph
 // lists each secret of the app with a hint (its first three characters) and
@@ -43,6 +85,17 @@ Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReade
       ctx.db(), [&](store::Tx& tx) { return store::Accounts::Credentials(tx, tenant); });
   if (!creds) return ItemNotRecorded(kExpiryRef, creds.error());
   if (!*creds) return skipped("no_credentials", "the tenant has no credentials");
+  if ((*creds)->kind == "certificate") {
+    // The certificate says when it ends (stored when it was made).
+    auto cert = ReadCertificate((*creds)->certificate);
+    if (!cert) return skipped("bad_certificate", cert.error().message());
+    item.status = "ok";
+    item.details = nlohmann::json{{"expires_at", FormatIso8601(cert->not_after_ms)},
+                                  {"source", "certificate"},
+                                  {"thumbprint", cert->thumbprint}}
+                       .dump();
+    return Record(ctx, item);
+  }
   auto secret = ops.box.Open((*creds)->sealed_secret);
   if (!secret) return skipped("sealed", "the stored secret cannot be opened with this master key");
   const std::string hint = secret->substr(0, 3);
@@ -107,7 +160,7 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
   // Drift detection reads who changed what from Intune's audit log.
   checks.push_back({"read:auditEvents", "deviceManagement/auditEvents",
                     "Intune audit log (who changed what, for drift)"});
-  std::vector<std::string> refs{"token"};
+  std::vector<std::string> refs{"token", kPermissionsRef};
   for (const auto& c : checks) refs.push_back(c.ref);
   refs.push_back(kExpiryRef);
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
@@ -166,6 +219,7 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
         if (auto stop = skip_reads("the token was refused")) return *stop;
         return Finish(ctx, refs);
       }
+      if (auto stop = Record(ctx, PermissionsItem(GrantedRoles(**reader)))) return *stop;
     }
     if (!page) {
       if (page.error().http_status == 403) {

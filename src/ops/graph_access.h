@@ -29,11 +29,16 @@ class GraphAccess {
 };
 
 // One GraphClient per tenant, sharing a transport, token cache and limiter,
-// built from tenants.entra_tenant_id / client_id / client_secret_enc. The
-// credentials are read on every Reader/Writer (one indexed read per job), so a
-// credential changed through the API or CLI is used by the next job on every
+// built from tenants.entra_tenant_id / client_id / client_secret_enc / cloud.
+// The credentials are read before every Graph call (one indexed read), so a
+// credential changed through the API or CLI is used by the next call on every
 // process, without a restart; a client built from older credentials is kept
-// (not destroyed) while a job may still be using it.
+// (not destroyed) while a call may still be using it. When that read fails
+// transiently (a store fault), the call uses the credentials last read.
+//
+// The tenant's cloud selects its authority, Graph and scope, unless `config`
+// names other endpoints than the public cloud's (graph-sim, a test proxy):
+// then every tenant goes there.
 class TenantGraphAccess final : public GraphAccess {
  public:
   TenantGraphAccess(store::Database& db, const SecretBox& box, graph::GraphConfig config,
@@ -45,6 +50,8 @@ class TenantGraphAccess final : public GraphAccess {
 
  private:
   Result<graph::GraphClient*> Client(int64_t tenant_id);
+  // Client() for a session: a failure to look the credentials up is a failed call.
+  graph::GraphSession::Resolve Resolver(int64_t tenant_id);
 
   store::Database& db_;
   const SecretBox& box_;
@@ -62,9 +69,10 @@ class TenantGraphAccess final : public GraphAccess {
   std::vector<std::unique_ptr<graph::GraphClient>> retired_ GUARDED_BY(mu_);
 };
 
-// Stores a tenant's app credentials, the secret sealed with `box`.
+// Stores a tenant's app credentials, the secret sealed with `box`, and its cloud.
 Status SetTenantCredentials(store::Database& db, const SecretBox& box, int64_t tenant_id,
                             const std::string& entra_tenant_id, const std::string& client_id,
-                            const std::string& client_secret);
+                            const std::string& client_secret,
+                            const std::string& cloud = "global");
 
 }  // namespace ta::ops

@@ -23,11 +23,25 @@ namespace {
 
 constexpr size_t kListConcurrency = 8;
 
+// The list is not read (roles known to lack its permission) or Graph refused
+// it (403): skipped, naming the permission; what was synced before stays.
+Next NotPermitted(jobs::JobContext& ctx, const std::string& ref, std::string_view collection,
+                  const std::string& what) {
+  return Record(ctx, MissingPermissionItem(ref, "list", what,
+                                           std::string(catalog::ReadPermission(collection))));
+}
+
 Next SyncType(jobs::JobContext& ctx, graph::GraphReader& reader,
-              const std::vector<std::string>& refs, const catalog::PolicyType& type) {
+              const std::vector<std::string>& refs, const catalog::PolicyType& type,
+              const std::optional<std::vector<std::string>>& roles) {
   const int64_t tenant = ctx.job().tenant_id;
   const std::string ref = "type:" + std::string(type.name);
+  const std::string what(catalog::TypeTitle(type.name));
+  if (MissingReadPermission(roles, type.collection))
+    return NotPermitted(ctx, ref, type.collection, what);
   auto items = graph::ListAll(reader, std::string(type.collection));
+  if (!items && items.error().http_status == 403)
+    return NotPermitted(ctx, ref, type.collection, what);
   if (!items) return GraphFailed(ctx, refs, ref, "list", items.error());
   std::vector<store::SyncedPolicy> listed;
   for (const auto& p : *items) {
@@ -57,9 +71,12 @@ Next SyncType(jobs::JobContext& ctx, graph::GraphReader& reader,
 
 // The directory objects policies refer to: a list of (id, name).
 Next SyncDirectory(jobs::JobContext& ctx, graph::GraphReader& reader,
-                   const std::vector<std::string>& refs, const DirectoryList& d) {
+                   const std::vector<std::string>& refs, const DirectoryList& d,
+                   const std::optional<std::vector<std::string>>& roles) {
   const int64_t tenant = ctx.job().tenant_id;
+  if (MissingReadPermission(roles, d.path)) return NotPermitted(ctx, d.ref, d.path, d.ref);
   auto all = graph::ListAll(reader, d.path);
+  if (!all && all.error().http_status == 403) return NotPermitted(ctx, d.ref, d.path, d.ref);
   if (!all) return GraphFailed(ctx, refs, d.ref, "list", all.error());
   std::vector<std::pair<std::string, std::string>> listed;
   for (const auto& o : *all)
@@ -87,9 +104,10 @@ Next SyncInventory(jobs::JobContext& ctx, graph::GraphReader& reader,
                    const std::vector<std::string>& refs) {
   const auto& types = catalog::Catalog();
   const size_t lists = types.size() + std::size(kDirectory);
+  const auto roles = GrantedRoles(reader);
   return ForEachConcurrently(ctx, refs, lists, kListConcurrency, [&](size_t i) -> Next {
-    if (i < types.size()) return SyncType(ctx, reader, refs, types[i]);
-    return SyncDirectory(ctx, reader, refs, kDirectory[i - types.size()]);
+    if (i < types.size()) return SyncType(ctx, reader, refs, types[i], roles);
+    return SyncDirectory(ctx, reader, refs, kDirectory[i - types.size()], roles);
   });
 }
 

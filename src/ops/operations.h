@@ -34,9 +34,6 @@ struct OpsContext {
   GraphAccess& graph;
   // Seals encrypted values at capture and opens them for a restore.
   const SecretBox& box;
-  // The Graph base ("https://graph.microsoft.com"): what @odata.bind
-  // references in a write point under.
-  std::string graph_base;
   // Fault-injection seam for crash tests: called with "after_create" right
   // after a restore's Graph create succeeds and before it is recorded.
   std::function<void(const std::string& event)> fault_hook;

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include "catalog/catalog.h"
+
 namespace ta::ops {
 
 store::RunItem FailedItem(const std::string& ref, const std::string& action,
@@ -38,6 +40,34 @@ Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
   }
   if (auto stop = Record(ctx, item)) return stop;
   return CancelRemaining(ctx, refs);
+}
+
+std::optional<std::string> MissingReadPermission(
+    const std::optional<std::vector<std::string>>& roles, std::string_view collection) {
+  const std::string_view permission = catalog::ReadPermission(collection);
+  if (!roles || catalog::PermissionGranted(*roles, permission)) return std::nullopt;
+  return std::string(permission);
+}
+
+store::RunItem MissingPermissionItem(const std::string& ref, const std::string& action,
+                                     const std::string& what, const std::string& permission) {
+  store::RunItem item;
+  item.item_ref = ref;
+  item.action = action;
+  item.status = "skipped";
+  item.error_code = "missing_permission";
+  item.error_message = "skipped: the tenant's app lacks the application permission " +
+                       permission + ", which Graph needs to read " + what +
+                       ". Grant it to the app in Entra (API permissions, then admin consent) "
+                       "and run again.";
+  item.details = nlohmann::json{{"permission", permission}, {"name", what}}.dump();
+  return item;
+}
+
+std::optional<std::vector<std::string>> GrantedRoles(graph::GraphReader& reader) {
+  auto roles = reader.Roles();
+  if (!roles) return std::nullopt;
+  return *roles;
 }
 
 Next ForEachConcurrently(jobs::JobContext& ctx, const std::vector<std::string>& refs,

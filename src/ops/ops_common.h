@@ -5,7 +5,9 @@
 // outcomes, and the abort check a job's Graph calls run under.
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -61,6 +63,18 @@ store::RunItem FailedItem(const std::string& ref, const std::string& action,
 // the job. Any other failure is the item's outcome: recorded as failed.
 Next GraphFailed(jobs::JobContext& ctx, const std::vector<std::string>& refs,
                  const std::string& ref, const std::string& action, const graph::GraphError& e);
+
+// Reading `collection` with a token granting `roles`: nullopt when it may
+// (or when the roles are not known), else the permission it lacks.
+std::optional<std::string> MissingReadPermission(
+    const std::optional<std::vector<std::string>>& roles, std::string_view collection);
+// The outcome of an item the tenant's app has no permission for: skipped,
+// `missing_permission`, naming the permission to grant (not a failure: the
+// run goes on with what it may read).
+store::RunItem MissingPermissionItem(const std::string& ref, const std::string& action,
+                                     const std::string& what, const std::string& permission);
+// The token's roles for a job (nullopt when unknown: then each call's 403 tells).
+std::optional<std::vector<std::string>> GrantedRoles(graph::GraphReader& reader);
 
 // Runs one(0) .. one(count - 1), `concurrency` at a time (Graph latency, not
 // one loop, then bounds a run; the tenant's limiter keeps the total within

@@ -10,7 +10,7 @@ OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTranspo
       runs_(db, clock, redactor),
       queue_(db, clock, options.queue, &runs_, &redactor),
       pool_(queue_, options.workers),
-      context_{db, clock, redactor, access_, box, options.graph.graph_base, nullptr} {
+      context_{db, clock, redactor, access_, box, nullptr} {
   RegisterHandlers(pool_, context_);
   schedule::RegisterRetentionHandler(pool_);
   notify::RegisterDeliveryHandler(pool_, box, options.alerts);

@@ -170,8 +170,7 @@ class RestoreRun {
         execute_(execute),
         params_(std::move(params)),
         target_tenant_(ctx.job().tenant_id),
-        run_(*ctx.job().run_id),
-        bind_base_(ops.graph_base + "/beta/") {}
+        run_(*ctx.job().run_id) {}
 
   jobs::JobResult Run() {
     if (Status s = Load(); !s.ok()) return JobFailure(s);
@@ -700,7 +699,7 @@ class RestoreRun {
                              catalog::ScheduleActionsBody(desired));
       case catalog::SubWrite::kDefinitionValues:
         return writer_->Post(path + "/updateDefinitionValues",
-                             catalog::DefinitionValuesBody(live, desired, bind_base_));
+                             catalog::DefinitionValuesBody(live, desired, writer_->ResourceBase()));
       case catalog::SubWrite::kTargetApps:
         return writer_->Post(
             path + "/targetApps",
@@ -807,7 +806,6 @@ class RestoreRun {
   const bool execute_;
   const runs::RestoreParams params_;
   const int64_t target_tenant_, run_;
-  const std::string bind_base_;
   std::vector<BackupItem> items_;
   std::vector<std::string> refs_;
   std::unique_ptr<graph::GraphReader> reader_;

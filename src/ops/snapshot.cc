@@ -62,14 +62,25 @@ void CacheDefinitions(jobs::JobContext& ctx, graph::GraphReader& reader, const j
 // nullopt: stored, go on; else the result that ends the attempt.
 Next CaptureOne(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretBox& box,
                 const PolicyRecord& p, std::optional<int64_t> backup_set_id,
-                const std::vector<std::string>& refs, store::WriteBatcher& writes) {
+                const std::vector<std::string>& refs, store::WriteBatcher& writes,
+                const std::optional<std::vector<std::string>>& roles) {
   const std::string ref = "policy:" + std::to_string(p.id);
   const catalog::PolicyType* type = catalog::FindPolicyType(p.type);
   if (!type) {
     return Record(ctx, FailedItem(ref, "capture", "unsupported_type",
                                   "policy type '" + p.type + "' is not in the catalog"));
   }
+  // A type the app may not read is skipped, naming the permission to grant.
+  auto not_permitted = [&] {
+    store::RunItem item = MissingPermissionItem(
+        ref, "capture", std::string(catalog::TypeTitle(type->name)) + " \"" + p.display_name + "\"",
+        std::string(catalog::ReadPermission(type->collection)));
+    item.graph_id = p.graph_id;
+    return Record(ctx, item);
+  };
+  if (MissingReadPermission(roles, type->collection)) return not_permitted();
   auto captured = CapturePolicy(reader, *type, p.graph_id, box);
+  if (!captured && captured.error().http_status == 403) return not_permitted();
   if (!captured) return GraphFailed(ctx, refs, ref, "capture", captured.error());
   CacheDefinitions(ctx, reader, captured->payload);
   const int64_t tenant = ctx.job().tenant_id, run = *ctx.job().run_id;
@@ -117,9 +128,10 @@ Next CaptureAll(jobs::JobContext& ctx, graph::GraphReader& reader, const SecretB
                 size_t first_policy, const ItemMap& done) {
   // Captures are independent reads: a few run at once.
   store::WriteBatcher writes(ctx.db());
+  const auto roles = GrantedRoles(reader);
   return ForEachConcurrently(ctx, refs, policies.size(), kCaptureConcurrency, [&](size_t i) -> Next {
     if (Done(done, refs[first_policy + i])) return std::nullopt;
-    return CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs, writes);
+    return CaptureOne(ctx, reader, box, policies[i], backup_set_id, refs, writes, roles);
   });
 }
 
@@ -135,7 +147,8 @@ jobs::JobResult RunCaptureSnapshot(jobs::JobContext& ctx, OpsContext& ops) {
     return jobs::JobResult::Fail(Status::NotFound("policy " + std::to_string(policy_id)));
   const std::vector<std::string> refs = {"policy:" + std::to_string(policy_id)};
   store::WriteBatcher writes(ctx.db());
-  if (auto stop = CaptureOne(ctx, **reader, ops.box, policies->front(), std::nullopt, refs, writes))
+  if (auto stop = CaptureOne(ctx, **reader, ops.box, policies->front(), std::nullopt, refs, writes,
+                             GrantedRoles(**reader)))
     return *stop;
   return Finish(ctx, refs);
 }

@@ -91,6 +91,16 @@ Status Accounts::SetTenantRetention(Tx& tx, int64_t tenant_id,
   return Status::Ok();
 }
 
+Status Accounts::SetDirectory(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
+                              const std::string& cloud) {
+  auto n = tx.Exec(
+      "UPDATE tenants SET entra_tenant_id = CASE WHEN $1 = '' THEN entra_tenant_id ELSE $1 END, "
+      "cloud = $2 WHERE id = $3",
+      {entra_tenant_id, cloud, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok() : Status::NotFound("tenant: does not exist");
+}
+
 Status Accounts::SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json) {
   auto rows =
       tx.Query("UPDATE tenants SET tags = $1 WHERE id = $2 RETURNING id", {tags_json, tenant_id});
@@ -247,9 +257,10 @@ Result<bool> Accounts::TenantExists(Tx& tx, int64_t tenant_id) {
 
 Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
                                                                          int64_t tenant_id) {
-  auto rows =
-      tx.Query("SELECT entra_tenant_id, client_id, client_secret_enc FROM tenants WHERE id = $1",
-               {tenant_id});
+  auto rows = tx.Query(
+      "SELECT entra_tenant_id, client_id, client_secret_enc, cloud, credential_kind, "
+      "client_certificate FROM tenants WHERE id = $1",
+      {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty())
     return Unexpected(Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist"));
@@ -260,6 +271,9 @@ Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
   c.entra_tenant_id = read.Text();
   c.client_id = read.Text();
   c.sealed_secret = read.Text();
+  c.cloud = read.Text();
+  c.kind = read.Text();
+  c.certificate = read.OptText().value_or("");
   return std::optional<SealedCredentials>(std::move(c));
 }
 
@@ -272,8 +286,8 @@ Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& pas
 Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
-      "ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source "
-      "FROM tenants WHERE id = $1",
+      "ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source, "
+      "cloud, credential_kind, client_certificate FROM tenants WHERE id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
@@ -289,6 +303,9 @@ Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   t.tags = r.Text();
   t.credential_expires_at = r.OptInt();
   t.credential_expiry_source = r.OptText();
+  t.cloud = r.Text();
+  t.credential_kind = r.Text();
+  t.certificate = r.OptText();
   return t;
 }
 
@@ -330,16 +347,20 @@ Result<Accounts::TenantAccess> Accounts::AccessTo(Tx& tx, int64_t user_id, int64
   return out;
 }
 
-Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
-                                const std::string& client_id, const std::string& sealed_secret,
-                                std::optional<int64_t> expires_at) {
-  // A new secret: its expiry is what was entered with it (or unknown until a
-  // connection check reads it), and no warning has been raised for it yet.
+Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const SealedCredentials& c,
+                                std::optional<int64_t> expires_at,
+                                const std::string& expiry_source) {
+  // New credentials: their expiry is what was entered with them (or the
+  // certificate's; or unknown until a connection check reads it), and no
+  // warning has been raised for it yet.
   auto n = tx.Exec(
       "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3, "
       "credential_expires_at = $4, credential_expiry_source = CASE WHEN CAST($4 AS BIGINT) IS NULL "
-      "THEN NULL ELSE 'entered' END, credential_warned_stage = 0 WHERE id = $5",
-      {entra_tenant_id, client_id, sealed_secret, OptParam(expires_at), tenant_id});
+      "THEN NULL ELSE CAST($7 AS TEXT) END, credential_warned_stage = 0, cloud = $6, credential_kind = $8, "
+      "client_certificate = $9 WHERE id = $5",
+      {c.entra_tenant_id, c.client_id, c.sealed_secret, OptParam(expires_at), tenant_id, c.cloud,
+       expiry_source, c.kind,
+       c.certificate.empty() ? Param(nullptr) : Param(c.certificate)});
   if (!n) return n.error();
   return *n == 1 ? Status::Ok()
                  : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");

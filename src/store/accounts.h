@@ -113,7 +113,14 @@ class Accounts {
     std::string tags = "[]";  // JSON array of strings
     std::optional<int64_t> credential_expires_at;     // the client secret's end (ms)
     std::optional<std::string> credential_expiry_source;  // entered | graph
+    std::string cloud = "global";  // global | usgov | usgovdod | china
+    std::string credential_kind = "secret";         // secret | certificate
+    std::optional<std::string> certificate;         // PEM (public) for a certificate
   };
+  // Where a tenant lives before it has credentials (an imported tenant): its
+  // directory id ("" leaves it unset) and cloud.
+  static Status SetDirectory(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
+                             const std::string& cloud);
   // `tags_json` is a JSON array of strings (the caller validates it).
   static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
   // NotFound when there is no such tenant.
@@ -127,15 +134,22 @@ class Accounts {
   static Result<std::optional<int64_t>> FindTenant(Tx& tx, const std::string& id_or_name);
   // A tenant's app credentials, the secret still sealed.
   struct SealedCredentials {
-    std::string entra_tenant_id, client_id, sealed_secret;
+    std::string entra_tenant_id, client_id;
+    // kind "secret": the sealed client secret; "certificate": the sealed PEM
+    // private key, and `certificate` is its (public) certificate.
+    std::string sealed_secret;
+    std::string cloud = "global";
+    std::string kind = "secret";
+    std::string certificate = {};
   };
   // NotFound when there is no tenant; nullopt when it has no complete credentials.
   static Result<std::optional<SealedCredentials>> Credentials(Tx& tx, int64_t tenant_id);
   // Stores the app credentials; `sealed_secret` is already encrypted (SecretBox).
-  // `expires_at`: the secret's end as entered with it (nullopt: unknown).
-  static Status SetCredentials(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
-                               const std::string& client_id, const std::string& sealed_secret,
-                               std::optional<int64_t> expires_at = std::nullopt);
+  // `expires_at`: the secret's end as entered with it, or the certificate's
+  // (nullopt: unknown); `expiry_source` says which ("entered", "certificate").
+  static Status SetCredentials(Tx& tx, int64_t tenant_id, const SealedCredentials& credentials,
+                               std::optional<int64_t> expires_at = std::nullopt,
+                               const std::string& expiry_source = "entered");
   // The secret's end and where it came from ("entered", "graph"); a changed
   // date re-arms the expiry warnings. With `sealed_secret`, only while that is
   // still the stored secret: false when it was replaced meanwhile.

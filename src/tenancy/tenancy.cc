@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/certificate.h"
+#include "core/cloud.h"
 #include "core/log.h"
 #include "store/accounts.h"
 #include "store/audit_log.h"
@@ -25,22 +27,42 @@ Status Audit(store::Tx& tx, const Actor& actor, int64_t tenant, std::string acti
 
 }  // namespace
 
-Status ValidateCredentials(const AppCredentials& c) {
-  for (auto [name, v] :
-       {std::pair{"entra_tenant_id", &c.entra_tenant_id}, std::pair{"client_id", &c.client_id},
-        std::pair{"client_secret", &c.client_secret}}) {
-    if (v->empty())
-      return Status::InvalidArgument(
-          std::string(name) +
-          ": is required (credentials need entra_tenant_id, client_id and client_secret)");
-  }
-  for (char ch : c.entra_tenant_id) {
+Status ValidateDirectory(const std::string& entra_tenant_id, const std::string& cloud,
+                         bool entra_required) {
+  if (entra_tenant_id.empty() && entra_required)
+    return Status::InvalidArgument(
+        "entra_tenant_id: is required (the directory id, a GUID, or a domain like "
+        "contoso.onmicrosoft.com)");
+  for (char ch : entra_tenant_id) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.'))
       return Status::InvalidArgument(
           "entra_tenant_id: expected the directory id (a GUID) or a domain like "
           "contoso.onmicrosoft.com");
   }
+  if (!FindCloud(cloud))
+    return Status::InvalidArgument("cloud: must be " + CloudNames() + " (the cloud the tenant's "
+                                   "directory lives in; \"global\" for commercial and GCC)");
   return Status::Ok();
+}
+
+namespace {
+
+// The app's directory, client id and cloud (both kinds of credentials).
+Status ValidateApp(const AppCredentials& c) {
+  if (c.client_id.empty())
+    return Status::InvalidArgument(
+        "client_id: is required (the app registration's application (client) id)");
+  return ValidateDirectory(c.entra_tenant_id, c.cloud);
+}
+
+}  // namespace
+
+Status ValidateCredentials(const AppCredentials& c) {
+  if (c.client_secret.empty())
+    return Status::InvalidArgument(
+        "client_secret: is required (credentials need entra_tenant_id, client_id and "
+        "client_secret)");
+  return ValidateApp(c);
 }
 
 Result<int64_t> CreateUser(store::Tx& tx, const Actor& actor, const std::string& email,
@@ -66,13 +88,45 @@ Result<int64_t> CreateTenant(store::Tx& tx, const Actor& actor, const std::strin
 Status SetCredentials(store::Tx& tx, const Actor& actor, int64_t tenant, const AppCredentials& c,
                       const SecretBox& box) {
   TA_RETURN_IF_ERROR(ValidateCredentials(c));
-  TA_RETURN_IF_ERROR(Accounts::SetCredentials(tx, tenant, c.entra_tenant_id, c.client_id,
-                                              box.Seal(c.client_secret), c.secret_expires_at));
+  TA_RETURN_IF_ERROR(Accounts::SetCredentials(
+      tx, tenant, {c.entra_tenant_id, c.client_id, box.Seal(c.client_secret), c.cloud},
+      c.secret_expires_at));
   return Audit(tx, actor, tenant, "tenant.credentials_set", "tenant", std::to_string(tenant),
                {{"entra_tenant_id", c.entra_tenant_id},
                 {"client_id", c.client_id},
+                {"cloud", c.cloud},
+                {"kind", "secret"},
                 {"secret_expires_at",
                  c.secret_expires_at ? json(FormatIso8601(*c.secret_expires_at)) : json()}});
+}
+
+Result<IssuedCertificate> SetCertificateCredentials(store::Tx& tx, const Actor& actor,
+                                                    int64_t tenant, const AppCredentials& app,
+                                                    int valid_days, const SecretBox& box) {
+  TA_RETURN_IF_ERROR(ValidateApp(app));
+  if (valid_days < 1 || valid_days > 730)
+    return Unexpected(Status::InvalidArgument(
+        "valid_days: 1 to 730 (Entra advises certificates of at most two years)"));
+  auto name = Accounts::TenantById(tx, tenant);
+  if (!name) return Unexpected(name.error());
+  auto made = GenerateCertificate("TenantAtlas " + name->name, valid_days, actor.now_ms);
+  if (!made) return Unexpected(made.error());
+  auto info = ReadCertificate(made->certificate_pem);
+  if (!info) return Unexpected(info.error());
+  TA_RETURN_IF_ERROR(Accounts::SetCredentials(
+      tx, tenant,
+      {app.entra_tenant_id, app.client_id, box.Seal(made->private_key_pem), app.cloud,
+       "certificate", made->certificate_pem},
+      info->not_after_ms, "certificate"));
+  TA_RETURN_IF_ERROR(Audit(tx, actor, tenant, "tenant.credentials_set", "tenant",
+                           std::to_string(tenant),
+                           {{"entra_tenant_id", app.entra_tenant_id},
+                            {"client_id", app.client_id},
+                            {"cloud", app.cloud},
+                            {"kind", "certificate"},
+                            {"thumbprint", info->thumbprint},
+                            {"certificate_expires_at", FormatIso8601(info->not_after_ms)}}));
+  return IssuedCertificate{made->certificate_pem, *info};
 }
 
 std::string CredentialExpiry(std::optional<int64_t> expires_at, int64_t now_ms) {

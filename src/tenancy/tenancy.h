@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "core/certificate.h"
 #include "core/result.h"
 #include "core/secret_box.h"
 #include "store/database.h"
@@ -31,6 +32,8 @@ struct AppCredentials {
   // When the secret expires, as Entra showed it when it was made (ms);
   // nullopt: unknown until a connection check reads it from Graph.
   std::optional<int64_t> secret_expires_at = std::nullopt;
+  // Where the tenant's directory lives (core/cloud.h): its authority and Graph.
+  std::string cloud = "global";
 };
 
 // A secret's expiry as the tenant page and the portfolio show it: "expired",
@@ -42,6 +45,10 @@ std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms);
 // The credentials' shape: every field present, the directory id a GUID or a
 // domain. The error names the field (as the API spells it) and the fix.
 Status ValidateCredentials(const AppCredentials& c);
+// The directory id (a GUID or a domain; may be "" unless required) and the
+// cloud's name.
+Status ValidateDirectory(const std::string& entra_tenant_id, const std::string& cloud,
+                         bool entra_required = true);
 
 Result<int64_t> CreateUser(store::Tx& tx, const Actor& actor, const std::string& email,
                            const std::string& name, const std::string& password_hash,
@@ -55,6 +62,19 @@ Result<int64_t> CreateTenant(store::Tx& tx, const Actor& actor, const std::strin
 // entry names the directory and client id, never the secret.
 Status SetCredentials(store::Tx& tx, const Actor& actor, int64_t tenant,
                       const AppCredentials& credentials, const SecretBox& box);
+
+// Certificate credentials: a new RSA 2048 key pair and a self-signed
+// certificate valid `valid_days` (1..730), the key sealed under `box`, the
+// certificate's end stored as the credential's expiry. The app's client
+// secret in `app` is ignored. Returns the certificate to upload to the app
+// registration in Entra; the private key never leaves the store.
+struct IssuedCertificate {
+  std::string certificate_pem;
+  CertificateInfo info;
+};
+Result<IssuedCertificate> SetCertificateCredentials(store::Tx& tx, const Actor& actor,
+                                                    int64_t tenant, const AppCredentials& app,
+                                                    int valid_days, const SecretBox& box);
 
 // Gives `user` `role` (owner, operator or readonly) in `tenant`. Demoting the
 // tenant's last owner is Conflict.

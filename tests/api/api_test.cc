@@ -616,6 +616,124 @@ TEST_P(ApiTest, CredentialsCarryTheSecretsExpiryDate) {
   EXPECT_EQ(no_date.Json()["credential_expiry"], "unknown");
 }
 
+// Certificate credentials: the server makes the key pair; the answer carries
+// the certificate to upload and never the private key; bad input names the
+// field; the certificate can be downloaded; the cloud is stored and shown.
+TEST_P(ApiTest, CertificateCredentialsAreMadeByTheServerAndTheKeyNeverLeaves) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const Who owner = env.AddUser("owner@example.com");
+  const Who reader = env.AddUser("reader@example.com");
+  const int64_t tenant = ::ta::testing::MakeTenant(env.db(), "Contoso");
+  env.Member(owner, tenant, "owner");
+  env.Member(reader, tenant, "readonly");
+  const std::string base = "/api/v1/tenants/" + std::to_string(tenant);
+  const std::string app =
+      R"("entra_tenant_id":"contoso.onmicrosoft.us","client_id":"11111111-2222-3333-4444-555555555555")";
+  for (auto [body, field] : {std::pair{"{" + app + R"(,"valid_days":0})", "valid_days"},
+                             std::pair{"{" + app + R"(,"cloud":"mars"})", "cloud"},
+                             std::pair{std::string(R"({"client_id":"x"})"), "entra_tenant_id"}}) {
+    const Reply bad = env.Call("POST", base + "/credentials/certificate", owner.token, body);
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_EQ(bad.Json()["field"], field) << bad.body;
+  }
+  EXPECT_EQ(env.Call("GET", base + "/credentials/certificate", owner.token).status, 404)
+      << "no certificate yet";
+  EXPECT_EQ(env.Call("POST", base + "/credentials/certificate", reader.token, "{" + app + "}").status,
+            403);
+  const Reply made = env.Call("POST", base + "/credentials/certificate", owner.token,
+                              "{" + app + R"(,"cloud":"usgov","valid_days":90})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  const json m = made.Json();
+  const std::string pem = m["certificate"]["pem"];
+  EXPECT_NE(pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_EQ(made.body.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(m["tenant"]["credential_kind"], "certificate");
+  EXPECT_EQ(m["tenant"]["cloud"], "usgov");
+  EXPECT_EQ(m["tenant"]["certificate_thumbprint"], m["certificate"]["thumbprint"]);
+  EXPECT_EQ(m["tenant"]["credential_expiry_source"], "certificate");
+  EXPECT_EQ(m["tenant"]["credential_expires_at"], m["certificate"]["not_after"]);
+  const Reply download = env.Call("GET", base + "/credentials/certificate", reader.token);
+  ASSERT_EQ(download.status, 200);
+  EXPECT_EQ(download.body, pem);
+  EXPECT_EQ(download.Header("Content-Type"), "application/x-pem-file");
+  // The sealed private key: none of its lines in any answer or the audit log.
+  auto box = SecretBox::FromBase64Key(kTestMasterKey);
+  auto key = box->Open(::ta::testing::QueryText(
+      env.db(), "SELECT client_secret_enc FROM tenants WHERE id = $1", {tenant}));
+  ASSERT_TRUE(key.has_value());
+  const std::string line = key->substr(key->find('\n') + 1, 64);
+  const std::string audit =
+      ::ta::testing::QueryText(env.db(), "SELECT details FROM audit_log WHERE action = "
+                                         "'tenant.credentials_set' AND tenant_id = $1",
+                               {tenant});
+  for (const std::string& shown :
+       {made.body, download.body, env.Call("GET", base, owner.token).body, audit})
+    EXPECT_EQ(shown.find(line), std::string::npos);
+  EXPECT_NE(audit.find(m["certificate"]["thumbprint"].get<std::string>()), std::string::npos);
+}
+
+// A CSV of tenants: the good rows are created (with directory, cloud and
+// tags), each bad row names its field and blocks nothing, a quoted field may
+// hold a comma; importing the file again creates nothing twice; a file with
+// an unknown column creates nothing and says which.
+TEST_P(ApiTest, ImportingACsvCreatesTheGoodRowsAndNamesEachBadField) {
+  TA_OPEN_DB(t);
+  ApiEnv env(std::move(t));
+  const Who admin = env.AddUser("admin@example.com", /*platform_admin=*/true);
+  const Who user = env.AddUser("user@example.com");
+  const std::string csv =
+      "Name,Entra_Tenant_Id,Cloud,Tags\r\n"
+      "Dental One,11111111-2222-3333-4444-555555555555,global,dental;eu\r\n"
+      "\"Smith, Jones & Co\",smithjones.onmicrosoft.us,usgov,legal\r\n"
+      "Bad Cloud,bad.onmicrosoft.com,mars,\r\n"
+      "Bad Directory,not a domain!,global,\r\n"
+      ",nameless.onmicrosoft.com,global,\r\n"
+      "Bad Tag,,global,ok;" + std::string(41, 'x') + "\r\n"
+      "\r\n"
+      "No Directory Yet,,,\r\n";
+  const json body = {{"csv", csv}};
+  EXPECT_EQ(env.Call("POST", "/api/v1/tenants/import", user.token, body.dump()).status, 403);
+  const Reply first = env.Call("POST", "/api/v1/tenants/import", admin.token, body.dump());
+  ASSERT_EQ(first.status, 200) << first.body;
+  const json r = first.Json();
+  EXPECT_EQ(r["created"], 3);
+  EXPECT_EQ(r["failed"], 4);
+  EXPECT_EQ(r["exists"], 0);
+  std::map<std::string, json> by_name;
+  for (const auto& row : r["rows"]) by_name[row["name"]] = row;
+  EXPECT_EQ(by_name["Bad Cloud"]["error"]["field"], "cloud");
+  EXPECT_EQ(by_name["Bad Cloud"]["line"], 4);
+  EXPECT_EQ(by_name["Bad Directory"]["error"]["field"], "entra_tenant_id");
+  EXPECT_EQ(by_name[""]["error"]["field"], "name");
+  EXPECT_EQ(by_name["Bad Tag"]["error"]["field"], "tags");
+  EXPECT_EQ(by_name["No Directory Yet"]["line"], 9);
+  const Reply smith = env.Call("GET", "/api/v1/tenants/" +
+                                          std::to_string(by_name["Smith, Jones & Co"]["tenant_id"]
+                                                             .get<int64_t>()),
+                               admin.token);
+  ASSERT_EQ(smith.status, 200) << smith.body;
+  EXPECT_EQ(smith.Json()["cloud"], "usgov");
+  EXPECT_EQ(smith.Json()["entra_tenant_id"], "smithjones.onmicrosoft.us");
+  EXPECT_EQ(smith.Json()["tags"], json::array({"legal"}));
+  EXPECT_EQ(smith.Json()["has_credentials"], false);
+  EXPECT_EQ(smith.Json()["role"], "owner") << "the importer owns the new tenants";
+  const Reply again = env.Call("POST", "/api/v1/tenants/import", admin.token, body.dump());
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.Json()["created"], 0);
+  EXPECT_EQ(again.Json()["exists"], 3);
+  EXPECT_EQ(::ta::testing::QueryInt(env.db(), "SELECT COUNT(*) FROM tenants"), 3);
+  const Reply unknown = env.Call("POST", "/api/v1/tenants/import", admin.token,
+                                 json{{"csv", "name,region\nA,eu\n"}}.dump());
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("region"), std::string::npos) << unknown.body;
+  const Reply open_quote = env.Call("POST", "/api/v1/tenants/import", admin.token,
+                                    json{{"csv", "name\n\"Unclosed\n"}}.dump());
+  EXPECT_EQ(open_quote.status, 400);
+  EXPECT_NE(open_quote.body.find("line 2"), std::string::npos) << open_quote.body;
+  EXPECT_EQ(::ta::testing::QueryInt(env.db(), "SELECT COUNT(*) FROM tenants"), 3);
+}
+
 TEST_P(ApiTest, ActiveRunsStreamFollowsRunsAcrossTheUsersTenants) {
   TA_OPEN_DB(t);
   ApiOptions options;

@@ -365,12 +365,33 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [&](const Who&, Scope s) {
          return Sample{tp(s), "", {200}};
        }},
+      {"POST /api/v1/tenants/import",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/tenants/import",
+                       json{{"csv", "name\nImported " + std::to_string(++fresh) + "\n"}}.dump(),
+                       {200}};
+       }},
       {"PUT /api/v1/tenants/{tenant}/credentials",
        [&](const Who&, Scope s) {
          return Sample{
              tp(s) + "/credentials",
              R"({"entra_tenant_id":"contoso.example","client_id":"app","client_secret":"s3cr3t-value-Qx8~"})",
              {200}};
+       }},
+      {"POST /api/v1/tenants/{tenant}/credentials/certificate",
+       [&](const Who&, Scope s) {
+         return Sample{tp(s) + "/credentials/certificate",
+                       R"({"entra_tenant_id":"contoso.example","client_id":"app","valid_days":30})",
+                       {201}};
+       }},
+      {"GET /api/v1/tenants/{tenant}/credentials/certificate",
+       [&](const Who&, Scope s) {
+         // A certificate to download (the route answers 404 for a secret).
+         ::ta::testing::MustExec(db,
+                                 "UPDATE tenants SET credential_kind = 'certificate', "
+                                 "client_certificate = '-----BEGIN CERTIFICATE-----' WHERE id = $1",
+                                 {s == Scope::kOtherTenant ? b.tenant : a.tenant});
+         return Sample{tp(s) + "/credentials/certificate", "", {200}};
        }},
       {"POST /api/v1/tenants/{tenant}/connection-check",
        [&](const Who&, Scope s) {
@@ -545,8 +566,11 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/notifications/stream", "user"},
       {"GET /api/v1/tenants", "user"},
       {"POST /api/v1/tenants", "platform_admin"},
+      {"POST /api/v1/tenants/import", "platform_admin"},
       {"GET /api/v1/tenants/{tenant}", "readonly"},
       {"PUT /api/v1/tenants/{tenant}/credentials", "owner"},
+      {"POST /api/v1/tenants/{tenant}/credentials/certificate", "owner"},
+      {"GET /api/v1/tenants/{tenant}/credentials/certificate", "readonly"},
       {"PUT /api/v1/tenants/{tenant}/tags", "owner"},
       {"POST /api/v1/tenants/{tenant}/connection-check", "operator"},
       {"GET /api/v1/tenants/{tenant}/members", "readonly"},

@@ -44,9 +44,30 @@ class DbCli : public ::testing::Test {
 TEST_F(DbCli, MigrateCreatesTheDatabaseAndIsRepeatable) {
   auto r = Cli("migrate --db " + path_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, "schema is at version 11 (11 migrations applied)\n");
+  EXPECT_EQ(r.out, "schema is at version 12 (12 migrations applied)\n");
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(Cli("migrate --db " + path_).exit_code, 0);
+}
+
+// `tenant import`: one line per row (created, or failed with the column),
+// a summary, exit 1 when a row failed; a second run creates nothing.
+TEST_F(DbCli, TenantImportReportsEachRowAndIsRepeatable) {
+  ASSERT_EQ(Cli("migrate --db " + path_).exit_code, 0);
+  const std::string csv = dir_ + "/tenants.csv";
+  std::ofstream(csv) << "name,cloud,tags\nAlpha,usgov,gov\nBeta,moon,\n\"Gamma, Inc\",,a;b\n";
+  auto r = Cli("tenant import --db " + path_ + " --file " + csv);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("line 2: created tenant 1 Alpha\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("line 3: failed (cloud): cloud: must be global, usgov, usgovdod or china"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("line 4: created tenant 2 Gamma, Inc\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 created, 0 already there, 1 failed\n"), std::string::npos) << r.out;
+  std::ofstream(csv) << "name,cloud,tags\nAlpha,usgov,gov\n";
+  r = Cli("tenant import --db " + path_ + " --file " + csv);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("line 2: exists tenant 1 Alpha\n"), std::string::npos) << r.out;
+  EXPECT_EQ(Cli("tenant import --db " + path_ + " --file " + dir_ + "/missing.csv").exit_code, 2);
 }
 
 TEST_F(DbCli, DatabaseComesFromTheEnvironmentWhenNoFlag) {

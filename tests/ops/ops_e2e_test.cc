@@ -178,8 +178,16 @@ TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
   env.Drain();
   EXPECT_EQ(env.Run(env.tenant_a, ok->run.id).status, RunStatus::kSucceeded);
   auto items = env.Items(env.tenant_a, ok->run.id);
-  ASSERT_EQ(items.size(), reads + 1);
+  ASSERT_EQ(items.size(), reads + 2);  // + the token and its permissions
   for (const auto& i : items) EXPECT_TRUE(i.status == "ok" || i.status == "readable") << i.item_ref;
+  // The token's roles grant every type's read and write: nothing to grant.
+  for (const auto& i : items)
+    if (i.item_ref == "permissions") {
+      const json d = json::parse(*i.details);
+      EXPECT_EQ(d["types"].size(), catalog::Catalog().size());
+      for (const auto& t : d["types"]) EXPECT_TRUE(t["read"] && t["write"]) << t.dump();
+      EXPECT_TRUE(d["grant"].empty()) << d["grant"].dump();
+    }
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM policies"), 0) << "a check writes no inventory";
 
   env.sim.Configure({{"deny_paths",
@@ -209,7 +217,7 @@ TEST_P(OpsTest, ConnectionCheckNamesEachMissingPermission) {
   env.Drain();
   EXPECT_EQ(env.Run(bare, none->run.id).status, RunStatus::kFailed);
   auto bare_items = env.Items(bare, none->run.id);
-  ASSERT_EQ(bare_items.size(), reads + 1);
+  ASSERT_EQ(bare_items.size(), reads + 2);
   for (const auto& i : bare_items) {
     if (i.item_ref == "token") {
       EXPECT_EQ(i.status, "failed");

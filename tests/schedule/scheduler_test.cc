@@ -312,8 +312,8 @@ TEST_P(SchedulerTest, AnExpiringSecretIsAlertedOncePerStageAcrossNodes) {
   auto set_secret = [&](int64_t tenant, std::optional<int64_t> expires) {
     ASSERT_TRUE(tdb->db()
                     .Write([&](store::Tx& tx) {
-                      return store::Accounts::SetCredentials(tx, tenant, "ms-a", "app-a",
-                                                             box->Seal("Qx8~secret"), expires);
+                      return store::Accounts::SetCredentials(
+                          tx, tenant, {"ms-a", "app-a", box->Seal("Qx8~secret")}, expires);
                     })
                     .ok());
   };

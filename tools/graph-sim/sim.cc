@@ -99,7 +99,8 @@ void GraphSim::Impl::Error(httplib::Response& res, int status, const std::string
 
 void GraphSim::Impl::Log(const std::string& method, const std::string& path,
                          const std::string& tenant, int status, bool write,
-                         const std::string& body) {
+                         const std::string& body, const std::string& host,
+                         const std::string& client) {
   std::lock_guard<std::mutex> lock(mu);
   if (path.find("/oauth2/") == std::string::npos) {
     Counts& c = counts[tenant];
@@ -110,6 +111,8 @@ void GraphSim::Impl::Log(const std::string& method, const std::string& path,
   if (!log_requests) return;
   log.push_back({{"seq", ++seq},
                  {"body", body},
+                 {"host", host},
+                 {"client", client},
                  {"method", method},
                  {"path", path},
                  {"tenant", tenant},
@@ -166,7 +169,31 @@ void GraphSim::AddTenant(const std::string& tenant_id, const std::vector<SimApp>
       end = buf;
     }
     t.secret_ends[a.client_id] = end;
+    t.roles[a.client_id] = a.roles;
   }
+}
+
+void GraphSim::AddCertificate(const std::string& tenant_id, const std::string& client_id,
+                              const std::string& certificate_pem) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->tenants[tenant_id].certificates[client_id].push_back(certificate_pem);
+}
+
+const std::vector<std::string>& DefaultRoles() {
+  static const std::vector<std::string> kRoles = {
+      "DeviceManagementConfiguration.ReadWrite.All", "DeviceManagementApps.ReadWrite.All",
+      "DeviceManagementServiceConfig.ReadWrite.All", "DeviceManagementRBAC.ReadWrite.All",
+      "CloudPC.ReadWrite.All",                       "Policy.Read.All",
+      "Policy.ReadWrite.ConditionalAccess",          "Group.Read.All",
+      "User.Read.All",                               "Application.Read.All",
+      "RoleManagement.Read.Directory"};
+  return kRoles;
+}
+
+std::string SelfBase(const httplib::Request& req) {
+  std::string proto = req.get_header_value("X-Forwarded-Proto");
+  if (proto != "https") proto = "http";
+  return proto + "://" + req.get_header_value("Host") + "/";
 }
 
 std::vector<std::string> GraphSim::Seed(const std::string& tenant_id, const std::string& collection,
@@ -210,9 +237,13 @@ bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
       return false;
     }
     std::vector<SimApp> apps;
-    for (const auto& a : t.value("apps", json::array()))
-      apps.push_back(
-          {a.value("client_id", ""), a.value("client_secret", ""), a.value("secret_end", "")});
+    for (const auto& a : t.value("apps", json::array())) {
+      SimApp app{a.value("client_id", ""), a.value("client_secret", ""),
+                 a.value("secret_end", "")};
+      if (a.contains("roles") && a["roles"].is_array())
+        app.roles = a["roles"].get<std::vector<std::string>>();
+      apps.push_back(std::move(app));
+    }
     AddTenant(t["id"], apps);
     if (t.contains("groups")) {
       if (!t["groups"].is_array() || !std::all_of(t["groups"].begin(), t["groups"].end(),

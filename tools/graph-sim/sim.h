@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ struct SimApp {
   // When the secret ends, as Entra lists it (passwordCredentials endDateTime);
   // empty: two years from when the app was added.
   std::string secret_end = {};
+  // The application permissions admin-consented to the app: its tokens'
+  // `roles` claim, and Graph refuses (403) what they do not grant. nullopt:
+  // every permission TenantAtlas uses (and nothing is refused for roles).
+  std::optional<std::vector<std::string>> roles = std::nullopt;
 };
 
 class GraphSim {
@@ -64,6 +69,11 @@ class GraphSim {
 
   // Seeding (thread-safe; also reachable over HTTP under /_sim).
   void AddTenant(const std::string& tenant_id, const std::vector<SimApp>& apps);
+  // Uploads a certificate (PEM) to an app, as an admin does in Entra: the app
+  // may then sign client assertions with its key. Also the knob
+  // {"add_certificate": {"tenant", "client_id", "pem"}}.
+  void AddCertificate(const std::string& tenant_id, const std::string& client_id,
+                      const std::string& certificate_pem);
   // Adds objects to a collection ("deviceConfigurations", ..., or "groups").
   // Missing ids and timestamps are filled in. Returns the ids.
   std::vector<std::string> Seed(const std::string& tenant_id, const std::string& collection,
@@ -93,8 +103,9 @@ class GraphSim {
   // Requests held now by the hang_next / hold_next_writes knobs.
   int Waiting() const;
 
-  // The request log: [{seq, method, path, tenant, status, write, body, ts_ms}]
-  // (body: what a write sent; "" for reads).
+  // The request log: [{seq, method, path, tenant, status, write, body, host,
+  // client, ts_ms}] (body: what a write sent, "" for reads; host: the Host
+  // header it came with; client: the app whose token it carried).
   nlohmann::json Requests() const;
   void ClearRequests();
   int64_t CountRequests(const std::string& method_filter, int status_filter = 0) const;

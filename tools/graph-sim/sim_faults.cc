@@ -3,9 +3,26 @@
 // knobs that drive it, and the /_sim control routes.
 #include <algorithm>
 
+#include "catalog/catalog.h"
 #include "sim_impl.h"
 
 namespace ta::sim {
+
+namespace {
+
+// The permission a request needs that the token's roles do not grant ("" when
+// they grant it, or when the app's roles are not restricted).
+std::string MissingRole(const TokenInfo& tok, const std::string& path, bool write) {
+  if (!tok.roles) return "";
+  std::string rel = path;
+  for (const char* v : {"/beta/", "/v1.0/"})
+    if (rel.rfind(v, 0) == 0) rel = rel.substr(std::string(v).size());
+  const std::string needed =
+      write ? catalog::WritePermission(rel) : std::string(catalog::ReadPermission(rel));
+  return catalog::PermissionGranted(*tok.roles, needed) ? "" : needed;
+}
+
+}  // namespace
 
 void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, bool write,
                            const GraphFn& fn) {
@@ -23,7 +40,7 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
       WaitLocked(lock, hang_ms);
     }
   }
-  std::string tenant_id;
+  std::string tenant_id, client_id;
   bool hold = false;
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -38,6 +55,7 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
             request_id);
     } else {
       tenant_id = tok->second.tenant;
+      client_id = tok->second.client_id;
       if (Throttled(tok->second, write, res, request_id)) {
         // res filled in
       } else if (misbehave_next > 0) {
@@ -50,6 +68,12 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
       } else if (cfg.fault_rate > 0 &&
                  std::uniform_real_distribution<double>(0, 1)(rng) < cfg.fault_rate) {
         Error(res, 503, "ServiceUnavailable", "Injected random fault.", request_id);
+      } else if (const std::string needed = MissingRole(tok->second, req.path, write);
+                 !needed.empty()) {
+        Error(res, 403, "Forbidden",
+              "Application is not authorized to perform this operation. Application must have "
+              "one of the following scopes: " + needed + ".",
+              request_id);
       } else if (std::any_of(denied_paths.begin(), denied_paths.end(), [&](const std::string& p) {
                    return req.path.find("/" + p) != std::string::npos;
                  })) {
@@ -89,7 +113,8 @@ void GraphSim::Impl::Graph(const httplib::Request& req, httplib::Response& res, 
     }
   }
   if (res.status == -1) res.status = 200;  // httplib's default, applied after the handler
-  Log(req.method, path, tenant_id, res.status, write, write ? req.body : std::string());
+  Log(req.method, path, tenant_id, res.status, write, write ? req.body : std::string(),
+      req.get_header_value("Host"), client_id);
 }
 
 void GraphSim::Impl::Misbehave(httplib::Response& res, const std::string& how) {
@@ -179,6 +204,20 @@ void GraphSim::Impl::ApplyKnobs(const json& k) {
   if (k.contains("token_down_status")) token_down_status = k["token_down_status"];
   log_requests = k.value("log_requests", log_requests);
   if (k.value("reset_stats", false)) counts.clear();
+  // {"set_roles": {"tenant", "client_id", "roles": [...] | null}}: tokens
+  // issued from now on carry these roles (revoke_tokens to apply them at once).
+  if (k.contains("set_roles")) {
+    const json& r = k["set_roles"];
+    std::optional<std::vector<std::string>> roles;
+    if (r.contains("roles") && r["roles"].is_array())
+      roles = r["roles"].get<std::vector<std::string>>();
+    tenants[r.value("tenant", "")].roles[r.value("client_id", "")] = roles;
+  }
+  if (k.contains("add_certificate")) {
+    const json& c = k["add_certificate"];
+    tenants[c.value("tenant", "")].certificates[c.value("client_id", "")].push_back(
+        c.value("pem", ""));
+  }
   if (k.contains("deny_paths")) denied_paths = k["deny_paths"].get<std::vector<std::string>>();
   if (k.contains("ignore_next_writes")) {
     ignore_next_writes = k["ignore_next_writes"];

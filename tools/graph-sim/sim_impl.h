@@ -84,6 +84,9 @@ struct Collection {
 struct Tenant {
   std::map<std::string, std::string> apps;  // client_id -> secret
   std::map<std::string, std::string> secret_ends;  // client_id -> endDateTime
+  std::map<std::string, std::optional<std::vector<std::string>>> roles;  // client_id -> roles
+  std::map<std::string, std::vector<std::string>> certificates;  // client_id -> PEMs
+  std::set<std::string> used_assertions;  // jti of every client assertion accepted
   std::map<std::string, Collection> collections;
   Collection groups;
   // Encrypted OMA-URI values: secretReferenceValueId -> plaintext.
@@ -102,7 +105,14 @@ struct AuditActor {
 struct TokenInfo {
   std::string tenant, client_id;
   Clock::TimePoint expires;
+  std::optional<std::vector<std::string>> roles;  // set: enforced (see SimApp::roles)
 };
+
+// The roles an app has when none were given: every permission TenantAtlas uses.
+const std::vector<std::string>& DefaultRoles();
+// "https://graph.microsoft.us/" for a request that came to that host (the
+// scheme from X-Forwarded-Proto when a proxy or test sets it, else http).
+std::string SelfBase(const httplib::Request& req);
 
 struct Window {
   std::deque<Clock::TimePoint> all, writes;
@@ -177,8 +187,11 @@ struct GraphSim::Impl {
   // sim.cc
   void Error(httplib::Response& res, int status, const std::string& code,
              const std::string& message, const std::string& request_id);
+  // `host`: the Host the request named (which cloud's name it used);
+  // `client`: the app whose token (or token request) it carried.
   void Log(const std::string& method, const std::string& path, const std::string& tenant,
-           int status, bool write, const std::string& body);
+           int status, bool write, const std::string& body, const std::string& host = "",
+           const std::string& client = "");
 
   // sim_auth.cc
   void AuthRoutes();

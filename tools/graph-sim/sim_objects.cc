@@ -469,13 +469,23 @@ void GraphSim::Impl::ActionRoutes() {
           if (!ReadBody(req, res, rid, body)) return;
           json values = p->definition_values;
           // Binds become the navigation objects a read expands.
+          // A bind names this Graph (its host), as Graph resolves it.
+          const std::string self = SelfBase(req);
           auto bound = [&](json v, std::string* error) {
-            const std::string def = BoundId(v.value("definition@odata.bind", ""));
+            const std::string durl = v.value("definition@odata.bind", "");
+            if (!durl.empty() && durl.rfind(self, 0) != 0)
+              *error = "definition@odata.bind '" + durl + "' does not point at this service (" +
+                       self + ")";
+            const std::string def = BoundId(durl);
             if (!def.empty()) v["definition"] = {{"id", def}};
             v.erase("definition@odata.bind");
             if (v.contains("presentationValues")) {
               for (json& pv : v["presentationValues"]) {
-                const std::string pid = BoundId(pv.value("presentation@odata.bind", ""));
+                const std::string purl = pv.value("presentation@odata.bind", "");
+                if (!purl.empty() && purl.rfind(self, 0) != 0)
+                  *error = "presentation@odata.bind '" + purl +
+                           "' does not point at this service (" + self + ")";
+                const std::string pid = BoundId(purl);
                 if (pv.contains("presentation@odata.bind") && pid.empty())
                   *error = "presentation@odata.bind is not a presentation URL";
                 if (!pid.empty()) pv["presentation"] = {{"id", pid}};
@@ -740,7 +750,7 @@ json GraphSim::Impl::Page(const httplib::Request& req, const std::vector<json>& 
   json page = {{"value", json::array()}};
   for (size_t i = skip; i < all.size() && i < skip + top; ++i) page["value"].push_back(all[i]);
   if (skip + top < all.size()) {
-    std::string next = "http://" + req.get_header_value("Host") + req.path +
+    std::string next = SelfBase(req) + req.path.substr(1) +
                        "?$top=" + std::to_string(top) + "&$skiptoken=" + std::to_string(skip + top);
     for (const char* kept : {"$expand", "$filter"}) {
       if (req.has_param(kept))

@@ -619,6 +619,13 @@ test('tenant administration: connection check, tags; your account: an API token 
     await creds.getByRole('button', { name: 'Save credentials' }).click();
     await page.getByTestId('secret-expiry').filter({ hasText: shown }).waitFor();
   }
+  // The cloud is saved with the credentials and shown (then set back).
+  for (const [cloud, shown] of [['usgov', 'GCC High'], ['global', 'Global (commercial, GCC)']]) {
+    await creds.getByLabel(/Client secret/).fill('fabrikam-secret-Qx8~');
+    await creds.getByLabel('Cloud').selectOption(cloud);
+    await creds.getByRole('button', { name: 'Save credentials' }).click();
+    await page.getByTestId('tenant-cloud').filter({ hasText: shown }).waitFor();
+  }
   // The secret is never shown back: the field is empty, the page says one is stored.
   assert.equal(await page.getByLabel(/Client secret/).inputValue(), '');
   await page.getByText('stored, sealed; never shown').waitFor();
@@ -758,6 +765,20 @@ test('portfolio: every tenant with its last backup, next backup and what needs a
   // Only what needs attention (the demo's tenants have no schedule).
   await page.getByLabel('Only tenants that need attention').check();
   await page.getByTestId('portfolio-row').first().getByText('no schedule backs it up', { exact: false }).waitFor();
+  // A platform admin imports tenants from a CSV file: the good row is created, the bad one names its column.
+  await page.getByText('Import tenants from CSV').click();
+  await page.getByLabel('CSV file').setInputFiles({
+    name: 'tenants.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('name,entra_tenant_id,cloud,tags\nImported Dental,dental.onmicrosoft.com,global,dental;eu\nImported Mars,mars.onmicrosoft.com,mars,\n'),
+  });
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const result = page.getByTestId('import-result');
+  await result.getByText('1 created, 0 already there, 1 failed.').waitFor();
+  await result.getByText(/^cloud: must be global, usgov, usgovdod or china/).waitFor();
+  await page.getByLabel('Only tenants that need attention').uncheck();
+  await page.getByLabel('Find tenants').fill('Imported');
+  await page.getByTestId('portfolio-total').getByText(/^1 tenant$/).waitFor();
   await page.context().close();
 });
 

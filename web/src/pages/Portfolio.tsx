@@ -3,8 +3,8 @@
 // credential health and what needs attention. Sorted and filtered by the
 // server, 50 at a time, so it stays quick at thousands of tenants.
 import { useState } from 'preact/hooks';
-import { get, withQuery } from '../api';
-import { Empty, PageTitle, Pager, Show, Table, When } from '../components/ui';
+import { ApiError, get, post, withQuery } from '../api';
+import { Empty, PageTitle, Pager, ProblemView, Show, Table, When } from '../components/ui';
 import { useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
 
@@ -37,6 +37,75 @@ function age(seconds: number): string {
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h`;
   const d = Math.round(seconds / 86400);
   return `${d} day${d === 1 ? '' : 's'}`;
+}
+
+interface ImportRow {
+  line: number;
+  name: string;
+  status: 'created' | 'exists' | 'failed';
+  tenant_id: number | null;
+  error?: { field: string; message: string };
+}
+
+// Platform admins add many tenants from a CSV file: each row's result, a bad
+// row naming its column; the good rows are created whatever the bad ones say.
+function ImportTenants(props: { onImported: () => void }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [result, setResult] = useState<{ created: number; exists: number; failed: number; rows: ImportRow[] } | null>(null);
+  const upload = async (e: Event) => {
+    e.preventDefault();
+    if (!file) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await post<{ created: number; exists: number; failed: number; rows: ImportRow[] }>('/api/v1/tenants/import', {
+        csv: await file.text(),
+      });
+      setResult(r.data);
+      props.onImported();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <details class="card">
+      <summary>Import tenants from CSV</summary>
+      <form onSubmit={upload} aria-label="Import tenants" class="stack">
+        <p class="muted">
+          Columns: <code>name</code>, <code>entra_tenant_id</code>, <code>cloud</code> (global, usgov, usgovdod, china), <code>tags</code> (separated by
+          ";"). A name that exists is left as it is, so importing a file twice is safe. Set each tenant's credentials on its Tenant page.
+        </p>
+        <label>
+          CSV file
+          <input type="file" name="csv" accept=".csv,text/csv" required onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+        </label>
+        <ProblemView error={error} />
+        <button type="submit" disabled={busy || !file} aria-busy={busy}>
+          Import
+        </button>
+      </form>
+      {result && (
+        <div data-testid="import-result">
+          <p>
+            {result.created} created, {result.exists} already there, {result.failed} failed.
+          </p>
+          <Table testId="import-rows" label="Import results" head={['Line', 'Name', 'Result']}>
+            {result.rows.map((r) => (
+              <tr key={r.line}>
+                <td>{r.line}</td>
+                <td>{r.name}</td>
+                <td>{r.status === 'failed' ? <span class="bad">{r.error?.message}</span> : r.status === 'created' ? 'created' : 'already there'}</td>
+              </tr>
+            ))}
+          </Table>
+        </div>
+      )}
+    </details>
+  );
 }
 
 export function PortfolioPage() {
@@ -80,6 +149,14 @@ export function PortfolioPage() {
   return (
     <section>
       <PageTitle>Portfolio</PageTitle>
+      {session.me.user.is_platform_admin && (
+        <ImportTenants
+          onImported={() => {
+            rows.reload();
+            void session.refresh();
+          }}
+        />
+      )}
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter tenants">
         <label>
           Find tenants

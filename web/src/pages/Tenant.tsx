@@ -18,6 +18,9 @@ interface TenantInfo {
   credential_expires_at: string | null;
   credential_expiry_source: 'entered' | 'graph' | null;
   credential_expiry: 'expired' | 'expiring' | 'valid' | 'unknown' | null;
+  cloud: Cloud;
+  credential_kind: 'secret' | 'certificate' | null;
+  certificate_thumbprint: string | null;
   tags: string[];
   retention: TenantRetention | null;
   created_at: string;
@@ -96,12 +99,21 @@ function Retention(props: { tenant: TenantInfo; owner: boolean; onSaved: () => v
   );
 }
 
+type Cloud = 'global' | 'usgov' | 'usgovdod' | 'china';
+const CLOUDS: [Cloud, string][] = [
+  ['global', 'Global (commercial, GCC)'],
+  ['usgov', 'US Government L4 (GCC High)'],
+  ['usgovdod', 'US Government L5 (DoD)'],
+  ['china', 'China (operated by 21Vianet)'],
+];
+
 function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
   const toasts = useToasts();
   const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
   const [client, setClient] = useState(props.tenant.client_id ?? '');
   const [secret, setSecret] = useState('');
   const [expires, setExpires] = useState('');
+  const [cloud, setCloud] = useState<Cloud>(props.tenant.cloud ?? 'global');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const save = async (e: Event) => {
@@ -113,6 +125,7 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
         entra_tenant_id: entra.trim(),
         client_id: client.trim(),
         client_secret: secret,
+        cloud,
         ...(expires ? { client_secret_expires_at: expires } : {}),
       });
       setSecret('');
@@ -127,6 +140,16 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
   };
   return (
     <form onSubmit={save} aria-label="App credentials" class="stack">
+      <label>
+        Cloud
+        <select name="cloud" value={cloud} onChange={(e) => setCloud((e.target as HTMLSelectElement).value as Cloud)}>
+          {CLOUDS.map(([value, title]) => (
+            <option key={value} value={value}>
+              {title}
+            </option>
+          ))}
+        </select>
+      </label>
       <label>
         Entra tenant id
         <input name="entra_tenant_id" required value={entra} placeholder="GUID or contoso.onmicrosoft.com" onInput={(e) => setEntra((e.target as HTMLInputElement).value)} />
@@ -147,6 +170,80 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
       <button type="submit" disabled={busy} aria-busy={busy}>
         Save credentials
       </button>
+    </form>
+  );
+}
+
+// Certificate credentials: TenantAtlas makes the key pair (the private key is
+// sealed and never shown) and shows the certificate to upload to the app.
+function Certificate(props: { tenant: TenantInfo; onSaved: () => void }) {
+  const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
+  const [client, setClient] = useState(props.tenant.client_id ?? '');
+  const [cloud, setCloud] = useState<Cloud>(props.tenant.cloud ?? 'global');
+  const [days, setDays] = useState('365');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [issued, setIssued] = useState<{ pem: string; thumbprint: string; not_after: string } | null>(null);
+  const make = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await post<{ certificate: { pem: string; thumbprint: string; not_after: string } }>(
+        tenantPath(props.tenant.id, '/credentials/certificate'),
+        { entra_tenant_id: entra.trim(), client_id: client.trim(), cloud, valid_days: Number(days) },
+      );
+      setIssued(r.data.certificate);
+      props.onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={make} aria-label="Certificate credentials" class="stack">
+      <p class="muted">
+        Instead of a secret: TenantAtlas makes an RSA key pair, seals the private key with the master key and shows the certificate. Upload it to the
+        app in Entra (Certificates &amp; secrets, Certificates), then check the connection. Making a new one replaces the stored credentials.
+      </p>
+      <label>
+        Cloud
+        <select name="cloud" value={cloud} onChange={(e) => setCloud((e.target as HTMLSelectElement).value as Cloud)}>
+          {CLOUDS.map(([value, title]) => (
+            <option key={value} value={value}>
+              {title}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Entra tenant id
+        <input name="entra_tenant_id" required value={entra} onInput={(e) => setEntra((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Application (client) id
+        <input name="client_id" required value={client} onInput={(e) => setClient((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        Valid for (days)
+        <input name="valid_days" type="number" min={1} max={730} required value={days} onInput={(e) => setDays((e.target as HTMLInputElement).value)} />
+      </label>
+      <ProblemView error={error} />
+      <button type="submit" disabled={busy} aria-busy={busy}>
+        Make a certificate
+      </button>
+      {issued && (
+        <div data-testid="issued-certificate">
+          <p class="ok">
+            Certificate made (thumbprint <code>{issued.thumbprint}</code>, valid until {issued.not_after.slice(0, 10)}). Upload it to the app in Entra:{' '}
+            <a href={`/api/v1/tenants/${props.tenant.id}/credentials/certificate`} download>
+              download the .cer file
+            </a>
+          </p>
+          <pre class="pem">{issued.pem}</pre>
+        </div>
+      )}
     </form>
   );
 }
@@ -186,6 +283,12 @@ function ConnectionCheck(props: { tenant: TenantInfo; onChecked: () => void }) {
   const problems = (items.data?.items ?? []).filter((i) => i.outcome === 'failed');
   // The secret's expiry could not be read: not a failure, but say how to fix it.
   const expiry = (items.data?.items ?? []).find((i) => i.item_ref === 'credential:expiry' && i.outcome === 'skipped');
+  // What the token's roles do not grant, with the object types each would open.
+  const grant = ((items.data?.items ?? []).find((i) => i.item_ref === 'permissions')?.details?.grant ?? []) as {
+    permission: string;
+    for: 'read' | 'write';
+    types: string[];
+  }[];
   // A check started here may have read the secret's expiry: show it.
   const onChecked = props.onChecked;
   useEffect(() => {
@@ -212,6 +315,20 @@ function ConnectionCheck(props: { tenant: TenantInfo; onChecked: () => void }) {
           </p>
           {ended && run.status === 'succeeded' && <p class="ok">TenantAtlas gets a token and can read every object type.</p>}
           {expiry?.error && <p class="muted" data-testid="expiry-note">Secret expiry: {expiry.error.message}</p>}
+          {grant.length > 0 && (
+            <div data-testid="permissions-to-grant">
+              <p>
+                <strong>Permissions to grant</strong> <span class="muted">(Entra: the app's API permissions, Microsoft Graph, application permissions; then grant admin consent)</span>
+              </p>
+              <ul>
+                {grant.map((g) => (
+                  <li key={g.permission}>
+                    <code>{g.permission}</code>: {g.for === 'read' ? 'to back up' : 'to restore'} {g.types.join(', ')}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          )}
           {problems.length > 0 && (
             <ul data-testid="connection-problems">
               {problems.map((i) => (
@@ -364,11 +481,26 @@ export function TenantPage() {
                 <dd>{t.entra_tenant_id ?? <span class="muted">not set</span>}</dd>
                 <dt>Application (client) id</dt>
                 <dd>{t.client_id ?? <span class="muted">not set</span>}</dd>
-                <dt>Client secret</dt>
-                <dd>{t.has_credentials ? 'stored, sealed; never shown' : <strong class="bad">none: syncs and backups cannot run</strong>}</dd>
+                <dt>Cloud</dt>
+                <dd data-testid="tenant-cloud">{CLOUDS.find(([c]) => c === t.cloud)?.[1] ?? t.cloud}</dd>
+                <dt>{t.credential_kind === 'certificate' ? 'Certificate' : 'Client secret'}</dt>
+                <dd data-testid="credential-kind">
+                  {!t.has_credentials ? (
+                    <strong class="bad">none: syncs and backups cannot run</strong>
+                  ) : t.credential_kind === 'certificate' ? (
+                    <span>
+                      thumbprint <code>{t.certificate_thumbprint}</code>; private key sealed, never shown;{' '}
+                      <a href={`/api/v1/tenants/${t.id}/credentials/certificate`} download>
+                        download the certificate
+                      </a>
+                    </span>
+                  ) : (
+                    'stored, sealed; never shown'
+                  )}
+                </dd>
                 {t.has_credentials && (
                   <>
-                    <dt>Secret expires</dt>
+                    <dt>{t.credential_kind === 'certificate' ? 'Certificate expires' : 'Secret expires'}</dt>
                     <dd data-testid="secret-expiry">
                       <SecretExpiry tenant={t} />
                     </dd>
@@ -385,6 +517,10 @@ export function TenantPage() {
                   admin-consented). The secret is sealed with the server's master key.
                 </p>
                 <Credentials tenant={t} onSaved={tenant.reload} />
+                <details>
+                  <summary>Use a certificate instead of a secret</summary>
+                  <Certificate tenant={t} onSaved={tenant.reload} />
+                </details>
               </article>
             ) : (
               !t.has_credentials && <p class="problem">This tenant has no app credentials. Ask an owner of {t.name} to set them on this page.</p>

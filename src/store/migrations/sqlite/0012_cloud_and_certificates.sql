@@ -1,0 +1,10 @@
+-- The Microsoft cloud the tenant's directory lives in: global, usgov (GCC
+-- High), usgovdod (DoD) or china. It selects the token authority, the Graph
+-- base and the scope of every call made for the tenant.
+ALTER TABLE tenants ADD COLUMN cloud TEXT NOT NULL DEFAULT 'global';
+-- How the tenant's app authenticates: 'secret' (client_secret_enc holds the
+-- sealed client secret) or 'certificate' (client_secret_enc holds the sealed
+-- PEM private key, client_certificate the public certificate uploaded to the
+-- app in Entra).
+ALTER TABLE tenants ADD COLUMN credential_kind TEXT NOT NULL DEFAULT 'secret';
+ALTER TABLE tenants ADD COLUMN client_certificate TEXT;
