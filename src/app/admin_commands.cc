@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/secret_box.h"
 #include "store/accounts.h"
+#include "tenancy/key_rotation.h"
 #include "tenancy/tenancy.h"
 #include "tenancy/tenant_import.h"
 
@@ -221,6 +222,67 @@ int TenantImport(const AdminArgs& a, std::istream& in, std::ostream& out, std::o
   return failed == 0 ? 0 : 1;
 }
 
+namespace {
+
+void PrintRotation(const tenancy::RotationStatus& st, std::ostream& out) {
+  for (const auto& p : st.places)
+    out << "  " << p.place << ": " << p.done << " of " << p.total << " checked, " << p.resealed
+        << " re-sealed\n";
+}
+
+}  // namespace
+
+int KeysRotate(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  auto current = SecretBox::FromBase64Key(a.master_key_b64);
+  if (!current) return Fail(err, current.error(), 2);
+  std::string new_b64;
+  if (LoadMasterKey(a.new_key_file, new_b64, err) != 0) return 2;
+  auto next = SecretBox::FromBase64Key(new_b64);
+  if (!next || new_b64.find(',') != std::string::npos)
+    return Fail(err,
+                Status::InvalidArgument("--new-key-file: one key, 32 random bytes in base64 "
+                                        "(`head -c32 /dev/urandom | base64`)"),
+                2);
+  if (a.batch < 1 || a.batch > 10'000)
+    return Fail(err, Status::InvalidArgument("--batch: 1 to 10000"), 2);
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  out << "re-sealing every secret under key " << next->KeyId() << std::endl;
+  auto last = std::chrono::steady_clock::now();
+  auto done = tenancy::RotateMasterKey(
+      **db, *current, *next, SystemClock::Instance(), a.batch,
+      [&](const tenancy::RotationStatus& st) {
+        if (std::chrono::steady_clock::now() - last < std::chrono::seconds(2)) return;
+        last = std::chrono::steady_clock::now();
+        PrintRotation(st, out);
+        out.flush();
+      });
+  if (!done) return Fail(err, done.error());
+  PrintRotation(*done, out);
+  out << "rotation to key " << next->KeyId()
+      << " complete: every sealed value opens with the new key alone. Set TA_MASTER_KEY to the "
+         "new key on every node and restart them; then destroy the old key.\n";
+  return 0;
+}
+
+int KeysStatus(const AdminArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = Open(a.db_url);
+  if (!db) return Fail(err, db.error(), 2);
+  auto st = tenancy::KeyRotationStatus(**db);
+  if (!st) return Fail(err, st.error());
+  if (!st->any) {
+    out << "no key rotation has been run\n";
+    return 0;
+  }
+  out << "rotation to key " << st->to_key << ", started " << FormatIso8601(st->started_at) << ": "
+      << (st->finished_at ? "complete at " + FormatIso8601(*st->finished_at)
+                          : std::string("in progress or stopped; run `tenantatlas keys rotate "
+                                        "--new-key-file` with the same key to finish it"))
+      << "\n";
+  PrintRotation(*st, out);
+  return st->finished_at ? 0 : 3;
+}
+
 int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err) {
   if (!store::IsRole(a.role))
     return Fail(err, Status::InvalidArgument("--role: owner, operator or readonly"), 2);
@@ -313,6 +375,29 @@ void AddAdminCommands(CLI::App& app, Commands& out) {
                        return 2;
                      return TenantAdd(*a, std::cin, std::cout, std::cerr);
                    }});
+  }
+
+  auto* keys = app.add_subcommand("keys", "The master key that seals secrets");
+  keys->require_subcommand(1);
+  {
+    auto [cmd, a] = add(keys, "rotate",
+                        "Re-seal every secret and private key under a new master key, resumably. "
+                        "Give every node TA_MASTER_KEY=NEW,OLD first; the current key(s) come "
+                        "from TA_MASTER_KEY or --master-key-file");
+    auto key_file = std::make_shared<std::string>();
+    cmd->add_option("--new-key-file", a->new_key_file, "File holding the new key (base64)")
+        ->required();
+    cmd->add_option("--batch", a->batch, "Values re-sealed per transaction")->capture_default_str();
+    AddMasterKeyOption(cmd, *key_file);
+    out.push_back({cmd, [a, key_file] {
+                     if (LoadMasterKey(*key_file, a->master_key_b64, std::cerr) != 0) return 2;
+                     return KeysRotate(*a, std::cout, std::cerr);
+                   }});
+  }
+  {
+    auto [cmd, a] = add(keys, "status",
+                        "How far the last key rotation got (exit 0 complete, 3 unfinished)");
+    out.push_back({cmd, [a] { return KeysStatus(*a, std::cout, std::cerr); }});
   }
 
   auto* member = app.add_subcommand("member", "Tenant memberships");

@@ -23,6 +23,8 @@ struct AdminArgs {
   std::optional<int> expires_days;
   int64_t id = 0;
   std::string master_key_b64;
+  std::string new_key_file;  // keys rotate
+  int batch = 200;           // keys rotate: values per transaction
 };
 
 int UserAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err);
@@ -32,6 +34,8 @@ int TenantAdd(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostr
 // `file` names the CSV (name, entra_tenant_id, cloud, tags); "-": stdin.
 int TenantImport(const AdminArgs& a, std::istream& in, std::ostream& out, std::ostream& err);
 int MemberAdd(const AdminArgs& a, std::ostream& out, std::ostream& err);
+int KeysRotate(const AdminArgs& a, std::ostream& out, std::ostream& err);
+int KeysStatus(const AdminArgs& a, std::ostream& out, std::ostream& err);
 int MemberRemove(const AdminArgs& a, std::ostream& out, std::ostream& err);
 
 }  // namespace ta::app

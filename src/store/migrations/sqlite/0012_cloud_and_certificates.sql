@@ -8,3 +8,14 @@ ALTER TABLE tenants ADD COLUMN cloud TEXT NOT NULL DEFAULT 'global';
 -- app in Entra).
 ALTER TABLE tenants ADD COLUMN credential_kind TEXT NOT NULL DEFAULT 'secret';
 ALTER TABLE tenants ADD COLUMN client_certificate TEXT;
+-- Master key rotations (`tenantatlas keys rotate`): the new key's id, and per
+-- place sealed values live, how far the re-sealing got (JSON: {"tenants.
+-- client_secret_enc": {"after": last id done, "done": rows, "resealed": rows}}),
+-- committed with each batch, so a killed rotation resumes where it stopped.
+CREATE TABLE key_rotations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  to_key TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  progress TEXT NOT NULL DEFAULT '{}'
+);
