@@ -104,7 +104,7 @@ Result<json> PortfolioJson(store::Database& db, Clock& clock, const store::User&
     if (creds == "failing") attention.push_back("the last connection check failed");
     if (r.has_credentials && r.credential_expires_at &&
         tenancy::CredentialExpiry(r.credential_expires_at, now_ms) != "valid")
-      attention.push_back(tenancy::ExpiryPhrase(*r.credential_expires_at, now_ms));
+      attention.push_back(tenancy::ExpiryPhrase(*r.credential_expires_at, now_ms, r.certificate));
     auto next = loaded->next.find(r.tenant_id);
     if (next == loaded->next.end()) attention.push_back("no schedule backs it up");
     if (r.open_drift > 0)

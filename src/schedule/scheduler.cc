@@ -72,11 +72,16 @@ Status Scheduler::WarnCredentials(TickResult& out) {
           {"tenant", w.name},
           {"state", expired ? "expired" : "expiring"},
           {"expires_at", FormatIso8601(w.expires_at)},
-          {"summary", w.name + ": " + tenancy::ExpiryPhrase(w.expires_at, now) +
-                          (expired ? ". Backups of this tenant fail until a new secret is set on "
-                                     "its Tenant page."
-                                   : ". Create a new secret in Entra and set it on the tenant's "
-                                     "Tenant page.")},
+          {"summary", w.name + ": " + tenancy::ExpiryPhrase(w.expires_at, now, w.certificate) +
+                          (w.certificate
+                               ? (expired ? ". Backups of this tenant fail until a new certificate "
+                                            "is made on its Tenant page and uploaded to Entra."
+                                          : ". Make a new certificate on the tenant's Tenant page "
+                                            "and upload it to the app in Entra.")
+                               : (expired ? ". Backups of this tenant fail until a new secret is "
+                                            "set on its Tenant page."
+                                          : ". Create a new secret in Entra and set it on the "
+                                            "tenant's Tenant page."))},
           {"url", "/tenant?tenant=" + std::to_string(w.tenant_id)}};
       TA_RETURN_IF_ERROR(
           notify::Raise(db_, tx, w.tenant_id, notify::kCredentialsExpiring, data, now));

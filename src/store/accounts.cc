@@ -395,7 +395,7 @@ Result<std::vector<Accounts::ExpiryWarning>> Accounts::TakeExpiryWarnings(Tx& tx
       "UPDATE tenants SET credential_warned_stage = " + stage +
           " WHERE client_secret_enc IS NOT NULL AND credential_expires_at IS NOT NULL AND "
           "credential_expires_at <= $3 AND credential_warned_stage < " + stage +
-          " RETURNING id, name, credential_expires_at, credential_warned_stage",
+          " RETURNING id, name, credential_expires_at, credential_warned_stage, credential_kind",
       {now_ms, now_ms + kExpiryUrgentMs, now_ms + kExpiryWarnMs}, [](const Row& row) {
         RowReader r(row);
         ExpiryWarning w;
@@ -403,6 +403,7 @@ Result<std::vector<Accounts::ExpiryWarning>> Accounts::TakeExpiryWarnings(Tx& tx
         w.name = r.Text();
         w.expires_at = r.Int();
         w.stage = static_cast<int>(r.Int());
+        w.certificate = r.Text() == "certificate";
         return w;
       });
 }

@@ -165,6 +165,7 @@ class Accounts {
     std::string name;
     int64_t expires_at = 0;
     int stage = 0;
+    bool certificate = false;  // the credential is a certificate, not a client secret
   };
   // The tenants whose secret entered a warning stage not yet warned about,
   // marked as warned in `tx` (so each stage is raised once across nodes).

@@ -9,7 +9,7 @@ Result<std::vector<PortfolioRow>> Portfolio::Rows(Tx& tx, const std::vector<int6
   if (tenant_ids.empty()) return std::vector<PortfolioRow>{};
   const std::string sql =
       "SELECT t.id, t.name, t.tags, CASE WHEN t.client_secret_enc IS NULL THEN 0 ELSE 1 END, "
-      "t.credential_expires_at, "
+      "t.credential_expires_at, CASE WHEN t.credential_kind = 'certificate' THEN 1 ELSE 0 END, "
       "(SELECT MAX(s.created_at) FROM backup_sets s JOIN runs r ON r.id = s.run_id WHERE "
       " s.tenant_id = t.id AND r.status = 'succeeded'), "
       "(SELECT s.id FROM backup_sets s JOIN runs r ON r.id = s.run_id WHERE s.tenant_id = t.id "
@@ -32,6 +32,7 @@ Result<std::vector<PortfolioRow>> Portfolio::Rows(Tx& tx, const std::vector<int6
                     p.tags = r.Text();
                     p.has_credentials = r.Int() != 0;
                     p.credential_expires_at = r.OptInt();
+                    p.certificate = r.Int() != 0;
                     p.last_backup_at = r.OptInt();
                     p.last_backup_set_id = r.OptInt();
                     p.failed_runs_24h = r.Int();

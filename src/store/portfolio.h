@@ -20,6 +20,7 @@ struct PortfolioRow {
   std::string tags = "[]";  // JSON array
   bool has_credentials = false;
   std::optional<int64_t> credential_expires_at;  // the client secret's end, when known
+  bool certificate = false;                        // the credential is a certificate
   std::optional<int64_t> last_backup_at, last_backup_set_id;  // newest set whose run succeeded
   int64_t failed_runs_24h = 0;  // failed or partially succeeded, started in the last 24 h
   std::optional<std::string> last_check_status;  // the newest connection check's status

@@ -136,14 +136,15 @@ std::string CredentialExpiry(std::optional<int64_t> expires_at, int64_t now_ms) 
   return "valid";
 }
 
-std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms) {
+std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms, bool certificate) {
   const std::string day = FormatIso8601(expires_at).substr(0, 10);
-  if (expires_at <= now_ms) return "the client secret expired on " + day;
+  const std::string what = certificate ? "the certificate" : "the client secret";
+  if (expires_at <= now_ms) return what + " expired on " + day;
   const int64_t days = (expires_at - now_ms) / 86'400'000;
   const std::string in = days == 0   ? std::string("less than a day")
                          : days == 1 ? std::string("1 day")
                                      : std::to_string(days) + " days";
-  return "the client secret expires on " + day + " (in " + in + ")";
+  return what + " expires on " + day + " (in " + in + ")";
 }
 
 Status SetMember(store::Tx& tx, const Actor& actor, int64_t tenant, int64_t user,

@@ -39,8 +39,9 @@ struct AppCredentials {
 // A secret's expiry as the tenant page and the portfolio show it: "expired",
 // "expiring" (within 30 days), "valid", or "unknown" (no date known).
 std::string CredentialExpiry(std::optional<int64_t> expires_at, int64_t now_ms);
-// "the client secret expires on 2027-06-30 (in 10 days)" / "... expired on ...".
-std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms);
+// "the client secret expires on 2027-06-30 (in 10 days)" / "... expired on ...";
+// "the certificate ..." for a certificate.
+std::string ExpiryPhrase(int64_t expires_at, int64_t now_ms, bool certificate = false);
 
 // The credentials' shape: every field present, the directory id a GUID or a
 // domain. The error names the field (as the API spells it) and the fix.

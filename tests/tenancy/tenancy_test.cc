@@ -115,6 +115,23 @@ TEST(Tenancy, CredentialsNameTheFieldAndTheFix) {
   EXPECT_NE(ValidateCredentials({"contoso/evil", "app", "s"}).message().find("a GUID"),
             std::string::npos);
   EXPECT_TRUE(ValidateCredentials({"contoso.onmicrosoft.com", "app", "s"}).ok());
+  EXPECT_NE(ValidateCredentials({"contoso.onmicrosoft.us", "app", "s", std::nullopt, "gcchigh"})
+                .message()
+                .find("cloud: must be global, usgov, usgovdod or china"),
+            std::string::npos);
+  EXPECT_TRUE(ValidateCredentials({"contoso.onmicrosoft.us", "app", "s", std::nullopt, "usgov"}).ok());
+  EXPECT_TRUE(ValidateDirectory("", "china", /*entra_required=*/false).ok());
+  EXPECT_FALSE(ValidateDirectory("", "china").ok());
+}
+
+TEST(Tenancy, ExpiryPhrasesNameTheKindOfCredential) {
+  const int64_t day = 86'400'000, now = 1'800'000'000'000;
+  EXPECT_EQ(ExpiryPhrase(now + 10 * day + 1000, now),
+            "the client secret expires on 2027-01-25 (in 10 days)");
+  EXPECT_EQ(ExpiryPhrase(now - day, now, /*certificate=*/true),
+            "the certificate expired on 2027-01-14");
+  EXPECT_EQ(CredentialExpiry(now + 10 * day, now), "expiring");
+  EXPECT_EQ(CredentialExpiry(std::nullopt, now), "unknown");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TenancyTest,

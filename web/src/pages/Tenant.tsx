@@ -254,11 +254,13 @@ function SecretExpiry(props: { tenant: TenantInfo }) {
   if (!t.credential_expires_at)
     return <span class="muted">unknown: enter it with the secret, or grant Application.Read.All and check the connection</span>;
   const day = t.credential_expires_at.slice(0, 10);
-  const source = t.credential_expiry_source === 'graph' ? 'read from Entra' : 'as entered';
+  const cert = t.credential_kind === 'certificate';
+  const source = t.credential_expiry_source === 'graph' ? 'read from Entra' : cert ? 'the certificate\'s end' : 'as entered';
+  const renew = cert ? 'make a new certificate here and upload it to Entra' : 'create a new secret in Entra and set it here';
   if (t.credential_expiry === 'expired')
-    return <strong class="bad">expired on {day}: set a new secret ({source})</strong>;
+    return <strong class="bad">expired on {day}: {cert ? 'make a new certificate' : 'set a new secret'} ({source})</strong>;
   if (t.credential_expiry === 'expiring')
-    return <strong class="warn">{day}, within 30 days: create a new secret in Entra and set it here ({source})</strong>;
+    return <strong class="warn">{day}, within 30 days: {renew} ({source})</strong>;
   return (
     <span>
       {day} <span class="muted">({source})</span>
