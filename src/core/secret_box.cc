@@ -32,6 +32,13 @@ std::optional<std::vector<unsigned char>> FromBase64(std::string_view b64) {
   return out;
 }
 
+std::string Hex(const unsigned char* data, size_t len) {
+  std::string s(len * 2 + 1, '\0');
+  sodium_bin2hex(s.data(), s.size(), data, len);
+  s.pop_back();
+  return s;
+}
+
 }  // namespace
 
 Result<SecretBox> SecretBox::FromBase64Key(std::string_view keys_b64) {
@@ -70,13 +77,7 @@ std::string SecretBox::KeyId() const {
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(kContext.data()),
                      kContext.size(), reinterpret_cast<const unsigned char*>(keys_[0].data()),
                      keys_[0].size());
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : out) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
+  return Hex(out, sizeof out);
 }
 
 std::string SecretBox::GenerateKeyBase64() {
@@ -96,13 +97,7 @@ std::string SecretBox::Digest(std::string_view plaintext) const {
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(plaintext.data()),
                      plaintext.size(), subkey, sizeof subkey);
   sodium_memzero(subkey, sizeof subkey);
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : out) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
+  return Hex(out, sizeof out);
 }
 
 std::string SecretBox::Seal(std::string_view plaintext) const {

@@ -11,23 +11,20 @@
 #include "catalog/catalog.h"
 #include "store/audit_log.h"
 #include "store/database.h"
+#include "support/child.h"
 
 namespace ta {
 namespace {
 
 struct CliResult {
-  int exit_code;
+  int exit_code = 0;
   std::string out;
 };
 
 CliResult Cli(const std::string& args) {
-  const std::string cmd = std::string(TA_BINARY) + " " + args + " 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int status = pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  CliResult r;
+  r.exit_code = ::ta::testing::Shell(std::string(TA_BINARY) + " " + args, &r.out);
+  return r;
 }
 
 class DbCli : public ::testing::Test {

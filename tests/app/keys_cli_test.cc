@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/secret_box.h"
+#include "support/child.h"
 #include "support/test_database.h"
 
 namespace ta {
@@ -30,18 +31,14 @@ using nlohmann::json;
 class KeysCli : public ::testing::TestWithParam<TestBackend> {};
 
 struct CliRun {
-  int exit_code;
+  int exit_code = 0;
   std::string out;
 };
 
 CliRun Cli(const std::string& env, const std::string& args) {
-  const std::string cmd = env + " " + std::string(TA_BINARY) + " " + args + " 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int status = pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  CliRun r;
+  r.exit_code = ::ta::testing::Shell(env + " " + std::string(TA_BINARY) + " " + args, &r.out);
+  return r;
 }
 
 std::vector<std::string> Column(store::Database& db, const std::string& sql) {

@@ -107,39 +107,14 @@ const CLOUDS: [Cloud, string][] = [
   ['china', 'China (operated by 21Vianet)'],
 ];
 
-function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
-  const toasts = useToasts();
-  const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
-  const [client, setClient] = useState(props.tenant.client_id ?? '');
-  const [secret, setSecret] = useState('');
-  const [expires, setExpires] = useState('');
-  const [cloud, setCloud] = useState<Cloud>(props.tenant.cloud ?? 'global');
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await put(tenantPath(props.tenant.id, '/credentials'), {
-        entra_tenant_id: entra.trim(),
-        client_id: client.trim(),
-        client_secret: secret,
-        cloud,
-        ...(expires ? { client_secret_expires_at: expires } : {}),
-      });
-      setSecret('');
-      setExpires('');
-      toasts.show({ kind: 'success', text: `Credentials of ${props.tenant.name} saved. Check the connection next.` });
-      props.onSaved();
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <form onSubmit={save} aria-label="App credentials" class="stack">
+// The app registration's cloud, directory and client id: both kinds of
+// credentials ask for them.
+function useAppFields(t: TenantInfo) {
+  const [cloud, setCloud] = useState<Cloud>(t.cloud ?? 'global');
+  const [entra, setEntra] = useState(t.entra_tenant_id ?? '');
+  const [client, setClient] = useState(t.client_id ?? '');
+  const fields = (
+    <>
       <label>
         Cloud
         <select name="cloud" value={cloud} onChange={(e) => setCloud((e.target as HTMLSelectElement).value as Cloud)}>
@@ -158,6 +133,43 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
         Application (client) id
         <input name="client_id" required value={client} onInput={(e) => setClient((e.target as HTMLInputElement).value)} />
       </label>
+    </>
+  );
+  return { cloud, entra_tenant_id: entra.trim(), client_id: client.trim(), fields };
+}
+
+function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
+  const toasts = useToasts();
+  const app = useAppFields(props.tenant);
+  const [secret, setSecret] = useState('');
+  const [expires, setExpires] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await put(tenantPath(props.tenant.id, '/credentials'), {
+        entra_tenant_id: app.entra_tenant_id,
+        client_id: app.client_id,
+        client_secret: secret,
+        cloud: app.cloud,
+        ...(expires ? { client_secret_expires_at: expires } : {}),
+      });
+      setSecret('');
+      setExpires('');
+      toasts.show({ kind: 'success', text: `Credentials of ${props.tenant.name} saved. Check the connection next.` });
+      props.onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form onSubmit={save} aria-label="App credentials" class="stack">
+      {app.fields}
       <label>
         Client secret {props.tenant.has_credentials && <small class="muted">(one is stored; enter a new one to replace it)</small>}
         <input name="client_secret" type="password" required autocomplete="new-password" value={secret} onInput={(e) => setSecret((e.target as HTMLInputElement).value)} />
@@ -177,9 +189,7 @@ function Credentials(props: { tenant: TenantInfo; onSaved: () => void }) {
 // Certificate credentials: TenantAtlas makes the key pair (the private key is
 // sealed and never shown) and shows the certificate to upload to the app.
 function Certificate(props: { tenant: TenantInfo; onSaved: () => void }) {
-  const [entra, setEntra] = useState(props.tenant.entra_tenant_id ?? '');
-  const [client, setClient] = useState(props.tenant.client_id ?? '');
-  const [cloud, setCloud] = useState<Cloud>(props.tenant.cloud ?? 'global');
+  const app = useAppFields(props.tenant);
   const [days, setDays] = useState('365');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
@@ -191,7 +201,7 @@ function Certificate(props: { tenant: TenantInfo; onSaved: () => void }) {
     try {
       const r = await post<{ certificate: { pem: string; thumbprint: string; not_after: string } }>(
         tenantPath(props.tenant.id, '/credentials/certificate'),
-        { entra_tenant_id: entra.trim(), client_id: client.trim(), cloud, valid_days: Number(days) },
+        { entra_tenant_id: app.entra_tenant_id, client_id: app.client_id, cloud: app.cloud, valid_days: Number(days) },
       );
       setIssued(r.data.certificate);
       props.onSaved();
@@ -207,24 +217,7 @@ function Certificate(props: { tenant: TenantInfo; onSaved: () => void }) {
         Instead of a secret: TenantAtlas makes an RSA key pair, seals the private key with the master key and shows the certificate. Upload it to the
         app in Entra (Certificates &amp; secrets, Certificates), then check the connection. Making a new one replaces the stored credentials.
       </p>
-      <label>
-        Cloud
-        <select name="cloud" value={cloud} onChange={(e) => setCloud((e.target as HTMLSelectElement).value as Cloud)}>
-          {CLOUDS.map(([value, title]) => (
-            <option key={value} value={value}>
-              {title}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Entra tenant id
-        <input name="entra_tenant_id" required value={entra} onInput={(e) => setEntra((e.target as HTMLInputElement).value)} />
-      </label>
-      <label>
-        Application (client) id
-        <input name="client_id" required value={client} onInput={(e) => setClient((e.target as HTMLInputElement).value)} />
-      </label>
+      {app.fields}
       <label>
         Valid for (days)
         <input name="valid_days" type="number" min={1} max={730} required value={days} onInput={(e) => setDays((e.target as HTMLInputElement).value)} />
