@@ -13,6 +13,8 @@
 #include "runs/operations.h"
 #include "schedule/retention.h"
 #include "store/audit_log.h"
+#include "store/onboarding.h"
+#include "tenancy/onboarding.h"
 #include "tenancy/tenancy.h"
 #include "tenancy/tenant_import.h"
 
@@ -439,6 +441,113 @@ Result<Response> SetCredentials(ApiContext& ctx, Request& req) {
   });
   if (!out) return Unexpected(out.error());
   return Response::Json(200, *out);
+}
+
+// The MSP's own multi-tenant app, which tenants onboarded by admin consent
+// sign in with. The secret or private key is never returned.
+Result<Response> GetPlatformApp(ApiContext& ctx, Request&) {
+  auto app = store::ReadResult<std::optional<store::PlatformApp>>(ctx.db, store::Onboarding::App);
+  if (!app) return Unexpected(app.error());
+  if (!*app)
+    return Unexpected(Status::NotFound(
+        "platform app: not configured; PUT /api/v1/platform/app with its client id and a "
+        "client_secret (or without one, to have a certificate made)"));
+  json thumbprint;
+  if ((*app)->certificate)
+    if (auto info = ReadCertificate(*(*app)->certificate)) thumbprint = info->thumbprint;
+  return Response::Json(200, {{"client_id", (*app)->client_id},
+                              {"credential_kind", (*app)->kind},
+                              {"certificate_thumbprint", thumbprint},
+                              {"updated_at", Time((*app)->updated_at)}});
+}
+
+Result<Response> SetPlatformApp(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body, {"client_id", "client_secret", "valid_days"});
+  if (!body) return Unexpected(body.error());
+  auto client = body->String("client_id", 200);
+  if (!client) return Unexpected(client.error());
+  auto secret = body->OptString("client_secret", 1024);
+  if (!secret) return Unexpected(secret.error());
+  auto days = body->OptInt("valid_days", 1, 730);
+  if (!days) return Unexpected(days.error());
+  if (!ctx.box)
+    return Unexpected(Status::FailedPrecondition(
+        "client_secret: the server has no master key to seal it; start serve with "
+        "TA_MASTER_KEY or --master-key-file"));
+  if (*secret) ctx.redactor.RegisterSecret(**secret);
+  auto out = store::WriteResult<json>(ctx.db, [&](store::Tx& tx) -> Result<json> {
+    auto info = tenancy::SetPlatformApp(tx, ActorOf(ctx, req), *client, *secret,
+                                        static_cast<int>(days->value_or(365)), *ctx.box);
+    if (!info) return Unexpected(info.error());
+    json out = {{"client_id", info->client_id}, {"credential_kind", info->kind}};
+    if (info->certificate)
+      out["certificate"] = {{"pem", info->certificate->certificate_pem},
+                            {"thumbprint", info->certificate->info.thumbprint},
+                            {"not_after", Time(info->certificate->info.not_after_ms)}};
+    return out;
+  });
+  if (!out) return Unexpected(out.error());
+  return Response::Json(200, *out);
+}
+
+// An admin-consent link for a new customer tenant.
+Result<Response> StartOnboarding(ApiContext& ctx, Request& req) {
+  auto body = JsonBody::Parse(req.body.empty() ? "{}" : req.body, {"name", "cloud"});
+  if (!body) return Unexpected(body.error());
+  auto name = body->OptString("name", 200);
+  if (!name) return Unexpected(name.error());
+  auto cloud = body->OptString("cloud", 20);
+  if (!cloud) return Unexpected(cloud.error());
+  if (!ctx.box)
+    return Unexpected(Status::FailedPrecondition(
+        "onboarding: the server has no master key to sign the consent link's state"));
+  const std::string base = !ctx.options.public_url.empty()
+                               ? ctx.options.public_url
+                               : (ctx.options.secure_cookies ? "https://" : "http://") +
+                                     req.Header("host");
+  auto link = store::WriteResult<tenancy::ConsentLink>(ctx.db, [&](store::Tx& tx) {
+    return tenancy::StartOnboarding(tx, ActorOf(ctx, req), *name, cloud->value_or("global"),
+                                    ctx.options.consent_authority,
+                                    base + "/api/v1/onboarding/callback", *ctx.box);
+  });
+  if (!link) return Unexpected(link.error());
+  return Response::Json(201, {{"consent_url", link->url},
+                              {"state", link->state},
+                              {"expires_at", Time(link->expires_at)}});
+}
+
+// Where Entra sends the customer's admin after consent (or refusal). The
+// state proves the link was ours; the tenant is created, a connection check
+// started (it names the tenant after its directory), and the browser goes to
+// the new tenant's page.
+Result<Response> OnboardingCallback(ApiContext& ctx, Request& req) {
+  if (auto error = req.QueryParam("error"))
+    return Unexpected(Status::InvalidArgument(
+        "admin_consent: consent was not given (" + *error + ": " +
+        req.QueryParam("error_description").value_or("no description") +
+        "); ask the customer's Global Administrator to open the link again"));
+  const std::string state = req.QueryParam("state").value_or("");
+  const std::string directory = req.QueryParam("tenant").value_or("");
+  if (state.empty()) return Unexpected(Status::InvalidArgument("state: missing"));
+  if (!ctx.box)
+    return Unexpected(Status::FailedPrecondition("onboarding: the server has no master key"));
+  tenancy::Actor actor = ActorOf(ctx, req);
+  actor.via = "consent";
+  auto tenant = store::WriteResult<int64_t>(ctx.db, [&](store::Tx& tx) {
+    return tenancy::CompleteOnboarding(tx, actor, state, directory, *ctx.box);
+  });
+  if (!tenant) return Unexpected(tenant.error());
+  auto owner = store::ReadResult<std::optional<int64_t>>(ctx.db, [&](store::Tx& tx)
+                                                             -> Result<std::optional<int64_t>> {
+    auto s = store::Onboarding::FindState(tx, state.substr(0, state.find('.')));
+    if (!s) return Unexpected(s.error());
+    return *s ? (*s)->created_by : std::nullopt;
+  });
+  if (owner && *owner) (void)runs::StartConnectionCheck(ctx.runs, *tenant, **owner);
+  Response r;
+  r.status = 302;
+  r.headers.emplace_back("Location", "/tenant?tenant=" + std::to_string(*tenant) + "&onboarded=1");
+  return r;
 }
 
 // Certificate credentials: TenantAtlas makes a key pair, seals the private key

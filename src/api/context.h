@@ -35,6 +35,12 @@ struct ApiOptions {
   std::string web_root;  // the built web UI (index.html, assets/); empty: none
   // Reverse proxies (IPs or IPv4 CIDRs) whose X-Forwarded-For names the client.
   std::vector<std::string> trusted_proxies;
+  // The URL browsers reach this server at ("https://atlas.msp.example"): the
+  // admin-consent redirect comes back to it. Empty: the request's Host.
+  std::string public_url;
+  // Where consent links send the customer's admin: "" for the tenant cloud's
+  // own authority; the simulator's URL when serve runs against graph-sim.
+  std::string consent_authority;
 };
 
 struct ApiContext {

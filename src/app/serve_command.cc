@@ -184,6 +184,9 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
   ctx.options.web_root = config.web_root;
   ctx.options.max_streams_per_user = config.max_streams_per_user;
   ctx.options.trusted_proxies = config.trusted_proxies;
+  ctx.options.public_url = config.worker.public_url;
+  // Against graph-sim (or a test proxy) consent links go there too.
+  ctx.options.consent_authority = config.worker.graph_authority;
   api::ServerOptions server_options;
   server_options.host = config.host;
   server_options.port = config.port;

@@ -225,7 +225,9 @@ void AddWorkerOptions(CLI::App* cmd, WorkerConfig& worker, std::string& master_k
       ->envname("TA_SMTP_ALLOW_PLAIN");
   cmd->add_option("--public-url", worker.public_url,
                   "This installation's address as users reach it (https://atlas.example.com): "
-                  "alerts link to runs with it")
+                  "alerts link to runs with it, and customers' admins come back to "
+                  "<URL>/api/v1/onboarding/callback after admin consent (register that as the "
+                  "MSP app's redirect URI)")
       ->envname("TA_PUBLIC_URL");
 }
 

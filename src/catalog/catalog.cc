@@ -429,6 +429,7 @@ std::string_view ReadPermission(std::string_view c) {
   if (starts("users")) return "User.Read.All";
   if (starts("servicePrincipals") || starts("applications")) return "Application.Read.All";
   if (starts("roleManagement/directory")) return "RoleManagement.Read.Directory";
+  if (starts("organization")) return "Organization.Read.All";
   // Intune's audit log needs the apps permission, as Graph documents it.
   if (starts("deviceAppManagement") || starts("deviceManagement/auditEvents"))
     return "DeviceManagementApps.Read.All";
@@ -459,7 +460,8 @@ bool PermissionGranted(const std::vector<std::string>& roles, std::string_view p
     enough.push_back(rw.replace(at, 6, ".ReadWrite."));
   }
   if (permission == "Group.Read.All" || permission == "User.Read.All" ||
-      permission == "Application.Read.All" || permission == "Group.ReadWrite.All" ||
+      permission == "Application.Read.All" || permission == "Organization.Read.All" ||
+      permission == "Group.ReadWrite.All" ||
       permission == "User.ReadWrite.All" || permission == "Application.ReadWrite.All") {
     enough.push_back("Directory.ReadWrite.All");
     if (permission.find("ReadWrite") == std::string_view::npos)

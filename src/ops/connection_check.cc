@@ -145,6 +145,36 @@ Next CheckSecretExpiry(jobs::JobContext& ctx, OpsContext& ops, graph::GraphReade
   return std::nullopt;
 }
 
+constexpr const char* kOrganizationRef = "organization";
+
+// A tenant onboarded by admin consent without a name is named after its
+// directory's organization (Graph /organization).
+Next NameFromDirectory(jobs::JobContext& ctx, graph::GraphReader& reader,
+                       const std::vector<std::string>& refs) {
+  auto org = reader.Get("organization?$select=id,displayName");
+  if (!org) return GraphFailed(ctx, refs, kOrganizationRef, "read", org.error());
+  const json& list = org->value("value", json::array());
+  const std::string name = !list.empty() && list[0].is_object()
+                               ? list[0].value("displayName", std::string())
+                               : std::string();
+  if (name.empty())
+    return Record(ctx, FailedItem(kOrganizationRef, "read", "no_organization",
+                                  "Graph listed no organization with a display name"));
+  const int64_t tenant = ctx.job().tenant_id;
+  Status s = ctx.db().Write([&](store::Tx& tx) -> Status {
+    auto named = store::Accounts::NameFromDirectory(tx, tenant, name);
+    if (!named) return named.error();
+    store::RunItem item;
+    item.item_ref = kOrganizationRef;
+    item.action = "read";
+    item.status = "ok";
+    item.details = json{{"display_name", name}, {"tenant_name", named->value_or(name)}}.dump();
+    return store::RunsRepository::UpsertItem(tx, tenant, *ctx.job().run_id, item, NowMs(ctx));
+  });
+  if (!s.ok()) return ItemNotRecorded(kOrganizationRef, s);
+  return std::nullopt;
+}
+
 }  // namespace
 
 jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
@@ -163,6 +193,10 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
   std::vector<std::string> refs{"token", kPermissionsRef};
   for (const auto& c : checks) refs.push_back(c.ref);
   refs.push_back(kExpiryRef);
+  auto record = store::ReadResult<store::Accounts::Tenant>(
+      ctx.db(), [&](store::Tx& tx) { return store::Accounts::TenantById(tx, tenant); });
+  if (!record) return JobFailure(record.error());
+  if (record->name_from_directory) refs.push_back(kOrganizationRef);
   if (Status s = SetTotal(ctx, static_cast<int64_t>(refs.size())); !s.ok()) return JobFailure(s);
 
   // Without a token no read can work: each is skipped, saying why.
@@ -242,6 +276,8 @@ jobs::JobResult RunConnectionCheck(jobs::JobContext& ctx, OpsContext& ops) {
     if (auto stop = Record(ctx, item)) return *stop;
   }
   if (auto stop = CheckSecretExpiry(ctx, ops, **reader, refs)) return *stop;
+  if (record->name_from_directory)
+    if (auto stop = NameFromDirectory(ctx, **reader, refs)) return *stop;
   return Finish(ctx, refs);
 }
 

@@ -101,6 +101,40 @@ Status Accounts::SetDirectory(Tx& tx, int64_t tenant_id, const std::string& entr
   return *n == 1 ? Status::Ok() : Status::NotFound("tenant: does not exist");
 }
 
+Status Accounts::SetPlatformCredentials(Tx& tx, int64_t tenant_id,
+                                        const std::string& entra_tenant_id,
+                                        const std::string& cloud, bool name_from_directory) {
+  auto n = tx.Exec(
+      "UPDATE tenants SET entra_tenant_id = $1, cloud = $2, credential_kind = 'platform', "
+      "client_id = NULL, client_secret_enc = NULL, client_certificate = NULL, "
+      "credential_expires_at = NULL, credential_expiry_source = NULL, name_from_directory = $3 "
+      "WHERE id = $4",
+      {entra_tenant_id, cloud, int64_t{name_from_directory ? 1 : 0}, tenant_id});
+  if (!n) return n.error();
+  return *n == 1 ? Status::Ok() : Status::NotFound("tenant: does not exist");
+}
+
+Result<std::optional<std::string>> Accounts::NameFromDirectory(Tx& tx, int64_t tenant_id,
+                                                               const std::string& name) {
+  auto pending = tx.Query("SELECT entra_tenant_id FROM tenants WHERE id = $1 AND "
+                          "name_from_directory = 1",
+                          {tenant_id});
+  if (!pending) return Unexpected(pending.error());
+  if (pending->empty()) return std::optional<std::string>();
+  // Another tenant may have that name already: then the directory id tells them apart.
+  for (const std::string& candidate :
+       {name, name + " (" + pending->front().Text(0) + ")"}) {
+    auto taken = TenantIdByName(tx, candidate);
+    if (!taken) return Unexpected(taken.error());
+    if (*taken && **taken != tenant_id) continue;
+    auto n = tx.Exec("UPDATE tenants SET name = $1, name_from_directory = 0 WHERE id = $2",
+                     {candidate, tenant_id});
+    if (!n) return Unexpected(n.error());
+    return std::optional<std::string>(candidate);
+  }
+  return std::optional<std::string>();
+}
+
 Status Accounts::SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json) {
   auto rows =
       tx.Query("UPDATE tenants SET tags = $1 WHERE id = $2 RETURNING id", {tags_json, tenant_id});
@@ -257,9 +291,12 @@ Result<bool> Accounts::TenantExists(Tx& tx, int64_t tenant_id) {
 
 Result<std::optional<Accounts::SealedCredentials>> Accounts::Credentials(Tx& tx,
                                                                          int64_t tenant_id) {
+  // A tenant onboarded through admin consent signs in with the MSP's own app.
   auto rows = tx.Query(
-      "SELECT entra_tenant_id, client_id, client_secret_enc, cloud, credential_kind, "
-      "client_certificate FROM tenants WHERE id = $1",
+      "SELECT t.entra_tenant_id, COALESCE(p.client_id, t.client_id), COALESCE(p.sealed, "
+      "t.client_secret_enc), t.cloud, COALESCE(p.credential_kind, t.credential_kind), "
+      "COALESCE(p.certificate, t.client_certificate) FROM tenants t LEFT JOIN platform_app p ON "
+      "t.credential_kind = 'platform' WHERE t.id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty())
@@ -285,9 +322,9 @@ Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& pas
 
 Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
-      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL THEN 0 "
-      "ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source, "
-      "cloud, credential_kind, client_certificate FROM tenants WHERE id = $1",
+      "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL AND "
+      "credential_kind <> 'platform' THEN 0 ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source, "
+      "cloud, credential_kind, client_certificate, name_from_directory FROM tenants WHERE id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return Unexpected(Status::NotFound("tenant: does not exist"));
@@ -306,6 +343,7 @@ Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   t.cloud = r.Text();
   t.credential_kind = r.Text();
   t.certificate = r.OptText();
+  t.name_from_directory = r.Int() != 0;
   return t;
 }
 

@@ -114,13 +114,26 @@ class Accounts {
     std::optional<int64_t> credential_expires_at;     // the client secret's end (ms)
     std::optional<std::string> credential_expiry_source;  // entered | graph
     std::string cloud = "global";  // global | usgov | usgovdod | china
-    std::string credential_kind = "secret";         // secret | certificate
+    std::string credential_kind = "secret";  // secret | certificate | platform (the MSP's app)
     std::optional<std::string> certificate;         // PEM (public) for a certificate
+    bool name_from_directory = false;  // onboarded unnamed: the next check names it
   };
   // Where a tenant lives before it has credentials (an imported tenant): its
   // directory id ("" leaves it unset) and cloud.
   static Status SetDirectory(Tx& tx, int64_t tenant_id, const std::string& entra_tenant_id,
                              const std::string& cloud);
+  // A tenant onboarded through admin consent: it signs in with the MSP's
+  // multi-tenant app (store/onboarding.h) in its own directory. With
+  // `name_from_directory`, its next connection check names it after the
+  // directory's organization (NameFromDirectory).
+  static Status SetPlatformCredentials(Tx& tx, int64_t tenant_id,
+                                       const std::string& entra_tenant_id,
+                                       const std::string& cloud, bool name_from_directory);
+  // Renames a tenant waiting for its directory's name; the name given (or,
+  // when another tenant has it, with the directory id added). nullopt when
+  // the tenant was not waiting for a name.
+  static Result<std::optional<std::string>> NameFromDirectory(Tx& tx, int64_t tenant_id,
+                                                              const std::string& name);
   // `tags_json` is a JSON array of strings (the caller validates it).
   static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
   // NotFound when there is no such tenant.

@@ -7,6 +7,7 @@ namespace ta::store {
 const std::vector<SealedPlace>& SealedPlaces() {
   static const std::vector<SealedPlace> kPlaces = {
       {"tenants", "client_secret_enc", false},    // client secrets and private keys
+      {"platform_app", "sealed", false},          // the MSP's multi-tenant app's
       {"alert_channels", "secret_enc", false},    // webhook signing secrets
       {"policy_versions", "payload", true},       // encrypted OMA-URI values as captured
       {"backup_items", "payload", true},          // the same, in backup sets

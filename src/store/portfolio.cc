@@ -8,7 +8,8 @@ Result<std::vector<PortfolioRow>> Portfolio::Rows(Tx& tx, const std::vector<int6
                                                   int64_t now_ms) {
   if (tenant_ids.empty()) return std::vector<PortfolioRow>{};
   const std::string sql =
-      "SELECT t.id, t.name, t.tags, CASE WHEN t.client_secret_enc IS NULL THEN 0 ELSE 1 END, "
+      "SELECT t.id, t.name, t.tags, CASE WHEN t.client_secret_enc IS NULL AND t.credential_kind <> "
+      "'platform' THEN 0 ELSE 1 END, "
       "t.credential_expires_at, CASE WHEN t.credential_kind = 'certificate' THEN 1 ELSE 0 END, "
       "(SELECT MAX(s.created_at) FROM backup_sets s JOIN runs r ON r.id = s.run_id WHERE "
       " s.tenant_id = t.id AND r.status = 'succeeded'), "

@@ -161,20 +161,51 @@ TEST_P(ApiOpsTest, PlantedSecretsAppearNowhere) {
     call("GET", T(tenant) + "/runs");
   }
   call("GET", "/api/v1/notifications");
+  // Certificate credentials for a third tenant (the key is made by the server
+  // and signs its token requests) and the MSP's app's secret.
+  const int64_t tenant_c = ::ta::testing::MakeTenant(ops.db(), "Certified");
+  api.Member(owner, tenant_c, "owner");
+  const Reply cert = call("POST", T(tenant_c) + "/credentials/certificate",
+                          R"({"entra_tenant_id":"ms-planted","client_id":"app-planted"})");
+  ASSERT_EQ(cert.status, 201) << cert.body;
+  ops.sim.AddCertificate("ms-planted", "app-planted", cert.Json()["certificate"]["pem"]);
+  const Reply sync_c = call("POST", T(tenant_c) + "/policies/sync");
+  ops.Drain();
+  const Reply c_run = call("GET", T(tenant_c) + "/runs/" +
+                                      std::to_string(sync_c.Json()["run"]["id"].get<int64_t>()));
+  EXPECT_EQ(c_run.Json()["status"], "succeeded") << c_run.body;
+  const std::string msp_secret = "Pl4nted-MSP-App-S3cret-41c0~";
+  Who admin = api.AddUser("admin@example.com", /*platform_admin=*/true);
+  const Reply msp = api.Call("PUT", "/api/v1/platform/app", admin.token,
+                             json{{"client_id", "msp"}, {"client_secret", msp_secret}}.dump());
+  ASSERT_EQ(msp.status, 200) << msp.body;
+  responses += msp.body + api.Call("GET", "/api/v1/platform/app", admin.token).body;
   ASSERT_GT(responses.size(), 1000u);
+  auto key = SecretBox::FromBase64Key(kTestMasterKey)
+                 ->Open(ops.Text("SELECT client_secret_enc FROM tenants WHERE id = $1", {tenant_c}));
+  ASSERT_TRUE(key.has_value());
+  ASSERT_NE(key->find("PRIVATE KEY"), std::string::npos);
 
   const std::string stored = StoredBytes(ops.db(), db_path,
                                          {"tenants", "runs", "run_items", "jobs", "audit_log",
-                                          "notifications", "idempotent_requests", "api_tokens"});
+                                          "notifications", "idempotent_requests", "api_tokens",
+                                          "platform_app"});
   ASSERT_GT(stored.size(), 1000u);
   const std::string logs = api.Logs();
-  for (const std::string& secret : {planted, wrong}) {
+  // Each line of the private key's base64 (64 characters) and the MSP's secret too.
+  std::vector<std::string> secrets = {planted, wrong, msp_secret};
+  for (size_t at = key->find('\n') + 1; key->find('\n', at) != std::string::npos &&
+                                         key->compare(at, 5, "-----") != 0;
+       at = key->find('\n', at) + 1)
+    secrets.push_back(key->substr(at, key->find('\n', at) - at));
+  ASSERT_GT(secrets.size(), 20u);
+  for (const std::string& secret : secrets) {
     EXPECT_EQ(responses.find(secret), std::string::npos) << "in an API response";
     EXPECT_EQ(stored.find(secret), std::string::npos) << "in the database";
     EXPECT_EQ(logs.find(secret), std::string::npos) << "in the log";
   }
-  // The sealed secret is stored, just not readable.
-  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM tenants WHERE client_secret_enc IS NOT NULL"), 2);
+  // The sealed secrets and key are stored, just not readable.
+  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM tenants WHERE client_secret_enc IS NOT NULL"), 3);
 }
 
 // An encrypted OMA-URI value (a Wi-Fi key) is backed up sealed, changed in
@@ -427,6 +458,119 @@ TEST_P(ApiOpsTest, EncryptedValuesAreRestoredAndAppearNowhere) {
     EXPECT_EQ(api.Logs().find(secret), std::string::npos) << "in the log";
   }
   EXPECT_EQ(responses.find("\"sealed\""), std::string::npos) << "the sealed box is not shown";
+}
+
+// The MSP's multi-tenant app onboards a customer by admin consent, end to end
+// against the simulator: the consent URL (signed state), the admin consents
+// (the simulator redirects back), the callback creates the tenant signed in
+// with the MSP's app, and its connection check is green and names it after
+// the directory. A reused, forged or expired state, and a refused consent,
+// are each refused with a clear error and create no tenant.
+TEST_P(ApiOpsTest, AdminConsentOnboardsATenantAndBadStatesAreRefused) {
+  TA_OPEN_DB(t);
+  ops::OpsEnv ops(std::move(t));
+  ops.sim.AddTenant("msp-home", {{"msp-app", "Mz7-msp-app-secret"}});
+  ops.sim.AddTenant("customer-c", {});
+  ops.sim.Configure({{"consent_as", "customer-c"},
+                     {"org_name", {{"tenant", "customer-c"}, {"name", "Contoso Dental"}}}});
+  ApiOptions options;
+  options.public_url = "http://atlas.test";
+  options.consent_authority = ops.sim.base_url();
+  ApiEnv api(ops.db(), options);
+  const Who admin = api.AddUser("admin@msp.example", /*platform_admin=*/true);
+  const Who user = api.AddUser("user@msp.example");
+  const int64_t tenants_before = ops.Count("SELECT COUNT(*) FROM tenants");
+
+  EXPECT_EQ(api.Call("POST", "/api/v1/onboarding", admin.token, "{}").status, 409)
+      << "no platform app yet";
+  const Reply set = api.Call("PUT", "/api/v1/platform/app", admin.token,
+                             R"({"client_id":"msp-app","client_secret":"Mz7-msp-app-secret"})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.body.find("Mz7-msp-app-secret"), std::string::npos);
+  EXPECT_EQ(api.Call("PUT", "/api/v1/platform/app", user.token, R"({"client_id":"x"})").status, 403);
+  const Reply link = api.Call("POST", "/api/v1/onboarding", admin.token, "{}");
+  ASSERT_EQ(link.status, 201) << link.body;
+  const std::string url = link.Json()["consent_url"];
+  EXPECT_EQ(url.rfind(ops.sim.base_url() + "/organizations/v2.0/adminconsent?client_id=msp-app&", 0),
+            0u)
+      << url;
+  EXPECT_NE(url.find("redirect_uri=http%3A%2F%2Fatlas.test%2Fapi%2Fv1%2Fonboarding%2Fcallback"),
+            std::string::npos)
+      << url;
+
+  // The customer's admin consents: the simulator sends the browser back.
+  httplib::Client sim("127.0.0.1", ops.sim.port());
+  auto consent = sim.Get(url.substr(ops.sim.base_url().size()));
+  ASSERT_TRUE(consent);
+  ASSERT_EQ(consent->status, 302) << consent->body;
+  const std::string back = consent->get_header_value("Location");
+  ASSERT_EQ(back.rfind("http://atlas.test/api/v1/onboarding/callback?", 0), 0u) << back;
+  const std::string callback = back.substr(std::string("http://atlas.test").size());
+  EXPECT_NE(callback.find("tenant=customer-c"), std::string::npos);
+  const Reply done = api.Call("GET", callback);
+  ASSERT_EQ(done.status, 302) << done.body;
+  const std::string location = done.Header("Location");
+  ASSERT_EQ(location.rfind("/tenant?tenant=", 0), 0u) << location;
+  const int64_t tenant = std::stoll(location.substr(15));
+  ops.Drain();
+  const int64_t check =
+      ops.Count("SELECT id FROM runs WHERE tenant_id = $1 AND type = 'tenant.connection_check'",
+                {tenant});
+  ASSERT_GT(check, 0) << "the callback starts a connection check";
+  EXPECT_EQ(ops.Run(tenant, check).status, store::RunStatus::kSucceeded) << ops.JobErrors(check);
+  const Reply shown = api.Call("GET", "/api/v1/tenants/" + std::to_string(tenant), admin.token);
+  ASSERT_EQ(shown.status, 200) << shown.body;
+  EXPECT_EQ(shown.Json()["name"], "Contoso Dental") << "named after the directory";
+  EXPECT_EQ(shown.Json()["entra_tenant_id"], "customer-c");
+  EXPECT_EQ(shown.Json()["credential_kind"], "platform");
+  EXPECT_EQ(shown.Json()["has_credentials"], true);
+  EXPECT_EQ(shown.Json()["role"], "owner") << "the admin who asked owns it";
+  // A backup of the new tenant works with the MSP's app.
+  ops.sim.GeneratePolicies("customer-c", 5, "deviceConfigurations");
+  ASSERT_EQ(api.Call("POST", "/api/v1/tenants/" + std::to_string(tenant) + "/policies/sync",
+                     admin.token)
+                .status,
+            202);
+  ops.Drain();
+  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM policies WHERE tenant_id = $1", {tenant}), 5);
+  const int64_t tenants_after = ops.Count("SELECT COUNT(*) FROM tenants");
+  EXPECT_EQ(tenants_after, tenants_before + 1);
+
+  // Reused, forged, expired, refused: each says why; none adds a tenant.
+  const Reply reused = api.Call("GET", callback);
+  EXPECT_EQ(reused.status, 400);
+  EXPECT_NE(reused.body.find("used already"), std::string::npos) << reused.body;
+  const std::string state = link.Json()["state"];
+  std::string forged = callback;
+  const size_t sig = forged.find("."), amp = forged.find('&', sig);
+  forged.replace(sig + 1, (amp == std::string::npos ? forged.size() : amp) - sig - 1,
+                 std::string(32, 'a'));
+  const Reply bad_sig = api.Call("GET", forged);
+  EXPECT_EQ(bad_sig.status, 400);
+  EXPECT_NE(bad_sig.body.find("signature does not match"), std::string::npos) << bad_sig.body;
+  EXPECT_EQ(bad_sig.Json()["field"], "state");
+  const SecretBox box = *SecretBox::FromBase64Key(kTestMasterKey);
+  ::ta::testing::MustExec(ops.db(),
+                          "INSERT INTO onboarding_states (nonce, cloud, created_at, expires_at) "
+                          "VALUES ('old-nonce', 'global', 0, 1000)");
+  const std::string expired_state =
+      "old-nonce." + box.Digest("tenantatlas onboarding state:old-nonce").substr(0, 32);
+  const Reply expired = api.Call(
+      "GET", "/api/v1/onboarding/callback?admin_consent=True&tenant=customer-c&state=" +
+                 expired_state);
+  EXPECT_EQ(expired.status, 400);
+  EXPECT_NE(expired.body.find("expired"), std::string::npos) << expired.body;
+  ops.sim.Configure({{"consent_error", "access_denied"}});
+  const Reply link2 = api.Call("POST", "/api/v1/onboarding", admin.token, R"({"name":"Fabrikam"})");
+  auto refused = sim.Get(link2.Json()["consent_url"].get<std::string>().substr(
+      ops.sim.base_url().size()));
+  ASSERT_TRUE(refused);
+  const std::string refused_back =
+      refused->get_header_value("Location").substr(std::string("http://atlas.test").size());
+  const Reply declined = api.Call("GET", refused_back);
+  EXPECT_EQ(declined.status, 400);
+  EXPECT_NE(declined.body.find("consent was not given"), std::string::npos) << declined.body;
+  EXPECT_EQ(ops.Count("SELECT COUNT(*) FROM tenants"), tenants_after);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ApiOpsTest,

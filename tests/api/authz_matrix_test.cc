@@ -160,6 +160,13 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
   // Path pieces for a scope: the tenant in the path and whose records are used.
   auto tp = [&](Scope s) { return T(s == Scope::kOtherTenant ? b.tenant : a.tenant); };
   auto rec = [&](Scope s) { return s == Scope::kOwn ? a : b; };
+  // The MSP's app, which onboarding needs (configured once, whichever sample runs first).
+  auto platform_app = [&] {
+    ::ta::testing::MustExec(db,
+                            "INSERT INTO platform_app (id, client_id, credential_kind, sealed, "
+                            "updated_at) VALUES (1, 'msp', 'secret', 'x', 0) ON CONFLICT (id) DO "
+                            "NOTHING");
+  };
   const std::map<std::string, SampleFn> samples = {
       {"GET /healthz",
        [](const Who&, Scope) {
@@ -365,6 +372,25 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
        [&](const Who&, Scope s) {
          return Sample{tp(s), "", {200}};
        }},
+      {"GET /api/v1/platform/app",
+       [&](const Who&, Scope) {
+         platform_app();
+         return Sample{"/api/v1/platform/app", "", {200}};
+       }},
+      {"PUT /api/v1/platform/app",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/platform/app",
+                       R"({"client_id":"msp","client_secret":"s3cr3t-value-Qx8~"})", {200}};
+       }},
+      {"POST /api/v1/onboarding",
+       [&](const Who&, Scope) {
+         platform_app();
+         return Sample{"/api/v1/onboarding", "{}", {201}};
+       }},
+      {"GET /api/v1/onboarding/callback",
+       [&](const Who&, Scope) {
+         return Sample{"/api/v1/onboarding/callback?tenant=x&state=forged.sig", "", {400}};
+       }},
       {"POST /api/v1/tenants/import",
        [&](const Who&, Scope) {
          return Sample{"/api/v1/tenants/import",
@@ -567,6 +593,10 @@ TEST_P(AuthzMatrix, EveryRouteForEveryRoleAndTenant) {
       {"GET /api/v1/tenants", "user"},
       {"POST /api/v1/tenants", "platform_admin"},
       {"POST /api/v1/tenants/import", "platform_admin"},
+      {"GET /api/v1/platform/app", "platform_admin"},
+      {"PUT /api/v1/platform/app", "platform_admin"},
+      {"POST /api/v1/onboarding", "platform_admin"},
+      {"GET /api/v1/onboarding/callback", "public"},
       {"GET /api/v1/tenants/{tenant}", "readonly"},
       {"PUT /api/v1/tenants/{tenant}/credentials", "owner"},
       {"POST /api/v1/tenants/{tenant}/credentials/certificate", "owner"},

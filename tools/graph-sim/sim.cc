@@ -156,6 +156,8 @@ std::string GraphSim::base_url() const { return "http://127.0.0.1:" + std::to_st
 void GraphSim::AddTenant(const std::string& tenant_id, const std::vector<SimApp>& apps) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Tenant& t = impl_->tenants[tenant_id];
+  t.id = tenant_id;
+  if (t.org_name.empty()) t.org_name = "Organization " + tenant_id;
   for (const auto& a : apps) {
     t.apps[a.client_id] = a.client_secret;
     std::string end = a.secret_end;
@@ -186,7 +188,7 @@ const std::vector<std::string>& DefaultRoles() {
       "CloudPC.ReadWrite.All",                       "Policy.Read.All",
       "Policy.ReadWrite.ConditionalAccess",          "Group.Read.All",
       "User.Read.All",                               "Application.Read.All",
-      "RoleManagement.Read.Directory"};
+      "RoleManagement.Read.Directory",               "Organization.Read.All"};
   return kRoles;
 }
 
@@ -245,6 +247,10 @@ bool GraphSim::LoadFixture(const json& fixture, std::string* error) {
       apps.push_back(std::move(app));
     }
     AddTenant(t["id"], apps);
+    if (t.contains("display_name") && t["display_name"].is_string()) {
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      impl_->tenants[t["id"]].org_name = t["display_name"];
+    }
     if (t.contains("groups")) {
       if (!t["groups"].is_array() || !std::all_of(t["groups"].begin(), t["groups"].end(),
                                                   [](const json& g) { return g.is_object(); })) {

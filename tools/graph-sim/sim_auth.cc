@@ -137,7 +137,54 @@ void GraphSim::Impl::Token(const httplib::Request& req, httplib::Response& res) 
       "", req.get_header_value("Host"), client);  // never the secret
 }
 
+// Admin consent: the configured directory's admin consents to the app (a
+// multi-tenant app registered in another directory): the app may then sign
+// in to that directory with its own secret or certificate and roles. The
+// browser goes back to redirect_uri with the directory and the state, or with
+// Entra's error for a refusal.
+void GraphSim::Impl::AdminConsent(const httplib::Request& req, httplib::Response& res) {
+  const std::string client = req.get_param_value("client_id");
+  const std::string redirect = req.get_param_value("redirect_uri");
+  const std::string state = req.get_param_value("state");
+  auto enc = [](const std::string& v) { return httplib::detail::encode_query_param(v); };
+  std::lock_guard<std::mutex> lock(mu);
+  const Tenant* home = nullptr;
+  for (const auto& [_, t] : tenants)
+    if (t.apps.count(client) && t.id != consent_as) home = &t;
+  if (redirect.empty() || !home) {
+    res.status = 400;
+    res.set_content("<html><body>AADSTS700016: Application with identifier '" + client +
+                        "' was not found, or no redirect_uri was given.</body></html>",
+                    "text/html");
+    return;
+  }
+  std::string location = redirect + (redirect.find('?') == std::string::npos ? "?" : "&");
+  if (!consent_error.empty()) {
+    location += "error=" + enc(consent_error) +
+                "&error_description=" + enc("AADSTS65004: User declined to consent to access the app.") +
+                "&state=" + enc(state);
+  } else if (consent_as.empty() || !tenants.count(consent_as)) {
+    res.status = 400;
+    res.set_content("<html><body>No directory to consent as (the consent_as knob).</body></html>",
+                    "text/html");
+    return;
+  } else {
+    Tenant& t = tenants[consent_as];
+    t.apps[client] = home->apps.at(client);
+    auto certs = home->certificates.find(client);
+    if (certs != home->certificates.end()) t.certificates[client] = certs->second;
+    auto roles = home->roles.find(client);
+    if (roles != home->roles.end()) t.roles[client] = roles->second;
+    location += "admin_consent=True&tenant=" + enc(consent_as) + "&state=" + enc(state) +
+                "&scope=" + enc(req.get_param_value("scope"));
+  }
+  res.status = 302;
+  res.set_header("Location", location);
+}
+
 void GraphSim::Impl::AuthRoutes() {
+  server.Get(R"(/([^/]+)/v2\.0/adminconsent)",
+             [this](const httplib::Request& req, httplib::Response& res) { AdminConsent(req, res); });
   server.Post(R"(/([^/]+)/oauth2/v2\.0/token)",
               [this](const httplib::Request& req, httplib::Response& res) { Token(req, res); });
 }

@@ -78,6 +78,13 @@ void GraphSim::Impl::DirectoryRoutes() {
                  res.set_content(out.dump(), "application/json");
                });
              });
+  // The directory's organization (its display name names a consented tenant).
+  server.Get(R"(/(?:beta|v1\.0)/organization)", [this](const Request& req, Response& res) {
+    Graph(req, res, false, [&](Tenant& t, const std::string&) {
+      const json out = {{"value", {{{"id", t.id}, {"displayName", t.org_name}}}}};
+      res.set_content(out.dump(), "application/json");
+    });
+  });
   for (const auto& [path, coll] : lists) {
     server.Get(path, [this, coll = coll](const Request& req, Response& res) {
       Graph(req, res, false, [&](Tenant& t, const std::string&) {

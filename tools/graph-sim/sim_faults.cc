@@ -213,6 +213,10 @@ void GraphSim::Impl::ApplyKnobs(const json& k) {
       roles = r["roles"].get<std::vector<std::string>>();
     tenants[r.value("tenant", "")].roles[r.value("client_id", "")] = roles;
   }
+  if (k.contains("consent_as")) consent_as = k["consent_as"];
+  if (k.contains("consent_error")) consent_error = k["consent_error"];
+  if (k.contains("org_name")) tenants[k["org_name"].value("tenant", "")].org_name =
+      k["org_name"].value("name", "");
   if (k.contains("add_certificate")) {
     const json& c = k["add_certificate"];
     tenants[c.value("tenant", "")].certificates[c.value("client_id", "")].push_back(

@@ -82,6 +82,8 @@ struct Collection {
 };
 
 struct Tenant {
+  std::string id;        // the directory id
+  std::string org_name;  // the organization's display name (Graph /organization)
   std::map<std::string, std::string> apps;  // client_id -> secret
   std::map<std::string, std::string> secret_ends;  // client_id -> endDateTime
   std::map<std::string, std::optional<std::vector<std::string>>> roles;  // client_id -> roles
@@ -137,6 +139,10 @@ struct GraphSim::Impl {
   // the next `hold_next_writes` writes are carried out, then answered only
   // after `hold_ms` (a client that times out never sees the 201). Both waits
   // end early on Stop() or {"release": true}.
+  // Admin consent (GET {authority}/organizations/v2.0/adminconsent): the
+  // directory whose admin consents (`consent_as`), or a refusal
+  // (`consent_error`, e.g. "access_denied"), sent back to the redirect_uri.
+  std::string consent_as, consent_error;
   int hang_next = 0;
   int64_t hang_ms = 0;
   // Broken answers: the next `misbehave_next` Graph requests are answered with
@@ -196,6 +202,7 @@ struct GraphSim::Impl {
   // sim_auth.cc
   void AuthRoutes();
   void Token(const httplib::Request& req, httplib::Response& res);
+  void AdminConsent(const httplib::Request& req, httplib::Response& res);
 
   // sim_faults.cc
   // Authenticates, throttles and injects faults; on success calls fn with the

@@ -765,6 +765,12 @@ test('portfolio: every tenant with its last backup, next backup and what needs a
   // Only what needs attention (the demo's tenants have no schedule).
   await page.getByLabel('Only tenants that need attention').check();
   await page.getByTestId('portfolio-row').first().getByText('no schedule backs it up', { exact: false }).waitFor();
+  // A platform admin configures the MSP's app (a certificate is made without a secret) and gets an admin-consent link.
+  await page.getByText('Add a tenant', { exact: true }).click();
+  await page.getByLabel('MSP app client id').fill('msp-multi-tenant-app');
+  await page.getByRole('button', { name: 'Save the MSP app' }).click();
+  await page.getByRole('button', { name: 'Get an admin-consent link' }).click();
+  await page.getByTestId('consent-link').getByRole('link', { name: /adminconsent\?client_id=msp-multi-tenant-app&/ }).waitFor();
   // A platform admin imports tenants from a CSV file: the good row is created, the bad one names its column.
   await page.getByText('Import tenants from CSV').click();
   await page.getByLabel('CSV file').setInputFiles({

@@ -3,7 +3,8 @@
 // credential health and what needs attention. Sorted and filtered by the
 // server, 50 at a time, so it stays quick at thousands of tenants.
 import { useState } from 'preact/hooks';
-import { ApiError, get, post, withQuery } from '../api';
+import { useLocation } from 'preact-iso';
+import { ApiError, get, post, put, withQuery } from '../api';
 import { Empty, PageTitle, Pager, ProblemView, Show, Table, When } from '../components/ui';
 import { useAsync, useCursor } from '../hooks';
 import { useSession } from '../session';
@@ -37,6 +38,109 @@ function age(seconds: number): string {
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h`;
   const d = Math.round(seconds / 86400);
   return `${d} day${d === 1 ? '' : 's'}`;
+}
+
+type Cloud = 'global' | 'usgov' | 'usgovdod' | 'china';
+
+// Add a tenant, either way: the customer's admin consents to the MSP's own
+// multi-tenant app (a link to send them), or the tenant gets its own app
+// registration (its credentials are set on its Tenant page).
+function AddTenant(props: { onAdded: () => void }) {
+  const { route } = useLocation();
+  const app = useAsync(() => get<{ client_id: string; credential_kind: string }>('/api/v1/platform/app').catch(() => null), []);
+  const [name, setName] = useState('');
+  const [cloud, setCloud] = useState<Cloud>('global');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [link, setLink] = useState<{ consent_url: string; expires_at: string } | null>(null);
+  const [clientId, setClientId] = useState('');
+  const [secret, setSecret] = useState('');
+  const run = async (what: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await what();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const consent = (e: Event) => {
+    e.preventDefault();
+    void run(async () => {
+      const r = await post<{ consent_url: string; expires_at: string }>('/api/v1/onboarding', { ...(name.trim() ? { name: name.trim() } : {}), cloud });
+      setLink(r.data);
+    });
+  };
+  const ownApp = () =>
+    void run(async () => {
+      const r = await post<{ id: number }>('/api/v1/tenants', { name: name.trim() });
+      props.onAdded();
+      route(`/tenant?tenant=${r.data.id}`);
+    });
+  const configure = (e: Event) => {
+    e.preventDefault();
+    void run(async () => {
+      await put('/api/v1/platform/app', { client_id: clientId.trim(), ...(secret ? { client_secret: secret } : {}) });
+      setSecret('');
+      app.reload();
+    });
+  };
+  return (
+    <details class="card">
+      <summary>Add a tenant</summary>
+      <form onSubmit={consent} aria-label="Add a tenant" class="stack">
+        <label>
+          Name <small class="muted">(optional with admin consent: the directory's name is used)</small>
+          <input name="name" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Cloud
+          <select name="cloud" value={cloud} onChange={(e) => setCloud((e.target as HTMLSelectElement).value as Cloud)}>
+            <option value="global">Global (commercial, GCC)</option>
+            <option value="usgov">US Government L4 (GCC High)</option>
+            <option value="usgovdod">US Government L5 (DoD)</option>
+            <option value="china">China (operated by 21Vianet)</option>
+          </select>
+        </label>
+        <ProblemView error={error} />
+        <div class="row">
+          <button type="submit" disabled={busy || !app.data} aria-busy={busy}>
+            Get an admin-consent link
+          </button>
+          <button type="button" class="secondary" disabled={busy || !name.trim()} onClick={ownApp}>
+            Add with its own app registration
+          </button>
+        </div>
+        {link && (
+          <p data-testid="consent-link" class="ok">
+            Send this link to the customer's Global Administrator (good once, until {link.expires_at.slice(0, 16).replace('T', ' ')} UTC). After consent
+            the tenant appears here and its connection is checked: <a href={link.consent_url}>{link.consent_url}</a>
+          </p>
+        )}
+      </form>
+      {app.data === null && (
+        <form onSubmit={configure} aria-label="MSP app" class="stack">
+          <p class="muted">
+            Admin consent needs the MSP's own multi-tenant app registration (redirect URI: this server's <code>/api/v1/onboarding/callback</code>).
+            Without a secret, TenantAtlas makes a certificate to upload to it.
+          </p>
+          <label>
+            MSP app client id
+            <input name="msp_client_id" required value={clientId} onInput={(e) => setClientId((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Client secret <small class="muted">(optional)</small>
+            <input name="msp_client_secret" type="password" autocomplete="new-password" value={secret} onInput={(e) => setSecret((e.target as HTMLInputElement).value)} />
+          </label>
+          <button type="submit" disabled={busy}>
+            Save the MSP app
+          </button>
+        </form>
+      )}
+    </details>
+  );
 }
 
 interface ImportRow {
@@ -149,6 +253,13 @@ export function PortfolioPage() {
   return (
     <section>
       <PageTitle>Portfolio</PageTitle>
+      {session.me.user.is_platform_admin && (
+        <AddTenant
+          onAdded={() => {
+            void session.refresh();
+          }}
+        />
+      )}
       {session.me.user.is_platform_admin && (
         <ImportTenants
           onImported={() => {

@@ -19,3 +19,29 @@ CREATE TABLE key_rotations (
   finished_at INTEGER,
   progress TEXT NOT NULL DEFAULT '{}'
 );
+-- The MSP's own multi-tenant app (one row): tenants onboarded through admin
+-- consent (credential_kind 'platform') sign in with it. `sealed` is its
+-- sealed client secret or private key.
+CREATE TABLE platform_app (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  client_id TEXT NOT NULL,
+  credential_kind TEXT NOT NULL,
+  sealed TEXT NOT NULL,
+  certificate TEXT,
+  updated_at INTEGER NOT NULL
+);
+-- Admin-consent links handed out: the state's nonce, who asked, the tenant's
+-- name and cloud, until when it may be used, and when it was (single use).
+CREATE TABLE onboarding_states (
+  nonce TEXT PRIMARY KEY,
+  created_by INTEGER REFERENCES users(id),
+  name TEXT,
+  cloud TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  tenant_id INTEGER REFERENCES tenants(id)
+);
+-- 1: the tenant was onboarded without a name; its next connection check names
+-- it after the directory's organization (Graph /organization).
+ALTER TABLE tenants ADD COLUMN name_from_directory INTEGER NOT NULL DEFAULT 0;
