@@ -533,20 +533,18 @@ Result<Response> OnboardingCallback(ApiContext& ctx, Request& req) {
     return Unexpected(Status::FailedPrecondition("onboarding: the server has no master key"));
   tenancy::Actor actor = ActorOf(ctx, req);
   actor.via = "consent";
-  auto tenant = store::WriteResult<int64_t>(ctx.db, [&](store::Tx& tx) {
+  auto done = store::WriteResult<tenancy::Onboarded>(ctx.db, [&](store::Tx& tx) {
     return tenancy::CompleteOnboarding(tx, actor, state, directory, *ctx.box);
   });
-  if (!tenant) return Unexpected(tenant.error());
-  auto owner = store::ReadResult<std::optional<int64_t>>(ctx.db, [&](store::Tx& tx)
-                                                             -> Result<std::optional<int64_t>> {
-    auto s = store::Onboarding::FindState(tx, state.substr(0, state.find('.')));
-    if (!s) return Unexpected(s.error());
-    return *s ? (*s)->created_by : std::nullopt;
-  });
-  if (owner && *owner) (void)runs::StartConnectionCheck(ctx.runs, *tenant, **owner);
+  if (!done) return Unexpected(done.error());
+  const int64_t tenant = done->tenant_id;
+  // The check runs as the admin who asked for the link (the callback has no
+  // user). The tenant exists either way: if the start fails, its page offers
+  // "Check the connection" (and it stays named after its id until then).
+  if (done->owner) (void)runs::StartConnectionCheck(ctx.runs, tenant, *done->owner);
   Response r;
   r.status = 302;
-  r.headers.emplace_back("Location", "/tenant?tenant=" + std::to_string(*tenant) + "&onboarded=1");
+  r.headers.emplace_back("Location", "/tenant?tenant=" + std::to_string(tenant) + "&onboarded=1");
   return r;
 }
 

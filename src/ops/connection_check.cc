@@ -1,8 +1,10 @@
-// tenant.connection_check: can TenantAtlas get a token for the tenant, and
-// read each object type and directory list? One item per check; a refused
-// read names the application permission to grant; and when the client secret
-// expires, from the app registration (stored on the tenant). Writes nothing to
-// Graph and nothing to the inventory.
+// tenant.connection_check: can TenantAtlas get a token for the tenant, which
+// application permissions does it carry (its roles: per type, back up and
+// restore, and what to grant), and can it read each object type and directory
+// list? One item per check; a refused read names the application permission
+// to grant; when the client secret or certificate expires (stored on the
+// tenant); and, for a tenant onboarded without a name, its directory's name.
+// Writes nothing to Graph and nothing to the inventory but those two.
 #include <map>
 
 #include "catalog/catalog.h"

@@ -100,7 +100,7 @@ Result<ConsentLink> StartOnboarding(store::Tx& tx, const Actor& actor,
   return link;
 }
 
-Result<int64_t> CompleteOnboarding(store::Tx& tx, const Actor& actor, const std::string& state,
+Result<Onboarded> CompleteOnboarding(store::Tx& tx, const Actor& actor, const std::string& state,
                                    const std::string& entra_tenant_id, const SecretBox& box) {
   const size_t dot = state.find('.');
   const std::string nonce = state.substr(0, dot);
@@ -135,7 +135,7 @@ Result<int64_t> CompleteOnboarding(store::Tx& tx, const Actor& actor, const std:
       nlohmann::json{{"entra_tenant_id", entra_tenant_id}, {"cloud", s.cloud}, {"via", "consent"}}
           .dump(),
       actor.now_ms));
-  return *id;
+  return Onboarded{*id, s.created_by};
 }
 
 }  // namespace ta::tenancy

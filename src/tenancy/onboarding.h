@@ -49,7 +49,11 @@ Result<ConsentLink> StartOnboarding(store::Tx& tx, const Actor& actor,
 // and creates the tenant for directory `entra_tenant_id`, owned by whoever
 // asked for the link. InvalidArgument (field "state" or "tenant") says why a
 // callback is refused; nothing is created then.
-Result<int64_t> CompleteOnboarding(store::Tx& tx, const Actor& actor, const std::string& state,
+struct Onboarded {
+  int64_t tenant_id = 0;
+  std::optional<int64_t> owner;  // who asked for the link
+};
+Result<Onboarded> CompleteOnboarding(store::Tx& tx, const Actor& actor, const std::string& state,
                                    const std::string& entra_tenant_id, const SecretBox& box);
 
 }  // namespace ta::tenancy
