@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -92,6 +93,11 @@ TEST_P(AccessTest, ABackupWithoutTheAppsPermissionSkipsExactlyTheAppTypes) {
   EXPECT_EQ(captured, all_policies - app_policies);
   EXPECT_GT(captured, 0);
   EXPECT_EQ(run.skipped, skipped);
+  std::printf("PERMISSIONS|%s|without DeviceManagementApps|%zu app types|%lld of %lld policies "
+              "skipped|%lld captured\n",
+              env.db().backend() == store::Backend::kSqlite ? "sqlite" : "postgres",
+              app_types.size(), static_cast<long long>(skipped),
+              static_cast<long long>(all_policies), static_cast<long long>(captured));
 
   // A sync now skips exactly the app types' lists, and marks nothing gone.
   auto sync = runs::StartInventorySync(*env.runs, env.tenant_a, env.operator_both);
