@@ -23,6 +23,9 @@ class OnePage final : public ta::graph::GraphReader {
     if (calls_++ == 0) return page_;
     return nlohmann::json::object();
   }
+  ta::graph::GraphResult<std::optional<std::vector<std::string>>> Roles() override {
+    return std::optional<std::vector<std::string>>();
+  }
 
  private:
   nlohmann::json page_;
