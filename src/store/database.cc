@@ -4,8 +4,10 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "store/db_copy.h"
 #include "store/postgres_database.h"
 #include "store/sqlite_database.h"
+#include "store/sqlite_files.h"
 
 namespace ta::store {
 
@@ -52,6 +54,21 @@ const std::string& Row::Text(size_t i) const {
   return c ? *c : kEmpty;
 }
 
+std::string RedactedUrl(const std::string& url) {
+  std::string out = url;
+  const size_t scheme = out.find("://");
+  const size_t at = out.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    const size_t end = out.find('&', p);
+    out.replace(p + 9, (end == std::string::npos ? out.size() : end) - p - 9, "***");
+  }
+  return out;
+}
+
 std::string IdArray(Backend backend, const std::vector<int64_t>& ids) {
   std::string out(1, backend == Backend::kPostgres ? '{' : '[');
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -81,16 +98,21 @@ std::string InTextArray(Backend backend, std::string_view column, int n) {
 
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url,
                                                const DatabaseOptions& options) {
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return OpenPostgres(url, options);
-  }
-  std::string path = url;
-  if (path.rfind("sqlite:", 0) == 0) path = path.substr(7);
-  if (path.empty()) {
+  const auto path = SqlitePath(url);
+  if (path && path->empty()) {
     return Unexpected(Status::InvalidArgument(
         "database: empty path; use a file path, sqlite:PATH or postgresql://..."));
   }
-  return OpenSqlite(path, options);
+  auto db = path ? OpenSqlite(*path, options) : OpenPostgres(url, options);
+  if (!db || options.allow_unfinished_copy) return db;
+  // A schema without db_copy (not migrated yet) has no copy in progress.
+  auto copy = ReadResult<std::optional<std::string>>(**db, UnfinishedCopy);
+  if (copy && *copy) {
+    return Unexpected(Status::FailedPrecondition(
+        "database: it is the target of an unfinished `tenantatlas db migrate` from " + **copy +
+        " and is incomplete; run that command again to finish the copy"));
+  }
+  return db;
 }
 
 }  // namespace ta::store

@@ -69,6 +69,12 @@ struct DatabaseOptions {
   int sqlite_busy_timeout_ms = 5000;
   int pg_pool_size = 16;
   bool run_migrations = true;
+  // A database that an unfinished `db migrate` is copying into is refused
+  // (it is incomplete); only the copy itself opens it.
+  bool allow_unfinished_copy = false;
+  // SQLite: open without changing the file (no journal-mode switch, no
+  // creation, Write fails). Implies no migrations. PostgreSQL: ignored.
+  bool read_only = false;
 };
 
 class Database {
@@ -115,9 +121,13 @@ class Database {
 
 // Opens a database from a URL: "postgresql://..." / "postgres://..." selects
 // PostgreSQL; "sqlite:PATH" or a plain path selects SQLite. Runs migrations
-// unless options say not to.
+// unless options say not to. Refuses the target of an unfinished copy.
 Result<std::unique_ptr<Database>> OpenDatabase(const std::string& url,
                                                const DatabaseOptions& options = {});
+
+// The URL with any password in it (user:PASSWORD@ or password=) replaced by
+// "***", for messages and logs.
+std::string RedactedUrl(const std::string& url);
 
 // Helpers that carry a value out of a transaction.
 namespace detail {

@@ -58,7 +58,9 @@ class SqliteConn {
     sqlite3* db = nullptr;
     int rc =
         sqlite3_open_v2(path.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                        SQLITE_OPEN_READWRITE | (o.read_only ? 0 : SQLITE_OPEN_CREATE) |
+                            SQLITE_OPEN_NOMUTEX,
+                        nullptr);
     auto conn = std::unique_ptr<SqliteConn>(new SqliteConn(db));
     if (rc != SQLITE_OK) return Unexpected(SqliteError(db, rc, "open " + path));
     sqlite3_extended_result_codes(db, 1);
@@ -439,8 +441,10 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
   std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   std::error_code ec;
   const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  auto writer = SqliteConn::Open(path, false, options);
+  if (!parent.empty() && !options.read_only) std::filesystem::create_directories(parent, ec);
+  // Read-only: every connection is a reader (query_only, the journal mode
+  // left as it is), so Write fails and the file is not changed.
+  auto writer = SqliteConn::Open(path, options.read_only, options);
   if (!writer) return Unexpected(writer.error());
   std::vector<std::unique_ptr<SqliteConn>> readers;
   for (int i = 0; i < std::max(1, options.sqlite_readers); ++i) {
@@ -448,11 +452,11 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path,
     if (!r) return Unexpected(r.error());
     readers.push_back(std::move(*r));
   }
-  auto checkpointer = SqliteConn::Open(path, false, options);
+  auto checkpointer = SqliteConn::Open(path, options.read_only, options);
   if (!checkpointer) return Unexpected(checkpointer.error());
   auto db = std::make_unique<SqliteDatabase>(std::move(*writer), std::move(readers),
                                              std::move(*checkpointer));
-  if (options.run_migrations) {
+  if (options.run_migrations && !options.read_only) {
     if (Status s = Migrate(*db); !s.ok()) return Unexpected(s);
   }
   return std::unique_ptr<Database>(std::move(db));
