@@ -76,6 +76,7 @@ class Installation {
   }
   ~Installation() {
     for (auto& w : workers_) w.Stop(SIGKILL);
+    for (auto& n : nodes_) n.Stop(SIGKILL);
     serve_.Stop(SIGKILL);
     sim_.Stop(SIGKILL);
   }
@@ -97,6 +98,27 @@ class Installation {
     client_ = std::make_unique<httplib::Client>("127.0.0.1", api_port_);
     client_->set_connection_timeout(2, 0);
     client_->set_read_timeout(10, 0);
+  }
+  // Another `serve` on the same database (a second API node behind a load
+  // balancer); returns its port. node(i) is its process.
+  int StartAnotherServe(int workers) {
+    nodes_.push_back(Child::Start({Bin(), "serve", "--db", db_, "--port", "0", "--workers",
+                                   std::to_string(workers)},
+                                  dir_ + "/serve" + std::to_string(nodes_.size() + 1) + ".log",
+                                  env_));
+    auto m = nodes_.back().WaitFor(std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"),
+                                   std::chrono::seconds(30));
+    EXPECT_FALSE(m.empty()) << nodes_.back().buffered;
+    return m.empty() ? 0 : std::stoi(m[1]);
+  }
+  Child& node(size_t i) { return nodes_.at(i); }
+  // The worker id each `worker` process announced ("worker ID started").
+  std::vector<std::string> WorkerIds() {
+    std::vector<std::string> ids;
+    std::smatch m;
+    for (const auto& w : workers_)
+      if (std::regex_search(w.buffered, m, std::regex(R"(worker (\S+) started)"))) ids.push_back(m[1]);
+    return ids;
   }
   void StartWorker() {
     workers_.push_back(Child::Start({Bin(), "worker", "--db", db_},
@@ -223,7 +245,7 @@ class Installation {
   std::string dir_, db_, sim_url_, token_;
   std::vector<std::string> env_;
   Child sim_, serve_;
-  std::vector<Child> workers_;
+  std::vector<Child> workers_, nodes_;
   std::unique_ptr<httplib::Client> client_;
   int api_port_ = 0;
 };
