@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else lives in scripts/.
-.PHONY: run test build bootstrap format clean
+.PHONY: run test build bootstrap format clean package
 
 run:
 	scripts/run $(ARGS)
@@ -12,6 +12,10 @@ build:
 
 bootstrap:
 	scripts/bootstrap
+
+# The Debian package (build/dist/tenantatlas_<version>_amd64.deb), lintian-checked.
+package:
+	scripts/bootstrap --test && scripts/package
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -246,7 +246,8 @@ void AddDbOption(CLI::App* cmd, std::string& db_url) {
 
 void AddMasterKeyOption(CLI::App* cmd, std::string& key_file) {
   cmd->add_option("--master-key-file", key_file,
-                  "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)");
+                  "File with the base64 master key that seals tenant secrets (else TA_MASTER_KEY)")
+      ->envname("TA_MASTER_KEY_FILE");
 }
 
 void AddDbCommands(CLI::App& app, Commands& out) {
