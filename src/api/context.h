@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth_cache.h"
 #include "api/login_limiter.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -41,6 +42,10 @@ struct ApiOptions {
   // Where consent links send the customer's admin: "" for the tenant cloud's
   // own authority; the simulator's URL when serve runs against graph-sim.
   std::string consent_authority;
+  // How long an authorization result is reused (api/auth_cache.h); 0: never.
+  // A revocation made through this process voids it at once; one made by
+  // another process or node takes effect within this time.
+  std::chrono::milliseconds auth_cache_ttl{1000};
 };
 
 struct ApiContext {
@@ -66,6 +71,7 @@ struct ApiContext {
   Logger& log;
   LoginLimiter& login_limiter;
   ApiOptions options;
+  AuthCache auth_cache{options.auth_cache_ttl};
   // Extra /metrics text (e.g. from the worker side); may be empty.
   std::function<std::string()> extra_metrics;
   // The connection layer's gauges and limit counters (set by the server).

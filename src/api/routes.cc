@@ -209,12 +209,6 @@ bool IsJsonContentType(const std::string& ct) {
   return base == "application/json" || base == "application/problem+json";
 }
 
-struct AuthResult {
-  std::optional<store::Principal> principal;
-  bool tenant_exists = false;
-  std::optional<std::string> role;
-};
-
 bool IsUnsafe(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 // Authenticates and, for tenant routes, looks up the tenant and the role, in
@@ -250,7 +244,12 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
   }
   const int64_t now = ToUnixMillis(ctx.clock.Now());
   const std::string hash = SecretHash(secret);
-  auto found = store::ReadResult<AuthResult>(ctx.db, [&](store::Tx& tx) -> Result<AuthResult> {
+  const std::string cache_key =
+      (bearer ? "t:" : "s:") + hash + ":" + std::to_string(tenant_route ? tenant : -1);
+  const uint64_t generation = store::Accounts::AccessGeneration();
+  std::optional<AuthResult> cached = ctx.auth_cache.Find(cache_key);
+  auto found = cached ? Result<AuthResult>(std::move(*cached))
+                      : store::ReadResult<AuthResult>(ctx.db, [&](store::Tx& tx) -> Result<AuthResult> {
     AuthResult out;
     auto p = bearer ? store::Accounts::PrincipalForToken(tx, hash, now)
                     : store::Accounts::PrincipalForSession(tx, hash, now);
@@ -264,6 +263,9 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
     return out;
   });
   if (!found) return Unexpected(found.error());
+  // Only grants are kept (a refusal is looked up again next time).
+  if (!cached && found->principal && (!tenant_route || found->role))
+    ctx.auth_cache.Put(cache_key, *found, generation);
   if (!found->principal) {
     return Unexpected(Status::Unauthenticated(
         bearer ? "Authorization: the API token is unknown, expired or revoked"
@@ -280,8 +282,10 @@ Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
       (!p.last_used_at || *p.last_used_at < now - 60'000)) {
     // At most one write per token per minute keeps "last used" useful without
     // turning every read into a write.
-    (void)ctx.db.Write(
-        [&](store::Tx& tx) { return store::Accounts::TouchToken(tx, p.credential_id, now); });
+    if (ctx.db.Write([&](store::Tx& tx) {
+                return store::Accounts::TouchToken(tx, p.credential_id, now);
+              }).ok())
+      ctx.auth_cache.Touched(cache_key, now);
   }
   if (route.access == Access::kPlatformAdmin && !p.user.is_platform_admin)
     return Unexpected(Status::PermissionDenied("this needs a platform administrator"));

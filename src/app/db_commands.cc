@@ -23,20 +23,12 @@ namespace {
 // does not verify.
 bool Describe(store::Database& db, std::ostream& out) {
   auto applied = store::AppliedMigrations(db);
-  auto counts = store::ReadResult<std::vector<int64_t>>(
-      db, [](store::Tx& tx) -> Result<std::vector<int64_t>> {
-        auto r = tx.Query(
-            "SELECT (SELECT COUNT(*) FROM tenants), (SELECT COUNT(*) FROM runs), (SELECT "
-            "COUNT(*) FROM policy_versions), (SELECT COUNT(*) FROM audit_log)");
-        if (!r) return Unexpected(r.error());
-        return std::vector<int64_t>{r->front().Int(0), r->front().Int(1), r->front().Int(2),
-                                    r->front().Int(3)};
-      });
+  auto counts = store::ReadResult<store::DatabaseContents>(db, store::CountContents);
   auto problems = store::AuditLog::Verify(db);
   out << "  schema version " << (applied && !applied->empty() ? applied->back() : 0);
   if (counts) {
-    out << "; " << (*counts)[0] << " tenants, " << (*counts)[1] << " runs, " << (*counts)[2]
-        << " policy versions, " << (*counts)[3] << " audit entries";
+    out << "; " << counts->tenants << " tenants, " << counts->runs << " runs, " << counts->versions
+        << " policy versions, " << counts->audit_entries << " audit entries";
   }
   out << "\n";
   if (!problems || !problems->empty()) {
@@ -99,9 +91,14 @@ int RunAuditVerifyCommand(const std::string& db_url, std::ostream& out, std::ost
   }
   auto count = store::ReadResult<store::AuditLog::Size>(
       **db, [](store::Tx& tx) { return store::AuditLog::Count(tx); });
+  auto unsealed =
+      store::ReadResult<int64_t>(**db, [](store::Tx& tx) { return store::AuditLog::Unsealed(tx); });
   if (problems->empty()) {
     out << "audit log intact: " << (count ? count->entries : 0) << " entries in "
-        << (count ? count->chains : 0) << " tenant chains\n";
+        << (count ? count->chains : 0) << " tenant chains";
+    // Entries of the last moments wait for a running serve or worker to seal them.
+    if (unsealed && *unsealed > 0) out << " (" << *unsealed << " just written, not sealed yet)";
+    out << "\n";
     return 0;
   }
   for (const auto& p : *problems) {

@@ -11,6 +11,7 @@ OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTranspo
       queue_(db, clock, options.queue, &runs_, &redactor),
       pool_(queue_, options.workers),
       context_{db, clock, redactor, access_, box, nullptr} {
+  if (db.backend() == store::Backend::kPostgres) sealer_ = std::make_unique<store::AuditSealer>(db);
   RegisterHandlers(pool_, context_);
   schedule::RegisterRetentionHandler(pool_);
   notify::RegisterDeliveryHandler(pool_, box, options.alerts);

@@ -3,7 +3,8 @@
 // The worker side of the product, wired: Graph access from sealed tenant
 // credentials, the run service (as the queue's hooks), the job queue, a worker
 // pool and the registered operation handlers. `serve`, `worker`, the demo,
-// tests and benchmarks build this one thing instead of wiring it by hand.
+// tests and benchmarks build this one thing instead of wiring it by hand. On
+// PostgreSQL it also runs the audit sealer of the run service's entries.
 
 #include <memory>
 
@@ -12,6 +13,7 @@
 #include "notify/alerts.h"
 #include "ops/operations.h"
 #include "runs/run_service.h"
+#include "store/audit_log.h"
 
 namespace ta::ops {
 
@@ -43,6 +45,8 @@ class OpsStack {
   jobs::JobQueue queue_;
   jobs::WorkerPool pool_;
   OpsContext context_;
+  // Seals the run service's unsealed audit entries (PostgreSQL only).
+  std::unique_ptr<store::AuditSealer> sealer_;
 };
 
 }  // namespace ta::ops

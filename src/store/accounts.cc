@@ -1,5 +1,7 @@
 #include "store/accounts.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cctype>
 
@@ -7,6 +9,12 @@
 
 namespace ta::store {
 namespace {
+
+std::atomic<uint64_t> g_access_generation{0};
+// After the commit: a reader that sees the new generation also sees the change.
+void AccessChangedAfterCommit(Tx& tx) {
+  tx.AfterCommit([] { g_access_generation.fetch_add(1); });
+}
 
 std::string NormalizeEmail(std::string e) {
   const auto b = e.find_first_not_of(" \t\r\n");
@@ -67,9 +75,12 @@ bool IsNotifyPreference(std::string_view v) {
   return v == "all" || v == "finished" || v == "failures";
 }
 
+uint64_t Accounts::AccessGeneration() { return g_access_generation.load(); }
+
 Status Accounts::SetNotifyPreference(Tx& tx, int64_t user_id, const std::string& notify) {
   auto rows = tx.Query("UPDATE users SET notify = $1 WHERE id = $2 RETURNING id", {notify, user_id});
   if (!rows) return rows.error();
+  AccessChangedAfterCommit(tx);  // the principal carries the user's settings
   return rows->empty() ? Status::NotFound("user " + std::to_string(user_id) + ": does not exist")
                        : Status::Ok();
 }
@@ -238,6 +249,7 @@ Status Accounts::RevokeToken(Tx& tx, int64_t token_id, int64_t now_ms) {
   auto n = tx.Exec("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
                    {now_ms, token_id});
   if (!n) return n.error();
+  AccessChangedAfterCommit(tx);
   return *n == 1 ? Status::Ok()
                  : Status::NotFound("token " + std::to_string(token_id) + " does not exist");
 }
@@ -269,7 +281,9 @@ Result<std::optional<Principal>> Accounts::PrincipalForSession(Tx& tx, const std
 Status Accounts::RevokeSession(Tx& tx, int64_t session_id, int64_t now_ms) {
   auto n = tx.Exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                    {now_ms, session_id});
-  return n ? Status::Ok() : n.error();
+  if (!n) return n.error();
+  AccessChangedAfterCommit(tx);
+  return Status::Ok();
 }
 
 Result<int64_t> Accounts::CreateTenant(Tx& tx, const std::string& name, int64_t now_ms) {
@@ -482,7 +496,9 @@ Status Accounts::SetMember(Tx& tx, int64_t tenant_id, int64_t user_id, const std
       "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
       {tenant_id, user_id, role, now_ms});
-  return n ? Status::Ok() : n.error();
+  if (!n) return n.error();
+  AccessChangedAfterCommit(tx);
+  return Status::Ok();
 }
 
 Result<bool> Accounts::RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id) {
@@ -490,6 +506,7 @@ Result<bool> Accounts::RemoveMember(Tx& tx, int64_t tenant_id, int64_t user_id) 
   auto n = tx.Exec("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
                    {tenant_id, user_id});
   if (!n) return Unexpected(n.error());
+  AccessChangedAfterCommit(tx);
   return *n > 0;
 }
 

@@ -69,6 +69,12 @@ bool IsRole(std::string_view role);
 class Accounts {
  public:
   // Users. Email is trimmed and lower-cased; a duplicate is AlreadyExists.
+  // A process-wide counter that moves after every committed change that can
+  // take access away or change what a credential resolves to (a token or
+  // session revoked, a membership changed or removed, the user's settings):
+  // caches of authorization results drop what they hold from before.
+  static uint64_t AccessGeneration();
+
   static Result<int64_t> CreateUser(Tx& tx, const std::string& email,
                                     const std::string& display_name,
                                     const std::string& password_hash, bool platform_admin,

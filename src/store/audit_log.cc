@@ -2,6 +2,8 @@
 
 #include "store/row_reader.h"
 
+#include <nlohmann/json.hpp>
+
 #include "core/php_json.h"
 #include "core/sha256.h"
 
@@ -58,6 +60,155 @@ Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
   auto upd = tx.Exec("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2", {hash, e.tenant_id});
   if (!upd) return Unexpected(upd.error());
   return seq;
+}
+
+namespace {
+
+// Process-wide wake-up of AuditSealer threads.
+std::mutex g_seal_mu;
+std::condition_variable g_seal_cv;
+uint64_t g_seal_generation = 0;  // GUARDED_BY(g_seal_mu)
+
+// Locks the tenant's chain head (creating it) and returns its seq and hash.
+Result<std::pair<int64_t, std::string>> LockHead(Tx& tx, int64_t tenant_id) {
+  const char* lock = "UPDATE audit_heads SET seq = seq WHERE tenant_id = $1 RETURNING seq, hash";
+  auto head = tx.Query(lock, {tenant_id});
+  if (!head) return Unexpected(head.error());
+  if (head->empty()) {
+    auto ins = tx.Exec(
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (tenant_id) "
+        "DO NOTHING",
+        {tenant_id});
+    if (!ins) return Unexpected(ins.error());
+    head = tx.Query(lock, {tenant_id});
+    if (!head) return Unexpected(head.error());
+  }
+  return std::make_pair(head->front().Int(0), head->front().Text(1));
+}
+
+}  // namespace
+
+Status AuditLog::AppendUnsealed(Tx& tx, const AuditEntry& e, int64_t now_ms) {
+  if (tx.backend() == Backend::kSqlite) {
+    auto seq = Append(tx, e, now_ms);
+    return seq ? Status::Ok() : seq.error();
+  }
+  auto ins = tx.Exec(
+      "INSERT INTO audit_log (tenant_id, actor_user_id, action, target_type, target_id, run_id, "
+      "details, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {e.tenant_id, OptParam(e.actor_user_id), e.action, OptParam(e.target_type),
+       OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms});
+  if (!ins) return ins.error();
+  tx.AfterCommit([] { AuditSealer::Wake(); });
+  return Status::Ok();
+}
+
+Result<int64_t> AuditLog::Unsealed(Tx& tx) {
+  auto r = tx.Query("SELECT COUNT(*) FROM audit_log WHERE seq IS NULL");
+  if (!r) return Unexpected(r.error());
+  return r->front().Int(0);
+}
+
+Result<int64_t> AuditLog::SealPending(Database& db, int64_t limit) {
+  auto tenants = ReadResult<Rows>(db, [](Tx& tx) {
+    return tx.Query("SELECT DISTINCT tenant_id FROM audit_log WHERE seq IS NULL");
+  });
+  if (!tenants) return Unexpected(tenants.error());
+  int64_t sealed = 0;
+  for (const auto& t : *tenants) {
+    const int64_t tenant = t.Int(0);
+    auto n = WriteResult<int64_t>(db, [&](Tx& tx) -> Result<int64_t> {
+      // The head's lock first: a second sealer of this tenant waits here, then
+      // sees (READ COMMITTED, a new statement) only what is still unsealed.
+      auto head = LockHead(tx, tenant);
+      if (!head) return Unexpected(head.error());
+      auto rows = tx.Query(
+          "SELECT id, actor_user_id, action, target_type, target_id, run_id, details, created_at "
+          "FROM audit_log WHERE tenant_id = $1 AND seq IS NULL ORDER BY id LIMIT $2",
+          {tenant, limit});
+      if (!rows) return Unexpected(rows.error());
+      if (rows->empty()) return int64_t{0};
+      int64_t seq = head->first;
+      std::string prev = head->second;
+      std::string ids = "{", seqs = "{", prevs, hashes;
+      nlohmann::json prev_list = nlohmann::json::array(), hash_list = nlohmann::json::array();
+      for (const auto& r : *rows) {
+        AuditEntry e{tenant,       r.OptInt(1), r.Text(2), r.OptText(3),
+                     r.OptText(4), r.OptInt(5), r.Text(6)};
+        ++seq;
+        const std::string hash = Sha256Hex(prev + Canonical(tenant, seq, r.Int(7), e));
+        if (ids.size() > 1) {
+          ids += ',';
+          seqs += ',';
+        }
+        ids += std::to_string(r.Int(0));
+        seqs += std::to_string(seq);
+        prev_list.push_back(prev);
+        hash_list.push_back(hash);
+        prev = hash;
+      }
+      ids += '}';
+      seqs += '}';
+      auto upd = tx.Exec(
+          "UPDATE audit_log a SET seq = v.seq, prev_hash = v.prev_hash, hash = v.hash FROM "
+          "(SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS seq, "
+          "jsonb_array_elements_text($3::jsonb) AS prev_hash, "
+          "jsonb_array_elements_text($4::jsonb) AS hash) v "
+          "WHERE a.id = v.id AND a.seq IS NULL",
+          {ids, seqs, prev_list.dump(), hash_list.dump()});
+      if (!upd) return Unexpected(upd.error());
+      if (*upd != static_cast<int64_t>(rows->size())) {
+        return Unexpected(Status::Internal("audit sealing: rows changed under the head's lock"));
+      }
+      auto h = tx.Exec("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3",
+                       {seq, prev, tenant});
+      if (!h) return Unexpected(h.error());
+      return static_cast<int64_t>(rows->size());
+    });
+    if (!n) return Unexpected(n.error());
+    sealed += *n;
+  }
+  return sealed;
+}
+
+AuditSealer::AuditSealer(Database& db, std::chrono::milliseconds poll,
+                         std::chrono::milliseconds gather)
+    : db_(db), poll_(poll), gather_(gather), thread_([this] { Loop(); }) {}
+
+AuditSealer::~AuditSealer() {
+  stop_ = true;
+  Wake();
+  thread_.join();
+}
+
+void AuditSealer::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(g_seal_mu);
+    ++g_seal_generation;
+  }
+  g_seal_cv.notify_all();
+}
+
+void AuditSealer::Loop() {
+  uint64_t seen = 0;
+  while (true) {
+    const bool stopping = stop_.load();
+    // Seals until a pass finds nothing (a pass seals at most 1,000 per tenant).
+    while (true) {
+      auto n = AuditLog::SealPending(db_);
+      if (!n || *n == 0) break;  // an error: the next wake-up or poll tries again
+      sealed_ += *n;
+    }
+    if (stopping) return;
+    bool woken;
+    {
+      std::unique_lock<std::mutex> lock(g_seal_mu);
+      woken = g_seal_cv.wait_for(lock, poll_,
+                                 [&] { return g_seal_generation != seen || stop_.load(); });
+      seen = g_seal_generation;
+    }
+    if (woken && !stop_.load()) std::this_thread::sleep_for(gather_);  // let a batch gather
+  }
 }
 
 Result<std::vector<AuditLog::Row>> AuditLog::List(Tx& tx, int64_t tenant_id, const Filter& f) {
@@ -117,7 +268,7 @@ Result<std::vector<AuditProblem>> AuditLog::Verify(Database& db) {
     std::vector<AuditProblem> problems;
     auto heads = tx.Query(
         "SELECT tenant_id, seq, hash FROM audit_heads UNION "
-        "SELECT DISTINCT tenant_id, -1, '' FROM audit_log WHERE tenant_id NOT IN "
+        "SELECT DISTINCT tenant_id, -1, '' FROM audit_log WHERE seq IS NOT NULL AND tenant_id NOT IN "
         "(SELECT tenant_id FROM audit_heads) ORDER BY 1");
     if (!heads) return Unexpected(heads.error());
     constexpr int64_t kPage = 1000;

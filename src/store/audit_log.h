@@ -1,7 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -35,6 +40,21 @@ class AuditLog {
   // back with the change it records). Returns the new row's seq.
   static Result<int64_t> Append(Tx& tx, const AuditEntry& entry, int64_t now_ms);
 
+  // Appends without taking the chain head's lock, for hot paths (run starts):
+  // on PostgreSQL the entry commits unsealed (no seq or hashes) and an
+  // AuditSealer seals it after the commit, in order; on SQLite (one writer)
+  // it is sealed at once, as Append does. Either way the entry commits or
+  // rolls back with the caller's transaction.
+  static Status AppendUnsealed(Tx& tx, const AuditEntry& entry, int64_t now_ms);
+
+  // Seals unsealed entries, oldest first, per tenant: each tenant's batch (at
+  // most `limit`) in one transaction under its chain head's lock. Returns how
+  // many it sealed. Safe to run in several processes at once.
+  static Result<int64_t> SealPending(Database& db, int64_t limit = 1000);
+
+  // Entries not sealed yet (PostgreSQL; always 0 on SQLite).
+  static Result<int64_t> Unsealed(Tx& tx);
+
   // Append for the common case: `actor` did `action` to `target_type` `target_id`.
   static Status Record(Tx& tx, int64_t tenant_id, std::optional<int64_t> actor, std::string action,
                        std::string target_type, std::string target_id, std::string details_json,
@@ -62,12 +82,42 @@ class AuditLog {
   };
   static Result<Size> Count(Tx& tx);
 
-  // Walks every chain and reports each break. Empty means intact.
+  // Walks every chain (its sealed entries) and reports each break. Empty
+  // means intact.
   static Result<std::vector<AuditProblem>> Verify(Database& db);
 
   // The canonical bytes hashed for a row (exposed for tests).
   static std::string Canonical(int64_t tenant_id, int64_t seq, int64_t created_at,
                                const AuditEntry& e);
+};
+
+// The thread that seals a process's unsealed audit entries (and any another
+// process left, for example one that died before its sealer ran): woken after
+// each commit that appended one, and every `poll` otherwise. After a wake-up
+// it waits `gather` so that one sealing transaction covers the entries of
+// many starts (sealing each alone would cost the database more statements
+// than the lock it takes off the start path). Run one in every process that
+// starts runs on PostgreSQL; on SQLite it finds nothing to do.
+class AuditSealer {
+ public:
+  explicit AuditSealer(Database& db,
+                       std::chrono::milliseconds poll = std::chrono::milliseconds(500),
+                       std::chrono::milliseconds gather = std::chrono::milliseconds(50));
+  ~AuditSealer();  // a last pass, then stops
+  AuditSealer(const AuditSealer&) = delete;
+  AuditSealer& operator=(const AuditSealer&) = delete;
+
+  // Called after a transaction with an unsealed append commits (process-wide).
+  static void Wake();
+  int64_t sealed() const { return sealed_.load(); }
+
+ private:
+  void Loop();
+  Database& db_;
+  const std::chrono::milliseconds poll_, gather_;
+  std::atomic<int64_t> sealed_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 }  // namespace ta::store

@@ -57,7 +57,9 @@ class Tx {
   virtual Result<int64_t> Exec(std::string_view sql, const Params& params = {}) = 0;
   // Runs a multi-statement script without parameters (migrations only).
   virtual Status ExecScript(std::string_view sql) = 0;
-  // Registers fn to run after this transaction commits (never on rollback).
+  // Registers fn to run after this transaction commits (never on rollback),
+  // before the Write that ran it returns. fn must be quick and must not touch
+  // the database (it may run on the SQLite writer thread).
   virtual void AfterCommit(std::function<void()> fn) = 0;
 };
 

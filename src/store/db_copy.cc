@@ -224,6 +224,15 @@ int64_t CopyReport::rows() const {
   return n;
 }
 
+Result<DatabaseContents> CountContents(Tx& tx) {
+  auto r = tx.Query(
+      "SELECT (SELECT COUNT(*) FROM tenants), (SELECT COUNT(*) FROM runs), (SELECT COUNT(*) FROM "
+      "policy_versions), (SELECT COUNT(*) FROM audit_log)");
+  if (!r) return Unexpected(r.error());
+  const Row& row = r->front();
+  return DatabaseContents{row.Int(0), row.Int(1), row.Int(2), row.Int(3)};
+}
+
 Result<std::optional<std::string>> UnfinishedCopy(Tx& tx) {
   auto r = tx.Query("SELECT source FROM db_copy WHERE finished_at IS NULL");
   if (!r) return Unexpected(r.error());

@@ -43,6 +43,12 @@ struct CopyOptions {
 Result<CopyReport> CopySqliteInto(const std::string& source, Database& target,
                                   const CopyOptions& options = {});
 
+// What an installation holds, for the db tools' summaries.
+struct DatabaseContents {
+  int64_t tenants = 0, runs = 0, versions = 0, audit_entries = 0;
+};
+Result<DatabaseContents> CountContents(Tx& tx);
+
 // The source of an unfinished copy into `db`, if one is in progress
 // (OpenDatabase refuses such a database).
 Result<std::optional<std::string>> UnfinishedCopy(Tx& tx);

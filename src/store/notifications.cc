@@ -4,8 +4,9 @@
 
 namespace ta::store {
 
-Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
-  if (n.run_id) {  // one per (user, run): the newer status replaces the older
+Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n,
+                                                bool first_of_run) {
+  if (n.run_id && !first_of_run) {  // one per (user, run): the newer status replaces the older
     auto gone = tx.Query("DELETE FROM notifications WHERE user_id = $1 AND run_id = $2",
                          {n.user_id, *n.run_id});
     if (!gone) return Unexpected(gone.error());

@@ -27,7 +27,9 @@ class NotificationsRepository {
  public:
   // A run's notification replaces the user's earlier one for the same run
   // (one entry per run, unread again, with a new id so streams see it).
-  static Result<int64_t> Insert(Tx& tx, const Notification& n);
+  // A run has one notification per user: the newer replaces the older, unless
+  // the caller knows there is none yet (`first_of_run`: the run was just made).
+  static Result<int64_t> Insert(Tx& tx, const Notification& n, bool first_of_run = false);
   static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
 
   struct Filter {

@@ -397,10 +397,11 @@ class SqliteDatabase final : public Database {
     Status commit = conn.Script("COMMIT");
     if (!commit.ok()) (void)conn.Script("ROLLBACK");  // the batch failed with `commit`
     for (Request* r : pending) {
-      auto after = std::move(r->after);
-      r->promise.set_value(commit);  // r may be gone after this line
+      // Hooks first: a caller that sees its Write return sees their effects
+      // (an access change voids cached grants before the answer goes out).
       if (commit.ok())
-        for (auto& fn : after) fn();
+        for (auto& fn : r->after) fn();
+      r->promise.set_value(commit);  // r may be gone after this line
     }
   }
 

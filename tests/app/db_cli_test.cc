@@ -41,7 +41,7 @@ class DbCli : public ::testing::Test {
 TEST_F(DbCli, MigrateCreatesTheDatabaseAndIsRepeatable) {
   auto r = Cli("migrate --db " + path_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(r.out, "schema is at version 13 (13 migrations applied)\n");
+  EXPECT_EQ(r.out, "schema is at version 14 (14 migrations applied)\n");
   EXPECT_TRUE(std::filesystem::exists(path_));
   EXPECT_EQ(Cli("migrate --db " + path_).exit_code, 0);
 }
