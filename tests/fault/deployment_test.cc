@@ -167,6 +167,30 @@ TEST_F(Deployment, TwoServeNodesAndTwoWorkersShareOnePostgres) {
     EXPECT_EQ(present, static_cast<int64_t>(ids.size()));
     EXPECT_EQ(succeeded, static_cast<int64_t>(ids.size()));
   }
+
+  // 4. A token revoked through one node stops working there at once, and on
+  // the other within the authorization cache's 1 s.
+  const int node_c = ta.StartAnotherServe(0);
+  httplib::Client on_a("127.0.0.1", a), on_c("127.0.0.1", node_c);
+  auto made = on_a.Post("/api/v1/tokens", {{"Authorization", "Bearer " + ta.token()}},
+                        R"({"name":"short-lived"})", "application/json");
+  ASSERT_TRUE(made && made->status == 201) << (made ? made->body : "no answer");
+  const std::string secret = json::parse(made->body)["secret"];
+  const int64_t token_id = json::parse(made->body)["token"]["id"];
+  const httplib::Headers with = {{"Authorization", "Bearer " + secret}};
+  ASSERT_EQ(on_a.Get("/api/v1/me", with)->status, 200);  // node A now holds the grant
+  ASSERT_EQ(on_c.Delete(("/api/v1/tokens/" + std::to_string(token_id)).c_str(), with)->status, 204);
+  const auto revoked = SteadyClock::now();
+  EXPECT_EQ(on_c.Get("/api/v1/me", with)->status, 401);
+  int status = 0;
+  while ((status = on_a.Get("/api/v1/me", with)->status) == 200 &&
+         SteadyClock::now() - revoked < std::chrono::seconds(5))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling with a deadline
+  const double seen_after = Seconds(SteadyClock::now() - revoked);
+  std::printf("REVOKE|node C at once|node A after %.2f s\n", seen_after);
+  EXPECT_EQ(status, 401);
+  EXPECT_LE(seen_after, 1.5);
+
   std::string out;
   EXPECT_EQ(ta.AuditVerify(&out), 0) << out;
 }
