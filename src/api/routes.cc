@@ -212,7 +212,8 @@ bool IsJsonContentType(const std::string& ct) {
 bool IsUnsafe(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 // Authenticates and, for tenant routes, looks up the tenant and the role, in
-// one read transaction (one round trip on the request path).
+// one read transaction, or from the authorization cache (api/auth_cache.h)
+// when the same credential was granted the same route's access moments ago.
 Result<Response> Authorize(ApiContext& ctx, const Route& route, Request& req) {
   if (route.access == Access::kPublic) return Response{};
   const std::string auth = req.Header("authorization");
