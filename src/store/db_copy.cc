@@ -49,7 +49,8 @@ Result<std::vector<SourceTable>> SourceTables(Database& source) {
     SourceTable t;
     t.name = row.Text(0);
     auto cols = Query(source, "SELECT name FROM pragma_table_info($1) ORDER BY cid", {t.name});
-    auto fks = Query(source, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list($1)", {t.name});
+    auto fks =
+        Query(source, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list($1)", {t.name});
     auto count = Query(source, "SELECT COUNT(*) FROM " + Quoted(t.name));
     if (!cols || !fks || !count) return Unexpected(Status::Internal("reading table " + t.name));
     for (const auto& c : *cols) t.columns.push_back(c.Text(0));
@@ -90,9 +91,8 @@ Result<bool> BeginOrResume(Database& target, const std::string& source,
     if (!copy->empty()) {
       const Row& row = copy->front();
       if (!row.IsNull(1)) {
-        return Unexpected(Status::AlreadyExists(
-            "to: the target already holds a finished copy of " + row.Text(0) +
-            "; copy into a new, empty database"));
+        return Unexpected(Status::AlreadyExists("to: the target already holds a finished copy of " +
+                                                row.Text(0) + "; copy into a new, empty database"));
       }
       if (row.Text(0) != source) {
         return Unexpected(Status::FailedPrecondition(
@@ -108,9 +108,9 @@ Result<bool> BeginOrResume(Database& target, const std::string& source,
                                                      " (" + any.error().message() + ")"));
       }
       if (!any->empty()) {
-        return Unexpected(Status::AlreadyExists(
-            "to: the target is not empty (table " + t.name +
-            " has rows); db migrate copies only into a new, empty database"));
+        return Unexpected(
+            Status::AlreadyExists("to: the target is not empty (table " + t.name +
+                                  " has rows); db migrate copies only into a new, empty database"));
       }
     }
     auto mark = tx.Exec("INSERT INTO db_copy (id, source, started_at) VALUES (1, $1, $2)",
@@ -189,7 +189,8 @@ Status CopyTableRows(Database& source, Database& target, const SourceTable& t,
 
 // Sets each identity sequence past the largest id the source ever gave out
 // (sqlite_sequence remembers ids of deleted rows too): no id is reused.
-Status AdvanceSequences(Database& source, Database& target, const std::vector<SourceTable>& tables) {
+Status AdvanceSequences(Database& source, Database& target,
+                        const std::vector<SourceTable>& tables) {
   std::map<std::string, int64_t> given;
   if (auto seq = Query(source, "SELECT name, seq FROM sqlite_sequence"); seq) {
     for (const auto& r : *seq) given[r.Text(0)] = r.Int(1);
@@ -205,7 +206,8 @@ Status AdvanceSequences(Database& source, Database& target, const std::vector<So
       auto set = tx.Query(
           "SELECT setval(pg_get_serial_sequence($1, 'id'), $2, $3) WHERE "
           "pg_get_serial_sequence($1, 'id') IS NOT NULL",
-          {t.name, std::max<int64_t>(top, 1), top > 0 ? std::string("true") : std::string("false")});
+          {t.name, std::max<int64_t>(top, 1),
+           top > 0 ? std::string("true") : std::string("false")});
       if (!set) return set.error().WithContext("sequence of " + t.name);
     }
     return Status::Ok();
@@ -263,8 +265,8 @@ Result<CopyReport> CopySqliteInto(const std::string& source_path, Database& targ
     return Unexpected(Status::FailedPrecondition(
         "from: " + source_path + " is at schema version " +
         std::to_string(applied && !applied->empty() ? applied->back() : 0) + ", this binary's is " +
-        std::to_string(known.back().version) + "; run `tenantatlas migrate --db sqlite:" +
-        source_path + "` first"));
+        std::to_string(known.back().version) +
+        "; run `tenantatlas migrate --db sqlite:" + source_path + "` first"));
   }
   auto tables = SourceTables(**source);
   if (!tables) return Unexpected(tables.error());

@@ -71,7 +71,8 @@ Status CopyPages(const std::string& from, const std::string& to) {
   if (!dst) return dst.error();
   if (Status s = Exec(dst->get(), "PRAGMA synchronous=FULL"); !s.ok()) return s;
   sqlite3_backup* backup = sqlite3_backup_init(dst->get(), "main", src->get(), "main");
-  if (!backup) return Status::StorageUnavailable("backup: " + std::string(sqlite3_errmsg(dst->get())));
+  if (!backup)
+    return Status::StorageUnavailable("backup: " + std::string(sqlite3_errmsg(dst->get())));
   int rc;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   // -1: all pages in one step. Smaller steps restart from the first page
@@ -82,8 +83,8 @@ Status CopyPages(const std::string& from, const std::string& to) {
   }
   const int finish = sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE || finish != SQLITE_OK) {
-    return Status::StorageUnavailable("backup of " + from + " stopped: " +
-                                      sqlite3_errstr(rc != SQLITE_DONE ? rc : finish));
+    return Status::StorageUnavailable(
+        "backup of " + from + " stopped: " + sqlite3_errstr(rc != SQLITE_DONE ? rc : finish));
   }
   auto mode = Column(dst->get(), "PRAGMA journal_mode=DELETE");
   if (!mode) return mode.error();
@@ -182,15 +183,17 @@ Result<SqliteRestore> RestoreSqlite(const std::string& from, const std::string& 
   if (!check) return Unexpected(check.error());
   out.check = *check;
   if (auto pid = SqliteOpenedBy(to)) {
-    return Unexpected(Status::FailedPrecondition(
-        "db: " + to + " is open in process " + std::to_string(*pid) +
-        "; stop every serve and worker using it, then restore"));
+    return Unexpected(
+        Status::FailedPrecondition("db: " + to + " is open in process " + std::to_string(*pid) +
+                                   "; stop every serve and worker using it, then restore"));
   }
   const bool exists = fs::exists(to);
   if (exists && !replace) {
-    return Unexpected(Status::AlreadyExists(
-        "db: " + to + " exists; pass --replace to put the backup in its place (the current "
-        "files are kept as " + to + ".replaced-<time>)"));
+    return Unexpected(
+        Status::AlreadyExists("db: " + to +
+                              " exists; pass --replace to put the backup in its place (the current "
+                              "files are kept as " +
+                              to + ".replaced-<time>)"));
   }
   const std::string incoming = to + ".restoring";
   fs::remove(incoming);
@@ -209,8 +212,8 @@ Result<SqliteRestore> RestoreSqlite(const std::string& from, const std::string& 
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
       if (fs::exists(to + suffix)) fs::rename(to + suffix, aside + suffix, ec);
       if (ec) {
-        return Unexpected(Status::StorageUnavailable("db: moving " + to + suffix +
-                                                     " aside: " + ec.message()));
+        return Unexpected(
+            Status::StorageUnavailable("db: moving " + to + suffix + " aside: " + ec.message()));
       }
     }
     out.replaced = aside;

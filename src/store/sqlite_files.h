@@ -4,10 +4,10 @@
 // `serve` writes to it, an integrity check, and a restore that puts a backup
 // in place of a stopped installation.
 
+#include <sys/types.h>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 
 #include "core/result.h"
 

@@ -100,7 +100,8 @@ class DbTools : public TempDirTest {
     auto db = store::OpenDatabase("sqlite:" + path);
     EXPECT_TRUE(db.has_value());
     for (int from = 0; from < runs; from += 500) {
-      const Status s = (*db)->Write([&](store::Tx& tx) { return AddEndedRuns(tx, from, from + 500); });
+      const Status s =
+          (*db)->Write([&](store::Tx& tx) { return AddEndedRuns(tx, from, from + 500); });
       EXPECT_TRUE(s.ok()) << s.ToString();
     }
     return path;
@@ -146,7 +147,8 @@ TEST_F(DbTools, MigrateCopiesEverythingResumesAfterSigkillAndRefusesNonEmptyTarg
   // The half-copied target cannot be mistaken for a finished one.
   auto refused = store::OpenDatabase(target->url());
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message().find("unfinished `tenantatlas db migrate`"), std::string::npos)
+  EXPECT_NE(refused.error().message().find("unfinished `tenantatlas db migrate`"),
+            std::string::npos)
       << refused.error().ToString();
   std::string out;
   EXPECT_EQ(Shell(Cli() + "audit verify --db '" + target->url() + "'", &out), 2) << out;
@@ -156,8 +158,7 @@ TEST_F(DbTools, MigrateCopiesEverythingResumesAfterSigkillAndRefusesNonEmptyTarg
 
   // Run again: it resumes from the committed cursors and verifies.
   ASSERT_EQ(Shell(migrate, &out), 0) << out;
-  EXPECT_NE(out.find("resumed and finished: " + std::to_string(total) + " rows"),
-            std::string::npos)
+  EXPECT_NE(out.find("resumed and finished: " + std::to_string(total) + " rows"), std::string::npos)
       << out;
   EXPECT_NE(out.find("audit chain: intact"), std::string::npos) << out;
   auto finished = store::OpenDatabase(target->url());
@@ -187,9 +188,8 @@ TEST_F(DbTools, MigrateCopiesEverythingResumesAfterSigkillAndRefusesNonEmptyTarg
   auto busy = TestDatabase::Create(TestBackend::kPostgres);
   ASSERT_TRUE(busy);
   MakeTenant(busy->db(), "Existing");
-  EXPECT_EQ(Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + busy->url() + "'",
-                  &out),
-            2)
+  EXPECT_EQ(
+      Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + busy->url() + "'", &out), 2)
       << out;
   EXPECT_NE(out.find("the target is not empty (table tenants has rows)"), std::string::npos) << out;
   EXPECT_EQ(QueryInt(busy->db(), "SELECT COUNT(*) FROM tenants"), 1);
@@ -204,20 +204,20 @@ TEST_F(DbTools, MigrateAndRestoreRefuseADatabaseAProcessHasOpen) {
   auto target = TestDatabase::Create(TestBackend::kPostgres);
   if (!target) return;
   std::string out;
-  EXPECT_EQ(Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + target->url() + "'",
-                  &out),
-            2)
+  EXPECT_EQ(
+      Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + target->url() + "'", &out),
+      2)
       << out;
   EXPECT_NE(out.find("is open in process " + std::to_string(serve.pid)), std::string::npos) << out;
   EXPECT_EQ(QueryInt(target->db(), "SELECT COUNT(*) FROM tenants"), 0);
   ASSERT_EQ(Shell(Cli() + "db backup --db " + source + " --to " + dir_ + "/b.db", &out), 0) << out;
-  EXPECT_EQ(Shell(Cli() + "db restore --from " + dir_ + "/b.db --db " + source + " --replace", &out),
-            2)
+  EXPECT_EQ(
+      Shell(Cli() + "db restore --from " + dir_ + "/b.db --db " + source + " --replace", &out), 2)
       << out;
   EXPECT_NE(out.find("stop every serve and worker using it"), std::string::npos) << out;
   EXPECT_EQ(serve.Stop(SIGTERM), 0);
-  EXPECT_EQ(Shell(Cli() + "db restore --from " + dir_ + "/b.db --db " + source + " --replace", &out),
-            0)
+  EXPECT_EQ(
+      Shell(Cli() + "db restore --from " + dir_ + "/b.db --db " + source + " --replace", &out), 0)
       << out;
   EXPECT_NE(out.find("kept as " + source + ".replaced-"), std::string::npos) << out;
 }
@@ -238,7 +238,8 @@ TEST_F(DbTools, BackupUnderLoadRestoresWithAnIntactAuditChain) {
       httplib::Client client("127.0.0.1", ta.port());
       const httplib::Headers auth = {{"Authorization", "Bearer " + ta.token()}};
       for (int i = 0; !stop; ++i) {
-        const std::string body = R"({"name":"load )" + std::to_string(c) + "-" + std::to_string(i) + "\"}";
+        const std::string body =
+            R"({"name":"load )" + std::to_string(c) + "-" + std::to_string(i) + "\"}";
         auto r = client.Post("/api/v1/tenants/1/backup-sets", auth, body, "application/json");
         if (r && (r->status == 202 || r->status == 200)) {
           ++started;
@@ -289,8 +290,8 @@ TEST_F(DbTools, BackupUnderLoadRestoresWithAnIntactAuditChain) {
                          std::chrono::seconds(30));
   ASSERT_FALSE(m.empty());
   httplib::Client client("127.0.0.1", std::stoi(m[1]));
-  auto runs = client.Get("/api/v1/tenants/1/runs?limit=1",
-                         {{"Authorization", "Bearer " + ta.token()}});
+  auto runs =
+      client.Get("/api/v1/tenants/1/runs?limit=1", {{"Authorization", "Bearer " + ta.token()}});
   ASSERT_TRUE(runs);
   EXPECT_EQ(runs->status, 200) << runs->body;
   EXPECT_EQ(serve.Stop(SIGTERM), 0);
@@ -303,28 +304,29 @@ TEST_F(DbTools, PgDumpRecipeRestoresAVerifiedCopy) {
   auto from = TestDatabase::Create(TestBackend::kPostgres);
   if (!from) return;
   std::string out;
-  ASSERT_EQ(Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + from->url() + "'", &out),
-            0)
+  ASSERT_EQ(
+      Shell(Cli() + "db migrate --from sqlite:" + source + " --to '" + from->url() + "'", &out), 0)
       << out;
   const char* base = std::getenv("TA_TEST_PG_URL");
   ASSERT_TRUE(base);
   const std::string server = std::string(base).substr(0, std::string(base).rfind('/'));
-  const std::string schema = from->url().substr(from->url().find("search_path%3D") + 14,
-                                                from->url().find('&', from->url().find("search_path")) -
-                                                    from->url().find("search_path%3D") - 14);
+  const std::string schema =
+      from->url().substr(from->url().find("search_path%3D") + 14,
+                         from->url().find('&', from->url().find("search_path")) -
+                             from->url().find("search_path%3D") - 14);
   const std::string copy_db = "restore_" + std::to_string(getpid());
-  ASSERT_EQ(Shell("psql '" + std::string(base) + "' -qc 'CREATE DATABASE " + copy_db + "'", &out), 0)
+  ASSERT_EQ(Shell("psql '" + std::string(base) + "' -qc 'CREATE DATABASE " + copy_db + "'", &out),
+            0)
       << out;
   // The recipe (docs/DEPLOYMENT.md): a custom-format dump while serving, restored into an
   // empty database. (-n: the test database is one schema of the shared test server.)
   const std::string dump = dir_ + "/tenantatlas.dump";
-  ASSERT_EQ(Shell("pg_dump -Fc -n " + schema + " -f " + dump + " '" + std::string(base) + "'", &out),
-            0)
+  ASSERT_EQ(
+      Shell("pg_dump -Fc -n " + schema + " -f " + dump + " '" + std::string(base) + "'", &out), 0)
       << out;
   ASSERT_EQ(Shell("pg_restore --no-owner -d '" + server + "/" + copy_db + "' " + dump, &out), 0)
       << out;
-  const std::string restored =
-      server + "/" + copy_db + "?options=-csearch_path%3D" + schema;
+  const std::string restored = server + "/" + copy_db + "?options=-csearch_path%3D" + schema;
   EXPECT_EQ(Shell(Cli() + "audit verify --db '" + restored + "'", &out), 0) << out;
   auto a = store::OpenDatabase(from->url());
   auto b = store::OpenDatabase(restored);

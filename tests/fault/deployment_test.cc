@@ -29,7 +29,8 @@ Answer Post(int port, const std::string& token, const std::string& path,
   auto r = c.Post(path.c_str(), {{"Authorization", "Bearer " + token}}, body, "application/json");
   if (!r) return {};
   Answer a{r->status, 0};
-  if (r->status == 200 || r->status == 202) a.run = json::parse(r->body)["run"]["id"].get<int64_t>();
+  if (r->status == 200 || r->status == 202)
+    a.run = json::parse(r->body)["run"]["id"].get<int64_t>();
   return a;
 }
 
@@ -156,14 +157,14 @@ TEST_F(Deployment, TwoServeNodesAndTwoWorkersShareOnePostgres) {
     int64_t present = 0, succeeded = 0;
     for (int64_t id : ids) {
       present += QueryInt(pg->db(), "SELECT COUNT(*) FROM runs WHERE id = $1", {id});
-      succeeded +=
-          QueryInt(pg->db(), "SELECT COUNT(*) FROM runs WHERE id = $1 AND status = 'succeeded'", {id});
+      succeeded += QueryInt(
+          pg->db(), "SELECT COUNT(*) FROM runs WHERE id = $1 AND status = 'succeeded'", {id});
     }
-    std::printf("STOP|%s node B|acknowledged by B before: %d|unanswered, retried on A: %d|runs "
-                "acknowledged: %zu|in the database: %lld|succeeded: %lld\n",
-                sig == SIGTERM ? "SIGTERM" : "SIGKILL", acknowledged_by_b.load(),
-                unanswered.load(), ids.size(), static_cast<long long>(present),
-                static_cast<long long>(succeeded));
+    std::printf(
+        "STOP|%s node B|acknowledged by B before: %d|unanswered, retried on A: %d|runs "
+        "acknowledged: %zu|in the database: %lld|succeeded: %lld\n",
+        sig == SIGTERM ? "SIGTERM" : "SIGKILL", acknowledged_by_b.load(), unanswered.load(),
+        ids.size(), static_cast<long long>(present), static_cast<long long>(succeeded));
     EXPECT_EQ(present, static_cast<int64_t>(ids.size()));
     EXPECT_EQ(succeeded, static_cast<int64_t>(ids.size()));
   }
