@@ -8,6 +8,7 @@ namespace ta::jobs {
 using store::Backend;
 using store::IdArray;
 using store::InIdArray;
+using store::OptParam;
 using store::Param;
 using store::Row;
 using store::Tx;
@@ -63,27 +64,45 @@ std::string JobQueue::Sanitize(const Status& s) const {
   return text;
 }
 
+namespace {
+
+Status CheckSpec(const JobSpec& spec) {
+  if (spec.kind.empty()) return Status::InvalidArgument("kind: is required");
+  if (spec.max_attempts < 1) return Status::InvalidArgument("max_attempts: must be at least 1");
+  return Status::Ok();
+}
+
+constexpr const char* kInsertJob =
+    "INSERT INTO jobs (tenant_id, kind, run_id, payload, state, priority, max_attempts, run_at, "
+    "dedupe_key, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)";
+
+store::Params InsertParams(const JobSpec& spec, int64_t now_ms) {
+  return {spec.tenant_id,
+          spec.kind,
+          OptParam(spec.run_id),
+          spec.payload,
+          int64_t{spec.priority},
+          int64_t{spec.max_attempts},
+          spec.run_at_ms.value_or(now_ms),
+          OptParam(spec.dedupe_key),
+          now_ms};
+}
+
+}  // namespace
+
 Result<EnqueueResult> JobQueue::Enqueue(store::Database& db, Tx& tx, const JobSpec& spec,
                                         int64_t now_ms) {
-  if (spec.kind.empty()) return Unexpected(Status::InvalidArgument("kind: is required"));
-  if (spec.max_attempts < 1)
-    return Unexpected(Status::InvalidArgument("max_attempts: must be at least 1"));
-  const Param dedupe = spec.dedupe_key ? Param(*spec.dedupe_key) : Param(nullptr);
-  auto rows = tx.Query(
-      "INSERT INTO jobs (tenant_id, kind, run_id, payload, state, priority, max_attempts, run_at, "
-      "dedupe_key, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9) "
-      "ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('queued', "
-      "'running') "
-      "DO NOTHING RETURNING id",
-      {spec.tenant_id, spec.kind, spec.run_id ? Param(*spec.run_id) : Param(nullptr), spec.payload,
-       int64_t{spec.priority}, int64_t{spec.max_attempts}, spec.run_at_ms.value_or(now_ms), dedupe,
-       now_ms});
+  if (Status s = CheckSpec(spec); !s.ok()) return Unexpected(s);
+  auto rows = tx.Query(std::string(kInsertJob) +
+                           " ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
+                           "state IN ('queued', 'running') DO NOTHING RETURNING id",
+                       InsertParams(spec, now_ms));
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) {
     auto existing = tx.Query(
         "SELECT id FROM jobs WHERE tenant_id = $1 AND dedupe_key = $2 AND state IN ('queued', "
         "'running')",
-        {spec.tenant_id, dedupe});
+        {spec.tenant_id, OptParam(spec.dedupe_key)});
     if (!existing) return Unexpected(existing.error());
     if (existing->empty())
       return Unexpected(Status::Unavailable("dedupe key changed state; retry"));
@@ -91,6 +110,14 @@ Result<EnqueueResult> JobQueue::Enqueue(store::Database& db, Tx& tx, const JobSp
   }
   if (Status s = db.Notify(tx, kJobsChannel); !s.ok()) return Unexpected(s);
   return EnqueueResult{rows->front().Int(0), false};
+}
+
+Status JobQueue::EnqueueRunJob(store::Database& db, Tx& tx, const JobSpec& spec, int64_t now_ms) {
+  TA_RETURN_IF_ERROR(CheckSpec(spec));
+  if (!spec.run_id || spec.dedupe_key)
+    return Status::InvalidArgument("a run's job has a run_id and no dedupe_key");
+  TA_RETURN_IF_ERROR(tx.Defer(kInsertJob, InsertParams(spec, now_ms)));
+  return db.Notify(tx, kJobsChannel);
 }
 
 Result<std::vector<Job>> JobQueue::Claim(const std::string& worker_id, int max) {

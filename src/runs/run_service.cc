@@ -52,8 +52,7 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
     auto created = store::RunsRepository::CreateOrReuse(tx, run, now);
     if (!created) return Unexpected(created.error());
     if (created->reused) {
-      if (request.in_same_tx)
-        TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, true));
+      if (request.in_same_tx) TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, true));
       return StartResult{created->run, true};
     }
 
@@ -64,8 +63,7 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
     spec.payload = request.params;
     spec.max_attempts = request.max_attempts;
     spec.priority = request.priority;
-    auto job = jobs::JobQueue::Enqueue(db_, tx, spec, now);
-    if (!job) return Unexpected(job.error());
+    if (Status s = jobs::JobQueue::EnqueueRunJob(db_, tx, spec, now); !s.ok()) return Unexpected(s);
     if (Status s = NotifyAndAudit(tx, created->run, now); !s.ok()) return Unexpected(s);
     for (store::AuditEntry e : request.also_audit) {
       e.run_id = created->run.id;
@@ -73,8 +71,7 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
       e.target_id = std::to_string(created->run.id);
       if (Status s = store::AuditLog::AppendUnsealed(tx, e, now); !s.ok()) return Unexpected(s);
     }
-    if (request.in_same_tx)
-      TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, false));
+    if (request.in_same_tx) TA_RETURN_IF_ERROR(request.in_same_tx(tx, created->run, false));
     return StartResult{created->run, false};
   });
 }
@@ -84,7 +81,8 @@ Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
   if (run.initiator_user_id) {
     auto user = store::Accounts::UserById(tx, *run.initiator_user_id);
     if (!user) return user.error();
-    if (*user && ShouldNotify((*user)->notify, run.status, IsScheduledRun(run.type, run.target_id))) {
+    if (*user &&
+        ShouldNotify((*user)->notify, run.status, IsScheduledRun(run.type, run.target_id))) {
       auto words = DescribeRun(tx, run);
       if (!words) return words.error();
       store::Notification n;
@@ -94,17 +92,19 @@ Status RunService::NotifyAndAudit(Tx& tx, const RunRecord& run, int64_t now) {
       n.action = ViewRunAction(run.id);
       n.created_at = now;
       n.title = RunSentence(run, *words) + ".";
-      n.level = !terminal                                     ? "info"
-                : run.status == RunStatus::kSucceeded            ? "success"
+      n.level = !terminal                                      ? "info"
+                : run.status == RunStatus::kSucceeded          ? "success"
                 : run.status == RunStatus::kPartiallySucceeded ? "warning"
                 : run.status == RunStatus::kCancelled          ? "info"
                                                                : "error";
       const std::string id = "Run #" + std::to_string(run.id);
       n.body = terminal ? id + ": " + Counts(run) + "." : id + " is waiting for a worker.";
       if (terminal && run.error_message) n.body += " " + *run.error_message;
-      // Queued: the run was made in this transaction, so it has no notification yet.
-      if (auto r = store::NotificationsRepository::Insert(tx, n, run.status == RunStatus::kQueued); !r)
+      if (run.status == RunStatus::kQueued) {  // made in this transaction: nothing to replace
+        TA_RETURN_IF_ERROR(store::NotificationsRepository::InsertFirst(tx, n));
+      } else if (auto r = store::NotificationsRepository::Insert(tx, n); !r) {
         return r.error();
+      }
     }
   }
   store::AuditEntry e;

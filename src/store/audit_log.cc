@@ -93,12 +93,11 @@ Status AuditLog::AppendUnsealed(Tx& tx, const AuditEntry& e, int64_t now_ms) {
     auto seq = Append(tx, e, now_ms);
     return seq ? Status::Ok() : seq.error();
   }
-  auto ins = tx.Exec(
+  TA_RETURN_IF_ERROR(tx.Defer(
       "INSERT INTO audit_log (tenant_id, actor_user_id, action, target_type, target_id, run_id, "
       "details, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       {e.tenant_id, OptParam(e.actor_user_id), e.action, OptParam(e.target_type),
-       OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms});
-  if (!ins) return ins.error();
+       OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms}));
   tx.AfterCommit([] { AuditSealer::Wake(); });
   return Status::Ok();
 }
@@ -268,7 +267,8 @@ Result<std::vector<AuditProblem>> AuditLog::Verify(Database& db) {
     std::vector<AuditProblem> problems;
     auto heads = tx.Query(
         "SELECT tenant_id, seq, hash FROM audit_heads UNION "
-        "SELECT DISTINCT tenant_id, -1, '' FROM audit_log WHERE seq IS NOT NULL AND tenant_id NOT IN "
+        "SELECT DISTINCT tenant_id, -1, '' FROM audit_log WHERE seq IS NOT NULL AND tenant_id NOT "
+        "IN "
         "(SELECT tenant_id FROM audit_heads) ORDER BY 1");
     if (!heads) return Unexpected(heads.error());
     constexpr int64_t kPage = 1000;

@@ -24,6 +24,13 @@ class ConnTx final : public Tx {
   Result<int64_t> Exec(std::string_view sql, const Params& params) override {
     return conn_.Run(sql, params, nullptr);
   }
+  Status Defer(std::string_view sql, const Params& params) override {
+    if constexpr (requires { conn_.Defer(sql, params); }) {
+      return conn_.Defer(sql, params);
+    } else {
+      return Tx::Defer(sql, params);
+    }
+  }
   Status ExecScript(std::string_view sql) override { return conn_.Script(sql); }
   void AfterCommit(std::function<void()> fn) override { after_.push_back(std::move(fn)); }
   std::vector<std::function<void()>> TakeAfterCommit() { return std::move(after_); }

@@ -55,6 +55,15 @@ class Tx {
   virtual Result<Rows> Query(std::string_view sql, const Params& params = {}) = 0;
   // Runs one statement and returns the number of rows it changed.
   virtual Result<int64_t> Exec(std::string_view sql, const Params& params = {}) = 0;
+  // Runs a write whose result the caller does not need (no rows, no count).
+  // PostgreSQL sends it with the transaction's next statement or its COMMIT,
+  // one round trip for several; an error in it then fails that statement or
+  // the commit, so the transaction still commits all or nothing. Later
+  // statements of the transaction see its effect. SQLite runs it at once.
+  virtual Status Defer(std::string_view sql, const Params& params = {}) {
+    auto n = Exec(sql, params);
+    return n ? Status::Ok() : n.error();
+  }
   // Runs a multi-statement script without parameters (migrations only).
   virtual Status ExecScript(std::string_view sql) = 0;
   // Registers fn to run after this transaction commits (never on rollback),

@@ -4,21 +4,32 @@
 
 namespace ta::store {
 
-Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n,
-                                                bool first_of_run) {
-  if (n.run_id && !first_of_run) {  // one per (user, run): the newer status replaces the older
-    auto gone = tx.Query("DELETE FROM notifications WHERE user_id = $1 AND run_id = $2",
-                         {n.user_id, *n.run_id});
+namespace {
+
+constexpr const char* kInsert =
+    "INSERT INTO notifications (user_id, tenant_id, run_id, level, title, body, action, "
+    "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+Params InsertParams(const Notification& n) {
+  return {n.user_id, n.tenant_id, OptParam(n.run_id), n.level,
+          n.title,   n.body,      OptParam(n.action), n.created_at};
+}
+
+}  // namespace
+
+Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
+  if (n.run_id) {  // one per (user, run): the newer status replaces the older
+    auto gone = tx.Exec("DELETE FROM notifications WHERE user_id = $1 AND run_id = $2",
+                        {n.user_id, *n.run_id});
     if (!gone) return Unexpected(gone.error());
   }
-  auto rows = tx.Query(
-      "INSERT INTO notifications (user_id, tenant_id, run_id, level, title, body, action, "
-      "created_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-      {n.user_id, n.tenant_id, n.run_id ? Param(*n.run_id) : Param(nullptr), n.level, n.title,
-       n.body, n.action ? Param(*n.action) : Param(nullptr), n.created_at});
+  auto rows = tx.Query(std::string(kInsert) + " RETURNING id", InsertParams(n));
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
+}
+
+Status NotificationsRepository::InsertFirst(Tx& tx, const Notification& n) {
+  return tx.Defer(kInsert, InsertParams(n));
 }
 
 Result<std::vector<Notification>> NotificationsRepository::ForUser(Tx& tx, int64_t user_id,
@@ -70,8 +81,7 @@ Result<int64_t> NotificationsRepository::MaxIdOfAll(Tx& tx) {
 
 Result<std::vector<std::pair<int64_t, int64_t>>> NotificationsRepository::NewestPerUserAfter(
     Tx& tx, int64_t after_id) {
-  return QueryAll(tx,
-                  "SELECT user_id, MAX(id) FROM notifications WHERE id > $1 GROUP BY user_id",
+  return QueryAll(tx, "SELECT user_id, MAX(id) FROM notifications WHERE id > $1 GROUP BY user_id",
                   {after_id}, [](const Row& row) {
                     RowReader r(row);
                     const int64_t user = r.Int();

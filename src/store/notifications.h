@@ -27,9 +27,11 @@ class NotificationsRepository {
  public:
   // A run's notification replaces the user's earlier one for the same run
   // (one entry per run, unread again, with a new id so streams see it).
-  // A run has one notification per user: the newer replaces the older, unless
-  // the caller knows there is none yet (`first_of_run`: the run was just made).
-  static Result<int64_t> Insert(Tx& tx, const Notification& n, bool first_of_run = false);
+  static Result<int64_t> Insert(Tx& tx, const Notification& n);
+  // The first notification of a run made in this transaction: there is none
+  // to replace and no caller needs its id, so the insert is deferred
+  // (Tx::Defer) and travels with the commit on PostgreSQL.
+  static Status InsertFirst(Tx& tx, const Notification& n);
   static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
 
   struct Filter {

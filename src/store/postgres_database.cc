@@ -49,6 +49,70 @@ bool Retryable(const Status& s) {
           s.message().find("could not serialize") != std::string::npos);
 }
 
+// Parameters as the text libpq sends (NULL for nullptr).
+class TextParams {
+ public:
+  explicit TextParams(const Params& params) : text_(params.size()), values_(params.size()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      std::visit(
+          [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::nullptr_t>) {
+              values_[i] = nullptr;
+            } else if constexpr (std::is_same_v<T, std::string>) {
+              values_[i] = v.c_str();
+            } else {
+              char buf[64];
+              auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+              (void)ec;
+              text_[i].assign(buf, end);
+              values_[i] = text_[i].c_str();
+            }
+          },
+          params[i]);
+    }
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+
+ private:
+  std::vector<std::string> text_;
+  std::vector<const char*> values_;
+};
+
+// Appends a result's rows to `rows` (when given) and returns the rows it
+// changed, or for a query without a count, the rows it returned.
+int64_t TakeRows(const PGresult* res, Rows* rows) {
+  const auto st = PQresultStatus(res);
+  if (rows && st == PGRES_TUPLES_OK) {
+    const int n = PQntuples(res), m = PQnfields(res);
+    rows->reserve(rows->size() + n);
+    for (int r = 0; r < n; ++r) {
+      std::vector<std::optional<std::string>> cells;
+      cells.reserve(m);
+      for (int c = 0; c < m; ++c) {
+        if (PQgetisnull(res, r, c)) {
+          cells.emplace_back(std::nullopt);
+        } else {
+          cells.emplace_back(std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
+        }
+      }
+      rows->emplace_back(std::move(cells));
+    }
+  }
+  const char* affected = PQcmdTuples(const_cast<PGresult*>(res));
+  int64_t n = 0;
+  if (affected && *affected) std::from_chars(affected, affected + strlen(affected), n);
+  if (st == PGRES_TUPLES_OK && (!affected || !*affected)) n = PQntuples(res);
+  return n;
+}
+
+// One connection. Statements are prepared once per connection. Inside a
+// transaction, round trips are saved with libpq's pipeline mode: BEGIN is
+// held back and sent with the transaction's first statement, deferred writes
+// (Tx::Defer) with the next statement or the COMMIT, and a read-only
+// transaction's COMMIT (or any ROLLBACK) is sent without waiting: its reply is
+// read by the next use of the connection, before anything else is sent.
 class PgConn {
  public:
   ~PgConn() { PQfinish(conn_); }
@@ -66,9 +130,42 @@ class PgConn {
   }
 
   PGconn* raw() { return conn_; }
-  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+  bool healthy() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
+
+  // Starts a transaction; `begin` is sent with its first statement.
+  void Begin(const char* begin) {
+    begin_ = begin;
+    begun_ = false;
+    deferred_.clear();
+  }
+
+  // Commits and waits for the server's answer (the commit is durable).
+  Status Commit() {
+    if (!begun_ && deferred_.empty()) {  // nothing ran: there is nothing to commit
+      begin_ = nullptr;
+      return Status::Ok();
+    }
+    std::string tag;
+    auto n = Send("COMMIT", nullptr, nullptr, &tag);
+    if (!n) return n.error();
+    begun_ = false;
+    if (tag == "ROLLBACK") return Status::Internal("commit: transaction was aborted");
+    return Status::Ok();
+  }
+
+  // Ends a read-only transaction without waiting for the answer: what it read
+  // is already consistent, and no later statement can start before it ends.
+  Status EndReadOnly() { return EndWithoutWaiting("COMMIT"); }
+
+  // Rolls back, without waiting (best effort: the next use reads the answer,
+  // and a connection still in a transaction then rolls back or is dropped).
+  void Rollback() { (void)EndWithoutWaiting("ROLLBACK"); }
 
   Status Script(std::string_view sql_text) {
+    if (Status s = Settle(); !s.ok()) return s;
+    if (begin_ || !deferred_.empty()) {
+      if (auto n = Send({}, nullptr, nullptr, nullptr); !n) return n.error();
+    }
     const std::string sql(sql_text);
     PgResult res(PQexec(conn_, sql.c_str()));
     const auto st = PQresultStatus(res.get());
@@ -78,73 +175,190 @@ class PgConn {
   }
 
   Result<int64_t> Run(std::string_view sql, const Params& params, Rows* rows) {
-    auto it = cache_.find(sql);
-    if (it == cache_.end()) {
-      std::string name = "s" + std::to_string(cache_.size());
-      PgResult prep(PQprepare(conn_, name.c_str(), std::string(sql).c_str(), 0, nullptr));
-      if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK)
-        return Unexpected(PgError(conn_, prep.get(), "prepare"));
-      it = cache_.emplace(std::string(sql), std::move(name)).first;
-    }
-    std::vector<std::string> text(params.size());
-    std::vector<const char*> values(params.size());
-    for (size_t i = 0; i < params.size(); ++i) {
-      std::visit(
-          [&](const auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::nullptr_t>) {
-              values[i] = nullptr;
-            } else {
-              if constexpr (std::is_same_v<T, std::string>) {
-                values[i] = v.c_str();
-              } else {
-                text[i] = std::to_string(v);
-                if constexpr (std::is_same_v<T, double>) {
-                  char buf[64];
-                  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-                  (void)ec;
-                  text[i].assign(buf, end);
-                }
-                values[i] = text[i].c_str();
-              }
-            }
-          },
-          params[i]);
-    }
-    PgResult res(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
-                                values.data(), nullptr, nullptr, 0));
-    const auto st = PQresultStatus(res.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-      return Unexpected(PgError(conn_, res.get(), "query"));
-    }
-    if (rows && st == PGRES_TUPLES_OK) {
-      const int n = PQntuples(res.get()), m = PQnfields(res.get());
-      rows->reserve(rows->size() + n);
-      for (int r = 0; r < n; ++r) {
-        std::vector<std::optional<std::string>> cells;
-        cells.reserve(m);
-        for (int c = 0; c < m; ++c) {
-          if (PQgetisnull(res.get(), r, c)) {
-            cells.emplace_back(std::nullopt);
-          } else {
-            cells.emplace_back(
-                std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
-          }
-        }
-        rows->emplace_back(std::move(cells));
-      }
-    }
-    const char* affected = PQcmdTuples(res.get());
-    int64_t n = 0;
-    if (affected && *affected) std::from_chars(affected, affected + strlen(affected), n);
-    if (st == PGRES_TUPLES_OK && (!affected || !*affected)) n = PQntuples(res.get());
-    return n;
+    return Send(sql, &params, rows, nullptr);
+  }
+
+  Status Defer(std::string_view sql, const Params& params) {
+    deferred_.push_back({std::string(sql), params});
+    if (deferred_.size() < kMaxDeferred) return Status::Ok();
+    auto n = Send({}, nullptr, nullptr, nullptr);  // keep pipelines small
+    return n ? Status::Ok() : n.error();
   }
 
  private:
+  static constexpr size_t kMaxDeferred = 32;
+  struct Deferred {
+    std::string sql;
+    Params params;
+  };
+
   explicit PgConn(PGconn* c) : conn_(c) {}
+
+  // The prepared statement's name for `sql`; *fresh when it must be prepared
+  // now (it is then provisional until its PREPARE succeeds).
+  const std::string& Prepared(std::string_view sql, bool* fresh) {
+    auto it = cache_.find(sql);
+    *fresh = it == cache_.end();
+    if (*fresh) it = cache_.emplace(std::string(sql), "s" + std::to_string(next_name_++)).first;
+    return it->second;
+  }
+
+  // Reads the answer of a COMMIT or ROLLBACK sent without waiting.
+  Status Settle() {
+    if (!in_flight_) return Status::Ok();
+    in_flight_ = false;
+    while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+    if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+      PgResult res(PQexec(conn_, "ROLLBACK"));
+      if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+        broken_ = true;
+        return Status::StorageUnavailable("PostgreSQL connection stuck in a transaction");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status EndWithoutWaiting(const char* sql) {
+    deferred_.clear();
+    begin_ = nullptr;
+    if (!begun_) return Status::Ok();
+    begun_ = false;
+    if (Status s = Settle(); !s.ok()) return s;
+    if (!PQsendQuery(conn_, sql)) {
+      broken_ = true;
+      return PgError(conn_, nullptr, sql);
+    }
+    in_flight_ = true;
+    return Status::Ok();
+  }
+
+  // Sends the held-back BEGIN and deferred writes, then `sql` (prepared when
+  // params is given, else as plain text; none when empty), and returns the
+  // last statement's rows and count. One round trip.
+  Result<int64_t> Send(std::string_view sql, const Params* params, Rows* rows, std::string* tag) {
+    if (Status s = Settle(); !s.ok()) return Unexpected(s);
+    if (!begin_ && deferred_.empty()) return SendOne(sql, params, rows, tag);
+    return SendPipeline(sql, params, rows, tag);
+  }
+
+  Result<int64_t> SendOne(std::string_view sql, const Params* params, Rows* rows,
+                          std::string* tag) {
+    PgResult res;
+    if (params) {
+      bool fresh;
+      const std::string& name = Prepared(sql, &fresh);
+      if (fresh) {
+        PgResult prep(PQprepare(conn_, name.c_str(), std::string(sql).c_str(), 0, nullptr));
+        if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) {
+          Status s = PgError(conn_, prep.get(), "prepare");
+          cache_.erase(cache_.find(sql));
+          return Unexpected(s);
+        }
+      }
+      TextParams values(*params);
+      res.reset(
+          PQexecPrepared(conn_, name.c_str(), values.size(), values.values(), nullptr, nullptr, 0));
+    } else {
+      res.reset(PQexec(conn_, std::string(sql).c_str()));
+    }
+    const auto st = PQresultStatus(res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      return Unexpected(PgError(conn_, res.get(), params ? "query" : sql));
+    if (tag) *tag = PQcmdStatus(res.get());
+    return TakeRows(res.get(), rows);
+  }
+
+  Result<int64_t> SendPipeline(std::string_view sql, const Params* params, Rows* rows,
+                               std::string* tag) {
+    // What each reply answers, in order.
+    struct Expect {
+      const char* what;
+      std::string fresh_sql;  // a PREPARE: forget the name unless it succeeds
+      bool last = false;
+    };
+    std::vector<Expect> expect;
+    bool sent = PQenterPipelineMode(conn_) == 1;
+    auto send_text = [&](const char* text, const char* what, bool last) {
+      sent = sent && PQsendQueryParams(conn_, text, 0, nullptr, nullptr, nullptr, nullptr, 0);
+      expect.push_back({what, {}, last});
+    };
+    auto send_prepared = [&](std::string_view text, const Params& p, const char* what, bool last) {
+      bool fresh;
+      const std::string& name = Prepared(text, &fresh);
+      if (fresh) {
+        sent = sent && PQsendPrepare(conn_, name.c_str(), std::string(text).c_str(), 0, nullptr);
+        expect.push_back({"prepare", std::string(text), false});
+      }
+      TextParams values(p);
+      sent = sent && PQsendQueryPrepared(conn_, name.c_str(), values.size(), values.values(),
+                                         nullptr, nullptr, 0);
+      expect.push_back({what, {}, last});
+    };
+    if (begin_) send_text(begin_, "begin", false);
+    for (const auto& d : deferred_) send_prepared(d.sql, d.params, "deferred write", false);
+    if (!sql.empty()) {
+      if (params) {
+        send_prepared(sql, *params, "query", true);
+      } else {
+        send_text(std::string(sql).c_str(), "statement", true);
+      }
+    }
+    if (begin_) begun_ = true;
+    begin_ = nullptr;
+    deferred_.clear();
+    sent = sent && PQpipelineSync(conn_);
+    if (!sent) {
+      broken_ = true;
+      for (const auto& e : expect)
+        if (!e.fresh_sql.empty()) cache_.erase(e.fresh_sql);
+      return Unexpected(PgError(conn_, nullptr, "send pipeline"));
+    }
+    // Each command answers with one result and then NULL; the sync with
+    // PGRES_PIPELINE_SYNC. After an error, the rest answer PIPELINE_ABORTED.
+    Status first_error;
+    int64_t count = 0;
+    for (const auto& e : expect) {
+      PgResult res(PQgetResult(conn_));
+      if (!res) {
+        broken_ = true;
+        if (first_error.ok()) first_error = PgError(conn_, nullptr, "pipeline");
+        break;
+      }
+      const auto st = PQresultStatus(res.get());
+      const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+      if (!ok && !e.fresh_sql.empty()) cache_.erase(e.fresh_sql);
+      if (!ok && first_error.ok()) {
+        first_error = st == PGRES_PIPELINE_ABORTED ? Status::Internal("pipeline aborted")
+                                                   : PgError(conn_, res.get(), e.what);
+      }
+      if (ok && e.last) {
+        if (tag) *tag = PQcmdStatus(res.get());
+        count = TakeRows(res.get(), rows);
+      }
+      if (PgResult end(PQgetResult(conn_)); end) {  // more than one result: out of step
+        broken_ = true;
+        break;
+      }
+    }
+    if (!broken_) {
+      PgResult sync(PQgetResult(conn_));
+      if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) broken_ = true;
+    }
+    if (!broken_ && PQexitPipelineMode(conn_) != 1) broken_ = true;
+    if (broken_ && first_error.ok())
+      first_error = Status::StorageUnavailable("PostgreSQL pipeline ended out of step");
+    if (!first_error.ok()) return Unexpected(first_error);
+    return count;
+  }
+
   PGconn* conn_;
+  bool broken_ = false;
   std::map<std::string, std::string, std::less<>> cache_;  // sql -> prepared name
+  int64_t next_name_ = 0;
+  const char* begin_ = nullptr;  // a BEGIN not sent yet
+  bool begun_ = false;           // a transaction is open on the server
+  std::vector<Deferred> deferred_;
+  bool in_flight_ = false;  // a COMMIT or ROLLBACK whose answer is unread
 };
 
 using PgTx = ConnTx<PgConn, Backend::kPostgres>;
@@ -168,12 +382,14 @@ class PostgresDatabase final : public Database {
   Backend backend() const override { return Backend::kPostgres; }
 
   Status Write(const std::function<Status(Tx&)>& fn) override {
-    return ObserveWrite(WithConn([&](PgConn& conn) { return RunTx(conn, fn, "BEGIN"); }));
+    return ObserveWrite(
+        WithConn([&](PgConn& conn) { return RunTx(conn, fn, "BEGIN", /*read_only=*/false); }));
   }
 
   Status Read(const std::function<Status(Tx&)>& fn) override {
     return WithConn([&](PgConn& conn) {
-      return RunTx(conn, fn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      return RunTx(conn, fn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                   /*read_only=*/true);
     });
   }
 
@@ -265,9 +481,10 @@ class PostgresDatabase final : public Database {
     return got;
   }
 
-  Status RunTx(PgConn& conn, const std::function<Status(Tx&)>& fn, const char* begin) {
+  Status RunTx(PgConn& conn, const std::function<Status(Tx&)>& fn, const char* begin,
+               bool read_only) {
     for (int attempt = 0;; ++attempt) {
-      if (Status s = conn.Script(begin); !s.ok()) return s;
+      conn.Begin(begin);
       PgTx tx(conn);
       Status s;
       try {
@@ -276,19 +493,13 @@ class PostgresDatabase final : public Database {
         s = Status::Internal(std::string("exception in transaction: ") + e.what());
       }
       if (s.ok()) {
-        PgResult res(PQexec(conn.raw(), "COMMIT"));
-        if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
-          s = PgError(conn.raw(), res.get(), "commit");
-        } else if (std::string_view(PQcmdStatus(res.get())) == "ROLLBACK") {
-          s = Status::Internal("commit: transaction was aborted");
-        } else {
+        s = read_only ? conn.EndReadOnly() : conn.Commit();
+        if (s.ok()) {
           for (auto& f : tx.TakeAfterCommit()) f();
           return s;
         }
-      } else {
-        // Best effort: a connection that cannot roll back is dropped as unhealthy.
-        (void)conn.Script("ROLLBACK");
       }
+      conn.Rollback();
       if (!Retryable(s) || attempt >= 4) return s;
     }
   }

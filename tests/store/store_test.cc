@@ -47,7 +47,8 @@ TEST_P(StoreTest, MigrationsApplyOnceAndReopenIsANoOp) {
   ASSERT_TRUE(v.has_value());
   EXPECT_EQ(*v, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}));
   ASSERT_TRUE(Migrate(t->db()).ok());
-  EXPECT_EQ(*AppliedMigrations(t->db()), (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}));
+  EXPECT_EQ(*AppliedMigrations(t->db()),
+            (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}));
   for (const char* table :
        {"tenants", "users", "api_tokens", "memberships", "policies", "policy_versions",
         "backup_sets", "backup_items", "runs", "run_items", "jobs", "notifications", "audit_log"}) {
@@ -75,6 +76,72 @@ TEST_P(StoreTest, FailedWriteRollsBackItsOwnChangesOnly) {
   EXPECT_EQ(failed, 8);
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants"), 8);
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM tenants WHERE name IN ('t1','t3','t5')"), 0);
+}
+
+// Tx::Defer: on PostgreSQL the write travels with the next statement or the
+// COMMIT (a pipeline), so its error surfaces late. One connection (pool of 1)
+// so that each transaction meets whatever the one before left on it.
+TEST_P(StoreTest, DeferredWritesAreSeenLaterAndTheirErrorsFailTheWholeTransaction) {
+  store::DatabaseOptions one_connection;
+  one_connection.pg_pool_size = 1;
+  TA_OPEN_DB(t, one_connection);
+  auto& db = t->db();
+  const char* insert = "INSERT INTO tenants (name, created_at) VALUES ($1, 0)";
+  // Seen by a later statement of the same transaction, and committed.
+  auto seen = store::WriteResult<int64_t>(db, [&](Tx& tx) -> Result<int64_t> {
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("a")}));
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("b")}));
+    auto n = tx.Query("SELECT COUNT(*) FROM tenants WHERE name IN ('a', 'b')");
+    if (!n) return Unexpected(n.error());
+    return n->front().Int(0);
+  });
+  ASSERT_TRUE(seen.has_value()) << seen.error().ToString();
+  EXPECT_EQ(*seen, 2);
+  // Deferred as the last writes: they commit with the COMMIT.
+  ASSERT_TRUE(db.Write([&](Tx& tx) { return tx.Defer(insert, {std::string("c")}); }).ok());
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants"), 3);
+
+  // A deferred write that fails (a duplicate name) fails the commit, and the
+  // transaction's other writes, deferred or not, are rolled back with it.
+  Status dup = db.Write([&](Tx& tx) -> Status {
+    auto n = tx.Exec(insert, {std::string("d")});
+    if (!n) return n.error();
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("e")}));
+    return tx.Defer(insert, {std::string("a")});
+  });
+  EXPECT_EQ(dup.code(), Status::Code::kAlreadyExists) << dup.ToString();
+  // ...or fails the next statement that needs an answer.
+  Status at_query = db.Write([&](Tx& tx) -> Status {
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("b")}));
+    auto n = tx.Query("SELECT COUNT(*) FROM tenants");
+    return n ? Status::Ok() : n.error();
+  });
+  EXPECT_EQ(at_query.code(), Status::Code::kAlreadyExists) << at_query.ToString();
+  // A deferred statement that cannot even be prepared fails the same way, and
+  // leaves the connection's statement cache sound for the next use.
+  Status bad = db.Write([&](Tx& tx) -> Status {
+    TA_RETURN_IF_ERROR(tx.Defer("INSERT INTO no_such_table VALUES ($1)", {int64_t{1}}));
+    return tx.Defer(insert, {std::string("f")});
+  });
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("no_such_table"), std::string::npos) << bad.ToString();
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants WHERE name IN ('d', 'e', 'f')"), 0);
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants"), 3);
+
+  // Reads end without waiting for their COMMIT; the next use of the
+  // connection reads that answer first. Alternate reads and writes on the one
+  // connection: each read sees every write before it.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(db.Write([&](Tx& tx) { return tx.Defer(insert, {"r" + std::to_string(i)}); }).ok());
+    EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants WHERE name LIKE 'r%'"), i + 1);
+  }
+  // A read that fails rolls back, and the connection stays usable.
+  Status failed_read = db.Read([](Tx& tx) -> Status {
+    auto r = tx.Query("SELECT * FROM no_such_table");
+    return r ? Status::Ok() : r.error();
+  });
+  EXPECT_FALSE(failed_read.ok());
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants"), 53);
 }
 
 TEST_P(StoreTest, ConstraintViolationBecomesAlreadyExists) {
@@ -330,14 +397,16 @@ TEST_P(StoreTest, UnsealedAppendsAreSealedOnceInOneUnbrokenChainPerTenant) {
     }
   }
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log"), 400);
-  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE seq IS NULL OR hash IS NULL"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE seq IS NULL OR hash IS NULL"),
+            0);
   for (int64_t tenant = 1; tenant <= 3; ++tenant) {
     const int64_t n =
         QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1", {tenant});
     EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(DISTINCT seq) FROM audit_log WHERE tenant_id = $1",
                        {tenant}),
               n);
-    EXPECT_EQ(QueryInt(t->db(), "SELECT MAX(seq) FROM audit_log WHERE tenant_id = $1", {tenant}), n);
+    EXPECT_EQ(QueryInt(t->db(), "SELECT MAX(seq) FROM audit_log WHERE tenant_id = $1", {tenant}),
+              n);
     EXPECT_EQ(QueryInt(t->db(), "SELECT seq FROM audit_heads WHERE tenant_id = $1", {tenant}), n);
   }
   auto problems = AuditLog::Verify(t->db());
@@ -361,12 +430,13 @@ TEST_P(StoreTest, WriteBatcherCommitsQueuedWritesTogetherAndIsolatesAFailure) {
   auto storm = [&](WriteBatcher& batcher, const std::string& prefix, int queued, int failing) {
     std::atomic<bool> inside{false};
     std::thread first([&] {
-      EXPECT_TRUE(batcher.Write([&](Tx&) -> Status {
-                           inside = true;
-                           for (int w = 0; w < 1000 && batcher.waiting() < size_t(queued); ++w)
-                             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-                           return Status::Ok();
-                         })
+      EXPECT_TRUE(batcher
+                      .Write([&](Tx&) -> Status {
+                        inside = true;
+                        for (int w = 0; w < 1000 && batcher.waiting() < size_t(queued); ++w)
+                          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                        return Status::Ok();
+                      })
                       .ok());
     });
     while (!inside) std::this_thread::yield();
