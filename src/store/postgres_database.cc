@@ -8,6 +8,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -504,48 +505,70 @@ class PostgresDatabase final : public Database {
     }
   }
 
+  // Connections are handed to waiters in arrival order: a released connection
+  // goes straight to the longest waiter, so a request never loses its turn to
+  // threads that came later (which would stretch the tail), and only that one
+  // waiter is woken.
   Status WithConn(const std::function<Status(PgConn&)>& fn) {
     std::unique_ptr<PgConn> conn;
+    bool open_new = false;
     {
       std::unique_lock<std::mutex> lock(pool_mu_);
-      pool_cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
-      if (!idle_.empty()) {
+      if (waiters_.empty() && !idle_.empty()) {
         conn = std::move(idle_.back());
         idle_.pop_back();
-      } else {
+      } else if (waiters_.empty() && open_ < pool_size_) {
         ++open_;
+        open_new = true;
+      } else {
+        Waiter me;
+        waiters_.push_back(&me);
+        me.cv.wait(lock, [&] { return me.served; });
+        conn = std::move(me.conn);
+        open_new = !conn;  // handed a slot whose connection was dropped
       }
     }
-    if (!conn) {
+    if (open_new) {
       auto c = PgConn::Connect(url_);
       if (!c) {
-        {
-          std::lock_guard<std::mutex> lock(pool_mu_);
-          --open_;
-        }
-        pool_cv_.notify_one();
+        Release(nullptr);
         return c.error();
       }
       conn = std::move(*c);
     }
     Status s = fn(*conn);
-    {
-      std::lock_guard<std::mutex> lock(pool_mu_);
-      if (conn->healthy()) {
-        idle_.push_back(std::move(conn));
-      } else {
-        --open_;  // dropped; a new one is opened on demand
-      }
-    }
-    pool_cv_.notify_one();
+    Release(conn->healthy() ? std::move(conn) : nullptr);
     return s;
   }
+
+  // Gives a connection (or, when null, its slot) to the longest waiter, or
+  // back to the pool.
+  void Release(std::unique_ptr<PgConn> conn) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!waiters_.empty()) {
+      Waiter* next = waiters_.front();
+      waiters_.pop_front();
+      next->conn = std::move(conn);
+      next->served = true;
+      next->cv.notify_one();
+    } else if (conn) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;  // dropped; a new one is opened on demand
+    }
+  }
+
+  struct Waiter {
+    std::condition_variable cv;
+    std::unique_ptr<PgConn> conn;
+    bool served = false;
+  };
 
   const std::string url_;
   const int pool_size_;
   std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<PgConn>> idle_ GUARDED_BY(pool_mu_);
+  std::deque<Waiter*> waiters_ GUARDED_BY(pool_mu_);
   int open_ GUARDED_BY(pool_mu_) = 0;
 
   std::mutex listen_mu_;
