@@ -102,7 +102,7 @@ Result<Response> CheckConnection(ApiContext& ctx, Request& req) {
 Result<Response> CapturePolicy(ApiContext& ctx, Request& req) {
   auto id = PathId(req, "policy");
   if (!id) return Unexpected(id.error());
-  return Started(runs::StartCaptureSnapshot(ctx.runs, ctx.db, req.tenant_id, *id, req.user_id()));
+  return Started(runs::StartCaptureSnapshot(ctx.runs, req.tenant_id, *id, req.user_id()));
 }
 
 Result<Response> ListVersions(ApiContext& ctx, Request& req) {
@@ -202,14 +202,16 @@ Result<Response> PinBackupSet(ApiContext& ctx, Request& req) {
   auto pinned = body->OptBool("pinned");
   if (!pinned) return Unexpected(pinned.error());
   if (!*pinned)
-    return Unexpected(Status::InvalidArgument("pinned: is required (true: legal hold; false: "
-                                              "retention may delete it again)"));
+    return Unexpected(
+        Status::InvalidArgument("pinned: is required (true: legal hold; false: "
+                                "retention may delete it again)"));
   auto set = store::WriteResult<store::BackupSetRecord>(
       ctx.db, [&](store::Tx& tx) -> Result<store::BackupSetRecord> {
         TA_RETURN_IF_ERROR(store::BackupSets::SetPinned(tx, req.tenant_id, *id, **pinned));
         TA_RETURN_IF_ERROR(store::AuditLog::Record(
-            tx, req.tenant_id, req.user_id(), **pinned ? "backup_set.pinned" : "backup_set.unpinned",
-            "backup_set", std::to_string(*id), "{}", ToUnixMillis(ctx.clock.Now())));
+            tx, req.tenant_id, req.user_id(),
+            **pinned ? "backup_set.pinned" : "backup_set.unpinned", "backup_set",
+            std::to_string(*id), "{}", ToUnixMillis(ctx.clock.Now())));
         return store::BackupSets::Get(tx, req.tenant_id, *id);
       });
   if (!set) return Unexpected(set.error());

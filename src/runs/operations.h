@@ -46,8 +46,8 @@ Result<StartResult> StartInventorySync(RunService& runs, int64_t tenant_id,
 // item per check, a failed read naming the permission to grant. Writes nothing.
 Result<StartResult> StartConnectionCheck(RunService& runs, int64_t tenant_id,
                                          std::optional<int64_t> user_id);
-Result<StartResult> StartCaptureSnapshot(RunService& runs, store::Database& db, int64_t tenant_id,
-                                         int64_t policy_id, std::optional<int64_t> user_id);
+Result<StartResult> StartCaptureSnapshot(RunService& runs, int64_t tenant_id, int64_t policy_id,
+                                         std::optional<int64_t> user_id);
 // policy_ids: nullopt = every policy the tenant has (not gone).
 Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_t tenant_id,
                                    const std::string& name,
@@ -60,8 +60,8 @@ Result<StartResult> StartBackupSet(RunService& runs, store::Database& db, int64_
 struct ScheduledBackup {
   int64_t tenant_id = 0;
   int64_t schedule_id = 0;
-  int64_t slot_at = 0;      // ms
-  std::string set_name;     // "Nightly 2026-11-30 02:00 CET"
+  int64_t slot_at = 0;             // ms
+  std::string set_name;            // "Nightly 2026-11-30 02:00 CET"
   std::optional<int64_t> user_id;  // the schedule's creator: told when it fails
   bool detect_drift = false;       // then compare the set with the baseline
   std::function<Status(store::Tx&, const store::RunRecord&, bool reused)> in_same_tx;
@@ -85,8 +85,8 @@ struct RestoreRequest {
   int64_t source_tenant_id = 0;  // owns the backup set
   int64_t target_tenant_id = 0;  // the run belongs here
   int64_t backup_set_id = 0;
-  std::optional<std::vector<int64_t>> item_ids;      // nullopt = the whole set
-  std::map<std::string, std::string> group_mapping;  // source group id -> target group id
+  std::optional<std::vector<int64_t>> item_ids;          // nullopt = the whole set
+  std::map<std::string, std::string> group_mapping;      // source group id -> target group id
   std::string conditional_access_state = "report_only";  // or "as_backed_up"
 };
 

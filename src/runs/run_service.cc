@@ -46,6 +46,7 @@ Result<StartResult> RunService::StartWithKey(const StartRequest& request,
   if (request.tenant_id <= 0)
     return Unexpected(Status::InvalidArgument("tenant_id: must be positive"));
   return store::WriteResult<StartResult>(db_, [&](Tx& tx) -> Result<StartResult> {
+    if (request.check) TA_RETURN_IF_ERROR(request.check(tx));
     const int64_t now = ToUnixMillis(clock_.Now());
     store::NewRun run{request.tenant_id,         request.type,   key.key,      request.target_id,
                       request.initiator_user_id, request.params, request.total};

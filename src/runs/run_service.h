@@ -28,6 +28,10 @@ struct StartRequest {
   // target filled in): a restore into another tenant is recorded in the
   // source tenant's log too.
   std::vector<store::AuditEntry> also_audit;
+  // Runs first in the start's transaction: a check of what the start refers
+  // to (a policy of the tenant, say). An error starts nothing; reading it
+  // here spares a transaction of its own.
+  std::function<Status(store::Tx&)> check;
   // Runs in the start's transaction, with the run (new or reused); an error
   // rolls the whole start back. A scheduler records "this slot started this
   // run" here, so the record and the run exist together or not at all.

@@ -157,7 +157,7 @@ TEST_P(AlertsTest, AFailedRunSendsOneSignedWebhookAndOneEmailAndADeadReceiverIsS
       env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_b});
   for (int i = 0; i < 6; ++i) {
     env.sim.FailNext(1, 400);
-    ASSERT_TRUE(StartCaptureSnapshot(*env.runs, env.db(), env.tenant_b, policy, env.operator_both));
+    ASSERT_TRUE(StartCaptureSnapshot(*env.runs, env.tenant_b, policy, env.operator_both));
     env.Drain();
   }
   EXPECT_EQ(env.Count("SELECT COUNT(*) FROM runs WHERE tenant_id = $1 AND type = "
@@ -237,8 +237,8 @@ TEST_P(AlertsTest, RefusedCredentialsAndNewDriftRaiseTheirAlerts) {
   env.Drain();
   EXPECT_EQ(env.Run(env.tenant_a, check->run.id).status, store::RunStatus::kFailed);
   EXPECT_EQ(deliveries(notify::kCredentialsInvalid), 1);
-  const std::string payload = env.Text(
-      "SELECT payload FROM alert_deliveries WHERE event = 'credentials.invalid'", {});
+  const std::string payload =
+      env.Text("SELECT payload FROM alert_deliveries WHERE event = 'credentials.invalid'", {});
   EXPECT_NE(payload.find("refused TenantAtlas's credentials for Contoso"), std::string::npos)
       << payload;
   EXPECT_EQ(payload.find("wrong"), std::string::npos) << "no secret in an alert";
@@ -248,8 +248,8 @@ TEST_P(AlertsTest, RefusedCredentialsAndNewDriftRaiseTheirAlerts) {
   env.sim.Seed("ms-a", "deviceConfigurations",
                {{{"id", "wifi-1"}, {"displayName", "Wi-Fi"}, {"description", "v1"}}});
   env.SyncAndBackUpA();
-  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1",
-                                  {{"description", "v2"}}, "alex@contoso.example"));
+  ASSERT_TRUE(env.sim.AdminChange("ms-a", "deviceConfigurations", "wifi-1", {{"description", "v2"}},
+                                  "alex@contoso.example"));
   for (int i = 0; i < 2; ++i) {  // seen twice: one alert
     ASSERT_TRUE(runs::StartDriftDetection(*env.runs, env.tenant_a, env.operator_both).has_value());
     env.Drain();

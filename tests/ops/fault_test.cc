@@ -392,7 +392,7 @@ TEST_P(FaultTest, HungGraphFailsTheItemWithGraphTimeoutAndARunLevelError) {
   env.sim.Configure({{"hang_next", 100}, {"hang_ms", 30'000}});
   const int64_t policy =
       env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_a});
-  auto run = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+  auto run = StartCaptureSnapshot(*env.runs, env.tenant_a, policy, env.operator_both);
   ASSERT_TRUE(run.has_value());
   const auto started = Clock::now();
   env.Drain();
@@ -451,7 +451,7 @@ TEST_P(FaultTest, GraphMisbehavingEndsInAClearPerItemErrorNeverAStuckRun) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     env.sim.Configure(c.knobs);
-    auto run = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+    auto run = StartCaptureSnapshot(*env.runs, env.tenant_a, policy, env.operator_both);
     ASSERT_TRUE(run.has_value());
     env.Drain();
     env.sim.Configure({{"misbehave_next", 0}, {"fail_next", 0}, {"token_down_status", 0}});
@@ -495,10 +495,8 @@ TEST_P(FaultTest, AThrottledTenantSnoozesAndDoesNotSlowTheOthers) {
   auto policy = [&](int64_t t) {
     return env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {t});
   };
-  auto a = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy(env.tenant_a),
-                                env.operator_both);
-  auto b = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_b, policy(env.tenant_b),
-                                env.operator_both);
+  auto a = StartCaptureSnapshot(*env.runs, env.tenant_a, policy(env.tenant_a), env.operator_both);
+  auto b = StartCaptureSnapshot(*env.runs, env.tenant_b, policy(env.tenant_b), env.operator_both);
   ASSERT_TRUE(a.has_value() && b.has_value());
   const auto started = Clock::now();
   auto ran = env.pool->RunOnce();  // one worker, both jobs in one batch

@@ -9,8 +9,8 @@
 
 #include "catalog/catalog.h"
 #include "core/log.h"
-#include "store/accounts.h"
 #include "ops_env.h"
+#include "store/accounts.h"
 
 namespace ta::ops {
 namespace {
@@ -60,21 +60,18 @@ TEST_P(OpsTest, SyncBackupAndSnapshotCaptureEverythingOnce) {
                       "i.policy_version_id WHERE i.policy_type = 'settingsCatalog' AND "
                       "v.payload LIKE '%settingInstance%'"),
             2);
-  EXPECT_EQ(
-      env.Count("SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
-                "i.policy_version_id WHERE i.policy_type = 'compliancePolicy' AND "
-                "v.payload LIKE '%scheduledActionConfigurations%'"),
-      2);
-  EXPECT_EQ(
-      env.Count(
-          "SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
-          "i.policy_version_id WHERE i.policy_type = 'groupPolicyConfiguration' AND "
-          "v.payload LIKE '%presentationValues%'"),
-      2);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
+                      "i.policy_version_id WHERE i.policy_type = 'compliancePolicy' AND "
+                      "v.payload LIKE '%scheduledActionConfigurations%'"),
+            2);
+  EXPECT_EQ(env.Count("SELECT COUNT(*) FROM backup_items i JOIN policy_versions v ON v.id = "
+                      "i.policy_version_id WHERE i.policy_type = 'groupPolicyConfiguration' AND "
+                      "v.payload LIKE '%presentationValues%'"),
+            2);
   // Capturing unchanged content again makes no new version.
   const int64_t policy =
       env.Count("SELECT MIN(id) FROM policies WHERE tenant_id = $1", {env.tenant_a});
-  auto snap = StartCaptureSnapshot(*env.runs, env.db(), env.tenant_a, policy, env.operator_both);
+  auto snap = StartCaptureSnapshot(*env.runs, env.tenant_a, policy, env.operator_both);
   ASSERT_TRUE(snap.has_value());
   env.Drain();
   auto items = env.Items(env.tenant_a, snap->run.id);
@@ -120,9 +117,9 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
   auto titles = [&] {
     std::vector<std::string> out;
     Status s = env.db().Read([&](store::Tx& tx) -> Status {
-      auto rows = tx.Query(
-          "SELECT title, level, read_at FROM notifications WHERE user_id = $1 ORDER BY id",
-          {env.operator_both});
+      auto rows =
+          tx.Query("SELECT title, level, read_at FROM notifications WHERE user_id = $1 ORDER BY id",
+                   {env.operator_both});
       if (!rows) return rows.error();
       for (const auto& r : *rows) out.push_back(r.Text(0) + " [" + r.Text(1) + "]");
       return Status::Ok();
@@ -140,10 +137,11 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
   ASSERT_TRUE(set.has_value());
   env.sim.FailNext(2, 400);
   env.Drain();
-  EXPECT_EQ(titles(), (std::vector<std::string>{
-                          "Inventory sync of Contoso succeeded. [success]",
-                          "Backup set \u201cNightly\u201d of 10 items in Contoso partially succeeded: "
-                          "2 failed. [warning]"}));
+  EXPECT_EQ(titles(),
+            (std::vector<std::string>{
+                "Inventory sync of Contoso succeeded. [success]",
+                "Backup set \u201cNightly\u201d of 10 items in Contoso partially succeeded: "
+                "2 failed. [warning]"}));
   // Failures only: ten successful runs add nothing; a failing one does.
   Status pref = env.db().Write([&](store::Tx& tx) {
     return store::Accounts::SetNotifyPreference(tx, env.operator_both, "failures");
@@ -163,7 +161,8 @@ TEST_P(OpsTest, NotificationsAreOnePerRunInWordsAndFollowThePreference) {
   env.Drain();
   const auto t = titles();
   ASSERT_EQ(t.size(), 3u);
-  EXPECT_EQ(t[2], "Backup set \u201cBroken\u201d of 10 items in Contoso failed: 10 failed. [error]");
+  EXPECT_EQ(t[2],
+            "Backup set \u201cBroken\u201d of 10 items in Contoso failed: 10 failed. [error]");
 }
 
 // The connection check: a token, then one read per object type and directory
@@ -238,7 +237,8 @@ TEST_P(OpsTest, ConnectionCheckReadsTheSecretsExpiryFromTheAppRegistration) {
                              {"app-other", "Zz9-other", "2026-12-03T00:00:00Z"}});
   const int64_t tenant = ::ta::testing::MakeTenant(env.db(), "Expiring");
   env.Member(env.operator_both, tenant, "owner");
-  ASSERT_TRUE(SetTenantCredentials(env.db(), env.box, tenant, "ms-e", "app-e", "Qx8-secret-e").ok());
+  ASSERT_TRUE(
+      SetTenantCredentials(env.db(), env.box, tenant, "ms-e", "app-e", "Qx8-secret-e").ok());
   auto check = [&] {
     auto run = runs::StartConnectionCheck(*env.runs, tenant, env.operator_both);
     EXPECT_TRUE(run.has_value());
@@ -259,8 +259,8 @@ TEST_P(OpsTest, ConnectionCheckReadsTheSecretsExpiryFromTheAppRegistration) {
             "graph");
   // The app may not read its registration: the date stays, the item says why.
   ASSERT_TRUE(store::WriteResult<bool>(env.db(), [&](store::Tx& tx) {
-                return store::Accounts::SetCredentialExpiry(tx, tenant,
-                                                            *ParseIso8601("2027-03-01"), "entered");
+                return store::Accounts::SetCredentialExpiry(tx, tenant, *ParseIso8601("2027-03-01"),
+                                                            "entered");
               }).value_or(false));
   env.sim.Configure({{"deny_paths", {"applications"}}});
   expiry = check();
