@@ -17,58 +17,6 @@ php::Value OptValue(const std::optional<int64_t>& v) {
   return v ? php::Value(*v) : php::Value(nullptr);
 }
 
-}  // namespace
-
-std::string AuditLog::Canonical(int64_t tenant_id, int64_t seq, int64_t created_at,
-                                const AuditEntry& e) {
-  auto json = php::JsonEncode(php::Value(
-      php::MakeList({php::Value(tenant_id), php::Value(seq), php::Value(created_at),
-                     OptValue(e.actor_user_id), php::Value(e.action), OptValue(e.target_type),
-                     OptValue(e.target_id), OptValue(e.run_id), php::Value(e.details)})));
-  // Only invalid UTF-8 can fail; hash the raw bytes then, so the row still chains.
-  return json ? *json : e.action + e.details;
-}
-
-Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
-  // Locks this tenant's head row until commit: appends to one chain serialise.
-  Result<Rows> head =
-      tx.Query("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
-               {e.tenant_id});
-  if (!head) return Unexpected(head.error());
-  if (head->empty()) {
-    auto ins = tx.Exec(
-        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (tenant_id) "
-        "DO NOTHING",
-        {e.tenant_id});
-    if (!ins) return Unexpected(ins.error());
-    head = tx.Query("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = $1 RETURNING seq, hash",
-                    {e.tenant_id});
-    if (!head) return Unexpected(head.error());
-  }
-  const int64_t seq = head->front().Int(0);
-  const std::string prev = head->front().Text(1);
-  const std::string hash = Sha256Hex(prev + Canonical(e.tenant_id, seq, now_ms, e));
-  auto ins = tx.Exec(
-      "INSERT INTO audit_log (tenant_id, seq, actor_user_id, action, target_type, target_id, "
-      "run_id, "
-      "details, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-      {e.tenant_id, seq, e.actor_user_id ? Param(*e.actor_user_id) : Param(nullptr), e.action,
-       e.target_type ? Param(*e.target_type) : Param(nullptr),
-       e.target_id ? Param(*e.target_id) : Param(nullptr),
-       e.run_id ? Param(*e.run_id) : Param(nullptr), e.details, now_ms, prev, hash});
-  if (!ins) return Unexpected(ins.error());
-  auto upd = tx.Exec("UPDATE audit_heads SET hash = $1 WHERE tenant_id = $2", {hash, e.tenant_id});
-  if (!upd) return Unexpected(upd.error());
-  return seq;
-}
-
-namespace {
-
-// Process-wide wake-up of AuditSealer threads.
-std::mutex g_seal_mu;
-std::condition_variable g_seal_cv;
-uint64_t g_seal_generation = 0;  // GUARDED_BY(g_seal_mu)
-
 // Locks the tenant's chain head (creating it) and returns its seq and hash.
 Result<std::pair<int64_t, std::string>> LockHead(Tx& tx, int64_t tenant_id) {
   const char* lock = "UPDATE audit_heads SET seq = seq WHERE tenant_id = $1 RETURNING seq, hash";
@@ -85,6 +33,48 @@ Result<std::pair<int64_t, std::string>> LockHead(Tx& tx, int64_t tenant_id) {
   }
   return std::make_pair(head->front().Int(0), head->front().Text(1));
 }
+
+// Moves the tenant's chain head (locked by LockHead) to seq and hash.
+Status SetHead(Tx& tx, int64_t tenant_id, int64_t seq, const std::string& hash) {
+  return tx.Defer("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3",
+                  {seq, hash, tenant_id});
+}
+
+}  // namespace
+
+std::string AuditLog::Canonical(int64_t tenant_id, int64_t seq, int64_t created_at,
+                                const AuditEntry& e) {
+  auto json = php::JsonEncode(php::Value(
+      php::MakeList({php::Value(tenant_id), php::Value(seq), php::Value(created_at),
+                     OptValue(e.actor_user_id), php::Value(e.action), OptValue(e.target_type),
+                     OptValue(e.target_id), OptValue(e.run_id), php::Value(e.details)})));
+  // Only invalid UTF-8 can fail; hash the raw bytes then, so the row still chains.
+  return json ? *json : e.action + e.details;
+}
+
+Result<int64_t> AuditLog::Append(Tx& tx, const AuditEntry& e, int64_t now_ms) {
+  // The head's lock is held until commit: appends to one chain serialise.
+  auto head = LockHead(tx, e.tenant_id);
+  if (!head) return Unexpected(head.error());
+  const int64_t seq = head->first + 1;
+  const std::string& prev = head->second;
+  const std::string hash = Sha256Hex(prev + Canonical(e.tenant_id, seq, now_ms, e));
+  TA_RETURN_IF_ERROR(tx.Defer(
+      "INSERT INTO audit_log (tenant_id, seq, actor_user_id, action, target_type, target_id, "
+      "run_id, details, created_at, prev_hash, hash) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+      {e.tenant_id, seq, OptParam(e.actor_user_id), e.action, OptParam(e.target_type),
+       OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms, prev, hash}));
+  TA_RETURN_IF_ERROR(SetHead(tx, e.tenant_id, seq, hash));
+  return seq;
+}
+
+namespace {
+
+// Process-wide wake-up of AuditSealer threads.
+std::mutex g_seal_mu;
+std::condition_variable g_seal_cv;
+uint64_t g_seal_generation = 0;  // GUARDED_BY(g_seal_mu)
 
 }  // namespace
 
@@ -159,9 +149,7 @@ Result<int64_t> AuditLog::SealPending(Database& db, int64_t limit) {
       if (*upd != static_cast<int64_t>(rows->size())) {
         return Unexpected(Status::Internal("audit sealing: rows changed under the head's lock"));
       }
-      auto h = tx.Exec("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3",
-                       {seq, prev, tenant});
-      if (!h) return Unexpected(h.error());
+      TA_RETURN_IF_ERROR(SetHead(tx, tenant, seq, prev));
       return static_cast<int64_t>(rows->size());
     });
     if (!n) return Unexpected(n.error());

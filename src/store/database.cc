@@ -17,10 +17,20 @@ Status Database::WriteHealth() const {
 }
 
 Status Database::Ping() {
-  return Read([](Tx& tx) -> Status {
+  Status s = Read([](Tx& tx) -> Status {
     auto r = tx.Query("SELECT 1");
     return r ? Status::Ok() : r.error();
   });
+  // On PostgreSQL a write's StorageUnavailable means the server could not be
+  // reached (SQLSTATE 08/57, a lost connection), which this answer disproves;
+  // waiting for a write to commit could wait forever on a node that takes no
+  // traffic while it is not ready. (SQLite's is an I/O error of the file, and
+  // a full disk is full for writes only: those clear when a write commits.)
+  if (s.ok() && backend() == Backend::kPostgres) {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (write_fault_.code() == Status::Code::kStorageUnavailable) write_fault_ = Status::Ok();
+  }
+  return s;
 }
 
 Status Database::ObserveWrite(Status s) {
