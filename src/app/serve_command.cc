@@ -36,6 +36,8 @@ Status ValidateServeConfig(const ServeConfig& config) {
     return Status::InvalidArgument("--web-root: no index.html in " + config.web_root);
   if (config.http.threads < 1 || config.http.threads > 1024)
     return Status::InvalidArgument("--http-threads: must be 1 to 1024");
+  if (config.db_connections < 1 || config.db_connections > 1000)
+    return Status::InvalidArgument("--db-connections: must be 1 to 1000");
   if (config.http.max_connections < 1)
     return Status::InvalidArgument("--max-connections: must be at least 1");
   for (auto [flag, ms] : {std::pair{"--header-timeout-ms", config.http.header_timeout},
@@ -83,6 +85,11 @@ void AddConnectionOptions(CLI::App* cmd, ServeConfig& serve) {
   cmd->add_option("--http-threads", serve.http.threads,
                   "Requests served at once (idle connections and event streams hold no thread)")
       ->envname("TA_HTTP_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--db-connections", serve.db_connections,
+                  "PostgreSQL connections this process opens, shared by requests and "
+                  "in-process workers (SQLite: ignored)")
+      ->envname("TA_DB_CONNECTIONS")
       ->capture_default_str();
   cmd->add_option("--max-connections", serve.http.max_connections,
                   "Client connections open at once; more are answered 503 and closed")
@@ -158,7 +165,7 @@ int RunServeCommand(ServeConfig config, std::ostream& out, std::ostream& err) {
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   }
   store::DatabaseOptions db_options;
-  db_options.pg_pool_size = 24;  // HTTP threads and workers share the pool
+  db_options.pg_pool_size = config.db_connections;  // HTTP threads and workers share them
   auto db = store::OpenDatabase(config.worker.db_url, db_options);
   if (!db) {
     err << "error: " << db.error().ToString() << "\n";

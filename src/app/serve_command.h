@@ -15,6 +15,9 @@ struct ServeConfig {
   int port = 8080;  // 0: any free port (printed)
   int workers = 1;  // in-process worker pools: 0 = API only (run `tenantatlas worker` elsewhere)
   http::Limits http;               // request threads, timeouts, connection caps
+  // PostgreSQL connections. More than a few per database core only adds
+  // contention: 8 measured best on a 2-core box (docs/BENCHMARKS.md).
+  int db_connections = 8;
   int max_streams_per_user = 32;   // open event streams per user
   std::vector<std::string> trusted_proxies;  // addresses whose X-Forwarded-For is believed
   bool secure_cookies = false;

@@ -102,6 +102,7 @@ TEST_F(ServeCli, ConnectionSettingsAreCheckedAndNameTheFlag) {
       {"--trusted-proxy 10.0.0.0/33", "--trusted-proxy: 10.0.0.0/33"},
       {"--header-timeout-ms 5", "--header-timeout-ms: must be 100 to 3600000 (ms)"},
       {"--http-threads 0", "--http-threads: must be 1 to 1024"},
+      {"--db-connections 0", "--db-connections: must be 1 to 1000"},
       {"--max-streams-per-user 0", "--max-streams-per-user: must be at least 1"},
   };
   for (const auto& [flags, message] : bad) {
