@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "store/sql_text.h"
+
 namespace ta::jobs {
 
 using store::Backend;
@@ -72,20 +74,16 @@ Status CheckSpec(const JobSpec& spec) {
   return Status::Ok();
 }
 
-constexpr const char* kInsertJob =
+constexpr const char* kInsertJobs =
     "INSERT INTO jobs (tenant_id, kind, run_id, payload, state, priority, max_attempts, run_at, "
-    "dedupe_key, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)";
+    "dedupe_key, created_at) VALUES ";
+constexpr const char* kJobRow = "($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)";
+constexpr size_t kJobParams = 9;
 
-store::Params InsertParams(const JobSpec& spec, int64_t now_ms) {
-  return {spec.tenant_id,
-          spec.kind,
-          OptParam(spec.run_id),
-          spec.payload,
-          int64_t{spec.priority},
-          int64_t{spec.max_attempts},
-          spec.run_at_ms.value_or(now_ms),
-          OptParam(spec.dedupe_key),
-          now_ms};
+void AppendInsertParams(store::Params& p, const JobSpec& spec, int64_t now_ms) {
+  p.insert(p.end(), {spec.tenant_id, spec.kind, OptParam(spec.run_id), spec.payload,
+                     int64_t{spec.priority}, int64_t{spec.max_attempts},
+                     spec.run_at_ms.value_or(now_ms), OptParam(spec.dedupe_key), now_ms});
 }
 
 }  // namespace
@@ -93,10 +91,12 @@ store::Params InsertParams(const JobSpec& spec, int64_t now_ms) {
 Result<EnqueueResult> JobQueue::Enqueue(store::Database& db, Tx& tx, const JobSpec& spec,
                                         int64_t now_ms) {
   if (Status s = CheckSpec(spec); !s.ok()) return Unexpected(s);
-  auto rows = tx.Query(std::string(kInsertJob) +
+  store::Params params;
+  AppendInsertParams(params, spec, now_ms);
+  auto rows = tx.Query(std::string(kInsertJobs) + kJobRow +
                            " ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
                            "state IN ('queued', 'running') DO NOTHING RETURNING id",
-                       InsertParams(spec, now_ms));
+                       params);
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) {
     auto existing = tx.Query(
@@ -112,11 +112,19 @@ Result<EnqueueResult> JobQueue::Enqueue(store::Database& db, Tx& tx, const JobSp
   return EnqueueResult{rows->front().Int(0), false};
 }
 
-Status JobQueue::EnqueueRunJob(store::Database& db, Tx& tx, const JobSpec& spec, int64_t now_ms) {
-  TA_RETURN_IF_ERROR(CheckSpec(spec));
-  if (!spec.run_id || spec.dedupe_key)
-    return Status::InvalidArgument("a run's job has a run_id and no dedupe_key");
-  TA_RETURN_IF_ERROR(tx.Defer(kInsertJob, InsertParams(spec, now_ms)));
+Status JobQueue::EnqueueRunJobs(store::Database& db, Tx& tx, const std::vector<JobSpec>& specs,
+                                int64_t now_ms) {
+  if (specs.empty()) return Status::Ok();
+  store::Params params;
+  params.reserve(specs.size() * kJobParams);
+  for (const auto& spec : specs) {
+    TA_RETURN_IF_ERROR(CheckSpec(spec));
+    if (!spec.run_id || spec.dedupe_key)
+      return Status::InvalidArgument("a run's job has a run_id and no dedupe_key");
+    AppendInsertParams(params, spec, now_ms);
+  }
+  TA_RETURN_IF_ERROR(tx.Defer(
+      std::string(kInsertJobs) + store::ValuesRows(specs.size(), kJobRow, kJobParams), params));
   return db.Notify(tx, kJobsChannel);
 }
 

@@ -57,12 +57,12 @@ class JobQueue {
   // job), and schedules a wake-up for workers after commit.
   static Result<EnqueueResult> Enqueue(store::Database& db, store::Tx& tx, const JobSpec& spec,
                                        int64_t now_ms);
-  // The job of a run made in the caller's transaction. The run is what makes
-  // it unique (spec.dedupe_key must be unset), and no caller needs its id, so
-  // the insert is deferred (Tx::Defer): on PostgreSQL it travels with the
-  // commit instead of costing a round trip of its own.
-  static Status EnqueueRunJob(store::Database& db, store::Tx& tx, const JobSpec& spec,
-                              int64_t now_ms);
+  // The jobs of runs made in the caller's transaction, in one statement. The
+  // run is what makes a job unique (spec.dedupe_key must be unset), and no
+  // caller needs the ids, so the insert is deferred (Tx::Defer): on
+  // PostgreSQL it travels with the commit instead of costing a round trip.
+  static Status EnqueueRunJobs(store::Database& db, store::Tx& tx,
+                               const std::vector<JobSpec>& specs, int64_t now_ms);
 
   // Claims up to `max` due jobs, favouring tenants with the fewest running jobs
   // and respecting the per-tenant cap. Claimed jobs are leased to worker_id.

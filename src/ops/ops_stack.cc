@@ -12,6 +12,7 @@ OpsStack::OpsStack(store::Database& db, const SecretBox& box, graph::HttpTranspo
       pool_(queue_, options.workers),
       context_{db, clock, redactor, access_, box, nullptr} {
   if (db.backend() == store::Backend::kPostgres) sealer_ = std::make_unique<store::AuditSealer>(db);
+  if (options.start_batch > 0) runs_.GroupStarts(options.start_batch);
   RegisterHandlers(pool_, context_);
   schedule::RegisterRetentionHandler(pool_);
   notify::RegisterDeliveryHandler(pool_, box, options.alerts);

@@ -22,6 +22,9 @@ struct OpsStackOptions {
   jobs::QueueOptions queue;
   jobs::WorkerOptions workers;
   notify::SenderConfig alerts;  // how alert deliveries are sent (SMTP, links)
+  // Concurrent starts are written together, up to this many per transaction
+  // (RunService::GroupStarts); 0 writes each start on its own.
+  size_t start_batch = 64;
 };
 
 class OpsStack {

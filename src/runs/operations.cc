@@ -56,10 +56,7 @@ Result<StartResult> StartConnectionCheck(RunService& runs, int64_t tenant_id,
 Result<StartResult> StartCaptureSnapshot(RunService& runs, int64_t tenant_id, int64_t policy_id,
                                          std::optional<int64_t> user) {
   StartRequest req;
-  req.check = [&](store::Tx& tx) -> Status {
-    auto found = store::Inventory::Policy(tx, tenant_id, policy_id);
-    return found ? Status::Ok() : found.error().WithContext("policy_id");
-  };
+  req.policy_id = policy_id;
   req.tenant_id = tenant_id;
   req.type = kCaptureSnapshot;
   req.target_id = std::to_string(policy_id);  // the seed's key: tenant + type + policy DB id

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,10 +30,10 @@ struct StartRequest {
   // target filled in): a restore into another tenant is recorded in the
   // source tenant's log too.
   std::vector<store::AuditEntry> also_audit;
-  // Runs first in the start's transaction: a check of what the start refers
-  // to (a policy of the tenant, say). An error starts nothing; reading it
-  // here spares a transaction of its own.
-  std::function<Status(store::Tx&)> check;
+  // The policy this start is about (a capture). It must be a policy of the
+  // tenant, or nothing starts (NotFound or PermissionDenied, named
+  // "policy_id"). Checked in the start's own transaction.
+  std::optional<int64_t> policy_id;
   // Runs in the start's transaction, with the run (new or reused); an error
   // rolls the whole start back. A scheduler records "this slot started this
   // run" here, so the record and the run exist together or not at all.
@@ -51,10 +53,35 @@ class RunService final : public jobs::JobHooks {
  public:
   RunService(store::Database& db, Clock& clock, const Redactor& redactor);
 
+  ~RunService() override;
+
   // Key = BuildKey(tenant, type, target, key_context).
   Result<StartResult> Start(const StartRequest& request);
   // For operations with their own key function (RestoreExecuteKey).
   Result<StartResult> StartWithKey(const StartRequest& request, const IdempotencyKey& key);
+
+  // Starts many requests. Those without in_same_tx and also_audit are
+  // written together, in one transaction with a fixed number of statements
+  // whatever their number (set-based: one lookup of every key, one insert of
+  // every new run, one of their jobs, notifications and audit entries). Two
+  // requests with one key in the batch give one run, the second reused. A
+  // request the batch cannot take (its policy is missing, its key became
+  // active meanwhile) or a batch that fails is started on its own, so each
+  // request gets exactly the answer Start would give it.
+  struct KeyedStart {
+    const StartRequest& request;
+    const IdempotencyKey& key;
+  };
+  std::vector<Result<StartResult>> StartMany(const std::vector<KeyedStart>& starts);
+
+  // Group commit of starts: from now on, concurrent Start calls of requests
+  // StartMany can batch are queued and written by StartMany, up to max_batch
+  // per transaction, one transaction at a time; the starts that arrive
+  // meanwhile form the next. Each call still returns only after its own
+  // start committed. Call before the first Start.
+  void GroupStarts(size_t max_batch);
+  // Transactions StartMany wrote (tests and benchmarks).
+  int64_t start_batches() const;
 
   // Queued: cancelled at once. Running: flagged; the handler stops between items.
   Status Cancel(int64_t tenant_id, int64_t run_id, std::optional<int64_t> actor_user_id);
@@ -69,12 +96,23 @@ class RunService final : public jobs::JobHooks {
                     const std::string& error, int64_t now_ms) override;
 
  private:
-  Status NotifyAndAudit(store::Tx& tx, const store::RunRecord& run, int64_t now_ms);
+  struct Grouper;
+  Result<StartResult> StartOne(const StartRequest& request, const IdempotencyKey& key);
+  // The starts of `batch` (indices into starts) in tx; a start the batch
+  // cannot take is added to `alone`.
+  Status WriteStarts(store::Tx& tx, const std::vector<KeyedStart>& starts,
+                     const std::vector<size_t>& batch, std::vector<Result<StartResult>>& out,
+                     std::vector<size_t>& alone);
+  // The runs' notifications (to initiators who want them) and audit entries,
+  // a few statements for all of them; for an ended run, the finished hook.
+  Status NotifyAndAudit(store::Tx& tx, const std::vector<store::RunRecord>& runs, int64_t now_ms);
 
   store::Database& db_;
   Clock& clock_;
   const Redactor& redactor_;
   FinishedHook finished_hook_;
+  std::unique_ptr<Grouper> grouper_;
+  std::atomic<int64_t> start_batches_{0};
 };
 
 // "/runs/<id>": the run detail page a notification links to.

@@ -16,18 +16,66 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "\u201c" + s + "\u201d"; }
 
+int64_t IntField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+// The policy a capture run is about (its params, or its target id).
+int64_t CapturedPolicy(const RunRecord& run, const nlohmann::json& params) {
+  int64_t policy = params.is_object() ? IntField(params, "policy_id") : 0;
+  if (!policy && run.target_id) policy = std::atoll(run.target_id->c_str());
+  return policy;
+}
+
 // Memoised lookups for one batch of runs.
 class Names {
  public:
   explicit Names(store::Tx& tx) : tx_(tx) {}
 
+  // Reads the tenants' and captured policies' names of `runs` in one
+  // statement each, so that describing many runs costs two statements, not
+  // two per run. Backup sets are rarer and are still read one by one.
+  Status Prefetch(const std::vector<RunRecord>& runs) {
+    if (runs.size() < 2) return Status::Ok();  // one run: the plain lookups cost the same
+    std::vector<int64_t> tenants, policies;
+    for (const auto& r : runs) {
+      if (!tenants_.count(r.tenant_id)) tenants.push_back(r.tenant_id);
+      if (r.type != kCaptureSnapshot) continue;
+      const int64_t policy = CapturedPolicy(r, nlohmann::json::parse(r.params, nullptr, false));
+      if (!policies_.count({r.tenant_id, policy})) policies.push_back(policy);
+    }
+    auto tenant_names = store::Accounts::TenantNames(tx_, tenants);
+    if (!tenant_names) return tenant_names.error();
+    for (int64_t id : tenants) {
+      auto it = tenant_names->find(id);
+      tenants_[id] = it != tenant_names->end() ? it->second : "tenant " + std::to_string(id);
+    }
+    auto policy_names = store::Inventory::PolicyNames(tx_, policies);
+    if (!policy_names) return policy_names.error();
+    for (const auto& r : runs) {
+      if (r.type != kCaptureSnapshot) continue;
+      const int64_t policy = CapturedPolicy(r, nlohmann::json::parse(r.params, nullptr, false));
+      auto it = policy_names->find(policy);
+      // Gone, or another tenant's: named by id, as Policy() names it.
+      policies_[{r.tenant_id, policy}] =
+          it != policy_names->end() && it->second.first == r.tenant_id
+              ? Quoted(it->second.second)
+              : "policy " + std::to_string(policy);
+    }
+    return Status::Ok();
+  }
+
   Result<std::string> Tenant(int64_t id) {
     if (auto it = tenants_.find(id); it != tenants_.end()) return it->second;
     auto t = store::Accounts::TenantById(tx_, id);
     std::string name;
-    if (t) name = t->name;
-    else if (t.error().code() == Status::Code::kNotFound) name = "tenant " + std::to_string(id);
-    else return Unexpected(t.error());
+    if (t)
+      name = t->name;
+    else if (t.error().code() == Status::Code::kNotFound)
+      name = "tenant " + std::to_string(id);
+    else
+      return Unexpected(t.error());
     return tenants_[id] = name;
   }
   Result<std::string> Policy(int64_t tenant, int64_t id) {
@@ -39,7 +87,9 @@ class Names {
   }
   Result<std::string> Set(int64_t tenant, int64_t id) {
     return Named(sets_, tenant, id, "backup set", [&] {
-      return store::BackupSets::Get(tx_, tenant, id).transform([](const auto& s) { return s.name; });
+      return store::BackupSets::Get(tx_, tenant, id).transform([](const auto& s) {
+        return s.name;
+      });
     });
   }
 
@@ -58,19 +108,16 @@ class Names {
     if (auto it = memo.find(key); it != memo.end()) return it->second;
     Result<std::string> found = lookup();
     std::string name;
-    if (found) name = Quoted(*found);
+    if (found)
+      name = Quoted(*found);
     else if (found.error().code() == Status::Code::kNotFound ||
              found.error().code() == Status::Code::kPermissionDenied)
       name = std::string(what) + " " + std::to_string(id);
-    else return Unexpected(found.error());
+    else
+      return Unexpected(found.error());
     return memo[key] = name;
   }
 };
-
-int64_t IntField(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
 
 Result<RunWords> Describe(Names& names, const RunRecord& run) {
   RunWords w;
@@ -80,9 +127,7 @@ Result<RunWords> Describe(Names& names, const RunRecord& run) {
   const auto params = nlohmann::json::parse(run.params, nullptr, false);
   const bool object = params.is_object();
   if (run.type == kCaptureSnapshot) {
-    int64_t policy = object ? IntField(params, "policy_id") : 0;
-    if (!policy && run.target_id) policy = std::atoll(run.target_id->c_str());
-    auto name = names.Policy(run.tenant_id, policy);
+    auto name = names.Policy(run.tenant_id, CapturedPolicy(run, params));
     if (!name) return Unexpected(name.error());
     w.subject = *name;
   } else if (run.type == kBackupSetCreate || run.type == kScheduledBackup) {
@@ -113,8 +158,10 @@ std::string Items(int64_t n) { return std::to_string(n) + (n == 1 ? " item" : " 
 
 }  // namespace
 
-Result<std::map<int64_t, RunWords>> DescribeRuns(store::Tx& tx, const std::vector<RunRecord>& runs) {
+Result<std::map<int64_t, RunWords>> DescribeRuns(store::Tx& tx,
+                                                 const std::vector<RunRecord>& runs) {
   Names names(tx);
+  TA_RETURN_IF_ERROR(names.Prefetch(runs));
   std::map<int64_t, RunWords> out;
   for (const auto& r : runs) {
     auto w = Describe(names, r);
@@ -162,14 +209,19 @@ std::string RunSentence(const RunRecord& run, const RunWords& w) {
     return s;
   };
   switch (run.status) {
-    case RunStatus::kQueued: return what + " is queued";
-    case RunStatus::kRunning: return what + " is running";
+    case RunStatus::kQueued:
+      return what + " is queued";
+    case RunStatus::kRunning:
+      return what + " is running";
     case RunStatus::kSucceeded:
       return what + " succeeded" +
              (run.skipped > 0 ? ": " + std::to_string(run.skipped) + " skipped" : "");
-    case RunStatus::kPartiallySucceeded: return what + " partially succeeded: " + counts();
-    case RunStatus::kFailed: return what + " failed" + (run.failed > 0 ? ": " + counts() : "");
-    case RunStatus::kCancelled: return what + " was cancelled";
+    case RunStatus::kPartiallySucceeded:
+      return what + " partially succeeded: " + counts();
+    case RunStatus::kFailed:
+      return what + " failed" + (run.failed > 0 ? ": " + counts() : "");
+    case RunStatus::kCancelled:
+      return what + " was cancelled";
   }
   return what;
 }

@@ -36,8 +36,8 @@ constexpr const char* kUserCols =
 constexpr size_t kUserColCount = 6;  // the columns after kUserCols start here
 
 User UserFrom(const Row& r, size_t at = 0) {
-  return User{r.Int(at),      r.Text(at + 1), r.Text(at + 2), r.Int(at + 3) != 0,
-              r.Int(at + 4), r.Text(at + 5)};
+  return User{r.Int(at),          r.Text(at + 1), r.Text(at + 2),
+              r.Int(at + 3) != 0, r.Int(at + 4),  r.Text(at + 5)};
 }
 
 ApiToken TokenFrom(const Row& r) {
@@ -78,7 +78,8 @@ bool IsNotifyPreference(std::string_view v) {
 uint64_t Accounts::AccessGeneration() { return g_access_generation.load(); }
 
 Status Accounts::SetNotifyPreference(Tx& tx, int64_t user_id, const std::string& notify) {
-  auto rows = tx.Query("UPDATE users SET notify = $1 WHERE id = $2 RETURNING id", {notify, user_id});
+  auto rows =
+      tx.Query("UPDATE users SET notify = $1 WHERE id = $2 RETURNING id", {notify, user_id});
   if (!rows) return rows.error();
   AccessChangedAfterCommit(tx);  // the principal carries the user's settings
   return rows->empty() ? Status::NotFound("user " + std::to_string(user_id) + ": does not exist")
@@ -95,8 +96,8 @@ Result<std::optional<std::string>> Accounts::TenantRetention(Tx& tx, int64_t ten
 
 Status Accounts::SetTenantRetention(Tx& tx, int64_t tenant_id,
                                     const std::optional<std::string>& rule_json) {
-  auto n = tx.Exec("UPDATE tenants SET retention = $1 WHERE id = $2",
-                   {OptParam(rule_json), tenant_id});
+  auto n =
+      tx.Exec("UPDATE tenants SET retention = $1 WHERE id = $2", {OptParam(rule_json), tenant_id});
   if (!n) return n.error();
   if (*n == 0) return Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
   return Status::Ok();
@@ -127,14 +128,14 @@ Status Accounts::SetPlatformCredentials(Tx& tx, int64_t tenant_id,
 
 Result<std::optional<std::string>> Accounts::NameFromDirectory(Tx& tx, int64_t tenant_id,
                                                                const std::string& name) {
-  auto pending = tx.Query("SELECT entra_tenant_id FROM tenants WHERE id = $1 AND "
-                          "name_from_directory = 1",
-                          {tenant_id});
+  auto pending = tx.Query(
+      "SELECT entra_tenant_id FROM tenants WHERE id = $1 AND "
+      "name_from_directory = 1",
+      {tenant_id});
   if (!pending) return Unexpected(pending.error());
   if (pending->empty()) return std::optional<std::string>();
   // Another tenant may have that name already: then the directory id tells them apart.
-  for (const std::string& candidate :
-       {name, name + " (" + pending->front().Text(0) + ")"}) {
+  for (const std::string& candidate : {name, name + " (" + pending->front().Text(0) + ")"}) {
     auto taken = TenantIdByName(tx, candidate);
     if (!taken) return Unexpected(taken.error());
     if (*taken && **taken != tenant_id) continue;
@@ -181,6 +182,20 @@ Result<std::optional<User>> Accounts::UserById(Tx& tx, int64_t id) {
   return std::optional<User>(UserFrom(rows->front()));
 }
 
+Result<std::map<int64_t, User>> Accounts::UsersByIds(Tx& tx, const std::vector<int64_t>& ids) {
+  std::map<int64_t, User> out;
+  if (ids.empty()) return out;
+  auto rows = tx.Query(std::string("SELECT ") + kUserCols + " FROM users u WHERE " +
+                           InIdArray(tx.backend(), "u.id", 1),
+                       {IdArray(tx.backend(), ids)});
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& r : *rows) {
+    User u = UserFrom(r);
+    out.emplace(u.id, std::move(u));
+  }
+  return out;
+}
+
 Result<std::optional<std::pair<User, std::string>>> Accounts::UserByEmail(
     Tx& tx, const std::string& email) {
   auto rows = tx.Query(
@@ -214,8 +229,8 @@ Result<std::optional<Principal>> Accounts::PrincipalForToken(Tx& tx, const std::
       {hash, now_ms});
   if (!rows) return Unexpected(rows.error());
   if (rows->empty()) return std::optional<Principal>();
-  Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(kUserColCount),
-              "", rows->front().OptInt(kUserColCount + 1)};
+  Principal p{UserFrom(rows->front()), Principal::Via::kToken, rows->front().Int(kUserColCount), "",
+              rows->front().OptInt(kUserColCount + 1)};
   return std::optional<Principal>(std::move(p));
 }
 
@@ -334,10 +349,22 @@ Status Accounts::SetPasswordHash(Tx& tx, int64_t user_id, const std::string& pas
   return *n == 1 ? Status::Ok() : Status::NotFound("user " + std::to_string(user_id));
 }
 
+Result<std::map<int64_t, std::string>> Accounts::TenantNames(Tx& tx,
+                                                             const std::vector<int64_t>& ids) {
+  std::map<int64_t, std::string> out;
+  if (ids.empty()) return out;
+  auto rows = tx.Query("SELECT id, name FROM tenants WHERE " + InIdArray(tx.backend(), "id", 1),
+                       {IdArray(tx.backend(), ids)});
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& r : *rows) out[r.Int(0)] = r.Text(1);
+  return out;
+}
+
 Result<Accounts::Tenant> Accounts::TenantById(Tx& tx, int64_t tenant_id) {
   auto rows = tx.Query(
       "SELECT id, name, entra_tenant_id, client_id, CASE WHEN client_secret_enc IS NULL AND "
-      "credential_kind <> 'platform' THEN 0 ELSE 1 END, settings, created_at, tags, credential_expires_at, credential_expiry_source, "
+      "credential_kind <> 'platform' THEN 0 ELSE 1 END, settings, created_at, tags, "
+      "credential_expires_at, credential_expiry_source, "
       "cloud, credential_kind, client_certificate, name_from_directory FROM tenants WHERE id = $1",
       {tenant_id});
   if (!rows) return Unexpected(rows.error());
@@ -408,11 +435,11 @@ Status Accounts::SetCredentials(Tx& tx, int64_t tenant_id, const SealedCredentia
   auto n = tx.Exec(
       "UPDATE tenants SET entra_tenant_id = $1, client_id = $2, client_secret_enc = $3, "
       "credential_expires_at = $4, credential_expiry_source = CASE WHEN CAST($4 AS BIGINT) IS NULL "
-      "THEN NULL ELSE CAST($7 AS TEXT) END, credential_warned_stage = 0, cloud = $6, credential_kind = $8, "
+      "THEN NULL ELSE CAST($7 AS TEXT) END, credential_warned_stage = 0, cloud = $6, "
+      "credential_kind = $8, "
       "client_certificate = $9 WHERE id = $5",
       {c.entra_tenant_id, c.client_id, c.sealed_secret, OptParam(expires_at), tenant_id, c.cloud,
-       expiry_source, c.kind,
-       c.certificate.empty() ? Param(nullptr) : Param(c.certificate)});
+       expiry_source, c.kind, c.certificate.empty() ? Param(nullptr) : Param(c.certificate)});
   if (!n) return n.error();
   return *n == 1 ? Status::Ok()
                  : Status::NotFound("tenant " + std::to_string(tenant_id) + " does not exist");
@@ -446,7 +473,8 @@ Result<std::vector<Accounts::ExpiryWarning>> Accounts::TakeExpiryWarnings(Tx& tx
       tx,
       "UPDATE tenants SET credential_warned_stage = " + stage +
           " WHERE client_secret_enc IS NOT NULL AND credential_expires_at IS NOT NULL AND "
-          "credential_expires_at <= $3 AND credential_warned_stage < " + stage +
+          "credential_expires_at <= $3 AND credential_warned_stage < " +
+          stage +
           " RETURNING id, name, credential_expires_at, credential_warned_stage, credential_kind",
       {now_ms, now_ms + kExpiryUrgentMs, now_ms + kExpiryWarnMs}, [](const Row& row) {
         RowReader r(row);

@@ -5,6 +5,7 @@
 // (core/credentials.h), passwords by their argon2id hash.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,8 @@ class Accounts {
                                     const std::string& password_hash, bool platform_admin,
                                     int64_t now_ms);
   static Result<std::optional<User>> UserById(Tx& tx, int64_t id);
+  // The users of these ids that exist, by id, in one statement.
+  static Result<std::map<int64_t, User>> UsersByIds(Tx& tx, const std::vector<int64_t>& ids);
   static Status SetPasswordHash(Tx& tx, int64_t user_id, const std::string& password_hash);
   static Status SetNotifyPreference(Tx& tx, int64_t user_id, const std::string& notify);
   // With the password hash, for login only.
@@ -116,13 +119,13 @@ class Accounts {
     bool has_credentials = false;  // the sealed secret itself never leaves the store here
     std::string settings;          // JSON
     int64_t created_at = 0;
-    std::string tags = "[]";  // JSON array of strings
-    std::optional<int64_t> credential_expires_at;     // the client secret's end (ms)
+    std::string tags = "[]";                              // JSON array of strings
+    std::optional<int64_t> credential_expires_at;         // the client secret's end (ms)
     std::optional<std::string> credential_expiry_source;  // entered | graph
-    std::string cloud = "global";  // global | usgov | usgovdod | china
+    std::string cloud = "global";                         // global | usgov | usgovdod | china
     std::string credential_kind = "secret";  // secret | certificate | platform (the MSP's app)
-    std::optional<std::string> certificate;         // PEM (public) for a certificate
-    bool name_from_directory = false;  // onboarded unnamed: the next check names it
+    std::optional<std::string> certificate;  // PEM (public) for a certificate
+    bool name_from_directory = false;        // onboarded unnamed: the next check names it
   };
   // Where a tenant lives before it has credentials (an imported tenant): its
   // directory id ("" leaves it unset) and cloud.
@@ -133,8 +136,8 @@ class Accounts {
   // `name_from_directory`, its next connection check names it after the
   // directory's organization (NameFromDirectory).
   static Status SetPlatformCredentials(Tx& tx, int64_t tenant_id,
-                                       const std::string& entra_tenant_id,
-                                       const std::string& cloud, bool name_from_directory);
+                                       const std::string& entra_tenant_id, const std::string& cloud,
+                                       bool name_from_directory);
   // Renames a tenant waiting for its directory's name; the name given (or,
   // when another tenant has it, with the directory id added). nullopt when
   // the tenant was not waiting for a name.
@@ -144,6 +147,9 @@ class Accounts {
   static Status SetTenantTags(Tx& tx, int64_t tenant_id, const std::string& tags_json);
   // NotFound when there is no such tenant.
   static Result<Tenant> TenantById(Tx& tx, int64_t tenant_id);
+  // Tenant id -> name for the ids that exist, in one statement.
+  static Result<std::map<int64_t, std::string>> TenantNames(Tx& tx,
+                                                            const std::vector<int64_t>& ids);
   // The tenant's retention rule (JSON), nullopt when it has none.
   static Result<std::optional<std::string>> TenantRetention(Tx& tx, int64_t tenant_id);
   static Status SetTenantRetention(Tx& tx, int64_t tenant_id,

@@ -1,6 +1,7 @@
 #include "store/audit_log.h"
 
 #include "store/row_reader.h"
+#include "store/sql_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -79,15 +80,28 @@ uint64_t g_seal_generation = 0;  // GUARDED_BY(g_seal_mu)
 }  // namespace
 
 Status AuditLog::AppendUnsealed(Tx& tx, const AuditEntry& e, int64_t now_ms) {
+  return AppendUnsealed(tx, std::vector<AuditEntry>{e}, now_ms);
+}
+
+Status AuditLog::AppendUnsealed(Tx& tx, const std::vector<AuditEntry>& entries, int64_t now_ms) {
+  if (entries.empty()) return Status::Ok();
   if (tx.backend() == Backend::kSqlite) {
-    auto seq = Append(tx, e, now_ms);
-    return seq ? Status::Ok() : seq.error();
+    for (const auto& e : entries)
+      if (auto seq = Append(tx, e, now_ms); !seq) return seq.error();
+    return Status::Ok();
   }
+  constexpr size_t kCols = 8;
+  Params params;
+  params.reserve(entries.size() * kCols);
+  for (const auto& e : entries)
+    params.insert(params.end(),
+                  {e.tenant_id, OptParam(e.actor_user_id), e.action, OptParam(e.target_type),
+                   OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms});
   TA_RETURN_IF_ERROR(tx.Defer(
       "INSERT INTO audit_log (tenant_id, actor_user_id, action, target_type, target_id, run_id, "
-      "details, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-      {e.tenant_id, OptParam(e.actor_user_id), e.action, OptParam(e.target_type),
-       OptParam(e.target_id), OptParam(e.run_id), e.details, now_ms}));
+      "details, created_at) VALUES " +
+          ValuesRows(entries.size(), "($1, $2, $3, $4, $5, $6, $7, $8)", kCols),
+      params));
   tx.AfterCommit([] { AuditSealer::Wake(); });
   return Status::Ok();
 }

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/result.h"
@@ -46,6 +46,8 @@ class AuditLog {
   // it is sealed at once, as Append does. Either way the entry commits or
   // rolls back with the caller's transaction.
   static Status AppendUnsealed(Tx& tx, const AuditEntry& entry, int64_t now_ms);
+  // The same for several entries, in one statement on PostgreSQL.
+  static Status AppendUnsealed(Tx& tx, const std::vector<AuditEntry>& entries, int64_t now_ms);
 
   // Seals unsealed entries, oldest first, per tenant: each tenant's batch (at
   // most `limit`) in one transaction under its chain head's lock. Returns how

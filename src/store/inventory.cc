@@ -76,6 +76,18 @@ Result<PolicyRecord> Inventory::Policy(Tx& tx, int64_t tenant_id, int64_t policy
   return rows->front();
 }
 
+Result<std::map<int64_t, std::pair<int64_t, std::string>>> Inventory::PolicyNames(
+    Tx& tx, const std::vector<int64_t>& ids) {
+  std::map<int64_t, std::pair<int64_t, std::string>> out;
+  if (ids.empty()) return out;
+  auto rows = tx.Query(
+      "SELECT id, tenant_id, display_name FROM policies WHERE " + InIdArray(tx.backend(), "id", 1),
+      {IdArray(tx.backend(), ids)});
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& r : *rows) out[r.Int(0)] = {r.Int(1), r.Text(2)};
+  return out;
+}
+
 namespace {
 // "%text%" for LIKE, lower-cased, with LIKE's own characters escaped by '!'.
 std::string LikePattern(const std::string& text) {

@@ -1,6 +1,7 @@
 #include "store/notifications.h"
 
 #include "store/row_reader.h"
+#include "store/sql_text.h"
 
 namespace ta::store {
 
@@ -8,11 +9,13 @@ namespace {
 
 constexpr const char* kInsert =
     "INSERT INTO notifications (user_id, tenant_id, run_id, level, title, body, action, "
-    "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    "created_at) VALUES ";
+constexpr const char* kRow = "($1, $2, $3, $4, $5, $6, $7, $8)";
+constexpr size_t kRowParams = 8;
 
-Params InsertParams(const Notification& n) {
-  return {n.user_id, n.tenant_id, OptParam(n.run_id), n.level,
-          n.title,   n.body,      OptParam(n.action), n.created_at};
+void AppendInsertParams(Params& p, const Notification& n) {
+  p.insert(p.end(), {n.user_id, n.tenant_id, OptParam(n.run_id), n.level, n.title, n.body,
+                     OptParam(n.action), n.created_at});
 }
 
 }  // namespace
@@ -23,13 +26,19 @@ Result<int64_t> NotificationsRepository::Insert(Tx& tx, const Notification& n) {
                         {n.user_id, *n.run_id});
     if (!gone) return Unexpected(gone.error());
   }
-  auto rows = tx.Query(std::string(kInsert) + " RETURNING id", InsertParams(n));
+  Params params;
+  AppendInsertParams(params, n);
+  auto rows = tx.Query(std::string(kInsert) + kRow + " RETURNING id", params);
   if (!rows) return Unexpected(rows.error());
   return rows->front().Int(0);
 }
 
-Status NotificationsRepository::InsertFirst(Tx& tx, const Notification& n) {
-  return tx.Defer(kInsert, InsertParams(n));
+Status NotificationsRepository::InsertFirst(Tx& tx, const std::vector<Notification>& ns) {
+  if (ns.empty()) return Status::Ok();
+  Params params;
+  params.reserve(ns.size() * kRowParams);
+  for (const auto& n : ns) AppendInsertParams(params, n);
+  return tx.Defer(kInsert + ValuesRows(ns.size(), kRow, kRowParams), params);
 }
 
 Result<std::vector<Notification>> NotificationsRepository::ForUser(Tx& tx, int64_t user_id,

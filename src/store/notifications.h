@@ -28,10 +28,10 @@ class NotificationsRepository {
   // A run's notification replaces the user's earlier one for the same run
   // (one entry per run, unread again, with a new id so streams see it).
   static Result<int64_t> Insert(Tx& tx, const Notification& n);
-  // The first notification of a run made in this transaction: there is none
-  // to replace and no caller needs its id, so the insert is deferred
-  // (Tx::Defer) and travels with the commit on PostgreSQL.
-  static Status InsertFirst(Tx& tx, const Notification& n);
+  // The first notifications of runs made in this transaction, in one
+  // statement: there is none to replace and no caller needs the ids, so the
+  // insert is deferred (Tx::Defer) and travels with the commit on PostgreSQL.
+  static Status InsertFirst(Tx& tx, const std::vector<Notification>& ns);
   static Result<std::vector<Notification>> ForUser(Tx& tx, int64_t user_id, int64_t limit = 100);
 
   struct Filter {

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "store/row_reader.h"
+#include "store/sql_text.h"
 
 namespace ta::store {
 namespace {
@@ -67,16 +68,29 @@ bool IsLegalTransition(RunStatus from, RunStatus to) {
   return IsTerminal(to);  // from running
 }
 
+namespace {
+
+// INSERT of new runs, `rows` of them (NewRunParams each): a key that already
+// has an active run inserts nothing and returns no row.
+std::string InsertRuns(size_t rows) {
+  return "INSERT INTO runs (tenant_id, type, status, idempotency_key, target_id, "
+         "initiator_user_id, params, total, created_at, updated_at) VALUES " +
+         ValuesRows(rows, "($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $8)", 8) +
+         " ON CONFLICT (tenant_id, idempotency_key) WHERE status IN ('queued', 'running') DO "
+         "NOTHING RETURNING " +
+         kRunColumns;
+}
+
+void AppendNewRun(Params& p, const NewRun& run, int64_t now_ms) {
+  p.insert(p.end(), {run.tenant_id, run.type, run.idempotency_key, OptParam(run.target_id),
+                     OptParam(run.initiator_user_id), run.params, run.total, now_ms});
+}
+
+}  // namespace
+
 Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& run,
                                                           int64_t now_ms) {
-  const std::string insert =
-      std::string(
-          "INSERT INTO runs (tenant_id, type, status, idempotency_key, target_id, "
-          "initiator_user_id, params, total, created_at, updated_at) "
-          "VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $8) "
-          "ON CONFLICT (tenant_id, idempotency_key) "
-          "WHERE status IN ('queued', 'running') DO NOTHING RETURNING ") +
-      kRunColumns;
+  const std::string insert = InsertRuns(1);
   const std::string active = std::string("SELECT ") + kRunColumns +
                              " FROM runs WHERE tenant_id = $1 AND idempotency_key = $2 AND "
                              "status IN ('queued', 'running')";
@@ -88,9 +102,9 @@ Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& 
   // The loop covers the window where the conflicting run ends between our
   // INSERT and our SELECT (PostgreSQL, READ COMMITTED): then we insert again.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    auto rows =
-        tx.Query(insert, {run.tenant_id, run.type, run.idempotency_key, OptParam(run.target_id),
-                          OptParam(run.initiator_user_id), run.params, run.total, now_ms});
+    Params params;
+    AppendNewRun(params, run, now_ms);
+    auto rows = tx.Query(insert, params);
     if (!rows) return Unexpected(rows.error());
     if (!rows->empty()) return CreateOrReuseResult{FromRow(rows->front()), false};
     auto existing = tx.Query(active, {run.tenant_id, run.idempotency_key});
@@ -98,6 +112,42 @@ Result<CreateOrReuseResult> RunsRepository::CreateOrReuse(Tx& tx, const NewRun& 
     if (!existing->empty()) return CreateOrReuseResult{FromRow(existing->front()), true};
   }
   return Unexpected(Status::Unavailable("run key kept changing state; retry the request"));
+}
+
+Result<std::vector<RunRecord>> RunsRepository::ActiveByKeys(
+    Tx& tx, const std::vector<std::pair<int64_t, std::string>>& keys) {
+  std::vector<RunRecord> out;
+  if (keys.empty()) return out;
+  // A join with the pairs: one probe of the active-key index per pair, where
+  // "tenant in (...) and key in (...)" would read every active run of the
+  // tenants.
+  Params params;
+  params.reserve(keys.size() * 2);
+  for (const auto& [tenant, key] : keys) params.insert(params.end(), {tenant, key});
+  // (The VALUES columns are column1 and column2, so the run columns need no
+  // table prefix.)
+  auto rows = tx.Query(std::string("SELECT ") + kRunColumns + " FROM runs JOIN (VALUES " +
+                           ValuesRows(keys.size(), "(CAST($1 AS BIGINT), $2)", 2) +
+                           ") AS v ON tenant_id = v.column1 AND idempotency_key = v.column2 "
+                           "WHERE status IN ('queued', 'running')",
+                       params);
+  if (!rows) return Unexpected(rows.error());
+  for (const auto& row : *rows) out.push_back(FromRow(row));
+  return out;
+}
+
+Result<std::vector<RunRecord>> RunsRepository::CreateMany(Tx& tx, const std::vector<NewRun>& runs,
+                                                          int64_t now_ms) {
+  if (runs.empty()) return std::vector<RunRecord>{};
+  Params params;
+  params.reserve(runs.size() * 8);
+  for (const auto& run : runs) AppendNewRun(params, run, now_ms);
+  auto rows = tx.Query(InsertRuns(runs.size()), params);
+  if (!rows) return Unexpected(rows.error());
+  std::vector<RunRecord> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) out.push_back(FromRow(row));
+  return out;
 }
 
 Result<RunRecord> RunsRepository::Get(Tx& tx, int64_t tenant_id, int64_t run_id) {

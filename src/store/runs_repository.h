@@ -64,8 +64,8 @@ struct RunItem {
 struct RunFilter {
   std::optional<std::string> status;  // a RunStatus name
   std::optional<std::string> type;
-  bool active_only = false;          // queued or running
-  std::optional<int64_t> before_id;  // cursor: ids below this one
+  bool active_only = false;                             // queued or running
+  std::optional<int64_t> before_id;                     // cursor: ids below this one
   std::optional<int64_t> created_from, created_before;  // unix ms: [from, before)
   int64_t limit = 50;
 };
@@ -77,6 +77,17 @@ class RunsRepository {
   // partial unique index over active runs; when it conflicts, the active run
   // is returned with reused = true. Never creates two active runs for a key.
   static Result<CreateOrReuseResult> CreateOrReuse(Tx& tx, const NewRun& run, int64_t now_ms);
+
+  // Set-based starts (RunService::StartMany): the active runs of these
+  // (tenant, key) pairs, in one statement; and new queued runs inserted in one
+  // statement. A run whose key already has an active run (one committed since
+  // ActiveByKeys looked) is not inserted and not returned; the caller matches
+  // the returned runs to its requests by (tenant, key), and the keys must be
+  // distinct.
+  static Result<std::vector<RunRecord>> ActiveByKeys(
+      Tx& tx, const std::vector<std::pair<int64_t, std::string>>& keys);
+  static Result<std::vector<RunRecord>> CreateMany(Tx& tx, const std::vector<NewRun>& runs,
+                                                   int64_t now_ms);
 
   // NotFound when no such run exists; PermissionDenied when it belongs to
   // another tenant (the API maps that to 403).

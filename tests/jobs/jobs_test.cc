@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <iostream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -96,6 +98,179 @@ TEST_P(JobsTest, StartWritesRunJobNotificationAndAuditTogether) {
   EXPECT_EQ(second->run.id, run);
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs"), 1);
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM notifications"), 1);
+}
+
+// StartMany: the set-based path gives each request the answer Start would,
+// and writes each new run's job, notification and audit entry once.
+TEST_P(JobsTest, StartManyGivesEachRequestStartsAnswerInOneTransaction) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a"), b = MakeTenant(t->db(), "b");
+  const int64_t user = MakeUser(t->db(), "u@x");
+  auto policy = [&](int64_t tenant, const std::string& name) {
+    return ::ta::testing::InsertReturningId(
+        t->db(),
+        "INSERT INTO policies (tenant_id, policy_type, graph_id, display_name, synced_at) "
+        "VALUES ($1, 'deviceConfiguration', $2, $2, 0) RETURNING id",
+        {tenant, name});
+  };
+  const int64_t pa = policy(a, "Policy of A"), pb = policy(b, "Policy of B");
+  const int64_t earlier = e.Start(a, "2", user);  // already queued: reused
+
+  auto req = [&](int64_t tenant, const std::string& target, std::optional<int64_t> pol) {
+    StartRequest r;
+    r.tenant_id = tenant;
+    r.type = pol ? "policy.capture_snapshot" : "test.work";
+    r.target_id = target;
+    r.initiator_user_id = user;
+    r.policy_id = pol;
+    r.params = pol ? "{\"policy_id\":" + std::to_string(*pol) + "}" : "{}";
+    return r;
+  };
+  std::vector<StartRequest> reqs = {
+      req(a, std::to_string(pa), pa),  // 0: new capture
+      req(a, std::to_string(pa), pa),  // 1: the same key in the batch: reuses 0
+      req(b, std::to_string(pb), pb),  // 2: new, in another tenant
+      req(a, "2", std::nullopt),       // 3: reuses `earlier`
+      req(a, std::to_string(pb), pb),  // 4: B's policy asked in A: refused, names policy_id
+      req(a, "9", std::nullopt),       // 5: invalid: no type
+      req(a, "7", std::nullopt),       // 6: has in_same_tx: started on its own
+  };
+  reqs[5].type.clear();
+  bool hook_ran = false;
+  reqs[6].in_same_tx = [&](Tx&, const store::RunRecord&, bool reused) {
+    hook_ran = !reused;
+    return Status::Ok();
+  };
+  std::vector<IdempotencyKey> keys;
+  for (const auto& r : reqs)
+    keys.push_back(*BuildKey(r.tenant_id, r.type, r.target_id, r.key_context));
+  std::vector<RunService::KeyedStart> starts;
+  for (size_t i = 0; i < reqs.size(); ++i) starts.push_back({reqs[i], keys[i]});
+  const int64_t batches = e.runs.start_batches();
+  auto out = e.runs.StartMany(starts);
+  ASSERT_EQ(out.size(), reqs.size());
+  EXPECT_EQ(e.runs.start_batches(), batches + 1);
+
+  for (size_t i : {0, 1, 2, 3, 6})
+    ASSERT_TRUE(out[i].has_value()) << i << ": " << out[i].error().ToString();
+  EXPECT_FALSE(out[0]->reused);
+  EXPECT_TRUE(out[1]->reused);
+  EXPECT_EQ(out[1]->run.id, out[0]->run.id);
+  EXPECT_FALSE(out[2]->reused);
+  EXPECT_EQ(out[2]->run.tenant_id, b);
+  EXPECT_TRUE(out[3]->reused);
+  EXPECT_EQ(out[3]->run.id, earlier);
+  ASSERT_FALSE(out[4].has_value());
+  EXPECT_EQ(out[4].error().code(), Status::Code::kPermissionDenied);
+  EXPECT_NE(out[4].error().message().find("policy_id"), std::string::npos)
+      << out[4].error().ToString();
+  ASSERT_FALSE(out[5].has_value());
+  EXPECT_EQ(out[5].error().code(), Status::Code::kInvalidArgument);
+  EXPECT_FALSE(out[6]->reused);
+  EXPECT_TRUE(hook_ran);
+
+  // Four runs in all (earlier, 0, 2, 6), each with one job, one notification
+  // and one audit entry; nothing for the refused or reused starts.
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 4);
+  for (int64_t run : {earlier, out[0]->run.id, out[2]->run.id, out[6]->run.id}) {
+    EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs WHERE run_id = $1 AND state = 'queued'",
+                       {run}),
+              1)
+        << run;
+    EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM notifications WHERE run_id = $1", {run}), 1)
+        << run;
+    EXPECT_EQ(QueryInt(t->db(),
+                       "SELECT COUNT(*) FROM audit_log WHERE action = 'run.queued' AND run_id = $1",
+                       {run}),
+              1)
+        << run;
+  }
+  // The titles name each run's own policy and tenant (read for the batch at once).
+  EXPECT_EQ(::ta::testing::QueryText(t->db(), "SELECT title FROM notifications WHERE run_id = $1",
+                                     {out[0]->run.id}),
+            "Snapshot of \u201cPolicy of A\u201d in a is queued.");
+  EXPECT_EQ(::ta::testing::QueryText(t->db(), "SELECT title FROM notifications WHERE run_id = $1",
+                                     {out[2]->run.id}),
+            "Snapshot of \u201cPolicy of B\u201d in b is queued.");
+}
+
+// A batch whose transaction fails (here: one start's tenant does not exist,
+// so the insert of every new run fails) is retried start by start: only the
+// bad start fails, and the others commit once.
+TEST_P(JobsTest, StartManyRetriesAFailedBatchStartByStart) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  const int64_t a = MakeTenant(t->db(), "a");
+  std::vector<StartRequest> reqs(4);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    reqs[i].tenant_id = i == 2 ? 999999 : a;
+    reqs[i].type = "test.work";
+    reqs[i].target_id = std::to_string(i);
+  }
+  std::vector<IdempotencyKey> keys;
+  for (const auto& r : reqs)
+    keys.push_back(*BuildKey(r.tenant_id, r.type, r.target_id, r.key_context));
+  std::vector<RunService::KeyedStart> starts;
+  for (size_t i = 0; i < reqs.size(); ++i) starts.push_back({reqs[i], keys[i]});
+  const int64_t batches = e.runs.start_batches();
+  auto out = e.runs.StartMany(starts);
+  EXPECT_EQ(e.runs.start_batches(), batches);  // the batch did not commit
+  for (size_t i : {0, 1, 3}) {
+    ASSERT_TRUE(out[i].has_value()) << i << ": " << out[i].error().ToString();
+    EXPECT_FALSE(out[i]->reused);
+  }
+  EXPECT_FALSE(out[2].has_value());
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 3);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs"), 3);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE action = 'run.queued'"), 3);
+}
+
+// Grouped starts under real concurrency: 16 threads start 400 requests over
+// 10 keys at once. Every key gets exactly one run, every answer names it, and
+// each run has one job, one notification and one audit entry.
+TEST_P(JobsTest, GroupedConcurrentStartsMakeOneRunPerKey) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  e.runs.GroupStarts(16);
+  const int64_t a = MakeTenant(t->db(), "a"), user = MakeUser(t->db(), "u@x");
+  constexpr int kThreads = 16, kEach = 25, kKeys = 10;
+  std::vector<std::vector<std::pair<int, int64_t>>> seen(kThreads);  // (key, run id)
+  std::atomic<int> failures{0}, made{0};
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th)
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kEach; ++i) {
+        const int key = (th * 7 + i) % kKeys;
+        StartRequest r;
+        r.tenant_id = a;
+        r.type = "test.work";
+        r.target_id = std::to_string(key);
+        r.initiator_user_id = user;
+        auto s = e.runs.Start(r);
+        if (!s) {
+          ++failures;
+          continue;
+        }
+        if (!s->reused) ++made;
+        seen[th].emplace_back(key, s->run.id);
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(made.load(), kKeys);  // one "new" answer per key
+  std::map<int, std::set<int64_t>> runs_of;
+  for (const auto& v : seen)
+    for (const auto& [key, run] : v) runs_of[key].insert(run);
+  ASSERT_EQ(runs_of.size(), static_cast<size_t>(kKeys));
+  for (const auto& [key, ids] : runs_of) EXPECT_EQ(ids.size(), 1u) << "key " << key;
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), kKeys);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM jobs"), kKeys);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM notifications"), kKeys);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE action = 'run.queued'"), kKeys);
+  // How many transactions the 400 starts took (informational: it depends on
+  // how the threads overlapped).
+  std::cout << "400 grouped starts in " << e.runs.start_batches() << " transactions\n";
 }
 
 TEST_P(JobsTest, EnqueueRollsBackWithTheCallersTransaction) {

@@ -10,6 +10,7 @@
 #include "store/migrations.h"
 #include "store/notifications.h"
 #include "store/runs_repository.h"
+#include "store/sql_text.h"
 #include "store/write_batcher.h"
 #include "support/test_database.h"
 
@@ -172,6 +173,54 @@ TEST_P(StoreTest, CreateOrReuseReusesOnlyWhileActive) {
   auto after = CreateOrReuse(t->db(), SnapshotRun(tenant, "k1"));
   EXPECT_FALSE(after->reused);
   EXPECT_NE(after->run.id, first->run.id);
+}
+
+// The set-based pair of CreateOrReuse: ActiveByKeys finds exactly the asked
+// (tenant, key) pairs that are active, and CreateMany inserts the runs whose
+// key has no active run, skipping (not failing on) the others.
+TEST_P(StoreTest, ActiveByKeysAndCreateManyWorkOnExactPairs) {
+  TA_OPEN_DB(t);
+  const int64_t a = MakeTenant(t->db(), "a"), b = MakeTenant(t->db(), "b");
+  auto active_a = CreateOrReuse(t->db(), SnapshotRun(a, "k1"));
+  auto ended_a = CreateOrReuse(t->db(), SnapshotRun(a, "k2"));
+  ASSERT_TRUE(active_a && ended_a);
+  ASSERT_TRUE(Move(t->db(), a, ended_a->run.id, RunStatus::kCancelled).ok());
+  auto active_b = CreateOrReuse(t->db(), SnapshotRun(b, "k2"));
+  ASSERT_TRUE(active_b.has_value());
+
+  using Pairs = std::vector<std::pair<int64_t, std::string>>;
+  auto found = store::ReadResult<std::vector<store::RunRecord>>(t->db(), [&](Tx& tx) {
+    // (a, k2) ended and (b, k1) does not exist: neither is found, although
+    // a, b, k1 and k2 each occur in some pair.
+    return RunsRepository::ActiveByKeys(tx, Pairs{{a, "k1"}, {a, "k2"}, {b, "k1"}});
+  });
+  ASSERT_TRUE(found.has_value()) << found.error().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].id, active_a->run.id);
+
+  auto made = store::WriteResult<std::vector<store::RunRecord>>(t->db(), [&](Tx& tx) {
+    return RunsRepository::CreateMany(
+        tx,
+        {SnapshotRun(a, "k1"), SnapshotRun(a, "k2"), SnapshotRun(b, "k2"), SnapshotRun(b, "k3")},
+        1234);
+  });
+  ASSERT_TRUE(made.has_value()) << made.error().ToString();
+  std::set<std::pair<int64_t, std::string>> keys;
+  for (const auto& r : *made) {
+    keys.emplace(r.tenant_id, r.idempotency_key);
+    EXPECT_EQ(r.status, RunStatus::kQueued);
+    EXPECT_EQ(r.created_at, 1234);
+  }
+  // (a, k1) and (b, k2) are active: skipped. (a, k2) ended: a new run.
+  EXPECT_EQ(keys, (std::set<std::pair<int64_t, std::string>>{{a, "k2"}, {b, "k3"}}));
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 5);
+}
+
+TEST(SqlText, ValuesRowsShiftsEachRowsPlaceholders) {
+  EXPECT_EQ(store::ValuesRows(1, "($1, 'x', $2)", 2), "($1, 'x', $2)");
+  EXPECT_EQ(store::ValuesRows(3, "($1, $2, $2)", 2), "($1, $2, $2), ($3, $4, $4), ($5, $6, $6)");
+  EXPECT_EQ(store::ValuesRows(2, "($1, $10)", 10), "($1, $10), ($11, $20)");
+  EXPECT_EQ(store::ValuesRows(0, "($1)", 1), "");
 }
 
 TEST_P(StoreTest, SameKeyInAnotherTenantIsADifferentRun) {
