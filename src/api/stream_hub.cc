@@ -176,7 +176,10 @@ void StreamHub::PollRun(Topic& t) {
   std::string text;  // the run's event (and the end, in the same chunk)
   for (auto& sub : t.subs) {
     if (sub.gone) continue;
-    if (sub.seen != run->updated_at) {
+    // An ended run's last state goes to every stream, even one that saw this
+    // updated_at: a run can end in the millisecond of its last item, and an
+    // equal timestamp must not hide that it ended.
+    if (sub.seen != run->updated_at || ended) {
       if (text.empty()) {
         // Words only when a stream needs the run again (not every tick).
         auto words = store::ReadResult<runs::RunWords>(
@@ -185,8 +188,6 @@ void StreamHub::PollRun(Topic& t) {
       }
       sub.seen = run->updated_at;
       if (!sub.Send(text)) continue;
-    } else if (ended) {
-      sub.Send(end);
     }
   }
   // Ended only once every stream has its last event: closing 2,000

@@ -318,6 +318,39 @@ TEST_P(ApiTest, RunEventsStreamProgressAndEndWithTheRun) {
       << stream;
 }
 
+// A run can end in the millisecond of its last change (the worker records the
+// last item and ends the run at once). The stream must still send the ended
+// run, not only "end": a page that follows it would otherwise show the run
+// running forever.
+TEST_P(ApiTest, RunEventsSendTheEndedRunEvenWhenItEndsInTheSameMillisecond) {
+  TA_OPEN_DB(t);
+  ApiOptions options;
+  options.stream_poll = std::chrono::milliseconds(20);
+  ApiEnv env(std::move(t), options);
+  const World w = Setup(env);
+  const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
+  ASSERT_EQ(started.status, 202);
+  const int64_t run = started.Json()["run"]["id"];
+  std::string stream;
+  std::atomic<bool> first_event{false};
+  std::thread reader =
+      env.ReadStream(T(w.tenant) + "/runs/" + std::to_string(run) + "/events", w.op.token, {},
+                     stream, first_event, [](const std::string&) { return true; });
+  EXPECT_TRUE(ApiEnv::Await(first_event)) << "no event within 20 s";
+  // Ends it without moving updated_at.
+  ::ta::testing::MustExec(env.db(),
+                          "UPDATE runs SET status = 'succeeded', finished_at = updated_at WHERE "
+                          "id = $1",
+                          {run});
+  reader.join();
+  const size_t last_run = stream.rfind("event: run\n");
+  ASSERT_NE(last_run, std::string::npos) << stream;
+  const std::string last = stream.substr(last_run, stream.find('\n', last_run + 11) - last_run);
+  EXPECT_NE(last.find("\"status\":\"succeeded\""), std::string::npos) << stream;
+  EXPECT_NE(stream.find("event: end\ndata: {\"status\":\"succeeded\"}"), std::string::npos)
+      << stream;
+}
+
 TEST_P(ApiTest, NotificationsAreListedMarkedReadAndStreamed) {
   TA_OPEN_DB(t);
   ApiOptions options;

@@ -73,7 +73,7 @@ export async function startStack() {
   const log = [];
   const proc = spawn(
     bin,
-    ['serve', '--demo', '--port', '0', '--db', db, '--web-root', path.join(webDir, 'dist'), '--log-level', 'warn'],
+    ['serve', '--demo', '--port', '0', '--db', db, '--web-root', path.join(webDir, 'dist'), '--log-level', process.env.TA_E2E_LOG_LEVEL ?? 'warn'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() },
   );
   proc.stdout.setEncoding('utf8');

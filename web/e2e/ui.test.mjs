@@ -1,6 +1,7 @@
 // Browser end-to-end tests: Debian's Chromium (headless) driven by
 // playwright-core against a real `tenantatlas serve --demo`.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { axeViolations, cli, csrf, PASSWORD, pickTenant, shot, signIn, startStack, users } from './harness.mjs';
 
@@ -30,6 +31,21 @@ async function waitForRun(page, tenant, id) {
     await page.waitForTimeout(100);
   }
   throw new Error(`run ${id} did not end in ${RUN_WAIT / 1000} s`);
+}
+
+// Waits (bounded) for `locator`. A timeout says what was awaited (`what`, a
+// string or an async function read at the time), and what the page showed (its
+// main text, toasts included) and the tail of the server's log, so that a
+// failure on a loaded CI machine explains itself.
+async function waitOrExplain(page, locator, what, timeout = 10_000) {
+  try {
+    await locator.waitFor({ timeout });
+  } catch (e) {
+    const shown = (await page.locator('body').innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 2000);
+    if (typeof what === 'function') what = await what();
+    if (process.env.TA_E2E_LOG_FILE) writeFileSync(process.env.TA_E2E_LOG_FILE, stack.serverLog());
+    throw new Error(`${what}: ${e.message.split('\n')[0]}\npage: ${shown}\nserver log: ${stack.serverLog().slice(-3000)}`);
+  }
 }
 
 async function apiJson(page, path) {
@@ -172,10 +188,11 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   assert.match(await page.getByTestId('items-selected').textContent(), /^0 of \d+ items selected/);
   assert.equal(await page.getByRole('button', { name: 'Next: target tenant' }).isDisabled(), true);
   await page.getByLabel('Search items').fill('bitlocker');
-  await page.getByTestId('items-selected').filter({ hasText: '· 1 shown' }).waitFor({ timeout: 10_000 }).catch(async (e) => {
-    const names = await page.getByRole('group', { name: 'Items to restore' }).locator('label').allTextContents();
-    throw new Error(`searching "bitlocker": ${await page.getByTestId('items-selected').textContent()} ${JSON.stringify(names)} (${e.message})`);
-  });
+  await waitOrExplain(
+    page,
+    page.getByTestId('items-selected').filter({ hasText: '· 1 shown' }),
+    async () => `searching "bitlocker" (the box holds "${await page.getByLabel('Search items').inputValue().catch(() => '?')}")`,
+  );
   await page.getByRole('button', { name: /^Select the 1 shown$/ }).click();
   assert.match(await page.getByTestId('items-selected').textContent(), /^1 of \d+ items selected/);
   await page.getByLabel('Search items').fill('');
@@ -216,7 +233,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
 
   await page.getByRole('button', { name: 'Next: preview' }).click();
   await page.getByRole('button', { name: 'Run preview' }).click();
-  await page.getByTestId('preview-summary').waitFor({ timeout: RUN_WAIT });
+  await waitOrExplain(page, page.getByTestId('preview-summary'), 'the preview run', RUN_WAIT);
   await page.getByTestId('preview-unmapped').waitFor();
   const unmappedItem = page.getByTestId('item-row').filter({ hasText: 'Win - Finance restrictions' });
   await unmappedItem.getByTestId('unmapped').waitFor();
@@ -228,7 +245,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   // Conditional access is created in report-only state unless chosen otherwise.
   assert.equal(await page.getByLabel(/report-only state/).isChecked(), true);
   await page.getByRole('button', { name: 'Run preview' }).click();
-  await page.getByTestId('preview-summary').waitFor({ timeout: RUN_WAIT });
+  await waitOrExplain(page, page.getByTestId('preview-summary'), 'the preview run', RUN_WAIT);
   assert.equal(await page.getByTestId('preview-unmapped').count(), 0);
   const ca = page.getByTestId('item-row').filter({ hasText: 'Require MFA for Finance' });
   assert.match(await ca.getByTestId('item-warnings').textContent(), /report-only state/);
@@ -276,7 +293,7 @@ test('restore wizard: suggestions, preview with diffs, execute with typed confir
   await page.getByLabel(/to confirm/).fill('Fabrikam');
   await execute.click();
   await page.waitForURL(/\/runs\/\d+\?tenant=/);
-  await page.locator('.run-summary').getByText('succeeded').waitFor({ timeout: RUN_WAIT });
+  await waitOrExplain(page, page.locator('.run-summary').getByText('succeeded'), 'the restore run', RUN_WAIT);
   await page.getByTestId('item-row').first().waitFor();
   const executed = await page.getByTestId('item-row').evaluateAll((rows) => rows.map((r) => r.dataset.outcome));
   assert.equal(executed.length, outcomes.length);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, get, tenantPath, type Member, type Run } from './api';
+import { ApiError, get, tenantPath, type Member, type Run, type RunStatus } from './api';
 
 export type Async<T> =
   | { state: 'loading'; data?: T }
@@ -12,24 +12,34 @@ function asApiError(e: unknown): ApiError {
 }
 
 // Loads `fn` whenever `deps` change; `reload()` loads again and keeps the old
-// data visible meanwhile. A response for old deps never overwrites newer data.
+// data visible meanwhile. A response for old deps never overwrites newer data,
+// and the render in which `deps` change already says 'loading': data loaded for
+// the old deps is never shown as the new deps' answer (not even for the one
+// render before the effect runs, which a fast click or a test could act on).
 export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): Async<T> & { reload: () => void } {
-  const [value, setValue] = useState<Async<T>>({ state: 'loading' });
+  // `from` is the loader (one per deps) the value belongs to.
+  const [value, setValue] = useState<{ from?: unknown; v: Async<T> }>({ v: { state: 'loading' } });
   const generation = useRef(0);
   const run = useCallback(() => {
     const mine = ++generation.current;
-    setValue((v) => ({ state: 'loading', data: v.data }));
+    const self = run;
+    setValue((s) => ({ from: self, v: { state: 'loading', data: s.from === self ? s.v.data : undefined } }));
     fn().then(
-      (data) => mine === generation.current && setValue({ state: 'ok', data }),
-      (e) => mine === generation.current && setValue((v) => ({ state: 'error', error: asApiError(e), data: v.data })),
+      (data) => mine === generation.current && setValue({ from: self, v: { state: 'ok', data } }),
+      (e) =>
+        mine === generation.current &&
+        setValue((s) => ({
+          from: self,
+          v: { state: 'error', error: asApiError(e), data: s.from === self ? s.v.data : undefined },
+        })),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
-    setValue({ state: 'loading' });
     run();
   }, [run]);
-  return { ...value, reload: run };
+  const current: Async<T> = value.from === run ? value.v : { state: 'loading' };
+  return { ...current, reload: run };
 }
 
 // A server-sent event stream (same origin, so the session cookie goes along).
@@ -143,7 +153,12 @@ export function useLiveRun(initial: Run | null) {
       setRun((old) => ({ ...old, ...r }));
       setVersion((v) => v + 1);
     },
-    end: () => setVersion((v) => v + 1),
+    // The stream's last run event is the ended run; the end event says so too
+    // (its status), should that run event have been lost.
+    end: (e: { status?: RunStatus }) => {
+      if (e?.status) setRun((old) => (old ? { ...old, status: e.status!, active: false } : old));
+      setVersion((v) => v + 1);
+    },
     error: () => {},
   });
   // A stream can go quiet (a buffering proxy, a dropped connection that has
@@ -157,7 +172,10 @@ export function useLiveRun(initial: Run | null) {
       lastEvent.current = Date.now();
       get<Run>(path).then(
         (r) => {
-          setRun((old) => (old && old.updated_at === r.updated_at ? old : r));
+          // Not updated_at alone: a run can end in the millisecond of its last item.
+          setRun((old) =>
+            old && old.updated_at === r.updated_at && old.status === r.status && old.active === r.active ? old : r,
+          );
           if (!r.active) setVersion((v) => v + 1);
         },
         () => {},
