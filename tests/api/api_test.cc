@@ -43,6 +43,25 @@ class ApiTest : public ::testing::TestWithParam<TestBackend> {
     return w;
   }
   static std::string T(int64_t tenant) { return "/api/v1/tenants/" + std::to_string(tenant); }
+  // Starts an inventory sync (queued: these tests run no worker), follows its
+  // event stream until the first event, calls end(run id), which must end the
+  // run, and returns everything the stream sent until it closed.
+  static std::string FollowRunUntilItEnds(ApiEnv& env, const World& w,
+                                          const std::function<void(int64_t)>& end) {
+    const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
+    EXPECT_EQ(started.status, 202);
+    if (started.status != 202) return "";
+    const int64_t run = started.Json()["run"]["id"];
+    std::string stream;
+    std::atomic<bool> first_event{false};
+    std::thread reader =
+        env.ReadStream(T(w.tenant) + "/runs/" + std::to_string(run) + "/events", w.op.token, {},
+                       stream, first_event, [](const std::string&) { return true; });
+    EXPECT_TRUE(ApiEnv::Await(first_event)) << "no event within 20 s";
+    end(run);
+    reader.join();
+    return stream;
+  }
 };
 
 TEST_P(ApiTest, FiveHundredConcurrentIdenticalStartsGiveOneRun) {
@@ -297,20 +316,12 @@ TEST_P(ApiTest, RunEventsStreamProgressAndEndWithTheRun) {
   options.stream_poll = std::chrono::milliseconds(20);
   ApiEnv env(std::move(t), options);
   const World w = Setup(env);
-  const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
-  ASSERT_EQ(started.status, 202);
-  const int64_t run = started.Json()["run"]["id"];
-  std::string stream;
-  std::atomic<bool> first_event{false};
-  std::thread reader =
-      env.ReadStream(T(w.tenant) + "/runs/" + std::to_string(run) + "/events", w.op.token, {},
-                     stream, first_event, [](const std::string&) { return true; });
-  EXPECT_TRUE(ApiEnv::Await(first_event)) << "no event within 20 s";
   // Cancelling the queued run ends it; the stream reports that and closes.
-  ASSERT_EQ(
-      env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token).status,
-      202);
-  reader.join();
+  const std::string stream = FollowRunUntilItEnds(env, w, [&](int64_t run) {
+    EXPECT_EQ(env.Call("POST", T(w.tenant) + "/runs/" + std::to_string(run) + "/cancel", w.op.token)
+                  .status,
+              202);
+  });
   EXPECT_NE(stream.find("event: run\n"), std::string::npos) << stream;
   EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
   EXPECT_NE(stream.find("\"status\":\"cancelled\""), std::string::npos) << stream;
@@ -328,21 +339,12 @@ TEST_P(ApiTest, RunEventsSendTheEndedRunEvenWhenItEndsInTheSameMillisecond) {
   options.stream_poll = std::chrono::milliseconds(20);
   ApiEnv env(std::move(t), options);
   const World w = Setup(env);
-  const Reply started = env.Call("POST", T(w.tenant) + "/policies/sync", w.op.token);
-  ASSERT_EQ(started.status, 202);
-  const int64_t run = started.Json()["run"]["id"];
-  std::string stream;
-  std::atomic<bool> first_event{false};
-  std::thread reader =
-      env.ReadStream(T(w.tenant) + "/runs/" + std::to_string(run) + "/events", w.op.token, {},
-                     stream, first_event, [](const std::string&) { return true; });
-  EXPECT_TRUE(ApiEnv::Await(first_event)) << "no event within 20 s";
   // Ends it without moving updated_at.
-  ::ta::testing::MustExec(env.db(),
-                          "UPDATE runs SET status = 'succeeded', finished_at = updated_at WHERE "
-                          "id = $1",
-                          {run});
-  reader.join();
+  const std::string stream = FollowRunUntilItEnds(env, w, [&](int64_t run) {
+    ::ta::testing::MustExec(
+        env.db(), "UPDATE runs SET status = 'succeeded', finished_at = updated_at WHERE id = $1",
+        {run});
+  });
   const size_t last_run = stream.rfind("event: run\n");
   ASSERT_NE(last_run, std::string::npos) << stream;
   const std::string last = stream.substr(last_run, stream.find('\n', last_run + 11) - last_run);

@@ -100,6 +100,17 @@ TEST_P(JobsTest, StartWritesRunJobNotificationAndAuditTogether) {
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM notifications"), 1);
 }
 
+// RunService::StartMany of the requests, each with its BuildKey key.
+std::vector<Result<runs::StartResult>> StartMany(RunService& runs,
+                                                 const std::vector<StartRequest>& reqs) {
+  std::vector<IdempotencyKey> keys;
+  for (const auto& r : reqs)
+    keys.push_back(*BuildKey(r.tenant_id, r.type, r.target_id, r.key_context));
+  std::vector<RunService::KeyedStart> starts;
+  for (size_t i = 0; i < reqs.size(); ++i) starts.push_back({reqs[i], keys[i]});
+  return runs.StartMany(starts);
+}
+
 // StartMany: the set-based path gives each request the answer Start would,
 // and writes each new run's job, notification and audit entry once.
 TEST_P(JobsTest, StartManyGivesEachRequestStartsAnswerInOneTransaction) {
@@ -142,13 +153,8 @@ TEST_P(JobsTest, StartManyGivesEachRequestStartsAnswerInOneTransaction) {
     hook_ran = !reused;
     return Status::Ok();
   };
-  std::vector<IdempotencyKey> keys;
-  for (const auto& r : reqs)
-    keys.push_back(*BuildKey(r.tenant_id, r.type, r.target_id, r.key_context));
-  std::vector<RunService::KeyedStart> starts;
-  for (size_t i = 0; i < reqs.size(); ++i) starts.push_back({reqs[i], keys[i]});
   const int64_t batches = e.runs.start_batches();
-  auto out = e.runs.StartMany(starts);
+  auto out = StartMany(e.runs, reqs);
   ASSERT_EQ(out.size(), reqs.size());
   EXPECT_EQ(e.runs.start_batches(), batches + 1);
 
@@ -208,13 +214,8 @@ TEST_P(JobsTest, StartManyRetriesAFailedBatchStartByStart) {
     reqs[i].type = "test.work";
     reqs[i].target_id = std::to_string(i);
   }
-  std::vector<IdempotencyKey> keys;
-  for (const auto& r : reqs)
-    keys.push_back(*BuildKey(r.tenant_id, r.type, r.target_id, r.key_context));
-  std::vector<RunService::KeyedStart> starts;
-  for (size_t i = 0; i < reqs.size(); ++i) starts.push_back({reqs[i], keys[i]});
   const int64_t batches = e.runs.start_batches();
-  auto out = e.runs.StartMany(starts);
+  auto out = StartMany(e.runs, reqs);
   EXPECT_EQ(e.runs.start_batches(), batches);  // the batch did not commit
   for (size_t i : {0, 1, 3}) {
     ASSERT_TRUE(out[i].has_value()) << i << ": " << out[i].error().ToString();
