@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <set>
@@ -109,7 +110,17 @@ struct RunService::Grouper {
       std::vector<KeyedStart> starts;
       starts.reserve(batch.size());
       for (Waiting* w : batch) starts.push_back(w->start);
-      auto results = service.StartMany(starts);
+      // An exception must not leave `writing` set (every later start would
+      // wait for ever) or this batch's callers without an answer.
+      std::vector<Result<StartResult>> results;
+      try {
+        results = service.StartMany(starts);
+      } catch (const std::exception& e) {
+        results.assign(batch.size(),
+                       Unexpected(Status::Internal(std::string("start failed: ") + e.what())));
+      } catch (...) {
+        results.assign(batch.size(), Unexpected(Status::Internal("start failed")));
+      }
       lock.lock();
       for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
       writing = false;

@@ -227,6 +227,31 @@ TEST_P(JobsTest, StartManyRetriesAFailedBatchStartByStart) {
   EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM audit_log WHERE action = 'run.queued'"), 3);
 }
 
+// A batch that throws (here: a target id that is not UTF-8, which the audit
+// entry's JSON refuses; BuildKey refuses it first, so the key is given)
+// answers its callers with an error and leaves the group open: the next start
+// is not stuck behind it.
+TEST_P(JobsTest, GroupedStartThatThrowsFailsWithoutBlockingTheNext) {
+  TA_OPEN_DB(t);
+  Engine e(t->db());
+  e.runs.GroupStarts(16);
+  const int64_t a = MakeTenant(t->db(), "a");
+  StartRequest bad;
+  bad.tenant_id = a;
+  bad.type = "test.work";
+  bad.target_id = std::string("\xff\xfe", 2);
+  auto r = e.runs.StartWithKey(bad, IdempotencyKey{"{}", std::string(64, 'a')});
+  ASSERT_FALSE(r.has_value());
+  // SQLite stores the bytes, so the audit entry's JSON throws (Internal);
+  // PostgreSQL refuses them in the insert first (InvalidArgument).
+  EXPECT_EQ(r.error().code(), GetParam() == TestBackend::kSqlite ? Status::Code::kInternal
+                                                                 : Status::Code::kInvalidArgument)
+      << r.error().ToString();
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 0);  // rolled back
+  EXPECT_GT(e.Start(a, "fine"), 0);
+  EXPECT_EQ(QueryInt(t->db(), "SELECT COUNT(*) FROM runs"), 1);
+}
+
 // Grouped starts under real concurrency: 16 threads start 400 requests over
 // 10 keys at once. Every key gets exactly one run, every answer names it, and
 // each run has one job, one notification and one audit entry.
