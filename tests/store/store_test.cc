@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <iostream>
 #include <set>
 #include <thread>
 
@@ -143,6 +144,60 @@ TEST_P(StoreTest, DeferredWritesAreSeenLaterAndTheirErrorsFailTheWholeTransactio
   });
   EXPECT_FALSE(failed_read.ok());
   EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants"), 53);
+}
+
+// PostgreSQL: the server ends a connection in the middle of a transaction,
+// after one deferred write was sent and with another still queued. The
+// transaction is all or nothing (its COMMIT fails, or Write retries it whole
+// on a new connection), and the dead connection is never handed out again.
+TEST_P(StoreTest, AConnectionKilledWithDeferredWritesQueuedLosesThemWhole) {
+  if (GetParam() != TestBackend::kPostgres) GTEST_SKIP() << "a PostgreSQL connection's death";
+  store::DatabaseOptions two;
+  two.pg_pool_size = 2;
+  TA_OPEN_DB(t, two);
+  auto& db = t->db();
+  const char* insert = "INSERT INTO tenants (name, created_at) VALUES ($1, 0)";
+  int attempts = 0;
+  int64_t victim = 0;
+  Status s = db.Write([&](Tx& tx) -> Status {
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("x")}));
+    if (++attempts > 1) return Status::Ok();
+    auto pid = tx.Query("SELECT pg_backend_pid()");  // sends the deferred "x" with it
+    if (!pid) return pid.error();
+    victim = pid->front().Int(0);
+    TA_RETURN_IF_ERROR(tx.Defer(insert, {std::string("y")}));  // queued, not sent
+    // From the pool's other connection; waits (5 s at most) until it is gone.
+    return db.Read([&](Tx& other) -> Status {
+      auto r = other.Query("SELECT pg_terminate_backend(CAST($1 AS INTEGER), 5000)", {victim});
+      if (!r) return r.error();
+      return r->front().Text(0) == "t" ? Status::Ok() : Status::Internal("not terminated");
+    });
+  });
+  ASSERT_GT(victim, 0);
+  std::cout << "killed backend " << victim << ": " << (s.ok() ? "OK" : s.ToString()) << " after "
+            << attempts << " attempt(s)\n";
+  // Either the commit failed (nothing written) or Write ran the whole
+  // transaction again on another connection (only "x": "y" was the first
+  // attempt's alone).
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants WHERE name = 'x'"), s.ok() ? 1 : 0)
+      << s.ToString() << ", attempts " << attempts;
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants WHERE name = 'y'"), 0);
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), Status::Code::kStorageUnavailable) << s.ToString();
+  }
+  // The pool goes on with live connections only: every write and read works,
+  // and none of them runs on the killed backend.
+  for (int i = 0; i < 10; ++i) {
+    auto pid = store::WriteResult<int64_t>(db, [&](Tx& tx) -> Result<int64_t> {
+      TA_RETURN_IF_ERROR(tx.Defer(insert, {"after" + std::to_string(i)}));
+      auto r = tx.Query("SELECT pg_backend_pid()");
+      if (!r) return Unexpected(r.error());
+      return r->front().Int(0);
+    });
+    ASSERT_TRUE(pid.has_value()) << i << ": " << pid.error().ToString();
+    EXPECT_NE(*pid, victim);
+  }
+  EXPECT_EQ(QueryInt(db, "SELECT COUNT(*) FROM tenants WHERE name LIKE 'after%'"), 10);
 }
 
 TEST_P(StoreTest, ConstraintViolationBecomesAlreadyExists) {
