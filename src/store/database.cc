@@ -21,14 +21,12 @@ Status Database::Ping() {
     auto r = tx.Query("SELECT 1");
     return r ? Status::Ok() : r.error();
   });
-  // On PostgreSQL a write's StorageUnavailable means the server could not be
-  // reached (SQLSTATE 08/57, a lost connection), which this answer disproves;
-  // waiting for a write to commit could wait forever on a node that takes no
-  // traffic while it is not ready. (SQLite's is an I/O error of the file, and
-  // a full disk is full for writes only: those clear when a write commits.)
-  if (s.ok() && backend() == Backend::kPostgres) {
+  // A fault this answer disproves is cleared now: waiting for a write to
+  // commit could wait forever on a node that takes no traffic while it is not
+  // ready.
+  if (s.ok()) {
     std::lock_guard<std::mutex> lock(health_mu_);
-    if (write_fault_.code() == Status::Code::kStorageUnavailable) write_fault_ = Status::Ok();
+    if (!write_fault_.ok() && PingDisproves(write_fault_)) write_fault_ = Status::Ok();
   }
   return s;
 }

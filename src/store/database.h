@@ -124,6 +124,10 @@ class Database {
  protected:
   // Backends pass every Write's outcome through this; returns `s`.
   Status ObserveWrite(Status s);
+  // Whether a successful ping shows that a write's storage fault is over.
+  // By default it does not (the fault clears when a write commits): a full
+  // disk is full for writes only, and SQLite's I/O error is the file's.
+  virtual bool PingDisproves(const Status& /*fault*/) const { return false; }
 
  private:
   mutable std::mutex health_mu_;

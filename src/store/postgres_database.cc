@@ -451,6 +451,13 @@ class PostgresDatabase final : public Database {
     return WithConn([](PgConn&) { return Status::Ok(); });
   }
 
+ protected:
+  // A write's StorageUnavailable means the server could not be reached
+  // (SQLSTATE 08/57, a lost connection), which an answered ping disproves.
+  bool PingDisproves(const Status& fault) const override {
+    return fault.code() == Status::Code::kStorageUnavailable;
+  }
+
  private:
   void NotifierLoop() {
     std::unique_ptr<PgConn> conn;
